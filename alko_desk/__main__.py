@@ -1,0 +1,3 @@
+from alko_desk.cli import main
+
+raise SystemExit(main())

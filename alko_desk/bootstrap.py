@@ -1,0 +1,133 @@
+"""The one composition root: builds the database, repositories and services."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alko_desk.models.users import Session
+from alko_desk.secrets import MONGODB_URI_KEY, SecretStore
+from alko_desk.services.audit import AuditLog, AuditService, HeadAnchor
+from alko_desk.services.auth import AuthService
+from alko_desk.services.clock import Clock, SystemClock
+from alko_desk.services.settings import SettingsService
+from alko_desk.services.setup import SetupService
+from alko_desk.services.users import UserAdminService
+from alko_desk.storage.audit_repo import AuditRepository
+from alko_desk.storage.embedded import EmbeddedServer
+from alko_desk.storage.mongo import Store, connect
+from alko_desk.storage.organisation_repo import OrganisationRepository
+from alko_desk.storage.schema import ensure_schema
+from alko_desk.storage.users_repo import LoginThrottleRepository, UserRepository
+
+DEFAULT_DB_NAME = "alko_desk"
+
+
+@dataclass(frozen=True)
+class DatabaseChoice:
+    uri: str | None  # None: the embedded default
+    source: str  # "environment", "keyring", "embedded"
+
+    @property
+    def embedded(self) -> bool:
+        return self.uri is None
+
+
+def choose_database(secrets: SecretStore) -> DatabaseChoice:
+    env = os.environ.get("ALKO_MONGODB_URI", "").strip()
+    if env:
+        return DatabaseChoice(env, "environment")
+    saved = (secrets.get(MONGODB_URI_KEY) or "").strip()
+    if saved:
+        return DatabaseChoice(saved, "keyring")
+    return DatabaseChoice(None, "embedded")
+
+
+def describe_uri(uri: str) -> str:
+    """The URI without credentials, for the status bar and messages."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}"
+
+
+@dataclass
+class SessionServices:
+    session: Session
+    users: UserAdminService
+    settings: SettingsService
+    audit: AuditService
+    extra: dict = field(default_factory=dict)
+
+
+class AppContext:
+    """Everything the app needs once the database is open."""
+
+    def __init__(self, store: Store, *, data_dir: Path, clock: Clock | None = None,
+                 server: EmbeddedServer | None = None, database_label: str = "",
+                 secrets: SecretStore | None = None) -> None:
+        self.store = store
+        self.data_dir = data_dir
+        self.clock = clock or SystemClock()
+        self.server = server
+        self.secrets = secrets
+        self.database_label = database_label or store.info.label
+        self.users_repo = UserRepository(store)
+        self.throttle_repo = LoginThrottleRepository(store)
+        self.organisation_repo = OrganisationRepository(store)
+        self.audit_log = AuditLog(
+            AuditRepository(store),
+            self.clock,
+            HeadAnchor(data_dir / "audit-anchor.json", scope=f"{store.db.name}"),
+        )
+        self.auth = AuthService(self.users_repo, self.throttle_repo, self.organisation_repo,
+                                self.audit_log, self.clock)
+        self.setup = SetupService(self.organisation_repo, self.users_repo, self.audit_log, self.clock)
+
+    def services_for(self, session: Session) -> SessionServices:
+        return SessionServices(
+            session=session,
+            users=UserAdminService(self.users_repo, self.throttle_repo, self.organisation_repo,
+                                   self.audit_log, self.clock, session),
+            settings=SettingsService(self.organisation_repo, self.audit_log, self.clock, session),
+            audit=AuditService(self.audit_log, session),
+        )
+
+    def close(self) -> None:
+        try:
+            self.store.db.client.close()
+        finally:
+            if self.server:
+                self.server.stop()
+
+
+def open_context(data_dir: Path, secrets: SecretStore | None = None, *, db_name: str | None = None,
+                 clock: Clock | None = None) -> AppContext:
+    """Connects (starting the embedded server when no URI is configured) and prepares the schema.
+
+    Slow (up to seconds): the GUI calls it from a worker thread.
+    """
+    secrets = secrets or SecretStore()
+    choice = choose_database(secrets)
+    server = None
+    if choice.embedded:
+        server = EmbeddedServer(data_dir / "database")
+        uri = server.start()
+        label = "Embedded FerretDB 1.24.2 (this computer)"
+    else:
+        uri = choice.uri
+        label = describe_uri(uri)
+    try:
+        client = connect(uri)
+        store = Store.open(client, db_name or os.environ.get("ALKO_DB_NAME", DEFAULT_DB_NAME))
+        ensure_schema(store)
+    except Exception:
+        if server:
+            server.stop()
+        raise
+    if not choice.embedded:
+        label = f"{store.info.label} at {label}"
+    return AppContext(store, data_dir=data_dir, clock=clock, server=server, database_label=label,
+                      secrets=secrets)

@@ -1,0 +1,1 @@
+"""Keys, field encryption, blind indexes, password hashing and the audit hash chain."""

@@ -1,0 +1,139 @@
+"""Argon2id password hashing and the password policy (NIST SP 800-63B-4, single factor).
+
+One Argon2id run per login yields 64 bytes: the first half is stored as the
+verifier, the second half is the key that unwraps the organisation key for this
+account. The two halves are independent, so the verifier reveals nothing of the key.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+from alko_desk.resources import resource_path
+
+MIN_LENGTH = 15
+MAX_LENGTH = 128
+
+# Above OWASP's minimum (19 MiB, t=2, p=1): RFC 9106's second recommendation, ~110 ms here.
+DEFAULT_PARAMS = {"memory_kib": 65536, "iterations": 3, "lanes": 4}
+
+
+@dataclass(frozen=True)
+class PasswordHash:
+    salt: bytes
+    verifier: bytes
+    params: dict
+
+    def to_doc(self) -> dict:
+        return {"alg": "argon2id", "salt": self.salt, "verifier": self.verifier, **self.params}
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> PasswordHash:
+        params = {k: doc[k] for k in ("memory_kib", "iterations", "lanes")}
+        return cls(salt=bytes(doc["salt"]), verifier=bytes(doc["verifier"]), params=params)
+
+
+def _derive(password: str, salt: bytes, params: dict) -> bytes:
+    kdf = Argon2id(
+        salt=salt,
+        length=64,
+        iterations=params["iterations"],
+        lanes=params["lanes"],
+        memory_cost=params["memory_kib"],
+    )
+    return kdf.derive(unicodedata.normalize("NFKC", password).encode("utf-8"))
+
+
+def hash_password(password: str, params: dict | None = None) -> tuple[PasswordHash, bytes]:
+    """Returns the stored hash and the account key (never stored)."""
+    params = dict(params or DEFAULT_PARAMS)
+    salt = os.urandom(16)
+    out = _derive(password, salt, params)
+    return PasswordHash(salt=salt, verifier=out[:32], params=params), out[32:]
+
+
+def verify_password(password: str, stored: PasswordHash) -> bytes | None:
+    """The account key when the password matches, else None (constant-time compare)."""
+    out = _derive(password, stored.salt, stored.params)
+    if hmac.compare_digest(out[:32], stored.verifier):
+        return out[32:]
+    return None
+
+
+def burn_time_like_a_verify() -> None:
+    """Spend one Argon2id run so that an unknown username costs as long as a known one."""
+    _derive("not a password", b"\0" * 16, DEFAULT_PARAMS)
+
+
+@lru_cache(maxsize=1)
+def _blocklist() -> frozenset[str]:
+    words: set[str] = set()
+    try:
+        from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+        words.update(w.lower() for w in FREQUENCY_LISTS["passwords"])
+    except ImportError:  # pragma: no cover - zxcvbn is a declared dependency
+        pass
+    text = resource_path("blocked-passwords.txt").read_text("utf-8")
+    words.update(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    return frozenset(words)
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"[^0-9a-z\u0400-\u04ff]", "", unicodedata.normalize("NFKC", text).casefold())
+
+
+def password_problem(password: str, *, username: str = "", company_name: str = "") -> str | None:
+    """Why this password cannot be used, or None. No composition rules, by design."""
+    length = len(password)
+    if length < MIN_LENGTH:
+        return f"Use at least {MIN_LENGTH} characters (you typed {length}). A short sentence works well."
+    if length > MAX_LENGTH:
+        return f"Use at most {MAX_LENGTH} characters."
+    folded = _fold(password)
+    if len(set(folded)) <= 3:
+        return "This password repeats too few characters. Choose something less predictable."
+    if _is_sequence(folded):
+        return "This password is a simple sequence. Choose something less predictable."
+    blocked = _blocklist()
+    stripped = re.sub(r"[0-9]+$", "", folded)
+    if folded in blocked or stripped in blocked or _is_repeat_of_blocked(folded, blocked):
+        return "This password is on a list of common or breached passwords. Choose another."
+    context = [w for w in (_fold(username), _fold(company_name), *_DEALERSHIP_WORDS) if len(w) >= 3]
+    remainder = folded
+    for word in context:
+        remainder = remainder.replace(word, "")
+    if remainder != folded and len(remainder) < 8:
+        return "This password is mostly your username or the dealership's name. Choose another."
+    return None
+
+
+_DEALERSHIP_WORDS = ("alkocars", "alkodesk", "alko", "dealership", "showroom")
+
+
+_RUNS = ("1234567890" * 4, "qwertyuiopasdfghjklzxcvbnm" * 2, "abcdefghijklmnopqrstuvwxyz" * 2,
+         "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p" * 2, "qazwsxedcrfvtgbyhnujmikolp" * 2)
+
+
+def _is_sequence(text: str) -> bool:
+    if len(text) < 2:
+        return True
+    if any(text in run or text[::-1] in run for run in _RUNS):
+        return True
+    steps = {ord(b) - ord(a) for a, b in zip(text, text[1:])}
+    return len(steps) == 1 and steps.pop() in (-1, 0, 1)
+
+
+def _is_repeat_of_blocked(text: str, blocked: frozenset[str]) -> bool:
+    for size in range(1, len(text) // 2 + 1):
+        unit = text[:size]
+        if len(text) % size == 0 and unit * (len(text) // size) == text:
+            return unit in blocked or len(unit) < 4
+    return False

@@ -1,0 +1,1 @@
+"""Business operations. Each checks the caller's role and writes the audit log."""

@@ -1,0 +1,193 @@
+"""Writing, reading and verifying the hash-chained audit log."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from alko_desk.models.audit import AuditEntry, AuditFilter, ChainReport
+from alko_desk.models.errors import AlkoError, PermissionDenied
+from alko_desk.models.users import Permission, Session
+from alko_desk.security.audit_chain import GENESIS_HASH, entry_hash
+from alko_desk.services.clock import Clock
+from alko_desk.storage.audit_repo import AuditRepository
+
+
+class HeadAnchor:
+    """The latest chain head this desk has seen, kept outside the database (P11).
+
+    Cutting entries off the end of the log is detected because the anchored
+    entry must still be there, with the same hash.
+    """
+
+    def __init__(self, path: Path | None, scope: str) -> None:
+        self._path = path
+        self._scope = scope
+
+    def read(self) -> tuple[int, str] | None:
+        if not self._path or not self._path.exists():
+            return None
+        try:
+            data = json.loads(self._path.read_text()).get(self._scope)
+        except (OSError, ValueError):
+            return None
+        return (int(data["seq"]), str(data["hash"])) if data else None
+
+    def write(self, seq: int, hash_: str) -> None:
+        if not self._path:
+            return
+        try:
+            data = json.loads(self._path.read_text()) if self._path.exists() else {}
+        except (OSError, ValueError):
+            data = {}
+        current = data.get(self._scope)
+        if current and int(current["seq"]) >= seq:
+            return
+        data[self._scope] = {"seq": seq, "hash": hash_}
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(self._path)
+
+
+def _entry_from_doc(doc: dict) -> AuditEntry:
+    return AuditEntry(
+        seq=doc["seq"], time=doc["time"], actor=doc["actor"], action=doc["action"],
+        target=doc.get("target", ""), details=doc.get("details", {}),
+        prev_hash=doc["prev"], hash=doc["hash"],
+    )
+
+
+class AuditLog:
+    """Appends entries. Shared by every service; it never checks permissions itself."""
+
+    def __init__(self, repo: AuditRepository, clock: Clock, anchor: HeadAnchor) -> None:
+        self._repo = repo
+        self._clock = clock
+        self._anchor = anchor
+        self._lock = threading.Lock()
+        self._head: tuple[int, str] = (0, GENESIS_HASH)
+
+    def record(self, actor: str, action: str, target: str = "", details: dict[str, Any] | None = None) -> AuditEntry:
+        details = dict(details or {})
+        with self._lock:
+            return self._append(actor, action, target, details)
+
+    def _append(self, actor: str, action: str, target: str, details: dict[str, Any]) -> AuditEntry:
+        for _ in range(100):
+            prev_seq, prev_hash = self._current_head()
+            seq = prev_seq + 1
+            now = self._clock.now().astimezone(timezone.utc)
+            now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+            doc = {
+                "seq": seq, "time": now, "actor": actor, "action": action, "target": target,
+                "details": details, "prev": prev_hash,
+                "hash": entry_hash(seq, now, actor, action, target, details, prev_hash),
+            }
+            if self._repo.try_insert(doc):
+                self._head = (seq, doc["hash"])
+                self._repo.advance_head_hint(seq)
+                self._anchor.write(seq, doc["hash"])
+                return _entry_from_doc(doc)
+        raise AlkoError("The audit log is busy; please try again.")
+
+    def _current_head(self) -> tuple[int, str]:
+        """Walks forward from what we know to the newest entry (other desks append too)."""
+        seq, hash_ = self._head
+        hint = self._repo.head_hint()
+        if hint > seq:
+            doc = self._repo.get(hint)
+            if doc:
+                seq, hash_ = doc["seq"], doc["hash"]
+        while True:
+            nxt = self._repo.get(seq + 1)
+            if not nxt:
+                return seq, hash_
+            seq, hash_ = nxt["seq"], nxt["hash"]
+
+    def verify(self) -> ChainReport:
+        """Checks every link; names the first entry that was edited, inserted or removed."""
+        return self._verify()
+
+    def _verify(self) -> ChainReport:
+        expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+        hashes: dict[int, str] = {}
+        for key in self._repo.block_keys():
+            for doc in self._repo.entries_in_block(key):
+                seq = doc.get("seq")
+                if seq != expected_seq:
+                    bad = expected_seq if seq is None or seq > expected_seq else seq
+                    return ChainReport(False, checked, expected_seq - 1, bad,
+                                       f"entry {bad} is missing or out of place")
+                recomputed = entry_hash(seq, doc["time"], doc["actor"], doc["action"],
+                                        doc.get("target", ""), doc.get("details", {}), doc["prev"])
+                if doc["prev"] != prev_hash or recomputed != doc["hash"]:
+                    return ChainReport(False, checked, seq - 1, seq, f"entry {seq} was altered")
+                hashes[seq] = doc["hash"]
+                prev_hash, expected_seq, checked = doc["hash"], seq + 1, checked + 1
+        head = expected_seq - 1
+        hint = self._repo.head_hint()
+        if hint > head:
+            return ChainReport(False, checked, head, head + 1, f"entries {head + 1} to {hint} were removed")
+        anchored = self._anchor.read()
+        if anchored:
+            a_seq, a_hash = anchored
+            if a_seq > head:
+                return ChainReport(False, checked, head, head + 1,
+                                   f"entries after {head} were removed (this desk saw entry {a_seq})")
+            if hashes.get(a_seq) != a_hash:
+                return ChainReport(False, checked, head, a_seq, f"entry {a_seq} differs from the one this desk saw")
+        return ChainReport(True, checked, head)
+
+    def query(self, flt: AuditFilter) -> list[AuditEntry]:
+        out: list[AuditEntry] = []
+        for key in reversed(self._repo.block_keys()):
+            for doc in reversed(self._repo.entries_in_block(key)):
+                if _matches(doc, flt):
+                    out.append(_entry_from_doc(doc))
+                    if len(out) >= flt.limit:
+                        return out
+                elif flt.since and doc["time"] < flt.since:
+                    return out
+        return out
+
+
+def _matches(doc: dict, flt: AuditFilter) -> bool:
+    if flt.actor and doc["actor"] != flt.actor:
+        return False
+    if flt.action_prefix and not doc["action"].startswith(flt.action_prefix):
+        return False
+    if flt.target and doc.get("target") != flt.target:
+        return False
+    if flt.since and doc["time"] < flt.since:
+        return False
+    if flt.until and doc["time"] > flt.until:
+        return False
+    return True
+
+
+class AuditService:
+    """The audit log as managers and admins see it."""
+
+    def __init__(self, log: AuditLog, session: Session) -> None:
+        self._log = log
+        self._session = session
+
+    def entries(self, flt: AuditFilter) -> list[AuditEntry]:
+        if not self._session.can(Permission.AUDIT_READ):
+            self._log.record(self._session.user.username, "permission.denied", "audit", {"operation": "read audit log"})
+            raise PermissionDenied("Your role may not read the audit log.")
+        return self._log.query(flt)
+
+    def verify(self) -> ChainReport:
+        if not self._session.can(Permission.AUDIT_READ):
+            self._log.record(self._session.user.username, "permission.denied", "audit", {"operation": "verify"})
+            raise PermissionDenied("Your role may not verify the audit log.")
+        return self._log.verify()
+
+
+def utc(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)

@@ -1,0 +1,86 @@
+"""First start on an empty database: the company's details and the first admin."""
+
+from __future__ import annotations
+
+import uuid
+
+from alko_desk import PRIVACY_POLICY_VERSION
+from alko_desk.models.company import CompanyProfile
+from alko_desk.models.errors import ValidationError
+from alko_desk.models.users import Role, User
+from alko_desk.security import passwords
+from alko_desk.security.crypto import derive_key, new_key, open_sealed, seal
+from alko_desk.services.audit import AuditLog
+from alko_desk.services.auth import account_secrets, normalize_username
+from alko_desk.services.clock import Clock
+from alko_desk.services.users import USERNAME_RE
+from alko_desk.storage.organisation_repo import OrganisationRepository, profile_to_doc
+from alko_desk.storage.users_repo import UserRepository
+
+KEY_CHECK_PLAINTEXT = b"alko-desk organisation key"
+
+
+def validate_profile(profile: CompanyProfile) -> dict[str, str]:
+    errors = {}
+    if not profile.name.strip():
+        errors["name"] = "Enter the company's name."
+    if not profile.address.strip():
+        errors["address"] = "Enter the company's address; it is printed on invoices."
+    if not profile.vat_id.strip():
+        errors["vat_id"] = "Enter the VAT ID; invoices must show it."
+    if not profile.bank_account.strip():
+        errors["bank_account"] = "Enter the bank account (IBAN) for invoices."
+    if len(profile.currency) != 3 or not profile.currency.isalpha():
+        errors["currency"] = "Use a three-letter ISO currency code, such as EUR."
+    if not (0 <= profile.vat_rate <= 100):
+        errors["vat_rate"] = "The VAT rate is a percentage between 0 and 100."
+    if not (1 <= profile.idle_lock_minutes <= 240):
+        errors["idle_lock_minutes"] = "Between 1 and 240 minutes."
+    return errors
+
+
+class SetupService:
+    def __init__(self, organisation: OrganisationRepository, users: UserRepository,
+                 audit: AuditLog, clock: Clock) -> None:
+        self._org = organisation
+        self._users = users
+        self._audit = audit
+        self._clock = clock
+
+    def is_set_up(self) -> bool:
+        return self._org.get() is not None
+
+    def initialize(self, profile: CompanyProfile, admin_username: str, admin_full_name: str,
+                   admin_password: str) -> User:
+        name = normalize_username(admin_username)
+        errors = validate_profile(profile)
+        if not USERNAME_RE.match(name):
+            errors["username"] = "2–32 letters, digits, dots, dashes or underscores."
+        if not admin_full_name.strip():
+            errors["full_name"] = "Enter the admin's full name."
+        problem = passwords.password_problem(admin_password, username=name, company_name=profile.name)
+        if problem:
+            errors["password"] = problem
+        if errors:
+            raise ValidationError("Please correct the highlighted fields.", errors)
+        org_key = new_key()
+        now = self._clock.now()
+        self._org.create({
+            "org_id": uuid.uuid4().hex,
+            "profile": profile_to_doc(profile),
+            "key_check": seal(derive_key(org_key, "alko-desk/key-check/v1"), KEY_CHECK_PLAINTEXT, "key-check"),
+            "policy_version": PRIVACY_POLICY_VERSION,
+            "created_at": now,
+        })
+        admin = User(username=name, full_name=admin_full_name.strip(), role=Role.ADMIN, created_at=now)
+        self._users.insert(admin, account_secrets(admin_password, org_key, name))
+        self._audit.record(name, "setup.completed", "organisation", {"admin": name})
+        return admin
+
+
+def org_key_matches(organisation_doc: dict, org_key: bytes) -> bool:
+    try:
+        return open_sealed(derive_key(org_key, "alko-desk/key-check/v1"), organisation_doc["key_check"],
+                           "key-check") == KEY_CHECK_PLAINTEXT
+    except Exception:  # noqa: BLE001 - any failure means "not this organisation's key"
+        return False

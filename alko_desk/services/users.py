@@ -1,0 +1,107 @@
+"""Staff account administration (admins only)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from alko_desk.models.errors import NotFound, ValidationError
+from alko_desk.models.users import Permission, Role, Session, User
+from alko_desk.security import passwords
+from alko_desk.services.audit import AuditLog
+from alko_desk.services.auth import account_secrets, normalize_username
+from alko_desk.services.base import SessionService
+from alko_desk.services.clock import Clock
+from alko_desk.storage.organisation_repo import OrganisationRepository
+from alko_desk.storage.users_repo import LoginThrottleRepository, UserRepository
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
+
+
+class UserAdminService(SessionService):
+    def __init__(self, users: UserRepository, throttle: LoginThrottleRepository,
+                 organisation: OrganisationRepository, audit: AuditLog, clock: Clock,
+                 session: Session) -> None:
+        super().__init__(session, audit, clock)
+        self._users = users
+        self._throttle = throttle
+        self._org = organisation
+
+    def list_users(self) -> list[User]:
+        self._require(Permission.USER_ADMIN, "list staff accounts")
+        return [
+            replace(u, locked_until=_future(self._throttle.get(u.username).get("locked_until"), self._clock))
+            for u in self._users.list()
+        ]
+
+    def create_user(self, username: str, full_name: str, role: Role, temporary_password: str) -> User:
+        self._require(Permission.USER_ADMIN, "create staff accounts")
+        name = normalize_username(username)
+        errors = {}
+        if not USERNAME_RE.match(name):
+            errors["username"] = "2–32 letters, digits, dots, dashes or underscores, starting with a letter or digit."
+        if not full_name.strip():
+            errors["full_name"] = "Enter the person's full name."
+        problem = self._password_problem(temporary_password, name)
+        if problem:
+            errors["password"] = problem
+        if errors:
+            raise ValidationError("Please correct the highlighted fields.", errors)
+        user = User(username=name, full_name=full_name.strip(), role=role, active=True,
+                    must_change_password=True, created_at=self._clock.now())
+        self._users.insert(user, account_secrets(temporary_password, self._session.org_key, name))
+        self._audit.record(self.actor, "user.created", f"user:{name}", {"role": role.value})
+        return user
+
+    def set_active(self, username: str, active: bool) -> None:
+        self._require(Permission.USER_ADMIN, "disable or enable staff accounts")
+        target = self._existing(username)
+        if target.username == self.actor and not active:
+            raise ValidationError("You cannot disable your own account.")
+        self._users.update(target.username, {"active": active})
+        self._audit.record(self.actor, "user.enabled" if active else "user.disabled", f"user:{target.username}")
+
+    def reset_password(self, username: str, temporary_password: str) -> None:
+        self._require(Permission.USER_ADMIN, "reset passwords")
+        self._require_recent_password()
+        target = self._existing(username)
+        problem = self._password_problem(temporary_password, target.username)
+        if problem:
+            raise ValidationError(problem, {"password": problem})
+        self._users.update(target.username, {
+            **account_secrets(temporary_password, self._session.org_key, target.username),
+            "must_change_password": True,
+        })
+        self._throttle.reset(target.username)
+        self._audit.record(self.actor, "user.password_reset", f"user:{target.username}")
+
+    def change_role(self, username: str, role: Role) -> None:
+        self._require(Permission.USER_ADMIN, "change roles")
+        self._require_recent_password()
+        target = self._existing(username)
+        if target.username == self.actor and role is not Role.ADMIN:
+            raise ValidationError("You cannot take the admin role from yourself; ask another admin.")
+        self._users.update(target.username, {"role": role.value})
+        self._audit.record(self.actor, "user.role_changed", f"user:{target.username}",
+                           {"from": target.role.value, "to": role.value})
+
+    def unlock(self, username: str) -> None:
+        self._require(Permission.USER_ADMIN, "unlock accounts")
+        name = normalize_username(username)
+        self._throttle.reset(name)
+        self._audit.record(self.actor, "user.unlocked", f"user:{name}")
+
+    def _existing(self, username: str) -> User:
+        user = self._users.get(normalize_username(username))
+        if user is None:
+            raise NotFound(f"There is no account named “{username}”.")
+        return user
+
+    def _password_problem(self, password: str, username: str) -> str | None:
+        profile = self._org.profile()
+        return passwords.password_problem(password, username=username,
+                                          company_name=profile.name if profile else "")
+
+
+def _future(value, clock: Clock):
+    return value if value and value > clock.now() else None

@@ -1,0 +1,49 @@
+"""The append-only audit log, in blocks of 1,000 entries keyed by a zero-padded sequence."""
+
+from __future__ import annotations
+
+from pymongo.errors import DuplicateKeyError
+
+from alko_desk.storage.mongo import Store, repository
+
+BLOCK_SIZE = 1000
+HEAD_DOC_ID = "audit_head"
+
+
+def entry_id(seq: int) -> str:
+    return f"{seq:012d}"
+
+
+def block_of(seq: int) -> str:
+    return f"{seq // BLOCK_SIZE:06d}"
+
+
+@repository
+class AuditRepository:
+    def __init__(self, store: Store) -> None:
+        self._entries = store.partitioned_collection("audit")
+        self._meta = store.collection("meta")
+
+    def get(self, seq: int) -> dict | None:
+        return self._entries.find_one(block_of(seq), entry_id(seq))
+
+    def try_insert(self, doc: dict) -> bool:
+        """Claims the entry's sequence number; False if another desk claimed it first."""
+        try:
+            self._entries.insert_one(block_of(doc["seq"]), {"_id": entry_id(doc["seq"]), **doc})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def head_hint(self) -> int:
+        doc = self._meta.find_one({"_id": HEAD_DOC_ID})
+        return int(doc["seq"]) if doc else 0
+
+    def advance_head_hint(self, seq: int) -> None:
+        self._meta.update_one({"_id": HEAD_DOC_ID}, {"$max": {"seq": seq}}, upsert=True)
+
+    def block_keys(self) -> list[str]:
+        return self._entries.part_keys()
+
+    def entries_in_block(self, key: str) -> list[dict]:
+        return sorted(self._entries.find_all(key), key=lambda d: d["seq"])

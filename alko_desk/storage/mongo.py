@@ -1,0 +1,196 @@
+"""Connecting to MongoDB or the embedded FerretDB, and partitioned collections.
+
+FerretDB 1.24 on SQLite answers even an `_id` lookup by scanning the collection's
+table (its query uses an expression that its own `_id` index does not cover), so
+a lookup costs time proportional to the collection's size: about 1 s for 100,000
+client documents. On FerretDB we therefore split hot collections into many small
+physical collections ("partitions"); on a real MongoDB one collection holds them
+all, with the partition as an indexed field, and indexes serve every query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import pymongo
+from bson.codec_options import CodecOptions
+from datetime import timezone
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import ConfigurationError, PyMongoError
+
+from alko_desk.models.errors import DatabaseUnavailable
+
+PART_FIELD = "_part"
+
+
+def connect(uri: str, *, timeout_ms: int = 4000) -> pymongo.MongoClient:
+    try:
+        return pymongo.MongoClient(
+            uri,
+            tz_aware=True,
+            tzinfo=timezone.utc,
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+            appname="alko-desk",
+        )
+    except (ConfigurationError, ValueError) as exc:
+        raise DatabaseUnavailable(
+            f"The database address is not valid: {exc}",
+            hint="Open Settings and correct the MongoDB URI.",
+        ) from None
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    version: str
+    ferretdb_version: str | None
+
+    @property
+    def is_ferretdb(self) -> bool:
+        return self.ferretdb_version is not None
+
+    @property
+    def label(self) -> str:
+        if self.ferretdb_version:
+            return f"FerretDB {self.ferretdb_version}"
+        return f"MongoDB {self.version}"
+
+
+def server_info(db: Database) -> ServerInfo:
+    info = db.command("buildInfo")
+    return ServerInfo(version=str(info.get("version", "?")), ferretdb_version=info.get("ferretdbVersion"))
+
+
+class Store:
+    """A database plus the knowledge of how to partition it. Repositories take one of these."""
+
+    def __init__(self, db: Database, info: ServerInfo) -> None:
+        self.db = db.with_options(codec_options=CodecOptions(tz_aware=True, tzinfo=timezone.utc))
+        self.info = info
+        self.partitioned = info.is_ferretdb
+
+    @classmethod
+    def open(cls, client: pymongo.MongoClient, name: str) -> Store:
+        db = client[name]
+        try:
+            info = server_info(db)
+        except PyMongoError as exc:
+            raise unavailable(exc) from None
+        return cls(db, info)
+
+    def collection(self, name: str) -> Collection:
+        return self.db[name]
+
+    def partitioned_collection(self, name: str) -> PartitionedCollection:
+        return PartitionedCollection(self, name)
+
+
+class PartitionedCollection:
+    """One logical collection whose documents are grouped by a partition key.
+
+    On FerretDB each partition is a physical collection `name.part`; elsewhere all
+    live in `name`, tagged with `_part`, and filtered through an index on it.
+    """
+
+    def __init__(self, store: Store, name: str) -> None:
+        self._store = store
+        self.name = name
+
+    @property
+    def physical(self) -> bool:
+        return self._store.partitioned
+
+    def part(self, key: str) -> tuple[Collection, dict[str, Any]]:
+        if self.physical:
+            return self._store.db[f"{self.name}.{key}"], {}
+        return self._store.db[self.name], {PART_FIELD: key}
+
+    def tag(self, key: str, doc: dict[str, Any]) -> dict[str, Any]:
+        return doc if self.physical else {**doc, PART_FIELD: key}
+
+    def find_one(self, key: str, doc_id: Any) -> dict | None:
+        coll, _ = self.part(key)
+        return coll.find_one({"_id": doc_id})
+
+    def find_all(self, key: str) -> list[dict]:
+        coll, filt = self.part(key)
+        return list(coll.find(filt))
+
+    def insert_one(self, key: str, doc: dict) -> None:
+        coll, _ = self.part(key)
+        coll.insert_one(self.tag(key, doc))
+
+    def insert_many(self, key: str, docs: list[dict]) -> None:
+        if docs:
+            coll, _ = self.part(key)
+            coll.insert_many([self.tag(key, d) for d in docs], ordered=False)
+
+    def replace_one(self, key: str, doc: dict, *, upsert: bool = True) -> None:
+        coll, _ = self.part(key)
+        coll.replace_one({"_id": doc["_id"]}, self.tag(key, doc), upsert=upsert)
+
+    def update_one(self, key: str, doc_id: Any, update: dict, *, upsert: bool = False) -> int:
+        coll, _ = self.part(key)
+        if upsert and not self.physical:
+            update = {**update, "$setOnInsert": {**update.get("$setOnInsert", {}), PART_FIELD: key}}
+        return coll.update_one({"_id": doc_id}, update, upsert=upsert).matched_count
+
+    def delete_one(self, key: str, doc_id: Any) -> int:
+        coll, _ = self.part(key)
+        return coll.delete_one({"_id": doc_id}).deleted_count
+
+    def part_keys(self) -> list[str]:
+        if self.physical:
+            prefix = self.name + "."
+            return sorted(n[len(prefix):] for n in self._store.db.list_collection_names() if n.startswith(prefix))
+        return sorted(self._store.db[self.name].distinct(PART_FIELD))
+
+    def iter_all(self) -> Iterator[dict]:
+        for key in self.part_keys():
+            yield from self.find_all(key)
+
+    def ensure_indexes(self) -> None:
+        if not self.physical:
+            self._store.db[self.name].create_index(PART_FIELD, name="by_part")
+
+    def drop(self) -> None:
+        if self.physical:
+            for key in self.part_keys():
+                self._store.db.drop_collection(f"{self.name}.{key}")
+        else:
+            self._store.db.drop_collection(self.name)
+
+
+_CONNECTION_ERRORS = (pymongo.errors.ConnectionFailure, pymongo.errors.NetworkTimeout)
+
+
+def repository(cls):
+    """Class decorator: a lost connection surfaces from any repository method as DatabaseUnavailable."""
+    for name, member in list(vars(cls).items()):
+        if name.startswith("_") or not callable(member):
+            continue
+        setattr(cls, name, _translating(member))
+    return cls
+
+
+def _translating(method):
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except _CONNECTION_ERRORS as exc:
+            raise unavailable(exc) from None
+
+    return wrapper
+
+
+def unavailable(exc: BaseException) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        "The database cannot be reached.",
+        hint="Check that the database server is running and the network is up, then choose Retry. "
+        f"An admin can change the database in Settings. (Detail: {type(exc).__name__})",
+    )

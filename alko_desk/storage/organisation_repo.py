@@ -1,0 +1,62 @@
+"""The organisation document: company profile, key check, policy version."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from alko_desk.models.company import CompanyProfile
+from alko_desk.models.errors import ValidationError
+from alko_desk.storage.mongo import Store, repository
+
+ORG_DOC_ID = "organisation"
+
+
+def profile_to_doc(profile: CompanyProfile) -> dict[str, Any]:
+    return {
+        "name": profile.name,
+        "address": profile.address,
+        "vat_id": profile.vat_id,
+        "bank_account": profile.bank_account,
+        "currency": profile.currency,
+        "vat_rate": str(profile.vat_rate),  # Decimal kept exact as text
+        "phone_region": profile.phone_region,
+        "idle_lock_minutes": profile.idle_lock_minutes,
+    }
+
+
+def profile_from_doc(doc: dict[str, Any]) -> CompanyProfile:
+    return CompanyProfile(
+        name=doc["name"],
+        address=doc.get("address", ""),
+        vat_id=doc.get("vat_id", ""),
+        bank_account=doc.get("bank_account", ""),
+        currency=doc.get("currency", "EUR"),
+        vat_rate=Decimal(doc.get("vat_rate", "25")),
+        phone_region=doc.get("phone_region", "HR"),
+        idle_lock_minutes=int(doc.get("idle_lock_minutes", 5)),
+    )
+
+
+@repository
+class OrganisationRepository:
+    def __init__(self, store: Store) -> None:
+        self._meta = store.collection("meta")
+
+    def get(self) -> dict | None:
+        return self._meta.find_one({"_id": ORG_DOC_ID})
+
+    def create(self, doc: dict[str, Any]) -> None:
+        try:
+            self._meta.insert_one({"_id": ORG_DOC_ID, **doc})
+        except DuplicateKeyError:
+            raise ValidationError("ALKO Desk has already been set up on this database.") from None
+
+    def update_profile(self, profile: CompanyProfile) -> None:
+        self._meta.update_one({"_id": ORG_DOC_ID}, {"$set": {"profile": profile_to_doc(profile)}})
+
+    def profile(self) -> CompanyProfile | None:
+        doc = self.get()
+        return profile_from_doc(doc["profile"]) if doc else None

@@ -1,0 +1,50 @@
+"""Collections, indexes and the schema version, created idempotently at start.
+
+Later schema changes are numbered migrations: each runs once, in order, and the
+schema document records the last one applied.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from pymongo.errors import PyMongoError
+
+from alko_desk.storage.mongo import Store, unavailable
+
+SCHEMA_DOC_ID = "schema"
+PARTITIONED = ("audit", "clients", "client_keys", "client_lookups", "client_directory")
+
+
+def _m1_base_indexes(store: Store) -> None:
+    db = store.db
+    db.users.create_index("role", name="by_role")
+    for name in PARTITIONED:
+        store.partitioned_collection(name).ensure_indexes()
+    if not store.partitioned:
+        db.audit.create_index("seq", unique=True, name="seq_unique")
+        db.audit.create_index([("actor", 1), ("seq", -1)], name="by_actor")
+        db.audit.create_index([("action", 1), ("seq", -1)], name="by_action")
+        db.audit.create_index([("target", 1), ("seq", -1)], name="by_target")
+        db.client_directory.create_index([(("_part"), 1), ("k", 1)], name="by_part_key")
+
+
+MIGRATIONS: list[Callable[[Store], None]] = [_m1_base_indexes]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def ensure_schema(store: Store) -> int:
+    """Applies the migrations not yet applied; safe to run from several desks at once."""
+    try:
+        meta = store.db.meta
+        doc = meta.find_one({"_id": SCHEMA_DOC_ID}) or {}
+        applied = int(doc.get("version", 0))
+        for number, migration in enumerate(MIGRATIONS, start=1):
+            if number <= applied:
+                continue
+            migration(store)  # each migration is idempotent: a race only repeats harmless work
+            meta.update_one({"_id": SCHEMA_DOC_ID}, {"$max": {"version": number}}, upsert=True)
+            applied = number
+        return applied
+    except PyMongoError as exc:
+        raise unavailable(exc) from None
