@@ -95,6 +95,19 @@ class AppContext:
             audit=AuditService(self.audit_log, session),
         )
 
+    def about_info(self) -> dict[str, str]:
+        """Versions for the About dialog (the UI never imports pymongo itself)."""
+        import pymongo
+
+        from alko_desk import __version__
+
+        return {
+            "app": __version__,
+            "pymongo": pymongo.version,
+            "database_server": self.store.info.label,
+            "database": self.database_label,
+        }
+
     def close(self) -> None:
         try:
             self.store.db.client.close()
