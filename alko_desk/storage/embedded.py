@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +68,41 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+class _Launcher:
+    """Starts child processes from one thread that lives as long as the app.
+
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the
+    process. The GUI opens the database from a pool thread, which Qt retires after
+    30 s idle: a server forked there would be killed under a working desk.
+    """
+
+    _lock = threading.Lock()
+    _requests: queue.Queue | None = None
+
+    @classmethod
+    def popen(cls, *args, **kwargs) -> subprocess.Popen:
+        with cls._lock:
+            if cls._requests is None:
+                cls._requests = queue.Queue()
+                threading.Thread(target=cls._serve, args=(cls._requests,), name="alko-launcher",
+                                 daemon=True).start()
+        done: queue.Queue = queue.Queue(maxsize=1)
+        cls._requests.put((args, kwargs, done))
+        ok, result = done.get()
+        if not ok:
+            raise result
+        return result
+
+    @staticmethod
+    def _serve(requests: queue.Queue) -> None:
+        while True:
+            args, kwargs, done = requests.get()
+            try:
+                done.put((True, subprocess.Popen(*args, **kwargs)))
+            except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+                done.put((False, exc))
+
+
 @dataclass
 class EmbeddedServer:
     data_dir: Path
@@ -112,7 +149,7 @@ class EmbeddedServer:
         self._stop_leftover()
         self.port = self.port or free_port()
         log = open(self.data_dir / "ferretdb.log", "ab")
-        self.process = subprocess.Popen(
+        self.process = _Launcher.popen(
             self.command(),
             stdout=log,
             stderr=subprocess.STDOUT,
