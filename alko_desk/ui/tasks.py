@@ -1,0 +1,317 @@
+"""The one way the GUI runs slow work: database calls, Argon2id, the keyring.
+
+In the spirit of Anki's `QueryOp` and Picard's `run_task`: a callable runs on a
+`QThreadPool`; its result or its exception comes back on the GUI thread through
+signals, and only then do the callbacks run. Workers never touch widgets: give
+them copies of what they need (a lambda over plain values) and update widgets in
+`on_success`.
+
+    tasks.run(
+        lambda: services.users.list_users(),
+        on_success=model.set_users,
+        parent=self,                       # dialogs are centred on it; no callbacks once it is deleted
+    )
+
+Failures are routed in one place, in this order:
+
+1. `ReauthenticationRequired` (a sensitive action) when the runner belongs to a
+   session: the password is asked for, confirmed off the GUI thread, and the same
+   callable runs again. One mechanism for every sensitive action.
+2. `on_failure(exc)`, when given; it returns True when it dealt with the error
+   (for example field errors shown beside the fields).
+3. `DatabaseUnavailable`: a message with Retry; Retry runs the same callable again.
+   Nothing else changes, so whatever the user typed into an open form is still there.
+4. Any other `AlkoError`: its `user_text()`, as written, in a message box.
+5. Anything else: logged with its traceback and shown in the one generic error dialog.
+
+`on_finished()` runs exactly once when the task is over, whatever the outcome
+(success, shown failure, retry declined, password prompt cancelled): the place to
+re-enable a button.
+
+A work function that reports progress or honours cancellation asks for a
+`TaskControl` with `with_control=True` and receives it as its only argument.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+import shiboken6
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtWidgets import QWidget
+
+from alko_desk.models.errors import (AlkoError, AuthenticationError, DatabaseUnavailable,
+                                     ReauthenticationRequired)
+from alko_desk.ui.dialogs import DialogService
+from alko_desk.ui.errors import ErrorReporter
+
+log = logging.getLogger(__name__)
+
+MAX_REAUTH_ROUNDS = 3
+
+SuccessHandler = Callable[[Any], None]
+FailureHandler = Callable[[BaseException], bool]
+ProgressHandler = Callable[[int, int, str], None]
+
+
+class TaskControl:
+    """Handed to a work function that asked for it: report progress, notice a cancel."""
+
+    def __init__(self) -> None:
+        self._cancelled = threading.Event()
+        self._emit: Callable[[int, int, str], None] = lambda done, total, text: None
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def progress(self, done: int, total: int = 0, text: str = "") -> None:
+        """Safe from the worker thread; the GUI receives it as a queued signal."""
+        self._emit(int(done), int(total), text)
+
+
+class Task(QObject):
+    """The handle of one submitted task; it outlives retries of the same callable."""
+
+    succeeded = Signal(object)
+    failed = Signal(object)
+    progress = Signal(int, int, str)
+    finished = Signal()
+
+    def __init__(self, fn: Callable[..., Any], *, with_control: bool, on_success: SuccessHandler | None,
+                 on_failure: FailureHandler | None, on_finished: Callable[[], None] | None,
+                 on_progress: ProgressHandler | None, parent_widget: QWidget | None, title: str) -> None:
+        super().__init__()
+        self.fn = fn
+        self.with_control = with_control
+        self.on_success = on_success
+        self.on_failure = on_failure
+        self.on_finished = on_finished
+        self.on_progress = on_progress
+        self.parent_widget = parent_widget
+        self.title = title
+        self.control = TaskControl()
+        self.attempts = 0
+        self.reauth_rounds = 0
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def cancel(self) -> None:
+        """The work function may notice it (`control.cancelled`); callbacks no longer run."""
+        self.control._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.control.cancelled
+
+    def parent_alive(self) -> bool:
+        return self.parent_widget is None or shiboken6.isValid(self.parent_widget)
+
+
+class _Signals(QObject):
+    """Lives on the GUI thread; the worker emits, Qt queues the delivery."""
+
+    succeeded = Signal(object)
+    failed = Signal(object)
+    progress = Signal(int, int, str)
+
+
+class _Worker(QRunnable):
+    def __init__(self, task: Task, signals: _Signals) -> None:
+        super().__init__()
+        self._task = task
+        self._signals = signals
+        self._fn = task.fn
+        self._control = task.control if task.with_control else None
+
+    def run(self) -> None:  # runs on a pool thread: no widgets here
+        try:
+            result = self._fn(self._control) if self._control is not None else self._fn()
+        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the GUI thread
+            self._signals.failed.emit(exc)
+        else:
+            self._signals.succeeded.emit(result)
+
+
+class _Attempt(QObject):
+    """Receives one attempt's signals on the GUI thread and hands them to the runner."""
+
+    def __init__(self, runner: TaskRunner, task: Task) -> None:
+        super().__init__()
+        self.runner = runner
+        self.task = task
+        self.signals = _Signals()
+        self.signals.succeeded.connect(self._succeeded)
+        self.signals.failed.connect(self._failed)
+        self.signals.progress.connect(self._progress)
+
+    @Slot(object)
+    def _succeeded(self, result: object) -> None:
+        self.runner._attempt_over(self)
+        self.runner._succeeded(self.task, result)
+
+    @Slot(object)
+    def _failed(self, exc: object) -> None:
+        self.runner._attempt_over(self)
+        self.runner._failed(self.task, exc)  # type: ignore[arg-type]
+
+    @Slot(int, int, str)
+    def _progress(self, done: int, total: int, text: str) -> None:
+        task = self.task
+        if task.done or task.cancelled or not task.parent_alive():
+            return
+        task.progress.emit(done, total, text)
+        if task.on_progress:
+            task.on_progress(done, total, text)
+
+
+class TaskRunner(QObject):
+    """Runs callables off the GUI thread and routes their outcome (see the module docstring)."""
+
+    busy_changed = Signal(bool)
+
+    def __init__(self, dialogs: DialogService, *, reporter: ErrorReporter | None = None,
+                 confirm_password: Callable[[str], None] | None = None,
+                 pool: QThreadPool | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.dialogs = dialogs
+        self.reporter = reporter or ErrorReporter(dialogs)
+        self._confirm_password = confirm_password
+        if pool is None:
+            pool = QThreadPool(self)
+            pool.setMaxThreadCount(4)
+        self._pool = pool
+        self._attempts: set[_Attempt] = set()
+        self._tasks: set[Task] = set()
+
+    def for_session(self, confirm_password: Callable[[str], None]) -> TaskRunner:
+        """A runner for a logged-in session: same pool and dialogs, plus the password re-prompt."""
+        return TaskRunner(self.dialogs, reporter=self.reporter, confirm_password=confirm_password,
+                          pool=self._pool, parent=self)
+
+    # -- submitting -------------------------------------------------------------------------
+
+    def run(self, fn: Callable[..., Any], *, on_success: SuccessHandler | None = None,
+            on_failure: FailureHandler | None = None, on_finished: Callable[[], None] | None = None,
+            on_progress: ProgressHandler | None = None, parent: QWidget | None = None,
+            title: str = "", with_control: bool = False) -> Task:
+        task = Task(fn, with_control=with_control, on_success=on_success, on_failure=on_failure,
+                    on_finished=on_finished, on_progress=on_progress, parent_widget=parent,
+                    title=title or self.tr("ALKO Desk"))
+        self._tasks.add(task)
+        if len(self._tasks) == 1:
+            self.busy_changed.emit(True)
+        self._launch(task)
+        return task
+
+    @property
+    def active_count(self) -> int:
+        return len(self._tasks)
+
+    def wait_for_done(self, msecs: int = -1) -> bool:
+        """Blocks until the pool is idle (at exit, before the database closes)."""
+        return self._pool.waitForDone(msecs)
+
+    def _launch(self, task: Task) -> None:
+        task.attempts += 1
+        attempt = _Attempt(self, task)
+        self._attempts.add(attempt)
+        task.control._emit = attempt.signals.progress.emit
+        self._pool.start(_Worker(task, attempt.signals))
+
+    def _attempt_over(self, attempt: _Attempt) -> None:
+        self._attempts.discard(attempt)
+        attempt.deleteLater()
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def _succeeded(self, task: Task, result: object) -> None:
+        task.result = result
+        try:
+            if not task.cancelled and task.parent_alive():
+                task.succeeded.emit(result)
+                if task.on_success:
+                    task.on_success(result)
+        finally:
+            self._finish(task)
+
+    def _failed(self, task: Task, exc: BaseException) -> None:
+        task.error = exc
+        if task.cancelled or not task.parent_alive():
+            if not isinstance(exc, AlkoError):
+                log.error("task failed after its screen went away", exc_info=exc)
+            self._finish(task)
+            return
+        try:
+            if self._route_failure(task, exc):
+                return  # the task goes on (retry or password prompt)
+        except BaseException:
+            self._finish(task)
+            raise
+        self._finish(task)
+
+    def _route_failure(self, task: Task, exc: BaseException) -> bool:
+        """Shows or hands on the failure; True when the task continues."""
+        if (isinstance(exc, ReauthenticationRequired) and self._confirm_password is not None
+                and task.reauth_rounds < MAX_REAUTH_ROUNDS):
+            return self._ask_password(task, exc, "")
+        if task.on_failure and task.on_failure(exc):
+            task.failed.emit(exc)
+            return False
+        task.failed.emit(exc)
+        parent = task.parent_widget
+        if isinstance(exc, DatabaseUnavailable):
+            if self.dialogs.retry(parent, task.title, exc.user_text()):
+                self._launch(task)
+                return True
+            return False
+        if isinstance(exc, AlkoError):
+            self.dialogs.error(parent, task.title, exc.user_text())
+        else:
+            self.reporter.report(exc, parent)
+        return False
+
+    def _ask_password(self, task: Task, exc: AlkoError, error: str) -> bool:
+        password = self.dialogs.password(task.parent_widget, self.tr("Confirm with your password"),
+                                         exc.user_text(), error)
+        if password is None:
+            return False
+        confirm = self._confirm_password
+        assert confirm is not None
+        state = {"continued": False}
+
+        def confirmed(_: object) -> None:
+            state["continued"] = True
+            task.reauth_rounds += 1
+            self._launch(task)
+
+        def refused(err: BaseException) -> bool:
+            if isinstance(err, AuthenticationError):
+                state["continued"] = self._ask_password(task, exc, err.user_text())
+                return True
+            return False
+
+        def over() -> None:
+            if not state["continued"]:
+                self._finish(task)
+
+        self.run(lambda: confirm(password), on_success=confirmed, on_failure=refused, on_finished=over,
+                 parent=task.parent_widget, title=task.title)
+        return True
+
+    def _finish(self, task: Task) -> None:
+        if task.done:
+            return
+        task.done = True
+        self._tasks.discard(task)
+        try:
+            if task.parent_alive():
+                task.finished.emit()
+                if task.on_finished:
+                    task.on_finished()
+        finally:
+            if not self._tasks:
+                self.busy_changed.emit(False)

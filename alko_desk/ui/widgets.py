@@ -1,0 +1,154 @@
+"""Small building blocks shared by the screens: forms with errors beside the fields."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget)
+
+ERROR_STYLE = "color: #b3261e;"
+OK_STYLE = "color: #1e6b34;"
+MUTED_STYLE = "color: palette(mid);"
+
+
+def error_label(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet(ERROR_STYLE)
+    label.setVisible(bool(text))
+    label.setObjectName("error")
+    label.setAccessibleName("error")
+    return label
+
+
+def set_error(label: QLabel, text: str) -> None:
+    label.setText(text)
+    label.setVisible(bool(text))
+
+
+def heading(text: str, size: int = 15) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setPointSize(size)
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+def note(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet(MUTED_STYLE)
+    return label
+
+
+class FieldForm(QObject):
+    """A QFormLayout whose fields each have an error line under them, keyed by the service's field name.
+
+    `ValidationError.field_errors` maps field names to messages; `show_errors` puts
+    each message beside its field and focuses the first one.
+    """
+
+    def __init__(self, form: QFormLayout, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.form = form
+        self.widgets: dict[str, QWidget] = {}
+        self.errors: dict[str, QLabel] = {}
+
+    def add(self, name: str, label: str, widget: QWidget, hint: str = "") -> QWidget:
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(widget)
+        if hint:
+            column.addWidget(note(hint))
+        err = error_label()
+        column.addWidget(err)
+        self.form.addRow(label, box)
+        self.widgets[name] = widget
+        self.errors[name] = err
+        return widget
+
+    def show_errors(self, field_errors: dict[str, str]) -> list[str]:
+        """Shows the messages; returns the names that had no field here (to show elsewhere)."""
+        self.clear_errors()
+        unplaced = []
+        first = None
+        for name, message in field_errors.items():
+            if name in self.errors:
+                set_error(self.errors[name], message)
+                first = first or self.widgets[name]
+            else:
+                unplaced.append(name)
+        if first is not None:
+            first.setFocus()
+        return unplaced
+
+    def clear_errors(self) -> None:
+        for label in self.errors.values():
+            set_error(label, "")
+
+    def error_text(self, name: str) -> str:
+        label = self.errors[name]
+        return label.text() if label.isVisibleTo(label.parentWidget()) else ""
+
+
+class PasswordPolicyEdit(QWidget):
+    """A new password typed twice, with the policy's verdict shown as the user types.
+
+    `check` returns why the password cannot be used, or None (the service's own
+    `password_problem`, so the screen and the service never disagree).
+    """
+
+    changed = Signal()
+
+    def __init__(self, check: Callable[[str], str | None], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._check = check
+        layout = QFormLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.first = QLineEdit()
+        self.first.setEchoMode(QLineEdit.EchoMode.Password)
+        self.first.setAccessibleName(self.tr("New password"))
+        self.second = QLineEdit()
+        self.second.setEchoMode(QLineEdit.EchoMode.Password)
+        self.second.setAccessibleName(self.tr("Repeat the password"))
+        self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextFormat(Qt.TextFormat.PlainText)
+        layout.addRow(self.tr("Password"), self.first)
+        layout.addRow(self.tr("Repeat it"), self.second)
+        layout.addRow("", self.verdict)
+        self.first.textChanged.connect(self._update)
+        self.second.textChanged.connect(self._update)
+        self._update()
+
+    def problem(self) -> str | None:
+        text = self.first.text()
+        if not text:
+            return self.tr("Choose a password of at least 15 characters. A short sentence works well.")
+        problem = self._check(text)
+        if problem:
+            return problem
+        if self.second.text() != text:
+            return self.tr("Type the same password twice.")
+        return None
+
+    def password(self) -> str:
+        return self.first.text()
+
+    def clear(self) -> None:
+        self.first.clear()
+        self.second.clear()
+
+    def _update(self) -> None:
+        problem = self.problem()
+        if problem:
+            self.verdict.setText(problem)
+            self.verdict.setStyleSheet(ERROR_STYLE if self.first.text() else MUTED_STYLE)
+        else:
+            self.verdict.setText(self.tr("This password can be used."))
+            self.verdict.setStyleSheet(OK_STYLE)
+        self.changed.emit()
