@@ -14,7 +14,13 @@ from alko_desk.services.clock import Clock, SystemClock
 from alko_desk.services.settings import SettingsService
 from alko_desk.services.setup import SetupService
 from alko_desk.services.users import UserAdminService
+from alko_desk.security.crypto import OrgKeys
+from alko_desk.services.client_directory import ClientDirectory
+from alko_desk.services.clients import ClientService
 from alko_desk.storage.audit_repo import AuditRepository
+from alko_desk.storage.clients_repo import (
+    ClientKeyRepository, ClientRepository, DirectoryRepository, LookupRepository, PendingRepository,
+)
 from alko_desk.storage.embedded import EmbeddedServer
 from alko_desk.storage.mongo import Store, connect
 from alko_desk.storage.organisation_repo import OrganisationRepository
@@ -59,6 +65,7 @@ class SessionServices:
     users: UserAdminService
     settings: SettingsService
     audit: AuditService
+    clients: ClientService
     extra: dict = field(default_factory=dict)
 
 
@@ -84,6 +91,12 @@ class AppContext:
         )
         self.auth = AuthService(self.users_repo, self.throttle_repo, self.organisation_repo,
                                 self.audit_log, self.clock)
+        self.clients_repo = ClientRepository(store)
+        self.client_keys_repo = ClientKeyRepository(store)
+        self.lookups_repo = LookupRepository(store)
+        self.directory_repo = DirectoryRepository(store)
+        self.pending_repo = PendingRepository(store)
+        self._directories: dict[str, ClientDirectory] = {}
         self.setup = SetupService(self.organisation_repo, self.users_repo, self.audit_log, self.clock)
 
     def services_for(self, session: Session) -> SessionServices:
@@ -93,7 +106,23 @@ class AppContext:
                                    self.audit_log, self.clock, session),
             settings=SettingsService(self.organisation_repo, self.audit_log, self.clock, session),
             audit=AuditService(self.audit_log, session),
+            clients=ClientService(
+                self.clients_repo, self.client_keys_repo, self.lookups_repo,
+                self._directory_for(session), self.pending_repo, self.audit_log, self.clock, session,
+                phone_region=self._phone_region,
+            ),
         )
+
+    def _directory_for(self, session: Session) -> ClientDirectory:
+        # One directory cache per organisation key, shared by the services of a session.
+        key = session.session_id
+        if key not in self._directories:
+            self._directories = {key: ClientDirectory(self.directory_repo, OrgKeys(session.org_key))}
+        return self._directories[key]
+
+    def _phone_region(self) -> str:
+        profile = self.organisation_repo.profile()
+        return profile.phone_region if profile else "HR"
 
     def about_info(self) -> dict[str, str]:
         """Versions for the About dialog (the UI never imports pymongo itself)."""

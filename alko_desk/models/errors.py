@@ -53,9 +53,10 @@ class NotFound(AlkoError):
 class ConcurrentModification(AlkoError):
     """Someone else saved the record first; `changed_fields` lists what they changed."""
 
-    def __init__(self, message: str, changed_fields: list[str] | None = None) -> None:
+    def __init__(self, message: str, changed_fields: list[str] | None = None, current=None) -> None:
         super().__init__(message)
         self.changed_fields = list(changed_fields or [])
+        self.current = current  # the record as it is now, for the dialog that shows what changed
 
 
 class DatabaseUnavailable(AlkoError):

@@ -59,6 +59,7 @@ class OrgKeys:
     def __init__(self, org_key: bytes) -> None:
         self._wrap = derive_key(org_key, "alko-desk/client-key-wrap/v1")
         self._blind = derive_key(org_key, "alko-desk/blind-index/v1")
+        self._directory = derive_key(org_key, "alko-desk/directory/v1")
         self.fingerprint = hashlib.sha256(derive_key(org_key, "alko-desk/fingerprint/v1")).hexdigest()[:16]
 
     def wrap_client_key(self, client_id: str, data_key: bytes) -> bytes:
@@ -66,6 +67,13 @@ class OrgKeys:
 
     def unwrap_client_key(self, client_id: str, wrapped: bytes) -> bytes:
         return open_sealed(self._wrap, wrapped, f"client-key:{client_id}")
+
+    def seal_directory(self, entry_id: str, plaintext: bytes) -> bytes:
+        """The client list's city and masked phone, readable by staff without each client's key."""
+        return seal(self._directory, plaintext, f"directory:{entry_id}")
+
+    def open_directory(self, entry_id: str, blob: bytes) -> bytes:
+        return open_sealed(self._directory, blob, f"directory:{entry_id}")
 
     def blind_index(self, kind: str, normalized_value: str) -> str:
         mac = hmac.new(self._blind, f"{kind}\x1f{normalized_value}".encode("utf-8"), hashlib.sha256)

@@ -181,6 +181,11 @@ class EmbeddedServer:
         self.stop()
         raise EmbeddedServerError(f"The embedded database did not answer within {timeout:.0f} s.")
 
+    def running_uri(self) -> str | None:
+        """The address of a live server for this folder that another process owns, if any."""
+        port = self._running_shared_server()
+        return f"mongodb://127.0.0.1:{port}/?directConnection=true" if port else None
+
     def _running_shared_server(self) -> int | None:
         """The port of a server for this folder whose owner (`alko-desk db start`, another desk) lives."""
         try:

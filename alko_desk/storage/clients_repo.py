@@ -1,0 +1,191 @@
+"""Client documents, their data keys, blind-index lookups and the name directory.
+
+Every hot path ends in an `_id` lookup inside a small partition (see storage/mongo.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from alko_desk.storage.mongo import Store, repository
+
+DIRECTORY_COUNTS_ID = "client_directory_counts"
+
+
+def client_part(client_id: str) -> str:
+    """ObjectId hex ids end in a counter, so their last two hex digits spread evenly over 256 parts."""
+    return client_id[-2:]
+
+
+def lookup_part(lookup_id: str) -> str:
+    return lookup_id.split(":", 1)[1][:2]
+
+
+def _insert_many_tolerant(coll_insert, docs: list[dict]) -> set:
+    """Inserts, ignoring ids that already exist; returns the ids that did."""
+    try:
+        coll_insert(docs)
+    except BulkWriteError as exc:
+        dupes = {docs[e["index"]]["_id"] for e in exc.details.get("writeErrors", []) if e.get("code") == 11000}
+        others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
+        if others:
+            raise
+        return dupes
+    return set()
+
+
+@repository
+class ClientRepository:
+    def __init__(self, store: Store) -> None:
+        self._clients = store.partitioned_collection("clients")
+
+    def get(self, client_id: str) -> dict | None:
+        return self._clients.find_one(client_part(client_id), client_id)
+
+    def insert(self, doc: dict) -> bool:
+        """False when a client with this id exists already (the same form saved twice)."""
+        try:
+            self._clients.insert_one(client_part(doc["_id"]), doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def insert_many(self, docs: list[dict]) -> None:
+        by_part: dict[str, list[dict]] = {}
+        for doc in docs:
+            by_part.setdefault(client_part(doc["_id"]), []).append(doc)
+        for part, group in by_part.items():
+            coll, _ = self._clients.part(part)
+            _insert_many_tolerant(lambda d: coll.insert_many([self._clients.tag(part, x) for x in d], ordered=False), group)
+
+    def update_if_version(self, client_id: str, version: int, fields: dict[str, Any]) -> bool:
+        """Optimistic concurrency: only if nobody saved since `version`."""
+        coll, _ = self._clients.part(client_part(client_id))
+        result = coll.update_one({"_id": client_id, "version": version},
+                                 {"$set": {**fields, "version": version + 1}})
+        return result.matched_count == 1
+
+    def touch(self, client_id: str, fields: dict[str, Any]) -> None:
+        self._clients.update_one(client_part(client_id), client_id, {"$set": fields})
+
+    def iter_all(self):
+        return self._clients.iter_all()
+
+
+@repository
+class ClientKeyRepository:
+    """Wrapped data keys, one per client. Deleting one is crypto-shredding."""
+
+    def __init__(self, store: Store) -> None:
+        self._keys = store.partitioned_collection("client_keys")
+
+    def get(self, client_id: str) -> bytes | None:
+        doc = self._keys.find_one(client_part(client_id), client_id)
+        return bytes(doc["wrapped"]) if doc else None
+
+    def insert(self, client_id: str, wrapped: bytes) -> bool:
+        try:
+            self._keys.insert_one(client_part(client_id), {"_id": client_id, "wrapped": wrapped})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def insert_many(self, items: list[tuple[str, bytes]]) -> None:
+        by_part: dict[str, list[dict]] = {}
+        for cid, wrapped in items:
+            by_part.setdefault(client_part(cid), []).append({"_id": cid, "wrapped": wrapped})
+        for part, group in by_part.items():
+            self._keys.insert_many(part, group)
+
+    def destroy(self, client_id: str) -> None:
+        self._keys.delete_one(client_part(client_id), client_id)
+
+
+@repository
+class LookupRepository:
+    """Blind-index lookups: `_id` is "kind:hmac", the value the ids of clients with that value."""
+
+    def __init__(self, store: Store) -> None:
+        self._lookups = store.partitioned_collection("client_lookups")
+
+    def find(self, lookup_id: str) -> list[str]:
+        doc = self._lookups.find_one(lookup_part(lookup_id), lookup_id)
+        return list(doc["ids"]) if doc else []
+
+    def add(self, lookup_id: str, client_id: str) -> None:
+        self._lookups.update_one(lookup_part(lookup_id), lookup_id, {"$addToSet": {"ids": client_id}}, upsert=True)
+
+    def remove(self, lookup_id: str, client_id: str) -> None:
+        self._lookups.update_one(lookup_part(lookup_id), lookup_id, {"$pull": {"ids": client_id}})
+
+    def add_many(self, pairs: list[tuple[str, str]]) -> None:
+        """Bulk path for seeding: plain inserts (cheap), $addToSet only for values already present."""
+        by_part: dict[str, dict[str, list[str]]] = {}
+        for lookup_id, cid in pairs:
+            by_part.setdefault(lookup_part(lookup_id), {}).setdefault(lookup_id, []).append(cid)
+        for part, groups in by_part.items():
+            coll, _ = self._lookups.part(part)
+            docs = [self._lookups.tag(part, {"_id": lid, "ids": ids}) for lid, ids in groups.items()]
+            existing = _insert_many_tolerant(lambda d: coll.insert_many(d, ordered=False), docs)
+            if existing:
+                coll.bulk_write([UpdateOne({"_id": lid}, {"$addToSet": {"ids": {"$each": groups[lid]}}})
+                                 for lid in existing])
+
+
+@repository
+class DirectoryRepository:
+    """The name directory: small entries grouped by the first letters of a name word.
+
+    A partition is read whole (a few hundred small entries); a counts document
+    says how many list rows each partition holds, so the list can page by row number.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._entries = store.partitioned_collection("client_directory")
+        self._meta = store.collection("meta")
+
+    def read_part(self, part: str) -> list[dict]:
+        return self._entries.find_all(part)
+
+    def counts_doc(self) -> dict:
+        """{"rows": {part: list rows}, "entries": {part: all entries}}."""
+        return self._meta.find_one({"_id": DIRECTORY_COUNTS_ID}) or {}
+
+    def adjust_counts(self, deltas: dict[str, int]) -> None:
+        """Atomic $inc of dotted counters such as "rows.ko"."""
+        if deltas:
+            self._meta.update_one({"_id": DIRECTORY_COUNTS_ID}, {"$inc": deltas}, upsert=True)
+
+    def put(self, part: str, entry: dict) -> bool:
+        """Writes an entry; True when it was new."""
+        coll, _ = self._entries.part(part)
+        result = coll.replace_one({"_id": entry["_id"]}, self._entries.tag(part, entry), upsert=True)
+        return result.upserted_id is not None
+
+    def remove(self, part: str, entry_id: str) -> bool:
+        return self._entries.delete_one(part, entry_id) == 1
+
+    def insert_many(self, part: str, entries: list[dict]) -> None:
+        coll, _ = self._entries.part(part)
+        _insert_many_tolerant(lambda d: coll.insert_many([self._entries.tag(part, x) for x in d], ordered=False),
+                              entries)
+
+
+@repository
+class PendingRepository:
+    """Intents of multi-document changes, so that an interrupted one is finished at next start."""
+
+    def __init__(self, store: Store) -> None:
+        self._pending = store.collection("pending_ops")
+
+    def begin(self, op_id: str, doc: dict) -> None:
+        self._pending.replace_one({"_id": op_id}, {"_id": op_id, **doc}, upsert=True)
+
+    def done(self, op_id: str) -> None:
+        self._pending.delete_one({"_id": op_id})
+
+    def all(self) -> list[dict]:
+        return list(self._pending.find({}))

@@ -1,0 +1,216 @@
+import pytest
+
+from alko_desk.models.clients import ClientSort, DuplicateClient, UnreadableClient
+from alko_desk.models.errors import ConcurrentModification, PermissionDenied, ValidationError
+from alko_desk.models.audit import AuditFilter
+from alko_desk.models.users import Role
+from alko_desk.security.crypto import FieldCipher, UnreadableRecord
+from alko_desk.services.clients import new_client_id
+from tests.clients_data import IVAN, draft
+
+
+@pytest.fixture
+def sales(context, make_user):
+    return context.services_for(make_user("sam", Role.SALES)).clients
+
+
+@pytest.fixture
+def audit(context, admin_session):
+    return lambda prefix: context.services_for(admin_session).audit.entries(AuditFilter(action_prefix=prefix))
+
+
+def test_registered_client_reads_back_with_diacritics_and_cyrillic(sales):
+    a = sales.register(new_client_id(), draft())
+    b = sales.register(new_client_id(), draft(**IVAN))
+    got = sales.get(a.id)
+    assert got.draft.first_name == "Željko" and got.draft.address.city == "Split"
+    assert got.draft.phone == "+385912345678"
+    assert got.draft.id_number.endswith("445") and "•" in got.draft.id_number
+    assert sales.get(b.id).draft.last_name == "Петров"
+
+
+def test_saving_the_same_form_twice_creates_one_client(sales):
+    cid = new_client_id()
+    first = sales.register(cid, draft())
+    second = sales.register(cid, draft())
+    assert first.id == second.id
+    assert sales.count() == 1
+
+
+def test_invalid_fields_are_refused_with_a_message_per_field(sales):
+    with pytest.raises(ValidationError) as err:
+        sales.register(new_client_id(), draft(email="not-an-email", phone="12", id_number="x"))
+    assert set(err.value.field_errors) >= {"email", "phone", "id_number"}
+
+
+def test_same_email_is_offered_as_a_duplicate_but_may_be_registered_anyway(sales):
+    first = sales.register(new_client_id(), draft())
+    with pytest.raises(DuplicateClient) as dup:
+        sales.register(new_client_id(), draft("Marija", "Kovačević", id_number="998877665", phone=""))
+    assert not dup.value.blocking and dup.value.matches[0].client_id == first.id
+    assert dup.value.matches[0].matched_on == ("email",)
+    sales.register(new_client_id(), draft("Marija", "Kovačević", id_number="998877665", phone=""),
+                   allow_shared_contact=True)
+    assert sales.count() == 2
+
+
+def test_same_id_number_under_another_name_is_refused_and_flagged_for_a_manager(sales, audit):
+    first = sales.register(new_client_id(), draft())
+    with pytest.raises(DuplicateClient) as dup:
+        sales.register(new_client_id(), draft("Petar", "Horvat", email="p@example.hr", phone="092 111 2222"),
+                       allow_shared_contact=True)
+    assert dup.value.blocking
+    flagged = audit("fraud.")
+    assert flagged and flagged[0].target == f"client:{first.id}" and flagged[0].actor == "sam"
+
+
+def test_reveal_is_audited_and_refused_to_finance(context, sales, make_user, audit):
+    c = sales.register(new_client_id(), draft())
+    assert sales.reveal(c.id) == {"id_number": "112233445", "licence_number": "HR778899"}
+    revealed = audit("client.revealed")
+    assert revealed[0].details["fields"] == ["id_number", "licence_number"]
+    finance = context.services_for(make_user("fin", Role.FINANCE)).clients
+    assert "•" in finance.get(c.id).draft.id_number
+    with pytest.raises(PermissionDenied):
+        finance.reveal(c.id)
+    with pytest.raises(PermissionDenied):
+        finance.register(new_client_id(), draft(email="x@example.hr"))
+
+
+def test_opening_a_client_is_audited_by_id_not_by_personal_data(sales, audit):
+    c = sales.register(new_client_id(), draft())
+    sales.get(c.id)
+    viewed = audit("client.viewed")
+    assert viewed[0].target == f"client:{c.id}"
+    assert "Željko" not in str(viewed[0].details)
+
+
+def test_raw_dump_of_the_database_holds_no_plaintext_personal_data(context, sales):
+    sales.register(new_client_id(), draft())
+    sales.register(new_client_id(), draft(**IVAN))
+    dump = []
+    for name in context.store.db.list_collection_names():
+        dump.extend(repr(d) for d in context.store.db[name].find({}))
+    text = "\n".join(dump)
+    for secret in ["zeljko.kovacevic@example.hr", "+385912345678", "912345678", "112233445", "HR778899",
+                   "1984-03-09", "Domovinskog", "Split", "ivan.petrov@example.ru", "4509123456",
+                   "77AB123456", "Beograd", "family estate"]:
+        assert secret not in text, secret
+    assert "Željko" in text  # the name kept for search is the one field in clear
+
+
+def test_fields_cannot_be_read_with_another_clients_key_or_after_the_key_is_destroyed(context, sales):
+    a = sales.register(new_client_id(), draft())
+    b = sales.register(new_client_id(), draft(**IVAN))
+    org = sales._org
+    key_b = org.unwrap_client_key(b.id, context.client_keys_repo.get(b.id))
+    doc_a = context.clients_repo.get(a.id)
+    with pytest.raises(UnreadableRecord):
+        FieldCipher(a.id, key_b).decrypt("email", doc_a["enc"]["email"])
+    context.client_keys_repo.destroy(a.id)
+    gone = sales.get(a.id)
+    assert isinstance(gone, UnreadableClient) and "key" in gone.reason
+
+
+def test_tampered_ciphertext_shows_the_client_as_unreadable(context, sales):
+    a = sales.register(new_client_id(), draft())
+    doc = context.clients_repo.get(a.id)
+    blob = bytearray(doc["enc"]["email"])
+    blob[-1] ^= 1
+    context.clients_repo.touch(a.id, {"enc.email": bytes(blob)})
+    assert isinstance(sales.get(a.id), UnreadableClient)
+
+
+def test_second_desk_saving_a_stale_copy_is_refused_and_told_what_changed(context, sales, make_user):
+    c = sales.register(new_client_id(), draft())
+    desk1 = sales.get(c.id)
+    other = context.services_for(make_user("sue", Role.SALES)).clients
+    desk2 = other.get(c.id)
+    from dataclasses import replace
+
+    sales.update(desk1, replace(desk1.draft, email="new@example.hr"))
+    with pytest.raises(ConcurrentModification) as conflict:
+        other.update(desk2, replace(desk2.draft, notes="Wants red."))
+    assert conflict.value.changed_fields == ["Email"]
+    assert conflict.value.current.draft.email == "new@example.hr"
+    assert other.get(c.id).draft.notes == "Interested in a family estate car."
+
+
+def test_edit_updates_lookups_list_and_audit_without_values(sales, audit):
+    from dataclasses import replace
+
+    c = sales.register(new_client_id(), draft())
+    updated = sales.update(c, replace(c.draft, last_name="Horvat", email="z.horvat@example.hr"))
+    assert updated.version == 2 and updated.draft.id_number == c.draft.id_number
+    assert [r.id for r in sales.search("horv")] == [c.id]
+    assert sales.search("kovace") == []
+    assert [r.id for r in sales.search("z.horvat@example.hr")] == [c.id]
+    assert sales.search("zeljko.kovacevic@example.hr") == []
+    entry = audit("client.updated")[0]
+    assert entry.details["fields"] == ["last_name", "email"]
+    assert "z.horvat" not in str(entry.details)
+    assert sales.reveal(c.id)["id_number"] == "112233445"  # masked value was not saved over it
+
+
+def test_name_search_is_prefix_case_and_accent_insensitive(sales):
+    z = sales.register(new_client_id(), draft())
+    i = sales.register(new_client_id(), draft(**IVAN))
+    sales.register(new_client_id(), draft("Ana", "Zelić", email="ana@example.hr", phone="098 765 4321",
+                                          id_number="556677889"))
+    assert [r.id for r in sales.search("zelj")] == [z.id]
+    assert [r.id for r in sales.search("ŽELJKO kov")] == [z.id]
+    assert {r.display_name for r in sales.search("z")} == {"Željko Kovačević", "Ana Zelić"}
+    assert [r.id for r in sales.search("пет")] == [i.id]
+    assert sales.search("nobody") == []
+
+
+def test_exact_search_by_email_phone_and_id_number(sales):
+    z = sales.register(new_client_id(), draft())
+    assert [r.id for r in sales.search("ZELJKO.KOVACEVIC@example.hr ")] == [z.id]
+    assert [r.id for r in sales.search("+385 91 234 5678")] == [z.id]
+    assert [r.id for r in sales.search("112 233 445".replace(" ", ""))] == [z.id]
+    row = sales.search("091 234 5678")[0]
+    assert row.phone_masked.endswith("78") and "•" in row.phone_masked and row.city == "Split"
+
+
+def test_list_pages_in_name_order_both_ways(sales):
+    names = [("Ana", "Babić"), ("Ivo", "Zorić"), ("Eva", "Čolić"), ("Iva", "Adamić"), ("Ema", "Đurić")]
+    for n, (first, last) in enumerate(names):
+        sales.register(new_client_id(), draft(first, last, email=f"c{n}@example.hr", phone="",
+                                              id_number=f"12345{n}789"))
+    assert sales.count() == 5
+    got = [r.display_name for r in sales.page(0, 10)]
+    assert got == ["Iva Adamić", "Ana Babić", "Eva Čolić", "Ema Đurić", "Ivo Zorić"]
+    assert [r.display_name for r in sales.page(1, 2)] == ["Ana Babić", "Eva Čolić"]
+    assert [r.display_name for r in sales.page(0, 2, descending=True)] == ["Ivo Zorić", "Ema Đurić"]
+    by_status = sales.page(0, 10, sort=ClientSort.STATUS)
+    assert len(by_status) == 5
+
+
+def test_interrupted_registration_is_finished_at_next_start(context, sales):
+    from alko_desk.models.clients import ClientStatus
+
+    c = sales.register(new_client_id(), draft())
+    # Simulate a crash after the client document was written but before it was indexed.
+    context.pending_repo.begin(f"register:{c.id}", {"kind": "register", "client_id": c.id})
+    for placed in context.clients_repo.get(c.id)["dir"]:
+        part, entry_id = placed.split("|")
+        context.directory_repo.remove(part, entry_id)
+        deltas = {f"entries.{part}": -1, **({f"rows.{part}": -1} if entry_id.endswith(":0") else {})}
+        context.directory_repo.adjust_counts(deltas)
+    sales._directory.invalidate()
+    assert sales.search("zelj") == [] and sales.count() == 0
+    assert sales.recover_pending() == 1
+    assert [r.id for r in sales.search("zelj")] == [c.id]
+    assert sales.count() == 1
+    assert context.pending_repo.all() == []
+    assert c.status is ClientStatus.PROSPECT
+
+
+def test_bulk_registration_is_searchable_and_counted(sales):
+    items = [(new_client_id(), draft(f"Ime{n}", f"Prezime{n}", email=f"b{n}@example.hr", phone="",
+                                     id_number=f"77{n:07d}")) for n in range(30)]
+    assert sales.register_many(items) == 30
+    assert sales.count() == 30
+    assert [r.display_name for r in sales.search("prezime17")] == ["Ime17 Prezime17"]
+    assert sales.search("b5@example.hr")[0].display_name == "Ime5 Prezime5"
