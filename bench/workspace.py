@@ -1,0 +1,95 @@
+"""What benchmarks share: a temporary folder, one embedded server, a set-up desk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+from keyring.backends import fail
+
+from alko_desk.bootstrap import AppContext, open_context
+from alko_desk.models.company import CompanyProfile
+from alko_desk.secrets import SecretStore
+from alko_desk.storage.embedded import EmbeddedServer
+from alko_desk.storage.mongo import Store, connect
+from alko_desk.storage.schema import ensure_schema
+
+ADMIN = "admin"
+ADMIN_PASSWORD = "benchmarks need a long passphrase 1"
+COMPANY = CompanyProfile(
+    name="ALKO Cars d.o.o.", address="Ilica 1, 10000 Zagreb, Croatia", vat_id="HR12345678901",
+    bank_account="HR1210010051863000160", currency="EUR", vat_rate=Decimal("25"), phone_region="HR",
+)
+
+
+class Workspace:
+    """Created once per `python -m bench`; everything it starts is stopped by close()."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="alko-bench-"))
+        self._server: EmbeddedServer | None = None
+        self._client = None
+        self._contexts: list[AppContext] = []
+        self._desk_dir: Path | None = None
+
+    def path(self, name: str) -> Path:
+        """A fresh folder inside the workspace."""
+        folder = self.root / f"{name}-{uuid.uuid4().hex[:8]}"
+        folder.mkdir(parents=True)
+        return folder
+
+    def mongo_uri(self) -> str:
+        """One embedded FerretDB shared by the benchmarks that only need a database."""
+        if self._server is None:
+            self._server = EmbeddedServer(self.path("shared-db"))
+            self._server.start()
+        return self._server.uri
+
+    def context(self, *, set_up: bool = True) -> AppContext:
+        """An AppContext on a fresh database of the shared server, with the admin when set_up."""
+        if self._client is None:
+            self._client = connect(self.mongo_uri())
+        store = Store.open(self._client, f"bench_{uuid.uuid4().hex[:12]}")
+        ensure_schema(store)
+        ctx = AppContext(store, data_dir=self.path("data"))
+        if set_up:
+            ctx.setup.initialize(COMPANY, ADMIN, "Ana Admin", ADMIN_PASSWORD)
+        self._contexts.append(ctx)
+        return ctx
+
+    def desk_data_dir(self) -> Path:
+        """A desk's data folder with a set-up embedded database, its server stopped (a cold start)."""
+        if self._desk_dir is None:
+            folder = self.path("desk")
+            saved = os.environ.pop("ALKO_MONGODB_URI", None)
+            try:  # the embedded default, whatever this shell or keyring would choose
+                ctx = open_context(folder, SecretStore(fail.Keyring()))
+            finally:
+                if saved is not None:
+                    os.environ["ALKO_MONGODB_URI"] = saved
+            try:
+                ctx.setup.initialize(COMPANY, ADMIN, "Ana Admin", ADMIN_PASSWORD)
+            finally:
+                ctx.close()
+            self._desk_dir = folder
+        return self._desk_dir
+
+    def child_env(self, data_dir: Path, **extra: str) -> dict[str, str]:
+        """The environment for an app process measured from outside: offscreen, embedded default."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ALKO_")}
+        env.update(QT_QPA_PLATFORM="offscreen", ALKO_DATA_DIR=str(data_dir),
+                   PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring", **extra)
+        return env
+
+    def close(self) -> None:
+        for ctx in self._contexts:
+            ctx.store.db.client.drop_database(ctx.store.db.name)
+        if self._client is not None:
+            self._client.close()
+        if self._server is not None:
+            self._server.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
