@@ -1,0 +1,95 @@
+"""Choosing one's own password: forced after a new account or a reset, before anything else."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLineEdit, QVBoxLayout, QWidget)
+
+from alko_desk.models.errors import AuthenticationError, ValidationError
+from alko_desk.models.users import Session
+from alko_desk.security.passwords import password_problem
+from alko_desk.ui.tasks import TaskRunner
+from alko_desk.ui.widgets import PasswordPolicyEdit, error_label, note, set_error
+
+if TYPE_CHECKING:
+    from alko_desk.bootstrap import AppContext
+
+
+class ChangePasswordDialog(QDialog):
+    """Runs `context.auth.change_password`; emits the renewed session when it worked."""
+
+    changed = Signal(object)  # Session
+
+    def __init__(self, context: AppContext, session: Session, tasks: TaskRunner, *, forced: bool,
+                 company_name: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._context = context
+        self._session = session
+        self._tasks = tasks
+        self._company_name = company_name
+        self.setWindowTitle(self.tr("Choose your password"))
+        self.setMinimumWidth(460)
+        layout = QVBoxLayout(self)
+        if forced:
+            layout.addWidget(note(self.tr(
+                "Welcome, {name}. Your account has a temporary password: choose your own before you "
+                "continue. Use at least 15 characters; a short sentence works well.").format(
+                    name=session.user.full_name or session.user.username)))
+        form = QFormLayout()
+        self.current = QLineEdit()
+        self.current.setEchoMode(QLineEdit.EchoMode.Password)
+        self.current.setAccessibleName(self.tr("Current password"))
+        form.addRow(self.tr("Current password"), self.current)
+        layout.addLayout(form)
+        self.passwords = PasswordPolicyEdit(self._check)
+        layout.addWidget(self.passwords)
+        self.error = error_label()
+        layout.addWidget(self.error)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText(self.tr("Change password"))
+        if forced:
+            self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(self.tr("Log out"))
+        self.buttons.accepted.connect(self._submit)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.passwords.changed.connect(self._update)
+        self.current.textChanged.connect(self._update)
+        self._busy = False
+        self._update()
+
+    def _check(self, password: str) -> str | None:
+        return password_problem(password, username=self._session.user.username, company_name=self._company_name)
+
+    def _update(self) -> None:
+        self.ok_button.setEnabled(not self._busy and bool(self.current.text()) and self.passwords.problem() is None)
+
+    def _submit(self) -> None:
+        if not self.ok_button.isEnabled():
+            return
+        current, new = self.current.text(), self.passwords.password()
+        session = self._session
+        set_error(self.error, "")
+        self._busy = True
+        self._update()
+        self._tasks.run(
+            lambda: self._context.auth.change_password(session, current, new),
+            on_success=self._changed, on_failure=self._failed, on_finished=self._idle,
+            parent=self, title=self.windowTitle(),
+        )
+
+    def _idle(self) -> None:
+        self._busy = False
+        self._update()
+
+    def _changed(self, session: Session) -> None:
+        self.accept()
+        self.changed.emit(session)
+
+    def _failed(self, exc: BaseException) -> bool:
+        if isinstance(exc, (AuthenticationError, ValidationError)):
+            set_error(self.error, exc.user_text())
+            return True
+        return False

@@ -1,0 +1,274 @@
+"""The idle lock: a desk nobody touches for a while hides its data until the password is entered.
+
+`IdleWatcher` is an application-wide event filter that restarts a timer on every
+input event. `DeskLock` covers every open window (forms stay open underneath,
+with whatever was typed in them), puts the unlock form on the main window (or on
+an application-modal dialog, the only window that could still take input) and
+offers "Log in as someone else", which ends the session.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QApplication, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
+                               QWidget)
+
+from alko_desk.models.errors import AuthenticationError
+from alko_desk.ui.tasks import TaskRunner
+from alko_desk.ui.widgets import error_label, set_error
+
+INPUT_EVENTS = frozenset({
+    QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.MouseButtonPress,
+    QEvent.Type.MouseButtonRelease, QEvent.Type.MouseButtonDblClick, QEvent.Type.MouseMove,
+    QEvent.Type.Wheel, QEvent.Type.TouchBegin, QEvent.Type.TouchUpdate, QEvent.Type.TabletPress,
+    QEvent.Type.Shortcut,
+})
+DEFAULT_IDLE_MINUTES = 5
+
+
+class IdleWatcher(QObject):
+    """Emits `idle` after `timeout_ms` without keyboard, mouse or touch input anywhere in the app."""
+
+    idle = Signal()
+
+    def __init__(self, timeout_ms: int, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(max(1, int(timeout_ms)))
+        self._timer.timeout.connect(self.idle)
+        self._installed = False
+
+    @property
+    def timeout_ms(self) -> int:
+        return self._timer.interval()
+
+    def set_timeout_ms(self, timeout_ms: int) -> None:
+        self._timer.setInterval(max(1, int(timeout_ms)))
+        if self._timer.isActive():
+            self._timer.start()
+
+    def start(self) -> None:
+        app = QApplication.instance()
+        if app is not None and not self._installed:
+            app.installEventFilter(self)
+            self._installed = True
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        app = QApplication.instance()
+        if app is not None and self._installed:
+            app.removeEventFilter(self)
+            self._installed = False
+
+    @property
+    def active(self) -> bool:
+        return self._timer.isActive()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() in INPUT_EVENTS and self._timer.isActive():
+            self._timer.start()
+        return False
+
+
+class _Cover(QFrame):
+    """Fills its window and follows its size; paints over whatever the window shows."""
+
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        self.setObjectName("lockCover")
+        self.setAutoFillBackground(True)
+        self.setStyleSheet("QFrame#lockCover { background-color: #20262e; }"
+                           "QFrame#lockCover QLabel { color: #e8eaed; }")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._window = window
+        window.installEventFilter(self)
+        self.setGeometry(window.rect())
+        self.raise_()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched is self._window and event.type() == QEvent.Type.Resize:
+            self.setGeometry(self._window.rect())
+            self.raise_()
+        return False
+
+    def remove(self) -> None:
+        if shiboken6.isValid(self._window):
+            self._window.removeEventFilter(self)
+        self.hide()
+        self.deleteLater()
+
+
+class LockPanel(_Cover):
+    """The lock screen proper: who locked it, the password, or another user."""
+
+    unlock_requested = Signal(str)
+    switch_requested = Signal()
+
+    def __init__(self, window: QWidget, who: str) -> None:
+        super().__init__(window)
+        outer = QVBoxLayout(self)
+        outer.addStretch(1)
+        card = QFrame()
+        card.setObjectName("lockCard")
+        card.setMaximumWidth(420)
+        card.setStyleSheet("QFrame#lockCard { background-color: palette(window); border-radius: 8px; }"
+                           "QFrame#lockCard QLabel { color: palette(window-text); }")
+        column = QVBoxLayout(card)
+        column.setContentsMargins(24, 20, 24, 20)
+        title = QLabel(self.tr("ALKO Desk is locked"))
+        font = title.font()
+        font.setPointSize(15)
+        font.setBold(True)
+        title.setFont(font)
+        column.addWidget(title)
+        message = QLabel(self.tr("{who} is logged in. Enter the password to continue.").format(who=who))
+        message.setWordWrap(True)
+        column.addWidget(message)
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setPlaceholderText(self.tr("Password"))
+        self.password.setAccessibleName(self.tr("Password"))
+        column.addWidget(self.password)
+        self.error = error_label()
+        column.addWidget(self.error)
+        row = QHBoxLayout()
+        self.switch_button = QPushButton(self.tr("Log in as someone else"))
+        self.unlock_button = QPushButton(self.tr("Unlock"))
+        self.unlock_button.setDefault(True)
+        row.addWidget(self.switch_button)
+        row.addStretch(1)
+        row.addWidget(self.unlock_button)
+        column.addLayout(row)
+        outer.addWidget(card, alignment=Qt.AlignmentFlag.AlignHCenter)
+        outer.addStretch(2)
+        self.unlock_button.clicked.connect(self._submit)
+        self.password.returnPressed.connect(self._submit)
+        self.switch_button.clicked.connect(self.switch_requested)
+
+    def _submit(self) -> None:
+        if self.unlock_button.isEnabled():
+            self.unlock_requested.emit(self.password.text())
+
+    def set_busy(self, busy: bool) -> None:
+        self.unlock_button.setEnabled(not busy)
+        self.password.setEnabled(not busy)
+        if not busy:
+            self.password.setFocus()
+
+
+class PlainCover(_Cover):
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        layout = QVBoxLayout(self)
+        label = QLabel(self.tr("Locked"))
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(label)
+
+
+class DeskLock(QObject):
+    """Locks and unlocks the open windows of one session."""
+
+    unlocked = Signal()
+    switch_user = Signal()
+    locked_changed = Signal(bool)
+
+    def __init__(self, main_window: QWidget, tasks: TaskRunner, confirm_password: Callable[[str], None],
+                 who: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._main = main_window
+        self._tasks = tasks
+        self._confirm = confirm_password
+        self._who = who
+        self.panel: LockPanel | None = None
+        self._covers: list[_Cover] = []
+        self._disabled: list[QWidget] = []
+        self._host_min_size = None
+
+    @property
+    def locked(self) -> bool:
+        return self.panel is not None
+
+    def lock(self) -> None:
+        if self.locked or not shiboken6.isValid(self._main):
+            return
+        host = self._host()
+        for window in QApplication.topLevelWidgets():
+            if window is host or not window.isVisible() or window.windowType() in (
+                    Qt.WindowType.ToolTip, Qt.WindowType.Popup):
+                continue
+            self._covers.append(PlainCover(window))
+            if window.isEnabled() and window is not self._main:
+                window.setEnabled(False)
+                self._disabled.append(window)
+        if host is not self._main:
+            self._covers.append(PlainCover(self._main))
+            self._host_min_size = host.minimumSize()
+            host.setMinimumSize(host.minimumSize().expandedTo(QSize(440, 300)))
+        set_locked = getattr(self._main, "set_locked", None)
+        if set_locked:
+            set_locked(True)
+        self.panel = LockPanel(host, self._who)
+        self.panel.unlock_requested.connect(self._unlock)
+        self.panel.switch_requested.connect(self.switch_user)
+        self.panel.show()
+        for cover in self._covers:
+            cover.show()
+        self.panel.password.setFocus()
+        self.locked_changed.emit(True)
+
+    def _host(self) -> QWidget:
+        modal = QApplication.activeModalWidget()
+        if modal is not None and modal.windowModality() == Qt.WindowModality.ApplicationModal:
+            return modal
+        return self._main
+
+    def _unlock(self, password: str) -> None:
+        panel = self.panel
+        if panel is None:
+            return
+        set_error(panel.error, "")
+        panel.set_busy(True)
+        confirm = self._confirm
+
+        def failed(exc: BaseException) -> bool:
+            if isinstance(exc, AuthenticationError) and self.panel is panel:
+                set_error(panel.error, exc.user_text())
+                panel.password.selectAll()
+                return True
+            return False
+
+        def over() -> None:
+            if self.panel is panel:
+                panel.set_busy(False)
+
+        self._tasks.run(lambda: confirm(password), on_success=lambda _: self.unlock(), on_failure=failed,
+                        on_finished=over, parent=panel, title=self.tr("Unlock"))
+
+    def unlock(self) -> None:
+        """Takes the covers away; the windows and their contents are as they were."""
+        if self.panel is None:
+            return
+        host = self.panel.parentWidget()
+        self.panel.remove()
+        self.panel = None
+        for cover in self._covers:
+            cover.remove()
+        self._covers.clear()
+        for window in self._disabled:
+            if shiboken6.isValid(window):
+                window.setEnabled(True)
+        self._disabled.clear()
+        if self._host_min_size is not None and host is not None and shiboken6.isValid(host):
+            host.setMinimumSize(self._host_min_size)
+        self._host_min_size = None
+        if shiboken6.isValid(self._main):
+            set_locked = getattr(self._main, "set_locked", None)
+            if set_locked:
+                set_locked(False)
+        self.locked_changed.emit(False)
+        self.unlocked.emit()

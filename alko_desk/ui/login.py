@@ -1,0 +1,165 @@
+"""The login window: shown at once, usable when the database is ready."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QStackedWidget, QVBoxLayout, QWidget)
+
+from alko_desk.ui.widgets import error_label, heading, note, set_error
+
+
+class LoginWindow(QWidget):
+    login_requested = Signal(str, str, bool)  # username, password, remember the username
+    retry_requested = Signal()
+    settings_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("ALKO Desk — Log in"))
+        self.setMinimumSize(460, 400)
+        self._ready = False
+        self._busy = False
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(32, 28, 32, 28)
+        outer.addWidget(heading(self.tr("ALKO Desk"), 20), alignment=Qt.AlignmentFlag.AlignHCenter)
+        self.company = note("")
+        self.company.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        outer.addWidget(self.company)
+        outer.addSpacing(12)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self._build_form())
+        self.stack.addWidget(self._build_problem_panel())
+        outer.addWidget(self.stack, 1)
+        self.notice = note("")
+        self.notice.setVisible(False)
+        outer.addWidget(self.notice)
+        self.set_connecting()
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def _build_form(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        form = QFormLayout()
+        self.username = QLineEdit()
+        self.username.setAccessibleName(self.tr("Username"))
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setAccessibleName(self.tr("Password"))
+        form.addRow(self.tr("&Username"), self.username)
+        form.addRow(self.tr("&Password"), self.password)
+        layout.addLayout(form)
+        self.remember = QCheckBox(self.tr("Remember my username on this computer"))
+        layout.addWidget(self.remember)
+        self.error = error_label()
+        layout.addWidget(self.error)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.login_button = QPushButton(self.tr("Log in"))
+        self.login_button.setDefault(True)
+        self.login_button.setAutoDefault(True)
+        buttons.addWidget(self.login_button)
+        layout.addLayout(buttons)
+        self.status = note("")
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        self.login_button.clicked.connect(self._submit)
+        self.password.returnPressed.connect(self._submit)
+        self.username.returnPressed.connect(self.password.setFocus)
+        return page
+
+    def _build_problem_panel(self) -> QWidget:
+        page = QFrame()
+        page.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QVBoxLayout(page)
+        layout.addWidget(heading(self.tr("The database cannot be opened"), 12))
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        self.problem.setTextFormat(Qt.TextFormat.PlainText)
+        self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.problem)
+        layout.addWidget(note(self.tr(
+            "Retry once the database is running again, or open Settings to choose another "
+            "MongoDB server (or the embedded database on this computer).")))
+        layout.addStretch(1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.settings_button = QPushButton(self.tr("Settings…"))
+        self.retry_button = QPushButton(self.tr("Retry"))
+        self.retry_button.setDefault(True)
+        row.addWidget(self.settings_button)
+        row.addWidget(self.retry_button)
+        layout.addLayout(row)
+        self.retry_button.clicked.connect(self.retry_requested)
+        self.settings_button.clicked.connect(self.settings_requested)
+        return page
+
+    # -- states -----------------------------------------------------------------------------
+
+    def set_connecting(self) -> None:
+        self.stack.setCurrentIndex(0)
+        self._ready = False
+        self.status.setText(self.tr("Connecting to the database…"))
+        self._update_button()
+
+    def set_ready(self, company_name: str = "") -> None:
+        self.stack.setCurrentIndex(0)
+        self._ready = True
+        self.status.setText("")
+        self.company.setText(company_name)
+        self._update_button()
+        (self.password if self.username.text() else self.username).setFocus()
+
+    def show_database_problem(self, text: str) -> None:
+        self._ready = False
+        self.problem.setText(text)
+        self.stack.setCurrentIndex(1)
+        self.retry_button.setFocus()
+        self._update_button()
+
+    def set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.status.setText(self.tr("Checking your password…") if busy else "")
+        self.username.setEnabled(not busy)
+        self.password.setEnabled(not busy)
+        self._update_button()
+
+    def show_error(self, text: str) -> None:
+        set_error(self.error, text)
+        self.password.selectAll()
+        self.password.setFocus()
+
+    def set_notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    def set_username(self, username: str, remembered: bool) -> None:
+        if username and not self.username.text():
+            self.username.setText(username)
+        if remembered:
+            self.remember.setChecked(True)
+        if self._ready and self.username.text():
+            self.password.setFocus()
+
+    def reset(self) -> None:
+        """Back to an empty password after a logout; the username stays if remembered."""
+        self.password.clear()
+        if not self.remember.isChecked():
+            self.username.clear()
+        set_error(self.error, "")
+        self.set_busy(False)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    def _update_button(self) -> None:
+        self.login_button.setEnabled(self._ready and not self._busy)
+
+    def _submit(self) -> None:
+        if not self.login_button.isEnabled():
+            return
+        set_error(self.error, "")
+        self.login_requested.emit(self.username.text(), self.password.text(), self.remember.isChecked())

@@ -1,0 +1,226 @@
+"""The main window: navigation by role, one page per section, the status bar and the menus."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import PySide6
+from PySide6.QtCore import QSize, Qt, Signal, qVersion
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QMainWindow, QStackedWidget, QVBoxLayout, QWidget)
+
+from alko_desk.ui.pages import SECTIONS, Section, failed_page, sections_for
+from alko_desk.ui.preferences import LAST_SECTION, MAIN_WINDOW_GEOMETRY, Preferences
+from alko_desk.ui.tasks import TaskRunner
+from alko_desk.ui.widgets import heading
+
+if TYPE_CHECKING:
+    from alko_desk.bootstrap import AppContext, SessionServices
+
+log = logging.getLogger(__name__)
+
+
+class AboutDialog(QDialog):
+    def __init__(self, info: dict[str, str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("About ALKO Desk"))
+        self.setMinimumWidth(420)
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading(self.tr("ALKO Desk {version}").format(version=info.get("app", "?"))))
+        layout.addWidget(QLabel(self.tr("The showroom desk of ALKO Cars.")))
+        rows = [
+            (self.tr("Qt"), qVersion()),
+            (self.tr("PySide6"), PySide6.__version__),
+            (self.tr("pymongo"), info.get("pymongo", "?")),
+            (self.tr("Database server"), info.get("database_server", "?")),
+            (self.tr("Database"), info.get("database", "?")),
+        ]
+        self.versions = QLabel("<table cellspacing='4'>" + "".join(
+            f"<tr><td><b>{name}</b></td><td>{_escape(value)}</td></tr>" for name, value in rows) + "</table>")
+        self.versions.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.versions)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def plain_text(self) -> str:
+        from PySide6.QtGui import QTextDocument
+
+        doc = QTextDocument()
+        doc.setHtml(self.versions.text())
+        return doc.toPlainText()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class MainWindow(QMainWindow):
+    lock_requested = Signal()
+    logout_requested = Signal()
+    quit_requested = Signal()
+    company_changed = Signal(object)  # CompanyProfile, from the Settings page
+
+    def __init__(self, context: AppContext, services: SessionServices, tasks: TaskRunner, *,
+                 preferences: Preferences | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.services = services
+        self.tasks = tasks
+        self._preferences = preferences
+        self._pages: dict[str, QWidget] = {}
+        self._closing_quietly = False
+        self.about_dialog: AboutDialog | None = None
+        user = services.session.user
+        self.setWindowTitle(self.tr("ALKO Desk — {name}").format(name=user.full_name or user.username))
+        self.setMinimumSize(QSize(900, 560))
+        self._sections = sections_for(services.session.can)
+        self._build_central()
+        self._build_menus()
+        self._build_status_bar()
+        self._restore()
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build_central(self) -> None:
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        self.navigation = QListWidget()
+        self.navigation.setObjectName("navigation")
+        self.navigation.setAccessibleName(self.tr("Sections"))
+        self.navigation.setFixedWidth(190)
+        self.navigation.setSpacing(2)
+        self.navigation.setStyleSheet("QListWidget#navigation { padding-top: 8px; font-size: 11pt; }"
+                                      "QListWidget#navigation::item { padding: 6px 10px; }")
+        for section in self._sections:
+            item = QListWidgetItem(section.title)
+            item.setData(Qt.ItemDataRole.UserRole, section.key)
+            self.navigation.addItem(item)
+        self.stack = QStackedWidget()
+        row.addWidget(self.navigation)
+        row.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.navigation.currentRowChanged.connect(self._row_changed)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu(self.tr("&File"))
+        self.lock_action = QAction(self.tr("&Lock desk"), self)
+        self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.lock_action.triggered.connect(self.lock_requested)
+        self.logout_action = QAction(self.tr("Log &out"), self)
+        self.logout_action.triggered.connect(self.logout_requested)
+        self.quit_action = QAction(self.tr("&Quit"), self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.triggered.connect(self.quit_requested)
+        file_menu.addAction(self.lock_action)
+        file_menu.addAction(self.logout_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        self.about_action = QAction(self.tr("&About ALKO Desk"), self)
+        self.about_action.triggered.connect(self.show_about)
+        help_menu.addAction(self.about_action)
+
+    def _build_status_bar(self) -> None:
+        user = self.services.session.user
+        self.user_label = QLabel(user.full_name or user.username)
+        self.role_label = QLabel(self.tr("Role: {role}").format(role=user.role.label))
+        self.database_label = QLabel(self.tr("Database: {label}").format(label=self.context.database_label))
+        bar = self.statusBar()
+        bar.addWidget(self.user_label)
+        bar.addWidget(self.role_label)
+        bar.addPermanentWidget(self.database_label)
+
+    def _restore(self) -> None:
+        if self._preferences:
+            geometry = self._preferences.get(MAIN_WINDOW_GEOMETRY)
+            if not geometry.isEmpty():
+                self.restoreGeometry(geometry)
+        keys = self.section_keys()
+        last = self._preferences.get(LAST_SECTION) if self._preferences else ""
+        if keys:
+            self.show_section(last if last in keys else keys[0])
+        else:
+            self.resize(1100, 700)
+
+    # -- sections ---------------------------------------------------------------------------
+
+    def section_keys(self) -> list[str]:
+        return [s.key for s in self._sections]
+
+    def section_titles(self) -> list[str]:
+        return [self.navigation.item(i).text() for i in range(self.navigation.count())]
+
+    def show_section(self, key: str) -> QWidget:
+        row = self.section_keys().index(key)
+        self.navigation.setCurrentRow(row)
+        return self.page(key)
+
+    def page(self, key: str) -> QWidget:
+        """The section's page, made the first time it is needed."""
+        if key not in self._pages:
+            section = next(s for s in self._sections if s.key == key)
+            self._pages[key] = self._make_page(section)
+            self.stack.addWidget(self._pages[key])
+        return self._pages[key]
+
+    def current_section(self) -> str:
+        item = self.navigation.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else ""
+
+    def _make_page(self, section: Section) -> QWidget:
+        try:
+            page = section.make_page(self.context, self.services, self.tasks)
+        except Exception as exc:  # noqa: BLE001 - one broken section must not take the desk down
+            self.tasks.reporter.report(exc, self)
+            return failed_page(section.title)
+        changed = getattr(page, "company_changed", None)
+        if changed is not None:
+            changed.connect(self.company_changed)
+        return page
+
+    def _row_changed(self, row: int) -> None:
+        if row < 0:
+            return
+        key = self._sections[row].key
+        self.stack.setCurrentWidget(self.page(key))
+        if self._preferences:
+            self._preferences.set(LAST_SECTION, key)
+
+    # -- locking and closing ----------------------------------------------------------------
+
+    def set_locked(self, locked: bool) -> None:
+        """While locked, no shortcut or menu reaches the data behind the lock screen."""
+        for action in (self.logout_action, self.quit_action, self.about_action, self.lock_action):
+            action.setEnabled(not locked)
+        self.menuBar().setEnabled(not locked)
+        self.centralWidget().setEnabled(not locked)
+        self.statusBar().setEnabled(not locked)
+
+    def show_about(self) -> None:
+        self.about_dialog = AboutDialog(self.context.about_info(), self)
+        self.about_dialog.open()
+
+    def close_quietly(self) -> None:
+        """Closed by the desk (logout, switch user), not by the user quitting."""
+        self._closing_quietly = True
+        self._save()
+        self.hide()
+        self.deleteLater()
+
+    def _save(self) -> None:
+        if self._preferences:
+            self._preferences.set(MAIN_WINDOW_GEOMETRY, self.saveGeometry())
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self._save()
+        if not self._closing_quietly:
+            self.quit_requested.emit()
+        event.accept()
+
+
+__all__ = ["MainWindow", "AboutDialog", "SECTIONS"]

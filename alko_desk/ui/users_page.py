@@ -1,0 +1,449 @@
+"""Staff accounts (admins): create, disable and enable, reset passwords, change roles, unlock."""
+
+from __future__ import annotations
+
+import enum
+import secrets as pysecrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable
+
+from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFormLayout,
+                               QHBoxLayout, QHeaderView, QLineEdit, QPushButton, QTableView, QVBoxLayout,
+                               QWidget)
+
+from alko_desk.models.errors import ValidationError
+from alko_desk.models.users import Role, User
+from alko_desk.security.passwords import password_problem
+from alko_desk.ui.tasks import TaskRunner
+from alko_desk.ui.widgets import FieldForm, PasswordPolicyEdit, error_label, heading, note, set_error
+
+if TYPE_CHECKING:
+    from alko_desk.bootstrap import AppContext, SessionServices
+
+USERNAME_ROLE = Qt.ItemDataRole.UserRole + 1
+_tr = QCoreApplication.translate
+
+
+class UserColumn(enum.IntEnum):
+    USERNAME = 0
+    FULL_NAME = 1
+    ROLE = 2
+    STATUS = 3
+    MUST_CHANGE = 4
+    LOCKED = 5
+    LAST_LOGIN = 6
+
+    @property
+    def header(self) -> str:
+        return {
+            UserColumn.USERNAME: _tr("UsersModel", "Username"),
+            UserColumn.FULL_NAME: _tr("UsersModel", "Full name"),
+            UserColumn.ROLE: _tr("UsersModel", "Role"),
+            UserColumn.STATUS: _tr("UsersModel", "Account"),
+            UserColumn.MUST_CHANGE: _tr("UsersModel", "Must change password"),
+            UserColumn.LOCKED: _tr("UsersModel", "Locked"),
+            UserColumn.LAST_LOGIN: _tr("UsersModel", "Last login"),
+        }[self]
+
+
+def _local(dt: datetime | None) -> str:
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else ""
+
+
+class UsersModel(QAbstractTableModel):
+    """A small list: every account, sorted by username."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._users: list[User] = []
+
+    def set_users(self, users: list[User]) -> None:
+        self.beginResetModel()
+        self._users = sorted(users, key=lambda u: u.username)
+        self.endResetModel()
+
+    def user(self, row: int) -> User | None:
+        return self._users[row] if 0 <= row < len(self._users) else None
+
+    def row_of(self, username: str) -> int:
+        for row, user in enumerate(self._users):
+            if user.username == username:
+                return row
+        return -1
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self._users)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(UserColumn)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
+                and 0 <= section < len(UserColumn):
+            return UserColumn(section).header
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not (0 <= index.row() < len(self._users)):
+            return None
+        user = self._users[index.row()]
+        column = UserColumn(index.column())
+        if role == USERNAME_ROLE:
+            return user.username
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(user, column)
+        if role == Qt.ItemDataRole.ForegroundRole and not user.active:
+            return QBrush(QColor("#8a8a8a"))
+        return None
+
+    @staticmethod
+    def _display(user: User, column: UserColumn) -> str:
+        if column is UserColumn.USERNAME:
+            return user.username
+        if column is UserColumn.FULL_NAME:
+            return user.full_name
+        if column is UserColumn.ROLE:
+            return _tr("Role", user.role.label)
+        if column is UserColumn.STATUS:
+            return _tr("UsersModel", "Active") if user.active else _tr("UsersModel", "Disabled")
+        if column is UserColumn.MUST_CHANGE:
+            return _tr("UsersModel", "Yes") if user.must_change_password else ""
+        if column is UserColumn.LOCKED:
+            return _tr("UsersModel", "until {time}").format(time=_local(user.locked_until)) \
+                if user.locked_until else ""
+        return _local(user.last_login_at)
+
+
+def suggest_temporary_password() -> str:
+    """Four groups of four random characters: easy to read out, nowhere near any list."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "-".join("".join(pysecrets.choice(alphabet) for _ in range(4)) for _ in range(4))
+
+
+@dataclass
+class NewAccount:
+    username: str
+    full_name: str
+    role: Role
+    password: str
+
+
+class _TemporaryPassword(PasswordPolicyEdit):
+    """A temporary password, with a button that suggests one and shows it for reading out."""
+
+    def __init__(self, check: Callable[[str], str | None], parent: QWidget | None = None) -> None:
+        super().__init__(check, parent)
+        self.first.setEchoMode(QLineEdit.EchoMode.Normal)
+        self.second.setEchoMode(QLineEdit.EchoMode.Normal)
+        self.suggest = QPushButton(self.tr("Suggest one"))
+        self.layout().addRow("", self.suggest)
+        self.suggest.clicked.connect(self._suggest)
+
+    def _suggest(self) -> None:
+        value = suggest_temporary_password()
+        self.first.setText(value)
+        self.second.setText(value)
+
+
+class CreateUserDialog(QDialog):
+    """Stays open until the account exists, so nothing typed is lost to an error."""
+
+    def __init__(self, submit: Callable[[NewAccount], Callable[[], Any]], tasks: TaskRunner,
+                 company_name: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._submit_fn = submit
+        self._tasks = tasks
+        self._company_name = company_name
+        self.created: User | None = None
+        self.setWindowTitle(self.tr("New staff account"))
+        self.setMinimumWidth(480)
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.fields = FieldForm(form, self)
+        self.username = self.fields.add("username", self.tr("Username"), QLineEdit())
+        self.full_name = self.fields.add("full_name", self.tr("Full name"), QLineEdit())
+        self.role = QComboBox()
+        for role in Role:
+            self.role.addItem(_tr("Role", role.label), role)
+        self.fields.add("role", self.tr("Role"), self.role)
+        layout.addLayout(form)
+        layout.addWidget(note(self.tr("A temporary password: the person chooses their own at first login.")))
+        self.password = _TemporaryPassword(self._check)
+        layout.addWidget(self.password)
+        self.password_error = error_label()
+        layout.addWidget(self.password_error)
+        self.error = error_label()
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText(self.tr("Create account"))
+        buttons.accepted.connect(self.submit)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.username.textChanged.connect(self.password._update)
+
+    def _check(self, password: str) -> str | None:
+        return password_problem(password, username=self.username.text().strip().casefold(),
+                                company_name=self._company_name)
+
+    def values(self) -> NewAccount:
+        return NewAccount(self.username.text(), self.full_name.text(), self.role.currentData(),
+                          self.password.password())
+
+    def submit(self) -> None:
+        self.fields.clear_errors()
+        set_error(self.error, "")
+        problem = self.password.problem()
+        set_error(self.password_error, problem or "")
+        if problem:
+            return
+        work = self._submit_fn(self.values())
+        self.ok_button.setEnabled(False)
+        self._tasks.run(work, on_success=self._created, on_failure=self._failed,
+                        on_finished=lambda: self.ok_button.setEnabled(True), parent=self,
+                        title=self.windowTitle())
+
+    def _created(self, user: User) -> None:
+        self.created = user
+        self.accept()
+
+    def _failed(self, exc: BaseException) -> bool:
+        if not isinstance(exc, ValidationError):
+            return False
+        errors = dict(exc.field_errors)
+        set_error(self.password_error, errors.pop("password", ""))
+        unplaced = self.fields.show_errors(errors)
+        if unplaced or not exc.field_errors:
+            set_error(self.error, exc.user_text())
+        return True
+
+
+class ResetPasswordDialog(QDialog):
+    def __init__(self, username: str, submit: Callable[[str], Callable[[], Any]], tasks: TaskRunner,
+                 company_name: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._submit_fn = submit
+        self._tasks = tasks
+        self.setWindowTitle(self.tr("Reset password of {user}").format(user=username))
+        self.setMinimumWidth(460)
+        layout = QVBoxLayout(self)
+        layout.addWidget(note(self.tr("Give {user} a temporary password; they choose their own at the next "
+                                      "login. A lockout is lifted too.").format(user=username)))
+        self.password = _TemporaryPassword(
+            lambda pw: password_problem(pw, username=username, company_name=company_name))
+        layout.addWidget(self.password)
+        self.error = error_label()
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText(self.tr("Reset password"))
+        buttons.accepted.connect(self.submit)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def submit(self) -> None:
+        problem = self.password.problem()
+        set_error(self.error, problem or "")
+        if problem:
+            return
+        self.ok_button.setEnabled(False)
+        self._tasks.run(self._submit_fn(self.password.password()), on_success=lambda _: self.accept(),
+                        on_failure=self._failed, on_finished=lambda: self.ok_button.setEnabled(True),
+                        parent=self, title=self.windowTitle())
+
+    def _failed(self, exc: BaseException) -> bool:
+        if isinstance(exc, ValidationError):
+            set_error(self.error, exc.user_text())
+            return True
+        return False
+
+
+class UsersPresenter:
+    """Owns the model and talks to `services.users`, always through the task runner."""
+
+    def __init__(self, services: SessionServices, tasks: TaskRunner, view: QWidget) -> None:
+        self.users = services.users
+        self.actor = services.session.user.username
+        self.tasks = tasks
+        self.view = view
+        self.model = UsersModel(view)
+        self.loading = False
+
+    def refresh(self, then: Callable[[], None] | None = None) -> None:
+        users = self.users
+        self.loading = True
+
+        def loaded(result: list[User]) -> None:
+            self.model.set_users(result)
+            if then:
+                then()
+
+        def over() -> None:
+            self.loading = False
+
+        self.tasks.run(users.list_users, on_success=loaded, on_finished=over, parent=self.view,
+                       title=_tr("UsersPage", "Staff accounts"))
+
+    def create_work(self, account: NewAccount) -> Callable[[], User]:
+        users = self.users
+        return lambda: users.create_user(account.username, account.full_name, account.role, account.password)
+
+    def reset_work(self, username: str) -> Callable[[str], Callable[[], None]]:
+        users = self.users
+        return lambda password: (lambda: users.reset_password(username, password))
+
+    def run_change(self, work: Callable[[], Any], done: Callable[[], None] | None = None) -> None:
+        def changed(_: object) -> None:
+            self.refresh(done)
+
+        self.tasks.run(work, on_success=changed, parent=self.view, title=_tr("UsersPage", "Staff accounts"))
+
+    def set_active(self, username: str, active: bool) -> None:
+        users = self.users
+        self.run_change(lambda: users.set_active(username, active))
+
+    def change_role(self, username: str, role: Role) -> None:
+        users = self.users
+        self.run_change(lambda: users.change_role(username, role))
+
+    def unlock(self, username: str) -> None:
+        users = self.users
+        self.run_change(lambda: users.unlock(username))
+
+
+class UsersPage(QWidget):
+    def __init__(self, context: AppContext, services: SessionServices, tasks: TaskRunner,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._context = context
+        self._tasks = tasks
+        self._company_name = ""
+        self.presenter = UsersPresenter(services, tasks, self)
+        self.dialog: QDialog | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.addWidget(heading(self.tr("Staff accounts")))
+        bar = QHBoxLayout()
+        self.new_button = QPushButton(self.tr("New account…"))
+        self.active_button = QPushButton(self.tr("Disable"))
+        self.reset_button = QPushButton(self.tr("Reset password…"))
+        self.role_button = QPushButton(self.tr("Change role…"))
+        self.unlock_button = QPushButton(self.tr("Unlock"))
+        self.refresh_button = QPushButton(self.tr("Refresh"))
+        for button in (self.new_button, self.active_button, self.reset_button, self.role_button,
+                       self.unlock_button):
+            bar.addWidget(button)
+        bar.addStretch(1)
+        bar.addWidget(self.refresh_button)
+        layout.addLayout(bar)
+        self.table = QTableView()
+        self.table.setModel(self.presenter.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(UserColumn.FULL_NAME, QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(self.table, 1)
+        self.new_button.clicked.connect(self.open_create_dialog)
+        self.active_button.clicked.connect(self.toggle_active)
+        self.reset_button.clicked.connect(self.open_reset_dialog)
+        self.role_button.clicked.connect(self.change_role)
+        self.unlock_button.clicked.connect(self.unlock)
+        self.refresh_button.clicked.connect(lambda: self.presenter.refresh())
+        self.presenter.model.modelReset.connect(self._update_buttons)
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+        self._update_buttons()
+        self.presenter.refresh()
+        settings = services.settings
+        tasks.run(lambda: settings.company().name, on_success=self._set_company, on_failure=lambda _: True,
+                  parent=self)
+
+    def _set_company(self, name: str) -> None:
+        self._company_name = name
+
+    # -- selection --------------------------------------------------------------------------
+
+    def selected_user(self) -> User | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.presenter.model.user(rows[0].row()) if rows else None
+
+    def select_user(self, username: str) -> None:
+        row = self.presenter.model.row_of(username)
+        if row >= 0:
+            self.table.selectRow(row)
+
+    def _update_buttons(self) -> None:
+        user = self.selected_user()
+        for button in (self.active_button, self.reset_button, self.role_button, self.unlock_button):
+            button.setEnabled(user is not None)
+        self.active_button.setText(self.tr("Enable") if user and not user.active else self.tr("Disable"))
+        if user is not None:
+            self.unlock_button.setEnabled(user.locked_until is not None)
+
+    def _reselect(self, username: str) -> Callable[[], None]:
+        return lambda: self.select_user(username)
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def open_create_dialog(self) -> CreateUserDialog:
+        dialog = CreateUserDialog(self.presenter.create_work, self._tasks, self._company_name, self)
+        dialog.accepted.connect(lambda: self.presenter.refresh(
+            self._reselect(dialog.created.username) if dialog.created else None))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def open_reset_dialog(self) -> ResetPasswordDialog | None:
+        user = self.selected_user()
+        if user is None:
+            return None
+        dialog = ResetPasswordDialog(user.username, self.presenter.reset_work(user.username), self._tasks,
+                                     self._company_name, self)
+        dialog.accepted.connect(lambda: self.presenter.refresh(self._reselect(user.username)))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def toggle_active(self) -> None:
+        user = self.selected_user()
+        if user is None:
+            return
+        if user.active and not self._tasks.dialogs.confirm(
+                self, self.tr("Disable account"),
+                self.tr("Disable the account of {name} ({user})? They can no longer log in until an admin "
+                        "enables it again.").format(name=user.full_name, user=user.username),
+                self.tr("Disable")):
+            return
+        self.presenter.run_change(
+            lambda users=self.presenter.users, u=user: users.set_active(u.username, not u.active),
+            self._reselect(user.username))
+
+    def change_role(self) -> None:
+        user = self.selected_user()
+        if user is None:
+            return
+        roles = list(Role)
+        labels = [_tr("Role", r.label) for r in roles]
+        choice = self._tasks.dialogs.choose(self, self.tr("Change role"),
+                                            self.tr("New role of {user}:").format(user=user.username),
+                                            labels, roles.index(user.role))
+        if choice is None or labels.index(choice) == roles.index(user.role):
+            return
+        role = roles[labels.index(choice)]
+        self.presenter.run_change(
+            lambda users=self.presenter.users, u=user.username: users.change_role(u, role),
+            self._reselect(user.username))
+
+    def unlock(self) -> None:
+        user = self.selected_user()
+        if user is None:
+            return
+        self.presenter.run_change(lambda users=self.presenter.users, u=user.username: users.unlock(u),
+                                  self._reselect(user.username))

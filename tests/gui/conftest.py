@@ -1,0 +1,56 @@
+"""Fixtures for the pytest-qt flows: a desk built on the test's AppContext, scripted prompts, a keyring in memory."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from alko_desk.secrets import SecretStore
+from alko_desk.ui.app import DeskController
+from alko_desk.ui.preferences import Preferences
+from tests.gui.helpers import MemoryKeyring, ScriptedDialogs
+
+
+@pytest.fixture
+def dialogs() -> ScriptedDialogs:
+    return ScriptedDialogs()
+
+
+@pytest.fixture
+def keyring_backend() -> MemoryKeyring:
+    return MemoryKeyring()
+
+
+@pytest.fixture
+def secrets(keyring_backend) -> SecretStore:
+    return SecretStore(backend=keyring_backend)
+
+
+@pytest.fixture
+def preferences(tmp_path) -> Preferences:
+    return Preferences(QSettings(str(tmp_path / "preferences.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def make_desk(qtbot, context, secrets, dialogs, preferences):
+    """Builds and starts a DeskController on the test's context (or on a given opener)."""
+    desks: list[DeskController] = []
+
+    def _make(*, opener=None, idle_timeout_ms: int | None = 60_000, start: bool = True) -> DeskController:
+        desk = DeskController(opener or (lambda _secrets: context), make_secrets=lambda: secrets,
+                              dialogs=dialogs, preferences=preferences, idle_timeout_ms=idle_timeout_ms,
+                              close_context_on_exit=False)
+        qtbot.addWidget(desk.login_window)
+        desks.append(desk)
+        if start:
+            desk.start()
+        return desk
+
+    yield _make
+    for desk in desks:
+        desk.idle.stop()
+        desk.tasks.wait_for_done(10_000)
+        for window in QApplication.topLevelWidgets():
+            window.close()
+        desk.shutdown()
