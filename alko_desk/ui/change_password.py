@@ -11,7 +11,7 @@ from alko_desk.models.errors import AuthenticationError, ValidationError
 from alko_desk.models.users import Session
 from alko_desk.security.passwords import password_problem
 from alko_desk.ui.tasks import TaskRunner
-from alko_desk.ui.widgets import PasswordPolicyEdit, error_label, note, set_error
+from alko_desk.ui.widgets import PasswordFields, error_label, note, set_error
 
 if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext
@@ -42,9 +42,8 @@ class ChangePasswordDialog(QDialog):
         self.current.setEchoMode(QLineEdit.EchoMode.Password)
         self.current.setAccessibleName(self.tr("Current password"))
         form.addRow(self.tr("Current password"), self.current)
+        self.passwords = PasswordFields(self._check, form, parent=self)
         layout.addLayout(form)
-        self.passwords = PasswordPolicyEdit(self._check)
-        layout.addWidget(self.passwords)
         self.error = error_label()
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)

@@ -115,7 +115,7 @@ class LockPanel(_Cover):
         outer.addStretch(1)
         card = QFrame()
         card.setObjectName("lockCard")
-        card.setMaximumWidth(420)
+        card.setFixedWidth(440)
         card.setStyleSheet("QFrame#lockCard { background-color: palette(window); border-radius: 8px; }"
                            "QFrame#lockCard QLabel { color: palette(window-text); }")
         column = QVBoxLayout(card)
@@ -128,6 +128,7 @@ class LockPanel(_Cover):
         column.addWidget(title)
         message = QLabel(self.tr("{who} is logged in. Enter the password to continue.").format(who=who))
         message.setWordWrap(True)
+        message.setMinimumHeight(message.fontMetrics().lineSpacing() * 2 + 4)
         column.addWidget(message)
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)

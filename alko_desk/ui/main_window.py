@@ -131,6 +131,7 @@ class MainWindow(QMainWindow):
         self.role_label = QLabel(self.tr("Role: {role}").format(role=user.role.label))
         self.database_label = QLabel(self.tr("Database: {label}").format(label=self.context.database_label))
         bar = self.statusBar()
+        bar.setStyleSheet("QStatusBar QLabel { padding: 0 8px; }")
         bar.addWidget(self.user_label)
         bar.addWidget(self.role_label)
         bar.addPermanentWidget(self.database_label)

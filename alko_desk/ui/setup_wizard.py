@@ -13,7 +13,7 @@ from alko_desk.models.company import CompanyProfile
 from alko_desk.models.errors import ValidationError
 from alko_desk.security.passwords import password_problem
 from alko_desk.ui.tasks import TaskRunner
-from alko_desk.ui.widgets import FieldForm, PasswordPolicyEdit, error_label, note, set_error
+from alko_desk.ui.widgets import FieldForm, PasswordFields, error_label, note, set_error
 
 if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext
@@ -89,6 +89,7 @@ class CompanyPage(QWizardPage):
         layout = QVBoxLayout(self)
         self.form = CompanyForm()
         layout.addWidget(self.form)
+        layout.addStretch(1)
 
     def validatePage(self) -> bool:  # noqa: N802 - Qt's name
         errors = self.form.local_errors()
@@ -108,16 +109,15 @@ class AdminPage(QWizardPage):
         self.fields = FieldForm(form, self)
         self.username = self.fields.add("username", self.tr("Username"), QLineEdit())
         self.full_name = self.fields.add("full_name", self.tr("Full name"), QLineEdit())
+        self.passwords = PasswordFields(self._check, form, label=self.tr("Password"), parent=self)
         layout.addLayout(form)
-        self.passwords = PasswordPolicyEdit(self._check)
-        layout.addWidget(self.passwords)
         self.password_error = error_label()
         layout.addWidget(self.password_error)
         self.error = error_label()
         layout.addWidget(self.error)
         layout.addStretch(1)
         self.passwords.changed.connect(self.completeChanged)
-        self.username.textChanged.connect(self.passwords._update)
+        self.username.textChanged.connect(self.passwords.update)
 
     def _check(self, password: str) -> str | None:
         return password_problem(password, username=self.username.text().strip().casefold(),

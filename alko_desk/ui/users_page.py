@@ -18,7 +18,7 @@ from alko_desk.models.errors import ValidationError
 from alko_desk.models.users import Role, User
 from alko_desk.security.passwords import password_problem
 from alko_desk.ui.tasks import TaskRunner
-from alko_desk.ui.widgets import FieldForm, PasswordPolicyEdit, error_label, heading, note, set_error
+from alko_desk.ui.widgets import FieldForm, PasswordFields, error_label, heading, note, set_error
 
 if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext, SessionServices
@@ -132,21 +132,15 @@ class NewAccount:
     password: str
 
 
-class _TemporaryPassword(PasswordPolicyEdit):
-    """A temporary password, with a button that suggests one and shows it for reading out."""
+class _TemporaryPassword(PasswordFields):
+    """A temporary password, shown as typed (it is read out to the person), with a suggestion button."""
 
-    def __init__(self, check: Callable[[str], str | None], parent: QWidget | None = None) -> None:
-        super().__init__(check, parent)
-        self.first.setEchoMode(QLineEdit.EchoMode.Normal)
-        self.second.setEchoMode(QLineEdit.EchoMode.Normal)
-        self.suggest = QPushButton(self.tr("Suggest one"))
-        self.layout().addRow("", self.suggest)
-        self.suggest.clicked.connect(self._suggest)
-
-    def _suggest(self) -> None:
-        value = suggest_temporary_password()
-        self.first.setText(value)
-        self.second.setText(value)
+    def __init__(self, check: Callable[[str], str | None], form: QFormLayout, parent: QWidget) -> None:
+        super().__init__(check, form, label=_tr("UsersPage", "Temporary password"), visible=True,
+                         parent=parent)
+        self.suggest = QPushButton(_tr("UsersPage", "Suggest one"))
+        self.first_row.addWidget(self.suggest)
+        self.suggest.clicked.connect(lambda: self.set_password(suggest_temporary_password()))
 
 
 class CreateUserDialog(QDialog):
@@ -170,10 +164,9 @@ class CreateUserDialog(QDialog):
         for role in Role:
             self.role.addItem(_tr("Role", role.label), role)
         self.fields.add("role", self.tr("Role"), self.role)
+        self.password = _TemporaryPassword(self._check, form, self)
         layout.addLayout(form)
-        layout.addWidget(note(self.tr("A temporary password: the person chooses their own at first login.")))
-        self.password = _TemporaryPassword(self._check)
-        layout.addWidget(self.password)
+        layout.addWidget(note(self.tr("The person chooses their own password at first login.")))
         self.password_error = error_label()
         layout.addWidget(self.password_error)
         self.error = error_label()
@@ -184,7 +177,7 @@ class CreateUserDialog(QDialog):
         buttons.accepted.connect(self.submit)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.username.textChanged.connect(self.password._update)
+        self.username.textChanged.connect(self.password.update)
 
     def _check(self, password: str) -> str | None:
         return password_problem(password, username=self.username.text().strip().casefold(),
@@ -233,9 +226,10 @@ class ResetPasswordDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(note(self.tr("Give {user} a temporary password; they choose their own at the next "
                                       "login. A lockout is lifted too.").format(user=username)))
+        form = QFormLayout()
         self.password = _TemporaryPassword(
-            lambda pw: password_problem(pw, username=username, company_name=company_name))
-        layout.addWidget(self.password)
+            lambda pw: password_problem(pw, username=username, company_name=company_name), form, self)
+        layout.addLayout(form)
         self.error = error_label()
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import (QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QVBoxLayout, QWidget
 
 ERROR_STYLE = "color: #b3261e;"
 OK_STYLE = "color: #1e6b34;"
-MUTED_STYLE = "color: palette(mid);"
+MUTED_STYLE = "color: #5f6368;"
 
 
 def error_label(text: str = "") -> QLabel:
@@ -58,6 +58,7 @@ class FieldForm(QObject):
 
     def add(self, name: str, label: str, widget: QWidget, hint: str = "") -> QWidget:
         box = QWidget()
+        box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
@@ -95,35 +96,39 @@ class FieldForm(QObject):
         return label.text() if label.isVisibleTo(label.parentWidget()) else ""
 
 
-class PasswordPolicyEdit(QWidget):
+class PasswordFields(QObject):
     """A new password typed twice, with the policy's verdict shown as the user types.
 
-    `check` returns why the password cannot be used, or None (the service's own
-    `password_problem`, so the screen and the service never disagree).
+    The rows go into the caller's QFormLayout so that they line up with its other
+    fields. `check` returns why the password cannot be used, or None: the service's
+    own `password_problem`, so the screen and the service never disagree.
     """
 
     changed = Signal()
 
-    def __init__(self, check: Callable[[str], str | None], parent: QWidget | None = None) -> None:
+    def __init__(self, check: Callable[[str], str | None], form: QFormLayout, *,
+                 label: str = "", visible: bool = False, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._check = check
-        layout = QFormLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        echo = QLineEdit.EchoMode.Normal if visible else QLineEdit.EchoMode.Password
         self.first = QLineEdit()
-        self.first.setEchoMode(QLineEdit.EchoMode.Password)
-        self.first.setAccessibleName(self.tr("New password"))
+        self.first.setEchoMode(echo)
+        self.first.setAccessibleName(label or self.tr("New password"))
         self.second = QLineEdit()
-        self.second.setEchoMode(QLineEdit.EchoMode.Password)
+        self.second.setEchoMode(echo)
         self.second.setAccessibleName(self.tr("Repeat the password"))
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         self.verdict.setTextFormat(Qt.TextFormat.PlainText)
-        layout.addRow(self.tr("Password"), self.first)
-        layout.addRow(self.tr("Repeat it"), self.second)
-        layout.addRow("", self.verdict)
-        self.first.textChanged.connect(self._update)
-        self.second.textChanged.connect(self._update)
-        self._update()
+        self.first_row = QHBoxLayout()
+        self.first_row.setContentsMargins(0, 0, 0, 0)
+        self.first_row.addWidget(self.first, 1)
+        form.addRow(label or self.tr("New password"), self.first_row)
+        form.addRow(self.tr("Repeat it"), self.second)
+        form.addRow("", self.verdict)
+        self.first.textChanged.connect(self.update)
+        self.second.textChanged.connect(self.update)
+        self.update()
 
     def problem(self) -> str | None:
         text = self.first.text()
@@ -139,11 +144,15 @@ class PasswordPolicyEdit(QWidget):
     def password(self) -> str:
         return self.first.text()
 
+    def set_password(self, value: str) -> None:
+        self.first.setText(value)
+        self.second.setText(value)
+
     def clear(self) -> None:
         self.first.clear()
         self.second.clear()
 
-    def _update(self) -> None:
+    def update(self) -> None:
         problem = self.problem()
         if problem:
             self.verdict.setText(problem)

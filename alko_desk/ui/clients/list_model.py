@@ -143,10 +143,14 @@ class ClientListModel(QAbstractTableModel):
         return self._ever_loaded
 
     @property
+    def shown_sort(self) -> tuple[ClientColumn, Qt.SortOrder]:
+        """The sort being loaded, else the one in force."""
+        return self._pending_sort or (self._column, self._order)
+
+    @property
     def reading_whole_directory(self) -> bool:
         """True while a status or last-activity sort reads every client (progress and Cancel)."""
-        sort = self._pending_sort or (self._column, self._order)
-        return self.loading and not self._searching and sort[0].reads_whole_directory
+        return self.loading and not self._searching and self.shown_sort[0].reads_whole_directory
 
     @property
     def sort_column(self) -> ClientColumn:
@@ -300,7 +304,7 @@ class ClientListModel(QAbstractTableModel):
             wanted = ClientColumn(column)
         except ValueError:
             return
-        current = self._pending_sort or (self._column, self._order)
+        current = self.shown_sort
         if wanted.sort_key is None:
             self.sort_changed.emit(int(current[0]), current[1])  # encrypted column: header goes back
             return

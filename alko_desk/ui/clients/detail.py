@@ -1,0 +1,232 @@
+"""One client's details beside the list: masked numbers until Reveal, a clear unreadable state."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtWidgets import (QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+                               QStackedWidget, QVBoxLayout, QWidget)
+
+from alko_desk.models.clients import Client, ClientStatus, UnreadableClient
+from alko_desk.services.client_validation import format_phone
+from alko_desk.ui.clients.form import field_labels
+from alko_desk.ui.clients.formatting import format_date, format_datetime
+from alko_desk.ui.widgets import ERROR_STYLE, heading, note
+
+_tr = QCoreApplication.translate
+BADGE_STYLE = {
+    ClientStatus.PROSPECT: "background: #e8eef7; color: #1f3b63;",
+    ClientStatus.ACTIVE: "background: #e3f1e6; color: #1e6b34;",
+    ClientStatus.RESTRICTED: "background: #fbe4e2; color: #b3261e;",
+}
+UNREADABLE_STYLE = ("QFrame#unreadable { border: 1px solid #b3261e; border-radius: 6px; background: #fdf0ef; }"
+                    "QFrame#unreadable QLabel { background: transparent; }")
+SHOWN_FIELDS = ("birth_date", "id_type", "id_number", "licence_number", "email", "phone", "address",
+                "preferred_channel", "marketing_consent", "notes", "registered", "last_activity")
+
+
+class ClientDetailPanel(QWidget):
+    """Shows a `Client` or an `UnreadableClient`; asks its owner to edit or reveal."""
+
+    edit_requested = Signal()
+    reveal_requested = Signal()
+
+    def __init__(self, *, can_edit: bool, can_reveal: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.can_edit = can_edit
+        self.can_reveal = can_reveal
+        self.client: Client | UnreadableClient | None = None
+        self.revealed: dict[str, str] = {}
+        self.setMinimumWidth(330)
+        self.stack = QStackedWidget()
+        self.empty_page = self._message_page(_tr("ClientDetail", "Select a client in the list to see their "
+                                                                 "details here."))
+        self.loading_page = self._message_page(_tr("ClientDetail", "Opening the client…"))
+        self.client_page = self._build_client_page()
+        self.unreadable_page = self._build_unreadable_page()
+        for page in (self.empty_page, self.loading_page, self.client_page, self.unreadable_page):
+            self.stack.addWidget(page)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+        self.show_nothing()
+
+    # -- building --------------------------------------------------------------------------
+
+    @staticmethod
+    def _message_page(text: str) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(16, 16, 16, 16)
+        label = note(text)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addStretch(1)
+        layout.addWidget(label)
+        layout.addStretch(2)
+        return page
+
+    def _build_client_page(self) -> QWidget:
+        page = QWidget()
+        outer = QVBoxLayout(page)
+        outer.setContentsMargins(16, 12, 16, 12)
+        self.name = heading("", 14)
+        self.name.setWordWrap(True)
+        self.name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        outer.addWidget(self.name)
+        badges = QHBoxLayout()
+        self.status = QLabel()
+        self.status.setObjectName("status")
+        badges.addWidget(self.status)
+        badges.addStretch(1)
+        outer.addLayout(badges)
+
+        body = QWidget()
+        form = QFormLayout(body)
+        form.setContentsMargins(0, 6, 0, 6)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        form.setVerticalSpacing(7)
+        labels = field_labels()
+        titles = {
+            **labels, "id_type": _tr("ClientDetail", "ID document"), "address": _tr("ClientDetail", "Address"),
+            "licence_number": _tr("ClientDetail", "Driving licence"),
+            "registered": _tr("ClientDetail", "Registered"), "last_activity": _tr("ClientDetail", "Last activity"),
+        }
+        self.values: dict[str, QLabel] = {}
+        for name in SHOWN_FIELDS:
+            value = QLabel()
+            value.setWordWrap(True)
+            value.setTextFormat(Qt.TextFormat.PlainText)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setAccessibleName(titles[name])
+            caption = note(titles[name])
+            form.addRow(caption, value)
+            self.values[name] = value
+        scroll = QScrollArea()
+        scroll.setWidget(body)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        outer.addWidget(scroll, 1)
+
+        self.masked_note = note(_tr("ClientDetail", "ID and licence numbers are masked. Revealing them is "
+                                                    "recorded in the audit log."))
+        outer.addWidget(self.masked_note)
+        actions = QHBoxLayout()
+        self.reveal_button = QPushButton(_tr("ClientDetail", "Reveal numbers"))
+        self.reveal_button.setToolTip(_tr("ClientDetail", "Show the ID and driving licence numbers. "
+                                                          "Recorded in the audit log."))
+        self.reveal_button.clicked.connect(self._reveal_clicked)
+        self.edit_button = QPushButton(_tr("ClientDetail", "Edit…"))
+        self.edit_button.clicked.connect(self.edit_requested)
+        actions.addWidget(self.reveal_button)
+        actions.addStretch(1)
+        actions.addWidget(self.edit_button)
+        outer.addLayout(actions)
+        self.reveal_button.setVisible(self.can_reveal)
+        self.edit_button.setVisible(self.can_edit)
+        self.masked_note.setVisible(self.can_reveal)
+        return page
+
+    def _build_unreadable_page(self) -> QWidget:
+        page = QWidget()
+        outer = QVBoxLayout(page)
+        outer.setContentsMargins(16, 12, 16, 12)
+        self.unreadable_name = heading("", 14)
+        self.unreadable_name.setWordWrap(True)
+        outer.addWidget(self.unreadable_name)
+        box = QFrame()
+        box.setObjectName("unreadable")
+        box.setStyleSheet(UNREADABLE_STYLE)
+        inside = QVBoxLayout(box)
+        title = QLabel(_tr("ClientDetail", "This client's personal data cannot be read"))
+        title.setStyleSheet(ERROR_STYLE + " font-weight: bold;")
+        title.setWordWrap(True)
+        inside.addWidget(title)
+        self.unreadable_reason = QLabel()
+        self.unreadable_reason.setWordWrap(True)
+        self.unreadable_reason.setTextFormat(Qt.TextFormat.PlainText)
+        inside.addWidget(self.unreadable_reason)
+        inside.addWidget(note(_tr("ClientDetail", "Nothing is shown rather than something wrong. The client "
+                                                  "may have been erased, or the data was damaged: ask an admin "
+                                                  "to check, and do not register the client again meanwhile.")))
+        outer.addWidget(box)
+        outer.addStretch(1)
+        return page
+
+    # -- showing ---------------------------------------------------------------------------
+
+    @property
+    def client_id(self) -> str | None:
+        return self.client.id if self.client is not None else None
+
+    def show_nothing(self) -> None:
+        self.client = None
+        self.revealed = {}
+        self.stack.setCurrentWidget(self.empty_page)
+
+    def show_loading(self) -> None:
+        self.stack.setCurrentWidget(self.loading_page)
+
+    def show_client(self, client: Client | UnreadableClient) -> None:
+        if self.client is None or self.client.id != client.id:
+            self.revealed = {}
+        self.client = client
+        if isinstance(client, UnreadableClient):
+            self.unreadable_name.setText(client.display_name)
+            self.unreadable_reason.setText(client.reason)
+            self.stack.setCurrentWidget(self.unreadable_page)
+            return
+        self._fill(client)
+        self.stack.setCurrentWidget(self.client_page)
+
+    def show_revealed(self, client_id: str, values: dict[str, str]) -> None:
+        if self.client_id != client_id or not isinstance(self.client, Client):
+            return
+        self.revealed = dict(values)
+        self._fill(self.client)
+
+    def hide_revealed(self) -> None:
+        self.revealed = {}
+        if isinstance(self.client, Client):
+            self._fill(self.client)
+
+    def _reveal_clicked(self) -> None:
+        if self.revealed:
+            self.hide_revealed()
+        else:
+            self.reveal_requested.emit()
+
+    def set_revealing(self, busy: bool) -> None:
+        self.reveal_button.setEnabled(not busy)
+
+    def _fill(self, client: Client) -> None:
+        d = client.draft
+        self.name.setText(client.display_name)
+        self.status.setText(_tr("ClientStatus", client.status.label))
+        self.status.setStyleSheet(BADGE_STYLE[client.status] + " border-radius: 8px; padding: 2px 10px;")
+        consent = client.consent
+        if consent.granted:
+            consent_text = _tr("ClientDetail", "Given {when} by {who}, policy {version}").format(
+                when=format_datetime(consent.at), who=consent.by, version=consent.policy_version)
+        else:
+            consent_text = _tr("ClientDetail", "Not given")
+        address = "\n".join(p for p in (d.address.street, f"{d.address.postal_code} {d.address.city}".strip(),
+                                        d.address.country) if p)
+        texts = {
+            "birth_date": format_date(d.birth_date), "id_type": _tr("IdDocumentType", d.id_type.label),
+            "id_number": self.revealed.get("id_number", d.id_number),
+            "licence_number": self.revealed.get("licence_number", d.licence_number),
+            "email": d.email, "phone": format_phone(d.phone) if d.phone else "", "address": address,
+            "preferred_channel": _tr("ContactChannel", d.preferred_channel.label),
+            "marketing_consent": consent_text, "notes": d.notes,
+            "registered": _tr("ClientDetail", "{when} by {who}").format(
+                when=format_datetime(client.created_at), who=client.created_by),
+            "last_activity": format_datetime(client.last_activity),
+        }
+        for name, text in texts.items():
+            self.values[name].setText(text or "—")
+        self.reveal_button.setText(_tr("ClientDetail", "Hide numbers") if self.revealed
+                                   else _tr("ClientDetail", "Reveal numbers"))
+        self.reveal_button.setEnabled(bool(d.id_number or d.licence_number))
+
+    def text_of(self, name: str) -> str:
+        return self.values[name].text()

@@ -1,0 +1,268 @@
+"""The Clients section: search and list on the left, the selected client's details on the right."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QItemSelection, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar,
+                               QPushButton, QSplitter, QStackedWidget, QTableView, QVBoxLayout, QWidget)
+
+from alko_desk.models.clients import Client
+from alko_desk.ui.clients.detail import ClientDetailPanel
+from alko_desk.ui.clients.form import ClientFormDialog
+from alko_desk.ui.clients.list_model import CLIENT_ID_ROLE, ClientColumn
+from alko_desk.ui.clients.presenter import ClientsPresenter
+from alko_desk.ui.tasks import TaskRunner
+from alko_desk.ui.widgets import heading, note
+
+if TYPE_CHECKING:
+    from alko_desk.bootstrap import AppContext, SessionServices
+
+COLUMN_WIDTHS = {  # in average character widths; Name takes what is left
+    ClientColumn.CITY: 14, ClientColumn.PHONE: 18, ClientColumn.LAST_ACTIVITY: 19, ClientColumn.STATUS: 11,
+}
+
+
+class ClientsPage(QWidget):
+    """Built by the main window as `ClientsPage(context, services, tasks)`."""
+
+    def __init__(self, context: AppContext, services: SessionServices, tasks: TaskRunner,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName(self.tr("Clients"))
+        self.presenter = ClientsPresenter(context, services, tasks, owner=self)
+        self.model = self.presenter.model
+        self.tasks = tasks
+        self.form_dialog: ClientFormDialog | None = None
+        self._select_after_load: str | None = None
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.setSpacing(8)
+        layout.addLayout(self._build_top_bar())
+        layout.addLayout(self._build_status_row())
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setChildrenCollapsible(False)
+        splitter.addWidget(self._build_list())
+        self.detail = ClientDetailPanel(can_edit=self.presenter.can_write, can_reveal=self.presenter.can_reveal)
+        splitter.addWidget(self.detail)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        self.splitter = splitter
+        layout.addWidget(splitter, 1)
+        self._connect()
+        self.presenter.start()
+        self.view.setSortingEnabled(True)  # after start: the first load is already the name sort
+        self._update_status()
+
+    # -- building --------------------------------------------------------------------------
+
+    def _build_top_bar(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addWidget(heading(self.tr("Clients")))
+        row.addSpacing(12)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText(self.tr("Search by name, or a full email, phone or ID number"))
+        self.search.setAccessibleName(self.tr("Search clients"))
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(280)
+        row.addWidget(self.search, 1)
+        self.new_button = QPushButton(self.tr("New client…"))
+        self.new_button.setVisible(self.presenter.can_write)
+        row.addWidget(self.new_button)
+        return row
+
+    def _build_status_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.status = note("")
+        self.status.setObjectName("clientsStatus")
+        row.addWidget(self.status, 1)
+        self.progress = QProgressBar()
+        self.progress.setFixedWidth(160)
+        self.progress.setMaximumHeight(14)
+        self.progress.setTextVisible(False)
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(False)
+        row.addWidget(self.progress)
+        self.cancel_button = QPushButton(self.tr("Cancel"))
+        self.cancel_button.setToolTip(self.tr("Stop sorting and keep the list as it was"))
+        self.cancel_button.setVisible(False)
+        row.addWidget(self.cancel_button)
+        return row
+
+    def _build_list(self) -> QWidget:
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setAccessibleName(self.tr("Client list"))
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
+        header = self.view.horizontalHeader()
+        header.setSortIndicator(ClientColumn.NAME, Qt.SortOrder.AscendingOrder)
+        header.setHighlightSections(False)
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(ClientColumn.NAME, QHeaderView.ResizeMode.Stretch)
+        char = self.fontMetrics().averageCharWidth()
+        for column, chars in COLUMN_WIDTHS.items():
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(column, chars * char + 16)
+        header.setMinimumSectionSize(60)
+        self.empty = QLabel()
+        self.empty.setObjectName("emptyState")
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setStyleSheet("color: palette(mid); font-size: 11pt; padding: 24px;")
+        self.list_stack = QStackedWidget()
+        self.list_stack.addWidget(self.view)
+        self.list_stack.addWidget(self.empty)
+        self.list_stack.setMinimumWidth(360)
+        return self.list_stack
+
+    def _connect(self) -> None:
+        p = self.presenter
+        self.search.textChanged.connect(p.set_search_text)
+        self.search.returnPressed.connect(p.search_now)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self, self.search.setFocus)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, p.refresh)
+        self.new_button.clicked.connect(self.new_client)
+        self.cancel_button.clicked.connect(self.model.cancel_loading)
+        self.view.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.view.activated.connect(self._row_activated)
+        self.model.loading_changed.connect(lambda _busy: self._update_status())
+        self.model.loaded.connect(self._update_status)
+        self.model.modelReset.connect(self._update_status)
+        self.model.modelReset.connect(self._reselect)
+        self.model.progress.connect(self._progress)
+        self.model.sort_changed.connect(self._sort_changed)
+        p.search_running.connect(lambda _busy: self._update_status())
+        p.detail_loading.connect(self.detail.show_loading)
+        p.detail_loaded.connect(self.detail.show_client)
+        p.detail_failed.connect(self._detail_failed)
+        p.revealed.connect(self.detail.show_revealed)
+        p.reveal_running.connect(self.detail.set_revealing)
+        p.client_saved.connect(self._client_saved)
+        self.detail.reveal_requested.connect(lambda: p.reveal(self.detail.client_id) if self.detail.client_id
+                                             else None)
+        self.detail.edit_requested.connect(self.edit_client)
+
+    # -- list ------------------------------------------------------------------------------
+
+    def _selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        indexes = selected.indexes()
+        if indexes:
+            client_id = indexes[0].data(CLIENT_ID_ROLE)
+            if client_id and client_id != self.detail.client_id:
+                self.presenter.open_soon(client_id)
+
+    def _row_activated(self, index) -> None:
+        client_id = index.data(CLIENT_ID_ROLE)
+        if client_id and client_id != self.detail.client_id:
+            self.presenter.open(client_id)
+
+    def _reselect(self) -> None:
+        """After a reload, the client shown on the right stays selected when it is in the rows."""
+        wanted = self._select_after_load or self.detail.client_id
+        if not wanted:
+            return
+        row = self.model.row_of(wanted)
+        if row >= 0:
+            self._select_after_load = None
+            blocker = self.view.selectionModel().blockSignals(True)
+            self.view.selectRow(row)
+            self.view.selectionModel().blockSignals(blocker)
+            self.view.scrollTo(self.model.index(row, 0))
+
+    def _sort_changed(self, column: int, order: Qt.SortOrder) -> None:
+        header = self.view.horizontalHeader()
+        if header.sortIndicatorSection() != column or header.sortIndicatorOrder() != order:
+            header.setSortIndicator(column, order)
+
+    def _progress(self, done: int, total: int) -> None:
+        if self.model.reading_whole_directory and total:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+
+    def _update_status(self) -> None:
+        model, p = self.model, self.presenter
+        busy = model.loading or p.searching
+        whole = model.reading_whole_directory
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(whole)
+        if not whole:
+            self.progress.setRange(0, 0)
+        if whole:
+            column = model.shown_sort[0]
+            self.status.setText(self.tr("Sorting by {column}: reading every client…").format(
+                column=column.header.lower()))
+        elif p.searching:
+            self.status.setText(self.tr("Searching…"))
+        elif model.loading and not model.ever_loaded:
+            self.status.setText(self.tr("Loading clients…"))
+        elif model.searching:
+            self.status.setText(self.tr("%n match(es) for “{query}”", "", model.total).format(query=model.query))
+        elif model.rowCount() < model.total:
+            self.status.setText(self.tr("{shown} of {total} clients shown; scroll for more").format(
+                shown=model.rowCount(), total=model.total))
+        else:
+            self.status.setText(self.tr("%n client(s)", "", model.total))
+        self._update_empty_state()
+
+    def _update_empty_state(self) -> None:
+        model = self.model
+        empty = model.rowCount() == 0 and model.ever_loaded and not model.loading and not self.presenter.searching
+        if empty and model.searching:
+            self.empty.setText(self.tr(
+                "No client matches “{query}”.\n\nNames match from the start of each word, so “zelj” finds "
+                "Željko. An email, phone or ID number must be typed in full.").format(query=model.query))
+        elif empty:
+            self.empty.setText(self.tr("No clients registered yet.") + (
+                "\n\n" + self.tr("Use “New client…” to register the first one.") if self.presenter.can_write
+                else ""))
+        self.list_stack.setCurrentWidget(self.empty if empty else self.view)
+
+    # -- one client ------------------------------------------------------------------------
+
+    def open_client(self, client_id: str) -> None:
+        row = self.model.row_of(client_id)
+        if row >= 0:
+            self.view.selectRow(row)
+        self.presenter.open(client_id)
+
+    def _detail_failed(self) -> None:
+        if self.detail.client is None:
+            self.detail.show_nothing()
+        else:
+            self.detail.show_client(self.detail.client)
+
+    def new_client(self) -> None:
+        if not self.presenter.can_write:
+            return
+        self._open_form(None)
+
+    def edit_client(self) -> None:
+        client = self.detail.client
+        if self.presenter.can_write and isinstance(client, Client):
+            self._open_form(client)
+
+    def _open_form(self, base: Client | None) -> None:
+        p = self.presenter
+        dialog = ClientFormDialog(p.clients, self.tasks, region=lambda: p.phone_region, today=p.today,
+                                  base=base, revealed=self.detail.revealed if base else None, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(p.saved)
+        dialog.open_existing.connect(self.open_client)
+        p.region_changed.connect(dialog.form.update_region_hint)
+        self.form_dialog = dialog
+        dialog.open()
+
+    def _client_saved(self, client: Client) -> None:
+        self.detail.show_client(client)
+        self.detail.hide_revealed()
+        self._select_after_load = client.id
