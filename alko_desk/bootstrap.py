@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,6 +98,7 @@ class AppContext:
         self.directory_repo = DirectoryRepository(store)
         self.pending_repo = PendingRepository(store)
         self._directories: dict[str, ClientDirectory] = {}
+        self._region_cache: tuple[float, str] | None = None
         self.setup = SetupService(self.organisation_repo, self.users_repo, self.audit_log, self.clock)
 
     def services_for(self, session: Session) -> SessionServices:
@@ -121,8 +123,12 @@ class AppContext:
         return self._directories[key]
 
     def _phone_region(self) -> str:
-        profile = self.organisation_repo.profile()
-        return profile.phone_region if profile else "HR"
+        # Read on every validation while typing, so cached for a short while.
+        now = time.monotonic()
+        if self._region_cache is None or now - self._region_cache[0] > 30:
+            profile = self.organisation_repo.profile()
+            self._region_cache = (now, profile.phone_region if profile else "HR")
+        return self._region_cache[1]
 
     def about_info(self) -> dict[str, str]:
         """Versions for the About dialog (the UI never imports pymongo itself)."""

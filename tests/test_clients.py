@@ -198,6 +198,7 @@ def test_interrupted_registration_is_finished_at_next_start(context, sales):
         context.directory_repo.remove(part, entry_id)
         deltas = {f"entries.{part}": -1, **({f"rows.{part}": -1} if entry_id.endswith(":0") else {})}
         context.directory_repo.adjust_counts(deltas)
+    context.clients_repo.touch(c.id, {"dir": []})
     sales._directory.invalidate()
     assert sales.search("zelj") == [] and sales.count() == 0
     assert sales.recover_pending() == 1

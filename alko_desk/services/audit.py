@@ -70,6 +70,7 @@ class AuditLog:
         self._anchor = anchor
         self._lock = threading.Lock()
         self._head: tuple[int, str] = (0, GENESIS_HASH)
+        self._stale = True  # walk forward from the hint on the first append
 
     def record(self, actor: str, action: str, target: str = "", details: dict[str, Any] | None = None) -> AuditEntry:
         details = dict(details or {})
@@ -87,21 +88,32 @@ class AuditLog:
                 "details": details, "prev": prev_hash,
                 "hash": entry_hash(seq, now, actor, action, target, details, prev_hash),
             }
-            if self._repo.try_insert(doc):
-                self._head = (seq, doc["hash"])
-                self._repo.advance_head_hint(seq)
-                self._anchor.write(seq, doc["hash"])
-                return _entry_from_doc(doc)
+            if not self._repo.try_insert(doc):
+                self._stale = True  # another desk took this number
+                continue
+            self._head = (seq, doc["hash"])
+            self._repo.advance_head_hint(seq, doc["hash"])
+            self._anchor.write(seq, doc["hash"])
+            return _entry_from_doc(doc)
         raise AlkoError("The audit log is busy; please try again.")
 
     def _current_head(self) -> tuple[int, str]:
-        """Walks forward from what we know to the newest entry (other desks append too)."""
+        """The newest entry: the shared hint, or further if a desk crashed before moving it.
+
+        Inserting at seq+1 is the compare-and-set: if another desk took that number,
+        the insert fails and we walk forward from the entries themselves.
+        """
         seq, hash_ = self._head
-        hint = self._repo.head_hint()
-        if hint > seq:
-            doc = self._repo.get(hint)
-            if doc:
-                seq, hash_ = doc["seq"], doc["hash"]
+        hint_seq, hint_hash = self._repo.head_hint()
+        if hint_seq > seq:
+            if hint_hash is None:
+                hinted = self._repo.get(hint_seq)
+                hint_hash = hinted["hash"] if hinted else None
+            if hint_hash:
+                seq, hash_ = hint_seq, hint_hash
+        if not self._stale:
+            return seq, hash_
+        self._stale = False
         while True:
             nxt = self._repo.get(seq + 1)
             if not nxt:
@@ -129,7 +141,7 @@ class AuditLog:
                 hashes[seq] = doc["hash"]
                 prev_hash, expected_seq, checked = doc["hash"], seq + 1, checked + 1
         head = expected_seq - 1
-        hint = self._repo.head_hint()
+        hint, _ = self._repo.head_hint()
         if hint > head:
             return ChainReport(False, checked, head, head + 1, f"entries {head + 1} to {hint} were removed")
         anchored = self._anchor.read()

@@ -92,18 +92,20 @@ class ClientDirectory:
     def index(self, listing: DirectoryListing, previous: list[str] | None = None) -> list[str]:
         """Writes the client's entries, removes stale ones; idempotent. Returns their placement."""
         entries = self.entries_for(listing)
+        before = {tuple(p.split("|", 1)) for p in previous or []}
         wanted = {(part, e["_id"]) for part, e in entries}
         deltas: dict[str, list[int]] = {}
-        for part, entry_id in (p.split("|", 1) for p in previous or []):
-            if (part, entry_id) not in wanted and self._repo.remove(part, entry_id):
-                d = deltas.setdefault(part, [0, 0])
-                d[1] -= 1
-                d[0] -= 1 if entry_id.endswith(":0") else 0
+        for part, entry_id in before - wanted:
+            self._repo.remove(part, entry_id)
+            d = deltas.setdefault(part, [0, 0])
+            d[0] -= 1 if entry_id.endswith(":0") else 0
+            d[1] -= 1
         for part, entry in entries:
-            if self._repo.put(part, entry):
+            self._repo.put(part, entry)
+            if (part, entry["_id"]) not in before:
                 d = deltas.setdefault(part, [0, 0])
-                d[1] += 1
                 d[0] += 1 if entry["p"] else 0
+                d[1] += 1
         self._apply_deltas(deltas)
         self.invalidate()
         return self.placement(entries)
@@ -157,9 +159,19 @@ class ClientDirectory:
             if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
                 return cached[1]
         entries = sorted(self._repo.read_part(part), key=lambda e: e["k"])
+        self._heal_counts(part, entries)
         with self._lock:
             self._parts[part] = (time.monotonic(), entries)
         return entries
+
+    def _heal_counts(self, part: str, entries: list[dict]) -> None:
+        """An interrupted write can leave a counter off by one; the partition itself is the truth."""
+        counts = self._all_counts()
+        rows = sum(1 for e in entries if e["p"])
+        if counts["rows"].get(part, 0) != rows or counts["entries"].get(part, 0) != len(entries):
+            self._repo.set_counts(part, rows, len(entries))
+            with self._lock:
+                self._counts = None
 
     def total(self) -> int:
         return sum(self._all_counts()["rows"].values())

@@ -147,7 +147,7 @@ class ClientService(SessionService):
         self._clients.insert_many(docs)
         self._lookups.add_many(lookups)
         self._directory.index_many(listings)
-        self._audit.record(self.actor, "client.imported", "", {"clients": [d["_id"] for d in docs]})
+        self._audit.record(self.actor, "client.imported", "", {"count": len(docs), "batch": op_id})
         self._pending.done(op_id)
         return len(docs)
 
@@ -375,15 +375,24 @@ class ClientService(SessionService):
         return candidates
 
     def _rows_for_ids(self, lookups: list[tuple[str, str]]) -> list[ClientRow]:
-        rows = []
+        rows: dict[str, ClientRow] = {}
         for _, lookup_id in lookups:
             for cid in self._lookups.find(lookup_id):
-                doc = self._clients.get(cid)
+                doc = self._clients.get(cid) if cid not in rows else None
                 if doc:
-                    row = self._directory.row_for(cid, doc["first_name"], doc["last_name"])
-                    if row and row.id not in {r.id for r in rows}:
-                        rows.append(row)
-        return rows
+                    rows[cid] = self._row_from_doc(doc)
+        return list(rows.values())
+
+    def _row_from_doc(self, doc: dict) -> ClientRow:
+        try:
+            cipher = self._cipher(doc["_id"])
+            city = cipher.decrypt("city", doc["enc"]["city"])
+            phone = mask_phone(cipher.decrypt("phone", doc["enc"]["phone"]))
+        except UnreadableRecord:
+            city, phone = "", "unreadable"
+        return ClientRow(id=doc["_id"], display_name=f"{doc['first_name']} {doc['last_name']}", city=city,
+                         phone_masked=phone, status=ClientStatus(doc["status"]),
+                         last_activity=doc.get("last_activity"))
 
     def _audit_list(self, rows: list[ClientRow], how: str) -> None:
         if rows:  # the list shows city and a masked phone: a read of personal data (P11)

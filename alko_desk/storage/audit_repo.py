@@ -35,12 +35,18 @@ class AuditRepository:
             return False
         return True
 
-    def head_hint(self) -> int:
+    def head_hint(self) -> tuple[int, str | None]:
+        """The newest (seq, hash) some desk recorded; entries past it may exist if a desk crashed."""
         doc = self._meta.find_one({"_id": HEAD_DOC_ID})
-        return int(doc["seq"]) if doc else 0
+        return (int(doc["seq"]), doc.get("hash")) if doc else (0, None)
 
-    def advance_head_hint(self, seq: int) -> None:
-        self._meta.update_one({"_id": HEAD_DOC_ID}, {"$max": {"seq": seq}}, upsert=True)
+    def advance_head_hint(self, seq: int, hash_: str) -> None:
+        # meta is a handful of documents, so this compound filter is cheap on FerretDB too.
+        try:
+            self._meta.update_one({"_id": HEAD_DOC_ID, "seq": {"$lt": seq}}, {"$set": {"seq": seq, "hash": hash_}},
+                                  upsert=True)
+        except DuplicateKeyError:
+            pass  # another desk advanced it further already
 
     def block_keys(self) -> list[str]:
         return self._entries.part_keys()

@@ -5,6 +5,9 @@ Every hot path ends in an `_id` lookup inside a small partition (see storage/mon
 
 from __future__ import annotations
 
+import base64
+import json
+from datetime import datetime
 from typing import Any
 
 from pymongo import UpdateOne
@@ -137,41 +140,105 @@ class LookupRepository:
 
 @repository
 class DirectoryRepository:
-    """The name directory: small entries grouped by the first letters of a name word.
+    """The name directory, one partition per first letters of a name word.
 
-    A partition is read whole (a few hundred small entries); a counts document
-    says how many list rows each partition holds, so the list can page by row number.
+    FerretDB spends ~30 µs decoding each document it returns, so a partition is
+    not a document per entry: it is one packed "base" document holding all its
+    entries, plus small "delta" documents (one per changed entry, latest state
+    wins) that a compaction folds into the base. Writers insert deltas; readers
+    read the base and the deltas; compaction swaps the base by compare-and-set
+    on its revision and deletes only the deltas it folded in unchanged.
     """
 
+    COMPACT_AFTER = 48
+
     def __init__(self, store: Store) -> None:
-        self._entries = store.partitioned_collection("client_directory")
+        self._parts = store.partitioned_collection("client_directory")
         self._meta = store.collection("meta")
 
+    # -- reading -------------------------------------------------------------------------
     def read_part(self, part: str) -> list[dict]:
-        return self._entries.find_all(part)
+        entries, deltas, _ = self._read(part)
+        if len(deltas) > self.COMPACT_AFTER:
+            self.compact(part)
+        return list(entries.values())
+
+    def _read(self, part: str) -> tuple[dict[str, dict], dict[str, Any], int]:
+        base_rev, entries, deltas = 0, {}, {}
+        for doc in self._parts.find_all(part):
+            if doc["_id"] == _base_id(part):
+                base_rev = doc["rev"]
+                entries.update((e["_id"], e) for e in map(_unpack, json.loads(bytes(doc["v"]))))
+            else:
+                deltas[doc["_id"]] = doc.get("v")
+        for delta_id, packed in deltas.items():
+            entry_id = delta_id.split("|", 1)[1]
+            if packed is None:
+                entries.pop(entry_id, None)
+            else:
+                entries[entry_id] = _unpack(json.loads(bytes(packed)))
+        return entries, deltas, base_rev
 
     def counts_doc(self) -> dict:
         """{"rows": {part: list rows}, "entries": {part: all entries}}."""
         return self._meta.find_one({"_id": DIRECTORY_COUNTS_ID}) or {}
 
+    # -- writing -------------------------------------------------------------------------
     def adjust_counts(self, deltas: dict[str, int]) -> None:
         """Atomic $inc of dotted counters such as "rows.ko"."""
         if deltas:
             self._meta.update_one({"_id": DIRECTORY_COUNTS_ID}, {"$inc": deltas}, upsert=True)
 
-    def put(self, part: str, entry: dict) -> bool:
-        """Writes an entry; True when it was new."""
-        coll, _ = self._entries.part(part)
-        result = coll.replace_one({"_id": entry["_id"]}, self._entries.tag(part, entry), upsert=True)
-        return result.upserted_id is not None
+    def set_counts(self, part: str, rows: int, entries: int) -> None:
+        self._meta.update_one({"_id": DIRECTORY_COUNTS_ID},
+                              {"$set": {f"rows.{part}": rows, f"entries.{part}": entries}}, upsert=True)
 
-    def remove(self, part: str, entry_id: str) -> bool:
-        return self._entries.delete_one(part, entry_id) == 1
+    def put(self, part: str, entry: dict) -> None:
+        self._parts.replace_one(part, {"_id": f"{part}|{entry['_id']}",
+                                       "v": json.dumps(_pack(entry), ensure_ascii=False).encode()})
+
+    def remove(self, part: str, entry_id: str) -> None:
+        self._parts.replace_one(part, {"_id": f"{part}|{entry_id}", "v": None})
 
     def insert_many(self, part: str, entries: list[dict]) -> None:
-        coll, _ = self._entries.part(part)
-        _insert_many_tolerant(lambda d: coll.insert_many([self._entries.tag(part, x) for x in d], ordered=False),
-                              entries)
+        """Bulk path (seeding, imports): folded straight into the base."""
+        self.compact(part, entries)
+
+    def compact(self, part: str, extra: list[dict] | None = None) -> None:
+        for _ in range(20):
+            entries, deltas, rev = self._read(part)
+            for entry in extra or []:
+                entries[entry["_id"]] = entry
+            blob = json.dumps([_pack(e) for e in entries.values()], ensure_ascii=False).encode()
+            coll, _ = self._parts.part(part)
+            if rev == 0:
+                try:
+                    self._parts.insert_one(part, {"_id": _base_id(part), "rev": 1, "v": blob})
+                except DuplicateKeyError:
+                    continue  # another desk compacted first: read again
+            elif coll.update_one({"_id": _base_id(part), "rev": rev},
+                                 {"$set": {"v": blob, "rev": rev + 1}}).matched_count == 0:
+                continue
+            if deltas:  # only the deltas folded in, and only if nobody changed them since
+                coll.delete_many({"$or": [{"_id": d, "v": v} for d, v in deltas.items()]})
+            return
+        raise RuntimeError(f"directory partition {part} is too busy to compact")
+
+
+def _base_id(part: str) -> str:
+    return f"{part}|~base"
+
+
+def _pack(entry: dict) -> list:
+    a = entry.get("a")
+    return [entry["_id"], entry["c"], entry["t"], entry["k"], 1 if entry["p"] else 0, entry["n"], entry["s"],
+            a.isoformat() if a else "", base64.b64encode(bytes(entry["x"])).decode("ascii")]
+
+
+def _unpack(packed: list) -> dict:
+    entry_id, c, t, k, p, n, s, a, x = packed
+    return {"_id": entry_id, "c": c, "t": t, "k": k, "p": bool(p), "n": n, "s": s,
+            "a": datetime.fromisoformat(a) if a else None, "x": base64.b64decode(x)}
 
 
 @repository
