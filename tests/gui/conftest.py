@@ -8,7 +8,9 @@ from PySide6.QtWidgets import QApplication
 
 from alko_desk.secrets import SecretStore
 from alko_desk.ui.app import DeskController
+from alko_desk.ui.main_window import MainWindow
 from alko_desk.ui.preferences import Preferences
+from alko_desk.ui.tasks import TaskRunner
 from tests.gui.helpers import MemoryKeyring, ScriptedDialogs
 
 
@@ -54,3 +56,23 @@ def make_desk(qtbot, context, secrets, dialogs, preferences):
         for window in QApplication.topLevelWidgets():
             window.close()
         desk.shutdown()
+
+
+@pytest.fixture
+def open_main(qtbot, context, dialogs):
+    """Opens a MainWindow for a session directly, without the login flow."""
+    runners, windows = [], []  # qtbot only keeps weak references
+
+    def _open(session) -> MainWindow:
+        runner = TaskRunner(dialogs)
+        runners.append(runner)
+        tasks = runner.for_session(lambda pw: context.auth.confirm_password(session, pw))
+        window = MainWindow(context, context.services_for(session), tasks)
+        qtbot.addWidget(window)
+        windows.append(window)
+        window.show()
+        return window
+
+    yield _open
+    for runner in runners:
+        runner.wait_for_done(10_000)

@@ -182,7 +182,7 @@ class ClientForm(QWidget):
     # -- building --------------------------------------------------------------------------
 
     def _group(self, title: str) -> QFormLayout:
-        box = QGroupBox(title)
+        box = QGroupBox(title, self)
         form = QFormLayout(box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
