@@ -73,8 +73,8 @@ def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace)
     except KeyboardInterrupt:
         _error("Interrupted.")
         return EXIT_INTERRUPTED
-    except Exception:  # noqa: BLE001 - the one place that turns the unexpected into a message
-        where = _log_unexpected()
+    except Exception as exc:  # noqa: BLE001 - the one place that turns the unexpected into a message
+        where = _log_unexpected(exc)
         _error(f"Something unexpected went wrong. The details are in {where}." if where
                else "Something unexpected went wrong:\n" + traceback.format_exc(limit=0).strip())
     return EXIT_ERROR
@@ -180,15 +180,18 @@ def db_status(args: argparse.Namespace) -> int:
     rows: list[tuple[str, str]] = []
     usable = True
     if choice.embedded:
-        rows.append(("Database", f"embedded FerretDB {_ferretdb_version()} on this computer "
-                                 "(no ALKO_MONGODB_URI, no address saved in the keyring)"))
+        what = (f"embedded FerretDB {_ferretdb_version()} on this computer "
+                "(no ALKO_MONGODB_URI, no address saved in the keyring)")
+        rows.append(("Database", what))
         binary = find_ferretdb()
         if binary:
             rows.append(("Server program", str(binary)))
         else:
             usable = False
-            rows.append(("Server program", "NOT FOUND; looked in " + ", ".join(search_locations())
-                         + ". Run `make run` to build it, or set ALKO_MONGODB_URI."))
+            looked = ", ".join(search_locations())
+            missing = (f"NOT FOUND; looked in {looked}. "
+                       "Run `make run` to build it, or set ALKO_MONGODB_URI.")
+            rows.append(("Server program", missing))
         rows.append(("Data folder", str(database_dir(base))))
         running = EmbeddedServer(database_dir(base)).running_uri()
         if running:
@@ -395,7 +398,7 @@ def _error(text: str) -> None:
     print(f"alko-desk: {text}", file=sys.stderr, flush=True)
 
 
-def _log_unexpected() -> Path | None:
+def _log_unexpected(exc: BaseException) -> Path | None:
     """Writes the traceback to the desk's log file; returns where, or None if that failed too."""
     try:
         from alko_desk.paths import data_dir
@@ -406,7 +409,8 @@ def _log_unexpected() -> Path | None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
         try:
-            log.error("unexpected error in %s", " ".join(sys.argv), exc_info=True)
+            log.error("unexpected error in %s", " ".join(sys.argv),
+                      exc_info=(type(exc), exc, exc.__traceback__))
         finally:
             log.removeHandler(handler)
             handler.close()

@@ -22,7 +22,7 @@ ADMIN = "admin"
 ADMIN_PASSWORD = "benchmarks need a long passphrase 1"
 COMPANY = CompanyProfile(
     name="ALKO Cars d.o.o.", address="Ilica 1, 10000 Zagreb, Croatia", vat_id="HR12345678901",
-    bank_account="HR1210010051863000160", currency="EUR", vat_rate=Decimal("25"), phone_region="HR",
+    bank_account="HR1210010051863000160", currency="EUR", vat_rate=Decimal(25), phone_region="HR",
 )
 
 

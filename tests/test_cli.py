@@ -20,7 +20,8 @@ NEW_PASSWORD = "a temporary passphrase for sam"
 def alko(*args: str, env: dict[str, str], timeout: float = 90) -> subprocess.CompletedProcess:
     # A new session: no controlling terminal, so nothing can wait at a password prompt.
     return subprocess.run([sys.executable, "-m", "alko_desk", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL, start_new_session=True)
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL, start_new_session=True,
+                          check=False)
 
 
 @pytest.fixture

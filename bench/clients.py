@@ -1,0 +1,99 @@
+"""The Clients issue's figures, on ALKO_BENCH_CLIENTS (default 100,000) seeded clients."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+from bench.registry import Result, benchmark
+from bench.workspace import ADMIN, ADMIN_PASSWORD, Workspace
+
+CLIENTS = int(os.environ.get("ALKO_BENCH_CLIENTS", "100000"))
+SALES_PASSWORD = "the sales desk passphrase 2026"
+QUERIES = ["kov", "hor", "mar", "nov", "pet", "ana", "ива", "mü", "sch", "бо",
+           "ja", "br", "st", "kr", "wi", "jur", "bab", "ni", "po", "ze"]
+
+
+def _median_ms(fn, runs: int) -> tuple[float, float]:
+    times = []
+    for i in range(runs):
+        start = time.perf_counter()
+        fn(i)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), max(times)
+
+
+def seeded(ws: Workspace):
+    """(context, sales services) on a database with CLIENTS demo clients; seeded once per run."""
+    cached = getattr(ws, "_clients_seeded", None)
+    if cached:
+        return cached
+    from alko_desk.models.users import Role
+    from alko_desk.services.demo import DemoSeeder
+
+    ctx = ws.context()
+    admin = ctx.auth.login(ADMIN, ADMIN_PASSWORD)
+    ctx.services_for(admin).users.create_user("sam", "Sam Sales", Role.SALES, SALES_PASSWORD)
+    session = ctx.auth.login("sam", SALES_PASSWORD)
+    session = ctx.auth.change_password(session, SALES_PASSWORD, SALES_PASSWORD + "!")
+    services = ctx.services_for(session)
+    start = time.perf_counter()
+    DemoSeeder(services.clients).seed(CLIENTS)
+    ws._clients_seed_seconds = time.perf_counter() - start
+    ws._clients_seeded = (ctx, services)
+    return ws._clients_seeded
+
+
+@benchmark(f"Seeding {CLIENTS:,} clients", target="< 180 s", order=200)
+def seeding(ws: Workspace) -> Result:
+    seeded(ws)
+    return Result.at_most(ws._clients_seed_seconds, 180, "s", detail="through ClientService.register_many")
+
+
+@benchmark("Client list: first page (cold)", target="< 150 ms", order=210)
+def first_page(ws: Workspace) -> Result:
+    _, services = seeded(ws)
+    directory = services.clients._directory
+
+    def run(_):
+        directory.invalidate()
+        assert len(services.clients.page(0, 100)) == 100
+
+    median, worst = _median_ms(run, 7)
+    return Result.at_most(median, 150, "ms", detail=f"median of 7, worst {worst:.0f} ms, 100 rows")
+
+
+@benchmark("Client name-prefix search (median)", target="< 150 ms", order=220)
+def prefix_search(ws: Workspace) -> Result:
+    _, services = seeded(ws)
+    directory = services.clients._directory
+
+    def run(i):
+        directory.invalidate()  # cold: every query reads its partition from the database
+        services.clients.search(QUERIES[i % len(QUERIES)])
+
+    median, worst = _median_ms(run, len(QUERIES))
+    return Result.at_most(median, 150, "ms", detail=f"{len(QUERIES)} prefixes, cold cache, worst {worst:.0f} ms")
+
+
+@benchmark("Client exact lookup (email / ID number)", target="< 50 ms", order=230)
+def exact_lookup(ws: Workspace) -> Result:
+    _, services = seeded(ws)
+    step = max(1, CLIENTS // 20)
+
+    def run(i):
+        n = (i // 2) * step
+        text = f"client{n}@demo.alko.example" if i % 2 == 0 else f"D{n:09d}"
+        assert len(services.clients.search(text)) == 1
+
+    median, worst = _median_ms(run, 20)
+    return Result.at_most(median, 50, "ms", detail=f"median of 20, worst {worst:.0f} ms")
+
+
+@benchmark("Opening one client (decrypt all fields)", target="< 30 ms", order=240)
+def open_client(ws: Workspace) -> Result:
+    _, services = seeded(ws)
+    ids = [r.id for r in services.clients.page(CLIENTS // 2, 20)]
+    median, worst = _median_ms(lambda i: services.clients.get(ids[i]), len(ids))
+    return Result.at_most(median, 30, "ms", detail=f"median of {len(ids)}, audited, worst {worst:.0f} ms")
