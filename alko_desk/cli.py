@@ -353,10 +353,41 @@ def audit_verify(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- shared helpers
 
+# ----------------------------------------------------------------------------- demo data
+
+def add_demo_commands(subparsers) -> None:
+    demo = _group(subparsers, "demo", "Fill the database with realistic fake data for demos and benchmarks.")
+    seed = _command(demo, "seed", demo_seed,
+                    "Register fake clients (names with diacritics and Cyrillic) through the same services "
+                    f"as the window; --as names a sales account (password asked for, or {PASSWORD_ENV}).")
+    seed.add_argument("--clients", type=int, required=True, metavar="N", help="how many clients to add")
+    seed.add_argument("--as", dest="acting", metavar="USER", required=True,
+                      help="a staff account allowed to register clients (sales)")
+    seed.add_argument("--seed", type=int, default=7, help="random seed, for repeatable data")
+
+
+def demo_seed(args: argparse.Namespace) -> int:
+    import time
+
+    from alko_desk.services.demo import DemoSeeder
+
+    if args.clients < 1:
+        raise ValidationError("--clients must be at least 1.")
+    started = time.perf_counter()
+    with admin_services(args) as services:
+        seeder = DemoSeeder(services.clients, seed=args.seed)
+        start = services.clients.count()
+        done = seeder.seed(args.clients, start=start,
+                           progress=lambda n, total: print(f"  {n:,} of {total:,} clients", flush=True))
+    print(f"Added {done:,} demo clients in {time.perf_counter() - started:.0f} s.")
+    return EXIT_OK
+
+
 COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_db_commands,
     add_user_commands,
     add_audit_commands,
+    add_demo_commands,
 ]
 
 
