@@ -19,44 +19,11 @@ from alko_desk.services.clients import new_client_id
 from alko_desk.ui.clients.form import ClientFormDialog
 from alko_desk.ui.clients.list_model import CLIENT_ID_ROLE, ClientColumn, ClientListModel
 from alko_desk.ui.clients.page import ClientsPage
-from alko_desk.ui.dialogs import DialogService
 from alko_desk.ui.tasks import TaskRunner
 from tests.clients_data import IVAN, draft
 
 pytestmark = pytest.mark.gui
 WAIT = 10_000
-
-
-class ScriptedDialogs(DialogService):
-    """Records every prompt instead of blocking on it; answers Retry as scripted."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.errors: list[str] = []
-        self.retries: list[str] = []
-        self.retry_answers: list[bool] = []
-        self.generic = 0
-
-    def error(self, parent, title, text):
-        self.errors.append(text)
-
-    def info(self, parent, title, text):
-        pass
-
-    def confirm(self, parent, title, text, ok_text=""):
-        return True
-
-    def retry(self, parent, title, text):
-        self.retries.append(text)
-        return self.retry_answers.pop(0) if self.retry_answers else False
-
-    def generic_error(self, parent):
-        self.generic += 1
-
-
-@pytest.fixture
-def dialogs():
-    return ScriptedDialogs()
 
 
 @pytest.fixture
@@ -65,7 +32,7 @@ def tasks(qapp, dialogs):
     yield runner
     runner.wait_for_done(10_000)  # before the test database is dropped
     qapp.processEvents()
-    assert dialogs.generic == 0, "an unexpected error reached the generic dialog"
+    assert dialogs.generic_errors == 0, "an unexpected error reached the generic dialog"
 
 
 @pytest.fixture
@@ -293,7 +260,7 @@ def test_list_loads_a_page_at_a_time_as_the_user_scrolls(qtbot, open_page, sales
     assert not model.canFetchMore()
     names = [model.index(r, ClientColumn.NAME).data() for r in range(250)]
     assert names == sorted(names) and len(set(names)) == 250
-    assert page.status.text() == "250 client(s)"
+    assert page.status.text() == "250 clients"
 
 
 def test_sorting_by_name_descending_pages_in_the_service(qtbot, open_page, sales):
@@ -369,7 +336,7 @@ def test_search_as_you_type_finds_zeljko_from_zelj_without_a_search_per_key(qtbo
     assert searched == ["zelj"]
     assert [page.model.index(r, 0).data(CLIENT_ID_ROLE) for r in range(page.model.rowCount())] == [z.id]
     assert page.model.index(0, ClientColumn.NAME).data() == "Željko Kovačević"
-    assert "1 match" in page.status.text()
+    assert page.status.text() == "1 match for “zelj”"
 
     page.search.clear()
     qtbot.keyClicks(page.search, "nobody")
@@ -551,3 +518,11 @@ def test_client_list_model_passes_the_model_tester_through_paging_sorting_and_se
     model.reload()
     qtbot.waitUntil(lambda: not model.searching and model.rowCount() == 50 and not model.loading, timeout=WAIT)
     assert model.index(0, ClientColumn.NAME).data() == "Ime129 Prezime129"  # still by name, Z to A
+
+
+def test_the_main_window_opens_this_page_in_the_clients_section(qtbot, open_main, make_user):
+    window = open_main(make_user("sam", Role.SALES))
+    page = window.show_section("clients")
+    assert isinstance(page, ClientsPage)
+    qtbot.waitUntil(lambda: page.model.ever_loaded and not page.model.loading, timeout=WAIT)
+    assert page.new_button.isVisible()

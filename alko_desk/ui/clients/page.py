@@ -206,12 +206,15 @@ class ClientsPage(QWidget):
         elif model.loading and not model.ever_loaded:
             self.status.setText(self.tr("Loading clients…"))
         elif model.searching:
-            self.status.setText(self.tr("%n match(es) for “{query}”", "", model.total).format(query=model.query))
+            text = (self.tr("1 match for “{query}”") if model.total == 1
+                    else self.tr("{count} matches for “{query}”"))
+            self.status.setText(text.format(count=model.total, query=model.query))
         elif model.rowCount() < model.total:
             self.status.setText(self.tr("{shown} of {total} clients shown; scroll for more").format(
                 shown=model.rowCount(), total=model.total))
         else:
-            self.status.setText(self.tr("%n client(s)", "", model.total))
+            text = self.tr("1 client") if model.total == 1 else self.tr("{count} clients")
+            self.status.setText(text.format(count=model.total))
         self._update_empty_state()
 
     def _update_empty_state(self) -> None:
