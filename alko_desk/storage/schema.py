@@ -26,7 +26,6 @@ def _m1_base_indexes(store: Store) -> None:
         db.audit.create_index([("actor", 1), ("seq", -1)], name="by_actor")
         db.audit.create_index([("action", 1), ("seq", -1)], name="by_action")
         db.audit.create_index([("target", 1), ("seq", -1)], name="by_target")
-        db.client_directory.create_index([(("_part"), 1), ("k", 1)], name="by_part_key")
 
 
 MIGRATIONS: list[Callable[[Store], None]] = [_m1_base_indexes]
