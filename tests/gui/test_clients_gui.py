@@ -256,7 +256,7 @@ def test_list_loads_a_page_at_a_time_as_the_user_scrolls(qtbot, open_page, sales
     assert "100 of 250" in page.status.text()
     for expected in (200, 250):
         page.view.scrollToBottom()
-        qtbot.waitUntil(lambda: model.rowCount() == expected, timeout=WAIT)
+        qtbot.waitUntil(lambda n=expected: model.rowCount() == n, timeout=WAIT)
     assert not model.canFetchMore()
     names = [model.index(r, ClientColumn.NAME).data() for r in range(250)]
     assert names == sorted(names) and len(set(names)) == 250
@@ -506,7 +506,7 @@ def test_client_list_model_passes_the_model_tester_through_paging_sorting_and_se
     while model.canFetchMore():
         before = model.rowCount()
         model.fetchMore()
-        qtbot.waitUntil(lambda: model.rowCount() > before and not model.loading, timeout=WAIT)
+        qtbot.waitUntil(lambda n=before: model.rowCount() > n and not model.loading, timeout=WAIT)
     assert model.rowCount() == 130
     model.sort(ClientColumn.STATUS, Qt.SortOrder.DescendingOrder)
     qtbot.waitUntil(lambda: model.sort_column is ClientColumn.STATUS and not model.loading, timeout=WAIT)

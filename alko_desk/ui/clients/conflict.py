@@ -68,11 +68,11 @@ class ConflictDialog(QDialog):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.resizeRowsToContents()
         rows_height = sum(self.table.rowHeight(r) for r in range(len(self.fields)))
-        self.table.setMinimumHeight(min(320, header.sizeHint().height() + rows_height + 6))
+        self.table.setFixedHeight(min(320, header.sizeHint().height() + rows_height + 6))
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         layout.addWidget(self.table)
-        layout.addWidget(note(_tr("ClientConflict", "Nothing was overwritten. Reload their version to "
-                                                    "continue from what is saved now: your changes to "
-                                                    "other fields stay in the form.")))
+        layout.addWidget(note(_tr("ClientConflict", "Reload their version to continue from what is saved "
+                                                    "now; your changes to other fields stay in the form.")))
         buttons = QDialogButtonBox()
         self.reload_button = buttons.addButton(_tr("ClientConflict", "Reload their version"),
                                                QDialogButtonBox.ButtonRole.AcceptRole)

@@ -14,9 +14,9 @@ from alko_desk.ui.widgets import ERROR_STYLE, heading, note
 
 _tr = QCoreApplication.translate
 BADGE_STYLE = {
-    ClientStatus.PROSPECT: "background: #e8eef7; color: #1f3b63;",
-    ClientStatus.ACTIVE: "background: #e3f1e6; color: #1e6b34;",
-    ClientStatus.RESTRICTED: "background: #fbe4e2; color: #b3261e;",
+    ClientStatus.PROSPECT: "background: #dbe6f5; color: #1f3b63;",
+    ClientStatus.ACTIVE: "background: #d5ecd9; color: #1e6b34;",
+    ClientStatus.RESTRICTED: "background: #f8d7d4; color: #b3261e;",
 }
 UNREADABLE_STYLE = ("QFrame#unreadable { border: 1px solid #b3261e; border-radius: 6px; background: #fdf0ef; }"
                     "QFrame#unreadable QLabel { background: transparent; }")
@@ -68,10 +68,15 @@ class ClientDetailPanel(QWidget):
         page = QWidget()
         outer = QVBoxLayout(page)
         outer.setContentsMargins(16, 12, 16, 12)
+        top = QHBoxLayout()
         self.name = heading("", 14)
         self.name.setWordWrap(True)
         self.name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        outer.addWidget(self.name)
+        top.addWidget(self.name, 1)
+        self.edit_button = QPushButton(_tr("ClientDetail", "Edit…"))
+        self.edit_button.clicked.connect(self.edit_requested)
+        top.addWidget(self.edit_button, 0, Qt.AlignmentFlag.AlignTop)
+        outer.addLayout(top)
         badges = QHBoxLayout()
         self.status = QLabel()
         self.status.setObjectName("status")
@@ -101,29 +106,23 @@ class ClientDetailPanel(QWidget):
             caption = note(titles[name])
             form.addRow(caption, value)
             self.values[name] = value
+        self.reveal_button = QPushButton(_tr("ClientDetail", "Reveal numbers"))
+        self.reveal_button.setToolTip(_tr("ClientDetail", "Show the ID and driving licence numbers. "
+                                                          "Recorded in the audit log."))
+        self.reveal_button.clicked.connect(self._reveal_clicked)
+        self.masked_note = note(_tr("ClientDetail", "Recorded in the audit log."))
+        reveal_row = QHBoxLayout()
+        reveal_row.addWidget(self.reveal_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        reveal_row.addWidget(self.masked_note, 1, Qt.AlignmentFlag.AlignVCenter)
+        form.insertRow(SHOWN_FIELDS.index("email"), "", reveal_row)  # right under the masked numbers
         scroll = QScrollArea()
         scroll.setWidget(body)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         outer.addWidget(scroll, 1)
-
-        self.masked_note = note(_tr("ClientDetail", "ID and licence numbers are masked. Revealing them is "
-                                                    "recorded in the audit log."))
-        outer.addWidget(self.masked_note)
-        actions = QHBoxLayout()
-        self.reveal_button = QPushButton(_tr("ClientDetail", "Reveal numbers"))
-        self.reveal_button.setToolTip(_tr("ClientDetail", "Show the ID and driving licence numbers. "
-                                                          "Recorded in the audit log."))
-        self.reveal_button.clicked.connect(self._reveal_clicked)
-        self.edit_button = QPushButton(_tr("ClientDetail", "Edit…"))
-        self.edit_button.clicked.connect(self.edit_requested)
-        actions.addWidget(self.reveal_button)
-        actions.addStretch(1)
-        actions.addWidget(self.edit_button)
-        outer.addLayout(actions)
         self.reveal_button.setVisible(self.can_reveal)
-        self.edit_button.setVisible(self.can_edit)
         self.masked_note.setVisible(self.can_reveal)
+        self.edit_button.setVisible(self.can_edit)
         return page
 
     def _build_unreadable_page(self) -> QWidget:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QFrame,
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
                                QPushButton, QSizePolicy, QVBoxLayout, QWidget)
@@ -120,8 +120,6 @@ class ClientForm(QWidget):
         contact = self._group(_tr("ClientForm", "Contact and address"))
         self.email = self._line(contact, "email", labels["email"], placeholder="name@example.com")
         self.phone = self._line(contact, "phone", labels["phone"])
-        self.phone_hint = note("")
-        self._fields["phone"].widget.parentWidget().layout().insertWidget(1, self.phone_hint)
         self.preferred_channel = QComboBox()
         for channel in ContactChannel:
             self.preferred_channel.addItem(_tr("ContactChannel", channel.label), channel.value)
@@ -222,8 +220,11 @@ class ClientForm(QWidget):
         self._fields[name] = _Field(widget, beside.error, beside.conflict)
 
     def update_region_hint(self) -> None:
-        self.phone_hint.setText(_tr("ClientForm", "Numbers without + are read as {region} numbers."
-                                    ).format(region=self._region()))
+        region = self._region()
+        self.phone.setPlaceholderText(_tr("ClientForm", "+country code, or a {region} number").format(
+            region=region))
+        self.phone.setToolTip(_tr("ClientForm", "Numbers without + are read as {region} numbers. Saved in the "
+                                                "international format.").format(region=region))
 
     # -- values ----------------------------------------------------------------------------
 
@@ -518,7 +519,33 @@ class ClientFormDialog(QDialog):
         else:
             self._original = self.form.values()
         self.form.first_name.setFocus()
-        self.setMinimumWidth(860)
+        self.setMinimumWidth(960)
+        self._fit_timer = QTimer(self)  # a child: it dies with the dialog, and its timeout with it
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(0)
+        self._fit_timer.timeout.connect(self._fit_height)
+
+    # -- size ------------------------------------------------------------------------------
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest and hasattr(self, "_fit_timer"):
+            self._fit_timer.start()  # a message appeared or went: fit once the layout settled
+        return super().event(event)
+
+    def _fit_height(self) -> None:
+        """Grows (or shrinks) to what the wrapped messages need at this width; never squeezes a field.
+
+        Qt gives a window the minimum of its layout, which ignores how tall
+        word-wrapped labels get at the actual width, so that is done here.
+        """
+        layout = self.layout()
+        layout.activate()
+        needed = (layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth()
+                  else layout.totalMinimumSize().height())
+        needed = max(needed, layout.totalMinimumSize().height())
+        self.setMinimumHeight(needed)
+        if self.height() != needed:
+            self.resize(self.width(), needed)
 
     # -- saving ----------------------------------------------------------------------------
 
@@ -532,10 +559,11 @@ class ClientFormDialog(QDialog):
         if not allow_shared_contact:
             self.duplicates.setVisible(False)
         draft, base, clients, client_id = self.form.draft(), self.base, self._clients, self.client_id
-        if base is None:
-            work = lambda: clients.register(client_id, draft, allow_shared_contact=allow_shared_contact)  # noqa: E731
-        else:
-            work = lambda: clients.update(base, draft)  # noqa: E731
+
+        def work() -> Client:  # on a worker: only the copies above, no widgets
+            if base is None:
+                return clients.register(client_id, draft, allow_shared_contact=allow_shared_contact)
+            return clients.update(base, draft)
         self._set_saving(True)
         self.save_attempts += 1
         self._tasks.run(work, on_success=self._saved, on_failure=self._failed,

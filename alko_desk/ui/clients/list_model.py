@@ -351,8 +351,10 @@ class ClientListModel(QAbstractTableModel):
             return row.id
         if role == CLIENT_ROW_ROLE:
             return row
-        if role == Qt.ItemDataRole.ToolTipRole and column is ClientColumn.PHONE and row.phone_masked:
-            return _tr("ClientList", "Masked. Open the client to see the number.")
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column is ClientColumn.PHONE:
+                return _tr("ClientList", "Masked. Open the client to see the number.") if row.phone_masked else None
+            return self._display(row, column) or None  # the whole text where the column cuts it off
         if role == Qt.ItemDataRole.ForegroundRole and column is ClientColumn.STATUS:
             colour = STATUS_COLOURS.get(row.status)
             return QBrush(colour) if colour else None

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext, SessionServices
 
 COLUMN_WIDTHS = {  # in average character widths; Name takes what is left
-    ClientColumn.CITY: 14, ClientColumn.PHONE: 18, ClientColumn.LAST_ACTIVITY: 19, ClientColumn.STATUS: 11,
+    ClientColumn.CITY: 17, ClientColumn.PHONE: 18, ClientColumn.LAST_ACTIVITY: 19, ClientColumn.STATUS: 11,
 }
 
 
@@ -51,11 +51,20 @@ class ClientsPage(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         self.splitter = splitter
+        self._split_once = False
         layout.addWidget(splitter, 1)
         self._connect()
         self.presenter.start()
         self.view.setSortingEnabled(True)  # after start: the first load is already the name sort
         self._update_status()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._split_once:  # the list gets most of the width; the user may move the handle
+            self._split_once = True
+            total = max(self.splitter.width(), 900)
+            list_width = max(int(total * 0.6), total - 460)
+            self.splitter.setSizes([list_width, total - list_width])
 
     # -- building --------------------------------------------------------------------------
 
@@ -68,7 +77,9 @@ class ClientsPage(QWidget):
         self.search.setAccessibleName(self.tr("Search clients"))
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(280)
+        self.search.setMaximumWidth(560)
         row.addWidget(self.search, 1)
+        row.addStretch(0)
         self.new_button = QPushButton(self.tr("New client…"))
         self.new_button.setVisible(self.presenter.can_write)
         row.addWidget(self.new_button)
