@@ -78,6 +78,11 @@ AFTER_LOGIN = textwrap.dedent("""
 
     app = QApplication(sys.argv)
     set_application_names()
+    try:  # as run_gui does: cycles collected on the GUI thread only
+        from alko_desk.ui.gc import GuiThreadGarbageCollector
+        collector = GuiThreadGarbageCollector(app)
+    except ImportError:
+        pass
     context = open_context(data_dir(), SecretStore(fail.Keyring()))
     session = context.auth.login(sys.argv[1], sys.argv[2])
     services = context.services_for(session)
