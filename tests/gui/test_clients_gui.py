@@ -148,8 +148,11 @@ def test_double_click_on_register_creates_one_client(qtbot, open_page, sales, au
     page = open_page(sales)
     form = new_form(qtbot, page)
     type_into(qtbot, form, **ZELJKO_TYPED)
-    qtbot.mouseDClick(form.save_button, Qt.MouseButton.LeftButton)
-    form.save()  # and once more from the keyboard while the first save runs
+    qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)  # a double-click: press, release,
+    assert form.saving and not form.save_button.isEnabled()
+    qtbot.mouseDClick(form.save_button, Qt.MouseButton.LeftButton)  # then the double-click event,
+    qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)
+    form.save()  # and Enter pressed while the first save runs
     saved_and_closed(qtbot, form)
     assert form.save_attempts == 1
     assert sales.clients.count() == 1
@@ -261,6 +264,26 @@ def test_list_loads_a_page_at_a_time_as_the_user_scrolls(qtbot, open_page, sales
     names = [model.index(r, ClientColumn.NAME).data() for r in range(250)]
     assert names == sorted(names) and len(set(names)) == 250
     assert page.status.text() == "250 clients"
+
+
+def test_list_that_cannot_be_read_says_so_and_tries_again(qtbot, context, tasks, sales, dialogs, monkeypatch):
+    seed(sales, 3)
+    real_count = sales.clients.count
+
+    def down():
+        raise DatabaseUnavailable("The database cannot be reached.")
+
+    monkeypatch.setattr(sales.clients, "count", down)
+    page = ClientsPage(context, sales, tasks)
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitUntil(lambda: page.retry_button.isVisible(), timeout=WAIT)
+    assert dialogs.retries == ["The database cannot be reached."]  # the runner's message with Retry
+    assert "could not be read" in page.status.text() and page.model.rowCount() == 0
+    monkeypatch.setattr(sales.clients, "count", real_count)
+    qtbot.mouseClick(page.retry_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 3 and not page.model.loading, timeout=WAIT)
+    assert not page.retry_button.isVisible() and page.status.text() == "3 clients"
 
 
 def test_sorting_by_name_descending_pages_in_the_service(qtbot, open_page, sales):

@@ -118,6 +118,7 @@ class ClientListModel(QAbstractTableModel):
         self._fetch: Task | None = None  # the next page: appended when it arrives
         self._pending_sort: tuple[ClientColumn, Qt.SortOrder] | None = None
         self._ever_loaded = False
+        self._failed = False  # the last load or page failed (the runner said why); a reload retries
 
     # -- what the page shows around the table ---------------------------------------------
 
@@ -141,6 +142,11 @@ class ClientListModel(QAbstractTableModel):
     @property
     def ever_loaded(self) -> bool:
         return self._ever_loaded
+
+    @property
+    def failed(self) -> bool:
+        """The last read failed and was not retried: the rows shown may be incomplete."""
+        return self._failed and not self.loading
 
     @property
     def shown_sort(self) -> tuple[ClientColumn, Qt.SortOrder]:
@@ -191,15 +197,18 @@ class ClientListModel(QAbstractTableModel):
         self._load = self._tasks.run(
             work, with_control=True, parent=self._owner, title=_tr("ClientList", "Clients"),
             on_success=lambda result: self._loaded(generation, column, order, *result),
+            on_failure=lambda _exc: self._read_failed(generation),
             on_progress=lambda done, total, _text: self.progress.emit(done, total),
             on_finished=lambda: self._load_over(generation),
         )
+        self._failed = False
         self.loading_changed.emit(True)
 
     def _loaded(self, generation: int, column: ClientColumn, order: Qt.SortOrder, total: int,
                 rows: list[ClientRow]) -> None:
         if generation != self._generation or self._searching:
             return
+        self._failed = False  # a Retry from the runner's message succeeded
         self.beginResetModel()
         self._rows = list(rows)
         self._total = max(total, len(rows))
@@ -208,6 +217,11 @@ class ClientListModel(QAbstractTableModel):
         self._ever_loaded = True
         self.sort_changed.emit(int(column), order)
         self.loaded.emit()
+
+    def _read_failed(self, generation: int) -> bool:
+        if generation == self._generation:
+            self._failed = True
+        return False  # the runner shows why, and offers Retry when the database went away
 
     def _load_over(self, generation: int) -> None:
         if generation == self._generation:
@@ -235,14 +249,17 @@ class ClientListModel(QAbstractTableModel):
         self._fetch = self._tasks.run(
             work, with_control=True, parent=self._owner, title=_tr("ClientList", "Clients"),
             on_success=lambda rows: self._page_arrived(generation, start, rows),
+            on_failure=lambda _exc: self._read_failed(generation),
             on_progress=lambda done, total, _text: self.progress.emit(done, total),
             on_finished=lambda: self._fetch_over(generation),
         )
+        self._failed = False
         self.loading_changed.emit(True)
 
     def _page_arrived(self, generation: int, start: int, rows: list[ClientRow]) -> None:
         if generation != self._generation or start != len(self._rows):
             return
+        self._failed = False
         known = {r.id for r in self._rows}
         rows = [r for r in rows if r.id not in known]  # a client added meanwhile shifts the pages
         if not rows:
@@ -281,6 +298,7 @@ class ClientListModel(QAbstractTableModel):
     def show_results(self, query: str, rows: list[ClientRow]) -> None:
         """A search's matches, in place of the list, in the sort the header shows."""
         self._cancel_tasks()
+        self._failed = False
         self._generation += 1
         self._pending_sort = None
         self.beginResetModel()

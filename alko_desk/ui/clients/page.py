@@ -101,6 +101,9 @@ class ClientsPage(QWidget):
         self.cancel_button.setToolTip(self.tr("Stop sorting and keep the list as it was"))
         self.cancel_button.setVisible(False)
         row.addWidget(self.cancel_button)
+        self.retry_button = QPushButton(self.tr("Try again"))
+        self.retry_button.setVisible(False)
+        row.addWidget(self.retry_button)
         return row
 
     def _build_list(self) -> QWidget:
@@ -144,6 +147,7 @@ class ClientsPage(QWidget):
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, p.refresh)
         self.new_button.clicked.connect(self.new_client)
         self.cancel_button.clicked.connect(self.model.cancel_loading)
+        self.retry_button.clicked.connect(p.refresh)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.view.activated.connect(self._row_activated)
         self.model.loading_changed.connect(lambda _busy: self._update_status())
@@ -206,6 +210,7 @@ class ClientsPage(QWidget):
         whole = model.reading_whole_directory
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(whole)
+        self.retry_button.setVisible(model.failed and not busy)
         if not whole:
             self.progress.setRange(0, 0)
         if whole:
@@ -216,6 +221,8 @@ class ClientsPage(QWidget):
             self.status.setText(self.tr("Searching…"))
         elif model.loading and not model.ever_loaded:
             self.status.setText(self.tr("Loading clients…"))
+        elif model.failed:
+            self.status.setText(self.tr("The client list could not be read. Nothing was changed."))
         elif model.searching:
             text = (self.tr("1 match for “{query}”") if model.total == 1
                     else self.tr("{count} matches for “{query}”"))
