@@ -277,7 +277,7 @@ def user_add(args: argparse.Namespace) -> int:
     from alko_desk.models.users import Role
 
     password = read_secret(NEW_PASSWORD_ENV, f"Temporary password for {args.username}: ", confirm=True)
-    with admin_services(args) as services:
+    with acting_services(args) as services:
         user = services.users.create_user(args.username, args.name, Role(args.role), password)
     print(f"Created the {user.role.label.lower()} account “{user.username}” ({user.full_name}). "
           "They choose their own password at first login.")
@@ -285,7 +285,7 @@ def user_add(args: argparse.Namespace) -> int:
 
 
 def user_list(args: argparse.Namespace) -> int:
-    with admin_services(args) as services:
+    with acting_services(args) as services:
         users = services.users.list_users()
     rows = [("USERNAME", "NAME", "ROLE", "STATUS", "LAST LOGIN")]
     for user in users:
@@ -302,22 +302,22 @@ def user_list(args: argparse.Namespace) -> int:
 
 def user_reset(args: argparse.Namespace) -> int:
     password = read_secret(NEW_PASSWORD_ENV, f"New temporary password for {args.username}: ", confirm=True)
-    with admin_services(args) as services:
+    with acting_services(args) as services:
         services.users.reset_password(args.username, password)
     print(f"The password of “{args.username}” was reset. They choose their own at their next login.")
     return EXIT_OK
 
 
 def user_unlock(args: argparse.Namespace) -> int:
-    with admin_services(args) as services:
+    with acting_services(args) as services:
         services.users.unlock(args.username)
     print(f"“{args.username}” can log in again.")
     return EXIT_OK
 
 
 @contextlib.contextmanager
-def admin_services(args: argparse.Namespace) -> Iterator:
-    """The services of the acting admin, logged in for this one command and logged out after."""
+def acting_services(args: argparse.Namespace) -> Iterator:
+    """The services of the `--as` account, logged in for this one command and logged out after."""
     password = read_secret(PASSWORD_ENV, f"Password for {args.acting}: ")
     with app_context() as ctx:
         if not ctx.setup.is_set_up():
@@ -374,7 +374,7 @@ def demo_seed(args: argparse.Namespace) -> int:
     if args.clients < 1:
         raise ValidationError("--clients must be at least 1.")
     started = time.perf_counter()
-    with admin_services(args) as services:
+    with acting_services(args) as services:
         seeder = DemoSeeder(services.clients, seed=args.seed)
         start = services.clients.count()
         done = seeder.seed(args.clients, start=start,
