@@ -119,8 +119,15 @@ class ClientService(SessionService):
         self._pending.done(op_id)
         return self._to_client(self._clients.get(client_id), cipher)
 
-    def register_many(self, items: list[tuple[str, ClientDraft]]) -> int:
-        """Registers a batch of new clients in bulk (demo data, imports); same checks, fewer round trips."""
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    def register_many(self, items: list[tuple[str, ClientDraft]],
+                      last_activity: dict[str, datetime] | None = None) -> int:
+        """Registers a batch of new clients in bulk (demo data, imports); same checks, fewer round trips.
+
+        `last_activity` carries when an imported client was last in contact, where known.
+        """
         self._require(Permission.CLIENT_WRITE, "register clients")
         now = self._clock.now()
         docs, keys, lookups, listings = [], [], [], []
@@ -133,7 +140,8 @@ class ClientService(SessionService):
             doc = {
                 "_id": client_id, "version": 1, "status": ClientStatus.PROSPECT.value,
                 "consent": self._consent(normalized.marketing_consent, now, "import"),
-                "created_at": now, "created_by": self.actor, "updated_at": now, "last_activity": now,
+                "created_at": now, "created_by": self.actor, "updated_at": now,
+                "last_activity": (last_activity or {}).get(client_id, now),
                 **self._content_fields(normalized, FieldCipher(client_id, data_key), client_id),
             }
             listing = self._listing(doc, normalized)

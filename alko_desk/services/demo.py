@@ -35,10 +35,10 @@ def _pools(seed: int) -> dict[str, _Pool]:
         fake = Faker(locale)
         fake.seed_instance(seed)
         pools[locale] = _Pool(
-            first=list({fake.first_name() for _ in range(POOL)}),
-            last=list({fake.last_name() for _ in range(POOL)}),
-            city=list({fake.city() for _ in range(POOL // 3)}),
-            street=list({fake.street_name() for _ in range(POOL)}),
+            first=sorted({fake.first_name() for _ in range(POOL)}),  # sorted: same data for the same seed
+            last=sorted({fake.last_name() for _ in range(POOL)}),
+            city=sorted({fake.city() for _ in range(POOL // 3)}),
+            street=sorted({fake.street_name() for _ in range(POOL)}),
             postcode=[fake.postcode() for _ in range(POOL // 3)],
         )
     return pools
@@ -84,7 +84,11 @@ class DemoSeeder:
             if cancelled and cancelled():
                 break
             size = min(batch, count - done)
-            self._clients.register_many(self.drafts(size, start + done))
+            items = self.drafts(size, start + done)
+            # Spread the last contact over the past two years, as a real client book would have.
+            now = self._clients.now()
+            activity = {cid: now - timedelta(minutes=self._rng.randrange(0, 60 * 24 * 730)) for cid, _ in items}
+            self._clients.register_many(items, last_activity=activity)
             done += size
             if progress:
                 progress(done, count)
