@@ -43,12 +43,15 @@ log = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- entry point
 
+
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else list(argv)
     if not args_list:
         return run_gui_command()
-    logging.basicConfig(level=logging.DEBUG if os.environ.get("ALKO_DEBUG") else logging.ERROR,
-                        format="alko-desk: %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if os.environ.get("ALKO_DEBUG") else logging.ERROR,
+        format="alko-desk: %(levelname)s %(name)s: %(message)s",
+    )
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
@@ -75,8 +78,11 @@ def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the one place that turns the unexpected into a message
         where = _log_unexpected(exc)
-        _error(f"Something unexpected went wrong. The details are in {where}." if where
-               else "Something unexpected went wrong:\n" + traceback.format_exc(limit=0).strip())
+        _error(
+            f"Something unexpected went wrong. The details are in {where}."
+            if where
+            else "Something unexpected went wrong:\n" + traceback.format_exc(limit=0).strip()
+        )
     return EXIT_ERROR
 
 
@@ -84,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alko-desk",
         description=f"{APP_NAME}: the showroom desktop application of ALKO Cars. "
-                    "Without a command it opens the window.",
+        "Without a command it opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
     parser.set_defaults(parser=parser)
@@ -101,8 +107,13 @@ def _group(subparsers, name: str, help_text: str) -> argparse._SubParsersAction:
     return parser.add_subparsers(title="commands", metavar="COMMAND")
 
 
-def _command(group, name: str, handler: Callable[[argparse.Namespace], int], help_text: str,
-             parents: list[argparse.ArgumentParser] | None = None) -> argparse.ArgumentParser:
+def _command(
+    group,
+    name: str,
+    handler: Callable[[argparse.Namespace], int],
+    help_text: str,
+    parents: list[argparse.ArgumentParser] | None = None,
+) -> argparse.ArgumentParser:
     parser = group.add_parser(name, help=help_text, description=help_text, parents=parents or [])
     parser.set_defaults(handler=handler, parser=parser)
     return parser
@@ -110,28 +121,41 @@ def _command(group, name: str, handler: Callable[[argparse.Namespace], int], hel
 
 # ----------------------------------------------------------------------------- the window
 
+
 def run_gui_command() -> int:
     try:
         from alko_desk.ui.app import run_gui
     except ModuleNotFoundError as exc:
         if exc.name not in ("alko_desk.ui", "alko_desk.ui.app"):
             raise
-        _error("The ALKO Desk window is not part of this installation. "
-               "The command line works: see `alko-desk --help`.")
+        _error(
+            "The ALKO Desk window is not part of this installation. "
+            "The command line works: see `alko-desk --help`."
+        )
         return EXIT_ERROR
     return run_gui([sys.argv[0] if sys.argv and sys.argv[0] else "alko-desk"])
 
 
 # ----------------------------------------------------------------------------- db
 
+
 def add_db_commands(subparsers) -> None:
-    db = _group(subparsers, "db", "The database: run the embedded server, or see which one is used.")
-    start = _command(db, "start", db_start,
-                     "Run the embedded database (FerretDB) in the foreground, for several desks on "
-                     "this computer or for inspection. Ctrl-C stops it.")
-    start.add_argument("--port", type=int, default=0,
-                       help="loopback port to listen on (default: a free one)")
-    _command(db, "status", db_status, "Say which database the app would use and whether it answers.")
+    db = _group(
+        subparsers, "db", "The database: run the embedded server, or see which one is used."
+    )
+    start = _command(
+        db,
+        "start",
+        db_start,
+        "Run the embedded database (FerretDB) in the foreground, for several desks on "
+        "this computer or for inspection. Ctrl-C stops it.",
+    )
+    start.add_argument(
+        "--port", type=int, default=0, help="loopback port to listen on (default: a free one)"
+    )
+    _command(
+        db, "status", db_status, "Say which database the app would use and whether it answers."
+    )
 
 
 def db_start(args: argparse.Namespace) -> int:
@@ -142,16 +166,23 @@ def db_start(args: argparse.Namespace) -> int:
     server = EmbeddedServer(folder, port=args.port)
     already = server.running_uri()
     if already:
-        raise AlkoError(f"The embedded database of {folder} is already running at {already}.",
-                        hint="Desks on this computer use it as it is. Stop that process to run it here.")
+        raise AlkoError(
+            f"The embedded database of {folder} is already running at {already}.",
+            hint="Desks on this computer use it as it is. Stop that process to run it here.",
+        )
     uri = server.start()
     print(f"{APP_NAME} embedded database (FerretDB {_ferretdb_version()}) is running.")
     print(f"URI: {uri}")
     print(f"Data: {folder}")
-    print("Desks on this computer with the same data folder use it; tools can connect to the URI. "
-          "Press Ctrl-C to stop.", flush=True)
+    print(
+        "Desks on this computer with the same data folder use it; tools can connect to the URI. "
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         while not stop.is_set() and server.process.poll() is None:
             stop.wait(0.2)
@@ -163,8 +194,10 @@ def db_start(args: argparse.Namespace) -> int:
     if stop.is_set():
         print("The embedded database has stopped.", flush=True)
         return EXIT_OK
-    raise AlkoError(f"The embedded database stopped by itself (exit code {code}).",
-                    hint=f"Its log is {folder / 'ferretdb.log'}.")
+    raise AlkoError(
+        f"The embedded database stopped by itself (exit code {code}).",
+        hint=f"Its log is {folder / 'ferretdb.log'}.",
+    )
 
 
 def db_status(args: argparse.Namespace) -> int:
@@ -180,8 +213,10 @@ def db_status(args: argparse.Namespace) -> int:
     rows: list[tuple[str, str]] = []
     usable = True
     if choice.embedded:
-        what = (f"embedded FerretDB {_ferretdb_version()} on this computer "
-                "(no ALKO_MONGODB_URI, no address saved in the keyring)")
+        what = (
+            f"embedded FerretDB {_ferretdb_version()} on this computer "
+            "(no ALKO_MONGODB_URI, no address saved in the keyring)"
+        )
         rows.append(("Database", what))
         binary = find_ferretdb()
         if binary:
@@ -189,8 +224,10 @@ def db_status(args: argparse.Namespace) -> int:
         else:
             usable = False
             looked = ", ".join(search_locations())
-            missing = (f"NOT FOUND; looked in {looked}. "
-                       "Run `make run` to build it, or set ALKO_MONGODB_URI.")
+            missing = (
+                f"NOT FOUND; looked in {looked}. "
+                "Run `make run` to build it, or set ALKO_MONGODB_URI."
+            )
             rows.append(("Server program", missing))
         rows.append(("Data folder", str(database_dir(base))))
         running = EmbeddedServer(database_dir(base)).running_uri()
@@ -206,10 +243,18 @@ def db_status(args: argparse.Namespace) -> int:
         reachable, detail = _probe(choice.uri, db_name)
         usable = reachable
         rows.append(("Reachable", detail))
-        rows.append(("TLS", "on" if _uses_tls(choice.uri)
-                     else "off (recommended for a server on another computer: add tls=true)"))
+        rows.append(
+            (
+                "TLS",
+                "on"
+                if _uses_tls(choice.uri)
+                else "off (recommended for a server on another computer: add tls=true)",
+            )
+        )
     rows.append(("Database name", db_name))
-    rows.append(("Keyring", secrets.backend_name if secrets.available else f"none. {secrets.warning}"))
+    rows.append(
+        ("Keyring", secrets.backend_name if secrets.available else f"none. {secrets.warning}")
+    )
     rows.append(("Desk data folder", str(base)))
     _print_rows(rows)
     return EXIT_OK if usable else EXIT_ERROR
@@ -247,23 +292,40 @@ def _db_name() -> str:
 
 # ----------------------------------------------------------------------------- user
 
+
 def add_user_commands(subparsers) -> None:
     acting = argparse.ArgumentParser(add_help=False)
-    acting.add_argument("--as", dest="acting", metavar="ADMIN", required=True,
-                        help=f"the admin doing this; the password is asked for, or read from {PASSWORD_ENV}")
+    acting.add_argument(
+        "--as",
+        dest="acting",
+        metavar="ADMIN",
+        required=True,
+        help=f"the admin doing this; the password is asked for, or read from {PASSWORD_ENV}",
+    )
     user = _group(subparsers, "user", "Staff accounts (an admin authenticates with --as).")
-    add = _command(user, "add", user_add,
-                   f"Create an account with a temporary password (asked for, or {NEW_PASSWORD_ENV}); "
-                   "its owner chooses their own at first login.", [acting])
+    add = _command(
+        user,
+        "add",
+        user_add,
+        f"Create an account with a temporary password (asked for, or {NEW_PASSWORD_ENV}); "
+        "its owner chooses their own at first login.",
+        [acting],
+    )
     add.add_argument("username")
     add.add_argument("--name", required=True, help="the person's full name")
     add.add_argument("--role", required=True, choices=_role_names())
     _command(user, "list", user_list, "List the staff accounts.", [acting])
-    reset = _command(user, "reset", user_reset,
-                     f"Give an account a new temporary password (asked for, or {NEW_PASSWORD_ENV}).",
-                     [acting])
+    reset = _command(
+        user,
+        "reset",
+        user_reset,
+        f"Give an account a new temporary password (asked for, or {NEW_PASSWORD_ENV}).",
+        [acting],
+    )
     reset.add_argument("username")
-    unlock = _command(user, "unlock", user_unlock, "Lift the lock after repeated failed logins.", [acting])
+    unlock = _command(
+        user, "unlock", user_unlock, "Lift the lock after repeated failed logins.", [acting]
+    )
     unlock.add_argument("username")
 
 
@@ -276,11 +338,15 @@ def _role_names() -> list[str]:
 def user_add(args: argparse.Namespace) -> int:
     from alko_desk.models.users import Role
 
-    password = read_secret(NEW_PASSWORD_ENV, f"Temporary password for {args.username}: ", confirm=True)
+    password = read_secret(
+        NEW_PASSWORD_ENV, f"Temporary password for {args.username}: ", confirm=True
+    )
     with acting_services(args) as services:
         user = services.users.create_user(args.username, args.name, Role(args.role), password)
-    print(f"Created the {user.role.label.lower()} account “{user.username}” ({user.full_name}). "
-          "They choose their own password at first login.")
+    print(
+        f"Created the {user.role.label.lower()} account “{user.username}” ({user.full_name}). "
+        "They choose their own password at first login."
+    )
     return EXIT_OK
 
 
@@ -294,17 +360,23 @@ def user_list(args: argparse.Namespace) -> int:
             status.append("must choose a password")
         if user.locked_until:
             status.append(f"locked until {user.locked_until.astimezone():%Y-%m-%d %H:%M}")
-        last = f"{user.last_login_at.astimezone():%Y-%m-%d %H:%M}" if user.last_login_at else "never"
+        last = (
+            f"{user.last_login_at.astimezone():%Y-%m-%d %H:%M}" if user.last_login_at else "never"
+        )
         rows.append((user.username, user.full_name, user.role.value, ", ".join(status), last))
     _print_table(rows)
     return EXIT_OK
 
 
 def user_reset(args: argparse.Namespace) -> int:
-    password = read_secret(NEW_PASSWORD_ENV, f"New temporary password for {args.username}: ", confirm=True)
+    password = read_secret(
+        NEW_PASSWORD_ENV, f"New temporary password for {args.username}: ", confirm=True
+    )
     with acting_services(args) as services:
         services.users.reset_password(args.username, password)
-    print(f"The password of “{args.username}” was reset. They choose their own at their next login.")
+    print(
+        f"The password of “{args.username}” was reset. They choose their own at their next login."
+    )
     return EXIT_OK
 
 
@@ -321,8 +393,10 @@ def acting_services(args: argparse.Namespace) -> Iterator:
     password = read_secret(PASSWORD_ENV, f"Password for {args.acting}: ")
     with app_context() as ctx:
         if not ctx.setup.is_set_up():
-            raise SetupRequired("ALKO Desk has not been set up on this database yet.",
-                                hint="Open the app once (`alko-desk`): its setup wizard creates the first admin.")
+            raise SetupRequired(
+                "ALKO Desk has not been set up on this database yet.",
+                hint="Open the app once (`alko-desk`): its setup wizard creates the first admin.",
+            )
         session = ctx.auth.login(args.acting, password)
         try:
             yield ctx.services_for(session)
@@ -332,22 +406,31 @@ def acting_services(args: argparse.Namespace) -> Iterator:
 
 # ----------------------------------------------------------------------------- audit
 
+
 def add_audit_commands(subparsers) -> None:
     audit = _group(subparsers, "audit", "The hash-chained audit log.")
-    _command(audit, "verify", audit_verify,
-             "Check every link of the audit chain and the head this desk anchored; "
-             f"exit code {EXIT_AUDIT_BROKEN} names the first bad entry.")
+    _command(
+        audit,
+        "verify",
+        audit_verify,
+        "Check every link of the audit chain and the head this desk anchored; "
+        f"exit code {EXIT_AUDIT_BROKEN} names the first bad entry.",
+    )
 
 
 def audit_verify(args: argparse.Namespace) -> int:
     with app_context() as ctx:
         report = ctx.audit_log.verify()
     if report.ok:
-        print(f"The audit log is intact: {report.checked} entries checked, the newest is entry "
-              f"{report.head_seq}.")
+        print(
+            f"The audit log is intact: {report.checked} entries checked, the newest is entry "
+            f"{report.head_seq}."
+        )
         return EXIT_OK
-    _error(f"The audit log is broken. First bad entry: {report.first_bad_seq} ({report.problem}). "
-           f"{report.checked} entries before it are intact.")
+    _error(
+        f"The audit log is broken. First bad entry: {report.first_bad_seq} ({report.problem}). "
+        f"{report.checked} entries before it are intact."
+    )
     return EXIT_AUDIT_BROKEN
 
 
@@ -355,14 +438,28 @@ def audit_verify(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- demo data
 
+
 def add_demo_commands(subparsers) -> None:
-    demo = _group(subparsers, "demo", "Fill the database with realistic fake data for demos and benchmarks.")
-    seed = _command(demo, "seed", demo_seed,
-                    "Register fake clients (names with diacritics and Cyrillic) through the same services "
-                    f"as the window; --as names a sales account (password asked for, or {PASSWORD_ENV}).")
-    seed.add_argument("--clients", type=int, required=True, metavar="N", help="how many clients to add")
-    seed.add_argument("--as", dest="acting", metavar="USER", required=True,
-                      help="a staff account allowed to register clients (sales)")
+    demo = _group(
+        subparsers, "demo", "Fill the database with realistic fake data for demos and benchmarks."
+    )
+    seed = _command(
+        demo,
+        "seed",
+        demo_seed,
+        "Register fake clients (names with diacritics and Cyrillic) through the same services "
+        f"as the window; --as names a sales account (password asked for, or {PASSWORD_ENV}).",
+    )
+    seed.add_argument(
+        "--clients", type=int, required=True, metavar="N", help="how many clients to add"
+    )
+    seed.add_argument(
+        "--as",
+        dest="acting",
+        metavar="USER",
+        required=True,
+        help="a staff account allowed to register clients (sales)",
+    )
     seed.add_argument("--seed", type=int, default=7, help="random seed, for repeatable data")
 
 
@@ -377,8 +474,11 @@ def demo_seed(args: argparse.Namespace) -> int:
     with acting_services(args) as services:
         seeder = DemoSeeder(services.clients, seed=args.seed)
         start = services.clients.count()
-        done = seeder.seed(args.clients, start=start,
-                           progress=lambda n, total: print(f"  {n:,} of {total:,} clients", flush=True))
+        done = seeder.seed(
+            args.clients,
+            start=start,
+            progress=lambda n, total: print(f"  {n:,} of {total:,} clients", flush=True),
+        )
     print(f"Added {done:,} demo clients in {time.perf_counter() - started:.0f} s.")
     return EXIT_OK
 
@@ -410,8 +510,10 @@ def read_secret(env_name: str, prompt: str, *, confirm: bool = False) -> str:
     if value:
         return value
     if not (sys.stdin and sys.stdin.isatty()):
-        raise AlkoError("A password is needed and there is no terminal to ask for it.",
-                        hint=f"Run the command in a terminal, or set {env_name}.")
+        raise AlkoError(
+            "A password is needed and there is no terminal to ask for it.",
+            hint=f"Run the command in a terminal, or set {env_name}.",
+        )
     value = getpass.getpass(prompt)
     if confirm and getpass.getpass("Type it again: ") != value:
         raise AlkoError("The two passwords differ; nothing was changed.")
@@ -440,8 +542,11 @@ def _log_unexpected(exc: BaseException) -> Path | None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
         try:
-            log.error("unexpected error in %s", " ".join(sys.argv),
-                      exc_info=(type(exc), exc, exc.__traceback__))
+            log.error(
+                "unexpected error in %s",
+                " ".join(sys.argv),
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
         finally:
             log.removeHandler(handler)
             handler.close()

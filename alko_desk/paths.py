@@ -16,7 +16,7 @@ DATA_DIR_ENV = "ALKO_DATA_DIR"
 
 
 def set_application_names() -> None:
-    """The names Qt derives per-user folders and QSettings from; safe before or after QApplication."""
+    """The names Qt derives per-user folders and QSettings from; safe before QApplication too."""
     from PySide6.QtCore import QCoreApplication
 
     if QCoreApplication.organizationName() != ORG_NAME:

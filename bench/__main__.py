@@ -38,8 +38,15 @@ def run(selected: list[Benchmark]) -> list[tuple[str, ...]]:
             print(f"… {item.name}", file=sys.stderr, flush=True)
             try:
                 result: Result = item.run(ws)
-                rows.append((item.name, result.shown, item.target, "pass" if result.passed else "FAIL",
-                             result.detail))
+                rows.append(
+                    (
+                        item.name,
+                        result.shown,
+                        item.target,
+                        "pass" if result.passed else "FAIL",
+                        result.detail,
+                    )
+                )
             except Exception as exc:  # noqa: BLE001 - one broken row must not hide the others
                 rows.append((item.name, "-", item.target, "ERROR", f"{type(exc).__name__}: {exc}"))
     finally:

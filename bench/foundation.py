@@ -87,8 +87,8 @@ AFTER_LOGIN = textwrap.dedent("""
     session = context.auth.login(sys.argv[1], sys.argv[2])
     services = context.services_for(session)
     tasks = TaskRunner(DialogService())
-    window = MainWindow(context, services,
-                        tasks.for_session(lambda password: context.auth.confirm_password(session, password)))
+    confirm = lambda password: context.auth.confirm_password(session, password)
+    window = MainWindow(context, services, tasks.for_session(confirm))
     window.show()
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:  # let the first page load its data
@@ -97,7 +97,8 @@ AFTER_LOGIN = textwrap.dedent("""
     tasks.wait_for_done(10_000)
     app.processEvents()
     rss = psutil.Process().memory_info().rss
-    server = psutil.Process(context.server.process.pid).memory_info().rss if context.server and context.server.process else 0
+    process = context.server.process if context.server else None
+    server = psutil.Process(process.pid).memory_info().rss if process else 0
     print(json.dumps({"rss": rss, "server_rss": server}), flush=True)
     window.close()
     context.close()
@@ -107,8 +108,15 @@ AFTER_LOGIN = textwrap.dedent("""
 def time_to_marker(args: list[str], env: dict[str, str], timeout: float = 60.0) -> float:
     """Seconds from spawning the process to its SHOWN line; the process is then left to exit."""
     started = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         with selectors.DefaultSelector() as selector:
             selector.register(proc.stdout, selectors.EVENT_READ)
@@ -118,7 +126,9 @@ def time_to_marker(args: list[str], env: dict[str, str], timeout: float = 60.0) 
                     raise RuntimeError(f"no window within {timeout:.0f} s")
                 line = proc.stdout.readline()
                 if not line:
-                    raise RuntimeError("exited before showing a window: " + proc.stderr.read()[-400:].strip())
+                    raise RuntimeError(
+                        "exited before showing a window: " + proc.stderr.read()[-400:].strip()
+                    )
                 if line.strip() == SHOWN:
                     return time.perf_counter() - started
     finally:
@@ -144,8 +154,13 @@ def cold_start(ws: Workspace) -> Result:
         empty.append(time_to_marker(empty_cmd, env))
         app.append(time_to_marker(app_cmd, env))
     ratio = statistics.median(app) / statistics.median(empty)
-    return Result.at_most(ratio, 3.0, "x", f"app {statistics.median(app):.3f} s, empty window "
-                                          f"{statistics.median(empty):.3f} s (medians of 5)")
+    return Result.at_most(
+        ratio,
+        3.0,
+        "x",
+        f"app {statistics.median(app):.3f} s, empty window "
+        f"{statistics.median(empty):.3f} s (medians of 5)",
+    )
 
 
 @benchmark("Embedded database ready", target="< 2 s", order=20)
@@ -159,8 +174,12 @@ def embedded_ready(ws: Workspace) -> Result:
         server.start()
         times.append(time.perf_counter() - started)
         server.stop()
-    return Result.at_most(statistics.median(times), 2.0, "s",
-                          f"EmbeddedServer.start on a fresh folder, median of 3 (max {max(times):.2f} s)")
+    return Result.at_most(
+        statistics.median(times),
+        2.0,
+        "s",
+        f"EmbeddedServer.start on a fresh folder, median of 3 (max {max(times):.2f} s)",
+    )
 
 
 @benchmark("Login round trip", target="< 300 ms", order=30)
@@ -172,19 +191,34 @@ def login_round_trip(ws: Workspace) -> Result:
         started = time.perf_counter()
         ctx.auth.login(ADMIN, ADMIN_PASSWORD)
         times.append((time.perf_counter() - started) * 1000)
-    return Result.at_most(statistics.median(times), 300, "ms",
-                          "AuthService.login with Argon2id and audit entry, median of 7")
+    return Result.at_most(
+        statistics.median(times),
+        300,
+        "ms",
+        "AuthService.login with Argon2id and audit entry, median of 7",
+    )
 
 
 @benchmark("Resident memory after login", target="< 250 MB", order=40)
 def memory_after_login(ws: Workspace) -> Result:
     desk = ws.desk_data_dir()
-    out = subprocess.run([sys.executable, "-c", AFTER_LOGIN, ADMIN, ADMIN_PASSWORD],
-                         env=ws.child_env(desk), cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-                         check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", AFTER_LOGIN, ADMIN, ADMIN_PASSWORD],
+        env=ws.child_env(desk),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed")
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     mb = figures["rss"] / 2**20
-    return Result.at_most(mb, 250, "MB", "app process with the main window, offscreen; "
-                                         f"the embedded server adds {figures['server_rss'] / 2**20:.0f} MB")
+    return Result.at_most(
+        mb,
+        250,
+        "MB",
+        "app process with the main window, offscreen; "
+        f"the embedded server adds {figures['server_rss'] / 2**20:.0f} MB",
+    )

@@ -21,8 +21,13 @@ from alko_desk.storage.schema import ensure_schema
 ADMIN = "admin"
 ADMIN_PASSWORD = "benchmarks need a long passphrase 1"
 COMPANY = CompanyProfile(
-    name="ALKO Cars d.o.o.", address="Ilica 1, 10000 Zagreb, Croatia", vat_id="HR12345678901",
-    bank_account="HR1210010051863000160", currency="EUR", vat_rate=Decimal(25), phone_region="HR",
+    name="ALKO Cars d.o.o.",
+    address="Ilica 1, 10000 Zagreb, Croatia",
+    vat_id="HR12345678901",
+    bank_account="HR1210010051863000160",
+    currency="EUR",
+    vat_rate=Decimal(25),
+    phone_region="HR",
 )
 
 
@@ -62,7 +67,7 @@ class Workspace:
         return ctx
 
     def desk_data_dir(self) -> Path:
-        """A desk's data folder with a set-up embedded database, its server stopped (a cold start)."""
+        """A desk's data folder with a set-up embedded database, server stopped (a cold start)."""
         if self._desk_dir is None:
             folder = self.path("desk")
             saved = os.environ.pop("ALKO_MONGODB_URI", None)
@@ -81,8 +86,12 @@ class Workspace:
     def child_env(self, data_dir: Path, **extra: str) -> dict[str, str]:
         """The environment for an app process measured from outside: offscreen, embedded default."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALKO_")}
-        env.update(QT_QPA_PLATFORM="offscreen", ALKO_DATA_DIR=str(data_dir),
-                   PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring", **extra)
+        env.update(
+            QT_QPA_PLATFORM="offscreen",
+            ALKO_DATA_DIR=str(data_dir),
+            PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+            **extra,
+        )
         return env
 
     def close(self) -> None:

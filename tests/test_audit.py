@@ -1,4 +1,7 @@
-"""The hash-chained audit log: every kind of tampering named (concurrent desks: test_chain_concurrency)."""
+"""The hash-chained audit log: every kind of tampering is named.
+
+Concurrent desks: tests/test_chain_concurrency.py.
+"""
 
 from __future__ import annotations
 
@@ -52,8 +55,15 @@ def test_an_entry_rewritten_with_a_fresh_hash_breaks_the_next_link(context):
     record(context, 4)
     doc = part(context.store, 2).find_one({"_id": entry_id(2)})
     doc["actor"] = "mallory"
-    doc["hash"] = entry_hash(doc["seq"], doc["time"], doc["actor"], doc["action"], doc["target"],
-                             doc["details"], doc["prev"])
+    doc["hash"] = entry_hash(
+        doc["seq"],
+        doc["time"],
+        doc["actor"],
+        doc["action"],
+        doc["target"],
+        doc["details"],
+        doc["prev"],
+    )
     part(context.store, 2).replace_one({"_id": entry_id(2)}, doc)
     report = context.audit_log.verify()
     assert not report.ok and report.first_bad_seq == 3
@@ -67,4 +77,6 @@ def test_a_desk_that_saw_the_head_detects_the_end_cut_even_with_the_hint_rolled_
     report = context.audit_log.verify()
     assert not report.ok and report.first_bad_seq == 4
     fresh_desk = AppContext(context.store, data_dir=context.data_dir / "other-desk")
-    assert fresh_desk.audit_log.verify().ok  # without the anchor the cut is invisible: why it exists
+    assert (
+        fresh_desk.audit_log.verify().ok
+    )  # without the anchor the cut is invisible: why it exists

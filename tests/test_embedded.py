@@ -1,4 +1,4 @@
-"""The embedded FerretDB: loopback only, no telemetry, no orphans, clear messages, `db start|status`."""
+"""The embedded FerretDB: loopback only, no telemetry, no orphans, clear messages, `db` commands."""
 
 from __future__ import annotations
 
@@ -36,14 +36,23 @@ def gone(pid: int, timeout: float = 10.0) -> bool:
 
 def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALKO_")}
-    env.update(ALKO_DATA_DIR=str(tmp_path), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring", **extra)
+    env.update(
+        ALKO_DATA_DIR=str(tmp_path), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring", **extra
+    )
     return env
 
 
 def alko(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "alko_desk", *args], env=env, capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL, start_new_session=True,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "alko_desk", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -60,7 +69,9 @@ def test_server_listens_on_loopback_only_without_telemetry_or_debug_listener(ser
     assert "--telemetry=disable" in args
     assert "--debug-addr=-" in args
     assert f"--listen-addr=127.0.0.1:{server.port}" in args
-    listening = {c.laddr for c in proc.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+    listening = {
+        c.laddr for c in proc.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN
+    }
     assert listening and all(addr.ip == "127.0.0.1" for addr in listening)
     assert {addr.port for addr in listening} == {server.port}
 
@@ -102,8 +113,14 @@ CRASHING_APP = textwrap.dedent("""
 
 @pytest.mark.parametrize("death", ["kill", "exit"])
 def test_a_crashed_app_leaves_no_server_behind(tmp_path, death):
-    app = subprocess.run([sys.executable, "-c", CRASHING_APP, str(tmp_path / "db"), death],
-                         capture_output=True, text=True, timeout=60, cwd=REPO_ROOT, check=False)
+    app = subprocess.run(
+        [sys.executable, "-c", CRASHING_APP, str(tmp_path / "db"), death],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+        check=False,
+    )
     assert app.returncode != 0
     ferretdb_pid = int(app.stdout.split()[0])
     try:
@@ -152,9 +169,15 @@ def test_db_status_hides_credentials_and_fails_when_the_server_is_down(tmp_path)
 
 def test_db_start_serves_the_desks_data_folder_until_terminated(tmp_path):
     env = cli_env(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "alko_desk", "db", "start"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alko_desk", "db", "start"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         uri = ""
         for line in proc.stdout:

@@ -32,7 +32,9 @@ def test_a_later_migration_runs_once_in_order(store, monkeypatch):
 
 def test_a_database_from_a_newer_app_is_left_alone(store, monkeypatch):
     store.db.meta.insert_one({"_id": SCHEMA_DOC_ID, "version": SCHEMA_VERSION + 5})
-    monkeypatch.setattr(schema, "MIGRATIONS", [lambda s: pytest.fail("an applied migration ran again")])
+    monkeypatch.setattr(
+        schema, "MIGRATIONS", [lambda s: pytest.fail("an applied migration ran again")]
+    )
     assert ensure_schema(store) == SCHEMA_VERSION + 5
 
 

@@ -55,9 +55,11 @@ class LockedKeyring(keyring.backend.KeyringBackend):
         raise keyring.errors.KeyringLocked("locked")
 
 
-@pytest.mark.skipif(not os.environ.get("DBUS_SESSION_BUS_ADDRESS"),
-                    reason="no D-Bus session bus: run the suite with `make test`, which starts one "
-                           "with gnome-keyring's Secret Service")
+@pytest.mark.skipif(
+    not os.environ.get("DBUS_SESSION_BUS_ADDRESS"),
+    reason="no D-Bus session bus: run the suite with `make test`, which starts one "
+    "with gnome-keyring's Secret Service",
+)
 def test_the_secret_service_round_trips_a_secret():
     store = SecretStore()
     assert store.backend_name == "keyring.backends.SecretService.Keyring", store.warning
@@ -71,10 +73,12 @@ def test_the_secret_service_round_trips_a_secret():
     assert SecretStore().get(key) is None
 
 
-@pytest.mark.parametrize("backend_factory", [fail.Keyring, PlaintextFileKeyring],
-                         ids=["no-keyring", "plaintext-file"])
+@pytest.mark.parametrize(
+    "backend_factory", [fail.Keyring, PlaintextFileKeyring], ids=["no-keyring", "plaintext-file"]
+)
 def test_an_unsafe_or_missing_keyring_is_refused_with_a_warning_and_stores_nothing(
-        backend_factory, tmp_path, caplog, default_keyring):
+    backend_factory, tmp_path, caplog, default_keyring
+):
     backend = backend_factory()
     backend.path = tmp_path / "plaintext-keyring.cfg"
     keyring.set_keyring(backend)
