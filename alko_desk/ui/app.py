@@ -25,6 +25,7 @@ from alko_desk.ui.change_password import ChangePasswordDialog
 from alko_desk.ui.db_settings import DatabaseSettingsDialog
 from alko_desk.ui.dialogs import DialogService
 from alko_desk.ui.errors import ErrorReporter, install_excepthook
+from alko_desk.ui.gc import GuiThreadGarbageCollector
 from alko_desk.ui.idle import DEFAULT_IDLE_MINUTES, DeskLock, IdleWatcher
 from alko_desk.ui.login import LoginWindow
 from alko_desk.ui.preferences import Preferences
@@ -79,6 +80,7 @@ class DeskController(QObject):
         self.db_settings_dialog: DatabaseSettingsDialog | None = None
         self.desk_lock: DeskLock | None = None
         self._opened: list[AppContext] = []
+        self._retired: list[QWidget] = []  # kept until deleteLater has run (see _retire)
         self._shutting_down = False
         self.idle = IdleWatcher(idle_timeout_ms or DEFAULT_IDLE_MINUTES * 60_000, self)
         self.idle.idle.connect(self.lock)
@@ -180,8 +182,7 @@ class DeskController(QObject):
         self.login_window.show()
         self.login_window.set_ready()
         if self.wizard is not None:
-            self.wizard.hide()
-            self.wizard.deleteLater()
+            self._retire(self.wizard)
             self.wizard = None
 
     # -- login ------------------------------------------------------------------------------
@@ -313,8 +314,21 @@ class DeskController(QObject):
             self.desk_lock = None
         if self.main_window is not None and shiboken6.isValid(self.main_window):
             self.main_window.close_quietly()
+            self._retire(self.main_window)
         self.main_window = None
         self.session = None
+
+    def _retire(self, window: QWidget) -> None:
+        """Hides a window and deletes it on the next turn of the event loop.
+
+        A top-level window without a parent is owned by its Python wrapper; dropping
+        the last reference while one of its own signals is still being delivered
+        (a menu action, a button) would delete it under Qt's feet.
+        """
+        self._retired = [w for w in self._retired if shiboken6.isValid(w)]
+        window.hide()
+        window.deleteLater()
+        self._retired.append(window)
 
     @staticmethod
     def _close_modal_dialogs() -> None:
@@ -383,6 +397,7 @@ def run_gui(argv: list[str]) -> int:
 
         return bootstrap_open(Path(folder), secrets)
 
+    collector = GuiThreadGarbageCollector(app)
     dialogs = DialogService()
     controller = DeskController(open_context, dialogs=dialogs, preferences=Preferences())
     install_excepthook(controller.reporter)
@@ -394,6 +409,7 @@ def run_gui(argv: list[str]) -> int:
         return app.exec()
     finally:
         controller.shutdown()
+        collector.stop()
 
 
 __all__ = ["DeskController", "run_gui"]

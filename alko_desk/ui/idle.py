@@ -85,20 +85,22 @@ class _Cover(QFrame):
         self.setStyleSheet("QFrame#lockCover { background-color: #20262e; }"
                            "QFrame#lockCover QLabel { color: #e8eaed; }")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self._window = window
         window.installEventFilter(self)
         self.setGeometry(window.rect())
         self.raise_()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if watched is self._window and event.type() == QEvent.Type.Resize:
-            self.setGeometry(self._window.rect())
+        # Only Qt's own state here: the Python wrapper may be a fresh one without our attributes.
+        window = self.parentWidget()
+        if window is not None and watched is window and event.type() == QEvent.Type.Resize:
+            self.setGeometry(window.rect())
             self.raise_()
         return False
 
     def remove(self) -> None:
-        if shiboken6.isValid(self._window):
-            self._window.removeEventFilter(self)
+        window = self.parentWidget()
+        if window is not None:
+            window.removeEventFilter(self)
         self.hide()
         self.deleteLater()
 

@@ -211,7 +211,6 @@ class MainWindow(QMainWindow):
         self._closing_quietly = True
         self._save()
         self.hide()
-        self.deleteLater()
 
     def _save(self) -> None:
         if self._preferences:

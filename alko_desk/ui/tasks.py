@@ -107,6 +107,10 @@ class Task(QObject):
     def cancelled(self) -> bool:
         return self.control.cancelled
 
+    def release(self) -> None:
+        """Drops the callbacks once the task is over: their closures often hold widgets."""
+        self.on_success = self.on_failure = self.on_finished = self.on_progress = None
+
     def parent_alive(self) -> bool:
         return self.parent_widget is None or shiboken6.isValid(self.parent_widget)
 
@@ -120,30 +124,42 @@ class _Signals(QObject):
 
 
 class _Worker(QRunnable):
-    def __init__(self, task: Task, signals: _Signals) -> None:
+    """Holds only plain Python and the signals object (owned by its attempt on the GUI thread).
+
+    It must not hold a Python-owned QObject: the pool deletes the runnable on its
+    own thread, and the last reference to a QObject dropped there would delete it
+    off the GUI thread.
+    """
+
+    def __init__(self, fn: Callable[..., Any], control: TaskControl | None, signals: _Signals) -> None:
         super().__init__()
-        self._task = task
+        self._fn = fn
+        self._control = control
         self._signals = signals
-        self._fn = task.fn
-        self._control = task.control if task.with_control else None
 
     def run(self) -> None:  # runs on a pool thread: no widgets here
+        fn, control, signals = self._fn, self._control, self._signals
+        self._fn = self._control = self._signals = None
         try:
-            result = self._fn(self._control) if self._control is not None else self._fn()
+            result = fn(control) if control is not None else fn()
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the GUI thread
-            self._signals.failed.emit(exc)
+            signals.failed.emit(exc)
         else:
-            self._signals.succeeded.emit(result)
+            signals.succeeded.emit(result)
 
 
 class _Attempt(QObject):
-    """Receives one attempt's signals on the GUI thread and hands them to the runner."""
+    """Receives one attempt's signals on the GUI thread and hands them to the runner.
+
+    A child of the runner, deleted with deleteLater: never by a dropped Python
+    reference while Qt is still delivering a call to it.
+    """
 
     def __init__(self, runner: TaskRunner, task: Task) -> None:
-        super().__init__()
+        super().__init__(runner)
         self.runner = runner
         self.task = task
-        self.signals = _Signals()
+        self.signals = _Signals(self)
         self.signals.succeeded.connect(self._succeeded)
         self.signals.failed.connect(self._failed)
         self.signals.progress.connect(self._progress)
@@ -220,7 +236,7 @@ class TaskRunner(QObject):
         attempt = _Attempt(self, task)
         self._attempts.add(attempt)
         task.control._emit = attempt.signals.progress.emit
-        self._pool.start(_Worker(task, attempt.signals))
+        self._pool.start(_Worker(task.fn, task.control if task.with_control else None, attempt.signals))
 
     def _attempt_over(self, attempt: _Attempt) -> None:
         self._attempts.discard(attempt)
@@ -313,5 +329,6 @@ class TaskRunner(QObject):
                 if task.on_finished:
                     task.on_finished()
         finally:
+            task.release()
             if not self._tasks:
                 self.busy_changed.emit(False)

@@ -8,10 +8,19 @@ from PySide6.QtWidgets import QApplication
 
 from alko_desk.secrets import SecretStore
 from alko_desk.ui.app import DeskController
+from alko_desk.ui.gc import GuiThreadGarbageCollector
 from alko_desk.ui.main_window import MainWindow
 from alko_desk.ui.preferences import Preferences
 from alko_desk.ui.tasks import TaskRunner
 from tests.gui.helpers import MemoryKeyring, ScriptedDialogs
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gui_thread_garbage_collection(qapp):
+    """As in the app: cycles are collected on the GUI thread, never in a worker (which crashes Qt)."""
+    collector = GuiThreadGarbageCollector(interval_ms=200)
+    yield collector
+    collector.stop()
 
 
 @pytest.fixture
@@ -53,9 +62,9 @@ def make_desk(qtbot, context, secrets, dialogs, preferences):
     for desk in desks:
         desk.idle.stop()
         desk.tasks.wait_for_done(10_000)
-        for window in QApplication.topLevelWidgets():
-            window.close()
+        desk._end_session()
         desk.shutdown()
+    QApplication.processEvents()
 
 
 @pytest.fixture

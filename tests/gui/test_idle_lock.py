@@ -1,0 +1,112 @@
+"""The idle lock: the desk hides its data, the password unlocks it, another user can take over."""
+
+from __future__ import annotations
+
+import pytest
+import shiboken6
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLineEdit
+
+from alko_desk.models.audit import AuditFilter
+from alko_desk.models.users import Role
+from tests.conftest import ADMIN_PASSWORD
+from tests.gui.helpers import log_in
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def idle_desk(qtbot, make_desk, admin_session):
+    desk = make_desk(idle_timeout_ms=300)
+    log_in(qtbot, desk, "admin", ADMIN_PASSWORD)
+    qtbot.waitUntil(lambda: desk.main_window is not None, timeout=10_000)
+    return desk
+
+
+def covers_whole_window(desk) -> bool:
+    panel, window = desk.desk_lock.panel, desk.main_window
+    return panel.isVisible() and panel.geometry() == window.rect()
+
+
+def test_idle_desk_locks_and_hides_the_data(qtbot, idle_desk):
+    desk = idle_desk
+    users = desk.main_window.show_section("users")
+    qtbot.waitUntil(lambda: desk.locked, timeout=5_000)
+    assert covers_whole_window(desk)
+    assert not desk.main_window.centralWidget().isEnabled()
+    assert not desk.main_window.logout_action.isEnabled()
+    assert users.isVisible() is True  # still there underneath, with its data in memory
+    assert desk.session is not None
+
+
+def test_input_keeps_the_desk_unlocked(qtbot, idle_desk):
+    desk = idle_desk
+    for _ in range(6):
+        qtbot.wait(100)
+        qtbot.keyClick(desk.main_window.navigation, Qt.Key.Key_Down)
+    assert not desk.locked
+    qtbot.waitUntil(lambda: desk.locked, timeout=5_000)
+
+
+def test_password_unlocks_and_open_forms_keep_what_was_typed(qtbot, idle_desk):
+    desk = idle_desk
+    page = desk.main_window.show_section("users")
+    dialog = page.open_create_dialog()
+    qtbot.keyClicks(dialog.full_name, "Half-typed Name")
+    qtbot.waitUntil(lambda: desk.locked, timeout=5_000)
+    assert not dialog.isEnabled()  # covered, no typing into it behind the lock
+    panel = desk.desk_lock.panel
+    qtbot.keyClicks(panel.password, "not the right password")
+    qtbot.mouseClick(panel.unlock_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.error.text() != "", timeout=10_000)
+    assert desk.locked and "not right" in panel.error.text()
+
+    panel.password.clear()
+    qtbot.keyClicks(panel.password, ADMIN_PASSWORD)
+    qtbot.keyClick(panel.password, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not desk.locked, timeout=10_000)
+    assert dialog.isVisible() and dialog.isEnabled()
+    assert dialog.full_name.text() == "Half-typed Name"
+    assert desk.main_window.centralWidget().isEnabled()
+    assert desk.idle.active  # watching again
+    dialog.reject()
+
+
+def test_log_in_as_someone_else_ends_the_first_session(qtbot, idle_desk, make_user, context, admin_session):
+    desk = idle_desk
+    make_user("sam", Role.SALES)
+    first_window = desk.main_window
+    first_session = desk.session
+    qtbot.waitUntil(lambda: desk.locked, timeout=5_000)
+    qtbot.mouseClick(desk.desk_lock.panel.switch_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: desk.login_window.isVisible() and desk.main_window is None, timeout=5_000)
+    assert not shiboken6.isValid(first_window) or not first_window.isVisible()
+    assert desk.session is None
+    assert desk.login_window.password.text() == ""
+
+    log_in(qtbot, desk, "sam", "sam chooses a long passphrase 9")
+    qtbot.waitUntil(lambda: desk.main_window is not None, timeout=10_000)
+    assert desk.main_window.section_titles() == ["Clients", "Vehicles", "Deals"]
+    desk.tasks.wait_for_done(5_000)
+    logouts = context.services_for(admin_session).audit.entries(AuditFilter(actor="admin", action_prefix="logout"))
+    assert any(e.details.get("session") == first_session.session_id for e in logouts)
+
+
+def test_lock_desk_menu_item_locks_at_once(qtbot, make_desk, admin_session):
+    desk = make_desk(idle_timeout_ms=60_000)
+    log_in(qtbot, desk, "admin", ADMIN_PASSWORD)
+    qtbot.waitUntil(lambda: desk.main_window is not None, timeout=10_000)
+    desk.main_window.lock_action.trigger()
+    assert desk.locked
+    assert desk.desk_lock.panel.findChild(QLineEdit).echoMode() == QLineEdit.EchoMode.Password
+
+
+def test_idle_timeout_comes_from_the_company_settings(qtbot, make_desk, context, admin_session):
+    from dataclasses import replace
+
+    settings = context.services_for(admin_session).settings
+    settings.update_company(replace(settings.company(), idle_lock_minutes=7))
+    desk = make_desk(idle_timeout_ms=None)
+    log_in(qtbot, desk, "admin", ADMIN_PASSWORD)
+    qtbot.waitUntil(lambda: desk.main_window is not None, timeout=10_000)
+    assert desk.idle.timeout_ms == 7 * 60_000
