@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QLibraryInfo, QLocale, QObject, QTimer, QTranslator, Signal
@@ -21,8 +22,6 @@ from PySide6.QtWidgets import QApplication, QWidget
 from alko_desk import APP_NAME, ORG_NAME, __version__
 from alko_desk.models.errors import AlkoError, AuthenticationError
 from alko_desk.models.users import Session
-from alko_desk.ui.change_password import ChangePasswordDialog
-from alko_desk.ui.db_settings import DatabaseSettingsDialog
 from alko_desk.ui.dialogs import DialogService
 from alko_desk.ui.errors import ErrorReporter, install_excepthook
 from alko_desk.ui.gc import GuiThreadGarbageCollector
@@ -35,6 +34,8 @@ if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext
     from alko_desk.models.company import CompanyProfile
     from alko_desk.secrets import SecretStore
+    from alko_desk.ui.change_password import ChangePasswordDialog
+    from alko_desk.ui.db_settings import DatabaseSettingsDialog
     from alko_desk.ui.main_window import MainWindow
     from alko_desk.ui.setup_wizard import SetupWizard
 
@@ -99,7 +100,7 @@ class DeskController(QObject):
         def work() -> tuple[Any, str]:
             try:
                 secrets = make()
-            except Exception:  # noqa: BLE001 - without a keyring the desk still works
+            except Exception:
                 log.exception("the keyring could not be opened")
                 return None, ""
             return secrets, secrets.get(REMEMBERED_USERNAME_KEY) or ""
@@ -159,6 +160,8 @@ class DeskController(QObject):
             self._check_setup()
 
     def open_database_settings(self) -> DatabaseSettingsDialog:
+        from alko_desk.ui.db_settings import DatabaseSettingsDialog
+
         dialog = DatabaseSettingsDialog(lambda: self.secrets, self.tasks, self.login_window)
         dialog.accepted.connect(self.retry)
         self.db_settings_dialog = dialog
@@ -219,6 +222,8 @@ class DeskController(QObject):
             self._open_main(session)
 
     def _force_password_change(self, session: Session) -> None:
+        from alko_desk.ui.change_password import ChangePasswordDialog
+
         assert self.context is not None
         dialog = ChangePasswordDialog(self.context, session, self.tasks, forced=True,
                                       company_name=self.company.name if self.company else "",
@@ -359,7 +364,7 @@ class DeskController(QObject):
             for opened in self._opened:
                 try:
                     opened.close()
-                except Exception:  # noqa: BLE001 - exiting anyway
+                except Exception:
                     log.exception("closing the database failed")
         self._opened.clear()
 

@@ -8,8 +8,18 @@ from typing import TYPE_CHECKING
 import PySide6
 from PySide6.QtCore import QSize, Qt, Signal, qVersion
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListWidget,
-                               QListWidgetItem, QMainWindow, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from alko_desk.ui.pages import SECTIONS, Section, failed_page, sections_for
 from alko_desk.ui.preferences import LAST_SECTION, MAIN_WINDOW_GEOMETRY, Preferences
@@ -216,11 +226,11 @@ class MainWindow(QMainWindow):
         if self._preferences:
             self._preferences.set(MAIN_WINDOW_GEOMETRY, self.saveGeometry())
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event: QCloseEvent) -> None:
         self._save()
         if not self._closing_quietly:
             self.quit_requested.emit()
         event.accept()
 
 
-__all__ = ["MainWindow", "AboutDialog", "SECTIONS"]
+__all__ = ["SECTIONS", "AboutDialog", "MainWindow"]

@@ -6,8 +6,16 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget,
-                               QWizard, QWizardPage)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QLineEdit,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
 
 from alko_desk.models.company import CompanyProfile
 from alko_desk.models.errors import ValidationError
@@ -75,7 +83,7 @@ class CompanyForm(QWidget):
             vat_id=self.vat_id.text().strip(),
             bank_account=self.bank_account.text().replace(" ", "").strip(),
             currency=self.currency.currentText().strip().upper(),
-            vat_rate=parse_decimal(self.vat_rate.text()) or Decimal("0"),
+            vat_rate=parse_decimal(self.vat_rate.text()) or Decimal(0),
             phone_region=self.phone_region.text().strip().upper(),
             idle_lock_minutes=idle_lock_minutes,
         )
@@ -91,7 +99,7 @@ class CompanyPage(QWizardPage):
         layout.addWidget(self.form)
         layout.addStretch(1)
 
-    def validatePage(self) -> bool:  # noqa: N802 - Qt's name
+    def validatePage(self) -> bool:
         errors = self.form.local_errors()
         self.form.fields.show_errors(errors)
         return not errors
@@ -123,7 +131,7 @@ class AdminPage(QWizardPage):
         return password_problem(password, username=self.username.text().strip().casefold(),
                                 company_name=self._company.name.text())
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+    def isComplete(self) -> bool:
         return self.passwords.problem() is None
 
 

@@ -36,14 +36,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QWidget
 
-from alko_desk.models.errors import (AlkoError, AuthenticationError, DatabaseUnavailable,
-                                     ReauthenticationRequired)
+from alko_desk.models.errors import (
+    AlkoError,
+    AuthenticationError,
+    DatabaseUnavailable,
+    ReauthenticationRequired,
+)
 from alko_desk.ui.dialogs import DialogService
 from alko_desk.ui.errors import ErrorReporter
 

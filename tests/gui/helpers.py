@@ -5,6 +5,7 @@ from __future__ import annotations
 import keyring.errors
 from PySide6.QtCore import Qt
 
+from alko_desk.ui.app import DeskController
 from alko_desk.ui.dialogs import DialogService
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from PySide6.QtCore import QDate, Qt
@@ -29,7 +29,7 @@ def audit_page(qtbot, open_main, admin_session):
 
 
 def test_audit_model_passes_the_qt_model_tester(qtmodeltester):
-    now = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     model = AuditModel()
     model.reset([AuditEntry(2, now, "ana", "login", "user:ana", {"session": "x"}),
                  AuditEntry(1, now, "ana", "setup.completed", "organisation")], more=False)

@@ -88,7 +88,7 @@ def test_clients_section_uses_the_clients_page_when_the_module_provides_one(open
     window = open_main(make_user("sam", Role.SALES))
     page = window.show_section("clients")
     assert isinstance(page, FakeClientsPage)
-    context, services, tasks = made[0]
+    _context, services, tasks = made[0]
     assert services.session.user.username == "sam" and tasks is window.tasks
 
 

@@ -10,8 +10,12 @@ import pytest
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication, QWidget
 
-from alko_desk.models.errors import (AuthenticationError, DatabaseUnavailable, ReauthenticationRequired,
-                                     ValidationError)
+from alko_desk.models.errors import (
+    AuthenticationError,
+    DatabaseUnavailable,
+    ReauthenticationRequired,
+    ValidationError,
+)
 from alko_desk.ui.errors import ErrorReporter, install_excepthook, uninstall_excepthook
 from alko_desk.ui.tasks import TaskRunner
 
