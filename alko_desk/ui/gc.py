@@ -59,6 +59,9 @@ class GuiThreadGarbageCollector(QObject):
     def stop(self) -> None:
         """Back to automatic collection (tests, shutdown)."""
         self._timer.stop()
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
         gc.collect()
         if self._was_enabled:
             gc.enable()

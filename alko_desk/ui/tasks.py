@@ -78,10 +78,12 @@ class TaskControl:
 
 
 class Task(QObject):
-    """The handle of one submitted task; it outlives retries of the same callable."""
+    """The handle of one submitted task; it outlives retries of the same callable.
 
-    succeeded = Signal(object)
-    failed = Signal(object)
+    Outcomes go to the callbacks given to `TaskRunner.run`; `finished` is for
+    anyone else who needs to know when it is over.
+    """
+
     progress = Signal(int, int, str)
     finished = Signal()
 
@@ -121,7 +123,11 @@ class Task(QObject):
 
 
 class _Signals(QObject):
-    """Lives on the GUI thread; the worker emits, Qt queues the delivery."""
+    """Lives on the GUI thread; the worker emits, Qt queues the delivery.
+
+    Results travel wrapped in a one-element tuple: PySide6 6.12.0 corrupts the
+    reference count of None, True and False sent through a Signal(object).
+    """
 
     succeeded = Signal(object)
     failed = Signal(object)
@@ -150,7 +156,7 @@ class _Worker(QRunnable):
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the GUI thread
             signals.failed.emit(exc)
         else:
-            signals.succeeded.emit(result)
+            signals.succeeded.emit((result,))
 
 
 class _Attempt(QObject):
@@ -170,9 +176,9 @@ class _Attempt(QObject):
         self.signals.progress.connect(self._progress)
 
     @Slot(object)
-    def _succeeded(self, result: object) -> None:
+    def _succeeded(self, wrapped: tuple) -> None:
         self.runner._attempt_over(self)
-        self.runner._succeeded(self.task, result)
+        self.runner._succeeded(self.task, wrapped[0])
 
     @Slot(object)
     def _failed(self, exc: object) -> None:
@@ -252,10 +258,8 @@ class TaskRunner(QObject):
     def _succeeded(self, task: Task, result: object) -> None:
         task.result = result
         try:
-            if not task.cancelled and task.parent_alive():
-                task.succeeded.emit(result)
-                if task.on_success:
-                    task.on_success(result)
+            if task.on_success and not task.cancelled and task.parent_alive():
+                task.on_success(result)
         finally:
             self._finish(task)
 
@@ -280,9 +284,7 @@ class TaskRunner(QObject):
                 and task.reauth_rounds < MAX_REAUTH_ROUNDS):
             return self._ask_password(task, exc, "")
         if task.on_failure and task.on_failure(exc):
-            task.failed.emit(exc)
             return False
-        task.failed.emit(exc)
         parent = task.parent_widget
         if isinstance(exc, DatabaseUnavailable):
             if self.dialogs.retry(parent, task.title, exc.user_text()):
