@@ -110,3 +110,39 @@ def test_idle_timeout_comes_from_the_company_settings(qtbot, make_desk, context,
     log_in(qtbot, desk, "admin", ADMIN_PASSWORD)
     qtbot.waitUntil(lambda: desk.main_window is not None, timeout=10_000)
     assert desk.idle.timeout_ms == 7 * 60_000
+
+
+def test_lock_reaches_an_open_modal_message_and_unlocks_from_it(qtbot, idle_desk):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
+
+    desk = idle_desk
+    box = QMessageBox(QMessageBox.Icon.Warning, "Clients", "A message with client data", QMessageBox.StandardButton.Ok,
+                      desk.main_window)
+    box.setWindowModality(Qt.WindowModality.ApplicationModal)
+    seen = {}
+
+    def enter_password():
+        if not desk.locked:  # the idle timer has not fired yet
+            QTimer.singleShot(50, enter_password)
+            return
+        panel = desk.desk_lock.panel
+        seen["host"] = panel.parentWidget()
+        seen["main_covered"] = any(type(c).__name__ == "PlainCover" and c.parentWidget() is desk.main_window
+                                   for c in desk.desk_lock._covers)
+        panel.password.setText(ADMIN_PASSWORD)
+        panel.unlock_button.click()
+        QTimer.singleShot(50, close_when_unlocked)
+
+    def close_when_unlocked():
+        if desk.locked:
+            QTimer.singleShot(50, close_when_unlocked)
+            return
+        seen["unlocked"] = True
+        box.accept()
+
+    QTimer.singleShot(0, enter_password)
+    box.exec()  # the desk locks while this waits for an answer
+    assert seen["host"] is box  # the only window that could still take the password
+    assert seen["main_covered"] and seen["unlocked"]
+    assert desk.main_window.centralWidget().isEnabled()

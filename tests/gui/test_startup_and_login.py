@@ -212,3 +212,19 @@ def test_unreachable_mongodb_uri_at_start_shows_the_problem_panel(qtbot, make_de
     desk = make_desk(opener=lambda secrets: open_context(tmp_path, secrets, db_name="unreachable"))
     qtbot.waitUntil(lambda: desk.login_window.stack.currentIndex() == 1, timeout=15_000)
     assert "cannot be reached" in desk.login_window.problem.text()
+
+
+def test_cancelling_the_first_run_wizard_quits_without_setting_up(qtbot, make_desk, context):
+    desk = make_desk()
+    qtbot.waitUntil(lambda: desk.wizard is not None, timeout=10_000)
+    with qtbot.waitSignal(desk.quit_requested, timeout=2_000):
+        desk.wizard.reject()
+    assert not context.setup.is_set_up()
+
+
+def test_keyring_warning_is_shown_once_on_the_login_window(qtbot, make_desk, admin_session, monkeypatch, secrets):
+    monkeypatch.setattr(secrets, "warning", "No secure keyring is available on this computer.")
+    desk = make_desk()
+    qtbot.waitUntil(lambda: desk.login_window.ready, timeout=10_000)
+    assert desk.login_window.notice.isVisible()
+    assert "No secure keyring" in desk.login_window.notice.text()
