@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -129,6 +130,17 @@ class AppContext:
             profile = self.organisation_repo.profile()
             self._region_cache = (now, profile.phone_region if profile else "HR")
         return self._region_cache[1]
+
+    def finish_interrupted_work(self, session: Session) -> int:
+        """Completes registrations and edits a crash left half-done (needs a session's keys).
+
+        Never stops a login: a failure here is logged and tried again at the next one.
+        """
+        try:
+            return self.services_for(session).clients.recover_pending()
+        except Exception:  # noqa: BLE001 - maintenance must not lock staff out
+            logging.getLogger(__name__).exception("finishing interrupted work failed")
+            return 0
 
     def about_info(self) -> dict[str, str]:
         """Versions for the About dialog (the UI never imports pymongo itself)."""

@@ -215,3 +215,14 @@ def test_bulk_registration_is_searchable_and_counted(sales):
     assert sales.count() == 30
     assert [r.display_name for r in sales.search("prezime17")] == ["Ime17 Prezime17"]
     assert sales.search("b5@example.hr")[0].display_name == "Ime5 Prezime5"
+
+
+def test_login_finishes_a_registration_that_a_crash_interrupted(context, make_user):
+    from tests.conftest import STAFF_PASSWORD  # noqa: F401 - the password make_user chose is below
+
+    session = make_user("sam", Role.SALES)
+    clients = context.services_for(session).clients
+    c = clients.register(new_client_id(), draft())
+    context.pending_repo.begin(f"register:{c.id}", {"kind": "register", "client_id": c.id})
+    assert context.finish_interrupted_work(context.auth.login("sam", "sam chooses a long passphrase 9")) == 1
+    assert context.pending_repo.all() == []

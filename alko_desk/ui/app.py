@@ -197,6 +197,7 @@ class DeskController(QObject):
 
         def work() -> tuple[Session, CompanyProfile]:
             session = context.auth.login(username, password)
+            context.finish_interrupted_work(session)
             profile = context.services_for(session).settings.company()
             if secrets is not None:
                 secrets.set(REMEMBERED_USERNAME_KEY, session.user.username if remember else None)
