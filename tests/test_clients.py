@@ -218,7 +218,6 @@ def test_bulk_registration_is_searchable_and_counted(sales):
 
 
 def test_login_finishes_a_registration_that_a_crash_interrupted(context, make_user):
-    from tests.conftest import STAFF_PASSWORD  # noqa: F401 - the password make_user chose is below
 
     session = make_user("sam", Role.SALES)
     clients = context.services_for(session).clients
