@@ -104,7 +104,8 @@ class MainWindow(QMainWindow):
         self.navigation.setAccessibleName(self.tr("Sections"))
         self.navigation.setFixedWidth(190)
         self.navigation.setSpacing(2)
-        self.navigation.setStyleSheet("QListWidget#navigation { padding-top: 8px; font-size: 11pt; }"
+        # outline: 0 drops the dotted focus frame drawn inside the selected section.
+        self.navigation.setStyleSheet("QListWidget#navigation { padding-top: 8px; font-size: 11pt; outline: 0; }"
                                       "QListWidget#navigation::item { padding: 6px 10px; }")
         for section in self._sections:
             item = QListWidgetItem(section.title)
