@@ -61,7 +61,7 @@ SCRIPT = textwrap.dedent("""
     gaps = []
     tick = QElapsedTimer(); tick.start()
     def on_tick():
-        gaps.append(tick.restart())
+        gaps.append((tick.restart(), page.model.rowCount()))
     timer = QTimer(); timer.setInterval(5); timer.timeout.connect(on_tick); timer.start()
 
     total = page.model.total
@@ -95,7 +95,8 @@ SCRIPT = textwrap.dedent("""
     timer.stop()
     out["scroll_s"] = time.perf_counter() - scroll_started
     out["rows"] = page.model.rowCount()
-    out["worst_gap_ms"] = max(gaps[1:] or [0])
+    out["worst_gap_ms"] = max([g for g, _ in gaps[1:]] or [0])
+    out["worst_gaps"] = sorted(gaps[1:], reverse=True)[:8]  # (ms, rows loaded then)
     out["rss_mb"] = psutil.Process().memory_info().rss / 2**20
     print("RESULT " + json.dumps(out), flush=True)
     tasks.wait_for_done(10_000)
@@ -130,7 +131,8 @@ def first_page_shown(ws: Workspace) -> Result:
 def scroll_stall(ws: Workspace) -> Result:
     m = measure(ws)
     return Result.at_most(m["worst_gap_ms"], 50, "ms",
-                          detail=f"{m['rows']:,} rows in {m['scroll_s']:.0f} s; 5 ms timer's longest gap")
+                          detail=f"{m['rows']:,} rows in {m['scroll_s']:.0f} s; 5 ms timer's longest gap; "
+                                 f"worst (ms, rows loaded): {m['worst_gaps'][:4]}")
 
 
 @benchmark("Resident memory with the client list open", target="< 300 MB", order=270)

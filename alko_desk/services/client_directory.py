@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,6 +23,7 @@ from alko_desk.security.crypto import OrgKeys
 from alko_desk.storage.clients_repo import DirectoryRepository
 
 CACHE_SECONDS = 15.0
+CACHE_ENTRIES = 40_000  # about 30 MB of entries; older partitions are read again when needed
 SEARCH_LIMIT = 500
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -64,7 +66,8 @@ class ClientDirectory:
         self._repo = repo
         self._keys = keys
         self._lock = threading.Lock()
-        self._parts: dict[str, tuple[float, list[dict]]] = {}
+        self._parts: OrderedDict[str, tuple[float, list[dict]]] = OrderedDict()  # least recently used first
+        self._cached_entries = 0
         self._counts: tuple[float, dict] | None = None
 
     # -- writing -------------------------------------------------------------------------
@@ -137,6 +140,7 @@ class ClientDirectory:
     def invalidate(self) -> None:
         with self._lock:
             self._parts.clear()
+            self._cached_entries = 0
             self._counts = None
 
     # -- reading -------------------------------------------------------------------------
@@ -157,11 +161,17 @@ class ClientDirectory:
         with self._lock:
             cached = self._parts.get(part)
             if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+                self._parts.move_to_end(part)
                 return cached[1]
         entries = sorted(self._repo.read_part(part), key=lambda e: e["k"])
         self._heal_counts(part, entries)
         with self._lock:
+            old = self._parts.pop(part, None)
+            self._cached_entries += len(entries) - (len(old[1]) if old else 0)
             self._parts[part] = (time.monotonic(), entries)
+            while self._cached_entries > CACHE_ENTRIES and len(self._parts) > 1:
+                _, (_, evicted) = self._parts.popitem(last=False)
+                self._cached_entries -= len(evicted)
         return entries
 
     def _heal_counts(self, part: str, entries: list[dict]) -> None:

@@ -16,6 +16,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from alko_desk.storage.mongo import Store, repository
 
 DIRECTORY_COUNTS_ID = "client_directory_counts"
+CHUNK = 400  # directory entries per packed chunk
 
 
 def client_part(client_id: str) -> str:
@@ -168,7 +169,8 @@ class DirectoryRepository:
         for doc in self._parts.find_all(part):
             if doc["_id"] == _base_id(part):
                 base_rev = doc["rev"]
-                entries.update((e["_id"], e) for e in map(_unpack, json.loads(bytes(doc["v"]))))
+                for chunk in doc["v"]:  # chunks, so no single decode holds the GIL for long
+                    entries.update((e["_id"], e) for e in map(_unpack, json.loads(bytes(chunk))))
             else:
                 deltas[doc["_id"]] = doc.get("v")
         for delta_id, packed in deltas.items():
@@ -209,7 +211,9 @@ class DirectoryRepository:
             entries, deltas, rev = self._read(part)
             for entry in extra or []:
                 entries[entry["_id"]] = entry
-            blob = json.dumps([_pack(e) for e in entries.values()], ensure_ascii=False).encode()
+            packed = [_pack(e) for e in entries.values()]
+            blob = [json.dumps(packed[i:i + CHUNK], ensure_ascii=False).encode()
+                    for i in range(0, len(packed), CHUNK)]
             coll, _ = self._parts.part(part)
             if rev == 0:
                 try:

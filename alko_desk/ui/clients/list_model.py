@@ -14,6 +14,7 @@ new search or a reload is dropped instead of being mixed into the new rows.
 from __future__ import annotations
 
 import enum
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (QAbstractTableModel, QCoreApplication, QModelIndex, QObject,
@@ -260,8 +261,10 @@ class ClientListModel(QAbstractTableModel):
         if generation != self._generation or start != len(self._rows):
             return
         self._failed = False
-        known = {r.id for r in self._rows}
-        rows = [r for r in rows if r.id not in known]  # a client added meanwhile shifts the pages
+        # A client added meanwhile shifts the pages by a row or two: compare with the tail only,
+        # since a set of all 100,000 ids per page would stall the GUI thread.
+        known = {r.id for r in self._rows[-2 * max(len(rows), 1):]}
+        rows = [r for r in rows if r.id not in known]
         if not rows:
             self._total = len(self._rows)  # the directory shrank meanwhile: nothing more to fetch
             self.loaded.emit()
@@ -354,15 +357,18 @@ class ClientListModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(ClientColumn)
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        return _ROW_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.parent().isValid() or not 0 <= index.row() < len(self._rows):
+        # Called for every role of every visible cell on each repaint while scrolling: the
+        # roles we do not serve (fonts, alignment, size hints...) leave before any other work.
+        if role not in _SERVED_ROLES or not index.isValid():
             return None
-        row = self._rows[index.row()]
-        column = ClientColumn(index.column())
+        r = index.row()
+        if not 0 <= r < len(self._rows):
+            return None
+        row = self._rows[r]
+        column = _COLUMNS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, column)
         if role == CLIENT_ID_ROLE:
@@ -379,7 +385,7 @@ class ClientListModel(QAbstractTableModel):
         return None
 
     @staticmethod
-    def _display(row: ClientRow, column: ClientColumn) -> str:
+    def _display(row: ClientRow, column: ClientColumn) -> str:  # noqa: PLR0911
         if column is ClientColumn.NAME:
             return row.display_name
         if column is ClientColumn.CITY:
@@ -387,7 +393,7 @@ class ClientListModel(QAbstractTableModel):
         if column is ClientColumn.PHONE:
             return row.phone_masked
         if column is ClientColumn.LAST_ACTIVITY:
-            return format_datetime(row.last_activity)
+            return _activity_text(row.last_activity)
         return _tr("ClientStatus", row.status.label)
 
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt's name
@@ -400,3 +406,16 @@ class ClientListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return column.tooltip
         return None
+
+
+_COLUMNS = tuple(ClientColumn)
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+_SERVED_ROLES = frozenset({
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole,
+    CLIENT_ID_ROLE, CLIENT_ROW_ROLE,
+})
+
+
+@lru_cache(maxsize=8192)
+def _activity_text(moment):
+    return format_datetime(moment)
