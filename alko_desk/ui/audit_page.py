@@ -9,7 +9,6 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QCoreApplication,
     QDate,
     QModelIndex,
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from alko_desk.models.audit import AuditEntry, AuditFilter, ChainReport
+from alko_desk.ui.table_models import ColumnsTableModel
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import ERROR_STYLE, OK_STYLE, heading, note
 
@@ -72,8 +72,13 @@ def _details(details: dict[str, Any]) -> str:
     return ", ".join(f"{key}: {value}" for key, value in sorted(details.items()))
 
 
-class AuditModel(QAbstractTableModel):
+class AuditModel(ColumnsTableModel):
     """Entries newest first; the next page is asked for when the view scrolls to the end."""
+
+    columns = AuditColumn
+
+    def row_count(self) -> int:
+        return len(self._entries)
 
     def __init__(self, request_more: Callable[[], None] | None = None, parent=None) -> None:
         super().__init__(parent)
@@ -119,19 +124,6 @@ class AuditModel(QAbstractTableModel):
             self._loading = True
             assert self._request_more is not None
             self._request_more()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = ROOT) -> int:
-        return 0 if parent.isValid() else len(self._entries)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = ROOT) -> int:
-        return 0 if parent.isValid() else len(AuditColumn)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(AuditColumn):
-            return AuditColumn(section).header
-        return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not (0 <= index.row() < len(self._entries)):

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QCoreApplication,
     QModelIndex,
     QPersistentModelIndex,
@@ -35,6 +34,7 @@ from PySide6.QtWidgets import (
 from alko_desk.models.errors import ValidationError
 from alko_desk.models.users import Role, User
 from alko_desk.security.passwords import password_problem
+from alko_desk.ui.table_models import ColumnsTableModel
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import FieldForm, PasswordFields, error_label, heading, note, set_error
 
@@ -72,8 +72,13 @@ def _local(dt: datetime | None) -> str:
     return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else ""
 
 
-class UsersModel(QAbstractTableModel):
+class UsersModel(ColumnsTableModel):
     """A small list: every account, sorted by username."""
+
+    columns = UserColumn
+
+    def row_count(self) -> int:
+        return len(self._users)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -92,19 +97,6 @@ class UsersModel(QAbstractTableModel):
             if user.username == username:
                 return row
         return -1
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = ROOT) -> int:
-        return 0 if parent.isValid() else len(self._users)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = ROOT) -> int:
-        return 0 if parent.isValid() else len(UserColumn)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(UserColumn):
-            return UserColumn(section).header
-        return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not (0 <= index.row() < len(self._users)):

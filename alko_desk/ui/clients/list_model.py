@@ -17,14 +17,21 @@ import enum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import (QAbstractTableModel, QCoreApplication, QModelIndex, QObject,
-                            QPersistentModelIndex, Qt, Signal)
+from PySide6.QtCore import (
+    QCoreApplication,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QWidget
 
 from alko_desk.models.clients import ClientRow, ClientSort, ClientStatus
 from alko_desk.models.text import fold
 from alko_desk.ui.clients.formatting import format_datetime
+from alko_desk.ui.table_models import ColumnsTableModel
 from alko_desk.ui.tasks import Task, TaskControl, TaskRunner
 
 if TYPE_CHECKING:
@@ -93,8 +100,13 @@ def _local_sort_key(column: ClientColumn):
     return lambda r: fold(r.display_name)
 
 
-class ClientListModel(QAbstractTableModel):
+class ClientListModel(ColumnsTableModel):
     """Rows of the client list; see the module docstring."""
+
+    columns = ClientColumn
+
+    def row_count(self) -> int:
+        return len(self._rows)
 
     loading_changed = Signal(bool)
     progress = Signal(int, int)  # directory parts read, parts in all (whole-directory sorts)
@@ -231,12 +243,12 @@ class ClientListModel(QAbstractTableModel):
             self.sort_changed.emit(int(self._column), self._order)  # a failed sort puts the header back
             self.loading_changed.emit(self.loading)
 
-    def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:  # noqa: N802 - Qt's name
+    def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:
         if parent.isValid() or self._searching:
             return False
         return len(self._rows) < self._total
 
-    def fetchMore(self, parent: _Index = QModelIndex()) -> None:  # noqa: N802 - Qt's name
+    def fetchMore(self, parent: _Index = QModelIndex()) -> None:
         if not self.canFetchMore(parent) or self._fetch is not None or self._load is not None:
             return
         generation, start = self._generation, len(self._rows)
@@ -350,12 +362,6 @@ class ClientListModel(QAbstractTableModel):
 
     # -- Qt's model interface --------------------------------------------------------------
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802 - Qt's name
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802 - Qt's name
-        return 0 if parent.isValid() else len(ClientColumn)
-
     def flags(self, index: _Index) -> Qt.ItemFlag:
         return _ROW_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
@@ -385,7 +391,7 @@ class ClientListModel(QAbstractTableModel):
         return None
 
     @staticmethod
-    def _display(row: ClientRow, column: ClientColumn) -> str:  # noqa: PLR0911
+    def _display(row: ClientRow, column: ClientColumn) -> str:
         if column is ClientColumn.NAME:
             return row.display_name
         if column is ClientColumn.CITY:
@@ -396,16 +402,6 @@ class ClientListModel(QAbstractTableModel):
             return _activity_text(row.last_activity)
         return _tr("ClientStatus", row.status.label)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt's name
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(ClientColumn):
-            return None
-        column = ClientColumn(section)
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.header
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return column.tooltip
-        return None
 
 
 _COLUMNS = tuple(ClientColumn)
