@@ -385,6 +385,19 @@ def _install_translations(app: QApplication) -> None:
         app.installTranslator(ours)
 
 
+def _quit_on_interrupt(app: QApplication) -> None:
+    """Ctrl-C in the terminal that started the app quits it cleanly (logged out, server stopped).
+
+    Python only runs signal handlers between bytecodes, so a timer wakes the interpreter.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    app._interrupt_timer = QTimer(app)  # noqa: SLF001 - kept alive with the app
+    app._interrupt_timer.timeout.connect(lambda: None)
+    app._interrupt_timer.start(250)
+
+
 def run_gui(argv: list[str]) -> int:
     """Opens ALKO Desk; returns the exit code."""
     logging.basicConfig(level=os.environ.get("ALKO_LOG_LEVEL", "INFO"),
@@ -410,6 +423,7 @@ def run_gui(argv: list[str]) -> int:
     controller.quit_requested.connect(app.quit)
     app.aboutToQuit.connect(controller.shutdown)
     app.setQuitOnLastWindowClosed(True)
+    _quit_on_interrupt(app)
     controller.start()
     try:
         return app.exec()
