@@ -549,3 +549,24 @@ def test_the_main_window_opens_this_page_in_the_clients_section(qtbot, open_main
     assert isinstance(page, ClientsPage)
     qtbot.waitUntil(lambda: page.model.ever_loaded and not page.model.loading, timeout=WAIT)
     assert page.new_button.isVisible()
+
+
+def test_a_client_registered_on_another_desk_is_announced_and_refresh_shows_it(qtbot, open_page, sales,
+                                                                               context, make_user):
+    sales.clients.register(new_client_id(), draft())
+    page = open_page(sales)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1 and not page.model.loading, timeout=WAIT)
+    page.presenter.check_for_changes()
+    qtbot.wait(300)
+    assert not page.changed_note.isVisible()  # nothing changed yet: no notice
+
+    other_desk = context.services_for(make_user("sue", Role.SALES)).clients
+    other_desk.register(new_client_id(), draft(**IVAN))
+    sales.clients._directory.invalidate()  # what the cache's 15 s lifetime does by itself
+    page.presenter.check_for_changes()
+    qtbot.waitUntil(lambda: page.changed_note.isVisible(), timeout=WAIT)
+    assert page.model.rowCount() == 1  # the rows do not move under the user's hands
+
+    qtbot.mouseClick(page.changed_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2 and not page.model.loading, timeout=WAIT)
+    assert not page.changed_note.isVisible()

@@ -104,7 +104,18 @@ class ClientsPage(QWidget):
         self.retry_button = QPushButton(self.tr("Try again"))
         self.retry_button.setVisible(False)
         row.addWidget(self.retry_button)
+        self.changed_note = note(self.tr("Clients were added or removed on another desk."))
+        self.changed_note.setVisible(False)
+        row.addWidget(self.changed_note)
+        self.changed_button = QPushButton(self.tr("Refresh"))
+        self.changed_button.setToolTip(self.tr("Load the list again (F5)"))
+        self.changed_button.setVisible(False)
+        row.addWidget(self.changed_button)
         return row
+
+    def _show_changed_elsewhere(self, changed: bool) -> None:
+        self.changed_note.setVisible(changed)
+        self.changed_button.setVisible(changed)
 
     def _build_list(self) -> QWidget:
         self.view = QTableView()
@@ -148,6 +159,8 @@ class ClientsPage(QWidget):
         self.new_button.clicked.connect(self.new_client)
         self.cancel_button.clicked.connect(self.model.cancel_loading)
         self.retry_button.clicked.connect(p.refresh)
+        self.changed_button.clicked.connect(p.refresh)
+        p.changed_elsewhere.connect(self._show_changed_elsewhere)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.view.activated.connect(self._row_activated)
         self.model.loading_changed.connect(lambda _busy: self._update_status())

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 SEARCH_DELAY_MS = 200
 OPEN_DELAY_MS = 120
+WATCH_INTERVAL_MS = 30_000
 DEFAULT_REGION = "HR"
 _tr = QCoreApplication.translate
 
@@ -37,6 +38,7 @@ class ClientsPresenter(QObject):
     reveal_running = Signal(bool)
     region_changed = Signal(str)
     client_saved = Signal(object)  # Client, after a registration or an edit from this desk
+    changed_elsewhere = Signal(bool)  # clients were added or removed on another desk since the list loaded
 
     def __init__(self, context: AppContext, services: SessionServices, tasks: TaskRunner,
                  owner: QWidget | None = None) -> None:
@@ -66,6 +68,14 @@ class ClientsPresenter(QObject):
         self._open_timer.setInterval(OPEN_DELAY_MS)
         self._open_timer.timeout.connect(lambda: self.open(self._open_id) if self._open_id else None)
 
+        # Other desks register clients too: every so often compare the count with the list's,
+        # and offer a refresh rather than moving the rows under the user's hands.
+        self._watch_timer = QTimer(self)
+        self._watch_timer.setInterval(WATCH_INTERVAL_MS)
+        self._watch_timer.timeout.connect(self.check_for_changes)
+        self._watching = False
+        self.model.modelReset.connect(lambda: self.changed_elsewhere.emit(False))
+
     @property
     def clients(self):
         """The session's ClientService (the form saves through it, in workers)."""
@@ -75,6 +85,7 @@ class ClientsPresenter(QObject):
 
     def start(self) -> None:
         self.model.reload()
+        self._watch_timer.start()
         settings = self._services.settings
         self._tasks.run(lambda: settings.company().phone_region, on_success=self._region_loaded,
                         on_failure=lambda _exc: True,  # the default region serves until the next start
@@ -181,6 +192,21 @@ class ClientsPresenter(QObject):
         self._open_seq += 1  # an older open in flight must not replace the saved client
         self.client_saved.emit(client)
         self.refresh()
+
+    def check_for_changes(self) -> None:
+        model = self.model
+        if self._watching or model.searching or model.loading or not model.ever_loaded:
+            return
+        clients, shown_total = self._clients, model.total
+        self._watching = True
+
+        def over() -> None:
+            self._watching = False
+
+        self._tasks.run(clients.count, parent=self._owner,
+                        on_success=lambda total: self.changed_elsewhere.emit(total != shown_total),
+                        on_failure=lambda _exc: True,  # a missed check is not worth a message
+                        on_finished=over)
 
     def refresh(self) -> None:
         if self.model.searching or self.search_text.strip():
