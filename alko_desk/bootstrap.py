@@ -10,18 +10,22 @@ from pathlib import Path
 
 from alko_desk.models.users import Session
 from alko_desk.secrets import MONGODB_URI_KEY, SecretStore
+from alko_desk.security.crypto import OrgKeys
 from alko_desk.services.audit import AuditLog, AuditService, HeadAnchor
 from alko_desk.services.auth import AuthService
+from alko_desk.services.client_directory import ClientDirectory
+from alko_desk.services.clients import ClientService
 from alko_desk.services.clock import Clock, SystemClock
 from alko_desk.services.settings import SettingsService
 from alko_desk.services.setup import SetupService
 from alko_desk.services.users import UserAdminService
-from alko_desk.security.crypto import OrgKeys
-from alko_desk.services.client_directory import ClientDirectory
-from alko_desk.services.clients import ClientService
 from alko_desk.storage.audit_repo import AuditRepository
 from alko_desk.storage.clients_repo import (
-    ClientKeyRepository, ClientRepository, DirectoryRepository, LookupRepository, PendingRepository,
+    ClientKeyRepository,
+    ClientRepository,
+    DirectoryRepository,
+    LookupRepository,
+    PendingRepository,
 )
 from alko_desk.storage.embedded import EmbeddedServer
 from alko_desk.storage.mongo import Store, connect
@@ -138,7 +142,7 @@ class AppContext:
         """
         try:
             return self.services_for(session).clients.recover_pending()
-        except Exception:  # noqa: BLE001 - maintenance must not lock staff out
+        except Exception:
             logging.getLogger(__name__).exception("finishing interrupted work failed")
             return 0
 

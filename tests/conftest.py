@@ -7,7 +7,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,7 +24,7 @@ ADMIN_PASSWORD = "the blue lorry leaves at dawn 42"
 STAFF_PASSWORD = "a fine temporary passphrase 7"
 COMPANY = CompanyProfile(
     name="ALKO Cars d.o.o.", address="Ilica 1, 10000 Zagreb, Croatia", vat_id="HR12345678901",
-    bank_account="HR1210010051863000160", currency="EUR", vat_rate=Decimal("25"), phone_region="HR",
+    bank_account="HR1210010051863000160", currency="EUR", vat_rate=Decimal(25), phone_region="HR",
 )
 
 
@@ -57,7 +57,7 @@ def store(mongo_client) -> Store:
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc))
+    return FixedClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -1,9 +1,14 @@
-from datetime import timedelta
 
 import pytest
 
-from alko_desk.models.errors import (AccountLocked, AuthenticationError, PasswordChangeRequired,
-                                     PermissionDenied, ReauthenticationRequired, ValidationError)
+from alko_desk.models.errors import (
+    AccountLocked,
+    AuthenticationError,
+    PasswordChangeRequired,
+    PermissionDenied,
+    ReauthenticationRequired,
+    ValidationError,
+)
 from alko_desk.models.users import Role
 from tests.conftest import ADMIN_PASSWORD, STAFF_PASSWORD
 

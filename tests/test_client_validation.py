@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from alko_desk.models.clients import ClientDraft
 from alko_desk.models.text import fold
-from alko_desk.services.client_validation import check_field, format_phone, mask_phone, parse_phone, validate_draft
+from alko_desk.services.client_validation import (
+    check_field,
+    format_phone,
+    mask_phone,
+    parse_phone,
+    validate_draft,
+)
 from tests.clients_data import draft
 
 FIELDS = ["first_name", "last_name", "id_number", "licence_number", "email", "phone", "notes"]

@@ -1,8 +1,8 @@
 import pytest
 
+from alko_desk.models.audit import AuditFilter
 from alko_desk.models.clients import ClientSort, DuplicateClient, UnreadableClient
 from alko_desk.models.errors import ConcurrentModification, PermissionDenied, ValidationError
-from alko_desk.models.audit import AuditFilter
 from alko_desk.models.users import Role
 from alko_desk.security.crypto import FieldCipher, UnreadableRecord
 from alko_desk.services.clients import new_client_id

@@ -4,7 +4,7 @@ from alko_desk.models.users import Role
 from tests.test_cli import alko, cli_env  # noqa: F401 - fixture reused
 
 
-def test_demo_seed_registers_searchable_clients_with_diacritics_and_cyrillic(cli_env, context, make_user):
+def test_demo_seed_registers_searchable_clients_with_diacritics_and_cyrillic(cli_env, context, make_user):  # noqa: F811
     sales = make_user("sam", Role.SALES)
     result = alko("demo", "seed", "--clients", "60", "--as", "sam",
                   env={**cli_env, "ALKO_PASSWORD": "sam chooses a long passphrase 9"})
@@ -18,7 +18,7 @@ def test_demo_seed_registers_searchable_clients_with_diacritics_and_cyrillic(cli
     assert clients.search("client7@demo.alko.example")[0].id
 
 
-def test_demo_seed_is_refused_to_an_admin_without_client_rights(cli_env, context):
+def test_demo_seed_is_refused_to_an_admin_without_client_rights(cli_env, context):  # noqa: F811
     from tests.conftest import ADMIN_PASSWORD
 
     result = alko("demo", "seed", "--clients", "5", "--as", "admin", env={**cli_env, "ALKO_PASSWORD": ADMIN_PASSWORD})

@@ -13,6 +13,6 @@ class CompanyProfile:
     vat_id: str
     bank_account: str
     currency: str = "EUR"
-    vat_rate: Decimal = Decimal("25")
+    vat_rate: Decimal = Decimal(25)
     phone_region: str = "HR"
     idle_lock_minutes: int = 5

@@ -76,7 +76,7 @@ class OrgKeys:
         return open_sealed(self._directory, blob, f"directory:{entry_id}")
 
     def blind_index(self, kind: str, normalized_value: str) -> str:
-        mac = hmac.new(self._blind, f"{kind}\x1f{normalized_value}".encode("utf-8"), hashlib.sha256)
+        mac = hmac.new(self._blind, f"{kind}\x1f{normalized_value}".encode(), hashlib.sha256)
         return mac.hexdigest()
 
 

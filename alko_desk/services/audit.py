@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,7 @@ class AuditLog:
         for _ in range(100):
             prev_seq, prev_hash = self._current_head()
             seq = prev_seq + 1
-            now = self._clock.now().astimezone(timezone.utc)
+            now = self._clock.now().astimezone(UTC)
             now = now.replace(microsecond=now.microsecond // 1000 * 1000)
             doc = {
                 "seq": seq, "time": now, "actor": actor, "action": action, "target": target,
@@ -202,4 +202,4 @@ class AuditService:
 
 
 def utc(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

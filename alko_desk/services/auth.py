@@ -5,7 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from alko_desk.models.errors import AccountLocked, AuthenticationError, UnreadableRecord, ValidationError
+from alko_desk.models.errors import (
+    AccountLocked,
+    AuthenticationError,
+    UnreadableRecord,
+    ValidationError,
+)
 from alko_desk.models.users import Session, User
 from alko_desk.security import passwords
 from alko_desk.security.crypto import open_sealed, seal

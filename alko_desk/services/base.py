@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from alko_desk.models.errors import PasswordChangeRequired, PermissionDenied, ReauthenticationRequired
+from alko_desk.models.errors import (
+    PasswordChangeRequired,
+    PermissionDenied,
+    ReauthenticationRequired,
+)
 from alko_desk.models.users import Permission, Session
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.clock import Clock

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from alko_desk.models.clients import ClientRow, ClientSort, ClientStatus
 from alko_desk.models.errors import UnreadableRecord
@@ -25,7 +25,7 @@ from alko_desk.storage.clients_repo import DirectoryRepository
 CACHE_SECONDS = 15.0
 CACHE_ENTRIES = 40_000  # about 30 MB of entries; older partitions are read again when needed
 SEARCH_LIMIT = 500
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def directory_part(token: str) -> str:

@@ -12,16 +12,33 @@ left half-done. Every step is idempotent.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Callable
 
 from alko_desk import PRIVACY_POLICY_VERSION
 from alko_desk.models.clients import (
-    REVEALABLE_FIELDS, Address, Client, ClientDraft, ClientRow, ClientSort, ClientStatus,
-    ConsentRecord, ContactChannel, DuplicateClient, DuplicateMatch, IdDocumentType, UnreadableClient, mask,
+    REVEALABLE_FIELDS,
+    Address,
+    Client,
+    ClientDraft,
+    ClientRow,
+    ClientSort,
+    ClientStatus,
+    ConsentRecord,
+    ContactChannel,
+    DuplicateClient,
+    DuplicateMatch,
+    IdDocumentType,
+    UnreadableClient,
+    mask,
 )
-from alko_desk.models.errors import ConcurrentModification, NotFound, UnreadableRecord, ValidationError
+from alko_desk.models.errors import (
+    ConcurrentModification,
+    NotFound,
+    UnreadableRecord,
+    ValidationError,
+)
 from alko_desk.models.text import fold
 from alko_desk.models.users import Permission, Session
 from alko_desk.security.crypto import FieldCipher, OrgKeys, new_key
@@ -31,7 +48,10 @@ from alko_desk.services.client_directory import ClientDirectory, DirectoryListin
 from alko_desk.services.client_validation import mask_phone, parse_phone, validate_draft
 from alko_desk.services.clock import Clock
 from alko_desk.storage.clients_repo import (
-    ClientKeyRepository, ClientRepository, LookupRepository, PendingRepository,
+    ClientKeyRepository,
+    ClientRepository,
+    LookupRepository,
+    PendingRepository,
 )
 
 LOOKUP_KINDS = ("email", "phone", "id_number")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Callable
 
 from alko_desk.models.clients import Address, ClientDraft, ContactChannel, IdDocumentType
 from alko_desk.services.clients import ClientService, new_client_id

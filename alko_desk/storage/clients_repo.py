@@ -28,10 +28,10 @@ def lookup_part(lookup_id: str) -> str:
     return lookup_id.split(":", 1)[1][:2]
 
 
-def _insert_many_tolerant(coll_insert, docs: list[dict]) -> set:
-    """Inserts, ignoring ids that already exist; returns the ids that did."""
+def _insert_many_tolerant(coll, docs: list[dict]) -> set:
+    """Inserts, ignoring ids that already exist (a retried batch); returns the ids that did."""
     try:
-        coll_insert(docs)
+        coll.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
         dupes = {docs[e["index"]]["_id"] for e in exc.details.get("writeErrors", []) if e.get("code") == 11000}
         others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
@@ -63,7 +63,7 @@ class ClientRepository:
             by_part.setdefault(client_part(doc["_id"]), []).append(doc)
         for part, group in by_part.items():
             coll, _ = self._clients.part(part)
-            _insert_many_tolerant(lambda d: coll.insert_many([self._clients.tag(part, x) for x in d], ordered=False), group)
+            _insert_many_tolerant(coll, [self._clients.tag(part, doc) for doc in group])
 
     def update_if_version(self, client_id: str, version: int, fields: dict[str, Any]) -> bool:
         """Optimistic concurrency: only if nobody saved since `version`."""
@@ -133,7 +133,7 @@ class LookupRepository:
         for part, groups in by_part.items():
             coll, _ = self._lookups.part(part)
             docs = [self._lookups.tag(part, {"_id": lid, "ids": ids}) for lid, ids in groups.items()]
-            existing = _insert_many_tolerant(lambda d: coll.insert_many(d, ordered=False), docs)
+            existing = _insert_many_tolerant(coll, docs)
             if existing:
                 coll.bulk_write([UpdateOne({"_id": lid}, {"$addToSet": {"ids": {"$each": groups[lid]}}})
                                  for lid in existing])

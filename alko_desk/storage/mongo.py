@@ -10,12 +10,13 @@ all, with the partition as an indexed field, and indexes serve every query.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from datetime import UTC
+from typing import Any
 
 import pymongo
 from bson.codec_options import CodecOptions
-from datetime import timezone
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import ConfigurationError, PyMongoError
@@ -30,7 +31,7 @@ def connect(uri: str, *, timeout_ms: int = 4000) -> pymongo.MongoClient:
         return pymongo.MongoClient(
             uri,
             tz_aware=True,
-            tzinfo=timezone.utc,
+            tzinfo=UTC,
             serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms,
             appname="alko-desk",
@@ -67,7 +68,7 @@ class Store:
     """A database plus the knowledge of how to partition it. Repositories take one of these."""
 
     def __init__(self, db: Database, info: ServerInfo) -> None:
-        self.db = db.with_options(codec_options=CodecOptions(tz_aware=True, tzinfo=timezone.utc))
+        self.db = db.with_options(codec_options=CodecOptions(tz_aware=True, tzinfo=UTC))
         self.info = info
         self.partitioned = info.is_ferretdb
 

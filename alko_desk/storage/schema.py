@@ -6,7 +6,7 @@ schema document records the last one applied.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from pymongo.errors import PyMongoError
 

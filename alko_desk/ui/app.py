@@ -393,7 +393,7 @@ def _quit_on_interrupt(app: QApplication) -> None:
     import signal
 
     signal.signal(signal.SIGINT, lambda *_: app.quit())
-    app._interrupt_timer = QTimer(app)  # noqa: SLF001 - kept alive with the app
+    app._interrupt_timer = QTimer(app)
     app._interrupt_timer.timeout.connect(lambda: None)
     app._interrupt_timer.start(250)
 

@@ -9,18 +9,40 @@ the dialog only closes when the service has saved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QFrame,
-                               QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
-                               QPushButton, QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from alko_desk import PRIVACY_POLICY_VERSION
-from alko_desk.models.clients import (Address, Client, ClientDraft, ContactChannel, DuplicateClient,
-                                      DuplicateMatch, IdDocumentType)
+from alko_desk.models.clients import (
+    Address,
+    Client,
+    ClientDraft,
+    ContactChannel,
+    DuplicateClient,
+    DuplicateMatch,
+    IdDocumentType,
+)
 from alko_desk.models.errors import ConcurrentModification, ValidationError
 from alko_desk.services.client_validation import check_field, format_phone
 from alko_desk.ui.clients.formatting import entry_date, parse_entry_date
