@@ -253,12 +253,6 @@ class ClientDirectory:
         ordered = sorted(seen.values(), key=lambda e: e["k"])[:limit]
         return [self._row(e) for e in ordered]
 
-    def row_for(self, client_id: str, first_name: str, last_name: str) -> ClientRow | None:
-        for entry in self._read_part(directory_part(fold(last_name))):
-            if entry["c"] == client_id and entry["p"]:
-                return self._row(entry)
-        return None
-
     def _row(self, entry: dict) -> ClientRow:
         try:
             extra = json.loads(self._keys.open_directory(entry["_id"], entry["x"]))

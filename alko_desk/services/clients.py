@@ -104,11 +104,6 @@ class ClientService(SessionService):
     def validate(self, draft: ClientDraft) -> tuple[ClientDraft, dict[str, str]]:
         return validate_draft(draft, self._phone_region(), self._clock.now().date())
 
-    def check_duplicates(self, draft: ClientDraft, exclude_id: str | None = None) -> list[DuplicateMatch]:
-        self._require(Permission.CLIENT_WRITE, "register clients")
-        normalized, _ = self.validate(draft)
-        return self._duplicates(normalized, exclude_id)
-
     def register(self, client_id: str, draft: ClientDraft, *, allow_shared_contact: bool = False) -> Client:
         self._require(Permission.CLIENT_WRITE, "register clients")
         existing = self._clients.get(client_id)

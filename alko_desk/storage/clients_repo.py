@@ -75,10 +75,6 @@ class ClientRepository:
     def touch(self, client_id: str, fields: dict[str, Any]) -> None:
         self._clients.update_one(client_part(client_id), client_id, {"$set": fields})
 
-    def iter_all(self):
-        return self._clients.iter_all()
-
-
 @repository
 class ClientKeyRepository:
     """Wrapped data keys, one per client. Deleting one is crypto-shredding."""

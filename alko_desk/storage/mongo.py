@@ -10,7 +10,6 @@ all, with the partition as an indexed field, and indexes serve every query.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -148,20 +147,9 @@ class PartitionedCollection:
             return sorted(n[len(prefix):] for n in self._store.db.list_collection_names() if n.startswith(prefix))
         return sorted(self._store.db[self.name].distinct(PART_FIELD))
 
-    def iter_all(self) -> Iterator[dict]:
-        for key in self.part_keys():
-            yield from self.find_all(key)
-
     def ensure_indexes(self) -> None:
         if not self.physical:
             self._store.db[self.name].create_index(PART_FIELD, name="by_part")
-
-    def drop(self) -> None:
-        if self.physical:
-            for key in self.part_keys():
-                self._store.db.drop_collection(f"{self.name}.{key}")
-        else:
-            self._store.db.drop_collection(self.name)
 
 
 _CONNECTION_ERRORS = (pymongo.errors.ConnectionFailure, pymongo.errors.NetworkTimeout)
