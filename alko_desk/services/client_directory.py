@@ -8,6 +8,7 @@ number; a name search reads the one partition its longest word falls in.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -15,16 +16,18 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 
 from alko_desk.models.clients import ClientRow, ClientSort, ClientStatus
 from alko_desk.models.errors import UnreadableRecord
 from alko_desk.models.text import fold, words
 from alko_desk.security.crypto import OrgKeys
-from alko_desk.storage.clients_repo import DirectoryRepository
+from alko_desk.storage.clients_repo import DirectoryEntry, DirectoryRepository
 
 CACHE_SECONDS = 15.0
 CACHE_ENTRIES = 40_000  # about 30 MB of entries; older partitions are read again when needed
 SEARCH_LIMIT = 500
+_BY_KEY = attrgetter("k")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -71,7 +74,7 @@ class ClientDirectory:
         self._counts: tuple[float, dict] | None = None
 
     # -- writing -------------------------------------------------------------------------
-    def entries_for(self, listing: DirectoryListing) -> list[tuple[str, dict]]:
+    def entries_for(self, listing: DirectoryListing) -> list[tuple[str, DirectoryEntry]]:
         """(partition, entry) for every name word, and one primary entry for the whole last name."""
         last = fold(listing.last_name)
         tokens = [last] + [w for w in words(f"{listing.first_name} {listing.last_name}") if w != last]
@@ -80,23 +83,24 @@ class ClientDirectory:
         out = []
         for i, token in enumerate(dict.fromkeys(tokens)):
             entry_id = f"{listing.client_id}:{i}"
-            out.append((directory_part(token), {
-                "_id": entry_id, "c": listing.client_id, "t": token, "k": key, "p": i == 0,
-                "n": f"{listing.first_name} {listing.last_name}".strip(), "s": listing.status.value,
-                "a": listing.last_activity, "x": self._keys.seal_directory(entry_id, extra),
-            }))
+            out.append((directory_part(token), DirectoryEntry(
+                id=entry_id, c=listing.client_id, t=token, k=key, p=1 if i == 0 else 0,
+                n=f"{listing.first_name} {listing.last_name}".strip(), s=listing.status.value,
+                a=listing.last_activity.isoformat() if listing.last_activity else "",
+                x=base64.b64encode(self._keys.seal_directory(entry_id, extra)).decode("ascii"),
+            )))
         return out
 
     @staticmethod
-    def placement(entries: list[tuple[str, dict]]) -> list[str]:
+    def placement(entries: list[tuple[str, DirectoryEntry]]) -> list[str]:
         """Where a client's entries live, as "part|entry_id" (FerretDB stores no nested arrays)."""
-        return [f"{part}|{e['_id']}" for part, e in entries]
+        return [f"{part}|{e.id}" for part, e in entries]
 
     def index(self, listing: DirectoryListing, previous: list[str] | None = None) -> list[str]:
         """Writes the client's entries, removes stale ones; idempotent. Returns their placement."""
         entries = self.entries_for(listing)
         before = {tuple(p.split("|", 1)) for p in previous or []}
-        wanted = {(part, e["_id"]) for part, e in entries}
+        wanted = {(part, e.id) for part, e in entries}
         deltas: dict[str, list[int]] = {}
         for part, entry_id in before - wanted:
             self._repo.remove(part, entry_id)
@@ -105,9 +109,9 @@ class ClientDirectory:
             d[1] -= 1
         for part, entry in entries:
             self._repo.put(part, entry)
-            if (part, entry["_id"]) not in before:
+            if (part, entry.id) not in before:
                 d = deltas.setdefault(part, [0, 0])
-                d[0] += 1 if entry["p"] else 0
+                d[0] += entry.p
                 d[1] += 1
         self._apply_deltas(deltas)
         self.invalidate()
@@ -122,7 +126,7 @@ class ClientDirectory:
                 by_part.setdefault(part, []).append(entry)
                 d = deltas.setdefault(part, [0, 0])
                 d[1] += 1
-                d[0] += 1 if entry["p"] else 0
+                d[0] += entry.p
         for part, entries in by_part.items():
             self._repo.insert_many(part, entries)
         self._apply_deltas(deltas)
@@ -163,7 +167,7 @@ class ClientDirectory:
             if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
                 self._parts.move_to_end(part)
                 return cached[1]
-        entries = sorted(self._repo.read_part(part), key=lambda e: e["k"])
+        entries = sorted(self._repo.read_part(part), key=_BY_KEY)
         self._heal_counts(part, entries)
         with self._lock:
             old = self._parts.pop(part, None)
@@ -177,7 +181,7 @@ class ClientDirectory:
     def _heal_counts(self, part: str, entries: list[dict]) -> None:
         """An interrupted write can leave a counter off by one; the partition itself is the truth."""
         counts = self._all_counts()
-        rows = sum(1 for e in entries if e["p"])
+        rows = sum(e.p for e in entries)
         if counts["rows"].get(part, 0) != rows or counts["entries"].get(part, 0) != len(entries):
             self._repo.set_counts(part, rows, len(entries))
             with self._lock:
@@ -201,7 +205,7 @@ class ClientDirectory:
             if offset + n <= start:
                 offset += n
                 continue
-            primaries = [e for e in self._read_part(part) if e["p"]]
+            primaries = [e for e in self._read_part(part) if e.p]
             if descending:
                 primaries.reverse()
             skip = max(0, start - offset)
@@ -220,7 +224,7 @@ class ClientDirectory:
         for i, part in enumerate(parts):
             if cancelled and cancelled():
                 return []
-            rows.extend(self._row(e) for e in self._read_part(part) if e["p"])
+            rows.extend(self._row(e) for e in self._read_part(part) if e.p)
             if progress:
                 progress(i + 1, len(parts))
         if sort is ClientSort.STATUS:
@@ -245,21 +249,22 @@ class ClientDirectory:
         seen: dict[str, dict] = {}
         for part in parts:
             for entry in self._read_part(part):
-                if entry["c"] in seen or not entry["t"].startswith(longest):
+                if entry.c in seen or not entry.t.startswith(longest):
                     continue
-                name_words = entry["k"].rsplit("\x1f", 1)[0].replace("\x1f", " ").split()
+                name_words = entry.k.rsplit("\x1f", 1)[0].replace("\x1f", " ").split()
                 if all(any(w.startswith(q) for w in name_words) for q in query):
-                    seen[entry["c"]] = entry
-        ordered = sorted(seen.values(), key=lambda e: e["k"])[:limit]
+                    seen[entry.c] = entry
+        ordered = sorted(seen.values(), key=_BY_KEY)[:limit]
         return [self._row(e) for e in ordered]
 
-    def _row(self, entry: dict) -> ClientRow:
+    def _row(self, entry: DirectoryEntry) -> ClientRow:
+        """Only rows shown are decoded; a partition read keeps its entries as stored."""
         try:
-            extra = json.loads(self._keys.open_directory(entry["_id"], entry["x"]))
-        except (UnreadableRecord, KeyError, ValueError):
+            extra = json.loads(self._keys.open_directory(entry.id, base64.b64decode(entry.x)))
+        except (UnreadableRecord, ValueError):
             extra = {"city": "", "phone": "unreadable"}
         return ClientRow(
-            id=entry["c"], display_name=entry["n"], city=extra.get("city", ""),
-            phone_masked=extra.get("phone", ""), status=ClientStatus(entry["s"]),
-            last_activity=entry.get("a"),
+            id=entry.c, display_name=entry.n, city=extra.get("city", ""),
+            phone_masked=extra.get("phone", ""), status=ClientStatus(entry.s),
+            last_activity=datetime.fromisoformat(entry.a) if entry.a else None,
         )

@@ -5,10 +5,8 @@ Every hot path ends in an `_id` lookup inside a small partition (see storage/mon
 
 from __future__ import annotations
 
-import base64
 import json
-from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -16,6 +14,20 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from alko_desk.storage.mongo import Store, repository
 
 DIRECTORY_COUNTS_ID = "client_directory_counts"
+
+
+class DirectoryEntry(NamedTuple):
+    """One name word of one client in the directory, exactly as stored (decoded only when shown)."""
+
+    id: str  # "client_id:n"
+    c: str  # the client's id
+    t: str  # the folded word
+    k: str  # sort key: folded last name, first name, client id
+    p: int  # 1 for the client's one primary entry (the list row), 0 for search-only words
+    n: str  # the name as shown
+    s: str  # status
+    a: str  # last activity, ISO 8601, or ""
+    x: str  # city and masked phone, sealed with the directory key, base64
 CHUNK = 400  # directory entries per packed chunk
 
 
@@ -154,19 +166,19 @@ class DirectoryRepository:
         self._meta = store.collection("meta")
 
     # -- reading -------------------------------------------------------------------------
-    def read_part(self, part: str) -> list[dict]:
+    def read_part(self, part: str) -> list[DirectoryEntry]:
         entries, deltas, _ = self._read(part)
         if len(deltas) > self.COMPACT_AFTER:
             self.compact(part)
         return list(entries.values())
 
-    def _read(self, part: str) -> tuple[dict[str, dict], dict[str, Any], int]:
+    def _read(self, part: str) -> tuple[dict[str, DirectoryEntry], dict[str, Any], int]:
         base_rev, entries, deltas = 0, {}, {}
         for doc in self._parts.find_all(part):
             if doc["_id"] == _base_id(part):
                 base_rev = doc["rev"]
                 for chunk in doc["v"]:  # chunks, so no single decode holds the GIL for long
-                    entries.update((e["_id"], e) for e in map(_unpack, json.loads(bytes(chunk))))
+                    entries.update((e[0], DirectoryEntry._make(e)) for e in json.loads(bytes(chunk)))
             else:
                 deltas[doc["_id"]] = doc.get("v")
         for delta_id, packed in deltas.items():
@@ -174,7 +186,7 @@ class DirectoryRepository:
             if packed is None:
                 entries.pop(entry_id, None)
             else:
-                entries[entry_id] = _unpack(json.loads(bytes(packed)))
+                entries[entry_id] = DirectoryEntry._make(json.loads(bytes(packed)))
         return entries, deltas, base_rev
 
     def counts_doc(self) -> dict:
@@ -191,23 +203,23 @@ class DirectoryRepository:
         self._meta.update_one({"_id": DIRECTORY_COUNTS_ID},
                               {"$set": {f"rows.{part}": rows, f"entries.{part}": entries}}, upsert=True)
 
-    def put(self, part: str, entry: dict) -> None:
-        self._parts.replace_one(part, {"_id": f"{part}|{entry['_id']}",
-                                       "v": json.dumps(_pack(entry), ensure_ascii=False).encode()})
+    def put(self, part: str, entry: DirectoryEntry) -> None:
+        self._parts.replace_one(part, {"_id": f"{part}|{entry.id}",
+                                       "v": json.dumps(list(entry), ensure_ascii=False).encode()})
 
     def remove(self, part: str, entry_id: str) -> None:
         self._parts.replace_one(part, {"_id": f"{part}|{entry_id}", "v": None})
 
-    def insert_many(self, part: str, entries: list[dict]) -> None:
+    def insert_many(self, part: str, entries: list[DirectoryEntry]) -> None:
         """Bulk path (seeding, imports): folded straight into the base."""
         self.compact(part, entries)
 
-    def compact(self, part: str, extra: list[dict] | None = None) -> None:
+    def compact(self, part: str, extra: list[DirectoryEntry] | None = None) -> None:
         for _ in range(20):
             entries, deltas, rev = self._read(part)
             for entry in extra or []:
-                entries[entry["_id"]] = entry
-            packed = [_pack(e) for e in entries.values()]
+                entries[entry.id] = entry
+            packed = [list(e) for e in entries.values()]
             blob = [json.dumps(packed[i:i + CHUNK], ensure_ascii=False).encode()
                     for i in range(0, len(packed), CHUNK)]
             coll, _ = self._parts.part(part)
@@ -229,16 +241,6 @@ def _base_id(part: str) -> str:
     return f"{part}|~base"
 
 
-def _pack(entry: dict) -> list:
-    a = entry.get("a")
-    return [entry["_id"], entry["c"], entry["t"], entry["k"], 1 if entry["p"] else 0, entry["n"], entry["s"],
-            a.isoformat() if a else "", base64.b64encode(bytes(entry["x"])).decode("ascii")]
-
-
-def _unpack(packed: list) -> dict:
-    entry_id, c, t, k, p, n, s, a, x = packed
-    return {"_id": entry_id, "c": c, "t": t, "k": k, "p": bool(p), "n": n, "s": s,
-            "a": datetime.fromisoformat(a) if a else None, "x": base64.b64decode(x)}
 
 
 @repository
