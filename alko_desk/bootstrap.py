@@ -121,7 +121,8 @@ class AppContext:
         )
 
     def _directory_for(self, session: Session) -> ClientDirectory:
-        # One directory cache per organisation key, shared by the services of a session.
+        # The directory cache of the current session, shared by its services; a new session
+        # (another user, another organisation key) starts a fresh one.
         key = session.session_id
         if key not in self._directories:
             self._directories = {key: ClientDirectory(self.directory_repo, OrgKeys(session.org_key))}

@@ -50,6 +50,11 @@ def as_admin(env: dict[str, str], password: str = ADMIN_PASSWORD, **extra: str) 
     return {**env, "ALKO_PASSWORD": password, **extra}
 
 
+def add_sam(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return alko("user", "add", "sam", "--name", "Sam Sales", "--role", "sales", "--as", "admin",
+                env=as_admin(env, ALKO_NEW_PASSWORD=NEW_PASSWORD))
+
+
 def audit_part(context, seq: int):
     collection, _ = context.store.partitioned_collection("audit").part(block_of(seq))
     return collection
@@ -62,18 +67,7 @@ def test_version_prints_the_app_version():
 
 
 def test_admin_adds_a_user_and_the_list_shows_it(cli_env, context):
-    added = alko(
-        "user",
-        "add",
-        "sam",
-        "--name",
-        "Sam Sales",
-        "--role",
-        "sales",
-        "--as",
-        "admin",
-        env=as_admin(cli_env, ALKO_NEW_PASSWORD=NEW_PASSWORD),
-    )
+    added = add_sam(cli_env)
     assert added.returncode == 0, added.stderr
     assert "sam" in added.stdout
 
@@ -173,18 +167,7 @@ def test_unknown_user_is_reported_without_a_traceback(cli_env):
 
 
 def test_audit_verify_passes_then_names_a_hand_edited_entry(cli_env, context):
-    alko(
-        "user",
-        "add",
-        "sam",
-        "--name",
-        "Sam Sales",
-        "--role",
-        "sales",
-        "--as",
-        "admin",
-        env=as_admin(cli_env, ALKO_NEW_PASSWORD=NEW_PASSWORD),
-    )
+    add_sam(cli_env)
     intact = alko("audit", "verify", env=cli_env)
     assert intact.returncode == 0, intact.stderr
     assert "intact" in intact.stdout

@@ -45,7 +45,12 @@ from alko_desk.security.crypto import FieldCipher, OrgKeys, new_key
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.base import SessionService
 from alko_desk.services.client_directory import ClientDirectory, DirectoryListing
-from alko_desk.services.client_validation import mask_phone, parse_phone, validate_draft
+from alko_desk.services.client_validation import (
+    mask_phone,
+    normalize_document_number,
+    parse_phone,
+    validate_draft,
+)
 from alko_desk.services.clock import Clock
 from alko_desk.storage.clients_repo import (
     ClientKeyRepository,
@@ -125,14 +130,14 @@ class ClientService(SessionService):
         if not self._keys.insert(client_id, self._org.wrap_client_key(client_id, data_key)):
             data_key = self._data_key(client_id)  # an interrupted earlier attempt made it
         cipher = FieldCipher(client_id, data_key)
-        doc.update(self._content_fields(normalized, cipher, client_id))
+        doc.update(self._content_fields(normalized, cipher))
         if not self._clients.insert(doc):
             doc = self._clients.get(client_id)
         self._index(doc, normalized, previous_lookups={}, previous_dir=[])
         self._audit.record(self.actor, "client.registered", f"client:{client_id}",
                            {"marketing_consent": normalized.marketing_consent})
         self._pending.done(op_id)
-        return self._to_client(self._clients.get(client_id), cipher)
+        return self._to_client(doc, cipher)  # `dir`, the one field indexing added, is not shown
 
     def now(self) -> datetime:
         return self._clock.now()
@@ -157,7 +162,7 @@ class ClientService(SessionService):
                 "consent": self._consent(normalized.marketing_consent, now, "import"),
                 "created_at": now, "created_by": self.actor, "updated_at": now,
                 "last_activity": (last_activity or {}).get(client_id, now),
-                **self._content_fields(normalized, FieldCipher(client_id, data_key), client_id),
+                **self._content_fields(normalized, FieldCipher(client_id, data_key)),
             }
             listing = self._listing(doc, normalized)
             doc["dir"] = self._directory.placement(self._directory.entries_for(listing))
@@ -178,7 +183,7 @@ class ClientService(SessionService):
         return {"granted": granted, "at": at, "by": self.actor, "policy_version": PRIVACY_POLICY_VERSION,
                 "source": source}
 
-    def _content_fields(self, draft: ClientDraft, cipher: FieldCipher, client_id: str) -> dict:
+    def _content_fields(self, draft: ClientDraft, cipher: FieldCipher) -> dict:
         flat = _flat(draft)
         return {
             "first_name": draft.first_name, "last_name": draft.last_name,
@@ -324,7 +329,7 @@ class ClientService(SessionService):
             return self._to_client(doc, cipher)
         self._refuse_duplicates(normalized, base.id, allow_shared_contact=True)
         now = self._clock.now()
-        fields = {**self._content_fields(normalized, cipher, base.id), "updated_at": now, "last_activity": now,
+        fields = {**self._content_fields(normalized, cipher), "updated_at": now, "last_activity": now,
                   "updated_by": self.actor}
         if "marketing_consent" in changed:
             fields["consent"] = self._consent(normalized.marketing_consent, now, "client record edit")
@@ -338,7 +343,7 @@ class ClientService(SessionService):
         self._index(updated, normalized, doc.get("lk", {}), doc.get("dir", []))
         self._pending.done(op_id)
         self._audit.record(self.actor, "client.updated", f"client:{base.id}", {"fields": changed})
-        return self._to_client(self._load(base.id), cipher)
+        return self._to_client(updated, cipher)
 
     def _conflict(self, current_doc: dict, cipher: FieldCipher, base: Client) -> ConcurrentModification:
         current = self._to_client(current_doc, cipher)
@@ -391,8 +396,6 @@ class ClientService(SessionService):
             except ValueError:
                 pass
         if digits >= 3 and " " not in text.strip():
-            from alko_desk.services.client_validation import normalize_document_number
-
             number = normalize_document_number(text)
             candidates.append(("id_number", f"id_number:{self._org.blind_index('id_number', number)}"))
         return candidates

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
@@ -85,3 +88,11 @@ def open_main(qtbot, context, dialogs):
     yield _open
     for runner in runners:
         runner.wait_for_done(10_000)
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where screenshot tests save their PNGs: ALKO_SCREENSHOTS (the docs), else a temporary folder."""
+    folder = Path(os.environ.get("ALKO_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -6,9 +6,7 @@ writes the PNGs used in the docs; without it they go to the test's temporary fol
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
@@ -22,13 +20,6 @@ from tests.clients_data import IVAN, draft
 
 pytestmark = pytest.mark.gui
 WAIT = 10_000
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("ALKO_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

@@ -7,9 +7,6 @@ also checks what the picture must show, so a wrong screen cannot be saved silent
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from alko_desk.models.users import Role
@@ -17,13 +14,6 @@ from alko_desk.services.demo import DemoSeeder
 
 pytestmark = pytest.mark.gui
 WAIT = 10_000
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("ALKO_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def test_admin_users_page_lists_the_staff(qtbot, context, admin_session, make_user, open_main, shots):
