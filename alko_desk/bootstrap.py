@@ -78,9 +78,16 @@ class SessionServices:
 class AppContext:
     """Everything the app needs once the database is open."""
 
-    def __init__(self, store: Store, *, data_dir: Path, clock: Clock | None = None,
-                 server: EmbeddedServer | None = None, database_label: str = "",
-                 secrets: SecretStore | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        data_dir: Path,
+        clock: Clock | None = None,
+        server: EmbeddedServer | None = None,
+        database_label: str = "",
+        secrets: SecretStore | None = None,
+    ) -> None:
         self.store = store
         self.data_dir = data_dir
         self.clock = clock or SystemClock()
@@ -95,8 +102,9 @@ class AppContext:
             self.clock,
             HeadAnchor(data_dir / "audit-anchor.json", scope=f"{store.db.name}"),
         )
-        self.auth = AuthService(self.users_repo, self.throttle_repo, self.organisation_repo,
-                                self.audit_log, self.clock)
+        self.auth = AuthService(
+            self.users_repo, self.throttle_repo, self.organisation_repo, self.audit_log, self.clock
+        )
         self.clients_repo = ClientRepository(store)
         self.client_keys_repo = ClientKeyRepository(store)
         self.lookups_repo = LookupRepository(store)
@@ -104,18 +112,32 @@ class AppContext:
         self.pending_repo = PendingRepository(store)
         self._directories: dict[str, ClientDirectory] = {}
         self._region_cache: tuple[float, str] | None = None
-        self.setup = SetupService(self.organisation_repo, self.users_repo, self.audit_log, self.clock)
+        self.setup = SetupService(
+            self.organisation_repo, self.users_repo, self.audit_log, self.clock
+        )
 
     def services_for(self, session: Session) -> SessionServices:
         return SessionServices(
             session=session,
-            users=UserAdminService(self.users_repo, self.throttle_repo, self.organisation_repo,
-                                   self.audit_log, self.clock, session),
+            users=UserAdminService(
+                self.users_repo,
+                self.throttle_repo,
+                self.organisation_repo,
+                self.audit_log,
+                self.clock,
+                session,
+            ),
             settings=SettingsService(self.organisation_repo, self.audit_log, self.clock, session),
             audit=AuditService(self.audit_log, session),
             clients=ClientService(
-                self.clients_repo, self.client_keys_repo, self.lookups_repo,
-                self._directory_for(session), self.pending_repo, self.audit_log, self.clock, session,
+                self.clients_repo,
+                self.client_keys_repo,
+                self.lookups_repo,
+                self._directory_for(session),
+                self.pending_repo,
+                self.audit_log,
+                self.clock,
+                session,
                 phone_region=self._phone_region,
             ),
         )
@@ -125,7 +147,9 @@ class AppContext:
         # (another user, another organisation key) starts a fresh one.
         key = session.session_id
         if key not in self._directories:
-            self._directories = {key: ClientDirectory(self.directory_repo, OrgKeys(session.org_key))}
+            self._directories = {
+                key: ClientDirectory(self.directory_repo, OrgKeys(session.org_key))
+            }
         return self._directories[key]
 
     def _phone_region(self) -> str:
@@ -168,8 +192,13 @@ class AppContext:
                 self.server.stop()
 
 
-def open_context(data_dir: Path, secrets: SecretStore | None = None, *, db_name: str | None = None,
-                 clock: Clock | None = None) -> AppContext:
+def open_context(
+    data_dir: Path,
+    secrets: SecretStore | None = None,
+    *,
+    db_name: str | None = None,
+    clock: Clock | None = None,
+) -> AppContext:
     """Connects (starting the embedded server when no URI is configured) and prepares the schema.
 
     Slow (up to seconds): the GUI calls it from a worker thread.
@@ -194,5 +223,6 @@ def open_context(data_dir: Path, secrets: SecretStore | None = None, *, db_name:
         raise
     if not choice.embedded:
         label = f"{store.info.label} at {label}"
-    return AppContext(store, data_dir=data_dir, clock=clock, server=server, database_label=label,
-                      secrets=secrets)
+    return AppContext(
+        store, data_dir=data_dir, clock=clock, server=server, database_label=label, secrets=secrets
+    )

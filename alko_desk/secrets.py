@@ -29,9 +29,13 @@ def _backend_name(backend) -> str:
 class SecretStore:
     def __init__(self, backend=None) -> None:
         self._backend = backend if backend is not None else self._pick()
-        self.warning = "" if self._backend else (
-            "No secure keyring is available on this computer, so ALKO Desk will not remember "
-            "your username or a database address with a password. Everything else works."
+        self.warning = (
+            ""
+            if self._backend
+            else (
+                "No secure keyring is available on this computer, so ALKO Desk will not remember "
+                "your username or a database address with a password. Everything else works."
+            )
         )
 
     @staticmethod
@@ -80,8 +84,10 @@ class SecretStore:
     def _disable(self, exc: Exception) -> None:
         log.warning("keyring failed: %s", exc)
         self._backend = None
-        self.warning = ("The OS keyring is locked or not answering, so ALKO Desk cannot remember "
-                        "secrets on this computer for now. Everything else works.")
+        self.warning = (
+            "The OS keyring is locked or not answering, so ALKO Desk cannot remember "
+            "secrets on this computer for now. Everything else works."
+        )
 
 
 MONGODB_URI_KEY = "mongodb-uri"

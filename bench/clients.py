@@ -11,8 +11,28 @@ from bench.workspace import ADMIN, ADMIN_PASSWORD, Workspace
 
 CLIENTS = int(os.environ.get("ALKO_BENCH_CLIENTS", "100000"))
 SALES_PASSWORD = "the sales desk passphrase 2026"
-QUERIES = ["kov", "hor", "mar", "nov", "pet", "ana", "ива", "mü", "sch", "бо",
-           "ja", "br", "st", "kr", "wi", "jur", "bab", "ni", "po", "ze"]
+QUERIES = [
+    "kov",
+    "hor",
+    "mar",
+    "nov",
+    "pet",
+    "ana",
+    "ива",
+    "mü",
+    "sch",
+    "бо",
+    "ja",
+    "br",
+    "st",
+    "kr",
+    "wi",
+    "jur",
+    "bab",
+    "ni",
+    "po",
+    "ze",
+]
 
 
 def _median_ms(fn, runs: int) -> tuple[float, float]:
@@ -48,7 +68,9 @@ def seeded(ws: Workspace):
 @benchmark(f"Seeding {CLIENTS:,} clients", target="< 180 s", order=200)
 def seeding(ws: Workspace) -> Result:
     seeded(ws)
-    return Result.at_most(ws._clients_seed_seconds, 180, "s", detail="through ClientService.register_many")
+    return Result.at_most(
+        ws._clients_seed_seconds, 180, "s", detail="through ClientService.register_many"
+    )
 
 
 @benchmark("Client list: first page (cold)", target="< 150 ms", order=210)
@@ -74,7 +96,9 @@ def prefix_search(ws: Workspace) -> Result:
         services.clients.search(QUERIES[i % len(QUERIES)])
 
     median, worst = _median_ms(run, len(QUERIES))
-    return Result.at_most(median, 150, "ms", detail=f"{len(QUERIES)} prefixes, cold cache, worst {worst:.0f} ms")
+    return Result.at_most(
+        median, 150, "ms", detail=f"{len(QUERIES)} prefixes, cold cache, worst {worst:.0f} ms"
+    )
 
 
 @benchmark("Client exact lookup (email / ID number)", target="< 50 ms", order=230)
@@ -96,4 +120,6 @@ def open_client(ws: Workspace) -> Result:
     _, services = seeded(ws)
     ids = [r.id for r in services.clients.page(CLIENTS // 2, 20)]
     median, worst = _median_ms(lambda i: services.clients.get(ids[i]), len(ids))
-    return Result.at_most(median, 30, "ms", detail=f"median of {len(ids)}, audited, worst {worst:.0f} ms")
+    return Result.at_most(
+        median, 30, "ms", detail=f"median of {len(ids)}, audited, worst {worst:.0f} ms"
+    )

@@ -109,30 +109,49 @@ def measure(ws: Workspace) -> dict:
     if cached:
         return cached
     ctx, _ = seeded(ws)
-    env = ws.child_env(ws.path("gui-desk"), ALKO_MONGODB_URI=ws.mongo_uri(), ALKO_DB_NAME=ctx.store.db.name,
-                       ALKO_PASSWORD=SALES_PASSWORD + "!")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=1800, check=False)
+    env = ws.child_env(
+        ws.path("gui-desk"),
+        ALKO_MONGODB_URI=ws.mongo_uri(),
+        ALKO_DB_NAME=ctx.store.db.name,
+        ALKO_PASSWORD=SALES_PASSWORD + "!",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         Path("/tmp/alko-bench-gui.log").write_text(proc.stdout + proc.stderr)
-        raise RuntimeError(f"the measuring process failed (exit {proc.returncode}; log in /tmp/alko-bench-gui.log)")
-    ws._clients_gui = json.loads(lines[-1][len("RESULT "):])
+        raise RuntimeError(
+            f"the measuring process failed (exit {proc.returncode}; log in /tmp/alko-bench-gui.log)"
+        )
+    ws._clients_gui = json.loads(lines[-1][len("RESULT ") :])
     return ws._clients_gui
 
 
 @benchmark("Client list: first page shown in the window", target="< 150 ms", order=250)
 def first_page_shown(ws: Workspace) -> Result:
     m = measure(ws)
-    return Result.at_most(m["first_page_ms"], 150, "ms", detail="ClientsPage built → first rows in the model")
+    return Result.at_most(
+        m["first_page_ms"], 150, "ms", detail="ClientsPage built → first rows in the model"
+    )
 
 
 @benchmark(f"Scrolling all {CLIENTS:,} clients: worst GUI stall", target="< 50 ms", order=260)
 def scroll_stall(ws: Workspace) -> Result:
     m = measure(ws)
-    return Result.at_most(m["worst_gap_ms"], 50, "ms",
-                          detail=f"{m['rows']:,} rows in {m['scroll_s']:.0f} s; 5 ms timer's longest gap; "
-                                 f"worst (ms, rows loaded): {m['worst_gaps'][:4]}")
+    return Result.at_most(
+        m["worst_gap_ms"],
+        50,
+        "ms",
+        detail=f"{m['rows']:,} rows in {m['scroll_s']:.0f} s; 5 ms timer's longest gap; "
+        f"worst (ms, rows loaded): {m['worst_gaps'][:4]}",
+    )
 
 
 @benchmark("Resident memory with the client list open", target="< 300 MB", order=270)

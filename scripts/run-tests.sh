@@ -9,6 +9,11 @@ cd "$root"
 
 bash scripts/setup.sh --tests
 
+# Lint and format first: a quick, clear failure before the long run.
+echo "==> ruff check and ruff format --check"
+.venv/bin/ruff check alko_desk tests bench
+.venv/bin/ruff format --check alko_desk tests bench
+
 for tool in dbus-run-session gnome-keyring-daemon; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     echo "$tool is missing: install the packages dbus and gnome-keyring (scripts/setup.sh does, as root)." >&2

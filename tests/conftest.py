@@ -23,8 +23,13 @@ from alko_desk.storage.mongo import Store, connect
 ADMIN_PASSWORD = "the blue lorry leaves at dawn 42"
 STAFF_PASSWORD = "a fine temporary passphrase 7"
 COMPANY = CompanyProfile(
-    name="ALKO Cars d.o.o.", address="Ilica 1, 10000 Zagreb, Croatia", vat_id="HR12345678901",
-    bank_account="HR1210010051863000160", currency="EUR", vat_rate=Decimal(25), phone_region="HR",
+    name="ALKO Cars d.o.o.",
+    address="Ilica 1, 10000 Zagreb, Croatia",
+    vat_id="HR12345678901",
+    bank_account="HR1210010051863000160",
+    currency="EUR",
+    vat_rate=Decimal(25),
+    phone_region="HR",
 )
 
 

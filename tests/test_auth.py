@@ -1,4 +1,3 @@
-
 import pytest
 
 from alko_desk.models.errors import (
@@ -70,18 +69,31 @@ def test_new_account_must_choose_its_own_password_before_anything_else(context, 
 
 def test_password_policy_refuses_short_common_and_dealership_passwords(context, admin_session):
     users = context.services_for(admin_session).users
-    for bad in ["short pass", "passwordpassword", "alkocars12345678", "aaaaaaaaaaaaaaaaaa", "123456789012345678"]:
+    for bad in [
+        "short pass",
+        "passwordpassword",
+        "alkocars12345678",
+        "aaaaaaaaaaaaaaaaaa",
+        "123456789012345678",
+    ]:
         with pytest.raises(ValidationError):
             users.create_user("x1", "X", Role.SALES, bad)
     users.create_user("x1", "X", Role.SALES, "Ž a long enough sentence with ćevapi")
 
 
-def test_sales_user_calling_an_admin_service_is_refused_and_audited(context, admin_session, make_user):
+def test_sales_user_calling_an_admin_service_is_refused_and_audited(
+    context, admin_session, make_user
+):
     sales = make_user("sam", Role.SALES)
     with pytest.raises(PermissionDenied):
         context.services_for(sales).users.create_user("evil", "Evil", Role.ADMIN, STAFF_PASSWORD)
-    denials = [e for e in context.services_for(admin_session).audit.entries(
-        __import__("alko_desk.models.audit", fromlist=["AuditFilter"]).AuditFilter(action_prefix="permission.denied"))]
+    denials = list(
+        context.services_for(admin_session).audit.entries(
+            __import__("alko_desk.models.audit", fromlist=["AuditFilter"]).AuditFilter(
+                action_prefix="permission.denied"
+            )
+        )
+    )
     assert denials and denials[0].actor == "sam"
 
 

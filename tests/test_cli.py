@@ -51,8 +51,18 @@ def as_admin(env: dict[str, str], password: str = ADMIN_PASSWORD, **extra: str) 
 
 
 def add_sam(env: dict[str, str]) -> subprocess.CompletedProcess:
-    return alko("user", "add", "sam", "--name", "Sam Sales", "--role", "sales", "--as", "admin",
-                env=as_admin(env, ALKO_NEW_PASSWORD=NEW_PASSWORD))
+    return alko(
+        "user",
+        "add",
+        "sam",
+        "--name",
+        "Sam Sales",
+        "--role",
+        "sales",
+        "--as",
+        "admin",
+        env=as_admin(env, ALKO_NEW_PASSWORD=NEW_PASSWORD),
+    )
 
 
 def audit_part(context, seq: int):

@@ -16,7 +16,9 @@ def sales(context, make_user):
 
 @pytest.fixture
 def audit(context, admin_session):
-    return lambda prefix: context.services_for(admin_session).audit.entries(AuditFilter(action_prefix=prefix))
+    return lambda prefix: context.services_for(admin_session).audit.entries(
+        AuditFilter(action_prefix=prefix)
+    )
 
 
 def test_registered_client_reads_back_with_diacritics_and_cyrillic(sales):
@@ -46,19 +48,27 @@ def test_invalid_fields_are_refused_with_a_message_per_field(sales):
 def test_same_email_is_offered_as_a_duplicate_but_may_be_registered_anyway(sales):
     first = sales.register(new_client_id(), draft())
     with pytest.raises(DuplicateClient) as dup:
-        sales.register(new_client_id(), draft("Marija", "Kovačević", id_number="998877665", phone=""))
+        sales.register(
+            new_client_id(), draft("Marija", "Kovačević", id_number="998877665", phone="")
+        )
     assert not dup.value.blocking and dup.value.matches[0].client_id == first.id
     assert dup.value.matches[0].matched_on == ("email",)
-    sales.register(new_client_id(), draft("Marija", "Kovačević", id_number="998877665", phone=""),
-                   allow_shared_contact=True)
+    sales.register(
+        new_client_id(),
+        draft("Marija", "Kovačević", id_number="998877665", phone=""),
+        allow_shared_contact=True,
+    )
     assert sales.count() == 2
 
 
 def test_same_id_number_under_another_name_is_refused_and_flagged_for_a_manager(sales, audit):
     first = sales.register(new_client_id(), draft())
     with pytest.raises(DuplicateClient) as dup:
-        sales.register(new_client_id(), draft("Petar", "Horvat", email="p@example.hr", phone="092 111 2222"),
-                       allow_shared_contact=True)
+        sales.register(
+            new_client_id(),
+            draft("Petar", "Horvat", email="p@example.hr", phone="092 111 2222"),
+            allow_shared_contact=True,
+        )
     assert dup.value.blocking
     flagged = audit("fraud.")
     assert flagged and flagged[0].target == f"client:{first.id}" and flagged[0].actor == "sam"
@@ -92,14 +102,28 @@ def test_raw_dump_of_the_database_holds_no_plaintext_personal_data(context, sale
     for name in context.store.db.list_collection_names():
         dump.extend(repr(d) for d in context.store.db[name].find({}))
     text = "\n".join(dump)
-    for secret in ["zeljko.kovacevic@example.hr", "+385912345678", "912345678", "112233445", "HR778899",
-                   "1984-03-09", "Domovinskog", "Split", "ivan.petrov@example.ru", "4509123456",
-                   "77AB123456", "Beograd", "family estate"]:
+    for secret in [
+        "zeljko.kovacevic@example.hr",
+        "+385912345678",
+        "912345678",
+        "112233445",
+        "HR778899",
+        "1984-03-09",
+        "Domovinskog",
+        "Split",
+        "ivan.petrov@example.ru",
+        "4509123456",
+        "77AB123456",
+        "Beograd",
+        "family estate",
+    ]:
         assert secret not in text, secret
     assert "Željko" in text  # the name kept for search is the one field in clear
 
 
-def test_fields_cannot_be_read_with_another_clients_key_or_after_the_key_is_destroyed(context, sales):
+def test_fields_cannot_be_read_with_another_clients_key_or_after_the_key_is_destroyed(
+    context, sales
+):
     a = sales.register(new_client_id(), draft())
     b = sales.register(new_client_id(), draft(**IVAN))
     org = sales._org
@@ -121,7 +145,9 @@ def test_tampered_ciphertext_shows_the_client_as_unreadable(context, sales):
     assert isinstance(sales.get(a.id), UnreadableClient)
 
 
-def test_second_desk_saving_a_stale_copy_is_refused_and_told_what_changed(context, sales, make_user):
+def test_second_desk_saving_a_stale_copy_is_refused_and_told_what_changed(
+    context, sales, make_user
+):
     c = sales.register(new_client_id(), draft())
     desk1 = sales.get(c.id)
     other = context.services_for(make_user("sue", Role.SALES)).clients
@@ -155,8 +181,10 @@ def test_edit_updates_lookups_list_and_audit_without_values(sales, audit):
 def test_name_search_is_prefix_case_and_accent_insensitive(sales):
     z = sales.register(new_client_id(), draft())
     i = sales.register(new_client_id(), draft(**IVAN))
-    sales.register(new_client_id(), draft("Ana", "Zelić", email="ana@example.hr", phone="098 765 4321",
-                                          id_number="556677889"))
+    sales.register(
+        new_client_id(),
+        draft("Ana", "Zelić", email="ana@example.hr", phone="098 765 4321", id_number="556677889"),
+    )
     assert [r.id for r in sales.search("zelj")] == [z.id]
     assert [r.id for r in sales.search("ŽELJKO kov")] == [z.id]
     assert {r.display_name for r in sales.search("z")} == {"Željko Kovačević", "Ana Zelić"}
@@ -174,10 +202,18 @@ def test_exact_search_by_email_phone_and_id_number(sales):
 
 
 def test_list_pages_in_name_order_both_ways(sales):
-    names = [("Ana", "Babić"), ("Ivo", "Zorić"), ("Eva", "Čolić"), ("Iva", "Adamić"), ("Ema", "Đurić")]
+    names = [
+        ("Ana", "Babić"),
+        ("Ivo", "Zorić"),
+        ("Eva", "Čolić"),
+        ("Iva", "Adamić"),
+        ("Ema", "Đurić"),
+    ]
     for n, (first, last) in enumerate(names):
-        sales.register(new_client_id(), draft(first, last, email=f"c{n}@example.hr", phone="",
-                                              id_number=f"12345{n}789"))
+        sales.register(
+            new_client_id(),
+            draft(first, last, email=f"c{n}@example.hr", phone="", id_number=f"12345{n}789"),
+        )
     assert sales.count() == 5
     got = [r.display_name for r in sales.page(0, 10)]
     assert got == ["Iva Adamić", "Ana Babić", "Eva Čolić", "Ema Đurić", "Ivo Zorić"]
@@ -196,7 +232,10 @@ def test_interrupted_registration_is_finished_at_next_start(context, sales):
     for placed in context.clients_repo.get(c.id)["dir"]:
         part, entry_id = placed.split("|")
         context.directory_repo.remove(part, entry_id)
-        deltas = {f"entries.{part}": -1, **({f"rows.{part}": -1} if entry_id.endswith(":0") else {})}
+        deltas = {
+            f"entries.{part}": -1,
+            **({f"rows.{part}": -1} if entry_id.endswith(":0") else {}),
+        }
         context.directory_repo.adjust_counts(deltas)
     context.clients_repo.touch(c.id, {"dir": []})
     sales._directory.invalidate()
@@ -209,8 +248,15 @@ def test_interrupted_registration_is_finished_at_next_start(context, sales):
 
 
 def test_bulk_registration_is_searchable_and_counted(sales):
-    items = [(new_client_id(), draft(f"Ime{n}", f"Prezime{n}", email=f"b{n}@example.hr", phone="",
-                                     id_number=f"77{n:07d}")) for n in range(30)]
+    items = [
+        (
+            new_client_id(),
+            draft(
+                f"Ime{n}", f"Prezime{n}", email=f"b{n}@example.hr", phone="", id_number=f"77{n:07d}"
+            ),
+        )
+        for n in range(30)
+    ]
     assert sales.register_many(items) == 30
     assert sales.count() == 30
     assert [r.display_name for r in sales.search("prezime17")] == ["Ime17 Prezime17"]
@@ -223,5 +269,10 @@ def test_login_finishes_a_registration_that_a_crash_interrupted(context, make_us
     clients = context.services_for(session).clients
     c = clients.register(new_client_id(), draft())
     context.pending_repo.begin(f"register:{c.id}", {"kind": "register", "client_id": c.id})
-    assert context.finish_interrupted_work(context.auth.login("sam", "sam chooses a long passphrase 9")) == 1
+    assert (
+        context.finish_interrupted_work(
+            context.auth.login("sam", "sam chooses a long passphrase 9")
+        )
+        == 1
+    )
     assert context.pending_repo.all() == []

@@ -6,10 +6,25 @@ import re
 import unicodedata
 
 # Letters that Unicode does not decompose into a base letter and a mark.
-_SPECIAL = str.maketrans({
-    "đ": "d", "Đ": "d", "ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "ß": "ss", "æ": "ae", "Æ": "ae",
-    "œ": "oe", "Œ": "oe", "ı": "i", "þ": "th", "ð": "d", "ħ": "h",
-})
+_SPECIAL = str.maketrans(
+    {
+        "đ": "d",
+        "Đ": "d",
+        "ł": "l",
+        "Ł": "l",
+        "ø": "o",
+        "Ø": "o",
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "ae",
+        "œ": "oe",
+        "Œ": "oe",
+        "ı": "i",
+        "þ": "th",
+        "ð": "d",
+        "ħ": "h",
+    }
+)
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 
 

@@ -41,20 +41,48 @@ class Role(enum.Enum):
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.SALES: frozenset({
-        P.CLIENT_READ, P.CLIENT_WRITE, P.CLIENT_REVEAL,
-        P.VEHICLE_READ, P.VEHICLE_WRITE, P.DEAL_READ, P.DEAL_WRITE,
-    }),
-    Role.FINANCE: frozenset({
-        P.CLIENT_READ, P.INVOICE_READ, P.INVOICE_WRITE, P.PAYMENT_READ, P.PAYMENT_WRITE,
-    }),
-    Role.MANAGER: frozenset({
-        P.CLIENT_READ, P.CLIENT_REVEAL, P.VEHICLE_READ, P.DEAL_READ, P.INVOICE_READ,
-        P.PAYMENT_READ, P.REPORT_READ, P.REPORT_EXPORT, P.AUDIT_READ,
-    }),
-    Role.ADMIN: frozenset({
-        P.USER_ADMIN, P.SETTINGS_ADMIN, P.BACKUP_ADMIN, P.PRIVACY_ADMIN, P.AUDIT_READ,
-    }),
+    Role.SALES: frozenset(
+        {
+            P.CLIENT_READ,
+            P.CLIENT_WRITE,
+            P.CLIENT_REVEAL,
+            P.VEHICLE_READ,
+            P.VEHICLE_WRITE,
+            P.DEAL_READ,
+            P.DEAL_WRITE,
+        }
+    ),
+    Role.FINANCE: frozenset(
+        {
+            P.CLIENT_READ,
+            P.INVOICE_READ,
+            P.INVOICE_WRITE,
+            P.PAYMENT_READ,
+            P.PAYMENT_WRITE,
+        }
+    ),
+    Role.MANAGER: frozenset(
+        {
+            P.CLIENT_READ,
+            P.CLIENT_REVEAL,
+            P.VEHICLE_READ,
+            P.DEAL_READ,
+            P.INVOICE_READ,
+            P.PAYMENT_READ,
+            P.REPORT_READ,
+            P.REPORT_EXPORT,
+            P.AUDIT_READ,
+        }
+    ),
+    Role.ADMIN: frozenset(
+        {
+            P.USER_ADMIN,
+            P.SETTINGS_ADMIN,
+            P.BACKUP_ADMIN,
+            P.PRIVACY_ADMIN,
+            P.AUDIT_READ,
+        }
+    ),
 }
 
 

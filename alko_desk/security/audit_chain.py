@@ -16,8 +16,15 @@ def _canonical_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def entry_hash(seq: int, time: datetime, actor: str, action: str, target: str,
-               details: dict[str, Any], prev_hash: str) -> str:
+def entry_hash(
+    seq: int,
+    time: datetime,
+    actor: str,
+    action: str,
+    target: str,
+    details: dict[str, Any],
+    prev_hash: str,
+) -> str:
     body = {
         "seq": seq,
         "time": _canonical_time(time),
@@ -27,5 +34,7 @@ def entry_hash(seq: int, time: datetime, actor: str, action: str, target: str,
         "details": details,
         "prev": prev_hash,
     }
-    encoded = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    encoded = json.dumps(
+        body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+    )
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()

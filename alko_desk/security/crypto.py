@@ -50,7 +50,9 @@ def open_sealed(key: bytes, blob: bytes, context: str) -> bytes:
 
 
 def derive_key(org_key: bytes, purpose: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=purpose.encode()).derive(org_key)
+    return HKDF(
+        algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=purpose.encode()
+    ).derive(org_key)
 
 
 class OrgKeys:
@@ -60,7 +62,9 @@ class OrgKeys:
         self._wrap = derive_key(org_key, "alko-desk/client-key-wrap/v1")
         self._blind = derive_key(org_key, "alko-desk/blind-index/v1")
         self._directory = derive_key(org_key, "alko-desk/directory/v1")
-        self.fingerprint = hashlib.sha256(derive_key(org_key, "alko-desk/fingerprint/v1")).hexdigest()[:16]
+        self.fingerprint = hashlib.sha256(
+            derive_key(org_key, "alko-desk/fingerprint/v1")
+        ).hexdigest()[:16]
 
     def wrap_client_key(self, client_id: str, data_key: bytes) -> bytes:
         return seal(self._wrap, data_key, f"client-key:{client_id}")

@@ -82,7 +82,11 @@ def _blocklist() -> frozenset[str]:
     except ImportError:  # pragma: no cover - zxcvbn is a declared dependency
         pass
     text = resource_path("blocked-passwords.txt").read_text("utf-8")
-    words.update(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    words.update(
+        line.strip().lower()
+        for line in text.splitlines()
+        if line.strip() and not line.startswith("#")
+    )
     return frozenset(words)
 
 
@@ -118,8 +122,13 @@ def password_problem(password: str, *, username: str = "", company_name: str = "
 _DEALERSHIP_WORDS = ("alkocars", "alkodesk", "alko", "dealership", "showroom")
 
 
-_RUNS = ("1234567890" * 4, "qwertyuiopasdfghjklzxcvbnm" * 2, "abcdefghijklmnopqrstuvwxyz" * 2,
-         "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p" * 2, "qazwsxedcrfvtgbyhnujmikolp" * 2)
+_RUNS = (
+    "1234567890" * 4,
+    "qwertyuiopasdfghjklzxcvbnm" * 2,
+    "abcdefghijklmnopqrstuvwxyz" * 2,
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p" * 2,
+    "qazwsxedcrfvtgbyhnujmikolp" * 2,
+)
 
 
 def _is_sequence(text: str) -> bool:
@@ -127,7 +136,7 @@ def _is_sequence(text: str) -> bool:
         return True
     if any(text in run or text[::-1] in run for run in _RUNS):
         return True
-    steps = {ord(b) - ord(a) for a, b in zip(text, text[1:])}
+    steps = {ord(b) - ord(a) for a, b in zip(text, text[1:], strict=False)}
     return len(steps) == 1 and steps.pop() in (-1, 0, 1)
 
 

@@ -55,9 +55,14 @@ class HeadAnchor:
 
 def _entry_from_doc(doc: dict) -> AuditEntry:
     return AuditEntry(
-        seq=doc["seq"], time=doc["time"], actor=doc["actor"], action=doc["action"],
-        target=doc.get("target", ""), details=doc.get("details", {}),
-        prev_hash=doc["prev"], hash=doc["hash"],
+        seq=doc["seq"],
+        time=doc["time"],
+        actor=doc["actor"],
+        action=doc["action"],
+        target=doc.get("target", ""),
+        details=doc.get("details", {}),
+        prev_hash=doc["prev"],
+        hash=doc["hash"],
     )
 
 
@@ -72,7 +77,9 @@ class AuditLog:
         self._head: tuple[int, str] = (0, GENESIS_HASH)
         self._stale = True  # walk forward from the hint on the first append
 
-    def record(self, actor: str, action: str, target: str = "", details: dict[str, Any] | None = None) -> AuditEntry:
+    def record(
+        self, actor: str, action: str, target: str = "", details: dict[str, Any] | None = None
+    ) -> AuditEntry:
         details = dict(details or {})
         with self._lock:
             return self._append(actor, action, target, details)
@@ -84,8 +91,13 @@ class AuditLog:
             now = self._clock.now().astimezone(UTC)
             now = now.replace(microsecond=now.microsecond // 1000 * 1000)
             doc = {
-                "seq": seq, "time": now, "actor": actor, "action": action, "target": target,
-                "details": details, "prev": prev_hash,
+                "seq": seq,
+                "time": now,
+                "actor": actor,
+                "action": action,
+                "target": target,
+                "details": details,
+                "prev": prev_hash,
                 "hash": entry_hash(seq, now, actor, action, target, details, prev_hash),
             }
             if not self._repo.try_insert(doc):
@@ -132,10 +144,22 @@ class AuditLog:
                 seq = doc.get("seq")
                 if seq != expected_seq:
                     bad = expected_seq if seq is None or seq > expected_seq else seq
-                    return ChainReport(False, checked, expected_seq - 1, bad,
-                                       f"entry {bad} is missing or out of place")
-                recomputed = entry_hash(seq, doc["time"], doc["actor"], doc["action"],
-                                        doc.get("target", ""), doc.get("details", {}), doc["prev"])
+                    return ChainReport(
+                        False,
+                        checked,
+                        expected_seq - 1,
+                        bad,
+                        f"entry {bad} is missing or out of place",
+                    )
+                recomputed = entry_hash(
+                    seq,
+                    doc["time"],
+                    doc["actor"],
+                    doc["action"],
+                    doc.get("target", ""),
+                    doc.get("details", {}),
+                    doc["prev"],
+                )
                 if doc["prev"] != prev_hash or recomputed != doc["hash"]:
                     return ChainReport(False, checked, seq - 1, seq, f"entry {seq} was altered")
                 hashes[seq] = doc["hash"]
@@ -143,15 +167,24 @@ class AuditLog:
         head = expected_seq - 1
         hint, _ = self._repo.head_hint()
         if hint > head:
-            return ChainReport(False, checked, head, head + 1, f"entries {head + 1} to {hint} were removed")
+            return ChainReport(
+                False, checked, head, head + 1, f"entries {head + 1} to {hint} were removed"
+            )
         anchored = self._anchor.read()
         if anchored:
             a_seq, a_hash = anchored
             if a_seq > head:
-                return ChainReport(False, checked, head, head + 1,
-                                   f"entries after {head} were removed (this desk saw entry {a_seq})")
+                return ChainReport(
+                    False,
+                    checked,
+                    head,
+                    head + 1,
+                    f"entries after {head} were removed (this desk saw entry {a_seq})",
+                )
             if hashes.get(a_seq) != a_hash:
-                return ChainReport(False, checked, head, a_seq, f"entry {a_seq} differs from the one this desk saw")
+                return ChainReport(
+                    False, checked, head, a_seq, f"entry {a_seq} differs from the one this desk saw"
+                )
         return ChainReport(True, checked, head)
 
     def query(self, flt: AuditFilter) -> list[AuditEntry]:
@@ -176,9 +209,7 @@ def _matches(doc: dict, flt: AuditFilter) -> bool:
         return False
     if flt.since and doc["time"] < flt.since:
         return False
-    if flt.until and doc["time"] > flt.until:
-        return False
-    return True
+    return not (flt.until and doc["time"] > flt.until)
 
 
 class AuditService:
@@ -190,13 +221,19 @@ class AuditService:
 
     def entries(self, flt: AuditFilter) -> list[AuditEntry]:
         if not self._session.can(Permission.AUDIT_READ):
-            self._log.record(self._session.user.username, "permission.denied", "audit", {"operation": "read audit log"})
+            self._log.record(
+                self._session.user.username,
+                "permission.denied",
+                "audit",
+                {"operation": "read audit log"},
+            )
             raise PermissionDenied("Your role may not read the audit log.")
         return self._log.query(flt)
 
     def verify(self) -> ChainReport:
         if not self._session.can(Permission.AUDIT_READ):
-            self._log.record(self._session.user.username, "permission.denied", "audit", {"operation": "verify"})
+            self._log.record(
+                self._session.user.username, "permission.denied", "audit", {"operation": "verify"}
+            )
             raise PermissionDenied("Your role may not verify the audit log.")
         return self._log.verify()
-

@@ -36,12 +36,21 @@ def wrap_org_key(org_key: bytes, account_key: bytes, username: str) -> bytes:
 def account_secrets(password: str, org_key: bytes, username: str) -> dict:
     """What an account stores: its password hash and the organisation key wrapped for it."""
     hashed, account_key = passwords.hash_password(password)
-    return {"password": hashed.to_doc(), "org_key_wrapped": wrap_org_key(org_key, account_key, username)}
+    return {
+        "password": hashed.to_doc(),
+        "org_key_wrapped": wrap_org_key(org_key, account_key, username),
+    }
 
 
 class AuthService:
-    def __init__(self, users: UserRepository, throttle: LoginThrottleRepository,
-                 organisation: OrganisationRepository, audit: AuditLog, clock: Clock) -> None:
+    def __init__(
+        self,
+        users: UserRepository,
+        throttle: LoginThrottleRepository,
+        organisation: OrganisationRepository,
+        audit: AuditLog,
+        clock: Clock,
+    ) -> None:
         self._users = users
         self._throttle = throttle
         self._org = organisation
@@ -66,7 +75,9 @@ class AuthService:
         if doc is None:
             passwords.burn_time_like_a_verify()
         else:
-            account_key = passwords.verify_password(password, passwords.PasswordHash.from_doc(doc["password"]))
+            account_key = passwords.verify_password(
+                password, passwords.PasswordHash.from_doc(doc["password"])
+            )
         if account_key is None:
             self._fail(name, state)
             raise AuthenticationError(WRONG_CREDENTIALS)
@@ -76,7 +87,9 @@ class AuthService:
         org_key = self._unwrap_org_key(doc, account_key, name)
         self._throttle.reset(name)
         self._users.update(name, {"last_login_at": now})
-        session = Session(user=_user(doc), org_key=org_key, authenticated_at=now, session_id=uuid.uuid4().hex)
+        session = Session(
+            user=_user(doc), org_key=org_key, authenticated_at=now, session_id=uuid.uuid4().hex
+        )
         self._audit.record(name, "login", f"user:{name}", {"session": session.session_id})
         return session
 
@@ -99,14 +112,22 @@ class AuthService:
             delay = min(FIRST_LOCKOUT * (2 ** (lockouts - 1)), LONGEST_LOCKOUT)
             until = self._clock.now() + delay
             self._throttle.lock(name, until, lockouts)
-            self._audit.record("system", "login.lockout", f"user:{name}", {"minutes": delay.total_seconds() / 60})
+            self._audit.record(
+                "system", "login.lockout", f"user:{name}", {"minutes": delay.total_seconds() / 60}
+            )
             raise AccountLocked(_locked_message(delay))
 
     def confirm_password(self, session: Session, password: str) -> None:
         """Proves the password again for a sensitive action or to unlock an idle desk."""
         doc = self._users.get_doc(session.user.username)
-        if doc is None or passwords.verify_password(password, passwords.PasswordHash.from_doc(doc["password"])) is None:
-            self._audit.record(session.user.username, "reauth.failed", f"user:{session.user.username}")
+        if (
+            doc is None
+            or passwords.verify_password(password, passwords.PasswordHash.from_doc(doc["password"]))
+            is None
+        ):
+            self._audit.record(
+                session.user.username, "reauth.failed", f"user:{session.user.username}"
+            )
             raise AuthenticationError("That password is not right.")
         session.authenticated_at = self._clock.now()
         self._audit.record(session.user.username, "reauth", f"user:{session.user.username}")
@@ -114,37 +135,57 @@ class AuthService:
     def change_password(self, session: Session, current: str, new: str) -> Session:
         name = session.user.username
         doc = self._users.get_doc(name)
-        if doc is None or passwords.verify_password(current, passwords.PasswordHash.from_doc(doc["password"])) is None:
+        if (
+            doc is None
+            or passwords.verify_password(current, passwords.PasswordHash.from_doc(doc["password"]))
+            is None
+        ):
             self._audit.record(name, "password.change_failed", f"user:{name}")
             raise AuthenticationError("Your current password is not right.")
         if new == current:
-            raise ValidationError("Choose a password different from the current one.", {"new": "Same as the current password."})
+            raise ValidationError(
+                "Choose a password different from the current one.",
+                {"new": "Same as the current password."},
+            )
         self._check_policy(new, name)
-        self._users.update(name, {**account_secrets(new, session.org_key, name), "must_change_password": False})
+        self._users.update(
+            name, {**account_secrets(new, session.org_key, name), "must_change_password": False}
+        )
         self._audit.record(name, "password.changed", f"user:{name}")
         user = _user(self._users.get_doc(name))
-        return Session(user=user, org_key=session.org_key, authenticated_at=self._clock.now(),
-                       session_id=session.session_id)
+        return Session(
+            user=user,
+            org_key=session.org_key,
+            authenticated_at=self._clock.now(),
+            session_id=session.session_id,
+        )
 
     def _check_policy(self, password: str, username: str) -> None:
         profile = self._org.profile()
-        problem = passwords.password_problem(password, username=username,
-                                             company_name=profile.name if profile else "")
+        problem = passwords.password_problem(
+            password, username=username, company_name=profile.name if profile else ""
+        )
         if problem:
             raise ValidationError(problem, {"new": problem})
 
     def logout(self, session: Session, reason: str = "logout") -> None:
         try:
-            self._audit.record(session.user.username, reason, f"user:{session.user.username}",
-                               {"session": session.session_id})
+            self._audit.record(
+                session.user.username,
+                reason,
+                f"user:{session.user.username}",
+                {"session": session.session_id},
+            )
         except Exception:  # noqa: BLE001 - logging out must work with the database gone
             pass
 
 
 def _locked_message(remaining: timedelta) -> str:
     minutes = max(1, round(remaining.total_seconds() / 60))
-    return (f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
-            "or ask an admin to unlock the account.")
+    return (
+        f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
+        "or ask an admin to unlock the account."
+    )
 
 
 def _user(doc: dict) -> User:

@@ -31,8 +31,12 @@ class SessionService:
         if self._session.user.must_change_password:
             raise PasswordChangeRequired("Choose a new password before you continue.")
         if not self._session.can(permission):
-            self._audit.record(self.actor, "permission.denied", target,
-                               {"operation": operation, "permission": permission.value})
+            self._audit.record(
+                self.actor,
+                "permission.denied",
+                target,
+                {"operation": operation, "permission": permission.value},
+            )
             raise PermissionDenied(
                 f"Your role ({self._session.user.role.label}) may not {operation}.",
                 hint="Ask a manager or an admin if you need this.",

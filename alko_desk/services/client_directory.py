@@ -69,7 +69,9 @@ class ClientDirectory:
         self._repo = repo
         self._keys = keys
         self._lock = threading.Lock()
-        self._parts: OrderedDict[str, tuple[float, list[dict]]] = OrderedDict()  # least recently used first
+        self._parts: OrderedDict[str, tuple[float, list[dict]]] = (
+            OrderedDict()
+        )  # least recently used first
         self._cached_entries = 0
         self._counts: tuple[float, dict] | None = None
 
@@ -77,18 +79,34 @@ class ClientDirectory:
     def entries_for(self, listing: DirectoryListing) -> list[tuple[str, DirectoryEntry]]:
         """(partition, entry) for every name word, and one primary entry for the whole last name."""
         last = fold(listing.last_name)
-        tokens = [last] + [w for w in words(f"{listing.first_name} {listing.last_name}") if w != last]
+        tokens = [last] + [
+            w for w in words(f"{listing.first_name} {listing.last_name}") if w != last
+        ]
         key = sort_key(listing.first_name, listing.last_name, listing.client_id)
-        extra = json.dumps({"city": listing.city, "phone": listing.phone_masked}, ensure_ascii=False).encode()
+        extra = json.dumps(
+            {"city": listing.city, "phone": listing.phone_masked}, ensure_ascii=False
+        ).encode()
         out = []
         for i, token in enumerate(dict.fromkeys(tokens)):
             entry_id = f"{listing.client_id}:{i}"
-            out.append((directory_part(token), DirectoryEntry(
-                id=entry_id, c=listing.client_id, t=token, k=key, p=1 if i == 0 else 0,
-                n=f"{listing.first_name} {listing.last_name}".strip(), s=listing.status.value,
-                a=listing.last_activity.isoformat() if listing.last_activity else "",
-                x=base64.b64encode(self._keys.seal_directory(entry_id, extra)).decode("ascii"),
-            )))
+            out.append(
+                (
+                    directory_part(token),
+                    DirectoryEntry(
+                        id=entry_id,
+                        c=listing.client_id,
+                        t=token,
+                        k=key,
+                        p=1 if i == 0 else 0,
+                        n=f"{listing.first_name} {listing.last_name}".strip(),
+                        s=listing.status.value,
+                        a=listing.last_activity.isoformat() if listing.last_activity else "",
+                        x=base64.b64encode(self._keys.seal_directory(entry_id, extra)).decode(
+                            "ascii"
+                        ),
+                    ),
+                )
+            )
         return out
 
     @staticmethod
@@ -190,12 +208,19 @@ class ClientDirectory:
     def total(self) -> int:
         return sum(self._all_counts()["rows"].values())
 
-    def page(self, start: int, count: int, *, sort: ClientSort = ClientSort.NAME, descending: bool = False,
-             progress: Callable[[int, int], None] | None = None,
-             cancelled: Callable[[], bool] | None = None) -> list[ClientRow]:
+    def page(
+        self,
+        start: int,
+        count: int,
+        *,
+        sort: ClientSort = ClientSort.NAME,
+        descending: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> list[ClientRow]:
         if sort is not ClientSort.NAME:
             rows = self.all_rows(sort, descending, progress, cancelled)
-            return rows[start:start + count]
+            return rows[start : start + count]
         rows_per_part = self._all_counts()["rows"]
         parts = sorted(rows_per_part, key=part_prefix, reverse=descending)
         out: list[ClientRow] = []
@@ -209,15 +234,19 @@ class ClientDirectory:
             if descending:
                 primaries.reverse()
             skip = max(0, start - offset)
-            out.extend(self._row(e) for e in primaries[skip:skip + count - len(out)])
+            out.extend(self._row(e) for e in primaries[skip : skip + count - len(out)])
             offset += n
             if len(out) >= count:
                 break
         return out
 
-    def all_rows(self, sort: ClientSort, descending: bool,
-                 progress: Callable[[int, int], None] | None = None,
-                 cancelled: Callable[[], bool] | None = None) -> list[ClientRow]:
+    def all_rows(
+        self,
+        sort: ClientSort,
+        descending: bool,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> list[ClientRow]:
         """Every row, for sorts the partitions do not follow; reads the whole directory."""
         parts = sorted(self._all_counts()["rows"], key=part_prefix)
         rows: list[ClientRow] = []
@@ -230,8 +259,7 @@ class ClientDirectory:
         if sort is ClientSort.STATUS:
             rows.sort(key=lambda r: (r.status.value, fold(r.display_name)), reverse=descending)
         elif sort is ClientSort.LAST_ACTIVITY:
-            rows.sort(key=lambda r: r.last_activity or _EPOCH,
-                      reverse=descending)
+            rows.sort(key=lambda r: r.last_activity or _EPOCH, reverse=descending)
         else:
             rows.sort(key=lambda r: fold(r.display_name), reverse=descending)
         return rows
@@ -264,7 +292,10 @@ class ClientDirectory:
         except (UnreadableRecord, ValueError):
             extra = {"city": "", "phone": "unreadable"}
         return ClientRow(
-            id=entry.c, display_name=entry.n, city=extra.get("city", ""),
-            phone_masked=extra.get("phone", ""), status=ClientStatus(entry.s),
+            id=entry.c,
+            display_name=entry.n,
+            city=extra.get("city", ""),
+            phone_masked=extra.get("phone", ""),
+            status=ClientStatus(entry.s),
             last_activity=datetime.fromisoformat(entry.a) if entry.a else None,
         )

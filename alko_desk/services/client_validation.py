@@ -35,7 +35,9 @@ def parse_phone(value: str, region: str) -> str:
     try:
         number = phonenumbers.parse(raw, region or None)
     except phonenumbers.NumberParseException:
-        raise ValueError("This is not a phone number. Include the country code for foreign numbers.") from None
+        raise ValueError(
+            "This is not a phone number. Include the country code for foreign numbers."
+        ) from None
     if not phonenumbers.is_valid_number(number):
         raise ValueError("This phone number is not valid for its country. Check the digits.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -43,14 +45,15 @@ def parse_phone(value: str, region: str) -> str:
 
 def format_phone(e164: str) -> str:
     try:
-        return phonenumbers.format_number(phonenumbers.parse(e164, None),
-                                          phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        return phonenumbers.format_number(
+            phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
     except phonenumbers.NumberParseException:
         return e164
 
 
 def mask_phone(e164: str) -> str:
-    """"+385 •• ••• ••78": enough to tell two numbers apart on the phone, no more."""
+    """ "+385 •• ••• ••78": enough to tell two numbers apart on the phone, no more."""
     if not e164:
         return ""
     country, _, rest = format_phone(e164).partition(" ")
@@ -119,19 +122,36 @@ def check_field(name: str, value, region: str = "HR", today: date | None = None)
     return None
 
 
-def validate_draft(draft: ClientDraft, region: str, today: date | None = None) -> tuple[ClientDraft, dict[str, str]]:
+def validate_draft(
+    draft: ClientDraft, region: str, today: date | None = None
+) -> tuple[ClientDraft, dict[str, str]]:
     """The normalised draft and a message per bad field (empty when all is well)."""
     errors: dict[str, str] = {}
-    for name in ("first_name", "last_name", "birth_date", "id_number", "licence_number", "email",
-                 "phone", "notes"):
+    for name in (
+        "first_name",
+        "last_name",
+        "birth_date",
+        "id_number",
+        "licence_number",
+        "email",
+        "phone",
+        "notes",
+    ):
         problem = check_field(name, getattr(draft, name), region, today)
         if problem:
             errors[name] = problem
     if not draft.email.strip() and not draft.phone.strip():
-        errors.setdefault("email", "Enter an email address or a phone number, so we can reach the client.")
+        errors.setdefault(
+            "email", "Enter an email address or a phone number, so we can reach the client."
+        )
     if errors:
         return draft, errors
-    address = Address(*(" ".join(getattr(draft.address, f).split()) for f in ("street", "postal_code", "city", "country")))
+    address = Address(
+        *(
+            " ".join(getattr(draft.address, f).split())
+            for f in ("street", "postal_code", "city", "country")
+        )
+    )
     normalized = replace(
         draft,
         first_name=" ".join(draft.first_name.split()),

@@ -13,8 +13,9 @@ from alko_desk.storage.organisation_repo import OrganisationRepository, profile_
 
 
 class SettingsService(SessionService):
-    def __init__(self, organisation: OrganisationRepository, audit: AuditLog, clock: Clock,
-                 session: Session) -> None:
+    def __init__(
+        self, organisation: OrganisationRepository, audit: AuditLog, clock: Clock, session: Session
+    ) -> None:
         super().__init__(session, audit, clock)
         self._org = organisation
 

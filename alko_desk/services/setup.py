@@ -40,8 +40,13 @@ def validate_profile(profile: CompanyProfile) -> dict[str, str]:
 
 
 class SetupService:
-    def __init__(self, organisation: OrganisationRepository, users: UserRepository,
-                 audit: AuditLog, clock: Clock) -> None:
+    def __init__(
+        self,
+        organisation: OrganisationRepository,
+        users: UserRepository,
+        audit: AuditLog,
+        clock: Clock,
+    ) -> None:
         self._org = organisation
         self._users = users
         self._audit = audit
@@ -50,29 +55,42 @@ class SetupService:
     def is_set_up(self) -> bool:
         return self._org.get() is not None
 
-    def initialize(self, profile: CompanyProfile, admin_username: str, admin_full_name: str,
-                   admin_password: str) -> User:
+    def initialize(
+        self,
+        profile: CompanyProfile,
+        admin_username: str,
+        admin_full_name: str,
+        admin_password: str,
+    ) -> User:
         name = normalize_username(admin_username)
         errors = validate_profile(profile)
         if not USERNAME_RE.match(name):
             errors["username"] = "2–32 letters, digits, dots, dashes or underscores."
         if not admin_full_name.strip():
             errors["full_name"] = "Enter the admin's full name."
-        problem = passwords.password_problem(admin_password, username=name, company_name=profile.name)
+        problem = passwords.password_problem(
+            admin_password, username=name, company_name=profile.name
+        )
         if problem:
             errors["password"] = problem
         if errors:
             raise ValidationError("Please correct the highlighted fields.", errors)
         org_key = new_key()
         now = self._clock.now()
-        self._org.create({
-            "org_id": uuid.uuid4().hex,
-            "profile": profile_to_doc(profile),
-            "key_check": seal(derive_key(org_key, "alko-desk/key-check/v1"), KEY_CHECK_PLAINTEXT, "key-check"),
-            "policy_version": PRIVACY_POLICY_VERSION,
-            "created_at": now,
-        })
-        admin = User(username=name, full_name=admin_full_name.strip(), role=Role.ADMIN, created_at=now)
+        self._org.create(
+            {
+                "org_id": uuid.uuid4().hex,
+                "profile": profile_to_doc(profile),
+                "key_check": seal(
+                    derive_key(org_key, "alko-desk/key-check/v1"), KEY_CHECK_PLAINTEXT, "key-check"
+                ),
+                "policy_version": PRIVACY_POLICY_VERSION,
+                "created_at": now,
+            }
+        )
+        admin = User(
+            username=name, full_name=admin_full_name.strip(), role=Role.ADMIN, created_at=now
+        )
         self._users.insert(admin, account_secrets(admin_password, org_key, name))
         self._audit.record(name, "setup.completed", "organisation", {"admin": name})
         return admin
@@ -80,7 +98,13 @@ class SetupService:
 
 def org_key_matches(organisation_doc: dict, org_key: bytes) -> bool:
     try:
-        return open_sealed(derive_key(org_key, "alko-desk/key-check/v1"), organisation_doc["key_check"],
-                           "key-check") == KEY_CHECK_PLAINTEXT
+        return (
+            open_sealed(
+                derive_key(org_key, "alko-desk/key-check/v1"),
+                organisation_doc["key_check"],
+                "key-check",
+            )
+            == KEY_CHECK_PLAINTEXT
+        )
     except Exception:  # noqa: BLE001 - any failure means "not this organisation's key"
         return False

@@ -19,9 +19,15 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 
 
 class UserAdminService(SessionService):
-    def __init__(self, users: UserRepository, throttle: LoginThrottleRepository,
-                 organisation: OrganisationRepository, audit: AuditLog, clock: Clock,
-                 session: Session) -> None:
+    def __init__(
+        self,
+        users: UserRepository,
+        throttle: LoginThrottleRepository,
+        organisation: OrganisationRepository,
+        audit: AuditLog,
+        clock: Clock,
+        session: Session,
+    ) -> None:
         super().__init__(session, audit, clock)
         self._users = users
         self._throttle = throttle
@@ -30,16 +36,25 @@ class UserAdminService(SessionService):
     def list_users(self) -> list[User]:
         self._require(Permission.USER_ADMIN, "list staff accounts")
         return [
-            replace(u, locked_until=_future(self._throttle.get(u.username).get("locked_until"), self._clock))
+            replace(
+                u,
+                locked_until=_future(
+                    self._throttle.get(u.username).get("locked_until"), self._clock
+                ),
+            )
             for u in self._users.list()
         ]
 
-    def create_user(self, username: str, full_name: str, role: Role, temporary_password: str) -> User:
+    def create_user(
+        self, username: str, full_name: str, role: Role, temporary_password: str
+    ) -> User:
         self._require(Permission.USER_ADMIN, "create staff accounts")
         name = normalize_username(username)
         errors = {}
         if not USERNAME_RE.match(name):
-            errors["username"] = "2–32 letters, digits, dots, dashes or underscores, starting with a letter or digit."
+            errors["username"] = (
+                "2–32 letters, digits, dots, dashes or underscores, starting with a letter or digit."
+            )
         if not full_name.strip():
             errors["full_name"] = "Enter the person's full name."
         problem = self._password_problem(temporary_password, name)
@@ -47,8 +62,14 @@ class UserAdminService(SessionService):
             errors["password"] = problem
         if errors:
             raise ValidationError("Please correct the highlighted fields.", errors)
-        user = User(username=name, full_name=full_name.strip(), role=role, active=True,
-                    must_change_password=True, created_at=self._clock.now())
+        user = User(
+            username=name,
+            full_name=full_name.strip(),
+            role=role,
+            active=True,
+            must_change_password=True,
+            created_at=self._clock.now(),
+        )
         self._users.insert(user, account_secrets(temporary_password, self._session.org_key, name))
         self._audit.record(self.actor, "user.created", f"user:{name}", {"role": role.value})
         return user
@@ -59,7 +80,9 @@ class UserAdminService(SessionService):
         if target.username == self.actor and not active:
             raise ValidationError("You cannot disable your own account.")
         self._users.update(target.username, {"active": active})
-        self._audit.record(self.actor, "user.enabled" if active else "user.disabled", f"user:{target.username}")
+        self._audit.record(
+            self.actor, "user.enabled" if active else "user.disabled", f"user:{target.username}"
+        )
 
     def reset_password(self, username: str, temporary_password: str) -> None:
         self._require(Permission.USER_ADMIN, "reset passwords")
@@ -68,10 +91,13 @@ class UserAdminService(SessionService):
         problem = self._password_problem(temporary_password, target.username)
         if problem:
             raise ValidationError(problem, {"password": problem})
-        self._users.update(target.username, {
-            **account_secrets(temporary_password, self._session.org_key, target.username),
-            "must_change_password": True,
-        })
+        self._users.update(
+            target.username,
+            {
+                **account_secrets(temporary_password, self._session.org_key, target.username),
+                "must_change_password": True,
+            },
+        )
         self._throttle.reset(target.username)
         self._audit.record(self.actor, "user.password_reset", f"user:{target.username}")
 
@@ -80,10 +106,16 @@ class UserAdminService(SessionService):
         self._require_recent_password()
         target = self._existing(username)
         if target.username == self.actor and role is not Role.ADMIN:
-            raise ValidationError("You cannot take the admin role from yourself; ask another admin.")
+            raise ValidationError(
+                "You cannot take the admin role from yourself; ask another admin."
+            )
         self._users.update(target.username, {"role": role.value})
-        self._audit.record(self.actor, "user.role_changed", f"user:{target.username}",
-                           {"from": target.role.value, "to": role.value})
+        self._audit.record(
+            self.actor,
+            "user.role_changed",
+            f"user:{target.username}",
+            {"from": target.role.value, "to": role.value},
+        )
 
     def unlock(self, username: str) -> None:
         self._require(Permission.USER_ADMIN, "unlock accounts")
@@ -99,8 +131,9 @@ class UserAdminService(SessionService):
 
     def _password_problem(self, password: str, username: str) -> str | None:
         profile = self._org.profile()
-        return passwords.password_problem(password, username=username,
-                                          company_name=profile.name if profile else "")
+        return passwords.password_problem(
+            password, username=username, company_name=profile.name if profile else ""
+        )
 
 
 def _future(value, clock: Clock):

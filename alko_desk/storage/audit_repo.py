@@ -43,8 +43,11 @@ class AuditRepository:
     def advance_head_hint(self, seq: int, hash_: str) -> None:
         # meta is a handful of documents, so this compound filter is cheap on FerretDB too.
         try:
-            self._meta.update_one({"_id": HEAD_DOC_ID, "seq": {"$lt": seq}}, {"$set": {"seq": seq, "hash": hash_}},
-                                  upsert=True)
+            self._meta.update_one(
+                {"_id": HEAD_DOC_ID, "seq": {"$lt": seq}},
+                {"$set": {"seq": seq, "hash": hash_}},
+                upsert=True,
+            )
         except DuplicateKeyError:
             pass  # another desk advanced it further already
 

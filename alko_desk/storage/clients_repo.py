@@ -28,6 +28,8 @@ class DirectoryEntry(NamedTuple):
     s: str  # status
     a: str  # last activity, ISO 8601, or ""
     x: str  # city and masked phone, sealed with the directory key, base64
+
+
 CHUNK = 400  # directory entries per packed chunk
 
 
@@ -45,7 +47,11 @@ def _insert_many_tolerant(coll, docs: list[dict]) -> set:
     try:
         coll.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
-        dupes = {docs[e["index"]]["_id"] for e in exc.details.get("writeErrors", []) if e.get("code") == 11000}
+        dupes = {
+            docs[e["index"]]["_id"]
+            for e in exc.details.get("writeErrors", [])
+            if e.get("code") == 11000
+        }
         others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
         if others:
             raise
@@ -80,12 +86,14 @@ class ClientRepository:
     def update_if_version(self, client_id: str, version: int, fields: dict[str, Any]) -> bool:
         """Optimistic concurrency: only if nobody saved since `version`."""
         coll, _ = self._clients.part(client_part(client_id))
-        result = coll.update_one({"_id": client_id, "version": version},
-                                 {"$set": {**fields, "version": version + 1}})
+        result = coll.update_one(
+            {"_id": client_id, "version": version}, {"$set": {**fields, "version": version + 1}}
+        )
         return result.matched_count == 1
 
     def touch(self, client_id: str, fields: dict[str, Any]) -> None:
         self._clients.update_one(client_part(client_id), client_id, {"$set": fields})
+
 
 @repository
 class ClientKeyRepository:
@@ -128,7 +136,9 @@ class LookupRepository:
         return list(doc["ids"]) if doc else []
 
     def add(self, lookup_id: str, client_id: str) -> None:
-        self._lookups.update_one(lookup_part(lookup_id), lookup_id, {"$addToSet": {"ids": client_id}}, upsert=True)
+        self._lookups.update_one(
+            lookup_part(lookup_id), lookup_id, {"$addToSet": {"ids": client_id}}, upsert=True
+        )
 
     def remove(self, lookup_id: str, client_id: str) -> None:
         self._lookups.update_one(lookup_part(lookup_id), lookup_id, {"$pull": {"ids": client_id}})
@@ -140,11 +150,17 @@ class LookupRepository:
             by_part.setdefault(lookup_part(lookup_id), {}).setdefault(lookup_id, []).append(cid)
         for part, groups in by_part.items():
             coll, _ = self._lookups.part(part)
-            docs = [self._lookups.tag(part, {"_id": lid, "ids": ids}) for lid, ids in groups.items()]
+            docs = [
+                self._lookups.tag(part, {"_id": lid, "ids": ids}) for lid, ids in groups.items()
+            ]
             existing = _insert_many_tolerant(coll, docs)
             if existing:
-                coll.bulk_write([UpdateOne({"_id": lid}, {"$addToSet": {"ids": {"$each": groups[lid]}}})
-                                 for lid in existing])
+                coll.bulk_write(
+                    [
+                        UpdateOne({"_id": lid}, {"$addToSet": {"ids": {"$each": groups[lid]}}})
+                        for lid in existing
+                    ]
+                )
 
 
 @repository
@@ -178,7 +194,9 @@ class DirectoryRepository:
             if doc["_id"] == _base_id(part):
                 base_rev = doc["rev"]
                 for chunk in doc["v"]:  # chunks, so no single decode holds the GIL for long
-                    entries.update((e[0], DirectoryEntry._make(e)) for e in json.loads(bytes(chunk)))
+                    entries.update(
+                        (e[0], DirectoryEntry._make(e)) for e in json.loads(bytes(chunk))
+                    )
             else:
                 deltas[doc["_id"]] = doc.get("v")
         for delta_id, packed in deltas.items():
@@ -200,12 +218,20 @@ class DirectoryRepository:
             self._meta.update_one({"_id": DIRECTORY_COUNTS_ID}, {"$inc": deltas}, upsert=True)
 
     def set_counts(self, part: str, rows: int, entries: int) -> None:
-        self._meta.update_one({"_id": DIRECTORY_COUNTS_ID},
-                              {"$set": {f"rows.{part}": rows, f"entries.{part}": entries}}, upsert=True)
+        self._meta.update_one(
+            {"_id": DIRECTORY_COUNTS_ID},
+            {"$set": {f"rows.{part}": rows, f"entries.{part}": entries}},
+            upsert=True,
+        )
 
     def put(self, part: str, entry: DirectoryEntry) -> None:
-        self._parts.replace_one(part, {"_id": f"{part}|{entry.id}",
-                                       "v": json.dumps(list(entry), ensure_ascii=False).encode()})
+        self._parts.replace_one(
+            part,
+            {
+                "_id": f"{part}|{entry.id}",
+                "v": json.dumps(list(entry), ensure_ascii=False).encode(),
+            },
+        )
 
     def remove(self, part: str, entry_id: str) -> None:
         self._parts.replace_one(part, {"_id": f"{part}|{entry_id}", "v": None})
@@ -220,16 +246,22 @@ class DirectoryRepository:
             for entry in extra or []:
                 entries[entry.id] = entry
             packed = [list(e) for e in entries.values()]
-            blob = [json.dumps(packed[i:i + CHUNK], ensure_ascii=False).encode()
-                    for i in range(0, len(packed), CHUNK)]
+            blob = [
+                json.dumps(packed[i : i + CHUNK], ensure_ascii=False).encode()
+                for i in range(0, len(packed), CHUNK)
+            ]
             coll, _ = self._parts.part(part)
             if rev == 0:
                 try:
                     self._parts.insert_one(part, {"_id": _base_id(part), "rev": 1, "v": blob})
                 except DuplicateKeyError:
                     continue  # another desk compacted first: read again
-            elif coll.update_one({"_id": _base_id(part), "rev": rev},
-                                 {"$set": {"v": blob, "rev": rev + 1}}).matched_count == 0:
+            elif (
+                coll.update_one(
+                    {"_id": _base_id(part), "rev": rev}, {"$set": {"v": blob, "rev": rev + 1}}
+                ).matched_count
+                == 0
+            ):
                 continue
             if deltas:  # only the deltas folded in, and only if nobody changed them since
                 coll.delete_many({"$or": [{"_id": d, "v": v} for d, v in deltas.items()]})
@@ -239,8 +271,6 @@ class DirectoryRepository:
 
 def _base_id(part: str) -> str:
     return f"{part}|~base"
-
-
 
 
 @repository

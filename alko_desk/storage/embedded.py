@@ -84,8 +84,9 @@ class _Launcher:
         with cls._lock:
             if cls._requests is None:
                 cls._requests = queue.Queue()
-                threading.Thread(target=cls._serve, args=(cls._requests,), name="alko-launcher",
-                                 daemon=True).start()
+                threading.Thread(
+                    target=cls._serve, args=(cls._requests,), name="alko-launcher", daemon=True
+                ).start()
         done: queue.Queue = queue.Queue(maxsize=1)
         cls._requests.put((args, kwargs, done))
         ok, result = done.get()
@@ -148,7 +149,7 @@ class EmbeddedServer:
             return self.uri
         self._stop_leftover()
         self.port = self.port or free_port()
-        log = open(self.data_dir / "ferretdb.log", "ab")
+        log = open(self.data_dir / "ferretdb.log", "ab")  # noqa: SIM115 - handed to the child process
         self.process = _Launcher.popen(
             self.command(),
             stdout=log,
@@ -217,7 +218,9 @@ class EmbeddedServer:
             import psutil
 
             proc = psutil.Process(pid)
-            if "ferretdb" in " ".join(proc.cmdline()) and str(self.data_dir) in " ".join(proc.cmdline()):
+            if "ferretdb" in " ".join(proc.cmdline()) and str(self.data_dir) in " ".join(
+                proc.cmdline()
+            ):
                 proc.terminate()
                 proc.wait(5)
         except Exception:  # noqa: BLE001 - nothing left to stop, or not ours

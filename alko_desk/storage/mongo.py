@@ -60,7 +60,9 @@ class ServerInfo:
 
 def server_info(db: Database) -> ServerInfo:
     info = db.command("buildInfo")
-    return ServerInfo(version=str(info.get("version", "?")), ferretdb_version=info.get("ferretdbVersion"))
+    return ServerInfo(
+        version=str(info.get("version", "?")), ferretdb_version=info.get("ferretdbVersion")
+    )
 
 
 class Store:
@@ -144,7 +146,11 @@ class PartitionedCollection:
     def part_keys(self) -> list[str]:
         if self.physical:
             prefix = self.name + "."
-            return sorted(n[len(prefix):] for n in self._store.db.list_collection_names() if n.startswith(prefix))
+            return sorted(
+                n[len(prefix) :]
+                for n in self._store.db.list_collection_names()
+                if n.startswith(prefix)
+            )
         return sorted(self._store.db[self.name].distinct(PART_FIELD))
 
     def ensure_indexes(self) -> None:

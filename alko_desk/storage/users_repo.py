@@ -80,12 +80,16 @@ class LoginThrottleRepository:
         from pymongo import ReturnDocument
 
         return self._coll.find_one_and_update(
-            {"_id": username}, {"$inc": {"failures": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+            {"_id": username},
+            {"$inc": {"failures": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
         )
 
     def lock(self, username: str, until: datetime, lockouts: int) -> None:
         self._coll.update_one(
-            {"_id": username}, {"$set": {"locked_until": until, "lockouts": lockouts, "failures": 0}}
+            {"_id": username},
+            {"$set": {"locked_until": until, "lockouts": lockouts, "failures": 0}},
         )
 
     def reset(self, username: str, *, keep_lockouts: bool = False) -> None:

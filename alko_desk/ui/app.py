@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 ContextOpener = Callable[["SecretStore | None"], "AppContext"]
 SecretsFactory = Callable[[], "SecretStore"]
 
-REMEMBERED_USERNAME_KEY = "remembered-username"  # the same key as alko_desk.secrets, without importing keyring now
+REMEMBERED_USERNAME_KEY = (
+    "remembered-username"  # the same key as alko_desk.secrets, without importing keyring now
+)
 
 
 def _default_secrets() -> SecretStore:
@@ -58,10 +60,17 @@ class DeskController(QObject):
     main_window_shown = Signal(object)
     logged_out = Signal()
 
-    def __init__(self, open_context: ContextOpener, *, make_secrets: SecretsFactory = _default_secrets,
-                 dialogs: DialogService | None = None, preferences: Preferences | None = None,
-                 idle_timeout_ms: int | None = None, close_context_on_exit: bool = True,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        open_context: ContextOpener,
+        *,
+        make_secrets: SecretsFactory = _default_secrets,
+        dialogs: DialogService | None = None,
+        preferences: Preferences | None = None,
+        idle_timeout_ms: int | None = None,
+        close_context_on_exit: bool = True,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._open_context = open_context
         self._make_secrets = make_secrets
@@ -123,8 +132,12 @@ class DeskController(QObject):
             opened.append(context)  # so that a quit during the start still closes it
             return context
 
-        self.tasks.run(work, on_success=self._database_ready, on_failure=self._database_failed,
-                       parent=self.login_window)
+        self.tasks.run(
+            work,
+            on_success=self._database_ready,
+            on_failure=self._database_failed,
+            parent=self.login_window,
+        )
 
     def _database_ready(self, context: AppContext) -> None:
         self.context = context
@@ -134,8 +147,12 @@ class DeskController(QObject):
         context = self.context
         assert context is not None
         self.login_window.set_connecting()
-        self.tasks.run(context.setup.is_set_up, on_success=self._setup_checked,
-                       on_failure=self._database_failed, parent=self.login_window)
+        self.tasks.run(
+            context.setup.is_set_up,
+            on_success=self._setup_checked,
+            on_failure=self._database_failed,
+            parent=self.login_window,
+        )
 
     def _setup_checked(self, is_set_up: bool) -> None:
         if is_set_up:
@@ -147,9 +164,12 @@ class DeskController(QObject):
         if isinstance(exc, AlkoError):
             text = exc.user_text()
         else:
-            log.error("the database could not be opened", exc_info=(type(exc), exc, exc.__traceback__))
+            log.error(
+                "the database could not be opened", exc_info=(type(exc), exc, exc.__traceback__)
+            )
             text = str(exc).strip() or self.tr("The database could not be opened ({kind}).").format(
-                kind=type(exc).__name__)
+                kind=type(exc).__name__
+            )
         self.login_window.show_database_problem(text)
         return True
 
@@ -210,9 +230,14 @@ class DeskController(QObject):
             return False
 
         self.login_window.set_busy(True)
-        self.tasks.run(work, on_success=self._logged_in, on_failure=refused,
-                       on_finished=lambda: self.login_window.set_busy(False), parent=self.login_window,
-                       title=self.tr("Log in"))
+        self.tasks.run(
+            work,
+            on_success=self._logged_in,
+            on_failure=refused,
+            on_finished=lambda: self.login_window.set_busy(False),
+            parent=self.login_window,
+            title=self.tr("Log in"),
+        )
 
     def _logged_in(self, result: tuple[Session, CompanyProfile]) -> None:
         session, self.company = result
@@ -226,9 +251,14 @@ class DeskController(QObject):
         from alko_desk.ui.change_password import ChangePasswordDialog
 
         assert self.context is not None
-        dialog = ChangePasswordDialog(self.context, session, self.tasks, forced=True,
-                                      company_name=self.company.name if self.company else "",
-                                      parent=self.login_window)
+        dialog = ChangePasswordDialog(
+            self.context,
+            session,
+            self.tasks,
+            forced=True,
+            company_name=self.company.name if self.company else "",
+            parent=self.login_window,
+        )
         dialog.changed.connect(self._open_main)
         dialog.rejected.connect(lambda: self._end_quietly(session))
         self.password_dialog = dialog
@@ -376,7 +406,9 @@ class DeskController(QObject):
 def _install_translations(app: QApplication) -> None:
     locale = QLocale.system()
     qt_translator = QTranslator(app)
-    if qt_translator.load(locale, "qtbase", "_", QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)):
+    if qt_translator.load(
+        locale, "qtbase", "_", QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    ):
         app.installTranslator(qt_translator)
     from alko_desk.resources import resource_path
 
@@ -400,8 +432,10 @@ def _quit_on_interrupt(app: QApplication) -> None:
 
 def run_gui(argv: list[str]) -> int:
     """Opens ALKO Desk; returns the exit code."""
-    logging.basicConfig(level=os.environ.get("ALKO_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("ALKO_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     app = QApplication.instance() or QApplication(list(argv) or [sys.argv[0]])
     app.setOrganizationName(ORG_NAME)
     app.setApplicationName(APP_NAME)

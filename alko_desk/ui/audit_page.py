@@ -44,8 +44,17 @@ PAGE_SIZE = 200
 _tr = QCoreApplication.translate
 ROOT = QModelIndex()  # the invisible root of a flat table
 
-ACTION_PREFIXES = ["", "login", "logout", "password", "permission.denied", "reauth", "user.", "settings.",
-                   "setup."]
+ACTION_PREFIXES = [
+    "",
+    "login",
+    "logout",
+    "password",
+    "permission.denied",
+    "reauth",
+    "user.",
+    "settings.",
+    "setup.",
+]
 
 
 class AuditColumn(enum.IntEnum):
@@ -117,7 +126,12 @@ class AuditModel(ColumnsTableModel):
         self._more = False
 
     def canFetchMore(self, parent: QModelIndex | QPersistentModelIndex = ROOT) -> bool:
-        return not parent.isValid() and self._more and not self._loading and self._request_more is not None
+        return (
+            not parent.isValid()
+            and self._more
+            and not self._loading
+            and self._request_more is not None
+        )
 
     def fetchMore(self, parent: QModelIndex | QPersistentModelIndex = ROOT) -> None:
         if self.canFetchMore(parent):
@@ -125,7 +139,9 @@ class AuditModel(ColumnsTableModel):
             assert self._request_more is not None
             self._request_more()
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if not index.isValid() or not (0 <= index.row() < len(self._entries)):
             return None
         entry = self._entries[index.row()]
@@ -151,8 +167,12 @@ class AuditModel(ColumnsTableModel):
 def day_range(since: date | None, until: date | None) -> tuple[datetime | None, datetime | None]:
     """Whole local days as aware datetimes: from the start of `since` to the end of `until`."""
     start = datetime.combine(since, time.min).astimezone() if since else None
-    end = (datetime.combine(until + timedelta(days=1), time.min).astimezone() - timedelta(microseconds=1)
-           if until else None)
+    end = (
+        datetime.combine(until + timedelta(days=1), time.min).astimezone()
+        - timedelta(microseconds=1)
+        if until
+        else None
+    )
     return start, end
 
 
@@ -175,8 +195,12 @@ class AuditPresenter:
             if generation == self.searches:
                 self.model.reset(entries[:PAGE_SIZE], len(entries) > PAGE_SIZE)
 
-        self.tasks.run(lambda: audit.entries(query), on_success=loaded, parent=self.view,
-                       title=_tr("AuditPage", "Audit log"))
+        self.tasks.run(
+            lambda: audit.entries(query),
+            on_success=loaded,
+            parent=self.view,
+            title=_tr("AuditPage", "Audit log"),
+        )
 
     def fetch_more(self) -> None:
         loaded_entries = self.model.entries
@@ -198,16 +222,28 @@ class AuditPresenter:
             self.model.loading_failed()
             return False
 
-        self.tasks.run(lambda: audit.entries(query), on_success=loaded, on_failure=failed, parent=self.view,
-                       title=_tr("AuditPage", "Audit log"))
+        self.tasks.run(
+            lambda: audit.entries(query),
+            on_success=loaded,
+            on_failure=failed,
+            parent=self.view,
+            title=_tr("AuditPage", "Audit log"),
+        )
 
     def verify(self, done: Callable[[ChainReport], None], finished: Callable[[], None]) -> None:
-        self.tasks.run(self.audit.verify, on_success=done, on_finished=finished, parent=self.view,
-                       title=_tr("AuditPage", "Verify the audit log"))
+        self.tasks.run(
+            self.audit.verify,
+            on_success=done,
+            on_finished=finished,
+            parent=self.view,
+            title=_tr("AuditPage", "Verify the audit log"),
+        )
 
 
 class AuditPage(QWidget):
-    def __init__(self, services: SessionServices, tasks: TaskRunner, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, services: SessionServices, tasks: TaskRunner, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.presenter = AuditPresenter(services, tasks, self)
         layout = QVBoxLayout(self)
@@ -218,8 +254,14 @@ class AuditPage(QWidget):
         self.verify_button = QPushButton(self.tr("Verify chain"))
         top.addWidget(self.verify_button)
         layout.addLayout(top)
-        layout.addWidget(note(self.tr("Every login, change and view of personal data, newest first. Each entry is "
-                                      "chained to the one before it, so an edited or removed entry is detected.")))
+        layout.addWidget(
+            note(
+                self.tr(
+                    "Every login, change and view of personal data, newest first. Each entry is "
+                    "chained to the one before it, so an edited or removed entry is detected."
+                )
+            )
+        )
         layout.addLayout(self._build_filters())
         self.report = QLabel()
         self.report.setWordWrap(True)
@@ -235,8 +277,13 @@ class AuditPage(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in ((AuditColumn.SEQ, 60), (AuditColumn.TIME, 150), (AuditColumn.ACTOR, 110),
-                              (AuditColumn.ACTION, 170), (AuditColumn.TARGET, 150)):
+        for column, width in (
+            (AuditColumn.SEQ, 60),
+            (AuditColumn.TIME, 150),
+            (AuditColumn.ACTOR, 110),
+            (AuditColumn.ACTION, 170),
+            (AuditColumn.TARGET, 150),
+        ):
             self.table.setColumnWidth(column, width)
         layout.addWidget(self.table, 1)
         self.verify_button.clicked.connect(self.verify)
@@ -285,11 +332,17 @@ class AuditPage(QWidget):
         return grid
 
     def current_filter(self) -> AuditFilter:
-        since, until = day_range(self.since.date().toPython() if self.use_since.isChecked() else None,
-                                 self.until.date().toPython() if self.use_until.isChecked() else None)
-        return AuditFilter(actor=self.actor.text().strip().casefold(),
-                           action_prefix=self.action.currentText().strip(),
-                           target=self.target.text().strip(), since=since, until=until)
+        since, until = day_range(
+            self.since.date().toPython() if self.use_since.isChecked() else None,
+            self.until.date().toPython() if self.use_until.isChecked() else None,
+        )
+        return AuditFilter(
+            actor=self.actor.text().strip().casefold(),
+            action_prefix=self.action.currentText().strip(),
+            target=self.target.text().strip(),
+            since=since,
+            until=until,
+        )
 
     def search(self) -> None:
         self.presenter.search(self.current_filter())
@@ -300,13 +353,15 @@ class AuditPage(QWidget):
 
     def show_report(self, report: ChainReport) -> None:
         if report.ok:
-            text = self.tr("The audit log is intact: {n} entries checked, the newest is #{head}.").format(
-                n=report.checked, head=report.head_seq)
+            text = self.tr(
+                "The audit log is intact: {n} entries checked, the newest is #{head}."
+            ).format(n=report.checked, head=report.head_seq)
             self.report.setStyleSheet(OK_STYLE)
         else:
-            text = self.tr("The audit log has been tampered with: {problem}. The first bad entry is #{seq}; "
-                           "{n} entries before it are intact.").format(
-                problem=report.problem, seq=report.first_bad_seq, n=report.checked)
+            text = self.tr(
+                "The audit log has been tampered with: {problem}. The first bad entry is #{seq}; "
+                "{n} entries before it are intact."
+            ).format(problem=report.problem, seq=report.first_bad_seq, n=report.checked)
             self.report.setStyleSheet(ERROR_STYLE)
         self.report.setText(text)
         self.report.setVisible(True)

@@ -29,8 +29,16 @@ class ChangePasswordDialog(QDialog):
 
     changed = Signal(object)  # Session
 
-    def __init__(self, context: AppContext, session: Session, tasks: TaskRunner, *, forced: bool,
-                 company_name: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        context: AppContext,
+        session: Session,
+        tasks: TaskRunner,
+        *,
+        forced: bool,
+        company_name: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._context = context
         self._session = session
@@ -40,10 +48,14 @@ class ChangePasswordDialog(QDialog):
         self.setMinimumWidth(460)
         layout = QVBoxLayout(self)
         if forced:
-            layout.addWidget(note(self.tr(
-                "Welcome, {name}. Your account has a temporary password: choose your own before you "
-                "continue. Use at least 15 characters; a short sentence works well.").format(
-                    name=session.user.full_name or session.user.username)))
+            layout.addWidget(
+                note(
+                    self.tr(
+                        "Welcome, {name}. Your account has a temporary password: choose your own before you "
+                        "continue. Use at least 15 characters; a short sentence works well."
+                    ).format(name=session.user.full_name or session.user.username)
+                )
+            )
         form = QFormLayout()
         self.current = QLineEdit()
         self.current.setEchoMode(QLineEdit.EchoMode.Password)
@@ -53,7 +65,9 @@ class ChangePasswordDialog(QDialog):
         layout.addLayout(form)
         self.error = error_label()
         layout.addWidget(self.error)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText(self.tr("Change password"))
         if forced:
@@ -67,10 +81,14 @@ class ChangePasswordDialog(QDialog):
         self._update()
 
     def _check(self, password: str) -> str | None:
-        return password_problem(password, username=self._session.user.username, company_name=self._company_name)
+        return password_problem(
+            password, username=self._session.user.username, company_name=self._company_name
+        )
 
     def _update(self) -> None:
-        self.ok_button.setEnabled(not self._busy and bool(self.current.text()) and self.passwords.problem() is None)
+        self.ok_button.setEnabled(
+            not self._busy and bool(self.current.text()) and self.passwords.problem() is None
+        )
 
     def _submit(self) -> None:
         if not self.ok_button.isEnabled():
@@ -82,8 +100,11 @@ class ChangePasswordDialog(QDialog):
         self._update()
         self._tasks.run(
             lambda: self._context.auth.change_password(session, current, new),
-            on_success=self._changed, on_failure=self._failed, on_finished=self._idle,
-            parent=self, title=self.windowTitle(),
+            on_success=self._changed,
+            on_failure=self._failed,
+            on_finished=self._idle,
+            parent=self,
+            title=self.windowTitle(),
         )
 
     def _idle(self) -> None:

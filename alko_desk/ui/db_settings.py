@@ -30,8 +30,9 @@ URI_ENV = "ALKO_MONGODB_URI"
 
 def uri_problem(uri: str) -> str:
     if uri and not uri.startswith(("mongodb://", "mongodb+srv://")):
-        return QCoreApplication.translate("DatabaseUriEditor",
-                                          "A MongoDB URI starts with mongodb:// or mongodb+srv://.")
+        return QCoreApplication.translate(
+            "DatabaseUriEditor", "A MongoDB URI starts with mongodb:// or mongodb+srv://."
+        )
     return ""
 
 
@@ -40,8 +41,12 @@ class DatabaseUriEditor(QGroupBox):
 
     saved = Signal(str)  # the new URI, "" for the embedded database
 
-    def __init__(self, secrets_provider: Callable[[], SecretStore | None], tasks: TaskRunner,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        secrets_provider: Callable[[], SecretStore | None],
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(self.tr("Database"), parent)
         self._secrets = secrets_provider
         self._tasks = tasks
@@ -52,10 +57,15 @@ class DatabaseUriEditor(QGroupBox):
         self.uri.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit)
         layout.addWidget(QLabel(self.tr("MongoDB URI")))
         layout.addWidget(self.uri)
-        layout.addWidget(note(self.tr(
-            "For example mongodb://user:password@server.example:27017/?tls=true. Use TLS (tls=true) "
-            "whenever the server is not on this computer. The address and its password are kept in the "
-            "OS keyring, never in a settings file. A change applies the next time ALKO Desk starts.")))
+        layout.addWidget(
+            note(
+                self.tr(
+                    "For example mongodb://user:password@server.example:27017/?tls=true. Use TLS (tls=true) "
+                    "whenever the server is not on this computer. The address and its password are kept in the "
+                    "OS keyring, never in a settings file. A change applies the next time ALKO Desk starts."
+                )
+            )
+        )
         self.environment = note("")
         layout.addWidget(self.environment)
         self.error = error_label()
@@ -77,13 +87,18 @@ class DatabaseUriEditor(QGroupBox):
     def refresh_environment_note(self) -> None:
         secrets = self._secrets()
         if os.environ.get(URI_ENV, "").strip():
-            self.environment.setText(self.tr(
-                "{var} is set in the environment; it takes precedence over the address saved here.")
-                .format(var=URI_ENV))
+            self.environment.setText(
+                self.tr(
+                    "{var} is set in the environment; it takes precedence over the address saved here."
+                ).format(var=URI_ENV)
+            )
         elif secrets is None or not secrets.available:
-            self.environment.setText(self.tr(
-                "No secure keyring is available, so an address cannot be saved here. Set {var} in the "
-                "environment instead.").format(var=URI_ENV))
+            self.environment.setText(
+                self.tr(
+                    "No secure keyring is available, so an address cannot be saved here. Set {var} in the "
+                    "environment instead."
+                ).format(var=URI_ENV)
+            )
         else:
             self.environment.setText("")
         self.environment.setVisible(bool(self.environment.text()))
@@ -97,7 +112,9 @@ class DatabaseUriEditor(QGroupBox):
             return
         from alko_desk.secrets import MONGODB_URI_KEY
 
-        self._tasks.run(lambda: secrets.get(MONGODB_URI_KEY) or "", on_success=self._loaded, parent=self)
+        self._tasks.run(
+            lambda: secrets.get(MONGODB_URI_KEY) or "", on_success=self._loaded, parent=self
+        )
 
     def _loaded(self, uri: str) -> None:
         if not self.uri.isModified():  # the user was quicker than the keyring
@@ -120,24 +137,34 @@ class DatabaseUriEditor(QGroupBox):
             lambda: secrets.set(MONGODB_URI_KEY, uri or None),
             on_success=lambda ok: self._saved(uri, ok),
             on_finished=self.refresh_environment_note,
-            parent=self, title=self.tr("Database"),
+            parent=self,
+            title=self.tr("Database"),
         )
 
     def _saved(self, uri: str, ok: bool) -> None:
         if not ok:
-            set_error(self.error, self.tr("The keyring did not accept the address; nothing was saved."))
+            set_error(
+                self.error, self.tr("The keyring did not accept the address; nothing was saved.")
+            )
             return
         self.uri.setText(uri)
-        self.status.setText(self.tr("Saved. The embedded database will be used.") if not uri
-                            else self.tr("Saved. It applies the next time ALKO Desk starts."))
+        self.status.setText(
+            self.tr("Saved. The embedded database will be used.")
+            if not uri
+            else self.tr("Saved. It applies the next time ALKO Desk starts.")
+        )
         self.saved.emit(uri)
 
 
 class DatabaseSettingsDialog(QDialog):
     """Opened from the start-up problem panel; Retry after saving uses the new choice at once."""
 
-    def __init__(self, secrets_provider: Callable[[], SecretStore | None], tasks: TaskRunner,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        secrets_provider: Callable[[], SecretStore | None],
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Database settings"))
         self.setMinimumWidth(520)

@@ -26,7 +26,9 @@ from alko_desk.ui.widgets import error_label
 class PasswordPromptDialog(QDialog):
     """Asks for the current user's password again (sensitive actions)."""
 
-    def __init__(self, title: str, text: str, error: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self, title: str, text: str, error: str = "", parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setMinimumWidth(380)
@@ -41,7 +43,9 @@ class PasswordPromptDialog(QDialog):
         layout.addWidget(self.password)
         self.error = error_label(error)
         layout.addWidget(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("Confirm"))
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -59,7 +63,9 @@ class DialogService(QObject):
         QMessageBox.information(parent, title, text)
 
     def confirm(self, parent: QWidget | None, title: str, text: str, ok_text: str = "") -> bool:
-        box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent)
+        box = QMessageBox(
+            QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent
+        )
         ok = box.addButton(ok_text or self.tr("OK"), QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
@@ -68,12 +74,19 @@ class DialogService(QObject):
 
     def retry(self, parent: QWidget | None, title: str, text: str) -> bool:
         """The database went away: Retry runs the same operation again."""
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text,
-                          QMessageBox.StandardButton.Retry | QMessageBox.StandardButton.Cancel, parent)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            title,
+            text,
+            QMessageBox.StandardButton.Retry | QMessageBox.StandardButton.Cancel,
+            parent,
+        )
         box.setDefaultButton(QMessageBox.StandardButton.Retry)
         return box.exec() == QMessageBox.StandardButton.Retry
 
-    def password(self, parent: QWidget | None, title: str, text: str, error: str = "") -> str | None:
+    def password(
+        self, parent: QWidget | None, title: str, text: str, error: str = ""
+    ) -> str | None:
         dialog = PasswordPromptDialog(title, text, error, parent)
         try:
             if dialog.exec() == QDialog.DialogCode.Accepted:
@@ -82,16 +95,23 @@ class DialogService(QObject):
         finally:
             dialog.deleteLater()
 
-    def choose(self, parent: QWidget | None, title: str, label: str, items: list[str],
-               current: int = 0) -> str | None:
+    def choose(
+        self, parent: QWidget | None, title: str, label: str, items: list[str], current: int = 0
+    ) -> str | None:
         value, ok = QInputDialog.getItem(parent, title, label, items, current, False)
         return value if ok else None
 
     def generic_error(self, parent: QWidget | None) -> None:
-        box = QMessageBox(QMessageBox.Icon.Critical, self.tr("Something went wrong"),
-                          self.tr("ALKO Desk ran into an unexpected problem. What you were doing may not "
-                                  "have been completed. The details were written to the log; if this "
-                                  "keeps happening, tell your admin."),
-                          QMessageBox.StandardButton.Ok, parent)
+        box = QMessageBox(
+            QMessageBox.Icon.Critical,
+            self.tr("Something went wrong"),
+            self.tr(
+                "ALKO Desk ran into an unexpected problem. What you were doing may not "
+                "have been completed. The details were written to the log; if this "
+                "keeps happening, tell your admin."
+            ),
+            QMessageBox.StandardButton.Ok,
+            parent,
+        )
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.exec()

@@ -17,10 +17,17 @@ import gc
 
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, QObject, QTimer
 
-INTERVAL_MS = 100  # often, so each pass is short: its cost grows with what was allocated since the last
+INTERVAL_MS = (
+    100  # often, so each pass is short: its cost grows with what was allocated since the last
+)
 PAUSE_BEFORE_FULL_MS = 1500
-_INPUT_EVENTS = {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
-                 QEvent.Type.Wheel, QEvent.Type.TouchUpdate}
+_INPUT_EVENTS = {
+    QEvent.Type.KeyPress,
+    QEvent.Type.MouseButtonPress,
+    QEvent.Type.MouseMove,
+    QEvent.Type.Wheel,
+    QEvent.Type.TouchUpdate,
+}
 
 
 class GuiThreadGarbageCollector(QObject):
@@ -49,7 +56,10 @@ class GuiThreadGarbageCollector(QObject):
             generation = 0
             if counts[1] > self._threshold[1]:
                 generation = 1
-                if counts[2] > self._threshold[2] and self._since_input.elapsed() > PAUSE_BEFORE_FULL_MS:
+                if (
+                    counts[2] > self._threshold[2]
+                    and self._since_input.elapsed() > PAUSE_BEFORE_FULL_MS
+                ):
                     generation = 2
             gc.collect(generation)
 

@@ -28,12 +28,21 @@ from alko_desk.models.errors import AuthenticationError
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import error_label, set_error
 
-INPUT_EVENTS = frozenset({
-    QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.MouseButtonPress,
-    QEvent.Type.MouseButtonRelease, QEvent.Type.MouseButtonDblClick, QEvent.Type.MouseMove,
-    QEvent.Type.Wheel, QEvent.Type.TouchBegin, QEvent.Type.TouchUpdate, QEvent.Type.TabletPress,
-    QEvent.Type.Shortcut,
-})
+INPUT_EVENTS = frozenset(
+    {
+        QEvent.Type.KeyPress,
+        QEvent.Type.KeyRelease,
+        QEvent.Type.MouseButtonPress,
+        QEvent.Type.MouseButtonRelease,
+        QEvent.Type.MouseButtonDblClick,
+        QEvent.Type.MouseMove,
+        QEvent.Type.Wheel,
+        QEvent.Type.TouchBegin,
+        QEvent.Type.TouchUpdate,
+        QEvent.Type.TabletPress,
+        QEvent.Type.Shortcut,
+    }
+)
 DEFAULT_IDLE_MINUTES = 5
 
 
@@ -90,8 +99,10 @@ class _Cover(QFrame):
         super().__init__(window)
         self.setObjectName("lockCover")
         self.setAutoFillBackground(True)
-        self.setStyleSheet("QFrame#lockCover { background-color: #20262e; }"
-                           "QFrame#lockCover QLabel { color: #e8eaed; }")
+        self.setStyleSheet(
+            "QFrame#lockCover { background-color: #20262e; }"
+            "QFrame#lockCover QLabel { color: #e8eaed; }"
+        )
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         window.installEventFilter(self)
         self.setGeometry(window.rect())
@@ -126,8 +137,10 @@ class LockPanel(_Cover):
         card = QFrame()
         card.setObjectName("lockCard")
         card.setFixedWidth(440)
-        card.setStyleSheet("QFrame#lockCard { background-color: palette(window); border-radius: 8px; }"
-                           "QFrame#lockCard QLabel { color: palette(window-text); }")
+        card.setStyleSheet(
+            "QFrame#lockCard { background-color: palette(window); border-radius: 8px; }"
+            "QFrame#lockCard QLabel { color: palette(window-text); }"
+        )
         column = QVBoxLayout(card)
         column.setContentsMargins(24, 20, 24, 20)
         title = QLabel(self.tr("ALKO Desk is locked"))
@@ -136,7 +149,9 @@ class LockPanel(_Cover):
         font.setBold(True)
         title.setFont(font)
         column.addWidget(title)
-        message = QLabel(self.tr("{who} is logged in. Enter the password to continue.").format(who=who))
+        message = QLabel(
+            self.tr("{who} is logged in. Enter the password to continue.").format(who=who)
+        )
         message.setWordWrap(True)
         message.setMinimumHeight(message.fontMetrics().lineSpacing() * 2 + 4)
         column.addWidget(message)
@@ -188,8 +203,14 @@ class DeskLock(QObject):
     switch_user = Signal()
     locked_changed = Signal(bool)
 
-    def __init__(self, main_window: QWidget, tasks: TaskRunner, confirm_password: Callable[[str], None],
-                 who: str, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        main_window: QWidget,
+        tasks: TaskRunner,
+        confirm_password: Callable[[str], None],
+        who: str,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._main = main_window
         self._tasks = tasks
@@ -209,8 +230,11 @@ class DeskLock(QObject):
             return
         host = self._host()
         for window in QApplication.topLevelWidgets():
-            if window is host or not window.isVisible() or window.windowType() in (
-                    Qt.WindowType.ToolTip, Qt.WindowType.Popup):
+            if (
+                window is host
+                or not window.isVisible()
+                or window.windowType() in (Qt.WindowType.ToolTip, Qt.WindowType.Popup)
+            ):
                 continue
             self._covers.append(PlainCover(window))
             if window.isEnabled() and window is not self._main:
@@ -257,8 +281,14 @@ class DeskLock(QObject):
             if self.panel is panel:
                 panel.set_busy(False)
 
-        self._tasks.run(lambda: confirm(password), on_success=lambda _: self.unlock(), on_failure=failed,
-                        on_finished=over, parent=panel, title=self.tr("Unlock"))
+        self._tasks.run(
+            lambda: confirm(password),
+            on_success=lambda _: self.unlock(),
+            on_failure=failed,
+            on_finished=over,
+            parent=panel,
+            title=self.tr("Unlock"),
+        )
 
     def unlock(self) -> None:
         """Takes the covers away; the windows and their contents are as they were."""

@@ -90,9 +90,14 @@ class LoginWindow(QWidget):
         self.problem.setTextFormat(Qt.TextFormat.PlainText)
         self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.problem)
-        layout.addWidget(note(self.tr(
-            "Retry once the database is running again, or open Settings to choose another "
-            "MongoDB server (or the embedded database on this computer).")))
+        layout.addWidget(
+            note(
+                self.tr(
+                    "Retry once the database is running again, or open Settings to choose another "
+                    "MongoDB server (or the embedded database on this computer)."
+                )
+            )
+        )
         layout.addStretch(1)
         row = QHBoxLayout()
         row.addStretch(1)
@@ -172,4 +177,6 @@ class LoginWindow(QWidget):
         if not self.login_button.isEnabled():
             return
         set_error(self.error, "")
-        self.login_requested.emit(self.username.text(), self.password.text(), self.remember.isChecked())
+        self.login_requested.emit(
+            self.username.text(), self.password.text(), self.remember.isChecked()
+        )

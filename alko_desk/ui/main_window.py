@@ -38,7 +38,9 @@ class AboutDialog(QDialog):
         self.setWindowTitle(self.tr("About ALKO Desk"))
         self.setMinimumWidth(420)
         layout = QVBoxLayout(self)
-        layout.addWidget(heading(self.tr("ALKO Desk {version}").format(version=info.get("app", "?"))))
+        layout.addWidget(
+            heading(self.tr("ALKO Desk {version}").format(version=info.get("app", "?")))
+        )
         layout.addWidget(QLabel(self.tr("The showroom desk of ALKO Cars.")))
         rows = [
             (self.tr("Qt"), qVersion()),
@@ -47,8 +49,13 @@ class AboutDialog(QDialog):
             (self.tr("Database server"), info.get("database_server", "?")),
             (self.tr("Database"), info.get("database", "?")),
         ]
-        self.versions = QLabel("<table cellspacing='4'>" + "".join(
-            f"<tr><td><b>{name}</b></td><td>{_escape(value)}</td></tr>" for name, value in rows) + "</table>")
+        self.versions = QLabel(
+            "<table cellspacing='4'>"
+            + "".join(
+                f"<tr><td><b>{name}</b></td><td>{_escape(value)}</td></tr>" for name, value in rows
+            )
+            + "</table>"
+        )
         self.versions.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.versions)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -73,8 +80,15 @@ class MainWindow(QMainWindow):
     quit_requested = Signal()
     company_changed = Signal(object)  # CompanyProfile, from the Settings page
 
-    def __init__(self, context: AppContext, services: SessionServices, tasks: TaskRunner, *,
-                 preferences: Preferences | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        context: AppContext,
+        services: SessionServices,
+        tasks: TaskRunner,
+        *,
+        preferences: Preferences | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.context = context
         self.services = services
@@ -84,7 +98,9 @@ class MainWindow(QMainWindow):
         self._closing_quietly = False
         self.about_dialog: AboutDialog | None = None
         user = services.session.user
-        self.setWindowTitle(self.tr("ALKO Desk — {name}").format(name=user.full_name or user.username))
+        self.setWindowTitle(
+            self.tr("ALKO Desk — {name}").format(name=user.full_name or user.username)
+        )
         self.setMinimumSize(QSize(900, 560))
         self._sections = sections_for(services.session.can)
         self._build_central()
@@ -105,8 +121,10 @@ class MainWindow(QMainWindow):
         self.navigation.setFixedWidth(190)
         self.navigation.setSpacing(2)
         # outline: 0 drops the dotted focus frame drawn inside the selected section.
-        self.navigation.setStyleSheet("QListWidget#navigation { padding-top: 8px; font-size: 11pt; outline: 0; }"
-                                      "QListWidget#navigation::item { padding: 6px 10px; }")
+        self.navigation.setStyleSheet(
+            "QListWidget#navigation { padding-top: 8px; font-size: 11pt; outline: 0; }"
+            "QListWidget#navigation::item { padding: 6px 10px; }"
+        )
         for section in self._sections:
             item = QListWidgetItem(section.title)
             item.setData(Qt.ItemDataRole.UserRole, section.key)
@@ -140,7 +158,9 @@ class MainWindow(QMainWindow):
         user = self.services.session.user
         self.user_label = QLabel(user.full_name or user.username)
         self.role_label = QLabel(self.tr("Role: {role}").format(role=user.role.label))
-        self.database_label = QLabel(self.tr("Database: {label}").format(label=self.context.database_label))
+        self.database_label = QLabel(
+            self.tr("Database: {label}").format(label=self.context.database_label)
+        )
         bar = self.statusBar()
         bar.setStyleSheet("QStatusBar QLabel { padding: 0 8px; }")
         bar.addWidget(self.user_label)

@@ -48,7 +48,9 @@ class Section:
     def title(self) -> str:
         return QCoreApplication.translate("Section", self.source_title)
 
-    def make_page(self, context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
+    def make_page(
+        self, context: AppContext, services: SessionServices, tasks: TaskRunner
+    ) -> QWidget:
         if self.factory is None:
             return PlaceholderPage(self.title)
         return self.factory(context, services, tasks)
@@ -111,8 +113,11 @@ def sections_for(can: Callable[[Permission], bool]) -> list[Section]:
 
 
 def failed_page(title: str) -> QWidget:
-    page = PlaceholderPage(title, QCoreApplication.translate(
-        "Section", "This section could not be opened. The details were written to the log."))
+    page = PlaceholderPage(
+        title,
+        QCoreApplication.translate(
+            "Section", "This section could not be opened. The details were written to the log."
+        ),
+    )
     page.message.setAlignment(Qt.AlignmentFlag.AlignLeft)
     return page
-

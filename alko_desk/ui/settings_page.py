@@ -31,8 +31,13 @@ if TYPE_CHECKING:
 class SettingsPage(QWidget):
     company_changed = Signal(object)  # CompanyProfile
 
-    def __init__(self, context: AppContext, services: SessionServices, tasks: TaskRunner,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        context: AppContext,
+        services: SessionServices,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._settings = services.settings
         self._tasks = tasks
@@ -60,8 +65,12 @@ class SettingsPage(QWidget):
         self.idle_minutes = QSpinBox()
         self.idle_minutes.setRange(1, 240)
         self.idle_minutes.setSuffix(self.tr(" min"))
-        self.security_fields.add("idle_lock_minutes", self.tr("Lock an idle desk after"), self.idle_minutes,
-                                 self.tr("The desk locks itself when nobody touches it for this long."))
+        self.security_fields.add(
+            "idle_lock_minutes",
+            self.tr("Lock an idle desk after"),
+            self.idle_minutes,
+            self.tr("The desk locks itself when nobody touches it for this long."),
+        )
         layout.addWidget(lock_box)
 
         row = QHBoxLayout()
@@ -83,8 +92,9 @@ class SettingsPage(QWidget):
         self.load()
 
     def load(self) -> None:
-        self._tasks.run(self._settings.company, on_success=self._loaded, parent=self,
-                        title=self.tr("Settings"))
+        self._tasks.run(
+            self._settings.company, on_success=self._loaded, parent=self, title=self.tr("Settings")
+        )
 
     def _loaded(self, profile: CompanyProfile) -> None:
         self.profile = profile
@@ -104,9 +114,14 @@ class SettingsPage(QWidget):
         profile = self.company.profile(self.idle_minutes.value())
         settings = self._settings
         self.save_button.setEnabled(False)
-        self._tasks.run(lambda: settings.update_company(profile), on_success=lambda _: self._saved(profile),
-                        on_failure=self._failed, on_finished=lambda: self.save_button.setEnabled(True),
-                        parent=self, title=self.tr("Settings"))
+        self._tasks.run(
+            lambda: settings.update_company(profile),
+            on_success=lambda _: self._saved(profile),
+            on_failure=self._failed,
+            on_finished=lambda: self.save_button.setEnabled(True),
+            parent=self,
+            title=self.tr("Settings"),
+        )
 
     def _saved(self, profile: CompanyProfile) -> None:
         self.profile = profile
@@ -117,9 +132,11 @@ class SettingsPage(QWidget):
         if not isinstance(exc, ValidationError):
             return False
         unplaced = self.company.fields.show_errors(
-            {k: v for k, v in exc.field_errors.items() if k in self.company.fields.widgets})
+            {k: v for k, v in exc.field_errors.items() if k in self.company.fields.widgets}
+        )
         self.security_fields.show_errors(
-            {k: v for k, v in exc.field_errors.items() if k in self.security_fields.widgets})
+            {k: v for k, v in exc.field_errors.items() if k in self.security_fields.widgets}
+        )
         leftover = [k for k in unplaced if k not in self.security_fields.widgets]
         if leftover or not exc.field_errors:
             set_error(self.error, exc.user_text())

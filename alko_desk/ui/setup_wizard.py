@@ -26,7 +26,15 @@ from alko_desk.ui.widgets import FieldForm, PasswordFields, error_label, note, s
 if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext
 
-COMPANY_FIELDS = ("name", "address", "vat_id", "bank_account", "currency", "vat_rate", "phone_region")
+COMPANY_FIELDS = (
+    "name",
+    "address",
+    "vat_id",
+    "bank_account",
+    "currency",
+    "vat_rate",
+    "phone_region",
+)
 CURRENCIES = ["EUR", "USD", "GBP", "CHF", "BAM", "RSD", "HUF", "CZK", "PLN"]
 
 
@@ -51,14 +59,20 @@ class CompanyForm(QWidget):
         self.address.setTabChangesFocus(True)
         self.address.setFixedHeight(64)
         self.vat_id = self.fields.add("vat_id", self.tr("VAT ID"), QLineEdit())
-        self.bank_account = self.fields.add("bank_account", self.tr("Bank account (IBAN)"), QLineEdit())
+        self.bank_account = self.fields.add(
+            "bank_account", self.tr("Bank account (IBAN)"), QLineEdit()
+        )
         self.currency = QComboBox()
         self.currency.setEditable(True)
         self.currency.addItems(CURRENCIES)
         self.fields.add("currency", self.tr("Currency"), self.currency)
         self.vat_rate = self.fields.add("vat_rate", self.tr("VAT rate (%)"), QLineEdit("25"))
-        self.phone_region = self.fields.add("phone_region", self.tr("Phone region"), QLineEdit("HR"),
-                                            self.tr("Two-letter country code for phone numbers without +"))
+        self.phone_region = self.fields.add(
+            "phone_region",
+            self.tr("Phone region"),
+            QLineEdit("HR"),
+            self.tr("Two-letter country code for phone numbers without +"),
+        )
         self.phone_region.setMaxLength(2)
 
     def set_profile(self, profile: CompanyProfile) -> None:
@@ -93,7 +107,9 @@ class CompanyPage(QWizardPage):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setTitle(self.tr("Your dealership"))
-        self.setSubTitle(self.tr("These details are printed on invoices. You can change them later in Settings."))
+        self.setSubTitle(
+            self.tr("These details are printed on invoices. You can change them later in Settings.")
+        )
         layout = QVBoxLayout(self)
         self.form = CompanyForm()
         layout.addWidget(self.form)
@@ -109,8 +125,12 @@ class AdminPage(QWizardPage):
     def __init__(self, company: CompanyForm, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setTitle(self.tr("The first admin account"))
-        self.setSubTitle(self.tr("The admin creates the accounts of the other staff. Choose a password of at "
-                                 "least 15 characters; a short sentence works well."))
+        self.setSubTitle(
+            self.tr(
+                "The admin creates the accounts of the other staff. Choose a password of at "
+                "least 15 characters; a short sentence works well."
+            )
+        )
         self._company = company
         layout = QVBoxLayout(self)
         form = QFormLayout()
@@ -128,8 +148,11 @@ class AdminPage(QWizardPage):
         self.username.textChanged.connect(self.passwords.update)
 
     def _check(self, password: str) -> str | None:
-        return password_problem(password, username=self.username.text().strip().casefold(),
-                                company_name=self._company.name.text())
+        return password_problem(
+            password,
+            username=self.username.text().strip().casefold(),
+            company_name=self._company.name.text(),
+        )
 
     def isComplete(self) -> bool:
         return self.passwords.problem() is None
@@ -140,7 +163,9 @@ class SetupWizard(QWizard):
 
     completed = Signal(str)  # the admin's username
 
-    def __init__(self, context: AppContext, tasks: TaskRunner, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, context: AppContext, tasks: TaskRunner, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self._context = context
         self._tasks = tasks
@@ -162,7 +187,11 @@ class SetupWizard(QWizard):
             return
         profile = self.company_page.form.profile()
         page = self.admin_page
-        username, full_name, password = page.username.text(), page.full_name.text(), page.passwords.password()
+        username, full_name, password = (
+            page.username.text(),
+            page.full_name.text(),
+            page.passwords.password(),
+        )
         set_error(page.error, "")
         self._set_saving(True)
         self._tasks.run(
@@ -170,13 +199,17 @@ class SetupWizard(QWizard):
             on_success=lambda admin: self._done(admin.username),
             on_failure=self._failed,
             on_finished=lambda: self._set_saving(False),
-            parent=self, title=self.tr("Set up ALKO Desk"),
+            parent=self,
+            title=self.tr("Set up ALKO Desk"),
         )
 
     def _set_saving(self, saving: bool) -> None:
         self._saving = saving
-        for which in (QWizard.WizardButton.FinishButton, QWizard.WizardButton.BackButton,
-                      QWizard.WizardButton.CancelButton):
+        for which in (
+            QWizard.WizardButton.FinishButton,
+            QWizard.WizardButton.BackButton,
+            QWizard.WizardButton.CancelButton,
+        ):
             self.button(which).setEnabled(not saving)
         if not saving:
             self.admin_page.completeChanged.emit()
@@ -191,7 +224,9 @@ class SetupWizard(QWizard):
         company_errors = {k: v for k, v in exc.field_errors.items() if k in COMPANY_FIELDS}
         admin_errors = {k: v for k, v in exc.field_errors.items() if k not in COMPANY_FIELDS}
         self.company_page.form.fields.show_errors(company_errors)
-        self.admin_page.fields.show_errors({k: v for k, v in admin_errors.items() if k != "password"})
+        self.admin_page.fields.show_errors(
+            {k: v for k, v in admin_errors.items() if k != "password"}
+        )
         set_error(self.admin_page.password_error, admin_errors.get("password", ""))
         if company_errors:
             self.back()

@@ -87,9 +87,18 @@ class Task(QObject):
     progress = Signal(int, int, str)
     finished = Signal()
 
-    def __init__(self, fn: Callable[..., Any], *, with_control: bool, on_success: SuccessHandler | None,
-                 on_failure: FailureHandler | None, on_finished: Callable[[], None] | None,
-                 on_progress: ProgressHandler | None, parent_widget: QWidget | None, title: str) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        with_control: bool,
+        on_success: SuccessHandler | None,
+        on_failure: FailureHandler | None,
+        on_finished: Callable[[], None] | None,
+        on_progress: ProgressHandler | None,
+        parent_widget: QWidget | None,
+        title: str,
+    ) -> None:
         super().__init__()
         self.fn = fn
         self.with_control = with_control
@@ -142,7 +151,9 @@ class _Worker(QRunnable):
     off the GUI thread.
     """
 
-    def __init__(self, fn: Callable[..., Any], control: TaskControl | None, signals: _Signals) -> None:
+    def __init__(
+        self, fn: Callable[..., Any], control: TaskControl | None, signals: _Signals
+    ) -> None:
         super().__init__()
         self._fn = fn
         self._control = control
@@ -200,9 +211,15 @@ class TaskRunner(QObject):
 
     busy_changed = Signal(bool)
 
-    def __init__(self, dialogs: DialogService, *, reporter: ErrorReporter | None = None,
-                 confirm_password: Callable[[str], None] | None = None,
-                 pool: QThreadPool | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        dialogs: DialogService,
+        *,
+        reporter: ErrorReporter | None = None,
+        confirm_password: Callable[[str], None] | None = None,
+        pool: QThreadPool | None = None,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.dialogs = dialogs
         self.reporter = reporter or ErrorReporter(dialogs)
@@ -216,18 +233,38 @@ class TaskRunner(QObject):
 
     def for_session(self, confirm_password: Callable[[str], None]) -> TaskRunner:
         """A runner for a logged-in session: same pool and dialogs, plus the password re-prompt."""
-        return TaskRunner(self.dialogs, reporter=self.reporter, confirm_password=confirm_password,
-                          pool=self._pool, parent=self)
+        return TaskRunner(
+            self.dialogs,
+            reporter=self.reporter,
+            confirm_password=confirm_password,
+            pool=self._pool,
+            parent=self,
+        )
 
     # -- submitting -------------------------------------------------------------------------
 
-    def run(self, fn: Callable[..., Any], *, on_success: SuccessHandler | None = None,
-            on_failure: FailureHandler | None = None, on_finished: Callable[[], None] | None = None,
-            on_progress: ProgressHandler | None = None, parent: QWidget | None = None,
-            title: str = "", with_control: bool = False) -> Task:
-        task = Task(fn, with_control=with_control, on_success=on_success, on_failure=on_failure,
-                    on_finished=on_finished, on_progress=on_progress, parent_widget=parent,
-                    title=title or self.tr("ALKO Desk"))
+    def run(
+        self,
+        fn: Callable[..., Any],
+        *,
+        on_success: SuccessHandler | None = None,
+        on_failure: FailureHandler | None = None,
+        on_finished: Callable[[], None] | None = None,
+        on_progress: ProgressHandler | None = None,
+        parent: QWidget | None = None,
+        title: str = "",
+        with_control: bool = False,
+    ) -> Task:
+        task = Task(
+            fn,
+            with_control=with_control,
+            on_success=on_success,
+            on_failure=on_failure,
+            on_finished=on_finished,
+            on_progress=on_progress,
+            parent_widget=parent,
+            title=title or self.tr("ALKO Desk"),
+        )
         self._tasks.add(task)
         if len(self._tasks) == 1:
             self.busy_changed.emit(True)
@@ -247,7 +284,9 @@ class TaskRunner(QObject):
         attempt = _Attempt(self, task)
         self._attempts.add(attempt)
         task.control._emit = attempt.signals.progress.emit
-        self._pool.start(_Worker(task.fn, task.control if task.with_control else None, attempt.signals))
+        self._pool.start(
+            _Worker(task.fn, task.control if task.with_control else None, attempt.signals)
+        )
 
     def _attempt_over(self, attempt: _Attempt) -> None:
         self._attempts.discard(attempt)
@@ -280,8 +319,11 @@ class TaskRunner(QObject):
 
     def _route_failure(self, task: Task, exc: BaseException) -> bool:
         """Shows or hands on the failure; True when the task continues."""
-        if (isinstance(exc, ReauthenticationRequired) and self._confirm_password is not None
-                and task.reauth_rounds < MAX_REAUTH_ROUNDS):
+        if (
+            isinstance(exc, ReauthenticationRequired)
+            and self._confirm_password is not None
+            and task.reauth_rounds < MAX_REAUTH_ROUNDS
+        ):
             return self._ask_password(task, exc, "")
         if task.on_failure and task.on_failure(exc):
             return False
@@ -298,8 +340,9 @@ class TaskRunner(QObject):
         return False
 
     def _ask_password(self, task: Task, exc: AlkoError, error: str) -> bool:
-        password = self.dialogs.password(task.parent_widget, self.tr("Confirm with your password"),
-                                         exc.user_text(), error)
+        password = self.dialogs.password(
+            task.parent_widget, self.tr("Confirm with your password"), exc.user_text(), error
+        )
         if password is None:
             return False
         confirm = self._confirm_password
@@ -321,8 +364,14 @@ class TaskRunner(QObject):
             if not state["continued"]:
                 self._finish(task)
 
-        self.run(lambda: confirm(password), on_success=confirmed, on_failure=refused, on_finished=over,
-                 parent=task.parent_widget, title=task.title)
+        self.run(
+            lambda: confirm(password),
+            on_success=confirmed,
+            on_failure=refused,
+            on_finished=over,
+            parent=task.parent_widget,
+            title=task.title,
+        )
         return True
 
     def _finish(self, task: Task) -> None:

@@ -98,7 +98,9 @@ class UsersModel(ColumnsTableModel):
                 return row
         return -1
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if not index.isValid() or not (0 <= index.row() < len(self._users)):
             return None
         user = self._users[index.row()]
@@ -124,8 +126,11 @@ class UsersModel(ColumnsTableModel):
         if column is UserColumn.MUST_CHANGE:
             return _tr("UsersModel", "Yes") if user.must_change_password else ""
         if column is UserColumn.LOCKED:
-            return _tr("UsersModel", "until {time}").format(time=_local(user.locked_until)) \
-                if user.locked_until else ""
+            return (
+                _tr("UsersModel", "until {time}").format(time=_local(user.locked_until))
+                if user.locked_until
+                else ""
+            )
         return _local(user.last_login_at)
 
 
@@ -146,9 +151,12 @@ class NewAccount:
 class _TemporaryPassword(PasswordFields):
     """A temporary password, shown as typed (it is read out to the person), with a suggestion button."""
 
-    def __init__(self, check: Callable[[str], str | None], form: QFormLayout, parent: QWidget) -> None:
-        super().__init__(check, form, label=_tr("UsersPage", "Temporary password"), visible=True,
-                         parent=parent)
+    def __init__(
+        self, check: Callable[[str], str | None], form: QFormLayout, parent: QWidget
+    ) -> None:
+        super().__init__(
+            check, form, label=_tr("UsersPage", "Temporary password"), visible=True, parent=parent
+        )
         self.suggest = QPushButton(_tr("UsersPage", "Suggest one"))
         self.first_row.addWidget(self.suggest)
         self.suggest.clicked.connect(lambda: self.set_password(suggest_temporary_password()))
@@ -157,8 +165,13 @@ class _TemporaryPassword(PasswordFields):
 class CreateUserDialog(QDialog):
     """Stays open until the account exists, so nothing typed is lost to an error."""
 
-    def __init__(self, submit: Callable[[NewAccount], Callable[[], Any]], tasks: TaskRunner,
-                 company_name: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        submit: Callable[[NewAccount], Callable[[], Any]],
+        tasks: TaskRunner,
+        company_name: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._submit_fn = submit
         self._tasks = tasks
@@ -182,7 +195,9 @@ class CreateUserDialog(QDialog):
         layout.addWidget(self.password_error)
         self.error = error_label()
         layout.addWidget(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText(self.tr("Create account"))
         buttons.accepted.connect(self.submit)
@@ -191,12 +206,19 @@ class CreateUserDialog(QDialog):
         self.username.textChanged.connect(self.password.update)
 
     def _check(self, password: str) -> str | None:
-        return password_problem(password, username=self.username.text().strip().casefold(),
-                                company_name=self._company_name)
+        return password_problem(
+            password,
+            username=self.username.text().strip().casefold(),
+            company_name=self._company_name,
+        )
 
     def values(self) -> NewAccount:
-        return NewAccount(self.username.text(), self.full_name.text(), self.role.currentData(),
-                          self.password.password())
+        return NewAccount(
+            self.username.text(),
+            self.full_name.text(),
+            self.role.currentData(),
+            self.password.password(),
+        )
 
     def submit(self) -> None:
         self.fields.clear_errors()
@@ -207,9 +229,14 @@ class CreateUserDialog(QDialog):
             return
         work = self._submit_fn(self.values())
         self.ok_button.setEnabled(False)
-        self._tasks.run(work, on_success=self._created, on_failure=self._failed,
-                        on_finished=lambda: self.ok_button.setEnabled(True), parent=self,
-                        title=self.windowTitle())
+        self._tasks.run(
+            work,
+            on_success=self._created,
+            on_failure=self._failed,
+            on_finished=lambda: self.ok_button.setEnabled(True),
+            parent=self,
+            title=self.windowTitle(),
+        )
 
     def _created(self, user: User) -> None:
         self.created = user
@@ -227,23 +254,40 @@ class CreateUserDialog(QDialog):
 
 
 class ResetPasswordDialog(QDialog):
-    def __init__(self, username: str, submit: Callable[[str], Callable[[], Any]], tasks: TaskRunner,
-                 company_name: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        username: str,
+        submit: Callable[[str], Callable[[], Any]],
+        tasks: TaskRunner,
+        company_name: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._submit_fn = submit
         self._tasks = tasks
         self.setWindowTitle(self.tr("Reset password of {user}").format(user=username))
         self.setMinimumWidth(460)
         layout = QVBoxLayout(self)
-        layout.addWidget(note(self.tr("Give {user} a temporary password; they choose their own at the next "
-                                      "login. A lockout is lifted too.").format(user=username)))
+        layout.addWidget(
+            note(
+                self.tr(
+                    "Give {user} a temporary password; they choose their own at the next "
+                    "login. A lockout is lifted too."
+                ).format(user=username)
+            )
+        )
         form = QFormLayout()
         self.password = _TemporaryPassword(
-            lambda pw: password_problem(pw, username=username, company_name=company_name), form, self)
+            lambda pw: password_problem(pw, username=username, company_name=company_name),
+            form,
+            self,
+        )
         layout.addLayout(form)
         self.error = error_label()
         layout.addWidget(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText(self.tr("Reset password"))
         buttons.accepted.connect(self.submit)
@@ -256,9 +300,14 @@ class ResetPasswordDialog(QDialog):
         if problem:
             return
         self.ok_button.setEnabled(False)
-        self._tasks.run(self._submit_fn(self.password.password()), on_success=lambda _: self.accept(),
-                        on_failure=self._failed, on_finished=lambda: self.ok_button.setEnabled(True),
-                        parent=self, title=self.windowTitle())
+        self._tasks.run(
+            self._submit_fn(self.password.password()),
+            on_success=lambda _: self.accept(),
+            on_failure=self._failed,
+            on_finished=lambda: self.ok_button.setEnabled(True),
+            parent=self,
+            title=self.windowTitle(),
+        )
 
     def _failed(self, exc: BaseException) -> bool:
         if isinstance(exc, ValidationError):
@@ -290,22 +339,31 @@ class UsersPresenter:
         def over() -> None:
             self.loading = False
 
-        self.tasks.run(users.list_users, on_success=loaded, on_finished=over, parent=self.view,
-                       title=_tr("UsersPage", "Staff accounts"))
+        self.tasks.run(
+            users.list_users,
+            on_success=loaded,
+            on_finished=over,
+            parent=self.view,
+            title=_tr("UsersPage", "Staff accounts"),
+        )
 
     def create_work(self, account: NewAccount) -> Callable[[], User]:
         users = self.users
-        return lambda: users.create_user(account.username, account.full_name, account.role, account.password)
+        return lambda: users.create_user(
+            account.username, account.full_name, account.role, account.password
+        )
 
     def reset_work(self, username: str) -> Callable[[str], Callable[[], None]]:
         users = self.users
-        return lambda password: (lambda: users.reset_password(username, password))
+        return lambda password: lambda: users.reset_password(username, password)
 
     def run_change(self, work: Callable[[], Any], done: Callable[[], None] | None = None) -> None:
         def changed(_: object) -> None:
             self.refresh(done)
 
-        self.tasks.run(work, on_success=changed, parent=self.view, title=_tr("UsersPage", "Staff accounts"))
+        self.tasks.run(
+            work, on_success=changed, parent=self.view, title=_tr("UsersPage", "Staff accounts")
+        )
 
     def set_active(self, username: str, active: bool) -> None:
         users = self.users
@@ -321,8 +379,13 @@ class UsersPresenter:
 
 
 class UsersPage(QWidget):
-    def __init__(self, context: AppContext, services: SessionServices, tasks: TaskRunner,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        context: AppContext,
+        services: SessionServices,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._context = context
         self._tasks = tasks
@@ -339,8 +402,13 @@ class UsersPage(QWidget):
         self.role_button = QPushButton(self.tr("Change role…"))
         self.unlock_button = QPushButton(self.tr("Unlock"))
         self.refresh_button = QPushButton(self.tr("Refresh"))
-        for button in (self.new_button, self.active_button, self.reset_button, self.role_button,
-                       self.unlock_button):
+        for button in (
+            self.new_button,
+            self.active_button,
+            self.reset_button,
+            self.role_button,
+            self.unlock_button,
+        ):
             bar.addWidget(button)
         bar.addStretch(1)
         bar.addWidget(self.refresh_button)
@@ -367,8 +435,12 @@ class UsersPage(QWidget):
         self._update_buttons()
         self.presenter.refresh()
         settings = services.settings
-        tasks.run(lambda: settings.company().name, on_success=self._set_company, on_failure=lambda _: True,
-                  parent=self)
+        tasks.run(
+            lambda: settings.company().name,
+            on_success=self._set_company,
+            on_failure=lambda _: True,
+            parent=self,
+        )
 
     def _set_company(self, name: str) -> None:
         self._company_name = name
@@ -388,7 +460,9 @@ class UsersPage(QWidget):
         user = self.selected_user()
         for button in (self.active_button, self.reset_button, self.role_button, self.unlock_button):
             button.setEnabled(user is not None)
-        self.active_button.setText(self.tr("Enable") if user and not user.active else self.tr("Disable"))
+        self.active_button.setText(
+            self.tr("Enable") if user and not user.active else self.tr("Disable")
+        )
         if user is not None:
             self.unlock_button.setEnabled(user.locked_until is not None)
 
@@ -399,8 +473,11 @@ class UsersPage(QWidget):
 
     def open_create_dialog(self) -> CreateUserDialog:
         dialog = CreateUserDialog(self.presenter.create_work, self._tasks, self._company_name, self)
-        dialog.accepted.connect(lambda: self.presenter.refresh(
-            self._reselect(dialog.created.username) if dialog.created else None))
+        dialog.accepted.connect(
+            lambda: self.presenter.refresh(
+                self._reselect(dialog.created.username) if dialog.created else None
+            )
+        )
         self.dialog = dialog
         dialog.open()
         return dialog
@@ -409,8 +486,13 @@ class UsersPage(QWidget):
         user = self.selected_user()
         if user is None:
             return None
-        dialog = ResetPasswordDialog(user.username, self.presenter.reset_work(user.username), self._tasks,
-                                     self._company_name, self)
+        dialog = ResetPasswordDialog(
+            user.username,
+            self.presenter.reset_work(user.username),
+            self._tasks,
+            self._company_name,
+            self,
+        )
         dialog.accepted.connect(lambda: self.presenter.refresh(self._reselect(user.username)))
         self.dialog = dialog
         dialog.open()
@@ -421,14 +503,19 @@ class UsersPage(QWidget):
         if user is None:
             return
         if user.active and not self._tasks.dialogs.confirm(
-                self, self.tr("Disable account"),
-                self.tr("Disable the account of {name} ({user})? They can no longer log in until an admin "
-                        "enables it again.").format(name=user.full_name, user=user.username),
-                self.tr("Disable")):
+            self,
+            self.tr("Disable account"),
+            self.tr(
+                "Disable the account of {name} ({user})? They can no longer log in until an admin "
+                "enables it again."
+            ).format(name=user.full_name, user=user.username),
+            self.tr("Disable"),
+        ):
             return
         self.presenter.run_change(
             lambda users=self.presenter.users, u=user: users.set_active(u.username, not u.active),
-            self._reselect(user.username))
+            self._reselect(user.username),
+        )
 
     def change_role(self) -> None:
         user = self.selected_user()
@@ -436,19 +523,26 @@ class UsersPage(QWidget):
             return
         roles = list(Role)
         labels = [_tr("Role", r.label) for r in roles]
-        choice = self._tasks.dialogs.choose(self, self.tr("Change role"),
-                                            self.tr("New role of {user}:").format(user=user.username),
-                                            labels, roles.index(user.role))
+        choice = self._tasks.dialogs.choose(
+            self,
+            self.tr("Change role"),
+            self.tr("New role of {user}:").format(user=user.username),
+            labels,
+            roles.index(user.role),
+        )
         if choice is None or labels.index(choice) == roles.index(user.role):
             return
         role = roles[labels.index(choice)]
         self.presenter.run_change(
             lambda users=self.presenter.users, u=user.username: users.change_role(u, role),
-            self._reselect(user.username))
+            self._reselect(user.username),
+        )
 
     def unlock(self) -> None:
         user = self.selected_user()
         if user is None:
             return
-        self.presenter.run_change(lambda users=self.presenter.users, u=user.username: users.unlock(u),
-                                  self._reselect(user.username))
+        self.presenter.run_change(
+            lambda users=self.presenter.users, u=user.username: users.unlock(u),
+            self._reselect(user.username),
+        )

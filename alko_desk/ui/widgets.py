@@ -114,8 +114,15 @@ class PasswordFields(QObject):
 
     changed = Signal()
 
-    def __init__(self, check: Callable[[str], str | None], form: QFormLayout, *,
-                 label: str = "", visible: bool = False, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        check: Callable[[str], str | None],
+        form: QFormLayout,
+        *,
+        label: str = "",
+        visible: bool = False,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._check = check
         echo = QLineEdit.EchoMode.Normal if visible else QLineEdit.EchoMode.Password
@@ -141,7 +148,9 @@ class PasswordFields(QObject):
     def problem(self) -> str | None:
         text = self.first.text()
         if not text:
-            return self.tr("Choose a password of at least 15 characters. A short sentence works well.")
+            return self.tr(
+                "Choose a password of at least 15 characters. A short sentence works well."
+            )
         problem = self._check(text)
         if problem:
             return problem

@@ -51,10 +51,17 @@ def make_desk(qtbot, context, secrets, dialogs, preferences):
     """Builds and starts a DeskController on the test's context (or on a given opener)."""
     desks: list[DeskController] = []
 
-    def _make(*, opener=None, idle_timeout_ms: int | None = 60_000, start: bool = True) -> DeskController:
-        desk = DeskController(opener or (lambda _secrets: context), make_secrets=lambda: secrets,
-                              dialogs=dialogs, preferences=preferences, idle_timeout_ms=idle_timeout_ms,
-                              close_context_on_exit=False)
+    def _make(
+        *, opener=None, idle_timeout_ms: int | None = 60_000, start: bool = True
+    ) -> DeskController:
+        desk = DeskController(
+            opener or (lambda _secrets: context),
+            make_secrets=lambda: secrets,
+            dialogs=dialogs,
+            preferences=preferences,
+            idle_timeout_ms=idle_timeout_ms,
+            close_context_on_exit=False,
+        )
         qtbot.addWidget(desk.login_window)
         desks.append(desk)
         if start:

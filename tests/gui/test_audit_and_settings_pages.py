@@ -31,20 +31,29 @@ def audit_page(qtbot, open_main, admin_session):
 def test_audit_model_passes_the_qt_model_tester(qtmodeltester):
     now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     model = AuditModel()
-    model.reset([AuditEntry(2, now, "ana", "login", "user:ana", {"session": "x"}),
-                 AuditEntry(1, now, "ana", "setup.completed", "organisation")], more=False)
+    model.reset(
+        [
+            AuditEntry(2, now, "ana", "login", "user:ana", {"session": "x"}),
+            AuditEntry(1, now, "ana", "setup.completed", "organisation"),
+        ],
+        more=False,
+    )
     qtmodeltester.check(model, force_py=True)
     qtmodeltester.check(model)
     assert model.data(model.index(0, AuditColumn.ACTION)) == "login"
 
 
-def test_audit_page_lists_entries_newest_first_and_filters_them(qtbot, audit_page, make_user, context):
+def test_audit_page_lists_entries_newest_first_and_filters_them(
+    qtbot, audit_page, make_user, context
+):
     page = audit_page
     assert actions(page)[0] == "login" and actions(page)[-1] == "setup.completed"
     make_user("sam", Role.SALES)
     page.actor.setText("sam")
     qtbot.mouseClick(page.search_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: actions(page) and all(e.actor == "sam" for e in page.presenter.model.entries))
+    qtbot.waitUntil(
+        lambda: actions(page) and all(e.actor == "sam" for e in page.presenter.model.entries)
+    )
     assert set(actions(page)) == {"login", "password.changed"}
 
     page.actor.clear()
@@ -85,13 +94,17 @@ def test_audit_page_loads_older_entries_a_page_at_a_time(qtbot, audit_page, cont
 def test_verify_chain_reports_an_intact_log_and_then_a_tampered_one(qtbot, audit_page, context):
     page = audit_page
     qtbot.mouseClick(page.verify_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: page.report.isVisible() and page.verify_button.isEnabled(), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: page.report.isVisible() and page.verify_button.isEnabled(), timeout=10_000
+    )
     assert "intact" in page.report.text()
 
     from alko_desk.storage.audit_repo import block_of, entry_id
 
     # edited by hand in the database, as someone covering their tracks would
-    context.store.partitioned_collection("audit").update_one(block_of(2), entry_id(2), {"$set": {"actor": "mallory"}})
+    context.store.partitioned_collection("audit").update_one(
+        block_of(2), entry_id(2), {"$set": {"actor": "mallory"}}
+    )
     page.verify()
     qtbot.waitUntil(lambda: "tampered" in page.report.text(), timeout=10_000)
     assert "#2" in page.report.text()
@@ -112,7 +125,9 @@ def settings_page(qtbot, open_main, admin_session):
     return window, page
 
 
-def test_settings_page_saves_the_company_profile_and_idle_minutes(qtbot, settings_page, context, admin_session):
+def test_settings_page_saves_the_company_profile_and_idle_minutes(
+    qtbot, settings_page, context, admin_session
+):
     window, page = settings_page
     assert page.company.name.text() == "ALKO Cars d.o.o."
     page.company.name.clear()
@@ -123,11 +138,15 @@ def test_settings_page_saves_the_company_profile_and_idle_minutes(qtbot, setting
     assert changed.args[0].idle_lock_minutes == 12
     profile = context.services_for(admin_session).settings.company()
     assert profile.name == "ALKO Cars Split d.o.o." and profile.idle_lock_minutes == 12
-    entries = context.services_for(admin_session).audit.entries(AuditFilter(action_prefix="settings.changed"))
+    entries = context.services_for(admin_session).audit.entries(
+        AuditFilter(action_prefix="settings.changed")
+    )
     assert entries and set(entries[0].details["fields"]) == {"name", "idle_lock_minutes"}
 
 
-def test_settings_page_shows_field_errors_beside_the_fields(qtbot, settings_page, context, admin_session):
+def test_settings_page_shows_field_errors_beside_the_fields(
+    qtbot, settings_page, context, admin_session
+):
     _, page = settings_page
     page.company.vat_id.clear()
     page.company.currency.setCurrentText("EURO")
@@ -139,8 +158,9 @@ def test_settings_page_shows_field_errors_beside_the_fields(qtbot, settings_page
     assert context.services_for(admin_session).settings.company().vat_id == "HR12345678901"
 
 
-def test_settings_page_saves_the_database_uri_to_the_keyring_only(qtbot, settings_page, context, secrets,
-                                                                 keyring_backend, preferences):
+def test_settings_page_saves_the_database_uri_to_the_keyring_only(
+    qtbot, settings_page, context, secrets, keyring_backend, preferences
+):
     context.secrets = secrets
     _, page = settings_page
     editor = page.database
@@ -150,7 +170,9 @@ def test_settings_page_saves_the_database_uri_to_the_keyring_only(qtbot, setting
     qtbot.waitUntil(lambda: "next time" in editor.status.text(), timeout=10_000)
     assert ("ALKO Desk", "mongodb-uri") in keyring_backend.values
     qtbot.mouseClick(editor.embedded_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: ("ALKO Desk", "mongodb-uri") not in keyring_backend.values, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: ("ALKO Desk", "mongodb-uri") not in keyring_backend.values, timeout=10_000
+    )
 
 
 def test_new_idle_minutes_apply_to_the_running_desk(qtbot, make_desk, context, admin_session):

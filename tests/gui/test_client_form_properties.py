@@ -17,10 +17,25 @@ TODAY = date(2026, 11, 25)
 
 field_text = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["", "Željko", "Петров", "31.02.1986", "09.03.1984", "1984-03-09", "091 234 5678",
-                     "+385 91 234 5678", "a@b.hr", "not-an-email", "HR778899", "112233445", "x"]),
+    st.sampled_from(
+        [
+            "",
+            "Željko",
+            "Петров",
+            "31.02.1986",
+            "09.03.1984",
+            "1984-03-09",
+            "091 234 5678",
+            "+385 91 234 5678",
+            "a@b.hr",
+            "not-an-email",
+            "HR778899",
+            "112233445",
+            "x",
+        ]
+    ),
 )
-typed = st.fixed_dictionaries({name: field_text for name in TEXT_FIELDS})
+typed = st.fixed_dictionaries(dict.fromkeys(TEXT_FIELDS, field_text))
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +45,22 @@ def form(qapp):
     widget.deleteLater()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(values=typed, consent=st.booleans())
-def test_any_typing_is_either_flagged_beside_a_field_or_accepted_by_the_service(form, values, consent):
-    form.set_values({**values, "id_type": "national_id", "preferred_channel": "email",
-                     "marketing_consent": "yes" if consent else "no", "notes": ""})
+def test_any_typing_is_either_flagged_beside_a_field_or_accepted_by_the_service(
+    form, values, consent
+):
+    form.set_values(
+        {
+            **values,
+            "id_type": "national_id",
+            "preferred_channel": "email",
+            "marketing_consent": "yes" if consent else "no",
+            "notes": "",
+        }
+    )
     errors = form.check_all()
     for name, message in errors.items():
         assert isinstance(message, str) and message

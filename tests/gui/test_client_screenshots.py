@@ -40,9 +40,14 @@ def cut_off(root: QWidget) -> list[str]:
             continue
         if isinstance(widget, QLabel) and not widget.wordWrap() and widget.text():
             if widget.width() + 1 < widget.minimumSizeHint().width():
-                problems.append(f"label {widget.text()!r}: {widget.width()} < {widget.minimumSizeHint().width()}")
-        elif (isinstance(widget, QAbstractButton) and widget.text()
-              and widget.width() + 1 < widget.minimumSizeHint().width()):
+                problems.append(
+                    f"label {widget.text()!r}: {widget.width()} < {widget.minimumSizeHint().width()}"
+                )
+        elif (
+            isinstance(widget, QAbstractButton)
+            and widget.text()
+            and widget.width() + 1 < widget.minimumSizeHint().width()
+        ):
             problems.append(f"button {widget.text()!r}")
     return problems
 
@@ -50,8 +55,11 @@ def cut_off(root: QWidget) -> list[str]:
 def headers_fit(page: ClientsPage) -> list[str]:
     header = page.view.horizontalHeader()
     metrics = header.fontMetrics()
-    return [c.header for c in ClientColumn
-            if header.sectionSize(c) < metrics.horizontalAdvance(c.header) + 24]  # room for the sort arrow
+    return [
+        c.header
+        for c in ClientColumn
+        if header.sectionSize(c) < metrics.horizontalAdvance(c.header) + 24
+    ]  # room for the sort arrow
 
 
 def settle(qtbot, widget: QWidget) -> None:
@@ -59,7 +67,9 @@ def settle(qtbot, widget: QWidget) -> None:
     widget.repaint()
 
 
-def test_list_and_detail_with_demo_clients_render_without_cut_off_text(qtbot, context, make_user, tasks, shots):
+def test_list_and_detail_with_demo_clients_render_without_cut_off_text(
+    qtbot, context, make_user, tasks, shots
+):
     services = context.services_for(make_user("sam", Role.SALES, "Sam Sales"))
     DemoSeeder(services.clients, seed=11).seed(48)
     z = services.clients.register(new_client_id(), draft(marketing_consent=True))
@@ -77,8 +87,13 @@ def test_list_and_detail_with_demo_clients_render_without_cut_off_text(qtbot, co
     page.grab().save(str(shots / "clients-list.png"))
 
     page.open_client(z.id)
-    qtbot.waitUntil(lambda: page.detail.client_id == z.id
-                    and page.detail.stack.currentWidget() is page.detail.client_page, timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: (
+            page.detail.client_id == z.id
+            and page.detail.stack.currentWidget() is page.detail.client_page
+        ),
+        timeout=WAIT,
+    )
     settle(qtbot, page)
     assert "•" in page.detail.text_of("id_number")
     assert cut_off(page) == []
@@ -92,7 +107,8 @@ def test_list_and_detail_with_demo_clients_render_without_cut_off_text(qtbot, co
 
 
 def test_registration_form_with_messages_and_duplicates_renders_without_cut_off_text(
-        qtbot, context, make_user, tasks, shots):
+    qtbot, context, make_user, tasks, shots
+):
     services = context.services_for(make_user("sam", Role.SALES, "Sam Sales"))
     services.clients.register(new_client_id(), draft())
     page = ClientsPage(context, services, tasks)
@@ -103,8 +119,14 @@ def test_registration_form_with_messages_and_duplicates_renders_without_cut_off_
     page.new_client()
     form = page.form_dialog
     f = form.form
-    for widget, text in ((f.first_name, "Marija"), (f.last_name, "Kovačević"), (f.birth_date, "31.02.1986"),
-                         (f.id_number, "12"), (f.email, "marija@example"), (f.phone, "091 234")):
+    for widget, text in (
+        (f.first_name, "Marija"),
+        (f.last_name, "Kovačević"),
+        (f.birth_date, "31.02.1986"),
+        (f.id_number, "12"),
+        (f.email, "marija@example"),
+        (f.phone, "091 234"),
+    ):
         widget.setText(text)
         widget.textEdited.emit(text)
     settle(qtbot, form)
@@ -112,8 +134,12 @@ def test_registration_form_with_messages_and_duplicates_renders_without_cut_off_
     assert cut_off(form) == []
     form.grab().save(str(shots / "clients-register.png"))
 
-    for widget, text in ((f.birth_date, "12.05.1986"), (f.id_number, "998877665"),
-                         (f.email, "zeljko.kovacevic@example.hr"), (f.phone, "")):
+    for widget, text in (
+        (f.birth_date, "12.05.1986"),
+        (f.id_number, "998877665"),
+        (f.email, "zeljko.kovacevic@example.hr"),
+        (f.phone, ""),
+    ):
         widget.setText(text)
         widget.textEdited.emit(text)
     form.save()
@@ -124,8 +150,9 @@ def test_registration_form_with_messages_and_duplicates_renders_without_cut_off_
     form.grab().save(str(shots / "clients-duplicates.png"))
 
 
-def test_conflict_dialog_and_unreadable_client_render_without_cut_off_text(qtbot, context, make_user, tasks,
-                                                                          shots):
+def test_conflict_dialog_and_unreadable_client_render_without_cut_off_text(
+    qtbot, context, make_user, tasks, shots
+):
     services = context.services_for(make_user("sam", Role.SALES, "Sam Sales"))
     c = services.clients.register(new_client_id(), draft())
     broken = services.clients.register(new_client_id(), draft(**IVAN))
@@ -137,22 +164,33 @@ def test_conflict_dialog_and_unreadable_client_render_without_cut_off_text(qtbot
     qtbot.waitUntil(lambda: page.model.rowCount() == 2 and not page.model.loading, timeout=WAIT)
 
     page.open_client(broken.id)
-    qtbot.waitUntil(lambda: page.detail.stack.currentWidget() is page.detail.unreadable_page, timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: page.detail.stack.currentWidget() is page.detail.unreadable_page, timeout=WAIT
+    )
     settle(qtbot, page)
     assert cut_off(page) == []
     page.grab().save(str(shots / "clients-unreadable.png"))
 
     page.open_client(c.id)
-    qtbot.waitUntil(lambda: page.detail.client_id == c.id
-                    and page.detail.stack.currentWidget() is page.detail.client_page, timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: (
+            page.detail.client_id == c.id
+            and page.detail.stack.currentWidget() is page.detail.client_page
+        ),
+        timeout=WAIT,
+    )
     page.edit_client()
     form = page.form_dialog
     other = context.services_for(make_user("sue", Role.SALES, "Sue Sales")).clients
     theirs = other.get(c.id)
-    other.update(theirs, replace(theirs.draft, email="z.kovacevic@example.hr", phone="+385 98 111 2233"))
+    other.update(
+        theirs, replace(theirs.draft, email="z.kovacevic@example.hr", phone="+385 98 111 2233")
+    )
     form.form.notes.setPlainText("Wants a red one.")
     form.save()
-    qtbot.waitUntil(lambda: form.conflict_dialog is not None and form.conflict_dialog.isVisible(), timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: form.conflict_dialog is not None and form.conflict_dialog.isVisible(), timeout=WAIT
+    )
     dialog = form.conflict_dialog
     settle(qtbot, dialog)
     assert cut_off(dialog) == []

@@ -42,7 +42,9 @@ def sales(context, make_user):
 
 @pytest.fixture
 def audit(context, admin_session):
-    return lambda prefix: context.services_for(admin_session).audit.entries(AuditFilter(action_prefix=prefix))
+    return lambda prefix: context.services_for(admin_session).audit.entries(
+        AuditFilter(action_prefix=prefix)
+    )
 
 
 @pytest.fixture
@@ -77,7 +79,9 @@ def type_text(qtbot, widget, text: str) -> None:
             run = ""
         if ch != "\0":
             for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
-                QApplication.sendEvent(widget, QKeyEvent(kind, 0, Qt.KeyboardModifier.NoModifier, ch))
+                QApplication.sendEvent(
+                    widget, QKeyEvent(kind, 0, Qt.KeyboardModifier.NoModifier, ch)
+                )
 
 
 def type_into(qtbot, form: ClientFormDialog, **values: str) -> None:
@@ -87,9 +91,19 @@ def type_into(qtbot, form: ClientFormDialog, **values: str) -> None:
         type_text(qtbot, widget, text)
 
 
-ZELJKO_TYPED = dict(first_name="Željko", last_name="Kovačević", birth_date="09.03.1984", id_number="112233445",
-                    licence_number="HR778899", email="zeljko.kovacevic@example.hr", phone="091 234 5678",
-                    street="Ulica Domovinskog rata 12", postal_code="21000", city="Split", country="Hrvatska")
+ZELJKO_TYPED = {
+    "first_name": "Željko",
+    "last_name": "Kovačević",
+    "birth_date": "09.03.1984",
+    "id_number": "112233445",
+    "licence_number": "HR778899",
+    "email": "zeljko.kovacevic@example.hr",
+    "phone": "091 234 5678",
+    "street": "Ulica Domovinskog rata 12",
+    "postal_code": "21000",
+    "city": "Split",
+    "country": "Hrvatska",
+}
 
 
 def closed(form: ClientFormDialog) -> bool:
@@ -125,9 +139,13 @@ def test_registering_through_the_form_saves_the_client_and_opens_it(qtbot, open_
 
 def test_validation_messages_appear_beside_the_fields_as_the_user_types(qtbot, open_page, sales):
     form = new_form(qtbot, open_page(sales))
-    type_into(qtbot, form, email="not-an-email", phone="12", birth_date="31.02.1990", id_number="x!")
+    type_into(
+        qtbot, form, email="not-an-email", phone="12", birth_date="31.02.1990", id_number="x!"
+    )
     assert "not an email address" in form.form.error_text("email")
-    assert "not valid" in form.form.error_text("phone") or "not a phone" in form.form.error_text("phone")
+    assert "not valid" in form.form.error_text("phone") or "not a phone" in form.form.error_text(
+        "phone"
+    )
     assert "DD.MM.YYYY" in form.form.error_text("birth_date")
     assert "letters and digits" in form.form.error_text("id_number")
     assert form.form.error_text("first_name") == ""  # untouched fields are not scolded yet
@@ -139,7 +157,9 @@ def test_validation_messages_appear_beside_the_fields_as_the_user_types(qtbot, o
     type_into(qtbot, form, birth_date="01.01.2020")
     assert "at least 16" in form.form.error_text("birth_date")
 
-    qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)  # refused before the service is asked
+    qtbot.mouseClick(
+        form.save_button, Qt.MouseButton.LeftButton
+    )  # refused before the service is asked
     assert form.form.error_text("first_name") == "Required."
     assert form.isVisible() and form.save_attempts == 0
 
@@ -159,8 +179,9 @@ def test_double_click_on_register_creates_one_client(qtbot, open_page, sales, au
     assert len(audit("client.registered")) == 1
 
 
-def test_database_gone_while_saving_keeps_the_form_and_retry_saves(qtbot, open_page, sales, dialogs,
-                                                                   monkeypatch):
+def test_database_gone_while_saving_keeps_the_form_and_retry_saves(
+    qtbot, open_page, sales, dialogs, monkeypatch
+):
     page = open_page(sales)
     form = new_form(qtbot, page)
     type_into(qtbot, form, **ZELJKO_TYPED)
@@ -191,8 +212,15 @@ def test_same_email_is_shown_side_by_side_and_may_be_registered_anyway(qtbot, op
     existing = sales.clients.register(new_client_id(), draft())
     page = open_page(sales)
     form = new_form(qtbot, page)
-    type_into(qtbot, form, first_name="Marija", last_name="Kovačević", birth_date="12.05.1986",
-              id_number="998877665", email="zeljko.kovacevic@example.hr")
+    type_into(
+        qtbot,
+        form,
+        first_name="Marija",
+        last_name="Kovačević",
+        birth_date="12.05.1986",
+        id_number="998877665",
+        email="zeljko.kovacevic@example.hr",
+    )
     qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)
     panel = form.duplicates
     qtbot.waitUntil(panel.isVisible, timeout=WAIT)
@@ -214,8 +242,15 @@ def test_open_existing_from_the_duplicates_shows_that_client(qtbot, open_page, s
     existing = sales.clients.register(new_client_id(), draft())
     page = open_page(sales)
     form = new_form(qtbot, page)
-    type_into(qtbot, form, first_name="Z", last_name="K", birth_date="09.03.1984", id_number="5544332211",
-              phone="091 234 5678")
+    type_into(
+        qtbot,
+        form,
+        first_name="Z",
+        last_name="K",
+        birth_date="09.03.1984",
+        id_number="5544332211",
+        phone="091 234 5678",
+    )
     qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(form.duplicates.isVisible, timeout=WAIT)
     qtbot.mouseClick(form.duplicates.open_buttons[existing.id], Qt.MouseButton.LeftButton)
@@ -228,8 +263,15 @@ def test_open_existing_from_the_duplicates_shows_that_client(qtbot, open_page, s
 def test_same_id_number_under_another_name_is_blocked_and_flagged(qtbot, open_page, sales, audit):
     existing = sales.clients.register(new_client_id(), draft())
     form = new_form(qtbot, open_page(sales))
-    type_into(qtbot, form, first_name="Petar", last_name="Horvat", birth_date="01.02.1970",
-              id_number="112 233 445", email="petar@example.hr")
+    type_into(
+        qtbot,
+        form,
+        first_name="Petar",
+        last_name="Horvat",
+        birth_date="01.02.1970",
+        id_number="112 233 445",
+        email="petar@example.hr",
+    )
     qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)
     panel = form.duplicates
     qtbot.waitUntil(panel.isVisible, timeout=WAIT)
@@ -245,9 +287,21 @@ def test_same_id_number_under_another_name_is_blocked_and_flagged(qtbot, open_pa
 
 
 def seed(services, n: int) -> None:
-    services.clients.register_many([
-        (new_client_id(), draft(f"Ime{i:03d}", f"Prezime{i:03d}", email=f"c{i}@example.hr", phone="",
-                                id_number=f"77{i:07d}")) for i in range(n)])
+    services.clients.register_many(
+        [
+            (
+                new_client_id(),
+                draft(
+                    f"Ime{i:03d}",
+                    f"Prezime{i:03d}",
+                    email=f"c{i}@example.hr",
+                    phone="",
+                    id_number=f"77{i:07d}",
+                ),
+            )
+            for i in range(n)
+        ]
+    )
 
 
 def test_list_loads_a_page_at_a_time_as_the_user_scrolls(qtbot, open_page, sales):
@@ -266,7 +320,9 @@ def test_list_loads_a_page_at_a_time_as_the_user_scrolls(qtbot, open_page, sales
     assert page.status.text() == "250 clients"
 
 
-def test_list_that_cannot_be_read_says_so_and_tries_again(qtbot, context, tasks, sales, dialogs, monkeypatch):
+def test_list_that_cannot_be_read_says_so_and_tries_again(
+    qtbot, context, tasks, sales, dialogs, monkeypatch
+):
     seed(sales, 3)
     real_count = sales.clients.count
 
@@ -290,8 +346,10 @@ def test_sorting_by_name_descending_pages_in_the_service(qtbot, open_page, sales
     seed(sales, 120)
     page = open_page(sales)
     page.view.horizontalHeader().setSortIndicator(ClientColumn.NAME, Qt.SortOrder.DescendingOrder)
-    qtbot.waitUntil(lambda: page.model.sort_order == Qt.SortOrder.DescendingOrder and not page.model.loading,
-                    timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: page.model.sort_order == Qt.SortOrder.DescendingOrder and not page.model.loading,
+        timeout=WAIT,
+    )
     assert page.model.index(0, 0).data() == "Ime119 Prezime119" and page.model.rowCount() == 100
 
 
@@ -299,28 +357,38 @@ def test_city_and_phone_cannot_be_sorted_and_say_why(qtbot, open_page, sales):
     seed(sales, 3)
     page = open_page(sales)
     header = page.view.horizontalHeader()
-    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
-                     pos=header.viewport().rect().topLeft() + _section_centre(header, ClientColumn.CITY))
+    qtbot.mouseClick(
+        header.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=header.viewport().rect().topLeft() + _section_centre(header, ClientColumn.CITY),
+    )
     assert header.sortIndicatorSection() == ClientColumn.NAME
-    assert "encrypted" in page.model.headerData(ClientColumn.CITY, Qt.Orientation.Horizontal,
-                                                Qt.ItemDataRole.ToolTipRole)
+    assert "encrypted" in page.model.headerData(
+        ClientColumn.CITY, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole
+    )
     assert not page.model.loading
 
 
 def _section_centre(header, column):
     from PySide6.QtCore import QPoint
 
-    return QPoint(header.sectionViewportPosition(column) + header.sectionSize(column) // 2, header.height() // 2)
+    return QPoint(
+        header.sectionViewportPosition(column) + header.sectionSize(column) // 2,
+        header.height() // 2,
+    )
 
 
-def test_sorting_by_status_reads_everything_with_progress_and_can_be_cancelled(qtbot, open_page, sales,
-                                                                               monkeypatch):
+def test_sorting_by_status_reads_everything_with_progress_and_can_be_cancelled(
+    qtbot, open_page, sales, monkeypatch
+):
     seed(sales, 5)
     page = open_page(sales)
     first_rows = [page.model.index(r, 0).data() for r in range(5)]
     gate, real_page = threading.Event(), sales.clients.page
 
-    def slow_page(start, count, sort=ClientSort.NAME, descending=False, progress=None, cancelled=None):
+    def slow_page(
+        start, count, sort=ClientSort.NAME, descending=False, progress=None, cancelled=None
+    ):
         if sort is not ClientSort.NAME:
             progress(1, 4)
             gate.wait(5)
@@ -328,7 +396,9 @@ def test_sorting_by_status_reads_everything_with_progress_and_can_be_cancelled(q
 
     monkeypatch.setattr(sales.clients, "page", slow_page)
     page.view.horizontalHeader().setSortIndicator(ClientColumn.STATUS, Qt.SortOrder.AscendingOrder)
-    qtbot.waitUntil(lambda: page.cancel_button.isVisible() and page.progress.maximum() == 4, timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: page.cancel_button.isVisible() and page.progress.maximum() == 4, timeout=WAIT
+    )
     assert "reading every client" in page.status.text()
     qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
     gate.set()
@@ -339,25 +409,34 @@ def test_sorting_by_status_reads_everything_with_progress_and_can_be_cancelled(q
     assert page.model.sort_column is ClientColumn.NAME
 
     page.view.horizontalHeader().setSortIndicator(ClientColumn.STATUS, Qt.SortOrder.AscendingOrder)
-    qtbot.waitUntil(lambda: page.model.sort_column is ClientColumn.STATUS and not page.model.loading,
-                    timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: page.model.sort_column is ClientColumn.STATUS and not page.model.loading,
+        timeout=WAIT,
+    )
     assert page.model.rowCount() == 5
 
 
-def test_search_as_you_type_finds_zeljko_from_zelj_without_a_search_per_key(qtbot, open_page, sales,
-                                                                            monkeypatch):
+def test_search_as_you_type_finds_zeljko_from_zelj_without_a_search_per_key(
+    qtbot, open_page, sales, monkeypatch
+):
     z = sales.clients.register(new_client_id(), draft())
     sales.clients.register(new_client_id(), draft(**IVAN))
-    sales.clients.register(new_client_id(), draft("Ana", "Zelić", email="ana@example.hr", phone="098 765 4321",
-                                                  id_number="556677889"))
+    sales.clients.register(
+        new_client_id(),
+        draft("Ana", "Zelić", email="ana@example.hr", phone="098 765 4321", id_number="556677889"),
+    )
     page = open_page(sales)
     searched, real_search = [], sales.clients.search
-    monkeypatch.setattr(sales.clients, "search", lambda text: searched.append(text) or real_search(text))
+    monkeypatch.setattr(
+        sales.clients, "search", lambda text: searched.append(text) or real_search(text)
+    )
     qtbot.keyClicks(page.search, "zelj")
     assert page.search.text() == "zelj" and searched == []  # typing did not wait for the database
     qtbot.waitUntil(lambda: page.model.searching and not page.presenter.searching, timeout=WAIT)
     assert searched == ["zelj"]
-    assert [page.model.index(r, 0).data(CLIENT_ID_ROLE) for r in range(page.model.rowCount())] == [z.id]
+    assert [page.model.index(r, 0).data(CLIENT_ID_ROLE) for r in range(page.model.rowCount())] == [
+        z.id
+    ]
     assert page.model.index(0, ClientColumn.NAME).data() == "Željko Kovačević"
     assert page.status.text() == "1 match for “zelj”"
 
@@ -400,8 +479,12 @@ def test_exact_email_phone_and_id_number_work_in_the_same_box(qtbot, open_page, 
     for text in ("Zeljko.Kovacevic@example.hr", "+385 91 234 5678", "112233445"):
         page.search.clear()
         qtbot.keyClicks(page.search, text)
-        qtbot.waitUntil(lambda t=text: page.model.query == t and not page.presenter.searching, timeout=WAIT)
-        assert [page.model.index(r, 0).data(CLIENT_ID_ROLE) for r in range(page.model.rowCount())] == [z.id]
+        qtbot.waitUntil(
+            lambda t=text: page.model.query == t and not page.presenter.searching, timeout=WAIT
+        )
+        assert [
+            page.model.index(r, 0).data(CLIENT_ID_ROLE) for r in range(page.model.rowCount())
+        ] == [z.id]
     assert page.model.index(0, ClientColumn.PHONE).data().endswith("78")
     assert "•" in page.model.index(0, ClientColumn.PHONE).data()
 
@@ -413,8 +496,13 @@ def select_first_row(qtbot, page: ClientsPage, client_id: str) -> None:
     row = page.model.row_of(client_id)
     assert row >= 0
     page.view.selectRow(row)
-    qtbot.waitUntil(lambda: page.detail.client_id == client_id
-                    and page.detail.stack.currentWidget() is not page.detail.loading_page, timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: (
+            page.detail.client_id == client_id
+            and page.detail.stack.currentWidget() is not page.detail.loading_page
+        ),
+        timeout=WAIT,
+    )
 
 
 def test_numbers_are_masked_until_reveal_which_is_audited(qtbot, open_page, sales, audit):
@@ -423,7 +511,9 @@ def test_numbers_are_masked_until_reveal_which_is_audited(qtbot, open_page, sale
     select_first_row(qtbot, page, c.id)
     detail = page.detail
     assert "•" in detail.text_of("id_number") and "112233445" not in detail.text_of("id_number")
-    assert "•" in detail.text_of("licence_number") and detail.text_of("licence_number").endswith("899")
+    assert "•" in detail.text_of("licence_number") and detail.text_of("licence_number").endswith(
+        "899"
+    )
     assert detail.text_of("email") == "zeljko.kovacevic@example.hr"
     assert detail.text_of("birth_date") == "9 Mar 1984"
     assert audit("client.viewed")[0].target == f"client:{c.id}"
@@ -438,7 +528,9 @@ def test_numbers_are_masked_until_reveal_which_is_audited(qtbot, open_page, sale
     assert "•" in detail.text_of("id_number")
 
 
-def test_an_unreadable_client_is_shown_as_unreadable_not_as_empty_fields(qtbot, context, open_page, sales):
+def test_an_unreadable_client_is_shown_as_unreadable_not_as_empty_fields(
+    qtbot, context, open_page, sales
+):
     c = sales.clients.register(new_client_id(), draft())
     context.client_keys_repo.destroy(c.id)
     page = open_page(sales)
@@ -449,14 +541,18 @@ def test_an_unreadable_client_is_shown_as_unreadable_not_as_empty_fields(qtbot, 
     assert not page.detail.edit_button.isVisible()
 
 
-def test_edit_conflict_lists_what_changed_and_reload_keeps_my_other_edits(qtbot, context, open_page, sales,
-                                                                         make_user):
+def test_edit_conflict_lists_what_changed_and_reload_keeps_my_other_edits(
+    qtbot, context, open_page, sales, make_user
+):
     c = sales.clients.register(new_client_id(), draft())
     page = open_page(sales)
     select_first_row(qtbot, page, c.id)
     qtbot.mouseClick(page.detail.edit_button, Qt.MouseButton.LeftButton)
     form = page.form_dialog
-    assert form.form.email.text() == "zeljko.kovacevic@example.hr" and "•" in form.form.id_number.text()
+    assert (
+        form.form.email.text() == "zeljko.kovacevic@example.hr"
+        and "•" in form.form.id_number.text()
+    )
 
     other = context.services_for(make_user("sue", Role.SALES)).clients
     theirs = other.get(c.id)
@@ -465,11 +561,15 @@ def test_edit_conflict_lists_what_changed_and_reload_keeps_my_other_edits(qtbot,
     form.form.notes.clear()
     qtbot.keyClicks(form.form.notes, "Wants a red one.")
     qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: form.conflict_dialog is not None and form.conflict_dialog.isVisible(), timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: form.conflict_dialog is not None and form.conflict_dialog.isVisible(), timeout=WAIT
+    )
     conflict = form.conflict_dialog
     assert conflict.rows() == [("Email", "new@example.hr", "zeljko.kovacevic@example.hr")]
     assert conflict.message.text().startswith("sue saved this client while you were editing")
-    assert other.get(c.id).draft.notes == "Interested in a family estate car."  # nothing overwritten
+    assert (
+        other.get(c.id).draft.notes == "Interested in a family estate car."
+    )  # nothing overwritten
 
     qtbot.mouseClick(conflict.reload_button, Qt.MouseButton.LeftButton)
     assert form.form.email.text() == "new@example.hr"
@@ -478,11 +578,15 @@ def test_edit_conflict_lists_what_changed_and_reload_keeps_my_other_edits(qtbot,
     saved_and_closed(qtbot, form)
     now = other.get(c.id)
     assert now.draft.email == "new@example.hr" and now.draft.notes == "Wants a red one."
-    assert other.reveal(c.id)["id_number"] == "112233445"  # the masked number was kept, not saved over
+    assert (
+        other.reveal(c.id)["id_number"] == "112233445"
+    )  # the masked number was kept, not saved over
     assert page.detail.text_of("notes") == "Wants a red one."
 
 
-def test_edit_where_both_changed_a_field_shows_mine_beside_theirs(qtbot, context, open_page, sales, make_user):
+def test_edit_where_both_changed_a_field_shows_mine_beside_theirs(
+    qtbot, context, open_page, sales, make_user
+):
     c = sales.clients.register(new_client_id(), draft())
     page = open_page(sales)
     select_first_row(qtbot, page, c.id)
@@ -494,7 +598,9 @@ def test_edit_where_both_changed_a_field_shows_mine_beside_theirs(qtbot, context
     form.form.email.clear()
     type_into(qtbot, form, email="mine@example.hr")
     qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: form.conflict_dialog is not None and form.conflict_dialog.isVisible(), timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: form.conflict_dialog is not None and form.conflict_dialog.isVisible(), timeout=WAIT
+    )
     assert form.conflict_dialog.rows() == [("Email", "theirs@example.hr", "mine@example.hr")]
     qtbot.mouseClick(form.conflict_dialog.reload_button, Qt.MouseButton.LeftButton)
     assert form.form.email.text() == "theirs@example.hr"
@@ -502,14 +608,18 @@ def test_edit_where_both_changed_a_field_shows_mine_beside_theirs(qtbot, context
     assert other.get(c.id).draft.email == "theirs@example.hr"
 
 
-def test_finance_reads_clients_without_new_edit_or_reveal(qtbot, context, open_page, sales, make_user):
+def test_finance_reads_clients_without_new_edit_or_reveal(
+    qtbot, context, open_page, sales, make_user
+):
     c = sales.clients.register(new_client_id(), draft())
     finance = context.services_for(make_user("fin", Role.FINANCE))
     page = open_page(finance)
     assert not page.new_button.isVisibleTo(page)
     select_first_row(qtbot, page, c.id)
     assert page.detail.stack.currentWidget() is page.detail.client_page
-    assert not page.detail.edit_button.isVisibleTo(page) and not page.detail.reveal_button.isVisibleTo(page)
+    assert not page.detail.edit_button.isVisibleTo(
+        page
+    ) and not page.detail.reveal_button.isVisibleTo(page)
     page.new_client()
     page.edit_client()
     assert page.form_dialog is None
@@ -519,8 +629,9 @@ def test_finance_reads_clients_without_new_edit_or_reveal(qtbot, context, open_p
 # -- the model -------------------------------------------------------------------------------
 
 
-def test_client_list_model_passes_the_model_tester_through_paging_sorting_and_search(qtbot, qtmodeltester,
-                                                                                     sales, tasks):
+def test_client_list_model_passes_the_model_tester_through_paging_sorting_and_search(
+    qtbot, qtmodeltester, sales, tasks
+):
     seed(sales, 130)
     model = ClientListModel(sales.clients, tasks, page_size=50)
     qtmodeltester.check(model, force_py=True)
@@ -532,14 +643,18 @@ def test_client_list_model_passes_the_model_tester_through_paging_sorting_and_se
         qtbot.waitUntil(lambda n=before: model.rowCount() > n and not model.loading, timeout=WAIT)
     assert model.rowCount() == 130
     model.sort(ClientColumn.STATUS, Qt.SortOrder.DescendingOrder)
-    qtbot.waitUntil(lambda: model.sort_column is ClientColumn.STATUS and not model.loading, timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: model.sort_column is ClientColumn.STATUS and not model.loading, timeout=WAIT
+    )
     model.show_results("prezime01", sales.clients.search("prezime01"))
     assert model.rowCount() == 10 and not model.canFetchMore()
     model.sort(ClientColumn.NAME, Qt.SortOrder.DescendingOrder)  # local sort of the results
     assert model.index(0, 0).data() == "Ime019 Prezime019"
     assert model.index(0, 0).data(CLIENT_ID_ROLE)
     model.reload()
-    qtbot.waitUntil(lambda: not model.searching and model.rowCount() == 50 and not model.loading, timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: not model.searching and model.rowCount() == 50 and not model.loading, timeout=WAIT
+    )
     assert model.index(0, ClientColumn.NAME).data() == "Ime129 Prezime129"  # still by name, Z to A
 
 
@@ -551,8 +666,9 @@ def test_the_main_window_opens_this_page_in_the_clients_section(qtbot, open_main
     assert page.new_button.isVisible()
 
 
-def test_a_client_registered_on_another_desk_is_announced_and_refresh_shows_it(qtbot, open_page, sales,
-                                                                               context, make_user):
+def test_a_client_registered_on_another_desk_is_announced_and_refresh_shows_it(
+    qtbot, open_page, sales, context, make_user
+):
     sales.clients.register(new_client_id(), draft())
     page = open_page(sales)
     qtbot.waitUntil(lambda: page.model.rowCount() == 1 and not page.model.loading, timeout=WAIT)

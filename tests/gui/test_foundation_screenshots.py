@@ -16,20 +16,32 @@ pytestmark = pytest.mark.gui
 WAIT = 10_000
 
 
-def test_admin_users_page_lists_the_staff(qtbot, context, admin_session, make_user, open_main, shots):
+def test_admin_users_page_lists_the_staff(
+    qtbot, context, admin_session, make_user, open_main, shots
+):
     make_user("sam", Role.SALES, "Sam Sales")
     make_user("fran", Role.FINANCE, "Fran Finance")
     make_user("maja", Role.MANAGER, "Maja Manager")
     window = open_main(admin_session)
     window.resize(1100, 680)
     page = window.show_section("users")
-    qtbot.waitUntil(lambda: page.presenter.model.rowCount() == 4 and not page.presenter.loading, timeout=WAIT)
-    assert window.section_titles() == ["Users", "Settings", "Backups", "Privacy requests", "Audit log"]
+    qtbot.waitUntil(
+        lambda: page.presenter.model.rowCount() == 4 and not page.presenter.loading, timeout=WAIT
+    )
+    assert window.section_titles() == [
+        "Users",
+        "Settings",
+        "Backups",
+        "Privacy requests",
+        "Audit log",
+    ]
     qtbot.wait(50)
     assert window.grab().save(str(shots / "users.png"))
 
 
-def test_sales_desk_shows_only_sales_sections_and_the_client_list(qtbot, context, make_user, open_main, shots):
+def test_sales_desk_shows_only_sales_sections_and_the_client_list(
+    qtbot, context, make_user, open_main, shots
+):
     session = make_user("sam", Role.SALES, "Sam Sales")
     DemoSeeder(context.services_for(session).clients, seed=5).seed(60)
     window = open_main(session)

@@ -72,14 +72,18 @@ def test_password_unlocks_and_open_forms_keep_what_was_typed(qtbot, idle_desk):
     dialog.reject()
 
 
-def test_log_in_as_someone_else_ends_the_first_session(qtbot, idle_desk, make_user, context, admin_session):
+def test_log_in_as_someone_else_ends_the_first_session(
+    qtbot, idle_desk, make_user, context, admin_session
+):
     desk = idle_desk
     make_user("sam", Role.SALES)
     first_window = desk.main_window
     first_session = desk.session
     qtbot.waitUntil(lambda: desk.locked, timeout=5_000)
     qtbot.mouseClick(desk.desk_lock.panel.switch_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: desk.login_window.isVisible() and desk.main_window is None, timeout=5_000)
+    qtbot.waitUntil(
+        lambda: desk.login_window.isVisible() and desk.main_window is None, timeout=5_000
+    )
     assert not shiboken6.isValid(first_window) or not first_window.isVisible()
     assert desk.session is None
     assert desk.login_window.password.text() == ""
@@ -88,7 +92,9 @@ def test_log_in_as_someone_else_ends_the_first_session(qtbot, idle_desk, make_us
     qtbot.waitUntil(lambda: desk.main_window is not None, timeout=10_000)
     assert desk.main_window.section_titles() == ["Clients", "Vehicles", "Deals"]
     desk.tasks.wait_for_done(5_000)
-    logouts = context.services_for(admin_session).audit.entries(AuditFilter(actor="admin", action_prefix="logout"))
+    logouts = context.services_for(admin_session).audit.entries(
+        AuditFilter(actor="admin", action_prefix="logout")
+    )
     assert any(e.details.get("session") == first_session.session_id for e in logouts)
 
 
@@ -117,8 +123,13 @@ def test_lock_reaches_an_open_modal_message_and_unlocks_from_it(qtbot, idle_desk
     from PySide6.QtWidgets import QMessageBox
 
     desk = idle_desk
-    box = QMessageBox(QMessageBox.Icon.Warning, "Clients", "A message with client data", QMessageBox.StandardButton.Ok,
-                      desk.main_window)
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        "Clients",
+        "A message with client data",
+        QMessageBox.StandardButton.Ok,
+        desk.main_window,
+    )
     box.setWindowModality(Qt.WindowModality.ApplicationModal)
     seen = {}
 
@@ -128,8 +139,10 @@ def test_lock_reaches_an_open_modal_message_and_unlocks_from_it(qtbot, idle_desk
             return
         panel = desk.desk_lock.panel
         seen["host"] = panel.parentWidget()
-        seen["main_covered"] = any(type(c).__name__ == "PlainCover" and c.parentWidget() is desk.main_window
-                                   for c in desk.desk_lock._covers)
+        seen["main_covered"] = any(
+            type(c).__name__ == "PlainCover" and c.parentWidget() is desk.main_window
+            for c in desk.desk_lock._covers
+        )
         panel.password.setText(ADMIN_PASSWORD)
         panel.unlock_button.click()
         QTimer.singleShot(50, close_when_unlocked)

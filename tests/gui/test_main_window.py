@@ -19,24 +19,40 @@ from tests.gui.helpers import log_in
 pytestmark = pytest.mark.gui
 
 
-@pytest.mark.parametrize("role, expected", [
-    (Role.SALES, ["Clients", "Vehicles", "Deals"]),
-    (Role.FINANCE, ["Clients", "Invoices", "Payments"]),
-    (Role.MANAGER, ["Clients", "Vehicles", "Deals", "Invoices", "Payments", "Reports", "Audit log"]),
-])
+@pytest.mark.parametrize(
+    "role, expected",
+    [
+        (Role.SALES, ["Clients", "Vehicles", "Deals"]),
+        (Role.FINANCE, ["Clients", "Invoices", "Payments"]),
+        (
+            Role.MANAGER,
+            ["Clients", "Vehicles", "Deals", "Invoices", "Payments", "Reports", "Audit log"],
+        ),
+    ],
+)
 def test_navigation_shows_only_the_sections_of_the_role(open_main, make_user, role, expected):
     window = open_main(make_user("staff1", role))
     assert window.section_titles() == expected
     assert window.role_label.text() == f"Role: {role.label}"
 
 
-def test_admin_sees_users_settings_backups_privacy_and_audit_but_no_client_data(open_main, admin_session):
+def test_admin_sees_users_settings_backups_privacy_and_audit_but_no_client_data(
+    open_main, admin_session
+):
     window = open_main(admin_session)
-    assert window.section_titles() == ["Users", "Settings", "Backups", "Privacy requests", "Audit log"]
+    assert window.section_titles() == [
+        "Users",
+        "Settings",
+        "Backups",
+        "Privacy requests",
+        "Audit log",
+    ]
     assert "clients" not in window.section_keys()
 
 
-def test_sales_user_logging_in_through_the_desk_sees_only_sales_sections(qtbot, make_desk, make_user):
+def test_sales_user_logging_in_through_the_desk_sees_only_sales_sections(
+    qtbot, make_desk, make_user
+):
     make_user("sam", Role.SALES, "Sam Sales")
     desk = make_desk()
     log_in(qtbot, desk, "sam", "sam chooses a long passphrase 9")
@@ -61,20 +77,27 @@ def test_sections_without_a_screen_yet_show_a_placeholder(open_main, admin_sessi
     assert window.stack.currentWidget() is page
 
 
-def test_about_dialog_shows_app_qt_pyside_pymongo_and_server_versions(open_main, admin_session, qtbot):
+def test_about_dialog_shows_app_qt_pyside_pymongo_and_server_versions(
+    open_main, admin_session, qtbot
+):
     window = open_main(admin_session)
     window.about_action.trigger()
     qtbot.waitUntil(lambda: window.about_dialog is not None and window.about_dialog.isVisible())
     text = window.about_dialog.plain_text()
     from alko_desk import __version__
 
-    assert __version__ in window.about_dialog.windowTitle() + text + window.about_dialog.findChild(QLabel).text()
+    assert (
+        __version__
+        in window.about_dialog.windowTitle() + text + window.about_dialog.findChild(QLabel).text()
+    )
     assert qVersion() in text and PySide6.__version__ in text
     assert pymongo.version in text
     assert "FerretDB" in text or "MongoDB" in text
 
 
-def test_clients_section_uses_the_clients_page_when_the_module_provides_one(open_main, make_user, monkeypatch):
+def test_clients_section_uses_the_clients_page_when_the_module_provides_one(
+    open_main, make_user, monkeypatch
+):
     made = []
 
     class FakeClientsPage(QWidget):
@@ -92,14 +115,19 @@ def test_clients_section_uses_the_clients_page_when_the_module_provides_one(open
     assert services.session.user.username == "sam" and tasks is window.tasks
 
 
-def test_clients_section_is_a_placeholder_when_the_module_is_missing(open_main, make_user, monkeypatch):
-    monkeypatch.setitem(sys.modules, CLIENTS_MODULE, None)  # imports fail as if the module were absent
+def test_clients_section_is_a_placeholder_when_the_module_is_missing(
+    open_main, make_user, monkeypatch
+):
+    monkeypatch.setitem(
+        sys.modules, CLIENTS_MODULE, None
+    )  # imports fail as if the module were absent
     window = open_main(make_user("sam", Role.SALES))
     assert isinstance(window.show_section("clients"), PlaceholderPage)
 
 
-def test_a_section_that_fails_to_build_shows_a_message_and_the_generic_dialog(open_main, make_user, monkeypatch,
-                                                                             dialogs):
+def test_a_section_that_fails_to_build_shows_a_message_and_the_generic_dialog(
+    open_main, make_user, monkeypatch, dialogs
+):
     class BrokenPage(QWidget):
         def __init__(self, *args):
             raise RuntimeError("boom")
@@ -113,7 +141,9 @@ def test_a_section_that_fails_to_build_shows_a_message_and_the_generic_dialog(op
     assert dialogs.generic_errors == 1
 
 
-def test_log_out_from_the_menu_returns_to_the_login_and_is_audited(qtbot, make_desk, admin_session, context):
+def test_log_out_from_the_menu_returns_to_the_login_and_is_audited(
+    qtbot, make_desk, admin_session, context
+):
     desk = make_desk()
     log_in(qtbot, desk, "admin", ADMIN_PASSWORD)
     qtbot.waitUntil(lambda: desk.main_window is not None, timeout=10_000)
@@ -125,5 +155,9 @@ def test_log_out_from_the_menu_returns_to_the_login_and_is_audited(qtbot, make_d
     desk.tasks.wait_for_done(5000)
     from alko_desk.models.audit import AuditFilter
 
-    qtbot.waitUntil(lambda: any(e.action == "logout" for e in
-                                context.services_for(admin_session).audit.entries(AuditFilter(actor="admin"))))
+    qtbot.waitUntil(
+        lambda: any(
+            e.action == "logout"
+            for e in context.services_for(admin_session).audit.entries(AuditFilter(actor="admin"))
+        )
+    )

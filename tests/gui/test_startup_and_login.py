@@ -27,7 +27,9 @@ def fill_company_page(qtbot, wizard) -> None:
     qtbot.keyClicks(form.vat_rate, "13,5")
 
 
-def test_login_window_appears_before_the_database_is_ready(qtbot, make_desk, context, admin_session):
+def test_login_window_appears_before_the_database_is_ready(
+    qtbot, make_desk, context, admin_session
+):
     release = threading.Event()
 
     def slow_opener(_secrets):
@@ -42,7 +44,9 @@ def test_login_window_appears_before_the_database_is_ready(qtbot, make_desk, con
     qtbot.waitUntil(lambda: desk.login_window.ready, timeout=10_000)
 
 
-def test_first_run_wizard_creates_the_organisation_and_admin_then_login_appears(qtbot, make_desk, context):
+def test_first_run_wizard_creates_the_organisation_and_admin_then_login_appears(
+    qtbot, make_desk, context
+):
     desk = make_desk()
     qtbot.waitUntil(lambda: desk.wizard is not None and desk.wizard.isVisible(), timeout=10_000)
     wizard = desk.wizard
@@ -63,7 +67,9 @@ def test_first_run_wizard_creates_the_organisation_and_admin_then_login_appears(
     assert "can be used" in page.passwords.verdict.text()
     qtbot.mouseClick(wizard.button(QWizard.WizardButton.FinishButton), Qt.MouseButton.LeftButton)
 
-    qtbot.waitUntil(lambda: desk.login_window.isVisible() and desk.login_window.ready, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: desk.login_window.isVisible() and desk.login_window.ready, timeout=10_000
+    )
     assert desk.wizard is None
     assert desk.login_window.username.text() == "ana"
     assert context.setup.is_set_up()
@@ -94,17 +100,22 @@ def test_wizard_shows_the_service_field_errors_beside_the_fields(qtbot, make_des
     assert form.name.text() == COMPANY.name  # nothing typed is lost
 
 
-def test_admin_logs_in_and_the_main_window_opens(qtbot, make_desk, admin_session, secrets, keyring_backend):
+def test_admin_logs_in_and_the_main_window_opens(
+    qtbot, make_desk, admin_session, secrets, keyring_backend
+):
     desk = make_desk()
     log_in(qtbot, desk, "admin", ADMIN_PASSWORD)
-    qtbot.waitUntil(lambda: desk.main_window is not None and desk.main_window.isVisible(), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: desk.main_window is not None and desk.main_window.isVisible(), timeout=10_000
+    )
     assert not desk.login_window.isVisible()
     assert desk.main_window.user_label.text() == "Ana Admin"
     assert (SERVICE, REMEMBERED_USERNAME_KEY) not in keyring_backend.values  # not asked to remember
 
 
-def test_remembered_username_is_kept_in_the_keyring_never_the_password(qtbot, make_desk, admin_session,
-                                                                      keyring_backend):
+def test_remembered_username_is_kept_in_the_keyring_never_the_password(
+    qtbot, make_desk, admin_session, keyring_backend
+):
     desk = make_desk()
     desk.login_window.remember.setChecked(True)
     log_in(qtbot, desk, "Admin", ADMIN_PASSWORD)
@@ -133,7 +144,9 @@ def test_five_failed_logins_show_the_lockout_message(qtbot, make_desk, admin_ses
     for attempt in range(5):
         window.error.clear()
         log_in(qtbot, desk, "admin", f"wrong password number {attempt}")
-        qtbot.waitUntil(lambda: window.error.text() != "" and window.login_button.isEnabled(), timeout=10_000)
+        qtbot.waitUntil(
+            lambda: window.error.text() != "" and window.login_button.isEnabled(), timeout=10_000
+        )
     assert "Too many failed attempts" in window.error.text()
     window.error.clear()
     log_in(qtbot, desk, "admin", ADMIN_PASSWORD)
@@ -143,11 +156,18 @@ def test_five_failed_logins_show_the_lockout_message(qtbot, make_desk, admin_ses
     assert dialogs.generic_errors == 0
 
 
-def test_new_user_is_forced_to_choose_a_password_before_the_main_window(qtbot, make_desk, context, admin_session):
-    context.services_for(admin_session).users.create_user("sam", "Sam Sales", Role.SALES, STAFF_PASSWORD)
+def test_new_user_is_forced_to_choose_a_password_before_the_main_window(
+    qtbot, make_desk, context, admin_session
+):
+    context.services_for(admin_session).users.create_user(
+        "sam", "Sam Sales", Role.SALES, STAFF_PASSWORD
+    )
     desk = make_desk()
     log_in(qtbot, desk, "sam", STAFF_PASSWORD)
-    qtbot.waitUntil(lambda: desk.password_dialog is not None and desk.password_dialog.isVisible(), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: desk.password_dialog is not None and desk.password_dialog.isVisible(),
+        timeout=10_000,
+    )
     assert desk.main_window is None
     dialog = desk.password_dialog
     qtbot.keyClicks(dialog.current, STAFF_PASSWORD)
@@ -157,18 +177,22 @@ def test_new_user_is_forced_to_choose_a_password_before_the_main_window(qtbot, m
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: desk.main_window is not None, timeout=10_000)
     assert not desk.main_window.services.session.user.must_change_password
-    assert not context.auth.login("sam", "sam picks a sentence of his own").user.must_change_password
+    assert not context.auth.login(
+        "sam", "sam picks a sentence of his own"
+    ).user.must_change_password
 
 
-def test_database_down_at_start_shows_retry_and_settings_then_retry_connects(qtbot, make_desk, context,
-                                                                           admin_session, keyring_backend,
-                                                                           dialogs):
+def test_database_down_at_start_shows_retry_and_settings_then_retry_connects(
+    qtbot, make_desk, context, admin_session, keyring_backend, dialogs
+):
     attempts = []
 
     def flaky_opener(_secrets):
         attempts.append(1)
         if len(attempts) == 1:
-            raise DatabaseUnavailable("The database cannot be reached.", hint="Check that it is running.")
+            raise DatabaseUnavailable(
+                "The database cannot be reached.", hint="Check that it is running."
+            )
         return context
 
     desk = make_desk(opener=flaky_opener)
@@ -183,24 +207,32 @@ def test_database_down_at_start_shows_retry_and_settings_then_retry_connects(qtb
     qtbot.keyClicks(dialog.editor.uri, "mongodb://db.example:27017/?tls=true")
     qtbot.mouseClick(dialog.editor.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.ready, timeout=10_000)  # saving retries at once
-    assert keyring_backend.values[(SERVICE, MONGODB_URI_KEY)] == "mongodb://db.example:27017/?tls=true"
+    assert (
+        keyring_backend.values[(SERVICE, MONGODB_URI_KEY)] == "mongodb://db.example:27017/?tls=true"
+    )
     assert len(attempts) == 2
     assert window.stack.currentIndex() == 0
 
 
 def test_an_unexpected_start_failure_shows_its_message_not_a_traceback(qtbot, make_desk, dialogs):
     def broken(_secrets):
-        raise RuntimeError("The embedded database (FerretDB 1.24.2) is not installed. Looked in: /nowhere")
+        raise RuntimeError(
+            "The embedded database (FerretDB 1.24.2) is not installed. Looked in: /nowhere"
+        )
 
     desk = make_desk(opener=broken)
     qtbot.waitUntil(lambda: desk.login_window.stack.currentIndex() == 1, timeout=10_000)
     text = desk.login_window.problem.text()
     assert "is not installed" in text and "Traceback" not in text and "RuntimeError" not in text
     qtbot.mouseClick(desk.login_window.retry_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: desk.login_window.stack.currentIndex() == 1 and desk.tasks.active_count == 0)
+    qtbot.waitUntil(
+        lambda: desk.login_window.stack.currentIndex() == 1 and desk.tasks.active_count == 0
+    )
 
 
-def test_unreachable_mongodb_uri_at_start_shows_the_problem_panel(qtbot, make_desk, tmp_path, monkeypatch):
+def test_unreachable_mongodb_uri_at_start_shows_the_problem_panel(
+    qtbot, make_desk, tmp_path, monkeypatch
+):
     import socket
 
     from alko_desk.bootstrap import open_context
@@ -208,7 +240,9 @@ def test_unreachable_mongodb_uri_at_start_shows_the_problem_panel(qtbot, make_de
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
-    monkeypatch.setenv("ALKO_MONGODB_URI", f"mongodb://127.0.0.1:{closed_port}/?serverSelectionTimeoutMS=300")
+    monkeypatch.setenv(
+        "ALKO_MONGODB_URI", f"mongodb://127.0.0.1:{closed_port}/?serverSelectionTimeoutMS=300"
+    )
     desk = make_desk(opener=lambda secrets: open_context(tmp_path, secrets, db_name="unreachable"))
     qtbot.waitUntil(lambda: desk.login_window.stack.currentIndex() == 1, timeout=15_000)
     assert "cannot be reached" in desk.login_window.problem.text()
@@ -222,7 +256,9 @@ def test_cancelling_the_first_run_wizard_quits_without_setting_up(qtbot, make_de
     assert not context.setup.is_set_up()
 
 
-def test_keyring_warning_is_shown_once_on_the_login_window(qtbot, make_desk, admin_session, monkeypatch, secrets):
+def test_keyring_warning_is_shown_once_on_the_login_window(
+    qtbot, make_desk, admin_session, monkeypatch, secrets
+):
     monkeypatch.setattr(secrets, "warning", "No secure keyring is available on this computer.")
     desk = make_desk()
     qtbot.waitUntil(lambda: desk.login_window.ready, timeout=10_000)

@@ -32,7 +32,9 @@ def runner(qapp, dialogs):
 def run_and_wait(qtbot, runner, fn, **kwargs):
     outcome = {"finished": 0}
     kwargs.setdefault("on_success", lambda result: outcome.__setitem__("result", result))
-    task = runner.run(fn, on_finished=lambda: outcome.__setitem__("finished", outcome["finished"] + 1), **kwargs)
+    task = runner.run(
+        fn, on_finished=lambda: outcome.__setitem__("finished", outcome["finished"] + 1), **kwargs
+    )
     qtbot.waitUntil(lambda: outcome["finished"] == 1, timeout=5_000)
     return task, outcome
 
@@ -64,7 +66,9 @@ def test_domain_errors_are_shown_with_their_user_text_never_their_repr(qtbot, ru
     assert dialogs.generic_errors == 0
 
 
-def test_unexpected_errors_are_logged_with_traceback_and_shown_generically_once(qtbot, runner, dialogs, caplog):
+def test_unexpected_errors_are_logged_with_traceback_and_shown_generically_once(
+    qtbot, runner, dialogs, caplog
+):
     def work():
         raise KeyError("internal detail")
 
@@ -83,7 +87,9 @@ def test_a_failure_handler_that_deals_with_the_error_suppresses_the_dialog(qtbot
     def work():
         raise ValidationError("Please correct the highlighted fields.", {"name": "Enter a name."})
 
-    run_and_wait(qtbot, runner, work, on_failure=lambda exc: handled.append(exc.field_errors) or True)
+    run_and_wait(
+        qtbot, runner, work, on_failure=lambda exc: handled.append(exc.field_errors) or True
+    )
     assert handled == [{"name": "Enter a name."}]
     assert dialogs.errors == []
 
@@ -151,8 +157,13 @@ def test_progress_and_cancel_reach_the_work_function(qtbot, runner):
 
     results = []
     finished = []
-    task = runner.run(work, with_control=True, on_progress=lambda *a: progress.append(a),
-                      on_success=results.append, on_finished=lambda: finished.append(1))
+    task = runner.run(
+        work,
+        with_control=True,
+        on_progress=lambda *a: progress.append(a),
+        on_success=results.append,
+        on_finished=lambda: finished.append(1),
+    )
     qtbot.waitUntil(lambda: progress == [(1, 3, "first")], timeout=5_000)
     task.cancel()
     release.set()
@@ -206,6 +217,9 @@ def test_ui_package_never_imports_pymongo_or_storage():
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
-            offenders += [f"{path.name}: {n}" for n in names
-                          if n.split(".")[0] in ("pymongo", "bson") or n.startswith("alko_desk.storage")]
+            offenders += [
+                f"{path.name}: {n}"
+                for n in names
+                if n.split(".")[0] in ("pymongo", "bson") or n.startswith("alko_desk.storage")
+            ]
     assert offenders == []

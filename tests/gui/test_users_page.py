@@ -17,7 +17,9 @@ pytestmark = pytest.mark.gui
 def users_page(qtbot, open_main, admin_session):
     window = open_main(admin_session)
     page = window.show_section("users")
-    qtbot.waitUntil(lambda: page.presenter.model.rowCount() >= 1 and not page.presenter.loading, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: page.presenter.model.rowCount() >= 1 and not page.presenter.loading, timeout=10_000
+    )
     return page
 
 
@@ -32,8 +34,12 @@ def wait_for_row(qtbot, page, username: str) -> None:
 
 def test_users_model_passes_the_qt_model_tester(qtmodeltester):
     model = UsersModel()
-    model.set_users([User("ana", "Ana Admin", Role.ADMIN), User("sam", "Sam Sales", Role.SALES, active=False,
-                                                                  must_change_password=True)])
+    model.set_users(
+        [
+            User("ana", "Ana Admin", Role.ADMIN),
+            User("sam", "Sam Sales", Role.SALES, active=False, must_change_password=True),
+        ]
+    )
     qtmodeltester.check(model, force_py=True)
     qtmodeltester.check(model)
     assert model.data(model.index(1, UserColumn.USERNAME), USERNAME_ROLE) == "sam"
@@ -73,7 +79,9 @@ def test_create_dialog_shows_field_errors_and_keeps_what_was_typed(qtbot, users_
     assert context.users_repo.get("no spaces allowed") is None
 
 
-def test_lost_database_offers_retry_and_the_open_form_keeps_its_text(qtbot, users_page, dialogs, monkeypatch):
+def test_lost_database_offers_retry_and_the_open_form_keeps_its_text(
+    qtbot, users_page, dialogs, monkeypatch
+):
     page = users_page
     users = page.presenter.users
     real_create = users.create_user
@@ -82,7 +90,9 @@ def test_lost_database_offers_retry_and_the_open_form_keeps_its_text(qtbot, user
     def flaky_create(*args):
         calls.append(args)
         if len(calls) == 1:
-            raise DatabaseUnavailable("The database cannot be reached.", hint="Check the server, then Retry.")
+            raise DatabaseUnavailable(
+                "The database cannot be reached.", hint="Check the server, then Retry."
+            )
         return real_create(*args)
 
     monkeypatch.setattr(users, "create_user", flaky_create)
@@ -92,9 +102,13 @@ def test_lost_database_offers_retry_and_the_open_form_keeps_its_text(qtbot, user
     qtbot.keyClicks(dialog.full_name, "Fran Finance")
     dialog.password.set_password(STAFF_PASSWORD)
     dialog.submit()
-    qtbot.waitUntil(lambda: len(dialogs.retries) == 1 and dialog.ok_button.isEnabled(), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: len(dialogs.retries) == 1 and dialog.ok_button.isEnabled(), timeout=10_000
+    )
     assert "cannot be reached" in dialogs.retries[0]
-    assert dialog.isVisible() and dialog.full_name.text() == "Fran Finance"  # declined: the form stays
+    assert (
+        dialog.isVisible() and dialog.full_name.text() == "Fran Finance"
+    )  # declined: the form stays
 
     dialogs.retry_answers = [True]
     calls.clear()
@@ -116,13 +130,16 @@ def test_admin_disables_and_re_enables_an_account(qtbot, users_page, make_user, 
     assert dialogs.confirms and "Sam" not in dialogs.errors
     with pytest.raises(AuthenticationError, match="disabled"):
         context.auth.login("sam", "sam chooses a long passphrase 9")
-    qtbot.waitUntil(lambda: page.selected_user() is not None and page.active_button.text() == "Enable")
+    qtbot.waitUntil(
+        lambda: page.selected_user() is not None and page.active_button.text() == "Enable"
+    )
     qtbot.mouseClick(page.active_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: cell(page, "sam", UserColumn.STATUS) == "Active", timeout=10_000)
 
 
-def test_reset_password_asks_for_the_admins_password_again_then_goes_through(qtbot, users_page, make_user,
-                                                                             clock, dialogs, context):
+def test_reset_password_asks_for_the_admins_password_again_then_goes_through(
+    qtbot, users_page, make_user, clock, dialogs, context
+):
     make_user("sam", Role.SALES)
     page = users_page
     page.presenter.refresh()
@@ -141,8 +158,9 @@ def test_reset_password_asks_for_the_admins_password_again_then_goes_through(qtb
     assert context.auth.login("sam", temporary).user.must_change_password
 
 
-def test_cancelling_the_password_prompt_leaves_the_role_unchanged(qtbot, users_page, make_user, clock, dialogs,
-                                                                 context):
+def test_cancelling_the_password_prompt_leaves_the_role_unchanged(
+    qtbot, users_page, make_user, clock, dialogs, context
+):
     make_user("sam", Role.SALES)
     page = users_page
     page.presenter.refresh()
@@ -152,7 +170,9 @@ def test_cancelling_the_password_prompt_leaves_the_role_unchanged(qtbot, users_p
     dialogs.choose_answers = ["Manager"]
     dialogs.password_answers = [None]
     page.change_role()
-    qtbot.waitUntil(lambda: len(dialogs.password_prompts) == 1 and page.presenter.tasks.active_count == 0)
+    qtbot.waitUntil(
+        lambda: len(dialogs.password_prompts) == 1 and page.presenter.tasks.active_count == 0
+    )
     assert context.users_repo.get("sam").role is Role.SALES
     assert dialogs.errors == []
 
@@ -171,8 +191,12 @@ def test_admin_unlocks_a_locked_out_account(qtbot, users_page, make_user, contex
             context.auth.login("sam", "guessing the password!!")
     page = users_page
     page.presenter.refresh()
-    qtbot.waitUntil(lambda: page.presenter.model.row_of("sam") >= 0 and bool(cell(page, "sam", UserColumn.LOCKED)),
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: (
+            page.presenter.model.row_of("sam") >= 0 and bool(cell(page, "sam", UserColumn.LOCKED))
+        ),
+        timeout=10_000,
+    )
     page.select_user("sam")
     assert page.unlock_button.isEnabled()
     qtbot.mouseClick(page.unlock_button, Qt.MouseButton.LeftButton)

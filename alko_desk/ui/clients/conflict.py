@@ -41,12 +41,16 @@ class ConflictDialog(QDialog):
 
     reload_requested = Signal()
 
-    def __init__(self, exc: ConcurrentModification, mine: dict[str, str], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, exc: ConcurrentModification, mine: dict[str, str], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(_tr("ClientConflict", "Saved by someone else"))
         self.setMinimumWidth(620)
         layout = QVBoxLayout(self)
-        layout.addWidget(heading(_tr("ClientConflict", "This client was changed while you were editing"), 13))
+        layout.addWidget(
+            heading(_tr("ClientConflict", "This client was changed while you were editing"), 13)
+        )
         self.message = QLabel(exc.user_text())
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
@@ -54,16 +58,21 @@ class ConflictDialog(QDialog):
         labels = field_labels()
         self.fields = changed_field_names(exc.changed_fields)
         self.table = QTableWidget(len(self.fields), 3)
-        self.table.setHorizontalHeaderLabels([_tr("ClientConflict", "Field"),
-                                              _tr("ClientConflict", "Saved now"),
-                                              _tr("ClientConflict", "In your form")])
+        self.table.setHorizontalHeaderLabels(
+            [
+                _tr("ClientConflict", "Field"),
+                _tr("ClientConflict", "Saved now"),
+                _tr("ClientConflict", "In your form"),
+            ]
+        )
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setWordWrap(True)
         for row, name in enumerate(self.fields):
-            for col, text in enumerate((labels[name], readable_value(name, theirs[name]),
-                                        readable_value(name, mine[name]))):
+            for col, text in enumerate(
+                (labels[name], readable_value(name, theirs[name]), readable_value(name, mine[name]))
+            ):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 if col == 0:
@@ -80,13 +89,22 @@ class ConflictDialog(QDialog):
         self.table.setFixedHeight(min(320, header.sizeHint().height() + rows_height + 6))
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         layout.addWidget(self.table)
-        layout.addWidget(note(_tr("ClientConflict", "Reload their version to continue from what is saved "
-                                                    "now; your changes to other fields stay in the form.")))
+        layout.addWidget(
+            note(
+                _tr(
+                    "ClientConflict",
+                    "Reload their version to continue from what is saved "
+                    "now; your changes to other fields stay in the form.",
+                )
+            )
+        )
         buttons = QDialogButtonBox()
-        self.reload_button = buttons.addButton(_tr("ClientConflict", "Reload their version"),
-                                               QDialogButtonBox.ButtonRole.AcceptRole)
-        self.keep_button = buttons.addButton(_tr("ClientConflict", "Keep editing"),
-                                             QDialogButtonBox.ButtonRole.RejectRole)
+        self.reload_button = buttons.addButton(
+            _tr("ClientConflict", "Reload their version"), QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.keep_button = buttons.addButton(
+            _tr("ClientConflict", "Keep editing"), QDialogButtonBox.ButtonRole.RejectRole
+        )
         self.reload_button.setDefault(True)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -95,4 +113,7 @@ class ConflictDialog(QDialog):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
 
     def rows(self) -> list[tuple[str, str, str]]:
-        return [tuple(self.table.item(r, c).text() for c in range(3)) for r in range(self.table.rowCount())]
+        return [
+            tuple(self.table.item(r, c).text() for c in range(3))
+            for r in range(self.table.rowCount())
+        ]

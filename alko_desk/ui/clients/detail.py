@@ -27,10 +27,24 @@ BADGE_STYLE = {
     ClientStatus.ACTIVE: "background: #d5ecd9; color: #1e6b34;",
     ClientStatus.RESTRICTED: "background: #f8d7d4; color: #b3261e;",
 }
-UNREADABLE_STYLE = ("QFrame#unreadable { border: 1px solid #b3261e; border-radius: 6px; background: #fdf0ef; }"
-                    "QFrame#unreadable QLabel { background: transparent; }")
-SHOWN_FIELDS = ("birth_date", "id_type", "id_number", "licence_number", "email", "phone", "address",
-                "preferred_channel", "marketing_consent", "notes", "registered", "last_activity")
+UNREADABLE_STYLE = (
+    "QFrame#unreadable { border: 1px solid #b3261e; border-radius: 6px; background: #fdf0ef; }"
+    "QFrame#unreadable QLabel { background: transparent; }"
+)
+SHOWN_FIELDS = (
+    "birth_date",
+    "id_type",
+    "id_number",
+    "licence_number",
+    "email",
+    "phone",
+    "address",
+    "preferred_channel",
+    "marketing_consent",
+    "notes",
+    "registered",
+    "last_activity",
+)
 
 
 class ClientDetailPanel(QWidget):
@@ -47,8 +61,9 @@ class ClientDetailPanel(QWidget):
         self.revealed: dict[str, str] = {}
         self.setMinimumWidth(330)
         self.stack = QStackedWidget()
-        self.empty_page = self._message_page(_tr("ClientDetail", "Select a client in the list to see their "
-                                                                 "details here."))
+        self.empty_page = self._message_page(
+            _tr("ClientDetail", "Select a client in the list to see their details here.")
+        )
         self.loading_page = self._message_page(_tr("ClientDetail", "Opening the client…"))
         self.client_page = self._build_client_page()
         self.unreadable_page = self._build_unreadable_page()
@@ -101,9 +116,12 @@ class ClientDetailPanel(QWidget):
         form.setVerticalSpacing(7)
         labels = field_labels()
         titles = {
-            **labels, "id_type": _tr("ClientDetail", "ID document"), "address": _tr("ClientDetail", "Address"),
+            **labels,
+            "id_type": _tr("ClientDetail", "ID document"),
+            "address": _tr("ClientDetail", "Address"),
             "licence_number": _tr("ClientDetail", "Driving licence"),
-            "registered": _tr("ClientDetail", "Registered"), "last_activity": _tr("ClientDetail", "Last activity"),
+            "registered": _tr("ClientDetail", "Registered"),
+            "last_activity": _tr("ClientDetail", "Last activity"),
         }
         self.values: dict[str, QLabel] = {}
         for name in SHOWN_FIELDS:
@@ -116,14 +134,20 @@ class ClientDetailPanel(QWidget):
             form.addRow(caption, value)
             self.values[name] = value
         self.reveal_button = QPushButton(_tr("ClientDetail", "Reveal numbers"))
-        self.reveal_button.setToolTip(_tr("ClientDetail", "Show the ID and driving licence numbers. "
-                                                          "Recorded in the audit log."))
+        self.reveal_button.setToolTip(
+            _tr(
+                "ClientDetail",
+                "Show the ID and driving licence numbers. Recorded in the audit log.",
+            )
+        )
         self.reveal_button.clicked.connect(self._reveal_clicked)
         self.masked_note = note(_tr("ClientDetail", "Recorded in the audit log."))
         reveal_row = QHBoxLayout()
         reveal_row.addWidget(self.reveal_button, 0, Qt.AlignmentFlag.AlignVCenter)
         reveal_row.addWidget(self.masked_note, 1, Qt.AlignmentFlag.AlignVCenter)
-        form.insertRow(SHOWN_FIELDS.index("email"), "", reveal_row)  # right under the masked numbers
+        form.insertRow(
+            SHOWN_FIELDS.index("email"), "", reveal_row
+        )  # right under the masked numbers
         scroll = QScrollArea()
         scroll.setWidget(body)
         scroll.setWidgetResizable(True)
@@ -153,9 +177,16 @@ class ClientDetailPanel(QWidget):
         self.unreadable_reason.setWordWrap(True)
         self.unreadable_reason.setTextFormat(Qt.TextFormat.PlainText)
         inside.addWidget(self.unreadable_reason)
-        inside.addWidget(note(_tr("ClientDetail", "Nothing is shown rather than something wrong. The client "
-                                                  "may have been erased, or the data was damaged: ask an admin "
-                                                  "to check, and do not register the client again meanwhile.")))
+        inside.addWidget(
+            note(
+                _tr(
+                    "ClientDetail",
+                    "Nothing is shown rather than something wrong. The client "
+                    "may have been erased, or the data was damaged: ask an admin "
+                    "to check, and do not register the client again meanwhile.",
+                )
+            )
+        )
         outer.addWidget(box)
         outer.addStretch(1)
         return page
@@ -210,30 +241,48 @@ class ClientDetailPanel(QWidget):
         d = client.draft
         self.name.setText(client.display_name)
         self.status.setText(_tr("ClientStatus", client.status.label))
-        self.status.setStyleSheet(BADGE_STYLE[client.status] + " border-radius: 8px; padding: 2px 10px;")
+        self.status.setStyleSheet(
+            BADGE_STYLE[client.status] + " border-radius: 8px; padding: 2px 10px;"
+        )
         consent = client.consent
         if consent.granted:
             consent_text = _tr("ClientDetail", "Given {when} by {who}, policy {version}").format(
-                when=format_datetime(consent.at), who=consent.by, version=consent.policy_version)
+                when=format_datetime(consent.at), who=consent.by, version=consent.policy_version
+            )
         else:
             consent_text = _tr("ClientDetail", "Not given")
-        address = "\n".join(p for p in (d.address.street, f"{d.address.postal_code} {d.address.city}".strip(),
-                                        d.address.country) if p)
+        address = "\n".join(
+            p
+            for p in (
+                d.address.street,
+                f"{d.address.postal_code} {d.address.city}".strip(),
+                d.address.country,
+            )
+            if p
+        )
         texts = {
-            "birth_date": format_date(d.birth_date), "id_type": _tr("IdDocumentType", d.id_type.label),
+            "birth_date": format_date(d.birth_date),
+            "id_type": _tr("IdDocumentType", d.id_type.label),
             "id_number": self.revealed.get("id_number", d.id_number),
             "licence_number": self.revealed.get("licence_number", d.licence_number),
-            "email": d.email, "phone": format_phone(d.phone) if d.phone else "", "address": address,
+            "email": d.email,
+            "phone": format_phone(d.phone) if d.phone else "",
+            "address": address,
             "preferred_channel": _tr("ContactChannel", d.preferred_channel.label),
-            "marketing_consent": consent_text, "notes": d.notes,
+            "marketing_consent": consent_text,
+            "notes": d.notes,
             "registered": _tr("ClientDetail", "{when} by {who}").format(
-                when=format_datetime(client.created_at), who=client.created_by),
+                when=format_datetime(client.created_at), who=client.created_by
+            ),
             "last_activity": format_datetime(client.last_activity),
         }
         for name, text in texts.items():
             self.values[name].setText(text or "—")
-        self.reveal_button.setText(_tr("ClientDetail", "Hide numbers") if self.revealed
-                                   else _tr("ClientDetail", "Reveal numbers"))
+        self.reveal_button.setText(
+            _tr("ClientDetail", "Hide numbers")
+            if self.revealed
+            else _tr("ClientDetail", "Reveal numbers")
+        )
         self.reveal_button.setEnabled(bool(d.id_number or d.licence_number))
 
     def text_of(self, name: str) -> str:

@@ -8,7 +8,15 @@ from PySide6.QtCore import QDate, QDateTime, QLocale, QTime, QTimeZone
 
 DATE_FORMAT = "d MMM yyyy"
 DATE_TIME_FORMAT = "d MMM yyyy, HH:mm"
-ENTRY_FORMATS = ("%d.%m.%Y", "%d.%m.%Y.", "%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d. %m. %Y", "%d. %m. %Y.")
+ENTRY_FORMATS = (
+    "%d.%m.%Y",
+    "%d.%m.%Y.",
+    "%Y-%m-%d",
+    "%d/%m/%Y",
+    "%d-%m-%Y",
+    "%d. %m. %Y",
+    "%d. %m. %Y.",
+)
 
 
 def format_date(value: date | None) -> str:
@@ -24,8 +32,11 @@ def format_datetime(value: datetime | None) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     utc = value.astimezone(UTC)
-    moment = QDateTime(QDate(utc.year, utc.month, utc.day), QTime(utc.hour, utc.minute, utc.second),
-                       QTimeZone.utc())
+    moment = QDateTime(
+        QDate(utc.year, utc.month, utc.day),
+        QTime(utc.hour, utc.minute, utc.second),
+        QTimeZone.utc(),
+    )
     return QLocale().toString(moment.toLocalTime(), DATE_TIME_FORMAT)
 
 

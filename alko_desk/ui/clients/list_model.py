@@ -77,11 +77,14 @@ class ClientColumn(enum.IntEnum):
     @property
     def tooltip(self) -> str:
         if self.sort_key is None:
-            return _tr("ClientList", "{column} is stored encrypted, so the list cannot be sorted by it."
-                       ).format(column=self.header)
+            return _tr(
+                "ClientList", "{column} is stored encrypted, so the list cannot be sorted by it."
+            ).format(column=self.header)
         if self.reads_whole_directory:
-            return _tr("ClientList", "Click to sort. Sorting by {column} reads the whole client "
-                                     "directory first.").format(column=self.header.lower())
+            return _tr(
+                "ClientList",
+                "Click to sort. Sorting by {column} reads the whole client directory first.",
+            ).format(column=self.header.lower())
         return _tr("ClientList", "Click to sort by name, A to Z or Z to A.")
 
     @classmethod
@@ -89,7 +92,10 @@ class ClientColumn(enum.IntEnum):
         return next(c for c in cls if c.sort_key is sort)
 
 
-STATUS_COLOURS = {ClientStatus.RESTRICTED: QColor("#b3261e"), ClientStatus.ACTIVE: QColor("#1e6b34")}
+STATUS_COLOURS = {
+    ClientStatus.RESTRICTED: QColor("#b3261e"),
+    ClientStatus.ACTIVE: QColor("#1e6b34"),
+}
 
 
 def _local_sort_key(column: ClientColumn):
@@ -110,11 +116,19 @@ class ClientListModel(ColumnsTableModel):
 
     loading_changed = Signal(bool)
     progress = Signal(int, int)  # directory parts read, parts in all (whole-directory sorts)
-    sort_changed = Signal(int, Qt.SortOrder)  # the sort in force, also after a refused or cancelled one
+    sort_changed = Signal(
+        int, Qt.SortOrder
+    )  # the sort in force, also after a refused or cancelled one
     loaded = Signal()  # rows or the total changed after a load
 
-    def __init__(self, clients: ClientService, tasks: TaskRunner, owner: QWidget | None = None,
-                 page_size: int = PAGE_SIZE, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        clients: ClientService,
+        tasks: TaskRunner,
+        owner: QWidget | None = None,
+        page_size: int = PAGE_SIZE,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._clients = clients
         self._tasks = tasks
@@ -203,12 +217,21 @@ class ClientListModel(ColumnsTableModel):
 
         def work(control: TaskControl) -> tuple[int, list[ClientRow]]:
             total = clients.count()
-            rows = clients.page(0, count, sort, descending, progress=control.progress,
-                                cancelled=lambda: control.cancelled)
+            rows = clients.page(
+                0,
+                count,
+                sort,
+                descending,
+                progress=control.progress,
+                cancelled=lambda: control.cancelled,
+            )
             return total, rows
 
         self._load = self._tasks.run(
-            work, with_control=True, parent=self._owner, title=_tr("ClientList", "Clients"),
+            work,
+            with_control=True,
+            parent=self._owner,
+            title=_tr("ClientList", "Clients"),
             on_success=lambda result: self._loaded(generation, column, order, *result),
             on_failure=lambda _exc: self._read_failed(generation),
             on_progress=lambda done, total, _text: self.progress.emit(done, total),
@@ -217,8 +240,14 @@ class ClientListModel(ColumnsTableModel):
         self._failed = False
         self.loading_changed.emit(True)
 
-    def _loaded(self, generation: int, column: ClientColumn, order: Qt.SortOrder, total: int,
-                rows: list[ClientRow]) -> None:
+    def _loaded(
+        self,
+        generation: int,
+        column: ClientColumn,
+        order: Qt.SortOrder,
+        total: int,
+        rows: list[ClientRow],
+    ) -> None:
         if generation != self._generation or self._searching:
             return
         self._failed = False  # a Retry from the runner's message succeeded
@@ -240,7 +269,9 @@ class ClientListModel(ColumnsTableModel):
         if generation == self._generation:
             self._load = None
             self._pending_sort = None
-            self.sort_changed.emit(int(self._column), self._order)  # a failed sort puts the header back
+            self.sort_changed.emit(
+                int(self._column), self._order
+            )  # a failed sort puts the header back
             self.loading_changed.emit(self.loading)
 
     def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:
@@ -253,14 +284,26 @@ class ClientListModel(ColumnsTableModel):
             return
         generation, start = self._generation, len(self._rows)
         clients, count = self._clients, self.page_size
-        sort, descending = self._column.sort_key or ClientSort.NAME, self._order == Qt.SortOrder.DescendingOrder
+        sort, descending = (
+            self._column.sort_key or ClientSort.NAME,
+            self._order == Qt.SortOrder.DescendingOrder,
+        )
 
         def work(control: TaskControl) -> list[ClientRow]:
-            return clients.page(start, count, sort, descending, progress=control.progress,
-                                cancelled=lambda: control.cancelled)
+            return clients.page(
+                start,
+                count,
+                sort,
+                descending,
+                progress=control.progress,
+                cancelled=lambda: control.cancelled,
+            )
 
         self._fetch = self._tasks.run(
-            work, with_control=True, parent=self._owner, title=_tr("ClientList", "Clients"),
+            work,
+            with_control=True,
+            parent=self._owner,
+            title=_tr("ClientList", "Clients"),
             on_success=lambda rows: self._page_arrived(generation, start, rows),
             on_failure=lambda _exc: self._read_failed(generation),
             on_progress=lambda done, total, _text: self.progress.emit(done, total),
@@ -275,7 +318,7 @@ class ClientListModel(ColumnsTableModel):
         self._failed = False
         # A client added meanwhile shifts the pages by a row or two: compare with the tail only,
         # since a set of all 100,000 ids per page would stall the GUI thread.
-        known = {r.id for r in self._rows[-2 * max(len(rows), 1):]}
+        known = {r.id for r in self._rows[-2 * max(len(rows), 1) :]}
         rows = [r for r in rows if r.id not in known]
         if not rows:
             self._total = len(self._rows)  # the directory shrank meanwhile: nothing more to fetch
@@ -326,9 +369,12 @@ class ClientListModel(ColumnsTableModel):
         self.loading_changed.emit(False)
         self.loaded.emit()
 
-    def _sorted_locally(self, rows: list[ClientRow], column: ClientColumn,
-                        order: Qt.SortOrder) -> list[ClientRow]:
-        return sorted(rows, key=_local_sort_key(column), reverse=order == Qt.SortOrder.DescendingOrder)
+    def _sorted_locally(
+        self, rows: list[ClientRow], column: ClientColumn, order: Qt.SortOrder
+    ) -> list[ClientRow]:
+        return sorted(
+            rows, key=_local_sort_key(column), reverse=order == Qt.SortOrder.DescendingOrder
+        )
 
     # -- sorting ---------------------------------------------------------------------------
 
@@ -339,7 +385,9 @@ class ClientListModel(ColumnsTableModel):
             return
         current = self.shown_sort
         if wanted.sort_key is None:
-            self.sort_changed.emit(int(current[0]), current[1])  # encrypted column: header goes back
+            self.sort_changed.emit(
+                int(current[0]), current[1]
+            )  # encrypted column: header goes back
             return
         if (wanted, order) == current and (self._ever_loaded or self.loading):
             return
@@ -383,7 +431,11 @@ class ClientListModel(ColumnsTableModel):
             return row
         if role == Qt.ItemDataRole.ToolTipRole:
             if column is ClientColumn.PHONE:
-                return _tr("ClientList", "Masked. Open the client to see the number.") if row.phone_masked else None
+                return (
+                    _tr("ClientList", "Masked. Open the client to see the number.")
+                    if row.phone_masked
+                    else None
+                )
             return self._display(row, column) or None  # the whole text where the column cuts it off
         if role == Qt.ItemDataRole.ForegroundRole and column is ClientColumn.STATUS:
             colour = STATUS_COLOURS.get(row.status)
@@ -403,13 +455,19 @@ class ClientListModel(ColumnsTableModel):
         return _tr("ClientStatus", row.status.label)
 
 
-
 _COLUMNS = tuple(ClientColumn)
-_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-_SERVED_ROLES = frozenset({
-    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole,
-    CLIENT_ID_ROLE, CLIENT_ROW_ROLE,
-})
+_ROW_FLAGS = (
+    Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+)
+_SERVED_ROLES = frozenset(
+    {
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.ForegroundRole,
+        CLIENT_ID_ROLE,
+        CLIENT_ROW_ROLE,
+    }
+)
 
 
 @lru_cache(maxsize=8192)

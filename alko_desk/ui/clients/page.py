@@ -33,15 +33,23 @@ if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext, SessionServices
 
 COLUMN_WIDTHS = {  # in average character widths; Name takes what is left
-    ClientColumn.CITY: 17, ClientColumn.PHONE: 18, ClientColumn.LAST_ACTIVITY: 19, ClientColumn.STATUS: 11,
+    ClientColumn.CITY: 17,
+    ClientColumn.PHONE: 18,
+    ClientColumn.LAST_ACTIVITY: 19,
+    ClientColumn.STATUS: 11,
 }
 
 
 class ClientsPage(QWidget):
     """Built by the main window as `ClientsPage(context, services, tasks)`."""
 
-    def __init__(self, context: AppContext, services: SessionServices, tasks: TaskRunner,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        context: AppContext,
+        services: SessionServices,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setAccessibleName(self.tr("Clients"))
         self.presenter = ClientsPresenter(context, services, tasks, owner=self)
@@ -58,7 +66,9 @@ class ClientsPage(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(self._build_list())
-        self.detail = ClientDetailPanel(can_edit=self.presenter.can_write, can_reveal=self.presenter.can_reveal)
+        self.detail = ClientDetailPanel(
+            can_edit=self.presenter.can_write, can_reveal=self.presenter.can_reveal
+        )
         splitter.addWidget(self.detail)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
@@ -85,7 +95,9 @@ class ClientsPage(QWidget):
         row.addWidget(heading(self.tr("Clients")))
         row.addSpacing(12)
         self.search = QLineEdit()
-        self.search.setPlaceholderText(self.tr("Search by name, or a full email, phone or ID number"))
+        self.search.setPlaceholderText(
+            self.tr("Search by name, or a full email, phone or ID number")
+        )
         self.search.setAccessibleName(self.tr("Search clients"))
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(280)
@@ -188,8 +200,9 @@ class ClientsPage(QWidget):
         p.revealed.connect(self.detail.show_revealed)
         p.reveal_running.connect(self.detail.set_revealing)
         p.client_saved.connect(self._client_saved)
-        self.detail.reveal_requested.connect(lambda: p.reveal(self.detail.client_id) if self.detail.client_id
-                                             else None)
+        self.detail.reveal_requested.connect(
+            lambda: p.reveal(self.detail.client_id) if self.detail.client_id else None
+        )
         self.detail.edit_requested.connect(self.edit_client)
 
     # -- list ------------------------------------------------------------------------------
@@ -240,8 +253,11 @@ class ClientsPage(QWidget):
             self.progress.setRange(0, 0)
         if whole:
             column = model.shown_sort[0]
-            self.status.setText(self.tr("Sorting by {column}: reading every client…").format(
-                column=column.header.lower()))
+            self.status.setText(
+                self.tr("Sorting by {column}: reading every client…").format(
+                    column=column.header.lower()
+                )
+            )
         elif p.searching:
             self.status.setText(self.tr("Searching…"))
         elif model.loading and not model.ever_loaded:
@@ -249,12 +265,18 @@ class ClientsPage(QWidget):
         elif model.failed:
             self.status.setText(self.tr("The client list could not be read. Nothing was changed."))
         elif model.searching:
-            text = (self.tr("1 match for “{query}”") if model.total == 1
-                    else self.tr("{count} matches for “{query}”"))
+            text = (
+                self.tr("1 match for “{query}”")
+                if model.total == 1
+                else self.tr("{count} matches for “{query}”")
+            )
             self.status.setText(text.format(count=model.total, query=model.query))
         elif model.rowCount() < model.total:
-            self.status.setText(self.tr("{shown} of {total} clients shown; scroll for more").format(
-                shown=model.rowCount(), total=model.total))
+            self.status.setText(
+                self.tr("{shown} of {total} clients shown; scroll for more").format(
+                    shown=model.rowCount(), total=model.total
+                )
+            )
         else:
             text = self.tr("1 client") if model.total == 1 else self.tr("{count} clients")
             self.status.setText(text.format(count=model.total))
@@ -262,15 +284,28 @@ class ClientsPage(QWidget):
 
     def _update_empty_state(self) -> None:
         model = self.model
-        empty = model.rowCount() == 0 and model.ever_loaded and not model.loading and not self.presenter.searching
+        empty = (
+            model.rowCount() == 0
+            and model.ever_loaded
+            and not model.loading
+            and not self.presenter.searching
+        )
         if empty and model.searching:
-            self.empty.setText(self.tr(
-                "No client matches “{query}”.\n\nNames match from the start of each word, so “zelj” finds "
-                "Željko. An email, phone or ID number must be typed in full.").format(query=model.query))
+            self.empty.setText(
+                self.tr(
+                    "No client matches “{query}”.\n\nNames match from the start of each word, so “zelj” finds "
+                    "Željko. An email, phone or ID number must be typed in full."
+                ).format(query=model.query)
+            )
         elif empty:
-            self.empty.setText(self.tr("No clients registered yet.") + (
-                "\n\n" + self.tr("Use “New client…” to register the first one.") if self.presenter.can_write
-                else ""))
+            self.empty.setText(
+                self.tr("No clients registered yet.")
+                + (
+                    "\n\n" + self.tr("Use “New client…” to register the first one.")
+                    if self.presenter.can_write
+                    else ""
+                )
+            )
         self.list_stack.setCurrentWidget(self.empty if empty else self.view)
 
     # -- one client ------------------------------------------------------------------------
@@ -299,8 +334,15 @@ class ClientsPage(QWidget):
 
     def _open_form(self, base: Client | None) -> None:
         p = self.presenter
-        dialog = ClientFormDialog(p.clients, self.tasks, region=lambda: p.phone_region, today=p.today,
-                                  base=base, revealed=self.detail.revealed if base else None, parent=self)
+        dialog = ClientFormDialog(
+            p.clients,
+            self.tasks,
+            region=lambda: p.phone_region,
+            today=p.today,
+            base=base,
+            revealed=self.detail.revealed if base else None,
+            parent=self,
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(p.saved)
         dialog.open_existing.connect(self.open_client)

@@ -38,10 +38,17 @@ class ClientsPresenter(QObject):
     reveal_running = Signal(bool)
     region_changed = Signal(str)
     client_saved = Signal(object)  # Client, after a registration or an edit from this desk
-    changed_elsewhere = Signal(bool)  # clients were added or removed on another desk since the list loaded
+    changed_elsewhere = Signal(
+        bool
+    )  # clients were added or removed on another desk since the list loaded
 
-    def __init__(self, context: AppContext, services: SessionServices, tasks: TaskRunner,
-                 owner: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        context: AppContext,
+        services: SessionServices,
+        tasks: TaskRunner,
+        owner: QWidget | None = None,
+    ) -> None:
         super().__init__(owner)
         self._context = context
         self._services = services
@@ -66,7 +73,9 @@ class ClientsPresenter(QObject):
         self._open_timer = QTimer(self)
         self._open_timer.setSingleShot(True)
         self._open_timer.setInterval(OPEN_DELAY_MS)
-        self._open_timer.timeout.connect(lambda: self.open(self._open_id) if self._open_id else None)
+        self._open_timer.timeout.connect(
+            lambda: self.open(self._open_id) if self._open_id else None
+        )
 
         # Other desks register clients too: every so often compare the count with the list's,
         # and offer a refresh rather than moving the rows under the user's hands.
@@ -87,9 +96,12 @@ class ClientsPresenter(QObject):
         self.model.reload()
         self._watch_timer.start()
         settings = self._services.settings
-        self._tasks.run(lambda: settings.company().phone_region, on_success=self._region_loaded,
-                        on_failure=lambda _exc: True,  # the default region serves until the next start
-                        parent=self._owner)
+        self._tasks.run(
+            lambda: settings.company().phone_region,
+            on_success=self._region_loaded,
+            on_failure=lambda _exc: True,  # the default region serves until the next start
+            parent=self._owner,
+        )
 
     def _region_loaded(self, region: str) -> None:
         self.phone_region = region or DEFAULT_REGION
@@ -130,7 +142,8 @@ class ClientsPresenter(QObject):
             on_success=lambda rows: self._search_arrived(seq, text, rows),
             on_failure=lambda _exc: seq != self._search_seq,  # an outdated search fails quietly
             on_finished=lambda: self._search_over(seq),
-            parent=self._owner, title=_tr("ClientsPage", "Search clients"),
+            parent=self._owner,
+            title=_tr("ClientsPage", "Search clients"),
         )
         self.search_running.emit(True)
 
@@ -162,7 +175,8 @@ class ClientsPresenter(QObject):
             lambda: clients.get(client_id),
             on_success=lambda client: self._opened(seq, client),
             on_failure=lambda _exc: self._open_failed(seq),
-            parent=self._owner, title=_tr("ClientsPage", "Open client"),
+            parent=self._owner,
+            title=_tr("ClientsPage", "Open client"),
         )
 
     def _opened(self, seq: int, client: Client | UnreadableClient) -> None:
@@ -182,7 +196,8 @@ class ClientsPresenter(QObject):
             lambda: clients.reveal(client_id),
             on_success=lambda values: self.revealed.emit(client_id, values),
             on_finished=lambda: self.reveal_running.emit(False),
-            parent=self._owner, title=_tr("ClientsPage", "Reveal numbers"),
+            parent=self._owner,
+            title=_tr("ClientsPage", "Reveal numbers"),
         )
 
     # -- after a write ---------------------------------------------------------------------
@@ -203,10 +218,13 @@ class ClientsPresenter(QObject):
         def over() -> None:
             self._watching = False
 
-        self._tasks.run(clients.count, parent=self._owner,
-                        on_success=lambda total: self.changed_elsewhere.emit(total != shown_total),
-                        on_failure=lambda _exc: True,  # a missed check is not worth a message
-                        on_finished=over)
+        self._tasks.run(
+            clients.count,
+            parent=self._owner,
+            on_success=lambda total: self.changed_elsewhere.emit(total != shown_total),
+            on_failure=lambda _exc: True,  # a missed check is not worth a message
+            on_finished=over,
+        )
 
     def refresh(self) -> None:
         if self.model.searching or self.search_text.strip():
