@@ -16,8 +16,11 @@ class IdDocumentType(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"national_id": "National ID card", "passport": "Passport",
-                "residence_permit": "Residence permit"}[self.value]
+        return {
+            "national_id": "National ID card",
+            "passport": "Passport",
+            "residence_permit": "Residence permit",
+        }[self.value]
 
 
 class ContactChannel(enum.Enum):
@@ -28,7 +31,9 @@ class ContactChannel(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"email": "Email", "phone": "Phone call", "sms": "Text message", "post": "Post"}[self.value]
+        return {"email": "Email", "phone": "Phone call", "sms": "Text message", "post": "Post"}[
+            self.value
+        ]
 
 
 class ClientStatus(enum.Enum):
@@ -49,7 +54,9 @@ class Address:
     country: str = ""
 
     def one_line(self) -> str:
-        return ", ".join(p for p in (self.street, f"{self.postal_code} {self.city}".strip(), self.country) if p)
+        return ", ".join(
+            p for p in (self.street, f"{self.postal_code} {self.city}".strip(), self.country) if p
+        )
 
 
 @dataclass(frozen=True)
@@ -136,11 +143,40 @@ class ClientSort(enum.Enum):
     LAST_ACTIVITY = "last_activity"
 
 
-REVEALABLE_FIELDS = ("id_number", "licence_number")
-ENCRYPTED_FIELDS = (
-    "birth_date", "id_type", "id_number", "licence_number", "email", "phone",
-    "street", "postal_code", "city", "country", "notes",
+@dataclass(frozen=True)
+class ClientField:
+    """One field of a client: its name (as services, forms and the audit log know it), its
+    label, whether it is sealed with the client's data key, and whether it is masked until
+    revealed."""
+
+    name: str
+    label: str
+    sealed: bool = True
+    revealable: bool = False
+
+
+# Every client field, once, in the order forms and detail panels show them.
+CLIENT_FIELDS: tuple[ClientField, ...] = (
+    ClientField("first_name", "First name", sealed=False),
+    ClientField("last_name", "Last name", sealed=False),
+    ClientField("birth_date", "Date of birth"),
+    ClientField("id_type", "ID document type"),
+    ClientField("id_number", "ID number", revealable=True),
+    ClientField("licence_number", "Driving licence number", revealable=True),
+    ClientField("email", "Email"),
+    ClientField("phone", "Phone"),
+    ClientField("preferred_channel", "Preferred contact", sealed=False),
+    ClientField("street", "Street"),
+    ClientField("postal_code", "Postal code"),
+    ClientField("city", "City"),
+    ClientField("country", "Country"),
+    ClientField("marketing_consent", "Marketing consent", sealed=False),
+    ClientField("notes", "Notes"),
 )
+FIELD_BY_NAME = {f.name: f for f in CLIENT_FIELDS}
+FIELD_NAMES = tuple(f.name for f in CLIENT_FIELDS)
+REVEALABLE_FIELDS = tuple(f.name for f in CLIENT_FIELDS if f.revealable)
+ENCRYPTED_FIELDS = tuple(f.name for f in CLIENT_FIELDS if f.sealed)
 
 
 def mask(value: str, visible: int = 3) -> str:

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from alko_desk import PRIVACY_POLICY_VERSION
 from alko_desk.models.clients import (
+    FIELD_NAMES,
     Address,
     Client,
     ClientDraft,
@@ -51,43 +52,78 @@ from alko_desk.ui.widgets import ERROR_STYLE, error_label, heading, note, set_er
 
 _tr = QCoreApplication.translate
 WARNING_STYLE = "color: #8a5300;"
-PANEL_STYLE = ("QFrame#duplicates { border: 1px solid #d9a441; border-radius: 6px; background: #fff8e6; }"
-               "QFrame#duplicates QLabel { background: transparent; }")
+PANEL_STYLE = (
+    "QFrame#duplicates { border: 1px solid #d9a441; border-radius: 6px; background: #fff8e6; }"
+    "QFrame#duplicates QLabel { background: transparent; }"
+)
 
 # The service's field names, in the order the form shows them.
-TEXT_FIELDS = ("first_name", "last_name", "birth_date", "id_number", "licence_number", "email", "phone",
-               "street", "postal_code", "city", "country")
-FIELDS = TEXT_FIELDS[:3] + ("id_type",) + TEXT_FIELDS[3:7] + ("preferred_channel",) + TEXT_FIELDS[7:] + (
-    "marketing_consent", "notes")
-CHECKED_AS_TYPED = ("first_name", "last_name", "birth_date", "id_number", "licence_number", "email", "phone",
-                    "notes")
+TEXT_FIELDS = (
+    "first_name",
+    "last_name",
+    "birth_date",
+    "id_number",
+    "licence_number",
+    "email",
+    "phone",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+)
+FIELDS = FIELD_NAMES
+CHECKED_AS_TYPED = (
+    "first_name",
+    "last_name",
+    "birth_date",
+    "id_number",
+    "licence_number",
+    "email",
+    "phone",
+    "notes",
+)
 MASKABLE = ("id_number", "licence_number")
 
 
 def field_labels() -> dict[str, str]:
     """The form's labels; the same English words the service uses in conflict reports."""
     return {
-        "first_name": _tr("ClientForm", "First name"), "last_name": _tr("ClientForm", "Last name"),
-        "birth_date": _tr("ClientForm", "Date of birth"), "id_type": _tr("ClientForm", "ID document type"),
+        "first_name": _tr("ClientForm", "First name"),
+        "last_name": _tr("ClientForm", "Last name"),
+        "birth_date": _tr("ClientForm", "Date of birth"),
+        "id_type": _tr("ClientForm", "ID document type"),
         "id_number": _tr("ClientForm", "ID number"),
-        "licence_number": _tr("ClientForm", "Driving licence number"), "email": _tr("ClientForm", "Email"),
-        "phone": _tr("ClientForm", "Phone"), "street": _tr("ClientForm", "Street"),
-        "postal_code": _tr("ClientForm", "Postal code"), "city": _tr("ClientForm", "City"),
-        "country": _tr("ClientForm", "Country"), "preferred_channel": _tr("ClientForm", "Preferred contact"),
-        "marketing_consent": _tr("ClientForm", "Marketing consent"), "notes": _tr("ClientForm", "Notes"),
+        "licence_number": _tr("ClientForm", "Driving licence number"),
+        "email": _tr("ClientForm", "Email"),
+        "phone": _tr("ClientForm", "Phone"),
+        "street": _tr("ClientForm", "Street"),
+        "postal_code": _tr("ClientForm", "Postal code"),
+        "city": _tr("ClientForm", "City"),
+        "country": _tr("ClientForm", "Country"),
+        "preferred_channel": _tr("ClientForm", "Preferred contact"),
+        "marketing_consent": _tr("ClientForm", "Marketing consent"),
+        "notes": _tr("ClientForm", "Notes"),
     }
 
 
 def draft_values(draft: ClientDraft) -> dict[str, str]:
     """A draft as the form's raw values (what `ClientForm.values` returns)."""
     return {
-        "first_name": draft.first_name, "last_name": draft.last_name,
-        "birth_date": entry_date(draft.birth_date), "id_type": draft.id_type.value,
-        "id_number": draft.id_number, "licence_number": draft.licence_number, "email": draft.email,
+        "first_name": draft.first_name,
+        "last_name": draft.last_name,
+        "birth_date": entry_date(draft.birth_date),
+        "id_type": draft.id_type.value,
+        "id_number": draft.id_number,
+        "licence_number": draft.licence_number,
+        "email": draft.email,
         "phone": format_phone(draft.phone) if draft.phone else "",
-        "street": draft.address.street, "postal_code": draft.address.postal_code, "city": draft.address.city,
-        "country": draft.address.country, "preferred_channel": draft.preferred_channel.value,
-        "marketing_consent": "yes" if draft.marketing_consent else "no", "notes": draft.notes,
+        "street": draft.address.street,
+        "postal_code": draft.address.postal_code,
+        "city": draft.address.city,
+        "country": draft.address.country,
+        "preferred_channel": draft.preferred_channel.value,
+        "marketing_consent": "yes" if draft.marketing_consent else "no",
+        "notes": draft.notes,
     }
 
 
@@ -114,8 +150,9 @@ class ClientForm(QWidget):
 
     changed = Signal(str)  # the name of the field the user changed
 
-    def __init__(self, region: Callable[[], str], today: Callable[[], date],
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, region: Callable[[], str], today: Callable[[], date], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self._region = region
         self._today = today
@@ -130,15 +167,20 @@ class ClientForm(QWidget):
         person = self._group(_tr("ClientForm", "Person and documents"))
         self.first_name = self._line(person, "first_name", labels["first_name"])
         self.last_name = self._line(person, "last_name", labels["last_name"])
-        self.birth_date = self._line(person, "birth_date", labels["birth_date"],
-                                     placeholder=_tr("ClientForm", "DD.MM.YYYY"))
+        self.birth_date = self._line(
+            person, "birth_date", labels["birth_date"], placeholder=_tr("ClientForm", "DD.MM.YYYY")
+        )
         self.id_type = QComboBox()
         for kind in IdDocumentType:
             self.id_type.addItem(_tr("IdDocumentType", kind.label), kind.value)
         self._add(person, "id_type", labels["id_type"], self.id_type)
         self.id_number = self._line(person, "id_number", labels["id_number"])
-        self.licence_number = self._line(person, "licence_number", labels["licence_number"],
-                                         placeholder=_tr("ClientForm", "Optional"))
+        self.licence_number = self._line(
+            person,
+            "licence_number",
+            labels["licence_number"],
+            placeholder=_tr("ClientForm", "Optional"),
+        )
         contact = self._group(_tr("ClientForm", "Contact and address"))
         self.email = self._line(contact, "email", labels["email"], placeholder="name@example.com")
         self.phone = self._line(contact, "phone", labels["phone"])
@@ -157,26 +199,44 @@ class ClientForm(QWidget):
         place_row.setContentsMargins(0, 0, 0, 0)
         place_row.addWidget(self.postal_code)
         place_row.addWidget(self.city, 1)
-        self._add(contact, "postal_code", _tr("ClientForm", "Postal code, city"), place,
-                  widget_for_name=self.postal_code)
+        self._add(
+            contact,
+            "postal_code",
+            _tr("ClientForm", "Postal code, city"),
+            place,
+            widget_for_name=self.postal_code,
+        )
         self._register("city", self.city, self._fields["postal_code"])
         self.country = self._line(contact, "country", labels["country"])
         columns.addWidget(person.parentWidget(), 1)
         columns.addWidget(contact.parentWidget(), 1)
 
-        self.marketing_consent = QCheckBox(_tr("ClientForm", "The client agrees to receive marketing: offers, "
-                                                             "events and news from ALKO Cars"))
-        consent_note = note(_tr("ClientForm", "Privacy policy version {version} shown to the client. Consent "
-                                              "is recorded with the time and your name; the client may "
-                                              "withdraw it at any time.").format(version=PRIVACY_POLICY_VERSION))
+        self.marketing_consent = QCheckBox(
+            _tr(
+                "ClientForm",
+                "The client agrees to receive marketing: offers, events and news from ALKO Cars",
+            )
+        )
+        consent_note = note(
+            _tr(
+                "ClientForm",
+                "Privacy policy version {version} shown to the client. Consent "
+                "is recorded with the time and your name; the client may "
+                "withdraw it at any time.",
+            ).format(version=PRIVACY_POLICY_VERSION)
+        )
         self.consent_note = consent_note
         self.notes = QPlainTextEdit()
         self.notes.setTabChangesFocus(True)
         self.notes.setAccessibleName(labels["notes"])
-        self.notes.setPlaceholderText(_tr("ClientForm", "What the client is looking for; no sensitive data."))
+        self.notes.setPlaceholderText(
+            _tr("ClientForm", "What the client is looking for; no sensitive data.")
+        )
         self.notes.setFixedHeight(64)
         self._fields["notes"] = _Field(self.notes, error_label(), self._conflict_label())
-        self._fields["marketing_consent"] = _Field(self.marketing_consent, error_label(), self._conflict_label())
+        self._fields["marketing_consent"] = _Field(
+            self.marketing_consent, error_label(), self._conflict_label()
+        )
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -224,8 +284,14 @@ class ClientForm(QWidget):
         self._add(form, name, label, edit)
         return edit
 
-    def _add(self, form: QFormLayout, name: str, label: str, widget: QWidget,
-             widget_for_name: QWidget | None = None) -> None:
+    def _add(
+        self,
+        form: QFormLayout,
+        name: str,
+        label: str,
+        widget: QWidget,
+        widget_for_name: QWidget | None = None,
+    ) -> None:
         box = QWidget()
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
@@ -243,10 +309,16 @@ class ClientForm(QWidget):
 
     def update_region_hint(self) -> None:
         region = self._region()
-        self.phone.setPlaceholderText(_tr("ClientForm", "+country code, or a {region} number").format(
-            region=region))
-        self.phone.setToolTip(_tr("ClientForm", "Numbers without + are read as {region} numbers. Saved in the "
-                                                "international format.").format(region=region))
+        self.phone.setPlaceholderText(
+            _tr("ClientForm", "+country code, or a {region} number").format(region=region)
+        )
+        self.phone.setToolTip(
+            _tr(
+                "ClientForm",
+                "Numbers without + are read as {region} numbers. Saved in the "
+                "international format.",
+            ).format(region=region)
+        )
 
     # -- values ----------------------------------------------------------------------------
 
@@ -278,8 +350,9 @@ class ClientForm(QWidget):
         for name in TEXT_FIELDS:
             self._fields[name].widget.setText(values.get(name, ""))  # type: ignore[attr-defined]
         self.id_type.setCurrentIndex(max(0, self.id_type.findData(values.get("id_type"))))
-        self.preferred_channel.setCurrentIndex(max(0, self.preferred_channel.findData(
-            values.get("preferred_channel"))))
+        self.preferred_channel.setCurrentIndex(
+            max(0, self.preferred_channel.findData(values.get("preferred_channel")))
+        )
         self.marketing_consent.setChecked(values.get("marketing_consent") == "yes")
         self.notes.setPlainText(values.get("notes", ""))
 
@@ -287,12 +360,18 @@ class ClientForm(QWidget):
         """What the service receives; only call once `check_all` found nothing."""
         v = self.values()
         return ClientDraft(
-            first_name=v["first_name"], last_name=v["last_name"], birth_date=parse_entry_date(v["birth_date"]),
-            id_type=IdDocumentType(v["id_type"]), id_number=v["id_number"],
-            licence_number=v["licence_number"], email=v["email"], phone=v["phone"],
+            first_name=v["first_name"],
+            last_name=v["last_name"],
+            birth_date=parse_entry_date(v["birth_date"]),
+            id_type=IdDocumentType(v["id_type"]),
+            id_number=v["id_number"],
+            licence_number=v["licence_number"],
+            email=v["email"],
+            phone=v["phone"],
             address=Address(v["street"], v["postal_code"], v["city"], v["country"]),
             preferred_channel=ContactChannel(v["preferred_channel"]),
-            marketing_consent=v["marketing_consent"] == "yes", notes=v["notes"],
+            marketing_consent=v["marketing_consent"] == "yes",
+            notes=v["notes"],
         )
 
     # -- checking --------------------------------------------------------------------------
@@ -309,7 +388,10 @@ class ClientForm(QWidget):
             value = parse_entry_date(raw)
             return check_field("birth_date", value, self._region(), self._today())
         if name == "email" and not raw.strip() and not values["phone"].strip():
-            return _tr("ClientForm", "Enter an email address or a phone number, so we can reach the client.")
+            return _tr(
+                "ClientForm",
+                "Enter an email address or a phone number, so we can reach the client.",
+            )
         if name in CHECKED_AS_TYPED:
             return check_field(name, raw, self._region(), self._today())
         return None
@@ -363,8 +445,9 @@ class ClientForm(QWidget):
 
     # -- after a conflict ------------------------------------------------------------------
 
-    def merge_saved(self, original: dict[str, str], saved: dict[str, str],
-                    masked: dict[str, str]) -> list[str]:
+    def merge_saved(
+        self, original: dict[str, str], saved: dict[str, str], masked: dict[str, str]
+    ) -> list[str]:
         """Takes the saved version, keeping the user's edits of fields nobody else changed.
 
         Where both changed a field, the saved value goes in and the user's own is
@@ -385,8 +468,11 @@ class ClientForm(QWidget):
         self.set_values(merged, masked)
         for name in both:
             label = self._fields[name].conflict
-            label.setText(_tr("ClientForm", "Changed by someone else. Yours was: {value}"
-                              ).format(value=readable_value(name, kept[name])))
+            label.setText(
+                _tr("ClientForm", "Changed by someone else. Yours was: {value}").format(
+                    value=readable_value(name, kept[name])
+                )
+            )
             label.setVisible(True)
         return both
 
@@ -420,30 +506,50 @@ class DuplicatesPanel(QFrame):
         actions = QHBoxLayout()
         actions.addStretch(1)
         self.anyway_button = QPushButton(_tr("ClientForm", "Register anyway"))
-        self.anyway_button.setToolTip(_tr("ClientForm", "Family members may share an email or phone."))
+        self.anyway_button.setToolTip(
+            _tr("ClientForm", "Family members may share an email or phone.")
+        )
         self.anyway_button.clicked.connect(self.register_anyway)
         actions.addWidget(self.anyway_button)
         self._layout.addLayout(actions)
         self.open_buttons: dict[str, QPushButton] = {}
         self.blocking = False
 
-    def show_matches(self, values: dict[str, str], matches: list[DuplicateMatch], blocking: bool) -> None:
+    def show_matches(
+        self, values: dict[str, str], matches: list[DuplicateMatch], blocking: bool
+    ) -> None:
         self.blocking = blocking
         if blocking:
-            self.message.setText(_tr("ClientForm", "This ID number is already registered. One document "
-                                                   "identifies one person, so this client cannot be "
-                                                   "registered again."))
+            self.message.setText(
+                _tr(
+                    "ClientForm",
+                    "This ID number is already registered. One document "
+                    "identifies one person, so this client cannot be "
+                    "registered again.",
+                )
+            )
             flagged = any("id_number" in m.matched_on and not m.same_name for m in matches)
             self.explanation.setText(
-                _tr("ClientForm", "The same ID number under a different name was recorded for a manager to "
-                                  "review. Open the existing client, or check the number on the document.")
-                if flagged else
-                _tr("ClientForm", "Open the existing client to update their details."))
+                _tr(
+                    "ClientForm",
+                    "The same ID number under a different name was recorded for a manager to "
+                    "review. Open the existing client, or check the number on the document.",
+                )
+                if flagged
+                else _tr("ClientForm", "Open the existing client to update their details.")
+            )
         else:
-            self.message.setText(_tr("ClientForm", "Already registered with the same contact details:"))
-            self.explanation.setText(_tr("ClientForm", "Open the existing client if it is the same person. "
-                                                       "Register anyway if they only share an email or "
-                                                       "phone, for example within a family."))
+            self.message.setText(
+                _tr("ClientForm", "Already registered with the same contact details:")
+            )
+            self.explanation.setText(
+                _tr(
+                    "ClientForm",
+                    "Open the existing client if it is the same person. "
+                    "Register anyway if they only share an email or "
+                    "phone, for example within a family.",
+                )
+            )
         self.anyway_button.setVisible(not blocking)
         self._build_grid(values, matches)
         self.setVisible(True)
@@ -455,11 +561,19 @@ class DuplicatesPanel(QFrame):
         grid = QGridLayout(self.grid_host)
         grid.setContentsMargins(0, 4, 0, 4)
         grid.setHorizontalSpacing(18)
-        rows = [("name", _tr("ClientForm", "Name")), ("email", _tr("ClientForm", "Email")),
-                ("phone", _tr("ClientForm", "Phone")), ("id_number", _tr("ClientForm", "ID number"))]
+        rows = [
+            ("name", _tr("ClientForm", "Name")),
+            ("email", _tr("ClientForm", "Email")),
+            ("phone", _tr("ClientForm", "Phone")),
+            ("id_number", _tr("ClientForm", "ID number")),
+        ]
         grid.addWidget(self._bold(_tr("ClientForm", "You are registering")), 0, 1)
-        new_values = {"name": f"{values['first_name']} {values['last_name']}".strip(), "email": values["email"],
-                      "phone": values["phone"], "id_number": values["id_number"]}
+        new_values = {
+            "name": f"{values['first_name']} {values['last_name']}".strip(),
+            "email": values["email"],
+            "phone": values["phone"],
+            "id_number": values["id_number"],
+        }
         for r, (key, label) in enumerate(rows, start=1):
             grid.addWidget(note(label), r, 0)
             grid.addWidget(QLabel(new_values[key] or "—"), r, 1)
@@ -473,8 +587,12 @@ class DuplicatesPanel(QFrame):
                     same.setStyleSheet(ERROR_STYLE + " font-weight: bold;")
                     grid.addWidget(same, r, c)
             button = QPushButton(_tr("ClientForm", "Open existing"))
-            button.setAccessibleName(_tr("ClientForm", "Open existing: {name}").format(name=match.display_name))
-            button.clicked.connect(lambda _checked=False, cid=match.client_id: self.open_existing.emit(cid))
+            button.setAccessibleName(
+                _tr("ClientForm", "Open existing: {name}").format(name=match.display_name)
+            )
+            button.clicked.connect(
+                lambda _checked=False, cid=match.client_id: self.open_existing.emit(cid)
+            )
             button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
             grid.addWidget(button, len(rows) + 1, c)
             self.open_buttons[match.client_id] = button
@@ -496,9 +614,17 @@ class ClientFormDialog(QDialog):
     open_existing = Signal(str)  # a duplicate the user chose to open instead
     conflict_shown = Signal(object)  # the ConflictDialog, for whoever wants to watch it
 
-    def __init__(self, clients, tasks: TaskRunner, *, region: Callable[[], str], today: Callable[[], date],
-                 base: Client | None = None, revealed: dict[str, str] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        clients,
+        tasks: TaskRunner,
+        *,
+        region: Callable[[], str],
+        today: Callable[[], date],
+        base: Client | None = None,
+        revealed: dict[str, str] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         from alko_desk.services.clients import new_client_id  # chosen now: one form, one client
 
@@ -509,12 +635,17 @@ class ClientFormDialog(QDialog):
         self.saving = False
         self.save_attempts = 0
         self.conflict_dialog = None
-        self.setWindowTitle(_tr("ClientForm", "Edit client") if base else _tr("ClientForm", "New client"))
+        self.setWindowTitle(
+            _tr("ClientForm", "Edit client") if base else _tr("ClientForm", "New client")
+        )
         self.setModal(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(18, 14, 18, 14)
-        title = (_tr("ClientForm", "Edit {name}").format(name=base.display_name) if base
-                 else _tr("ClientForm", "Register a client"))
+        title = (
+            _tr("ClientForm", "Edit {name}").format(name=base.display_name)
+            if base
+            else _tr("ClientForm", "Register a client")
+        )
         layout.addWidget(heading(title))
         self.form = ClientForm(region, today)
         layout.addWidget(self.form)
@@ -527,7 +658,8 @@ class ClientFormDialog(QDialog):
         self.buttons = QDialogButtonBox()
         self.save_button = self.buttons.addButton(
             _tr("ClientForm", "Save changes") if base else _tr("ClientForm", "Register"),
-            QDialogButtonBox.ButtonRole.AcceptRole)
+            QDialogButtonBox.ButtonRole.AcceptRole,
+        )
         self.save_button.setDefault(True)
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.save_button.clicked.connect(lambda: self.save())
@@ -562,8 +694,11 @@ class ClientFormDialog(QDialog):
         """
         layout = self.layout()
         layout.activate()
-        needed = (layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth()
-                  else layout.totalMinimumSize().height())
+        needed = (
+            layout.totalHeightForWidth(self.width())
+            if layout.hasHeightForWidth()
+            else layout.totalMinimumSize().height()
+        )
         needed = max(needed, layout.totalMinimumSize().height())
         self.setMinimumHeight(needed)
         if self.height() != needed:
@@ -580,24 +715,38 @@ class ClientFormDialog(QDialog):
             return
         if not allow_shared_contact:
             self.duplicates.setVisible(False)
-        draft, base, clients, client_id = self.form.draft(), self.base, self._clients, self.client_id
+        draft, base, clients, client_id = (
+            self.form.draft(),
+            self.base,
+            self._clients,
+            self.client_id,
+        )
 
         def work() -> Client:  # on a worker: only the copies above, no widgets
             if base is None:
                 return clients.register(client_id, draft, allow_shared_contact=allow_shared_contact)
             return clients.update(base, draft)
+
         self._set_saving(True)
         self.save_attempts += 1
-        self._tasks.run(work, on_success=self._saved, on_failure=self._failed,
-                        on_finished=lambda: self._set_saving(False), parent=self,
-                        title=self.windowTitle())
+        self._tasks.run(
+            work,
+            on_success=self._saved,
+            on_failure=self._failed,
+            on_finished=lambda: self._set_saving(False),
+            parent=self,
+            title=self.windowTitle(),
+        )
 
     def _set_saving(self, saving: bool) -> None:
         self.saving = saving
         self.save_button.setEnabled(not saving)
         self.duplicates.anyway_button.setEnabled(not saving)
-        self.save_button.setText(_tr("ClientForm", "Saving…") if saving else (
-            _tr("ClientForm", "Save changes") if self.base else _tr("ClientForm", "Register")))
+        self.save_button.setText(
+            _tr("ClientForm", "Saving…")
+            if saving
+            else (_tr("ClientForm", "Save changes") if self.base else _tr("ClientForm", "Register"))
+        )
 
     def _saved(self, client: Client) -> None:
         self.saved.emit(client)
@@ -618,7 +767,10 @@ class ClientFormDialog(QDialog):
         return False  # the runner shows it; the database gone away offers Retry; the form stays
 
     def _field_changed(self, name: str) -> None:
-        if name in ("email", "phone", "id_number", "first_name", "last_name") and self.duplicates.isVisible():
+        if (
+            name in ("email", "phone", "id_number", "first_name", "last_name")
+            and self.duplicates.isVisible()
+        ):
             self.duplicates.setVisible(False)  # what it compared is no longer what is typed
 
     def _open_existing(self, client_id: str) -> None:
@@ -644,8 +796,14 @@ class ClientFormDialog(QDialog):
         self.base = current
         self._original = saved
         if both:
-            set_error(self.error, _tr("ClientForm", "Someone else also changed the fields marked below; "
-                                                    "their version is in the form now. Check them, then save."))
+            set_error(
+                self.error,
+                _tr(
+                    "ClientForm",
+                    "Someone else also changed the fields marked below; "
+                    "their version is in the form now. Check them, then save.",
+                ),
+            )
         else:
             set_error(self.error, "")
         self.error.setStyleSheet(WARNING_STYLE)
