@@ -11,6 +11,7 @@ from pathlib import Path
 from alko_desk.models.users import Session
 from alko_desk.secrets import MONGODB_URI_KEY, SecretStore
 from alko_desk.security.crypto import OrgKeys
+from alko_desk.security.passwords import PRODUCTION_COST, HashCost, PasswordHasher
 from alko_desk.services.audit import AuditLog, AuditService, HeadAnchor
 from alko_desk.services.auth import AuthService
 from alko_desk.services.client_directory import ClientDirectory
@@ -87,6 +88,7 @@ class AppContext:
         server: EmbeddedServer | None = None,
         database_label: str = "",
         secrets: SecretStore | None = None,
+        password_cost: HashCost = PRODUCTION_COST,
     ) -> None:
         self.store = store
         self.data_dir = data_dir
@@ -102,8 +104,15 @@ class AppContext:
             self.clock,
             HeadAnchor(data_dir / "audit-anchor.json", scope=f"{store.db.name}"),
         )
+        # Argon2id at the production cost unless a test hands a cheaper one in.
+        self.hasher = PasswordHasher(password_cost)
         self.auth = AuthService(
-            self.users_repo, self.throttle_repo, self.organisation_repo, self.audit_log, self.clock
+            self.users_repo,
+            self.throttle_repo,
+            self.organisation_repo,
+            self.audit_log,
+            self.clock,
+            self.hasher,
         )
         self.clients_repo = ClientRepository(store)
         self.client_keys_repo = ClientKeyRepository(store)
@@ -113,7 +122,7 @@ class AppContext:
         self._directories: dict[str, ClientDirectory] = {}
         self._region_cache: tuple[float, str] | None = None
         self.setup = SetupService(
-            self.organisation_repo, self.users_repo, self.audit_log, self.clock
+            self.organisation_repo, self.users_repo, self.audit_log, self.clock, self.hasher
         )
 
     def services_for(self, session: Session) -> SessionServices:
@@ -126,6 +135,7 @@ class AppContext:
                 self.audit_log,
                 self.clock,
                 session,
+                self.hasher,
             ),
             settings=SettingsService(self.organisation_repo, self.audit_log, self.clock, session),
             audit=AuditService(self.audit_log, session),

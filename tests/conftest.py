@@ -16,6 +16,7 @@ import pytest
 from alko_desk.bootstrap import AppContext
 from alko_desk.models.company import CompanyProfile
 from alko_desk.models.users import Role
+from alko_desk.security.passwords import HashCost
 from alko_desk.services.clock import FixedClock
 from alko_desk.storage.embedded import EmbeddedServer
 from alko_desk.storage.mongo import Store, connect
@@ -66,11 +67,18 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def context(store, clock, tmp_path) -> AppContext:
+def password_cost() -> HashCost:
+    """Argon2id at the smallest cost it accepts: the production cost (64 MiB, 3 passes) took
+    about half the suite's time. test_auth checks that the app itself builds the production cost."""
+    return HashCost(memory_kib=64, iterations=1, lanes=1)
+
+
+@pytest.fixture
+def context(store, clock, tmp_path, password_cost) -> AppContext:
     from alko_desk.storage.schema import ensure_schema
 
     ensure_schema(store)
-    return AppContext(store, data_dir=Path(tmp_path), clock=clock)
+    return AppContext(store, data_dir=Path(tmp_path), clock=clock, password_cost=password_cost)
 
 
 @pytest.fixture

@@ -4,7 +4,131 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
+
+
+class AuditCategory(StrEnum):
+    """Groups of actions; the value is the prefix every action of the group starts with."""
+
+    LOGIN = "login"
+    LOGOUT = "logout"
+    REAUTH = "reauth"
+    PASSWORD = "password."
+    PERMISSION = "permission."
+    USER = "user."
+    SETTINGS = "settings."
+    SETUP = "setup."
+    CLIENT = "client."
+    FRAUD = "fraud."
+
+    @property
+    def label(self) -> str:
+        return _CATEGORY_LABELS[self]
+
+
+_CATEGORY_LABELS = {
+    AuditCategory.LOGIN: "Logins",
+    AuditCategory.LOGOUT: "Logouts",
+    AuditCategory.REAUTH: "Password re-confirmations",
+    AuditCategory.PASSWORD: "Password changes",
+    AuditCategory.PERMISSION: "Refused operations",
+    AuditCategory.USER: "Staff accounts",
+    AuditCategory.SETTINGS: "Settings",
+    AuditCategory.SETUP: "First setup",
+    AuditCategory.CLIENT: "Clients",
+    AuditCategory.FRAUD: "Possible fraud",
+}
+
+
+class AuditAction(StrEnum):
+    """Every action the audit log records: the one catalogue, shown whole by the audit viewer.
+
+    The values are what is stored in each entry (and hashed into the chain), so they never
+    change; a new action is a new member here.
+    """
+
+    LOGIN = "login"
+    LOGIN_FAILED = "login.failed"
+    LOGIN_LOCKOUT = "login.lockout"
+    LOGIN_REFUSED_LOCKED = "login.refused_locked"
+    LOGIN_REFUSED_DISABLED = "login.refused_disabled"
+    LOGIN_KEY_UNREADABLE = "login.key_unreadable"
+    LOGIN_KEY_MISMATCH = "login.key_mismatch"
+    LOGOUT = "logout"
+    REAUTH = "reauth"
+    REAUTH_FAILED = "reauth.failed"
+    PASSWORD_CHANGED = "password.changed"
+    PASSWORD_CHANGE_FAILED = "password.change_failed"
+    PERMISSION_DENIED = "permission.denied"
+    USER_CREATED = "user.created"
+    USER_ENABLED = "user.enabled"
+    USER_DISABLED = "user.disabled"
+    USER_PASSWORD_RESET = "user.password_reset"
+    USER_ROLE_CHANGED = "user.role_changed"
+    USER_UNLOCKED = "user.unlocked"
+    SETTINGS_CHANGED = "settings.changed"
+    SETUP_COMPLETED = "setup.completed"
+    CLIENT_REGISTERED = "client.registered"
+    CLIENT_IMPORTED = "client.imported"
+    CLIENT_VIEWED = "client.viewed"
+    CLIENT_REVEALED = "client.revealed"
+    CLIENT_UPDATED = "client.updated"
+    CLIENT_EDIT_CONFLICT = "client.edit_conflict"
+    CLIENT_EXACT_SEARCH = "client.exact_search"
+    CLIENT_LIST_VIEWED = "client.list_viewed"
+    CLIENT_SEARCH_VIEWED = "client.search_viewed"
+    FRAUD_IDENTITY_CONFLICT = "fraud.identity_conflict"
+
+    @property
+    def label(self) -> str:
+        return _ACTION_LABELS[self]
+
+    @property
+    def category(self) -> AuditCategory:
+        # The longest matching prefix: "login" and "logout" are different categories.
+        matching = [
+            c
+            for c in AuditCategory
+            if self.value == c.value
+            or self.value.startswith(c.value if c.value.endswith(".") else c.value + ".")
+        ]
+        return max(matching, key=lambda c: len(c.value))
+
+
+_ACTION_LABELS = {
+    AuditAction.LOGIN: "Logged in",
+    AuditAction.LOGIN_FAILED: "Login failed",
+    AuditAction.LOGIN_LOCKOUT: "Locked out after failed logins",
+    AuditAction.LOGIN_REFUSED_LOCKED: "Login refused: locked out",
+    AuditAction.LOGIN_REFUSED_DISABLED: "Login refused: account disabled",
+    AuditAction.LOGIN_KEY_UNREADABLE: "Login refused: key copy unreadable",
+    AuditAction.LOGIN_KEY_MISMATCH: "Login refused: not this organisation's key",
+    AuditAction.LOGOUT: "Logged out",
+    AuditAction.REAUTH: "Password confirmed again",
+    AuditAction.REAUTH_FAILED: "Password confirmation failed",
+    AuditAction.PASSWORD_CHANGED: "Password changed",
+    AuditAction.PASSWORD_CHANGE_FAILED: "Password change failed",
+    AuditAction.PERMISSION_DENIED: "Operation refused: no permission",
+    AuditAction.USER_CREATED: "Account created",
+    AuditAction.USER_ENABLED: "Account enabled",
+    AuditAction.USER_DISABLED: "Account disabled",
+    AuditAction.USER_PASSWORD_RESET: "Password reset by an admin",
+    AuditAction.USER_ROLE_CHANGED: "Role changed",
+    AuditAction.USER_UNLOCKED: "Account unlocked",
+    AuditAction.SETTINGS_CHANGED: "Company settings changed",
+    AuditAction.SETUP_COMPLETED: "First setup completed",
+    AuditAction.CLIENT_REGISTERED: "Client registered",
+    AuditAction.CLIENT_IMPORTED: "Clients imported",
+    AuditAction.CLIENT_VIEWED: "Client opened",
+    AuditAction.CLIENT_REVEALED: "ID or licence number revealed",
+    AuditAction.CLIENT_UPDATED: "Client edited",
+    AuditAction.CLIENT_EDIT_CONFLICT: "Edit refused: changed on another desk",
+    AuditAction.CLIENT_EXACT_SEARCH: "Client searched by email, phone or ID number",
+    AuditAction.CLIENT_LIST_VIEWED: "Client list page viewed",
+    AuditAction.CLIENT_SEARCH_VIEWED: "Client search results viewed",
+    AuditAction.FRAUD_IDENTITY_CONFLICT: "Same ID number under another name",
+}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import hmac
 import os
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
@@ -21,8 +21,24 @@ from alko_desk.resources import resource_path
 MIN_LENGTH = 15
 MAX_LENGTH = 128
 
+
+@dataclass(frozen=True)
+class HashCost:
+    """Argon2id cost: memory in KiB, passes over it, parallel lanes."""
+
+    memory_kib: int
+    iterations: int
+    lanes: int
+
+    def as_params(self) -> dict:
+        return asdict(self)
+
+
 # Above OWASP's minimum (19 MiB, t=2, p=1): RFC 9106's second recommendation, ~110 ms here.
-DEFAULT_PARAMS = {"memory_kib": 65536, "iterations": 3, "lanes": 4}
+# The composition root (bootstrap.AppContext) uses this unless told otherwise; only tests
+# pass a cheaper cost, and a test checks that the app builds this one by default.
+PRODUCTION_COST = HashCost(memory_kib=65536, iterations=3, lanes=4)
+DEFAULT_PARAMS = PRODUCTION_COST.as_params()
 
 
 @dataclass(frozen=True)
@@ -67,9 +83,28 @@ def verify_password(password: str, stored: PasswordHash) -> bytes | None:
     return None
 
 
-def burn_time_like_a_verify() -> None:
+def burn_time_like_a_verify(cost: HashCost = PRODUCTION_COST) -> None:
     """Spend one Argon2id run so that an unknown username costs as long as a known one."""
-    _derive("not a password", b"\0" * 16, DEFAULT_PARAMS)
+    _derive("not a password", b"\0" * 16, cost.as_params())
+
+
+class PasswordHasher:
+    """Hashes new passwords at one cost; verifies stored hashes at the cost they were made with.
+
+    Built once by the composition root and handed to the services that hash passwords.
+    """
+
+    def __init__(self, cost: HashCost = PRODUCTION_COST) -> None:
+        self.cost = cost
+
+    def hash(self, password: str) -> tuple[PasswordHash, bytes]:
+        return hash_password(password, self.cost.as_params())
+
+    def verify(self, password: str, stored: PasswordHash) -> bytes | None:
+        return verify_password(password, stored)
+
+    def burn_time_like_a_verify(self) -> None:
+        burn_time_like_a_verify(self.cost)
 
 
 @lru_cache(maxsize=1)

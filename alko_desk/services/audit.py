@@ -8,7 +8,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from alko_desk.models.audit import AuditEntry, AuditFilter, ChainReport
+from alko_desk.models.audit import AuditAction, AuditEntry, AuditFilter, ChainReport
 from alko_desk.models.errors import AlkoError, PermissionDenied
 from alko_desk.models.users import Permission, Session
 from alko_desk.security.audit_chain import GENESIS_HASH, entry_hash
@@ -81,6 +81,7 @@ class AuditLog:
         self, actor: str, action: str, target: str = "", details: dict[str, Any] | None = None
     ) -> AuditEntry:
         details = dict(details or {})
+        action = str(action)  # an AuditAction is stored (and hashed) as its plain value
         with self._lock:
             return self._append(actor, action, target, details)
 
@@ -223,7 +224,7 @@ class AuditService:
         if not self._session.can(Permission.AUDIT_READ):
             self._log.record(
                 self._session.user.username,
-                "permission.denied",
+                AuditAction.PERMISSION_DENIED,
                 "audit",
                 {"operation": "read audit log"},
             )
@@ -233,7 +234,10 @@ class AuditService:
     def verify(self) -> ChainReport:
         if not self._session.can(Permission.AUDIT_READ):
             self._log.record(
-                self._session.user.username, "permission.denied", "audit", {"operation": "verify"}
+                self._session.user.username,
+                AuditAction.PERMISSION_DENIED,
+                "audit",
+                {"operation": "verify"},
             )
             raise PermissionDenied("Your role may not verify the audit log.")
         return self._log.verify()

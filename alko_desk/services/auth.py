@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import uuid
 from datetime import timedelta
 
+from alko_desk.models.audit import AuditAction
 from alko_desk.models.errors import (
     AccountLocked,
     AuthenticationError,
@@ -14,6 +18,7 @@ from alko_desk.models.errors import (
 from alko_desk.models.users import Session, User
 from alko_desk.security import passwords
 from alko_desk.security.crypto import open_sealed, seal
+from alko_desk.security.key_check import org_key_matches
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.clock import Clock
 from alko_desk.storage.organisation_repo import OrganisationRepository
@@ -23,6 +28,10 @@ MAX_FAILURES = 5
 FIRST_LOCKOUT = timedelta(minutes=1)
 LONGEST_LOCKOUT = timedelta(hours=1)
 WRONG_CREDENTIALS = "The username or password is not right. Check them and try again."
+# Who a failed login by a name that is no account is attributed to. What was typed is never
+# stored (it may be a password typed into the wrong field): only a keyed hash of it, so that
+# repeated guesses at one name are still counted and locked out.
+UNKNOWN_USER = "unknown user"
 
 
 def normalize_username(username: str) -> str:
@@ -33,9 +42,14 @@ def wrap_org_key(org_key: bytes, account_key: bytes, username: str) -> bytes:
     return seal(account_key, org_key, f"org-key:{username}")
 
 
-def account_secrets(password: str, org_key: bytes, username: str) -> dict:
+def account_secrets(
+    password: str,
+    org_key: bytes,
+    username: str,
+    hasher: passwords.PasswordHasher | None = None,
+) -> dict:
     """What an account stores: its password hash and the organisation key wrapped for it."""
-    hashed, account_key = passwords.hash_password(password)
+    hashed, account_key = (hasher or passwords.PasswordHasher()).hash(password)
     return {
         "password": hashed.to_doc(),
         "org_key_wrapped": wrap_org_key(org_key, account_key, username),
@@ -50,12 +64,15 @@ class AuthService:
         organisation: OrganisationRepository,
         audit: AuditLog,
         clock: Clock,
+        hasher: passwords.PasswordHasher | None = None,
     ) -> None:
         self._users = users
         self._throttle = throttle
         self._org = organisation
         self._audit = audit
         self._clock = clock
+        self._hasher = hasher or passwords.PasswordHasher()
+        self._process_name_key = os.urandom(32)  # only before setup, when no account exists
 
     def login(self, username: str, password: str) -> Session:
         name = normalize_username(username)
@@ -65,55 +82,78 @@ class AuthService:
 
     def _login(self, name: str, password: str) -> Session:
         now = self._clock.now()
-        state = self._throttle.get(name)
+        doc = self._users.get_doc(name)
+        org_doc = self._org.get()
+        # An existing account is throttled and audited by its name; anything else by a keyed
+        # hash of what was typed, never the text itself.
+        who, throttle_id = (
+            (name, name) if doc is not None else (UNKNOWN_USER, self._unknown_id(name, org_doc))
+        )
+        target = f"user:{name}" if doc is not None else throttle_id
+        state = self._throttle.get(throttle_id)
         locked_until = state.get("locked_until")
         if locked_until and locked_until > now:
-            self._audit.record(name, "login.refused_locked", f"user:{name}")
+            self._audit.record(who, AuditAction.LOGIN_REFUSED_LOCKED, target)
             raise AccountLocked(_locked_message(locked_until - now))
-        doc = self._users.get_doc(name)
         account_key = None
         if doc is None:
-            passwords.burn_time_like_a_verify()
+            self._hasher.burn_time_like_a_verify()
         else:
-            account_key = passwords.verify_password(
+            account_key = self._hasher.verify(
                 password, passwords.PasswordHash.from_doc(doc["password"])
             )
         if account_key is None:
-            self._fail(name, state)
+            self._fail(who, throttle_id, target, state)
             raise AuthenticationError(WRONG_CREDENTIALS)
         if not doc.get("active", True):
-            self._audit.record(name, "login.refused_disabled", f"user:{name}")
+            self._audit.record(name, AuditAction.LOGIN_REFUSED_DISABLED, target)
             raise AuthenticationError("This account is disabled. Ask an admin to re-enable it.")
         org_key = self._unwrap_org_key(doc, account_key, name)
+        if org_doc is None or not org_key_matches(org_doc, org_key):
+            # An account whose key is not the organisation's was not made by this app (P8).
+            self._audit.record(name, AuditAction.LOGIN_KEY_MISMATCH, target)
+            raise AuthenticationError(
+                "Your password is right, but this account does not hold this organisation's key, "
+                "so ALKO Desk will not open with it.",
+                hint="Ask an admin to check this account, and to reset its password if it is genuine.",
+            )
         self._throttle.reset(name)
         self._users.update(name, {"last_login_at": now})
         session = Session(
             user=_user(doc), org_key=org_key, authenticated_at=now, session_id=uuid.uuid4().hex
         )
-        self._audit.record(name, "login", f"user:{name}", {"session": session.session_id})
+        self._audit.record(name, AuditAction.LOGIN, target, {"session": session.session_id})
         return session
+
+    def _unknown_id(self, name: str, org_doc: dict | None) -> str:
+        if org_doc is None:
+            key = self._process_name_key
+        else:
+            key = bytes(org_doc.get("login_name_key") or self._org.login_name_key())
+        digest = hmac.new(key, name.encode("utf-8"), hashlib.sha256).hexdigest()[:20]
+        return f"unknown:{digest}"
 
     def _unwrap_org_key(self, doc: dict, account_key: bytes, name: str) -> bytes:
         try:
             org_key = open_sealed(account_key, doc["org_key_wrapped"], f"org-key:{name}")
         except (UnreadableRecord, KeyError):
-            self._audit.record(name, "login.key_unreadable", f"user:{name}")
+            self._audit.record(name, AuditAction.LOGIN_KEY_UNREADABLE, f"user:{name}")
             raise AuthenticationError(
                 "Your password is right, but this account's copy of the organisation key cannot be opened.",
                 hint="Ask an admin to reset your password.",
             ) from None
         return org_key
 
-    def _fail(self, name: str, state: dict) -> None:
-        after = self._throttle.record_failure(name)
-        self._audit.record(name, "login.failed", f"user:{name}", {"failures": after["failures"]})
+    def _fail(self, who: str, throttle_id: str, target: str, state: dict) -> None:
+        after = self._throttle.record_failure(throttle_id)
+        self._audit.record(who, AuditAction.LOGIN_FAILED, target, {"failures": after["failures"]})
         if after["failures"] >= MAX_FAILURES:
             lockouts = int(state.get("lockouts", 0)) + 1
             delay = min(FIRST_LOCKOUT * (2 ** (lockouts - 1)), LONGEST_LOCKOUT)
             until = self._clock.now() + delay
-            self._throttle.lock(name, until, lockouts)
+            self._throttle.lock(throttle_id, until, lockouts)
             self._audit.record(
-                "system", "login.lockout", f"user:{name}", {"minutes": delay.total_seconds() / 60}
+                "system", AuditAction.LOGIN_LOCKOUT, target, {"minutes": delay.total_seconds() / 60}
             )
             raise AccountLocked(_locked_message(delay))
 
@@ -122,25 +162,27 @@ class AuthService:
         doc = self._users.get_doc(session.user.username)
         if (
             doc is None
-            or passwords.verify_password(password, passwords.PasswordHash.from_doc(doc["password"]))
+            or self._hasher.verify(password, passwords.PasswordHash.from_doc(doc["password"]))
             is None
         ):
             self._audit.record(
-                session.user.username, "reauth.failed", f"user:{session.user.username}"
+                session.user.username, AuditAction.REAUTH_FAILED, f"user:{session.user.username}"
             )
             raise AuthenticationError("That password is not right.")
         session.authenticated_at = self._clock.now()
-        self._audit.record(session.user.username, "reauth", f"user:{session.user.username}")
+        self._audit.record(
+            session.user.username, AuditAction.REAUTH, f"user:{session.user.username}"
+        )
 
     def change_password(self, session: Session, current: str, new: str) -> Session:
         name = session.user.username
         doc = self._users.get_doc(name)
         if (
             doc is None
-            or passwords.verify_password(current, passwords.PasswordHash.from_doc(doc["password"]))
+            or self._hasher.verify(current, passwords.PasswordHash.from_doc(doc["password"]))
             is None
         ):
-            self._audit.record(name, "password.change_failed", f"user:{name}")
+            self._audit.record(name, AuditAction.PASSWORD_CHANGE_FAILED, f"user:{name}")
             raise AuthenticationError("Your current password is not right.")
         if new == current:
             raise ValidationError(
@@ -149,9 +191,13 @@ class AuthService:
             )
         self._check_policy(new, name)
         self._users.update(
-            name, {**account_secrets(new, session.org_key, name), "must_change_password": False}
+            name,
+            {
+                **account_secrets(new, session.org_key, name, self._hasher),
+                "must_change_password": False,
+            },
         )
-        self._audit.record(name, "password.changed", f"user:{name}")
+        self._audit.record(name, AuditAction.PASSWORD_CHANGED, f"user:{name}")
         user = _user(self._users.get_doc(name))
         return Session(
             user=user,
@@ -168,7 +214,8 @@ class AuthService:
         if problem:
             raise ValidationError(problem, {"new": problem})
 
-    def logout(self, session: Session, reason: str = "logout") -> None:
+    def logout(self, session: Session, reason: str = AuditAction.LOGOUT) -> None:
+        reason = AuditAction(reason)  # outside the try: an unknown reason is a programming error
         try:
             self._audit.record(
                 session.user.username,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from alko_desk.models.audit import AuditAction
 from alko_desk.models.errors import (
     PasswordChangeRequired,
     PermissionDenied,
@@ -33,7 +34,7 @@ class SessionService:
         if not self._session.can(permission):
             self._audit.record(
                 self.actor,
-                "permission.denied",
+                AuditAction.PERMISSION_DENIED,
                 target,
                 {"operation": operation, "permission": permission.value},
             )

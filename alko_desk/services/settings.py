@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from alko_desk.models.audit import AuditAction
 from alko_desk.models.company import CompanyProfile
 from alko_desk.models.errors import SetupRequired, ValidationError
 from alko_desk.models.users import Permission, Session
@@ -34,4 +35,6 @@ class SettingsService(SessionService):
         after = profile_to_doc(profile)
         self._org.update_profile(profile)
         changed = sorted(k for k in after if before.get(k) != after[k])
-        self._audit.record(self.actor, "settings.changed", "organisation", {"fields": changed})
+        self._audit.record(
+            self.actor, AuditAction.SETTINGS_CHANGED, "organisation", {"fields": changed}
+        )

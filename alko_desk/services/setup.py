@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 
 from alko_desk import PRIVACY_POLICY_VERSION
+from alko_desk.models.audit import AuditAction
 from alko_desk.models.company import CompanyProfile
 from alko_desk.models.errors import ValidationError
 from alko_desk.models.users import Role, User
 from alko_desk.security import passwords
-from alko_desk.security.crypto import derive_key, new_key, open_sealed, seal
+from alko_desk.security.crypto import new_key
+from alko_desk.security.key_check import KEY_CHECK_PLAINTEXT, make_key_check, org_key_matches
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.auth import account_secrets, normalize_username
 from alko_desk.services.clock import Clock
@@ -17,7 +20,7 @@ from alko_desk.services.users import USERNAME_RE
 from alko_desk.storage.organisation_repo import OrganisationRepository, profile_to_doc
 from alko_desk.storage.users_repo import UserRepository
 
-KEY_CHECK_PLAINTEXT = b"alko-desk organisation key"
+__all__ = ["KEY_CHECK_PLAINTEXT", "SetupService", "org_key_matches", "validate_profile"]
 
 
 def validate_profile(profile: CompanyProfile) -> dict[str, str]:
@@ -46,11 +49,13 @@ class SetupService:
         users: UserRepository,
         audit: AuditLog,
         clock: Clock,
+        hasher: passwords.PasswordHasher | None = None,
     ) -> None:
         self._org = organisation
         self._users = users
         self._audit = audit
         self._clock = clock
+        self._hasher = hasher or passwords.PasswordHasher()
 
     def is_set_up(self) -> bool:
         return self._org.get() is not None
@@ -81,9 +86,8 @@ class SetupService:
             {
                 "org_id": uuid.uuid4().hex,
                 "profile": profile_to_doc(profile),
-                "key_check": seal(
-                    derive_key(org_key, "alko-desk/key-check/v1"), KEY_CHECK_PLAINTEXT, "key-check"
-                ),
+                "key_check": make_key_check(org_key),
+                "login_name_key": os.urandom(32),
                 "policy_version": PRIVACY_POLICY_VERSION,
                 "created_at": now,
             }
@@ -91,20 +95,6 @@ class SetupService:
         admin = User(
             username=name, full_name=admin_full_name.strip(), role=Role.ADMIN, created_at=now
         )
-        self._users.insert(admin, account_secrets(admin_password, org_key, name))
-        self._audit.record(name, "setup.completed", "organisation", {"admin": name})
+        self._users.insert(admin, account_secrets(admin_password, org_key, name, self._hasher))
+        self._audit.record(name, AuditAction.SETUP_COMPLETED, "organisation", {"admin": name})
         return admin
-
-
-def org_key_matches(organisation_doc: dict, org_key: bytes) -> bool:
-    try:
-        return (
-            open_sealed(
-                derive_key(org_key, "alko-desk/key-check/v1"),
-                organisation_doc["key_check"],
-                "key-check",
-            )
-            == KEY_CHECK_PLAINTEXT
-        )
-    except Exception:  # noqa: BLE001 - any failure means "not this organisation's key"
-        return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from alko_desk.models.audit import AuditAction
 from alko_desk.models.errors import NotFound, ValidationError
 from alko_desk.models.users import Permission, Role, Session, User
 from alko_desk.security import passwords
@@ -27,11 +28,13 @@ class UserAdminService(SessionService):
         audit: AuditLog,
         clock: Clock,
         session: Session,
+        hasher: passwords.PasswordHasher | None = None,
     ) -> None:
         super().__init__(session, audit, clock)
         self._users = users
         self._throttle = throttle
         self._org = organisation
+        self._hasher = hasher or passwords.PasswordHasher()
 
     def list_users(self) -> list[User]:
         self._require(Permission.USER_ADMIN, "list staff accounts")
@@ -70,8 +73,13 @@ class UserAdminService(SessionService):
             must_change_password=True,
             created_at=self._clock.now(),
         )
-        self._users.insert(user, account_secrets(temporary_password, self._session.org_key, name))
-        self._audit.record(self.actor, "user.created", f"user:{name}", {"role": role.value})
+        self._users.insert(
+            user,
+            account_secrets(temporary_password, self._session.org_key, name, self._hasher),
+        )
+        self._audit.record(
+            self.actor, AuditAction.USER_CREATED, f"user:{name}", {"role": role.value}
+        )
         return user
 
     def set_active(self, username: str, active: bool) -> None:
@@ -81,7 +89,9 @@ class UserAdminService(SessionService):
             raise ValidationError("You cannot disable your own account.")
         self._users.update(target.username, {"active": active})
         self._audit.record(
-            self.actor, "user.enabled" if active else "user.disabled", f"user:{target.username}"
+            self.actor,
+            AuditAction.USER_ENABLED if active else AuditAction.USER_DISABLED,
+            f"user:{target.username}",
         )
 
     def reset_password(self, username: str, temporary_password: str) -> None:
@@ -94,12 +104,14 @@ class UserAdminService(SessionService):
         self._users.update(
             target.username,
             {
-                **account_secrets(temporary_password, self._session.org_key, target.username),
+                **account_secrets(
+                    temporary_password, self._session.org_key, target.username, self._hasher
+                ),
                 "must_change_password": True,
             },
         )
         self._throttle.reset(target.username)
-        self._audit.record(self.actor, "user.password_reset", f"user:{target.username}")
+        self._audit.record(self.actor, AuditAction.USER_PASSWORD_RESET, f"user:{target.username}")
 
     def change_role(self, username: str, role: Role) -> None:
         self._require(Permission.USER_ADMIN, "change roles")
@@ -112,7 +124,7 @@ class UserAdminService(SessionService):
         self._users.update(target.username, {"role": role.value})
         self._audit.record(
             self.actor,
-            "user.role_changed",
+            AuditAction.USER_ROLE_CHANGED,
             f"user:{target.username}",
             {"from": target.role.value, "to": role.value},
         )
@@ -121,7 +133,7 @@ class UserAdminService(SessionService):
         self._require(Permission.USER_ADMIN, "unlock accounts")
         name = normalize_username(username)
         self._throttle.reset(name)
-        self._audit.record(self.actor, "user.unlocked", f"user:{name}")
+        self._audit.record(self.actor, AuditAction.USER_UNLOCKED, f"user:{name}")
 
     def _existing(self, username: str) -> User:
         user = self._users.get(normalize_username(username))

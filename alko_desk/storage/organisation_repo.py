@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from typing import Any
 
@@ -60,3 +61,21 @@ class OrganisationRepository:
     def profile(self) -> CompanyProfile | None:
         doc = self.get()
         return profile_from_doc(doc["profile"]) if doc else None
+
+    def login_name_key(self) -> bytes:
+        """The key of the hashes that stand for mistyped usernames; made once, on first use.
+
+        Written only if absent, so two desks asking at once keep the same key.
+        """
+        doc = self._meta.find_one({"_id": ORG_DOC_ID}, {"login_name_key": 1}) or {}
+        key = doc.get("login_name_key")
+        if key is None:
+            self._meta.update_one(
+                {"_id": ORG_DOC_ID, "login_name_key": {"$exists": False}},
+                {"$set": {"login_name_key": os.urandom(32)}},
+            )
+            doc = self._meta.find_one({"_id": ORG_DOC_ID}, {"login_name_key": 1}) or {}
+            key = doc.get("login_name_key")
+        if key is None:
+            raise ValidationError("ALKO Desk has not been set up on this database yet.")
+        return bytes(key)
