@@ -109,20 +109,21 @@ class PasswordHasher:
 
 @lru_cache(maxsize=1)
 def _blocklist() -> frozenset[str]:
+    """The blocked passwords folded exactly as a candidate is (`_fold`), so that "p@ssw0rd" on
+    the list also blocks "P@ssw0rd2026!!!!", which folds to "pssw0rd2026"."""
     words: set[str] = set()
     try:
         from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-        words.update(w.lower() for w in FREQUENCY_LISTS["passwords"])
+        words.update(FREQUENCY_LISTS["passwords"])
     except ImportError:  # pragma: no cover - zxcvbn is a declared dependency
         pass
     text = resource_path("blocked-passwords.txt").read_text("utf-8")
     words.update(
-        line.strip().lower()
-        for line in text.splitlines()
-        if line.strip() and not line.startswith("#")
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
     )
-    return frozenset(words)
+    folded = (_fold(word) for word in words)
+    return frozenset(word for word in folded if word)
 
 
 def _fold(text: str) -> str:

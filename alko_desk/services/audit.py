@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from alko_desk.models.audit import AuditAction, AuditEntry, AuditFilter, ChainReport
-from alko_desk.models.errors import AlkoError, PermissionDenied
+from alko_desk.models.errors import AlkoError, PasswordChangeRequired, PermissionDenied
 from alko_desk.models.users import Permission, Session
 from alko_desk.security.audit_chain import GENESIS_HASH, entry_hash
 from alko_desk.services.clock import Clock
@@ -220,7 +220,13 @@ class AuditService:
         self._log = log
         self._session = session
 
+    def _require_own_password(self) -> None:
+        # As every other service (services/base.py): a temporary password opens nothing else.
+        if self._session.user.must_change_password:
+            raise PasswordChangeRequired("Choose a new password before you continue.")
+
     def entries(self, flt: AuditFilter) -> list[AuditEntry]:
+        self._require_own_password()
         if not self._session.can(Permission.AUDIT_READ):
             self._log.record(
                 self._session.user.username,
@@ -232,6 +238,7 @@ class AuditService:
         return self._log.query(flt)
 
     def verify(self) -> ChainReport:
+        self._require_own_password()
         if not self._session.can(Permission.AUDIT_READ):
             self._log.record(
                 self._session.user.username,
