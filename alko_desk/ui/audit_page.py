@@ -31,7 +31,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alko_desk.models.audit import AuditEntry, AuditFilter, ChainReport
+from alko_desk.models.audit import (
+    AuditAction,
+    AuditCategory,
+    AuditEntry,
+    AuditFilter,
+    ChainReport,
+)
 from alko_desk.ui.table_models import ColumnsTableModel
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import ERROR_STYLE, OK_STYLE, heading, note
@@ -44,17 +50,22 @@ PAGE_SIZE = 200
 _tr = QCoreApplication.translate
 ROOT = QModelIndex()  # the invisible root of a flat table
 
-ACTION_PREFIXES = [
-    "",
-    "login",
-    "logout",
-    "password",
-    "permission.denied",
-    "reauth",
-    "user.",
-    "settings.",
-    "setup.",
-]
+
+def action_choices() -> list[tuple[str, str]]:
+    """What the action filter offers, from the one catalogue: each category's prefix, then each
+    of its actions; (prefix, label) pairs, the empty prefix first (any action)."""
+    choices = [("", "")]
+    for category in AuditCategory:
+        choices.append((category.value, category.label))
+        choices.extend(
+            (a.value, a.label)
+            for a in AuditAction
+            if a.category is category and a.value != category.value  # "login" is both
+        )
+    return choices
+
+
+ACTION_PREFIXES = [prefix for prefix, _ in action_choices()]
 
 
 class AuditColumn(enum.IntEnum):
@@ -295,7 +306,9 @@ class AuditPage(QWidget):
         self.actor.setPlaceholderText(self.tr("username"))
         self.action = QComboBox()
         self.action.setEditable(True)
-        self.action.addItems(ACTION_PREFIXES)
+        for prefix, label in action_choices():
+            self.action.addItem(prefix)
+            self.action.setItemData(self.action.count() - 1, label, Qt.ItemDataRole.ToolTipRole)
         self.action.lineEdit().setPlaceholderText(self.tr("any action"))
         self.target = QLineEdit()
         self.target.setPlaceholderText(self.tr("e.g. user:sam"))
