@@ -244,7 +244,10 @@ def test_interrupted_registration_is_finished_at_next_start(context, sales):
     assert [r.id for r in sales.search("zelj")] == [c.id]
     assert sales.count() == 1
     assert context.pending_repo.all() == []
-    assert c.status is ClientStatus.PROSPECT
+    # read back from the database, not the object register() returned before the "crash"
+    recovered = sales.get(c.id)
+    assert recovered.status is ClientStatus.PROSPECT and recovered.draft.last_name == "Kovačević"
+    assert [r.status for r in sales.search("zelj")] == [ClientStatus.PROSPECT]
 
 
 def test_bulk_registration_is_searchable_and_counted(sales):

@@ -9,6 +9,7 @@ offers "Log in as someone else", which ends the session.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import shiboken6
@@ -47,35 +48,51 @@ DEFAULT_IDLE_MINUTES = 5
 
 
 class IdleWatcher(QObject):
-    """Emits `idle` after `timeout_ms` without keyboard, mouse or touch input anywhere in the app."""
+    """Emits `idle` after `timeout_ms` without keyboard, mouse or touch input anywhere in the app.
+
+    Input only notes the time (`clock`, monotonic seconds); the timer merely wakes `check()`,
+    which decides from that clock. So a test can hand in a clock it moves itself and call
+    `check()`, instead of waiting for real time to pass on a busy machine.
+    """
 
     idle = Signal()
 
-    def __init__(self, timeout_ms: int, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        timeout_ms: int,
+        parent: QObject | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(parent)
+        self.clock = clock
+        self._timeout_ms = max(1, int(timeout_ms))
+        self._last_input = clock()
+        self._watching = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.setInterval(max(1, int(timeout_ms)))
-        self._timer.timeout.connect(self.idle)
+        self._timer.timeout.connect(self.check)
         self._installed = False
 
     @property
     def timeout_ms(self) -> int:
-        return self._timer.interval()
+        return self._timeout_ms
 
     def set_timeout_ms(self, timeout_ms: int) -> None:
-        self._timer.setInterval(max(1, int(timeout_ms)))
-        if self._timer.isActive():
-            self._timer.start()
+        self._timeout_ms = max(1, int(timeout_ms))
+        if self._watching:
+            self._wake_in(self._remaining_ms())
 
     def start(self) -> None:
         app = QApplication.instance()
         if app is not None and not self._installed:
             app.installEventFilter(self)
             self._installed = True
-        self._timer.start()
+        self._last_input = self.clock()
+        self._watching = True
+        self._wake_in(self._timeout_ms)
 
     def stop(self) -> None:
+        self._watching = False
         self._timer.stop()
         app = QApplication.instance()
         if app is not None and self._installed:
@@ -84,11 +101,30 @@ class IdleWatcher(QObject):
 
     @property
     def active(self) -> bool:
-        return self._timer.isActive()
+        return self._watching
+
+    def check(self) -> None:
+        """Emits `idle` (once) if the timeout has passed since the last input, else sleeps on."""
+        if not self._watching:
+            return
+        remaining = self._remaining_ms()
+        if remaining > 0:
+            self._wake_in(remaining)
+            return
+        self._watching = False
+        self._timer.stop()
+        self.idle.emit()
+
+    def _remaining_ms(self) -> int:
+        elapsed_ms = (self.clock() - self._last_input) * 1000
+        return max(0, int(self._timeout_ms - elapsed_ms + 0.999))
+
+    def _wake_in(self, ms: int) -> None:
+        self._timer.start(max(1, ms))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() in INPUT_EVENTS and self._timer.isActive():
-            self._timer.start()
+        if event.type() in INPUT_EVENTS and self._watching:
+            self._last_input = self.clock()
         return False
 
 

@@ -1,4 +1,8 @@
-"""The idle lock: the desk hides its data, the password unlocks it, another user can take over."""
+"""The idle lock: the desk hides its data, the password unlocks it, another user can take over.
+
+Time is a clock the tests move (`IdleWatcher.clock`), and `check()` is what the watcher's timer
+would call: nothing here depends on how fast a busy machine runs the event loop.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +19,34 @@ from tests.gui.helpers import log_in
 pytestmark = pytest.mark.gui
 
 
+class IdleClock:
+    """Monotonic seconds that move only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def idle_desk(qtbot, make_desk, admin_session):
+def idle_clock() -> IdleClock:
+    return IdleClock()
+
+
+@pytest.fixture
+def idle_desk(qtbot, make_desk, admin_session, idle_clock):
     desk = make_desk(idle_timeout_ms=300)
+    desk.idle.clock = idle_clock
     log_in(qtbot, desk, "admin", ADMIN_PASSWORD)
     qtbot.waitUntil(lambda: desk.main_window is not None, timeout=10_000)
+    assert desk.idle.active and not desk.locked
     return desk
+
+
+def let_time_pass(desk, clock: IdleClock, ms: int) -> None:
+    clock.now += ms / 1000
+    desk.idle.check()  # what the watcher's timer does when it wakes
 
 
 def covers_whole_window(desk) -> bool:
@@ -28,10 +54,13 @@ def covers_whole_window(desk) -> bool:
     return panel.isVisible() and panel.geometry() == window.rect()
 
 
-def test_idle_desk_locks_and_hides_the_data(qtbot, idle_desk):
+def test_idle_desk_locks_and_hides_the_data(qtbot, idle_desk, idle_clock):
     desk = idle_desk
     users = desk.main_window.show_section("users")
-    qtbot.waitUntil(lambda: desk.locked, timeout=5_000)
+    let_time_pass(desk, idle_clock, 290)
+    assert not desk.locked
+    let_time_pass(desk, idle_clock, 20)
+    assert desk.locked
     assert covers_whole_window(desk)
     assert not desk.main_window.centralWidget().isEnabled()
     assert not desk.main_window.logout_action.isEnabled()
@@ -39,21 +68,25 @@ def test_idle_desk_locks_and_hides_the_data(qtbot, idle_desk):
     assert desk.session is not None
 
 
-def test_input_keeps_the_desk_unlocked(qtbot, idle_desk):
+def test_input_keeps_the_desk_unlocked(qtbot, idle_desk, idle_clock):
     desk = idle_desk
-    for _ in range(6):
-        qtbot.wait(100)
+    for _ in range(6):  # 1.2 s in all, never 300 ms without a key
+        let_time_pass(desk, idle_clock, 200)
         qtbot.keyClick(desk.main_window.navigation, Qt.Key.Key_Down)
     assert not desk.locked
-    qtbot.waitUntil(lambda: desk.locked, timeout=5_000)
+    let_time_pass(desk, idle_clock, 290)
+    assert not desk.locked
+    let_time_pass(desk, idle_clock, 20)
+    assert desk.locked
 
 
-def test_password_unlocks_and_open_forms_keep_what_was_typed(qtbot, idle_desk):
+def test_password_unlocks_and_open_forms_keep_what_was_typed(qtbot, idle_desk, idle_clock):
     desk = idle_desk
     page = desk.main_window.show_section("users")
     dialog = page.open_create_dialog()
     qtbot.keyClicks(dialog.full_name, "Half-typed Name")
-    qtbot.waitUntil(lambda: desk.locked, timeout=5_000)
+    let_time_pass(desk, idle_clock, 310)
+    assert desk.locked
     assert not dialog.isEnabled()  # covered, no typing into it behind the lock
     panel = desk.desk_lock.panel
     qtbot.keyClicks(panel.password, "not the right password")
@@ -73,13 +106,14 @@ def test_password_unlocks_and_open_forms_keep_what_was_typed(qtbot, idle_desk):
 
 
 def test_log_in_as_someone_else_ends_the_first_session(
-    qtbot, idle_desk, make_user, context, admin_session
+    qtbot, idle_desk, idle_clock, make_user, context, admin_session
 ):
     desk = idle_desk
     make_user("sam", Role.SALES)
     first_window = desk.main_window
     first_session = desk.session
-    qtbot.waitUntil(lambda: desk.locked, timeout=5_000)
+    let_time_pass(desk, idle_clock, 310)
+    assert desk.locked
     qtbot.mouseClick(desk.desk_lock.panel.switch_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
         lambda: desk.login_window.isVisible() and desk.main_window is None, timeout=5_000
@@ -118,9 +152,9 @@ def test_idle_timeout_comes_from_the_company_settings(qtbot, make_desk, context,
     assert desk.idle.timeout_ms == 7 * 60_000
 
 
-def test_lock_reaches_an_open_modal_message_and_unlocks_from_it(qtbot, idle_desk):
+def test_lock_reaches_an_open_modal_message_and_unlocks_from_it(qtbot, idle_desk, idle_clock):
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QMessageBox
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
     desk = idle_desk
     box = QMessageBox(
@@ -134,9 +168,11 @@ def test_lock_reaches_an_open_modal_message_and_unlocks_from_it(qtbot, idle_desk
     seen = {}
 
     def enter_password():
-        if not desk.locked:  # the idle timer has not fired yet
-            QTimer.singleShot(50, enter_password)
+        if QApplication.activeModalWidget() is not box:  # exec() has not shown it yet
+            QTimer.singleShot(20, enter_password)
             return
+        let_time_pass(desk, idle_clock, 310)
+        seen["locked"] = desk.locked
         panel = desk.desk_lock.panel
         seen["host"] = panel.parentWidget()
         seen["main_covered"] = any(
@@ -156,6 +192,22 @@ def test_lock_reaches_an_open_modal_message_and_unlocks_from_it(qtbot, idle_desk
 
     QTimer.singleShot(0, enter_password)
     box.exec()  # the desk locks while this waits for an answer
+    assert seen["locked"]
     assert seen["host"] is box  # the only window that could still take the password
     assert seen["main_covered"] and seen["unlocked"]
     assert desk.main_window.centralWidget().isEnabled()
+
+
+def test_watcher_wakes_itself_on_the_real_clock_and_reports_idle_once(qtbot):
+    from alko_desk.ui.idle import IdleWatcher
+
+    watcher = IdleWatcher(50)
+    fired = []
+    watcher.idle.connect(lambda: fired.append(True))
+    watcher.start()
+    with qtbot.waitSignal(watcher.idle, timeout=10_000):
+        pass
+    assert not watcher.active
+    watcher.check()  # a late wake-up after the lock does not report again
+    assert fired == [True]
+    watcher.stop()
