@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-from alko_desk.resources import resource_path
+from alko_desk import resources
 
 MIN_LENGTH = 15
 MAX_LENGTH = 128
@@ -118,7 +118,7 @@ def _blocklist() -> frozenset[str]:
         words.update(FREQUENCY_LISTS["passwords"])
     except ImportError:  # pragma: no cover - zxcvbn is a declared dependency
         pass
-    text = resource_path("blocked-passwords.txt").read_text("utf-8")
+    text = resources.read_text("blocked-passwords.txt")
     words.update(
         line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
     )
