@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if os.environ.get("ALKO_DEBUG") else logging.ERROR,
         format="alko-desk: %(levelname)s %(name)s: %(message)s",
     )
+    from alko_desk.logsafe import redact_handlers
+
+    redact_handlers()  # no personal values in what reaches the terminal either
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
@@ -534,12 +537,11 @@ def _error(text: str) -> None:
 def _log_unexpected(exc: BaseException) -> Path | None:
     """Writes the traceback to the desk's log file; returns where, or None if that failed too."""
     try:
+        from alko_desk.logsafe import private_file_handler
         from alko_desk.paths import data_dir
 
         path = data_dir() / "logs" / "cli.log"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler = private_file_handler(path, "%(asctime)s %(levelname)s %(message)s")
         log.addHandler(handler)
         try:
             log.error(

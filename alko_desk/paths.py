@@ -37,8 +37,34 @@ def data_dir(*, create: bool = True) -> Path:
         location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
         path = Path(location) if location else Path.home() / ".alko-desk"
     if create:
-        path.mkdir(parents=True, exist_ok=True)
+        private_dir(path)
     return path
+
+
+def private_dir(path: Path) -> Path:
+    """Creates the folder if needed and makes it readable only by this OS user (0700).
+
+    The data folder holds the embedded database, the audit anchor and logs: another account
+    on the same computer must not read them (the embedded FerretDB has no login of its own).
+    An existing folder is tightened too, so an install made before this rule is fixed.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name == "posix":
+        os.chmod(path, 0o700)
+    return path
+
+
+def tighten_files(folder: Path) -> None:
+    """Makes every file below `folder` 0600 and every folder 0700 (files of earlier versions)."""
+    if os.name != "posix":
+        return
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(Path(root) / name, 0o700)
+        for name in files:
+            file = Path(root) / name
+            if not file.is_symlink():
+                os.chmod(file, 0o600)
 
 
 def database_dir(base: Path | None = None) -> Path:

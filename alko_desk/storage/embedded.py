@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pymongo
 
+from alko_desk.paths import private_dir, tighten_files
+
 FERRETDB_VERSION = "v1.24.2"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -141,26 +143,36 @@ class EmbeddedServer:
                 + ", ".join(search_locations())
                 + ". Run `make run` (it installs it), or set ALKO_MONGODB_URI to use a MongoDB server."
             )
+        # The database files are this OS user's alone: folders 0700, files 0600, and the
+        # server runs with umask 077 so that the files SQLite creates later are 0600 too.
         for sub in ("sqlite", "state"):
-            (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+            private_dir(self.data_dir / sub)
+        private_dir(self.data_dir)
+        tighten_files(self.data_dir)
         shared = self._running_shared_server()
         if shared:
             self.port = shared
             return self.uri
         self._stop_leftover()
         self.port = self.port or free_port()
-        log = open(self.data_dir / "ferretdb.log", "ab")  # noqa: SIM115 - handed to the child process
+        log_fd = os.open(
+            self.data_dir / "ferretdb.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+        )
+        log = os.fdopen(log_fd, "ab")  # handed to the child process
         self.process = _Launcher.popen(
             self.command(),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent if self.tie_to_parent and os.name == "posix" else None,
+            umask=0o077 if os.name == "posix" else -1,
         )
         log.close()
-        self.pid_file.write_text(
-            json.dumps({"pid": self.process.pid, "port": self.port, "owner_pid": os.getpid()})
-        )
+        pid_fd = os.open(self.pid_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(pid_fd, "w") as pid_file:
+            pid_file.write(
+                json.dumps({"pid": self.process.pid, "port": self.port, "owner_pid": os.getpid()})
+            )
         self._wait_ready(timeout)
         return self.uri
 

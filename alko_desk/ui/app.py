@@ -444,6 +444,9 @@ def run_gui(argv: list[str]) -> int:
     from alko_desk.paths import data_dir
 
     folder = data_dir()
+    from alko_desk.logsafe import install_desk_logging
+
+    install_desk_logging(folder)
 
     def open_context(secrets: SecretStore | None) -> AppContext:
         from alko_desk.bootstrap import open_context as bootstrap_open
