@@ -68,7 +68,8 @@ class UserRepository:
 
 @repository
 class LoginThrottleRepository:
-    """Failed-login counters keyed by the typed username, whether or not it exists."""
+    """Failed-login counters: by account name, or by a keyed hash (`unknown:…`) for a name that
+    is no account, so that what was typed (perhaps a password) is never stored."""
 
     def __init__(self, store: Store) -> None:
         self._coll = store.collection("login_throttle")
