@@ -12,7 +12,9 @@ set -euo pipefail
 VERSION=v1.24.2
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dest="$root/.tools/bin/ferretdb"
-if [ -x "$dest" ] && "$dest" --version 2>/dev/null | grep -q "version: $VERSION"; then
+# grep without -q reads all the output: with -q it can exit first, ferretdb dies of SIGPIPE,
+# pipefail fails the check and a good binary is rebuilt (through a symlinked .tools/bin too).
+if [ -x "$dest" ] && "$dest" --version 2>/dev/null | grep "version: $VERSION" >/dev/null; then
   exit 0
 fi
 if ! command -v go >/dev/null 2>&1; then
@@ -29,4 +31,4 @@ chmod -R u+w "$work/src"
 echo "$VERSION" > "$work/src/build/version/version.txt"
 mkdir -p "$(dirname "$dest")"
 (cd "$work/src" && go build -buildvcs=false -trimpath -o "$dest" ./cmd/ferretdb)
-"$dest" --version | head -1
+"$dest" --version | sed -n 1p
