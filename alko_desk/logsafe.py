@@ -1,10 +1,10 @@
 """Logs without personal values.
 
-A traceback is what a developer needs; the message of an unexpected exception is where a
-client's data leaks (`date.fromisoformat` puts the decrypted birth date in its message, a
-duplicate-key error the key's value, a KeyError the key). So the app's log handlers keep every
-frame but write an exception's message only when it is known to be safe: our own errors, whose
-messages are written for users (models/errors.py), and errors about files and connections.
+A traceback is what a developer needs; the message of an exception is where a client's data
+leaks (`date.fromisoformat` puts the decrypted birth date in its message, a duplicate-key error
+the key's value, a KeyError the key, and even our own user-facing messages may name a client).
+So the app's log handlers keep every frame and the exception's type, but write its message only
+for errors about files and the database connection, whose messages name paths and servers.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import logging
 import os
 import traceback
 from pathlib import Path
-
-from alko_desk.models.errors import AlkoError
 
 WITHHELD = "(message withheld: it may contain personal data)"
 _CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
@@ -34,8 +32,6 @@ _CONNECTION_ERRORS = {
 
 
 def safe_message(exc: BaseException) -> str:
-    if isinstance(exc, AlkoError):
-        return exc.message
     if isinstance(exc, OSError) or type(exc).__name__ in _CONNECTION_ERRORS:
         return str(exc)
     return WITHHELD

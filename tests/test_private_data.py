@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from alko_desk.models.errors import ValidationError
 from alko_desk.models.users import Role
 from alko_desk.paths import data_dir, database_dir
 from alko_desk.services.clients import new_client_id
@@ -97,6 +98,10 @@ def other_errors() -> list[BaseException]:
             raise RuntimeError(f"could not read {EMAIL}") from inner
     except RuntimeError as exc:
         errors.append(exc)
+    try:  # even a message written for users may name a client
+        raise ValidationError(f"{FULL_NAME}: the phone number is not valid")
+    except ValidationError as exc:
+        errors.append(exc)
     return errors
 
 
@@ -135,6 +140,7 @@ def test_desk_log_of_the_error_reporter_has_no_personal_values(context, make_use
         root.removeHandler(handler)
         handler.close()
     text = (tmp_path / "desk" / "logs" / "desk.log").read_text("utf-8")
-    assert text.count("unexpected error") == 3 and "KeyError" in text
+    assert text.count("unexpected error") == 4 and "KeyError" in text
+    assert "ValidationError" in text
     for value in (BIRTH_DATE, "1985", EMAIL, "Horvat"):
         assert value not in text
