@@ -213,3 +213,16 @@ def test_an_account_carrying_a_key_that_is_not_the_organisations_is_refused(cont
     entries = context.services_for(admin_session).audit.entries(AuditFilter(action_prefix="login"))
     assert entries[0].action == "login.key_mismatch" and entries[0].actor == "mallory"
     assert not any(e.action == "login" and e.actor == "mallory" for e in entries)
+
+
+def test_a_database_set_up_before_the_name_key_gets_one_on_first_use(context, store, admin_session):
+    store.collection("meta").update_one({"_id": "organisation"}, {"$unset": {"login_name_key": ""}})
+    for _ in range(2):
+        with pytest.raises(AuthenticationError):
+            context.auth.login("ghost", "wrong password, wrong!")
+    key = store.collection("meta").find_one({"_id": "organisation"})["login_name_key"]
+    assert len(bytes(key)) == 32
+    failed = context.services_for(admin_session).audit.entries(
+        AuditFilter(action_prefix="login.failed")
+    )
+    assert failed[0].target == failed[1].target and failed[0].details["failures"] == 2
