@@ -110,7 +110,8 @@ class AuthService:
             raise AuthenticationError("This account is disabled. Ask an admin to re-enable it.")
         org_key = self._unwrap_org_key(doc, account_key, name)
         if org_doc is None or not org_key_matches(org_doc, org_key):
-            # An account whose key is not the organisation's was not made by this app (P8).
+            # An account whose key is not the organisation's was not made by this app: one
+            # written straight into the database, with a key its author chose.
             self._audit.record(name, AuditAction.LOGIN_KEY_MISMATCH, target)
             raise AuthenticationError(
                 "Your password is right, but this account does not hold this organisation's key, "
