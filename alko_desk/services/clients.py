@@ -51,6 +51,7 @@ from alko_desk.services.client_validation import (
     mask_phone,
     normalize_document_number,
     parse_phone,
+    same_document_number,
     validate_draft,
 )
 from alko_desk.services.clock import Clock
@@ -398,6 +399,9 @@ class ClientService(SessionService):
         normalized, errors = self.validate(draft)
         if errors:
             raise ValidationError("Please correct the highlighted fields.", errors)
+        if same_document_number(normalized.licence_number, stored.licence_number):
+            # kept as typed, compared normalised: the same number written another way is no edit
+            normalized = replace(normalized, licence_number=stored.licence_number)
         if doc["version"] != base.version:
             raise self._conflict(doc, cipher, base)
         changed = [f for f, v in _flat(normalized).items() if _flat(stored)[f] != v]
