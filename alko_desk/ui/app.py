@@ -399,6 +399,18 @@ class DeskController(QObject):
                     log.exception("closing the database failed")
         self._opened.clear()
 
+    def bring_to_front(self) -> None:
+        """Another start on this data folder: show the window the user works in."""
+        window = QApplication.activeModalWidget()
+        if window is None:
+            shown = [w for w in self.windows() if shiboken6.isValid(w) and w.isVisible()]
+            window = shown[-1] if shown else self.login_window
+        if window.isMinimized():
+            window.showNormal()
+        window.show()
+        window.raise_()
+        window.activateWindow()
+
     def windows(self) -> list[QWidget]:
         return [w for w in (self.login_window, self.wizard, self.main_window) if w is not None]
 
@@ -442,8 +454,13 @@ def run_gui(argv: list[str]) -> int:
     app.setApplicationVersion(__version__)
     _install_translations(app)
     from alko_desk.paths import data_dir
+    from alko_desk.ui.single_instance import SingleInstance
 
     folder = data_dir()
+    instance = SingleInstance(Path(folder), app)
+    if not instance.claim():
+        log.info("ALKO Desk already runs on %s: brought it to the front", folder)
+        return 0
 
     def open_context(secrets: SecretStore | None) -> AppContext:
         from alko_desk.bootstrap import open_context as bootstrap_open
@@ -454,6 +471,7 @@ def run_gui(argv: list[str]) -> int:
     dialogs = DialogService()
     controller = DeskController(open_context, dialogs=dialogs, preferences=Preferences())
     install_excepthook(controller.reporter)
+    instance.activated.connect(controller.bring_to_front)
     controller.quit_requested.connect(app.quit)
     app.aboutToQuit.connect(controller.shutdown)
     app.setQuitOnLastWindowClosed(True)
@@ -464,6 +482,7 @@ def run_gui(argv: list[str]) -> int:
     finally:
         controller.shutdown()
         collector.stop()
+        instance.release()
 
 
 __all__ = ["DeskController", "run_gui"]

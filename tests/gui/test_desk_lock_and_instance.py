@@ -48,3 +48,50 @@ def test_lock_prompt_takes_the_password_while_a_modal_dialog_is_open(qtbot, idle
     assert desk.main_window.centralWidget().isEnabled()
     dialogs.confirm_answer = True
     form.reject()
+
+
+def test_second_start_on_one_data_folder_brings_the_first_forward(qtbot, tmp_path):
+    from alko_desk.ui.single_instance import SingleInstance
+
+    first = SingleInstance(tmp_path / "data")
+    assert first.claim() and first.owner
+    second = SingleInstance(tmp_path / "data" / ".." / "data")  # the same folder, written otherwise
+    with qtbot.waitSignal(first.activated, timeout=5_000):
+        assert not second.claim()
+    assert not second.owner
+    elsewhere = SingleInstance(tmp_path / "other")
+    assert elsewhere.claim()  # another data folder is another desk
+    elsewhere.release()
+    first.release()
+    again = SingleInstance(tmp_path / "data")
+    assert again.claim()  # once the first has quit, the next start is the desk
+    again.release()
+
+
+def test_second_app_start_exits_at_once_and_never_touches_the_database(
+    qtbot, tmp_path, monkeypatch
+):
+    """The second copy never attaches to the first's embedded server, so it cannot lose it."""
+    from alko_desk.ui import app as app_module
+    from alko_desk.ui.single_instance import SingleInstance
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    monkeypatch.setenv("ALKO_DATA_DIR", str(folder))
+    first = SingleInstance(folder)
+    assert first.claim()
+    opened = []
+    monkeypatch.setattr(
+        app_module, "DeskController", lambda *a, **k: opened.append(a) or pytest.fail("started")
+    )
+    with qtbot.waitSignal(first.activated, timeout=5_000):
+        assert app_module.run_gui(["alko-desk"]) == 0
+    assert opened == []
+    first.release()
+
+
+def test_bring_to_front_shows_the_login_window(qtbot, make_desk):
+    desk = make_desk()
+    desk.login_window.showMinimized()
+    desk.bring_to_front()
+    assert desk.login_window.isVisible() and not desk.login_window.isMinimized()
