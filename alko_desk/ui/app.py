@@ -119,6 +119,9 @@ class DeskController(QObject):
     def _secrets_ready(self, result: tuple[Any, str]) -> None:
         self.secrets, remembered = result
         self.login_window.set_username(remembered, bool(remembered))
+        self.login_window.set_remember_available(
+            self.secrets is not None and bool(getattr(self.secrets, "available", True))
+        )
         if self.secrets is not None and self.secrets.warning:
             self.login_window.set_notice(self.secrets.warning)
         self._open_database()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import PySide6
 from PySide6.QtCore import QSize, Qt, Signal, qVersion
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from alko_desk.ui.pages import SECTIONS, Section, failed_page, sections_for
-from alko_desk.ui.preferences import LAST_SECTION, MAIN_WINDOW_GEOMETRY, Preferences
+from alko_desk.ui.preferences import LAST_SECTION, MAIN_WINDOW_GEOMETRY, Preferences, for_user
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import heading
 
@@ -74,6 +74,14 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def first_start_size(available: QSize, minimum: QSize) -> QSize:
+    """Nine tenths of the screen's free area, never below the window's minimum."""
+    return QSize(
+        max(minimum.width(), int(available.width() * 0.9)),
+        max(minimum.height(), int(available.height() * 0.9)),
+    )
+
+
 class MainWindow(QMainWindow):
     lock_requested = Signal()
     logout_requested = Signal()
@@ -102,6 +110,9 @@ class MainWindow(QMainWindow):
             self.tr("ALKO Desk — {name}").format(name=user.full_name or user.username)
         )
         self.setMinimumSize(QSize(900, 560))
+        # Per user: the next person at this desk gets their own window and first page.
+        self._geometry_option = for_user(MAIN_WINDOW_GEOMETRY, user.username)
+        self._section_option = for_user(LAST_SECTION, user.username)
         self._sections = sections_for(services.session.can)
         self._build_central()
         self._build_menus()
@@ -168,16 +179,26 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.database_label)
 
     def _restore(self) -> None:
-        if self._preferences:
-            geometry = self._preferences.get(MAIN_WINDOW_GEOMETRY)
-            if not geometry.isEmpty():
-                self.restoreGeometry(geometry)
+        geometry = self._preferences.get(self._geometry_option) if self._preferences else None
+        if geometry is None or geometry.isEmpty() or not self.restoreGeometry(geometry):
+            self.fit_to_screen()
         keys = self.section_keys()
-        last = self._preferences.get(LAST_SECTION) if self._preferences else ""
+        last = self._preferences.get(self._section_option) if self._preferences else ""
         if keys:
             self.show_section(last if last in keys else keys[0])
-        else:
-            self.resize(1100, 700)
+
+    def fit_to_screen(self) -> None:
+        """First start: most of the screen, centred (a 900×560 window truncates every table)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(1280, 800)
+            return
+        area = screen.availableGeometry()
+        self.resize(first_start_size(area.size(), self.minimumSize()))
+        self.move(
+            area.x() + max(0, (area.width() - self.frameGeometry().width()) // 2),
+            area.y() + max(0, (area.height() - self.frameGeometry().height()) // 2),
+        )
 
     # -- sections ---------------------------------------------------------------------------
 
@@ -221,7 +242,7 @@ class MainWindow(QMainWindow):
         key = self._sections[row].key
         self.stack.setCurrentWidget(self.page(key))
         if self._preferences:
-            self._preferences.set(LAST_SECTION, key)
+            self._preferences.set(self._section_option, key)
 
     # -- locking and closing ----------------------------------------------------------------
 
@@ -245,7 +266,7 @@ class MainWindow(QMainWindow):
 
     def _save(self) -> None:
         if self._preferences:
-            self._preferences.set(MAIN_WINDOW_GEOMETRY, self.saveGeometry())
+            self._preferences.set(self._geometry_option, self.saveGeometry())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._save()
