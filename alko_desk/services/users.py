@@ -119,6 +119,9 @@ class UserAdminService(SessionService):
 
     def unlock(self, username: str) -> None:
         self._require(Permission.USER_ADMIN, "unlock accounts")
+        self._existing(
+            username
+        )  # "can log in again" would be untrue of an account that is not there
         name = normalize_username(username)
         self._throttle.reset(name)
         self._audit.record(self.actor, "user.unlocked", f"user:{name}")
