@@ -235,22 +235,22 @@ class DeskController(QObject):
         self.login_window.set_busy(True)
         self.tasks.run(
             work,
-            on_success=self._logged_in,
+            on_success=lambda result: self._logged_in(result, password),
             on_failure=refused,
             on_finished=lambda: self.login_window.set_busy(False),
             parent=self.login_window,
             title=self.tr("Log in"),
         )
 
-    def _logged_in(self, result: tuple[Session, CompanyProfile]) -> None:
+    def _logged_in(self, result: tuple[Session, CompanyProfile], password: str = "") -> None:
         session, self.company = result
         self.login_window.password.clear()
         if session.user.must_change_password:
-            self._force_password_change(session)
+            self._force_password_change(session, password)
         else:
             self._open_main(session)
 
-    def _force_password_change(self, session: Session) -> None:
+    def _force_password_change(self, session: Session, current_password: str = "") -> None:
         from alko_desk.ui.change_password import ChangePasswordDialog
 
         assert self.context is not None
@@ -260,6 +260,7 @@ class DeskController(QObject):
             self.tasks,
             forced=True,
             company_name=self.company.name if self.company else "",
+            current_password=current_password,
             parent=self.login_window,
         )
         dialog.changed.connect(self._open_main)
