@@ -67,7 +67,7 @@ class FieldForm(QObject):
 
     def add(self, name: str, label: str, widget: QWidget, hint: str = "") -> QWidget:
         box = QWidget()
-        box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
@@ -82,7 +82,7 @@ class FieldForm(QObject):
         edited = getattr(widget, "textEdited", None) or getattr(widget, "textChanged", None)
         if edited is not None:
             # A message goes as soon as the user works on its field; it is checked again on submit.
-            edited.connect(lambda *_args, n=name: set_error(self.errors[n], ""))
+            edited.connect(lambda *_args, n=name: self.clear_error(n))
         return widget
 
     def show_errors(self, field_errors: dict[str, str]) -> list[str]:
@@ -98,11 +98,17 @@ class FieldForm(QObject):
                 unplaced.append(name)
         if first is not None:
             first.setFocus()
+        self.form.invalidate()  # QFormLayout keeps row heights from before the messages otherwise
         return unplaced
 
     def clear_errors(self) -> None:
         for label in self.errors.values():
             set_error(label, "")
+
+    def clear_error(self, name: str) -> None:
+        if self.errors[name].text():
+            set_error(self.errors[name], "")
+            self.form.invalidate()
 
     def error_text(self, name: str) -> str:
         label = self.errors[name]
