@@ -132,8 +132,9 @@ class ChangePasswordDialog(QDialog):
 
     def _failed(self, exc: BaseException) -> bool:
         if isinstance(exc, (AuthenticationError, ValidationError)):
-            if isinstance(exc, ValidationError) and "password" in exc.field_errors:
-                self.passwords.show_error(exc.field_errors["password"])
+            field = next((k for k in ("new", "password") if k in exc.field_errors), None)
+            if isinstance(exc, ValidationError) and field:
+                self.passwords.show_error(exc.user_text())
                 self.passwords.first.selectAll()
                 self.passwords.first.setFocus()  # not on "Log out", where Enter would log out
             else:
