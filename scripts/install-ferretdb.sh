@@ -12,7 +12,8 @@ set -euo pipefail
 VERSION=v1.24.2
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dest="$root/.tools/bin/ferretdb"
-if [ -x "$dest" ] && "$dest" --version 2>/dev/null | grep -q "version: $VERSION"; then
+# grep without -q: with pipefail, -q exiting early can SIGPIPE the binary and force a rebuild.
+if [ -x "$dest" ] && "$dest" --version 2>/dev/null | grep "version: $VERSION" >/dev/null; then
   exit 0
 fi
 if ! command -v go >/dev/null 2>&1; then
