@@ -137,6 +137,7 @@ class ClientDetailPanel(QWidget):
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setAccessibleName(titles[name])
             caption = note(titles[name])
+            caption.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
             form.addRow(caption, value)
             self.values[name] = value
         self.reveal_button = QPushButton(_tr("ClientDetail", "Reveal numbers"))
@@ -148,9 +149,11 @@ class ClientDetailPanel(QWidget):
         )
         self.reveal_button.clicked.connect(self._reveal_clicked)
         self.masked_note = note(_tr("ClientDetail", "Recorded in the audit log."))
-        reveal_row = QHBoxLayout()
-        reveal_row.addWidget(self.reveal_button, 0, Qt.AlignmentFlag.AlignVCenter)
-        reveal_row.addWidget(self.masked_note, 1, Qt.AlignmentFlag.AlignVCenter)
+        # The note under the button, not squeezed beside it into a narrow column.
+        reveal_row = QVBoxLayout()
+        reveal_row.setSpacing(2)
+        reveal_row.addWidget(self.reveal_button, 0, Qt.AlignmentFlag.AlignLeft)
+        reveal_row.addWidget(self.masked_note)
         form.insertRow(
             SHOWN_FIELDS.index("email"), "", reveal_row
         )  # right under the masked numbers
