@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QLibraryInfo, QLocale, QObject, QTimer, QTranslator, Signal
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 from alko_desk import APP_NAME, ORG_NAME, __version__
 from alko_desk.models.errors import AlkoError, AuthenticationError
@@ -376,9 +376,8 @@ class DeskController(QObject):
             modal = QApplication.activeModalWidget()
             if modal is None:
                 return
-            reject = getattr(modal, "reject", None)
-            if reject is not None:
-                reject()
+            if isinstance(modal, QDialog):
+                QDialog.reject(modal)  # the session ends: no "Discard changes?" on the way out
             else:
                 modal.close()
 

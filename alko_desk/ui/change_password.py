@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 from alko_desk.models.errors import AuthenticationError, ValidationError
 from alko_desk.models.users import Session
 from alko_desk.security.passwords import password_problem
+from alko_desk.ui.dialogs import may_discard
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import HeightFitter, PasswordFields, error_label, note, set_error
 
@@ -92,6 +93,14 @@ class ChangePasswordDialog(QDialog):
         self._update()
         self.fitter = HeightFitter(self)
         (self.passwords.first if current_password else self.current).setFocus()
+
+    def reject(self) -> None:
+        """Escape or Cancel (Log out at first login): asks first when a new password was typed."""
+        typed = bool(
+            self.passwords.first.text() or (self.current.isVisible() and self.current.text())
+        )
+        if may_discard(getattr(self._tasks, "dialogs", None), self, typed):
+            super().reject()
 
     def _check(self, password: str) -> str | None:
         if self.current.text() and password == self.current.text():

@@ -35,6 +35,7 @@ from alko_desk.models.errors import ValidationError
 from alko_desk.models.users import Role, User
 from alko_desk.security.passwords import password_problem
 from alko_desk.services.account_validation import account_problems
+from alko_desk.ui.dialogs import may_discard
 from alko_desk.ui.table_models import ColumnsTableModel
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import (
@@ -257,6 +258,11 @@ class CreateUserDialog(QDialog):
         self.created = user
         self.accept()
 
+    def reject(self) -> None:
+        typed = any(w.text() for w in (self.username, self.full_name, self.password.first))
+        if may_discard(getattr(self._tasks, "dialogs", None), self, typed):
+            super().reject()
+
     def _failed(self, exc: BaseException) -> bool:
         if not isinstance(exc, ValidationError):
             return False
@@ -319,6 +325,11 @@ class ResetPasswordDialog(QDialog):
         layout.addWidget(buttons)
         _only_ok_is_default(self, self.ok_button)
         self.fitter = HeightFitter(self)
+
+    def reject(self) -> None:
+        typed = bool(self.password.first.text())
+        if may_discard(getattr(self._tasks, "dialogs", None), self, typed):
+            super().reject()
 
     def submit(self) -> None:
         problem = self.password.problem()

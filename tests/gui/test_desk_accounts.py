@@ -111,3 +111,15 @@ def test_first_login_change_does_not_ask_again_and_keeps_focus_off_log_out(
     assert dialog.passwords.verdict.text() == "This password can be used."
     qtbot.keyClick(dialog.passwords.second, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: desk.main_window is not None, timeout=WAIT)
+
+
+def test_escape_on_a_half_filled_staff_form_asks_first(qtbot, create_dialog, dialogs):
+    d = create_dialog
+    qtbot.keyClicks(d.full_name, "Mia Manager")
+    dialogs.confirm_answer = False
+    qtbot.keyClick(d.full_name, Qt.Key.Key_Escape)
+    assert d.isVisible() and d.full_name.text() == "Mia Manager"
+    assert "not been saved" in dialogs.confirms[-1]
+    dialogs.confirm_answer = True
+    qtbot.keyClick(d.full_name, Qt.Key.Key_Escape)
+    assert not d.isVisible()

@@ -49,6 +49,7 @@ from alko_desk.models.clients import (
 from alko_desk.models.errors import ConcurrentModification, ValidationError
 from alko_desk.services.client_validation import MAX_NOTES, check_field, format_phone
 from alko_desk.ui.clients.formatting import entry_date, looks_like_date, parse_entry_date
+from alko_desk.ui.dialogs import may_discard
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import ERROR_STYLE, MUTED_STYLE, error_label, heading, note, set_error
 
@@ -808,17 +809,8 @@ class ClientFormDialog(QDialog):
 
     def reject(self) -> None:
         """Escape, Cancel or the window's close button: asks first when something was typed."""
-        if self.has_unsaved_input() and not self._tasks.dialogs.confirm(
-            self,
-            _tr("ClientForm", "Discard changes?"),
-            _tr(
-                "ClientForm",
-                "What you typed in this form has not been saved. Discard it and close the form?",
-            ),
-            _tr("ClientForm", "Discard changes"),
-        ):
-            return
-        super().reject()
+        if may_discard(self._tasks.dialogs, self, self.has_unsaved_input()):
+            super().reject()
 
     # -- size ------------------------------------------------------------------------------
 
