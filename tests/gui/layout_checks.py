@@ -59,7 +59,8 @@ def clipped(window: QWidget) -> list[str]:
                 if need > w.height() + 1:
                     out.append(f"{text[:40]!r}: {w.height()} px tall, needs {need}")
             elif "<" not in text:
-                need = w.fontMetrics().horizontalAdvance(text) + 2 * w.margin()
+                shown = text.replace("&", "") if w.buddy() is not None else text  # a mnemonic
+                need = w.fontMetrics().horizontalAdvance(shown) + 2 * w.margin()
                 if need > w.width() + 1:
                     out.append(f"{text[:40]!r}: {w.width()} px wide, needs {need}")
         elif isinstance(w, QAbstractButton) and w.text():

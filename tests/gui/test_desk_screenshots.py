@@ -137,3 +137,82 @@ def test_setup_wizard_with_messages(qtbot, context, dialogs, shots):
     wizard.grab().save(str(shots / "desk-setup-wizard.png"))
     looks_right(wizard)
     runner.wait_for_done(10_000)
+
+
+def test_login_window_without_a_keyring(qtbot, make_desk, admin_session, monkeypatch, shots):
+    from alko_desk.secrets import SecretStore
+
+    monkeypatch.setattr(SecretStore, "_pick", staticmethod(lambda: None))
+    desk = make_desk(start=False)
+    desk._make_secrets = SecretStore
+    desk.start()
+    window = desk.login_window
+    qtbot.waitUntil(lambda: window.ready and window.notice.isVisible(), timeout=WAIT)
+    settle(qtbot, window)
+    window.grab().save(str(shots / "desk-login.png"))
+    looks_right(window)
+
+
+def test_admin_pages_and_dialogs_at_1366(qtbot, admin_session, make_user, open_main, shots):
+    make_user("sam", Role.SALES, "Sam Sales")
+    window = open_main(admin_session)
+    window.resize(*SIZES["1366"])
+    users = window.show_section("users")
+    qtbot.waitUntil(lambda: users.presenter.model.rowCount() == 2, timeout=WAIT)
+    settle(qtbot, window)
+    window.grab().save(str(shots / "desk-1366-users.png"))
+    looks_right(users)
+    users.table.selectRow(1)
+    reset = users.open_reset_dialog()
+    qtbot.waitExposed(reset)
+    qtbot.mouseClick(reset.ok_button, Qt.MouseButton.LeftButton)
+    settle(qtbot, reset)
+    reset.grab().save(str(shots / "desk-reset-password.png"))
+    looks_right(reset)
+    QDialog = type(reset).__mro__[1]
+    QDialog.reject(reset)
+
+    settings = window.show_section("settings")
+    qtbot.waitUntil(lambda: settings.profile is not None, timeout=WAIT)
+    settings.company.vat_id.clear()
+    settle(qtbot, window)
+    window.grab().save(str(shots / "desk-1366-settings.png"))
+    looks_right(settings)
+
+    change = window.change_password()
+    qtbot.waitExposed(change)
+    qtbot.keyClicks(change.passwords.first, "short")
+    settle(qtbot, change)
+    change.grab().save(str(shots / "desk-change-password.png"))
+    looks_right(change)
+    QDialog.reject(change)
+
+    window.show_about()
+    qtbot.waitExposed(window.about_dialog)
+    settle(qtbot, window.about_dialog)
+    looks_right(window.about_dialog)
+    window.about_dialog.reject()
+
+
+def test_lock_screen_over_the_desk_and_over_a_dialog(qtbot, make_desk, make_user, shots):
+    make_user("sam", Role.SALES, "Sam Sales")
+    desk = make_desk(idle_timeout_ms=60_000)
+    from tests.gui.helpers import log_in
+
+    log_in(qtbot, desk, "sam", "sam chooses a long passphrase 9")
+    qtbot.waitUntil(lambda: desk.main_window is not None, timeout=WAIT)
+    desk.main_window.resize(*SIZES["1366"])
+    desk.lock()
+    settle(qtbot, desk.main_window)
+    desk.main_window.grab().save(str(shots / "desk-1366-locked.png"))
+    looks_right(desk.desk_lock.panel)
+    desk.desk_lock.unlock()
+    page = desk.main_window.show_section("clients")
+    qtbot.waitUntil(lambda: page.model.ever_loaded, timeout=WAIT)
+    page.new_client()
+    qtbot.waitExposed(page.form_dialog)
+    desk.lock()
+    settle(qtbot, page.form_dialog)
+    page.form_dialog.grab().save(str(shots / "desk-locked-over-a-form.png"))
+    looks_right(desk.desk_lock.panel)
+    desk.desk_lock.unlock()
