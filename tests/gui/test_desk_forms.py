@@ -160,3 +160,33 @@ def test_licence_written_another_way_is_not_an_edit(sales):
     again = sales.clients.update(client, replace(client.draft, licence_number="hr dl 887766"))
     assert again.version == client.version  # nothing changed
     assert sales.clients.reveal(client.id)["licence_number"] == "HR-DL-887766"
+
+
+def test_tab_order_follows_the_layout(qtbot, form):
+    f = form.form
+    expected = [
+        f.first_name,
+        f.last_name,
+        f.birth_date,
+        f.id_type,
+        f.id_number,
+        f.licence_number,
+        f.email,
+        f.phone,
+        f.preferred_channel,
+        f.street,
+        f.postal_code,
+        f.city,
+        f.country,
+        f.marketing_consent,
+        f.notes,
+        form.save_button,
+    ]
+    f.first_name.setFocus()
+    seen = [f.first_name]
+    for _ in range(len(expected) - 1):
+        qtbot.keyClick(form.focusWidget(), Qt.Key.Key_Tab)
+        seen.append(form.focusWidget())
+    assert [w.accessibleName() or w.objectName() or type(w).__name__ for w in seen] == [
+        w.accessibleName() or w.objectName() or type(w).__name__ for w in expected
+    ]
