@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
 
 from alko_desk.models.users import Role
 from alko_desk.secrets import SecretStore
@@ -70,3 +70,25 @@ def test_geometry_and_page_are_remembered_per_user(
     qtbot.waitUntil(lambda: desk.main_window is not None, timeout=10_000)
     assert desk.main_window.current_section() == "audit"
     assert desk.main_window.height() == 650
+
+
+def test_enter_in_the_database_address_saves_it_not_the_embedded_database(
+    qtbot, make_desk, keyring_backend
+):
+    from alko_desk.secrets import MONGODB_URI_KEY, SERVICE
+
+    desk = make_desk(start=False)
+    desk.secrets = SecretStore(backend=keyring_backend)
+    dialog = desk.open_database_settings()
+    qtbot.waitExposed(dialog)
+    assert not dialog.editor.embedded_button.isDefault()
+    dialog.editor.uri.setFocus()
+    qtbot.keyClicks(dialog.editor.uri, "mongodb://db.example:27017/?tls=true")
+    qtbot.keyClick(dialog.editor.uri, Qt.Key.Key_Return)
+    qtbot.waitUntil(
+        lambda: (
+            keyring_backend.values.get((SERVICE, MONGODB_URI_KEY))
+            == "mongodb://db.example:27017/?tls=true"
+        ),
+        timeout=10_000,
+    )
