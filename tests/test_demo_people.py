@@ -13,7 +13,10 @@ from alko_desk.services.demo import CITIES, COUNTRY, REGION, DemoSeeder, demo_ph
 def test_each_person_is_made_from_one_locale(context, make_user):
     seeder = DemoSeeder(context.services_for(make_user("sam", Role.SALES)).clients, seed=11)
     country_to_locale = {country: locale for locale, country in COUNTRY.items()}
-    for _cid, d in seeder.drafts(400):
+    drafts = seeder.drafts(400)
+    phones = [d.phone for _cid, d in drafts if d.phone]
+    assert len(set(phones)) == len(phones)  # no shared phones by chance (the duplicate check)
+    for _cid, d in drafts:
         locale = country_to_locale[d.address.country]
         assert (d.address.city, d.address.postal_code) in CITIES[locale]  # a real town
         assert d.last_name[:1].isupper() and d.first_name[:1].isupper(), d.display_name

@@ -182,17 +182,23 @@ def _pools(seed: int) -> dict[str, _Pool]:
     return pools
 
 
-def demo_phone(region: str, rng: random.Random) -> str:
-    """A valid mobile number of the person's own country (E.164), random in its last digits."""
+def demo_phone(region: str, rng: random.Random, n: int | None = None) -> str:
+    """A valid mobile number of the person's own country (E.164).
+
+    The last digits come from the client's number `n` where given, so demo clients do not
+    share phones by chance (a shared phone is what the duplicate check looks for).
+    """
     example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
     if example is None:
         return ""
     national = str(example.national_number)
-    for _ in range(20):
-        tail = "".join(str(rng.randrange(10)) for _ in range(min(5, len(national) - 2)))
-        candidate = phonenumbers.parse(
-            f"+{example.country_code}{national[: len(national) - len(tail)]}{tail}", None
-        )
+    width = min(6, len(national) - 3)
+    for attempt in range(20):
+        if n is not None and attempt == 0:
+            tail = str(n % 10**width).zfill(width)
+        else:
+            tail = "".join(str(rng.randrange(10)) for _ in range(width))
+        candidate = phonenumbers.parse(f"+{example.country_code}{national[:-width]}{tail}", None)
         if phonenumbers.is_valid_number(candidate):
             return phonenumbers.format_number(candidate, phonenumbers.PhoneNumberFormat.E164)
     return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
@@ -226,7 +232,7 @@ class DemoSeeder:
                         id_number=f"D{n:09d}",
                         licence_number=f"L{n:08d}",
                         email=f"{ascii_handle}@demo.alko.example",
-                        phone=demo_phone(REGION[locale], rng) if rng.random() < 0.8 else "",
+                        phone=demo_phone(REGION[locale], rng, n) if rng.random() < 0.8 else "",
                         address=Address(
                             f"{rng.choice(pool.street)} {rng.randrange(1, 140)}",
                             postcode,
