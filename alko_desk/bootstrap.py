@@ -14,6 +14,7 @@ from alko_desk.security.crypto import OrgKeys
 from alko_desk.security.passwords import PRODUCTION_COST, HashCost, PasswordHasher
 from alko_desk.services.audit import AuditLog, AuditService, HeadAnchor
 from alko_desk.services.auth import AuthService
+from alko_desk.services.client_cards import ClientCardService
 from alko_desk.services.client_directory import ClientDirectory
 from alko_desk.services.clients import ClientService
 from alko_desk.services.clock import Clock, SystemClock
@@ -74,6 +75,7 @@ class SessionServices:
     audit: AuditService
     clients: ClientService
     extra: dict = field(default_factory=dict)
+    client_cards: ClientCardService | None = None
 
 
 class AppContext:
@@ -150,6 +152,7 @@ class AppContext:
                 session,
                 phone_region=self._phone_region,
             ),
+            client_cards=ClientCardService(session, self.audit_log, self.clock),
         )
 
     def _directory_for(self, session: Session) -> ClientDirectory:

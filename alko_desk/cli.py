@@ -454,7 +454,11 @@ def add_demo_commands(subparsers) -> None:
         f"as the window; --as names a sales account (password asked for, or {PASSWORD_ENV}).",
     )
     seed.add_argument(
-        "--clients", type=int, required=True, metavar="N", help="how many clients to add"
+        "--clients",
+        type=_positive_int,
+        required=True,
+        metavar="N",
+        help="how many clients to add (1 or more)",
     )
     seed.add_argument(
         "--as",
@@ -523,10 +527,33 @@ def read_secret(env_name: str, prompt: str, *, confirm: bool = False) -> str:
     return value
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: a usage mistake (exit 2) rather than an error of the command (exit 1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{text}” is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _field_name(field: str) -> str:
+    return field.replace("_", " ")
+
+
 def _error_text(exc: AlkoError) -> str:
+    """In a terminal nothing is highlighted: the fields are named, one per line."""
     text = exc.user_text()
     if isinstance(exc, ValidationError) and exc.field_errors:
-        text += "".join(f"\n  {field}: {message}" for field, message in exc.field_errors.items())
+        if "highlighted" in text:
+            names = ", ".join(_field_name(f) for f in exc.field_errors)
+            text = text.replace(
+                "Please correct the highlighted fields.", f"Please correct: {names}."
+            )
+        text += "".join(
+            f"\n  {_field_name(field)}: {message}" for field, message in exc.field_errors.items()
+        )
     return text
 
 

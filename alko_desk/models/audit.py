@@ -21,6 +21,7 @@ class AuditCategory(StrEnum):
     SETUP = "setup."
     CLIENT = "client."
     FRAUD = "fraud."
+    REVIEW = "review."
 
     @property
     def label(self) -> str:
@@ -38,6 +39,7 @@ _CATEGORY_LABELS = {
     AuditCategory.SETUP: "First setup",
     AuditCategory.CLIENT: "Clients",
     AuditCategory.FRAUD: "Possible fraud",
+    AuditCategory.REVIEW: "Reviews of flagged entries",
 }
 
 
@@ -78,7 +80,9 @@ class AuditAction(StrEnum):
     CLIENT_EXACT_SEARCH = "client.exact_search"
     CLIENT_LIST_VIEWED = "client.list_viewed"
     CLIENT_SEARCH_VIEWED = "client.search_viewed"
+    CLIENT_PRINTED = "client.printed"
     FRAUD_IDENTITY_CONFLICT = "fraud.identity_conflict"
+    REVIEW_DONE = "review.done"
 
     @property
     def label(self) -> str:
@@ -127,7 +131,9 @@ _ACTION_LABELS = {
     AuditAction.CLIENT_EXACT_SEARCH: "Client searched by email, phone or ID number",
     AuditAction.CLIENT_LIST_VIEWED: "Client list page viewed",
     AuditAction.CLIENT_SEARCH_VIEWED: "Client search results viewed",
+    AuditAction.CLIENT_PRINTED: "Client card printed",
     AuditAction.FRAUD_IDENTITY_CONFLICT: "Same ID number under another name",
+    AuditAction.REVIEW_DONE: "Flagged entry reviewed",
 }
 
 

@@ -8,7 +8,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from alko_desk.models.audit import AuditAction, AuditEntry, AuditFilter, ChainReport
+from alko_desk.models.audit import AuditAction, AuditCategory, AuditEntry, AuditFilter, ChainReport
 from alko_desk.models.errors import AlkoError, PasswordChangeRequired, PermissionDenied
 from alko_desk.models.users import Permission, Session
 from alko_desk.security.audit_chain import GENESIS_HASH, entry_hash
@@ -213,6 +213,11 @@ def _matches(doc: dict, flt: AuditFilter) -> bool:
     return not (flt.until and doc["time"] > flt.until)
 
 
+FLAG_PREFIX = AuditCategory.FRAUD.value
+REVIEWED_ACTION = AuditAction.REVIEW_DONE  # not under FLAG_PREFIX: a review is not itself a flag
+FLAG_SCAN_LIMIT = 1_000_000
+
+
 class AuditService:
     """The audit log as managers and admins see it."""
 
@@ -248,3 +253,33 @@ class AuditService:
             )
             raise PermissionDenied("Your role may not verify the audit log.")
         return self._log.verify()
+
+    def _require_read(self, operation: str) -> None:
+        if not self._session.can(Permission.AUDIT_READ):
+            self._log.record(
+                self._session.user.username,
+                AuditAction.PERMISSION_DENIED,
+                "audit",
+                {"operation": operation},
+            )
+            raise PermissionDenied("Your role may not review the audit log.")
+
+    def unreviewed_flags(self) -> list[AuditEntry]:
+        """Flagged entries (fraud.*) that nobody has marked reviewed yet, newest first."""
+        self._require_read("list flags")
+        flags = self._log.query(AuditFilter(action_prefix=FLAG_PREFIX, limit=FLAG_SCAN_LIMIT))
+        if not flags:
+            return []
+        reviews = self._log.query(AuditFilter(action_prefix=REVIEWED_ACTION, limit=FLAG_SCAN_LIMIT))
+        reviewed = {r.details.get("seq") for r in reviews}
+        return [f for f in flags if f.seq not in reviewed]
+
+    def mark_reviewed(self, seq: int, note: str = "") -> AuditEntry:
+        """Records that the caller looked at flagged entry `seq` (the log itself never changes)."""
+        self._require_read("review flags")
+        details: dict[str, Any] = {"seq": int(seq)}
+        if note.strip():
+            details["note"] = note.strip()
+        return self._log.record(
+            self._session.user.username, REVIEWED_ACTION, f"audit:{int(seq)}", details
+        )

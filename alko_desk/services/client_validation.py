@@ -29,6 +29,18 @@ def normalize_document_number(value: str) -> str:
     return re.sub(r"[\s\-./]", "", value).upper()
 
 
+def tidy_document_number(value: str) -> str:
+    """A licence number as the person wrote it ("HR-DL-887766"), spaces tidied and upper case.
+
+    Kept for display; `normalize_document_number` is what comparisons use.
+    """
+    return " ".join(value.split()).upper()
+
+
+def same_document_number(a: str, b: str) -> bool:
+    return normalize_document_number(a) == normalize_document_number(b)
+
+
 def parse_phone(value: str, region: str) -> str:
     """E.164 or a ValueError with a message for the user."""
     raw = value.strip()
@@ -157,7 +169,7 @@ def validate_draft(
         first_name=" ".join(draft.first_name.split()),
         last_name=" ".join(draft.last_name.split()),
         id_number=normalize_document_number(draft.id_number),
-        licence_number=normalize_document_number(draft.licence_number),
+        licence_number=tidy_document_number(draft.licence_number),
         email=normalize_email(draft.email),
         phone=parse_phone(draft.phone, region) if draft.phone.strip() else "",
         address=address,

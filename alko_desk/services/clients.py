@@ -51,6 +51,7 @@ from alko_desk.services.client_validation import (
     mask_phone,
     normalize_document_number,
     parse_phone,
+    same_document_number,
     validate_draft,
 )
 from alko_desk.services.clock import Clock
@@ -165,11 +166,15 @@ class ClientService(SessionService):
         return self._clock.now()
 
     def register_many(
-        self, items: list[tuple[str, ClientDraft]], last_activity: dict[str, datetime] | None = None
+        self,
+        items: list[tuple[str, ClientDraft]],
+        last_activity: dict[str, datetime] | None = None,
+        registered: dict[str, datetime] | None = None,
     ) -> int:
         """Registers a batch of new clients in bulk (demo data, imports); same checks, fewer round trips.
 
-        `last_activity` carries when an imported client was last in contact, where known.
+        `last_activity` carries when an imported client was last in contact, where known, and
+        `registered` when they first became a client (never after their last activity).
         """
         self._require(Permission.CLIENT_WRITE, "register clients")
         now = self._clock.now()
@@ -185,7 +190,7 @@ class ClientService(SessionService):
                 "version": 1,
                 "status": ClientStatus.PROSPECT.value,
                 "consent": self._consent(normalized.marketing_consent, now, "import"),
-                "created_at": now,
+                "created_at": (registered or {}).get(client_id, now),
                 "created_by": self.actor,
                 "updated_at": now,
                 "last_activity": (last_activity or {}).get(client_id, now),
@@ -398,6 +403,9 @@ class ClientService(SessionService):
         normalized, errors = self.validate(draft)
         if errors:
             raise ValidationError("Please correct the highlighted fields.", errors)
+        if same_document_number(normalized.licence_number, stored.licence_number):
+            # kept as typed, compared normalised: the same number written another way is no edit
+            normalized = replace(normalized, licence_number=stored.licence_number)
         if doc["version"] != base.version:
             raise self._conflict(doc, cipher, base)
         changed = [f for f, v in _flat(normalized).items() if _flat(stored)[f] != v]

@@ -16,30 +16,12 @@ from alko_desk.security.key_check import KEY_CHECK_PLAINTEXT, make_key_check, or
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.auth import account_secrets, normalize_username
 from alko_desk.services.clock import Clock
+from alko_desk.services.company_validation import validate_profile
 from alko_desk.services.users import USERNAME_RE
 from alko_desk.storage.organisation_repo import OrganisationRepository, profile_to_doc
 from alko_desk.storage.users_repo import UserRepository
 
 __all__ = ["KEY_CHECK_PLAINTEXT", "SetupService", "org_key_matches", "validate_profile"]
-
-
-def validate_profile(profile: CompanyProfile) -> dict[str, str]:
-    errors = {}
-    if not profile.name.strip():
-        errors["name"] = "Enter the company's name."
-    if not profile.address.strip():
-        errors["address"] = "Enter the company's address; it is printed on invoices."
-    if not profile.vat_id.strip():
-        errors["vat_id"] = "Enter the VAT ID; invoices must show it."
-    if not profile.bank_account.strip():
-        errors["bank_account"] = "Enter the bank account (IBAN) for invoices."
-    if len(profile.currency) != 3 or not profile.currency.isalpha():
-        errors["currency"] = "Use a three-letter ISO currency code, such as EUR."
-    if not (0 <= profile.vat_rate <= 100):
-        errors["vat_rate"] = "The VAT rate is a percentage between 0 and 100."
-    if not (1 <= profile.idle_lock_minutes <= 240):
-        errors["idle_lock_minutes"] = "Between 1 and 240 minutes."
-    return errors
 
 
 class SetupService:

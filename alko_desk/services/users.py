@@ -9,6 +9,7 @@ from alko_desk.models.audit import AuditAction
 from alko_desk.models.errors import NotFound, ValidationError
 from alko_desk.models.users import Permission, Role, Session, User
 from alko_desk.security import passwords
+from alko_desk.services.account_validation import account_problems
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.auth import account_secrets, normalize_username
 from alko_desk.services.base import SessionService
@@ -53,13 +54,7 @@ class UserAdminService(SessionService):
     ) -> User:
         self._require(Permission.USER_ADMIN, "create staff accounts")
         name = normalize_username(username)
-        errors = {}
-        if not USERNAME_RE.match(name):
-            errors["username"] = (
-                "2–32 letters, digits, dots, dashes or underscores, starting with a letter or digit."
-            )
-        if not full_name.strip():
-            errors["full_name"] = "Enter the person's full name."
+        errors = account_problems(username, full_name)
         problem = self._password_problem(temporary_password, name)
         if problem:
             errors["password"] = problem
@@ -131,6 +126,9 @@ class UserAdminService(SessionService):
 
     def unlock(self, username: str) -> None:
         self._require(Permission.USER_ADMIN, "unlock accounts")
+        self._existing(
+            username
+        )  # "can log in again" would be untrue of an account that is not there
         name = normalize_username(username)
         self._throttle.reset(name)
         self._audit.record(self.actor, AuditAction.USER_UNLOCKED, f"user:{name}")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QLibraryInfo, QLocale, QObject, QTimer, QTranslator, Signal
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 from alko_desk import APP_NAME, ORG_NAME, __version__
 from alko_desk.models.errors import AlkoError, AuthenticationError
@@ -119,6 +119,9 @@ class DeskController(QObject):
     def _secrets_ready(self, result: tuple[Any, str]) -> None:
         self.secrets, remembered = result
         self.login_window.set_username(remembered, bool(remembered))
+        self.login_window.set_remember_available(
+            self.secrets is not None and bool(getattr(self.secrets, "available", True))
+        )
         if self.secrets is not None and self.secrets.warning:
             self.login_window.set_notice(self.secrets.warning)
         self._open_database()
@@ -232,22 +235,22 @@ class DeskController(QObject):
         self.login_window.set_busy(True)
         self.tasks.run(
             work,
-            on_success=self._logged_in,
+            on_success=lambda result: self._logged_in(result, password),
             on_failure=refused,
             on_finished=lambda: self.login_window.set_busy(False),
             parent=self.login_window,
             title=self.tr("Log in"),
         )
 
-    def _logged_in(self, result: tuple[Session, CompanyProfile]) -> None:
+    def _logged_in(self, result: tuple[Session, CompanyProfile], password: str = "") -> None:
         session, self.company = result
         self.login_window.password.clear()
         if session.user.must_change_password:
-            self._force_password_change(session)
+            self._force_password_change(session, password)
         else:
             self._open_main(session)
 
-    def _force_password_change(self, session: Session) -> None:
+    def _force_password_change(self, session: Session, current_password: str = "") -> None:
         from alko_desk.ui.change_password import ChangePasswordDialog
 
         assert self.context is not None
@@ -257,6 +260,7 @@ class DeskController(QObject):
             self.tasks,
             forced=True,
             company_name=self.company.name if self.company else "",
+            current_password=current_password,
             parent=self.login_window,
         )
         dialog.changed.connect(self._open_main)
@@ -372,9 +376,8 @@ class DeskController(QObject):
             modal = QApplication.activeModalWidget()
             if modal is None:
                 return
-            reject = getattr(modal, "reject", None)
-            if reject is not None:
-                reject()
+            if isinstance(modal, QDialog):
+                QDialog.reject(modal)  # the session ends: no "Discard changes?" on the way out
             else:
                 modal.close()
 
@@ -398,6 +401,18 @@ class DeskController(QObject):
                 except Exception:
                     log.exception("closing the database failed")
         self._opened.clear()
+
+    def bring_to_front(self) -> None:
+        """Another start on this data folder: show the window the user works in."""
+        window = QApplication.activeModalWidget()
+        if window is None:
+            shown = [w for w in self.windows() if shiboken6.isValid(w) and w.isVisible()]
+            window = shown[-1] if shown else self.login_window
+        if window.isMinimized():
+            window.showNormal()
+        window.show()
+        window.raise_()
+        window.activateWindow()
 
     def windows(self) -> list[QWidget]:
         return [w for w in (self.login_window, self.wizard, self.main_window) if w is not None]
@@ -442,11 +457,16 @@ def run_gui(argv: list[str]) -> int:
     app.setApplicationVersion(__version__)
     _install_translations(app)
     from alko_desk.paths import data_dir
+    from alko_desk.ui.single_instance import SingleInstance
 
     folder = data_dir()
     from alko_desk.logsafe import install_desk_logging
 
     install_desk_logging(folder)
+    instance = SingleInstance(Path(folder), app)
+    if not instance.claim():
+        log.info("ALKO Desk already runs on %s: brought it to the front", folder)
+        return 0
 
     def open_context(secrets: SecretStore | None) -> AppContext:
         from alko_desk.bootstrap import open_context as bootstrap_open
@@ -457,6 +477,7 @@ def run_gui(argv: list[str]) -> int:
     dialogs = DialogService()
     controller = DeskController(open_context, dialogs=dialogs, preferences=Preferences())
     install_excepthook(controller.reporter)
+    instance.activated.connect(controller.bring_to_front)
     controller.quit_requested.connect(app.quit)
     app.aboutToQuit.connect(controller.shutdown)
     app.setQuitOnLastWindowClosed(True)
@@ -467,6 +488,7 @@ def run_gui(argv: list[str]) -> int:
     finally:
         controller.shutdown()
         collector.stop()
+        instance.release()
 
 
 __all__ = ["DeskController", "run_gui"]

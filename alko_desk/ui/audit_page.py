@@ -15,11 +15,16 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
@@ -38,6 +43,7 @@ from alko_desk.models.audit import (
     AuditFilter,
     ChainReport,
 )
+from alko_desk.services.audit import FLAG_PREFIX
 from alko_desk.ui.table_models import ColumnsTableModel
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import ERROR_STYLE, OK_STYLE, heading, note
@@ -168,8 +174,14 @@ class AuditModel(ColumnsTableModel):
                 AuditColumn.TARGET: entry.target,
                 AuditColumn.DETAILS: _details(entry.details),
             }[column]
-        if role == Qt.ItemDataRole.ToolTipRole and column is AuditColumn.DETAILS:
-            return _details(entry.details) or None
+        if role == Qt.ItemDataRole.ToolTipRole and column in (
+            AuditColumn.DETAILS,
+            AuditColumn.TARGET,
+            AuditColumn.ACTION,
+        ):
+            return self.data(index, Qt.ItemDataRole.DisplayRole) or None  # elided in the cell
+        if role == Qt.ItemDataRole.ForegroundRole and entry.action.startswith(FLAG_PREFIX):
+            return QBrush(QColor("#b3261e"))
         if role == Qt.ItemDataRole.TextAlignmentRole and column is AuditColumn.SEQ:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -196,7 +208,7 @@ class AuditPresenter:
         self.filter = AuditFilter(limit=PAGE_SIZE)
         self.searches = 0
 
-    def search(self, flt: AuditFilter) -> None:
+    def search(self, flt: AuditFilter, then: Callable[[], None] | None = None) -> None:
         self.filter = replace(flt, limit=PAGE_SIZE + 1)
         audit, query = self.audit, self.filter
         self.searches += 1
@@ -205,12 +217,50 @@ class AuditPresenter:
         def loaded(entries: list[AuditEntry]) -> None:
             if generation == self.searches:
                 self.model.reset(entries[:PAGE_SIZE], len(entries) > PAGE_SIZE)
+                if then is not None:
+                    then()
 
         self.tasks.run(
             lambda: audit.entries(query),
             on_success=loaded,
             parent=self.view,
             title=_tr("AuditPage", "Audit log"),
+        )
+
+    def search_flags(self, then: Callable[[], None] | None = None) -> None:
+        """Only the flagged entries nobody has reviewed yet (all of them: they are few)."""
+        audit = self.audit
+        self.searches += 1
+        generation = self.searches
+
+        def loaded(entries: list[AuditEntry]) -> None:
+            if generation == self.searches:
+                self.model.reset(entries, False)
+                if then is not None:
+                    then()
+
+        self.tasks.run(
+            audit.unreviewed_flags,
+            on_success=loaded,
+            parent=self.view,
+            title=_tr("AuditPage", "Audit log"),
+        )
+
+    def count_flags(self, done: Callable[[int], None]) -> None:
+        self.tasks.run(
+            lambda: len(self.audit.unreviewed_flags()),
+            on_success=done,
+            parent=self.view,
+            title=_tr("AuditPage", "Audit log"),
+        )
+
+    def mark_reviewed(self, seq: int, done: Callable[[], None]) -> None:
+        audit = self.audit
+        self.tasks.run(
+            lambda: audit.mark_reviewed(seq),
+            on_success=lambda _entry: done(),
+            parent=self.view,
+            title=_tr("AuditPage", "Mark reviewed"),
         )
 
     def fetch_more(self) -> None:
@@ -251,12 +301,64 @@ class AuditPresenter:
         )
 
 
+FLAGS_STYLE = (
+    "QFrame#flags { border: 1px solid #d9a441; border-radius: 6px; background: #fff8e6; }"
+    "QFrame#flags QLabel { background: transparent; }"
+)
+
+
+class AuditEntryDialog(QDialog):
+    """One entry in full: every detail on its own line; a flag can be marked reviewed here."""
+
+    def __init__(
+        self, entry: AuditEntry, *, can_review: bool, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.entry = entry
+        self.setWindowTitle(self.tr("Audit entry #{seq}").format(seq=entry.seq))
+        self.setMinimumWidth(520)
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading(entry.action, 13))
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        rows = [
+            (self.tr("Entry"), f"#{entry.seq}"),
+            (self.tr("Time"), entry.time.astimezone().strftime("%Y-%m-%d %H:%M:%S")),
+            (self.tr("Who"), entry.actor),
+            (self.tr("Action"), entry.action),
+            (self.tr("Target"), entry.target or "—"),
+        ] + [(str(key), str(value)) for key, value in sorted(entry.details.items())]
+        self.values: dict[str, QLabel] = {}
+        for label, value in rows:
+            shown = QLabel(value)
+            shown.setWordWrap(True)
+            shown.setTextFormat(Qt.TextFormat.PlainText)
+            shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            form.addRow(note(label), shown)
+            self.values[label] = shown
+        layout.addLayout(form)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        self.review_button: QPushButton | None = None
+        if can_review and entry.action.startswith(FLAG_PREFIX):
+            self.review_button = buttons.addButton(
+                self.tr("Mark reviewed"), QDialogButtonBox.ButtonRole.AcceptRole
+            )
+            self.review_button.setToolTip(
+                self.tr("Records in the audit log that you looked at this flag.")
+            )
+            buttons.accepted.connect(self.accept)
+        layout.addWidget(buttons)
+
+
 class AuditPage(QWidget):
     def __init__(
         self, services: SessionServices, tasks: TaskRunner, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self.presenter = AuditPresenter(services, tasks, self)
+        self.entry_dialog: AuditEntryDialog | None = None
+        self.unreviewed = 0
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 16)
         top = QHBoxLayout()
@@ -269,36 +371,65 @@ class AuditPage(QWidget):
             note(
                 self.tr(
                     "Every login, change and view of personal data, newest first. Each entry is "
-                    "chained to the one before it, so an edited or removed entry is detected."
+                    "chained to the one before it, so an edited or removed entry is detected. "
+                    "Double-click an entry (or press Enter) to see it in full."
                 )
             )
         )
+        layout.addWidget(self._build_flags_banner())
         layout.addLayout(self._build_filters())
         self.report = QLabel()
         self.report.setWordWrap(True)
         self.report.setVisible(False)
+        self.report_head = 0
         layout.addWidget(self.report)
         self.table = QTableView()
         self.table.setModel(self.presenter.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
+        header.setMinimumSectionSize(60)
         for column, width in (
             (AuditColumn.SEQ, 60),
             (AuditColumn.TIME, 150),
-            (AuditColumn.ACTOR, 110),
+            (AuditColumn.ACTOR, 100),
             (AuditColumn.ACTION, 170),
-            (AuditColumn.TARGET, 150),
+            (AuditColumn.TARGET, 170),
         ):
             self.table.setColumnWidth(column, width)
         layout.addWidget(self.table, 1)
+        self.empty = note(self.tr("No entries match. Change the filters, or clear them."))
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setVisible(False)
+        layout.addWidget(self.empty)
         self.verify_button.clicked.connect(self.verify)
+        self.table.activated.connect(self.open_entry)
         self.search()
+        self.refresh_flags()
+
+    def _build_flags_banner(self) -> QFrame:
+        self.flags_banner = QFrame()
+        self.flags_banner.setObjectName("flags")
+        self.flags_banner.setStyleSheet(FLAGS_STYLE)
+        row = QHBoxLayout(self.flags_banner)
+        self.flags_label = QLabel()
+        self.flags_label.setWordWrap(True)
+        font = self.flags_label.font()
+        font.setBold(True)
+        self.flags_label.setFont(font)
+        row.addWidget(self.flags_label, 1)
+        self.show_flags_button = QPushButton(self.tr("Show them"))
+        self.show_flags_button.clicked.connect(lambda: self.only_flags.setChecked(True))
+        row.addWidget(self.show_flags_button)
+        self.flags_banner.setVisible(False)
+        return self.flags_banner
 
     def _build_filters(self) -> QGridLayout:
         grid = QGridLayout()
@@ -323,6 +454,11 @@ class AuditPage(QWidget):
         self.until.setEnabled(False)
         self.use_since.toggled.connect(self.since.setEnabled)
         self.use_until.toggled.connect(self.until.setEnabled)
+        self.only_flags = QCheckBox(self.tr("Only unreviewed flags"))
+        self.only_flags.setToolTip(
+            self.tr("Entries flagged for a manager (fraud.*) that nobody has marked reviewed.")
+        )
+        self.only_flags.toggled.connect(self._flags_toggled)
         self.search_button = QPushButton(self.tr("Search"))
         self.search_button.setDefault(True)
         grid.addWidget(QLabel(self.tr("Who")), 0, 0)
@@ -335,7 +471,11 @@ class AuditPage(QWidget):
         grid.addWidget(self.since, 1, 1)
         grid.addWidget(self.use_until, 1, 2)
         grid.addWidget(self.until, 1, 3)
-        grid.addWidget(self.search_button, 1, 5, alignment=Qt.AlignmentFlag.AlignRight)
+        flags_and_search = QHBoxLayout()
+        flags_and_search.addWidget(self.only_flags)
+        flags_and_search.addStretch(1)
+        flags_and_search.addWidget(self.search_button)
+        grid.addLayout(flags_and_search, 1, 4, 1, 2)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
         grid.setColumnStretch(5, 1)
@@ -357,24 +497,99 @@ class AuditPage(QWidget):
             until=until,
         )
 
+    def _flags_toggled(self, on: bool) -> None:
+        for widget in (self.actor, self.action, self.target, self.use_since, self.use_until):
+            widget.setEnabled(not on)
+        self.since.setEnabled(not on and self.use_since.isChecked())
+        self.until.setEnabled(not on and self.use_until.isChecked())
+        self.search()
+
     def search(self) -> None:
-        self.presenter.search(self.current_filter())
+        self.empty.setVisible(False)
+        if self.only_flags.isChecked():
+            self.presenter.search_flags(self._listed)
+        else:
+            self.presenter.search(self.current_filter(), self._listed)
+
+    def refresh(self) -> None:
+        """F5: the same search again, and the count of flags."""
+        self.search()
+        self.refresh_flags()
+
+    def _listed(self) -> None:
+        entries = self.presenter.model.entries
+        self.empty.setVisible(not entries)
+        self.empty.setText(
+            self.tr("No unreviewed flags: every flagged entry has been looked at.")
+            if self.only_flags.isChecked()
+            else self.tr("No entries match. Change the filters, or clear them.")
+        )
+        newest = max((e.seq for e in entries), default=0)
+        if self.report.isVisible() and newest > self.report_head:
+            # The check no longer covers what is listed: say when it was, not "intact" now.
+            self.report.setText(
+                self.report.text()
+                + " "
+                + self.tr("Newer entries were written since; verify again to check them.")
+            )
+            self.report_head = newest
+
+    def refresh_flags(self) -> None:
+        self.presenter.count_flags(self._show_flag_count)
+
+    def _show_flag_count(self, count: int) -> None:
+        self.unreviewed = count
+        self.flags_label.setText(
+            self.tr(
+                "1 flagged entry needs a manager's review (for example an ID number "
+                "registered under two names)."
+            )
+            if count == 1
+            else self.tr(
+                "{n} flagged entries need a manager's review (for example an ID number "
+                "registered under two names)."
+            ).format(n=count)
+        )
+        self.flags_banner.setVisible(count > 0)
+
+    def open_entry(self, index: QModelIndex) -> AuditEntryDialog | None:
+        entries = self.presenter.model.entries
+        if not index.isValid() or index.row() >= len(entries):
+            return None
+        entry = entries[index.row()]
+        dialog = AuditEntryDialog(entry, can_review=True, parent=self)
+        dialog.accepted.connect(lambda: self._review(entry.seq))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.entry_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _review(self, seq: int) -> None:
+        self.presenter.mark_reviewed(seq, self.refresh)
 
     def verify(self) -> None:
         self.verify_button.setEnabled(False)
         self.presenter.verify(self.show_report, lambda: self.verify_button.setEnabled(True))
 
     def show_report(self, report: ChainReport) -> None:
+        checked_at = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
         if report.ok:
             text = self.tr(
-                "The audit log is intact: {n} entries checked, the newest is #{head}."
-            ).format(n=report.checked, head=report.head_seq)
+                "Checked {when}: the audit log is intact: {n} entries checked, the newest is "
+                "#{head}."
+            ).format(when=checked_at, n=report.checked, head=report.head_seq)
             self.report.setStyleSheet(OK_STYLE)
         else:
             text = self.tr(
-                "The audit log has been tampered with: {problem}. The first bad entry is #{seq}; "
-                "{n} entries before it are intact."
-            ).format(problem=report.problem, seq=report.first_bad_seq, n=report.checked)
+                "Checked {when}: the audit log has been tampered with: {problem}. The first bad "
+                "entry is #{seq}; {n} entries before it are intact."
+            ).format(
+                when=checked_at,
+                problem=report.problem,
+                seq=report.first_bad_seq,
+                n=report.checked,
+            )
             self.report.setStyleSheet(ERROR_STYLE)
+        self.report_head = report.head_seq
         self.report.setText(text)
         self.report.setVisible(True)

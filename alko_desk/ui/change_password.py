@@ -17,8 +17,9 @@ from PySide6.QtWidgets import (
 from alko_desk.models.errors import AuthenticationError, ValidationError
 from alko_desk.models.users import Session
 from alko_desk.security.passwords import password_problem
+from alko_desk.ui.dialogs import may_discard
 from alko_desk.ui.tasks import TaskRunner
-from alko_desk.ui.widgets import PasswordFields, error_label, note, set_error
+from alko_desk.ui.widgets import HeightFitter, PasswordFields, error_label, note, set_error
 
 if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext
@@ -37,9 +38,11 @@ class ChangePasswordDialog(QDialog):
         *,
         forced: bool,
         company_name: str = "",
+        current_password: str = "",
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self._known_current = current_password  # typed at the login seconds ago: not asked again
         self._context = context
         self._session = session
         self._tasks = tasks
@@ -60,7 +63,11 @@ class ChangePasswordDialog(QDialog):
         self.current = QLineEdit()
         self.current.setEchoMode(QLineEdit.EchoMode.Password)
         self.current.setAccessibleName(self.tr("Current password"))
-        form.addRow(self.tr("Current password"), self.current)
+        if current_password:
+            self.current.setText(current_password)
+        else:
+            form.addRow(self.tr("Current password"), self.current)
+        self.current.setVisible(not current_password)
         self.passwords = PasswordFields(self._check, form, parent=self)
         layout.addLayout(form)
         self.error = error_label()
@@ -76,11 +83,28 @@ class ChangePasswordDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
         self.passwords.changed.connect(self._update)
+        self.passwords.changed.connect(lambda: set_error(self.error, ""))
         self.current.textChanged.connect(self._update)
+        self.current.textChanged.connect(lambda: set_error(self.error, ""))
+        for button in self.buttons.buttons():
+            button.setAutoDefault(False)  # a focused "Log out" never takes Enter
+        self.ok_button.setDefault(True)
         self._busy = False
         self._update()
+        self.fitter = HeightFitter(self)
+        (self.passwords.first if current_password else self.current).setFocus()
+
+    def reject(self) -> None:
+        """Escape or Cancel (Log out at first login): asks first when a new password was typed."""
+        typed = bool(
+            self.passwords.first.text() or (self.current.isVisible() and self.current.text())
+        )
+        if may_discard(getattr(self._tasks, "dialogs", None), self, typed):
+            super().reject()
 
     def _check(self, password: str) -> str | None:
+        if self.current.text() and password == self.current.text():
+            return self.tr("Choose a password different from the current one.")
         return password_problem(
             password, username=self._session.user.username, company_name=self._company_name
         )
@@ -117,6 +141,13 @@ class ChangePasswordDialog(QDialog):
 
     def _failed(self, exc: BaseException) -> bool:
         if isinstance(exc, (AuthenticationError, ValidationError)):
-            set_error(self.error, exc.user_text())
+            field = next((k for k in ("new", "password") if k in exc.field_errors), None)
+            if isinstance(exc, ValidationError) and field:
+                self.passwords.show_error(exc.user_text())
+                self.passwords.first.selectAll()
+                self.passwords.first.setFocus()  # not on "Log out", where Enter would log out
+            else:
+                set_error(self.error, exc.user_text())
+                (self.passwords.first if self._known_current else self.current).setFocus()
             return True
         return False

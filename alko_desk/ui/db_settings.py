@@ -175,4 +175,9 @@ class DatabaseSettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.editor.saved.connect(lambda _: self.accept())
+        # Enter saves what was typed; it must never pick "Use the embedded database", the first
+        # button, which a dialog would otherwise make its default.
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(False)
+        self.editor.save_button.setDefault(True)
         self.editor.load()

@@ -8,7 +8,7 @@ widgets opened with `open()`, not prompts.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QCoreApplication, QObject, Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -51,6 +51,21 @@ class PasswordPromptDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.password.setFocus()
+
+
+def may_discard(dialogs: DialogService | None, parent: QWidget | None, unsaved: bool) -> bool:
+    """Whether a form with `unsaved` input may close: asks "Discard changes?" first, Cancel default."""
+    if not unsaved or dialogs is None:
+        return True
+    return dialogs.confirm(
+        parent,
+        QCoreApplication.translate("Dialogs", "Discard changes?"),
+        QCoreApplication.translate(
+            "Dialogs",
+            "What you typed in this form has not been saved. Discard it and close the form?",
+        ),
+        QCoreApplication.translate("Dialogs", "Discard changes"),
+    )
 
 
 class DialogService(QObject):

@@ -152,6 +152,10 @@ class _Cover(QFrame):
             self.raise_()
         return False
 
+    def keyPressEvent(self, event) -> None:
+        # Keys stop here: Enter or Escape must not reach a dialog underneath (its Save, its Cancel).
+        event.accept()
+
     def remove(self) -> None:
         window = self.parentWidget()
         if window is not None:
@@ -232,6 +236,15 @@ class PlainCover(_Cover):
         layout.addWidget(label)
 
 
+def _descends_from(widget: QWidget, ancestor: QWidget) -> bool:
+    parent = widget.parentWidget()
+    while parent is not None:
+        if parent is ancestor:
+            return True
+        parent = parent.parentWidget()
+    return False
+
+
 class DeskLock(QObject):
     """Locks and unlocks the open windows of one session."""
 
@@ -283,18 +296,31 @@ class DeskLock(QObject):
         set_locked = getattr(self._main, "set_locked", None)
         if set_locked:
             set_locked(True)
+        if host is not self._main and _descends_from(host, self._main):
+            # A dialog of a page is disabled with the page; it hosts the unlock form, so it
+            # must take input. The main window stays covered and blocked by the modal dialog.
+            central = getattr(self._main, "centralWidget", lambda: None)()
+            if central is not None:
+                central.setEnabled(True)
         self.panel = LockPanel(host, self._who)
         self.panel.unlock_requested.connect(self._unlock)
         self.panel.switch_requested.connect(self.switch_user)
         self.panel.show()
         for cover in self._covers:
             cover.show()
+        host.raise_()
+        host.activateWindow()
         self.panel.password.setFocus()
         self.locked_changed.emit(True)
 
     def _host(self) -> QWidget:
+        """The window that can still take input: the topmost modal dialog, else the main window.
+
+        A dialog opened with `open()` is window-modal: it blocks the main window
+        as surely as an application-modal one does, so the unlock form goes on it.
+        """
         modal = QApplication.activeModalWidget()
-        if modal is not None and modal.windowModality() == Qt.WindowModality.ApplicationModal:
+        if modal is not None and modal.isVisible() and modal.isEnabled():
             return modal
         return self._main
 

@@ -150,6 +150,17 @@ class LoginWindow(QWidget):
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
 
+    def set_remember_available(self, available: bool) -> None:
+        """Without a keyring nothing can be remembered: the box says so instead of pretending."""
+        self.remember.setEnabled(available)
+        if not available:
+            self.remember.setChecked(False)
+            self.remember.setToolTip(
+                self.tr("No secure keyring on this computer: the username cannot be remembered.")
+            )
+        else:
+            self.remember.setToolTip("")
+
     def set_username(self, username: str, remembered: bool) -> None:
         if username and not self.username.text():
             self.username.setText(username)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import PySide6
 from PySide6.QtCore import QSize, Qt, Signal, qVersion
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -16,13 +16,15 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from alko_desk.models.users import Permission
 from alko_desk.ui.pages import SECTIONS, Section, failed_page, sections_for
-from alko_desk.ui.preferences import LAST_SECTION, MAIN_WINDOW_GEOMETRY, Preferences
+from alko_desk.ui.preferences import LAST_SECTION, MAIN_WINDOW_GEOMETRY, Preferences, for_user
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import heading
 
@@ -74,6 +76,14 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def first_start_size(available: QSize, minimum: QSize) -> QSize:
+    """Nine tenths of the screen's free area, never below the window's minimum."""
+    return QSize(
+        max(minimum.width(), int(available.width() * 0.9)),
+        max(minimum.height(), int(available.height() * 0.9)),
+    )
+
+
 class MainWindow(QMainWindow):
     lock_requested = Signal()
     logout_requested = Signal()
@@ -97,11 +107,16 @@ class MainWindow(QMainWindow):
         self._pages: dict[str, QWidget] = {}
         self._closing_quietly = False
         self.about_dialog: AboutDialog | None = None
+        self.password_dialog: QDialog | None = None
+        self.printer_chooser = None  # None: the platform's print dialog (tests give a PDF file)
         user = services.session.user
         self.setWindowTitle(
             self.tr("ALKO Desk — {name}").format(name=user.full_name or user.username)
         )
         self.setMinimumSize(QSize(900, 560))
+        # Per user: the next person at this desk gets their own window and first page.
+        self._geometry_option = for_user(MAIN_WINDOW_GEOMETRY, user.username)
+        self._section_option = for_user(LAST_SECTION, user.username)
         self._sections = sections_for(services.session.can)
         self._build_central()
         self._build_menus()
@@ -153,6 +168,100 @@ class MainWindow(QMainWindow):
         self.about_action = QAction(self.tr("&About ALKO Desk"), self)
         self.about_action.triggered.connect(self.show_about)
         help_menu.addAction(self.about_action)
+        self._build_desk_menus(file_menu, help_menu)
+
+    def _build_desk_menus(self, file_menu: QMenu, help_menu: QMenu) -> None:
+        """Every action in a menu with its shortcut: nothing only discoverable from a tooltip."""
+        self.change_password_action = QAction(self.tr("&Change my password…"), self)
+        self.change_password_action.triggered.connect(self.change_password)
+        file_menu.insertAction(self.lock_action, self.change_password_action)
+        file_menu.insertSeparator(self.lock_action)
+        view_menu = QMenu(self.tr("&View"), self)
+        self.refresh_action = QAction(self.tr("&Refresh"), self)
+        self.refresh_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
+        self.refresh_action.triggered.connect(self.refresh_current)
+        view_menu.addAction(self.refresh_action)
+        self.menuBar().insertMenu(help_menu.menuAction(), view_menu)
+        self.desk_actions = [self.change_password_action, self.refresh_action]
+        if "clients" not in self.section_keys():
+            return
+        can = self.services.session.can
+        clients_menu = QMenu(self.tr("&Client"), self)
+        self.new_client_action = QAction(self.tr("&New client…"), self)
+        self.new_client_action.setShortcut(QKeySequence(QKeySequence.StandardKey.New))
+        self.new_client_action.setEnabled(can(Permission.CLIENT_WRITE))
+        self.new_client_action.triggered.connect(self.new_client)
+        self.print_card_action = QAction(self.tr("&Print client card…"), self)
+        self.print_card_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Print))
+        self.print_card_action.triggered.connect(self.print_client_card)
+        clients_menu.addAction(self.new_client_action)
+        clients_menu.addAction(self.print_card_action)
+        self.menuBar().insertMenu(view_menu.menuAction(), clients_menu)
+        self.desk_actions += [self.new_client_action, self.print_card_action]
+
+    # -- desk actions -----------------------------------------------------------------------
+
+    def change_password(self) -> QDialog:
+        from alko_desk.ui.change_password import ChangePasswordDialog
+
+        dialog = ChangePasswordDialog(
+            self.context, self.services.session, self.tasks, forced=False, parent=self
+        )
+        dialog.changed.connect(
+            lambda _session: self.statusBar().showMessage(
+                self.tr("Your password was changed."), 8000
+            )
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.password_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def new_client(self) -> None:
+        page = self.show_section("clients")
+        new = getattr(page, "new_client", None)
+        if new is not None:
+            new()
+
+    def refresh_current(self) -> None:
+        """F5 on any page: the clients list, the accounts, the audit search."""
+        page = self.stack.currentWidget()
+        presenter = getattr(page, "presenter", None)
+        for target in (presenter, page):
+            refresh = getattr(target, "refresh", None)
+            if callable(refresh):
+                refresh()
+                return
+        search = getattr(page, "search", None)
+        if callable(search):
+            search()
+
+    def print_client_card(self) -> bool:
+        from alko_desk.models.clients import Client
+        from alko_desk.ui.clients.card import print_client_card
+
+        page = self.page("clients") if "clients" in self.section_keys() else None
+        detail = getattr(page, "detail", None)
+        client = getattr(detail, "client", None)
+        if self.current_section() != "clients" or not isinstance(client, Client):
+            self.statusBar().showMessage(
+                self.tr("Select a client in the list to print their card."), 8000
+            )
+            return False
+        cards = self.services.client_cards
+        return print_client_card(
+            client,
+            parent=self,
+            tasks=self.tasks,
+            record_print=cards.record_print,
+            **({"printer_chooser": self.printer_chooser} if self.printer_chooser else {}),
+            done=lambda: self.statusBar().showMessage(
+                self.tr("The card of {name} was sent to the printer.").format(
+                    name=client.display_name
+                ),
+                8000,
+            ),
+        )
 
     def _build_status_bar(self) -> None:
         user = self.services.session.user
@@ -168,16 +277,26 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.database_label)
 
     def _restore(self) -> None:
-        if self._preferences:
-            geometry = self._preferences.get(MAIN_WINDOW_GEOMETRY)
-            if not geometry.isEmpty():
-                self.restoreGeometry(geometry)
+        geometry = self._preferences.get(self._geometry_option) if self._preferences else None
+        if geometry is None or geometry.isEmpty() or not self.restoreGeometry(geometry):
+            self.fit_to_screen()
         keys = self.section_keys()
-        last = self._preferences.get(LAST_SECTION) if self._preferences else ""
+        last = self._preferences.get(self._section_option) if self._preferences else ""
         if keys:
             self.show_section(last if last in keys else keys[0])
-        else:
-            self.resize(1100, 700)
+
+    def fit_to_screen(self) -> None:
+        """First start: most of the screen, centred (a 900×560 window truncates every table)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(1280, 800)
+            return
+        area = screen.availableGeometry()
+        self.resize(first_start_size(area.size(), self.minimumSize()))
+        self.move(
+            area.x() + max(0, (area.width() - self.frameGeometry().width()) // 2),
+            area.y() + max(0, (area.height() - self.frameGeometry().height()) // 2),
+        )
 
     # -- sections ---------------------------------------------------------------------------
 
@@ -197,8 +316,16 @@ class MainWindow(QMainWindow):
         if key not in self._pages:
             section = next(s for s in self._sections if s.key == key)
             self._pages[key] = self._make_page(section)
+            self._leave_refresh_to_the_menu(self._pages[key])
             self.stack.addWidget(self._pages[key])
         return self._pages[key]
+
+    def _leave_refresh_to_the_menu(self, page: QWidget) -> None:
+        """A page's own F5 would make the View menu's Refresh ambiguous (then neither fires)."""
+        refresh = QKeySequence(QKeySequence.StandardKey.Refresh)
+        for shortcut in page.findChildren(QShortcut):
+            if shortcut.key() == refresh:
+                shortcut.setEnabled(False)
 
     def current_section(self) -> str:
         item = self.navigation.currentItem()
@@ -221,7 +348,7 @@ class MainWindow(QMainWindow):
         key = self._sections[row].key
         self.stack.setCurrentWidget(self.page(key))
         if self._preferences:
-            self._preferences.set(LAST_SECTION, key)
+            self._preferences.set(self._section_option, key)
 
     # -- locking and closing ----------------------------------------------------------------
 
@@ -229,6 +356,12 @@ class MainWindow(QMainWindow):
         """While locked, no shortcut or menu reaches the data behind the lock screen."""
         for action in (self.logout_action, self.quit_action, self.about_action, self.lock_action):
             action.setEnabled(not locked)
+        for action in getattr(self, "desk_actions", []):
+            if locked:
+                action.setProperty("enabled_before_lock", action.isEnabled())
+                action.setEnabled(False)
+            else:
+                action.setEnabled(bool(action.property("enabled_before_lock")))
         self.menuBar().setEnabled(not locked)
         self.centralWidget().setEnabled(not locked)
         self.statusBar().setEnabled(not locked)
@@ -245,7 +378,7 @@ class MainWindow(QMainWindow):
 
     def _save(self) -> None:
         if self._preferences:
-            self._preferences.set(MAIN_WINDOW_GEOMETRY, self.saveGeometry())
+            self._preferences.set(self._geometry_option, self.saveGeometry())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._save()

@@ -109,7 +109,8 @@ SECTIONS: tuple[Section, ...] = (
 
 
 def sections_for(can: Callable[[Permission], bool]) -> list[Section]:
-    return [s for s in SECTIONS if can(s.permission)]
+    """The role's sections that exist; one not built yet is not shown at all."""
+    return [s for s in SECTIONS if s.factory is not None and can(s.permission)]
 
 
 def failed_page(title: str) -> QWidget:

@@ -25,6 +25,11 @@ MAIN_WINDOW_GEOMETRY: Option[QByteArray] = Option("window/main_geometry", QByteA
 LAST_SECTION: Option[str] = Option("window/last_section", str, "")
 
 
+def for_user(option: Option[T], username: str) -> Option[T]:
+    """The same preference kept apart for each user of the desk (window size, last section)."""
+    return Option(f"users/{username}/{option.key}", option.type, option.default)
+
+
 class Preferences:
     def __init__(self, settings: QSettings | None = None) -> None:
         self._settings = settings if settings is not None else QSettings()

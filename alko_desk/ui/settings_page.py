@@ -48,6 +48,7 @@ class SettingsPage(QWidget):
         scroll.setWidgetResizable(True)
         outer.addWidget(scroll)
         body = QWidget()
+        body.setMaximumWidth(960)  # on a wide screen the fields keep a readable length
         scroll.setWidget(body)
         layout = QVBoxLayout(body)
         layout.setContentsMargins(16, 16, 16, 16)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal
+import phonenumbers
+from PySide6.QtCore import QLocale, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QFrame,
     QLineEdit,
     QPlainTextEdit,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
     QWizard,
@@ -20,8 +23,16 @@ from PySide6.QtWidgets import (
 from alko_desk.models.company import CompanyProfile
 from alko_desk.models.errors import ValidationError
 from alko_desk.security.passwords import password_problem
+from alko_desk.services.account_validation import account_problems
+from alko_desk.services.company_validation import phone_regions, validate_profile
 from alko_desk.ui.tasks import TaskRunner
-from alko_desk.ui.widgets import FieldForm, PasswordFields, error_label, note, set_error
+from alko_desk.ui.widgets import (
+    FieldForm,
+    PasswordFields,
+    error_label,
+    note,
+    set_error,
+)
 
 if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext
@@ -44,6 +55,42 @@ def parse_decimal(text: str) -> Decimal | None:
     except (InvalidOperation, ValueError):
         return None
     return value if value.is_finite() else None
+
+
+def country_name(code: str) -> str:
+    territory = QLocale.codeToTerritory(code)
+    name = QLocale.territoryToString(territory) if territory != QLocale.Country.AnyCountry else ""
+    return name or code
+
+
+class CountryPicker(QComboBox):
+    """Every country whose phone numbers can be read, by name: "Croatia (+385)", never a guess."""
+
+    def __init__(self, code: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        entries = sorted(
+            (
+                (
+                    country_name(region),
+                    region,
+                    phonenumbers.country_code_for_region(region),
+                )
+                for region in phone_regions()
+            ),
+            key=lambda e: e[0].casefold(),
+        )
+        for name, region, calling in entries:
+            self.addItem(f"{name} (+{calling})", region)
+        self.setMaxVisibleItems(15)
+        self.set_code(code)
+
+    def code(self) -> str:
+        return self.currentData() or ""
+
+    def set_code(self, code: str) -> None:
+        index = self.findData(code.upper())
+        if index >= 0:
+            self.setCurrentIndex(index)
 
 
 class CompanyForm(QWidget):
@@ -69,11 +116,10 @@ class CompanyForm(QWidget):
         self.vat_rate = self.fields.add("vat_rate", self.tr("VAT rate (%)"), QLineEdit("25"))
         self.phone_region = self.fields.add(
             "phone_region",
-            self.tr("Phone region"),
-            QLineEdit("HR"),
-            self.tr("Two-letter country code for phone numbers without +"),
+            self.tr("Phone numbers from"),
+            CountryPicker("HR"),
+            self.tr("The country of numbers written without +"),
         )
-        self.phone_region.setMaxLength(2)
 
     def set_profile(self, profile: CompanyProfile) -> None:
         self.name.setText(profile.name)
@@ -82,13 +128,14 @@ class CompanyForm(QWidget):
         self.bank_account.setText(profile.bank_account)
         self.currency.setCurrentText(profile.currency)
         self.vat_rate.setText(str(profile.vat_rate))
-        self.phone_region.setText(profile.phone_region)
+        self.phone_region.set_code(profile.phone_region)
 
     def local_errors(self) -> dict[str, str]:
-        """What can be said without the service: the VAT rate must be a number."""
+        """Everything the service would say, said before leaving the page (same rules)."""
+        errors = {k: v for k, v in validate_profile(self.profile()).items() if k in COMPANY_FIELDS}
         if parse_decimal(self.vat_rate.text()) is None:
-            return {"vat_rate": self.tr("Enter the VAT rate as a number, such as 25 or 13.5.")}
-        return {}
+            errors["vat_rate"] = self.tr("Enter the VAT rate as a number, such as 25 or 13.5.")
+        return errors
 
     def profile(self, idle_lock_minutes: int = 5) -> CompanyProfile:
         return CompanyProfile(
@@ -98,7 +145,7 @@ class CompanyForm(QWidget):
             bank_account=self.bank_account.text().replace(" ", "").strip(),
             currency=self.currency.currentText().strip().upper(),
             vat_rate=parse_decimal(self.vat_rate.text()) or Decimal(0),
-            phone_region=self.phone_region.text().strip().upper(),
+            phone_region=self.phone_region.code(),
             idle_lock_minutes=idle_lock_minutes,
         )
 
@@ -111,9 +158,20 @@ class CompanyPage(QWizardPage):
             self.tr("These details are printed on invoices. You can change them later in Settings.")
         )
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
         self.form = CompanyForm()
-        layout.addWidget(self.form)
-        layout.addStretch(1)
+        holder = QWidget()
+        column = QVBoxLayout(holder)
+        column.setContentsMargins(0, 0, 6, 0)
+        column.addWidget(self.form)
+        column.addStretch(1)
+        # Messages under every field need more room than the page has: it scrolls, never squashes.
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(holder)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        layout.addWidget(self.scroll, 1)
 
     def validatePage(self) -> bool:
         errors = self.form.local_errors()
@@ -139,8 +197,6 @@ class AdminPage(QWizardPage):
         self.full_name = self.fields.add("full_name", self.tr("Full name"), QLineEdit())
         self.passwords = PasswordFields(self._check, form, label=self.tr("Password"), parent=self)
         layout.addLayout(form)
-        self.password_error = error_label()
-        layout.addWidget(self.password_error)
         self.error = error_label()
         layout.addWidget(self.error)
         layout.addStretch(1)
@@ -156,6 +212,11 @@ class AdminPage(QWizardPage):
 
     def isComplete(self) -> bool:
         return self.passwords.problem() is None
+
+    def validatePage(self) -> bool:
+        errors = account_problems(self.username.text(), self.full_name.text())
+        self.fields.show_errors(errors)
+        return not errors
 
 
 class SetupWizard(QWizard):
@@ -227,7 +288,8 @@ class SetupWizard(QWizard):
         self.admin_page.fields.show_errors(
             {k: v for k, v in admin_errors.items() if k != "password"}
         )
-        set_error(self.admin_page.password_error, admin_errors.get("password", ""))
+        if admin_errors.get("password"):
+            self.admin_page.passwords.show_error(admin_errors["password"])
         if company_errors:
             self.back()
             set_error(self.admin_page.error, "")

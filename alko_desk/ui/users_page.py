@@ -34,9 +34,19 @@ from PySide6.QtWidgets import (
 from alko_desk.models.errors import ValidationError
 from alko_desk.models.users import Role, User
 from alko_desk.security.passwords import password_problem
+from alko_desk.services.account_validation import account_problems
+from alko_desk.ui.dialogs import may_discard
 from alko_desk.ui.table_models import ColumnsTableModel
 from alko_desk.ui.tasks import TaskRunner
-from alko_desk.ui.widgets import FieldForm, PasswordFields, error_label, heading, note, set_error
+from alko_desk.ui.widgets import (
+    FieldForm,
+    HeightFitter,
+    PasswordFields,
+    error_label,
+    heading,
+    note,
+    set_error,
+)
 
 if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext, SessionServices
@@ -191,8 +201,6 @@ class CreateUserDialog(QDialog):
         self.password = _TemporaryPassword(self._check, form, self)
         layout.addLayout(form)
         layout.addWidget(note(self.tr("The person chooses their own password at first login.")))
-        self.password_error = error_label()
-        layout.addWidget(self.password_error)
         self.error = error_label()
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(
@@ -204,6 +212,8 @@ class CreateUserDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.username.textChanged.connect(self.password.update)
+        _only_ok_is_default(self, self.ok_button)
+        self.fitter = HeightFitter(self)
 
     def _check(self, password: str) -> str | None:
         return password_problem(
@@ -221,13 +231,19 @@ class CreateUserDialog(QDialog):
         )
 
     def submit(self) -> None:
-        self.fields.clear_errors()
+        """Every field checked at once, each message in its own row."""
         set_error(self.error, "")
+        values = self.values()
+        errors = account_problems(values.username, values.full_name)
+        self.fields.show_errors(errors)
         problem = self.password.problem()
-        set_error(self.password_error, problem or "")
         if problem:
+            self.password.show_error(problem)
+            if not errors:
+                self.password.first.setFocus()
+        if errors or problem:
             return
-        work = self._submit_fn(self.values())
+        work = self._submit_fn(values)
         self.ok_button.setEnabled(False)
         self._tasks.run(
             work,
@@ -242,15 +258,29 @@ class CreateUserDialog(QDialog):
         self.created = user
         self.accept()
 
+    def reject(self) -> None:
+        typed = any(w.text() for w in (self.username, self.full_name, self.password.first))
+        if may_discard(getattr(self._tasks, "dialogs", None), self, typed):
+            super().reject()
+
     def _failed(self, exc: BaseException) -> bool:
         if not isinstance(exc, ValidationError):
             return False
         errors = dict(exc.field_errors)
-        set_error(self.password_error, errors.pop("password", ""))
+        password = errors.pop("password", "")
+        if password:
+            self.password.show_error(password)
         unplaced = self.fields.show_errors(errors)
         if unplaced or not exc.field_errors:
             set_error(self.error, exc.user_text())
         return True
+
+
+def _only_ok_is_default(dialog: QDialog, ok: QPushButton) -> None:
+    """Enter submits; a focused Cancel or "Suggest one" never takes Enter instead."""
+    for button in dialog.findChildren(QPushButton):
+        button.setAutoDefault(False)
+    ok.setDefault(True)
 
 
 class ResetPasswordDialog(QDialog):
@@ -293,11 +323,19 @@ class ResetPasswordDialog(QDialog):
         buttons.accepted.connect(self.submit)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        _only_ok_is_default(self, self.ok_button)
+        self.fitter = HeightFitter(self)
+
+    def reject(self) -> None:
+        typed = bool(self.password.first.text())
+        if may_discard(getattr(self._tasks, "dialogs", None), self, typed):
+            super().reject()
 
     def submit(self) -> None:
         problem = self.password.problem()
-        set_error(self.error, problem or "")
+        set_error(self.error, "")
         if problem:
+            self.password.show_error(problem)
             return
         self.ok_button.setEnabled(False)
         self._tasks.run(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QSizePolicy,
     QVBoxLayout,
@@ -66,7 +67,7 @@ class FieldForm(QObject):
 
     def add(self, name: str, label: str, widget: QWidget, hint: str = "") -> QWidget:
         box = QWidget()
-        box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
@@ -78,6 +79,10 @@ class FieldForm(QObject):
         self.form.addRow(label, box)
         self.widgets[name] = widget
         self.errors[name] = err
+        edited = getattr(widget, "textEdited", None) or getattr(widget, "textChanged", None)
+        if edited is not None:
+            # A message goes as soon as the user works on its field; it is checked again on submit.
+            edited.connect(lambda *_args, n=name: self.clear_error(n))
         return widget
 
     def show_errors(self, field_errors: dict[str, str]) -> list[str]:
@@ -93,11 +98,17 @@ class FieldForm(QObject):
                 unplaced.append(name)
         if first is not None:
             first.setFocus()
+        self.form.invalidate()  # QFormLayout keeps row heights from before the messages otherwise
         return unplaced
 
     def clear_errors(self) -> None:
         for label in self.errors.values():
             set_error(label, "")
+
+    def clear_error(self, name: str) -> None:
+        if self.errors[name].text():
+            set_error(self.errors[name], "")
+            self.form.invalidate()
 
     def error_text(self, name: str) -> str:
         label = self.errors[name]
@@ -135,6 +146,10 @@ class PasswordFields(QObject):
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         self.verdict.setTextFormat(Qt.TextFormat.PlainText)
+        self.verdict.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        # Room for two lines from the start: a message that wraps does not move what is below.
+        self.verdict.setMinimumHeight(self.verdict.fontMetrics().lineSpacing() * 2 + 2)
+        self.verdict.setObjectName("verdict")
         self.first_row = QHBoxLayout()
         self.first_row.setContentsMargins(0, 0, 0, 0)
         self.first_row.addWidget(self.first, 1)
@@ -169,6 +184,20 @@ class PasswordFields(QObject):
         self.first.clear()
         self.second.clear()
 
+    def show_error(self, text: str) -> None:
+        """A refusal (a submit, the service): in the one verdict line, until the next keystroke."""
+        self.verdict.setText(text)
+        self.verdict.setStyleSheet(ERROR_STYLE)
+        self._keep_height()
+
+    def _keep_height(self) -> None:
+        """The verdict only grows: a shorter message leaves the space, so nothing below jumps."""
+        width = self.verdict.width()
+        if width > 0 and self.verdict.isVisible():
+            need = self.verdict.heightForWidth(width)
+            if need > self.verdict.minimumHeight():
+                self.verdict.setMinimumHeight(need)
+
     def update(self) -> None:
         problem = self.problem()
         if problem:
@@ -177,4 +206,47 @@ class PasswordFields(QObject):
         else:
             self.verdict.setText(self.tr("This password can be used."))
             self.verdict.setStyleSheet(OK_STYLE)
+        self._keep_height()
         self.changed.emit()
+
+
+class HeightFitter(QObject):
+    """Keeps a dialog tall enough for its word-wrapped messages, so they never overlap a field.
+
+    Qt sizes a window from its layout's minimum, which ignores how tall a wrapped
+    label is at the actual width; messages that appear then draw over their
+    neighbours. After each layout change this grows the window to fit.
+    """
+
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        self._window = window
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self.fit)
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._window and event.type() in (
+            QEvent.Type.LayoutRequest,
+            QEvent.Type.Show,
+            QEvent.Type.Resize,
+        ):
+            self._timer.start()
+        return False
+
+    def fit(self) -> None:
+        layout: QLayout | None = self._window.layout()
+        if layout is None:
+            return
+        layout.activate()
+        width = self._window.width()
+        needed = max(
+            layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else 0,
+            layout.totalMinimumSize().height(),
+        )
+        if self._window.minimumHeight() != needed:
+            self._window.setMinimumHeight(needed)
+        if self._window.height() < needed:
+            self._window.resize(width, needed)

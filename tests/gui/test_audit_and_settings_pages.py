@@ -155,7 +155,7 @@ def test_settings_page_shows_field_errors_beside_the_fields(
     assert "VAT ID" in page.company.fields.error_text("vat_id")
     assert "three-letter" in page.company.fields.error_text("currency")
     assert page.company.currency.currentText() == "EURO"  # what was typed stays
-    assert context.services_for(admin_session).settings.company().vat_id == "HR12345678901"
+    assert context.services_for(admin_session).settings.company().vat_id == "HR33392005961"
 
 
 def test_settings_page_saves_the_database_uri_to_the_keyring_only(

@@ -76,7 +76,7 @@ def test_list_and_detail_with_demo_clients_render_without_cut_off_text(
     services.clients.register(new_client_id(), draft(**IVAN))
     page = ClientsPage(context, services, tasks)
     qtbot.addWidget(page)
-    page.resize(1280, 760)
+    page.resize(1176, 700)  # the page of a 1366×768 window
     page.show()
     qtbot.waitUntil(lambda: page.model.rowCount() == 50 and not page.model.loading, timeout=WAIT)
     settle(qtbot, page)
@@ -113,7 +113,7 @@ def test_registration_form_with_messages_and_duplicates_renders_without_cut_off_
     services.clients.register(new_client_id(), draft())
     page = ClientsPage(context, services, tasks)
     qtbot.addWidget(page)
-    page.resize(1280, 760)
+    page.resize(1176, 700)  # the page of a 1366×768 window
     page.show()
     qtbot.waitUntil(lambda: page.model.ever_loaded and not page.model.loading, timeout=WAIT)
     page.new_client()
@@ -159,7 +159,7 @@ def test_conflict_dialog_and_unreadable_client_render_without_cut_off_text(
     context.client_keys_repo.destroy(broken.id)
     page = ClientsPage(context, services, tasks)
     qtbot.addWidget(page)
-    page.resize(1280, 760)
+    page.resize(1176, 700)  # the page of a 1366×768 window
     page.show()
     qtbot.waitUntil(lambda: page.model.rowCount() == 2 and not page.model.loading, timeout=WAIT)
 

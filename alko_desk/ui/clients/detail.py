@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -31,6 +31,8 @@ UNREADABLE_STYLE = (
     "QFrame#unreadable { border: 1px solid #b3261e; border-radius: 6px; background: #fdf0ef; }"
     "QFrame#unreadable QLabel { background: transparent; }"
 )
+# Revealed numbers are masked again after this, or when another client is chosen.
+REVEAL_SECONDS = 30
 SHOWN_FIELDS = (
     "birth_date",
     "id_type",
@@ -59,6 +61,10 @@ class ClientDetailPanel(QWidget):
         self.can_reveal = can_reveal
         self.client: Client | UnreadableClient | None = None
         self.revealed: dict[str, str] = {}
+        self.reveal_timer = QTimer(self)
+        self.reveal_timer.setSingleShot(True)
+        self.reveal_timer.setInterval(REVEAL_SECONDS * 1000)
+        self.reveal_timer.timeout.connect(self.hide_revealed)
         self.setMinimumWidth(330)
         self.stack = QStackedWidget()
         self.empty_page = self._message_page(
@@ -131,6 +137,7 @@ class ClientDetailPanel(QWidget):
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setAccessibleName(titles[name])
             caption = note(titles[name])
+            caption.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
             form.addRow(caption, value)
             self.values[name] = value
         self.reveal_button = QPushButton(_tr("ClientDetail", "Reveal numbers"))
@@ -142,9 +149,11 @@ class ClientDetailPanel(QWidget):
         )
         self.reveal_button.clicked.connect(self._reveal_clicked)
         self.masked_note = note(_tr("ClientDetail", "Recorded in the audit log."))
-        reveal_row = QHBoxLayout()
-        reveal_row.addWidget(self.reveal_button, 0, Qt.AlignmentFlag.AlignVCenter)
-        reveal_row.addWidget(self.masked_note, 1, Qt.AlignmentFlag.AlignVCenter)
+        # The note under the button, not squeezed beside it into a narrow column.
+        reveal_row = QVBoxLayout()
+        reveal_row.setSpacing(2)
+        reveal_row.addWidget(self.reveal_button, 0, Qt.AlignmentFlag.AlignLeft)
+        reveal_row.addWidget(self.masked_note)
         form.insertRow(
             SHOWN_FIELDS.index("email"), "", reveal_row
         )  # right under the masked numbers
@@ -199,15 +208,21 @@ class ClientDetailPanel(QWidget):
 
     def show_nothing(self) -> None:
         self.client = None
-        self.revealed = {}
+        self._forget_revealed()
         self.stack.setCurrentWidget(self.empty_page)
 
     def show_loading(self) -> None:
+        if self.revealed:
+            self.hide_revealed()  # another client chosen (or this one reloaded): masked again
         self.stack.setCurrentWidget(self.loading_page)
+
+    def _forget_revealed(self) -> None:
+        self.revealed = {}
+        self.reveal_timer.stop()
 
     def show_client(self, client: Client | UnreadableClient) -> None:
         if self.client is None or self.client.id != client.id:
-            self.revealed = {}
+            self._forget_revealed()
         self.client = client
         if isinstance(client, UnreadableClient):
             self.unreadable_name.setText(client.display_name)
@@ -221,10 +236,11 @@ class ClientDetailPanel(QWidget):
         if self.client_id != client_id or not isinstance(self.client, Client):
             return
         self.revealed = dict(values)
+        self.reveal_timer.start()
         self._fill(self.client)
 
     def hide_revealed(self) -> None:
-        self.revealed = {}
+        self._forget_revealed()
         if isinstance(self.client, Client):
             self._fill(self.client)
 

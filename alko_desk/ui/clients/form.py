@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, QLocale, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -45,10 +47,11 @@ from alko_desk.models.clients import (
     IdDocumentType,
 )
 from alko_desk.models.errors import ConcurrentModification, ValidationError
-from alko_desk.services.client_validation import check_field, format_phone
-from alko_desk.ui.clients.formatting import entry_date, parse_entry_date
+from alko_desk.services.client_validation import MAX_NOTES, check_field, format_phone
+from alko_desk.ui.clients.formatting import entry_date, looks_like_date, parse_entry_date
+from alko_desk.ui.dialogs import may_discard
 from alko_desk.ui.tasks import TaskRunner
-from alko_desk.ui.widgets import ERROR_STYLE, error_label, heading, note, set_error
+from alko_desk.ui.widgets import ERROR_STYLE, MUTED_STYLE, error_label, heading, note, set_error
 
 _tr = QCoreApplication.translate
 WARNING_STYLE = "color: #8a5300;"
@@ -83,6 +86,13 @@ CHECKED_AS_TYPED = (
     "notes",
 )
 MASKABLE = ("id_number", "licence_number")
+REQUIRED = ("first_name", "last_name", "birth_date", "id_number")
+NOTES_RECHECK_MS = 150  # notes are checked once typing pauses, not at every keystroke
+
+
+def required_label(text: str) -> str:
+    """A label marked as required before anything is submitted."""
+    return f"{text} *"
 
 
 def field_labels() -> dict[str, str]:
@@ -138,6 +148,49 @@ def readable_value(name: str, raw: str) -> str:
     return raw or "—"
 
 
+class LimitedTextEdit(QPlainTextEdit):
+    """Plain text that stops taking characters at `limit`: typing past it costs nothing.
+
+    Qt lays a paragraph out again at every keystroke, so typing thousands of
+    characters past a limit the form refuses anyway left the desk seconds behind
+    the keyboard. A paste that would not fit is cut, and `cut` says so.
+    """
+
+    cut = Signal(int)  # characters left out of a paste
+
+    def __init__(self, limit: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.limit = limit
+
+    def length(self) -> int:
+        return self.document().characterCount() - 1  # without the final paragraph mark
+
+    def _room(self) -> int:
+        return self.limit - self.length() + len(self.textCursor().selectedText())
+
+    def keyPressEvent(self, event) -> None:
+        text = event.text()
+        inserts = bool(text) and (text.isprintable() or text in "\r\n\t")
+        shortcut = event.modifiers() & (
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.MetaModifier
+        )
+        if inserts and not shortcut and self._room() < len(text):
+            event.accept()  # full: the keystroke is dropped before Qt lays anything out
+            self.cut.emit(len(text))
+            return
+        super().keyPressEvent(event)
+
+    def insertFromMimeData(self, source) -> None:
+        text = source.text() if source is not None and source.hasText() else ""
+        room = max(0, self._room())
+        if len(text) > room:
+            self.textCursor().insertText(text[:room])
+            self.ensureCursorVisible()
+            self.cut.emit(len(text) - room)
+            return
+        super().insertFromMimeData(source)
+
+
 @dataclass
 class _Field:
     widget: QWidget
@@ -165,16 +218,19 @@ class ClientForm(QWidget):
         columns = QHBoxLayout()
         columns.setSpacing(16)
         person = self._group(_tr("ClientForm", "Person and documents"))
-        self.first_name = self._line(person, "first_name", labels["first_name"])
-        self.last_name = self._line(person, "last_name", labels["last_name"])
+        self.first_name = self._line(person, "first_name", required_label(labels["first_name"]))
+        self.last_name = self._line(person, "last_name", required_label(labels["last_name"]))
         self.birth_date = self._line(
-            person, "birth_date", labels["birth_date"], placeholder=_tr("ClientForm", "DD.MM.YYYY")
+            person,
+            "birth_date",
+            required_label(labels["birth_date"]),
+            placeholder=_tr("ClientForm", "DD.MM.YYYY"),
         )
         self.id_type = QComboBox()
         for kind in IdDocumentType:
             self.id_type.addItem(_tr("IdDocumentType", kind.label), kind.value)
         self._add(person, "id_type", labels["id_type"], self.id_type)
-        self.id_number = self._line(person, "id_number", labels["id_number"])
+        self.id_number = self._line(person, "id_number", required_label(labels["id_number"]))
         self.licence_number = self._line(
             person,
             "licence_number",
@@ -182,8 +238,10 @@ class ClientForm(QWidget):
             placeholder=_tr("ClientForm", "Optional"),
         )
         contact = self._group(_tr("ClientForm", "Contact and address"))
-        self.email = self._line(contact, "email", labels["email"], placeholder="name@example.com")
-        self.phone = self._line(contact, "phone", labels["phone"])
+        self.email = self._line(
+            contact, "email", labels["email"] + " †", placeholder="name@example.com"
+        )
+        self.phone = self._line(contact, "phone", labels["phone"] + " †")
         self.preferred_channel = QComboBox()
         for channel in ContactChannel:
             self.preferred_channel.addItem(_tr("ContactChannel", channel.label), channel.value)
@@ -226,7 +284,7 @@ class ClientForm(QWidget):
             ).format(version=PRIVACY_POLICY_VERSION)
         )
         self.consent_note = consent_note
-        self.notes = QPlainTextEdit()
+        self.notes = LimitedTextEdit(MAX_NOTES)
         self.notes.setTabChangesFocus(True)
         self.notes.setAccessibleName(labels["notes"])
         self.notes.setPlaceholderText(
@@ -238,13 +296,32 @@ class ClientForm(QWidget):
             self.marketing_consent, error_label(), self._conflict_label()
         )
 
+        self.required_note = note(
+            _tr(
+                "ClientForm",
+                "* required   † an email or a phone number, so that the client can be reached",
+            )
+        )
+        self.notes_counter = QLabel()
+        self.notes_counter.setObjectName("notesCounter")
+        self.notes_counter.setAlignment(Qt.AlignmentFlag.AlignRight)
+        notes_row = QHBoxLayout()
+        notes_row.addWidget(QLabel(labels["notes"]))
+        notes_row.addStretch(1)
+        notes_row.addWidget(self.notes_counter)
+        self._notes_timer = QTimer(self)
+        self._notes_timer.setSingleShot(True)
+        self._notes_timer.setInterval(NOTES_RECHECK_MS)
+        self._notes_timer.timeout.connect(lambda: self._recheck("notes"))
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.required_note)
         layout.addLayout(columns)
         layout.addWidget(self.marketing_consent)
         layout.addWidget(consent_note)
         layout.addWidget(self._fields["marketing_consent"].conflict)
-        layout.addWidget(QLabel(labels["notes"]))
+        layout.addLayout(notes_row)
         layout.addWidget(self.notes)
         layout.addWidget(self._fields["notes"].error)
         layout.addWidget(self._fields["notes"].conflict)
@@ -253,11 +330,13 @@ class ClientForm(QWidget):
             edit: QLineEdit = self._fields[name].widget  # type: ignore[assignment]
             edit.textEdited.connect(lambda _text, n=name: self._edited(n))
             edit.editingFinished.connect(lambda n=name: self._left(n))
-        self.notes.textChanged.connect(lambda: None if self._filling else self._edited("notes"))
+        self.notes.textChanged.connect(self._notes_changed)
+        self.notes.cut.connect(self._notes_full)
         self.id_type.activated.connect(lambda _i: self.changed.emit("id_type"))
         self.preferred_channel.activated.connect(lambda _i: self.changed.emit("preferred_channel"))
         self.marketing_consent.toggled.connect(lambda _on: self.changed.emit("marketing_consent"))
         self.update_region_hint()
+        self._update_notes_counter()
 
     # -- building --------------------------------------------------------------------------
 
@@ -384,6 +463,8 @@ class ClientForm(QWidget):
             return None  # the saved number, still masked: kept as it is
         if name == "birth_date":
             if raw.strip() and parse_entry_date(raw) is None:
+                if looks_like_date(raw):
+                    return _tr("ClientForm", "There is no such date: check the day and the month.")
                 return _tr("ClientForm", "Write the date as DD.MM.YYYY, for example 09.03.1984.")
             value = parse_entry_date(raw)
             return check_field("birth_date", value, self._region(), self._today())
@@ -432,6 +513,37 @@ class ClientForm(QWidget):
         if name in ("email", "phone"):
             self._recheck("phone" if name == "email" else "email")
         self.changed.emit(name)
+
+    def _notes_changed(self) -> None:
+        """Per keystroke only the counter; the check waits until typing pauses (long notes stay fast)."""
+        self._update_notes_counter()
+        if self._filling:
+            return
+        self._touched.add("notes")
+        self._notes_timer.start()
+        self.changed.emit("notes")
+
+    def _update_notes_counter(self) -> None:
+        length = self.notes.length()
+        self.notes_counter.setText(
+            _tr("ClientForm", "{n} / {limit}").format(
+                n=QLocale().toString(length), limit=QLocale().toString(MAX_NOTES)
+            )
+        )
+        full = length >= MAX_NOTES
+        if self.notes_counter.property("full") != full:  # a style sheet per keystroke is slow
+            self.notes_counter.setProperty("full", full)
+            self.notes_counter.setStyleSheet(ERROR_STYLE if full else MUTED_STYLE)
+        if not full and self._fields["notes"].error.text() == self._full_text():
+            set_error(self._fields["notes"].error, "")
+
+    def _full_text(self) -> str:
+        return _tr("ClientForm", "Notes hold at most {limit} characters.").format(
+            limit=QLocale().toString(MAX_NOTES)
+        )
+
+    def _notes_full(self, _left_out: int) -> None:
+        set_error(self._fields["notes"].error, self._full_text())
 
     def _left(self, name: str) -> None:
         if self._fields[name].widget.text():  # type: ignore[attr-defined]
@@ -660,7 +772,6 @@ class ClientFormDialog(QDialog):
             _tr("ClientForm", "Save changes") if base else _tr("ClientForm", "Register"),
             QDialogButtonBox.ButtonRole.AcceptRole,
         )
-        self.save_button.setDefault(True)
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.save_button.clicked.connect(lambda: self.save())
         self.buttons.rejected.connect(self.reject)
@@ -673,11 +784,33 @@ class ClientFormDialog(QDialog):
         else:
             self._original = self.form.values()
         self.form.first_name.setFocus()
+        self._make_save_the_only_default()
         self.setMinimumWidth(960)
         self._fit_timer = QTimer(self)  # a child: it dies with the dialog, and its timeout with it
         self._fit_timer.setSingleShot(True)
         self._fit_timer.setInterval(0)
         self._fit_timer.timeout.connect(self._fit_height)
+
+    # -- keyboard and closing --------------------------------------------------------------
+
+    def _make_save_the_only_default(self) -> None:
+        """Enter saves, wherever the focus is; no other button becomes the default on focus.
+
+        A dialog's push buttons are auto-default: a focused Cancel (where focus lands
+        while Save is disabled) would take Enter and throw the form away.
+        """
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(False)
+            button.setDefault(False)
+        self.save_button.setDefault(True)
+
+    def has_unsaved_input(self) -> bool:
+        return self.form.values() != self._original
+
+    def reject(self) -> None:
+        """Escape, Cancel or the window's close button: asks first when something was typed."""
+        if may_discard(self._tasks.dialogs, self, self.has_unsaved_input()):
+            super().reject()
 
     # -- size ------------------------------------------------------------------------------
 
@@ -740,6 +873,8 @@ class ClientFormDialog(QDialog):
 
     def _set_saving(self, saving: bool) -> None:
         self.saving = saving
+        if saving:
+            self._focus_before_saving = QApplication.focusWidget()
         self.save_button.setEnabled(not saving)
         self.duplicates.anyway_button.setEnabled(not saving)
         self.save_button.setText(
@@ -747,6 +882,17 @@ class ClientFormDialog(QDialog):
             if saving
             else (_tr("ClientForm", "Save changes") if self.base else _tr("ClientForm", "Register"))
         )
+        if not saving:
+            self._make_save_the_only_default()  # the duplicates panel adds buttons of its own
+            before = getattr(self, "_focus_before_saving", None)
+            focus = QApplication.focusWidget()
+            if (
+                before is not None
+                and shiboken6.isValid(before)
+                and before.isVisible()
+                and (focus is None or isinstance(focus, QPushButton))
+            ):
+                before.setFocus()  # back where the user was, not on Cancel
 
     def _saved(self, client: Client) -> None:
         self.saved.emit(client)
@@ -775,7 +921,7 @@ class ClientFormDialog(QDialog):
 
     def _open_existing(self, client_id: str) -> None:
         self.open_existing.emit(client_id)
-        self.reject()
+        super().reject()  # the user chose the registered client over what was typed
 
     # -- conflicts -------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 from PySide6.QtCore import QDate, QDateTime, QLocale, QTime, QTimeZone
@@ -43,6 +44,14 @@ def format_datetime(value: datetime | None) -> str:
 def entry_date(value: date | None) -> str:
     """A date as the form shows it for editing (the first of ENTRY_FORMATS)."""
     return value.strftime("%d.%m.%Y") if value else ""
+
+
+_DATE_SHAPE = re.compile(r"^\s*\d{1,4}\s*[./-]\s*\d{1,2}\s*[./-]\s*\d{1,4}\.?\s*$")
+
+
+def looks_like_date(text: str) -> bool:
+    """Written in a date format (31.02.1980), whether or not that day exists."""
+    return bool(_DATE_SHAPE.match(text))
 
 
 def parse_entry_date(text: str) -> date | None:
