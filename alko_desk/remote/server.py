@@ -26,6 +26,7 @@ import secrets
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -152,6 +153,7 @@ class Backend:
         self.identity = identity
         self.feed = MemoryFeed()
         self._sessions: dict[str, ServerSession] = {}
+        self._idle_ended: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
         # Attempts on one name run one after another, so parallel guesses meet the lockout
         # the earlier ones caused (striped: an attacker's names cannot grow a table).
@@ -194,11 +196,13 @@ class Backend:
         with self._lock:
             entry = self._sessions.get(_token_hash(token)) if token else None
         if entry is None:
+            if token and _token_hash(token) in self._idle_ended:
+                raise SessionEnded(_ENDED_TEXT["idle"], "idle")
             raise SessionEnded("You are not logged in to the server (or it was restarted).")
         now = self.context.clock.now()
         if now - entry.last_used > self.idle_limit():
             self.end(entry, "idle")
-            raise SessionEnded("You were logged out after a while without activity.", "idle")
+            raise SessionEnded(_ENDED_TEXT["idle"], "idle")
         name = entry.session.user.username
         doc = self.context.users_repo.get_doc(name)
         reason = None
@@ -221,6 +225,10 @@ class Backend:
         with self._lock:
             if self._sessions.pop(entry.token_hash, None) is None:
                 return
+            if reason == "idle":  # so that the unlock dialog can tell why (and log in again)
+                self._idle_ended[entry.token_hash] = None
+                while len(self._idle_ended) > 1000:
+                    self._idle_ended.popitem(last=False)
         name = entry.session.user.username
         if reason == "logout":
             self.context.auth.logout(entry.session, "logout")
@@ -315,6 +323,7 @@ class Backend:
 
 
 _ENDED_TEXT = {
+    "idle": "You were logged out after a while without activity.",
     "disabled": "Your account was disabled, so the server ended your session.",
     "role_changed": "Your role was changed, so the server ended your session.",
     "password_reset": "Your password was changed or reset, so the server ended your session.",
