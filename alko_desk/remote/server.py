@@ -605,3 +605,18 @@ class RunningServer:
         self.server.should_exit = True
         if self._thread:
             self._thread.join(timeout=10)
+
+
+def open_server_context(data_dir, secrets=None) -> ServerContext:
+    """`bootstrap.open_context`, with the server's context (shared client directories)."""
+    from alko_desk.bootstrap import open_context
+
+    ctx = open_context(data_dir, secrets)
+    return ServerContext(
+        ctx.store,
+        data_dir=ctx.data_dir,
+        clock=ctx.clock,
+        server=ctx.server,
+        database_label=ctx.database_label,
+        secrets=ctx.secrets,
+    )
