@@ -159,6 +159,7 @@ class Backend:
         # the earlier ones caused (striped: an attacker's names cannot grow a table).
         self._login_locks = [threading.Lock() for _ in range(64)]
         self._idle_cache: tuple[float, timedelta] | None = None
+        self._recovered = False
 
     # -- login and the session table -----------------------------------------------------
     def login(self, username: str, password: str) -> tuple[str, ServerSession]:
@@ -168,7 +169,11 @@ class Backend:
         stripe = self._login_locks[int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % 64]
         with stripe:
             session = self.context.auth.login(username, password)
-        self.context.finish_interrupted_work(session)
+        if not self._recovered:
+            # Only this server writes, so what a crash left half-done is finished once, at the
+            # first login after a start (it needs a session's keys), not at every login.
+            self._recovered = True
+            self.context.finish_interrupted_work(session)
         doc = self.context.users_repo.get_doc(session.user.username) or {}
         token = secrets.token_urlsafe(32)
         entry = ServerSession(
