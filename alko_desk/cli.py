@@ -419,8 +419,10 @@ def add_audit_commands(subparsers) -> None:
 
 
 def audit_verify(args: argparse.Namespace) -> int:
+    from alko_desk.remote.cli import with_checkpoints
+
     with app_context() as ctx:
-        report = ctx.audit_log.verify()
+        report = with_checkpoints(ctx, ctx.audit_log.verify())
     if report.ok:
         print(
             f"The audit log is intact: {report.checked} entries checked, the newest is entry "

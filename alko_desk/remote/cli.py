@@ -163,6 +163,9 @@ def server_start(args: argparse.Namespace) -> int:
             ]
         )
         print("Press Ctrl-C to stop.", flush=True)
+        from alko_desk.remote.checkpoints import enable_checkpoints
+
+        checkpointer = enable_checkpoints(context, identity)
         backend = Backend(context, identity)
         server = uvicorn.Server(
             uvicorn.Config(
@@ -181,6 +184,8 @@ def server_start(args: argparse.Namespace) -> int:
             server.run()
         except KeyboardInterrupt:
             pass  # uvicorn re-raises the Ctrl-C it handled by shutting down cleanly
+        finally:
+            checkpointer.stop()
     finally:
         context.close()
     print("The ALKO Desk server has stopped.", flush=True)
@@ -223,3 +228,19 @@ def server_trust(args: argparse.Namespace) -> int:
     print(f"This desk now trusts the ALKO Desk server at {desk.address}.")
     print(f"Certificate fingerprint: {desk.fingerprint}")
     return EXIT_OK
+
+
+def with_checkpoints(context, report):
+    """The audit chain report held against the server's signed checkpoints, when this computer
+    is the server (its keys are here); the report unchanged otherwise."""
+    import os
+
+    from alko_desk.paths import data_dir
+    from alko_desk.remote.checkpoints import verify_with_server_keys
+    from alko_desk.remote.trust import ServerIdentity
+
+    folder = Path(os.environ.get(SERVER_DIR_ENV) or data_dir() / "server")
+    identity = ServerIdentity(folder.expanduser())
+    if not identity.exists():
+        return report
+    return verify_with_server_keys(context, identity, report)

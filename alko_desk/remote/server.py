@@ -98,6 +98,7 @@ class ServerContext(AppContext):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.checkpointer = None  # set by remote.checkpoints.enable_checkpoints
         self._shared_lock = threading.Lock()
         self._shared: dict[str, tuple[ClientDirectory, OrgKeys, set[str]]] = {}
 
@@ -112,6 +113,16 @@ class ServerContext(AppContext):
                 wipe_org_keys(keys)
             found[2].add(session.session_id)
             return found[0]
+
+    def services_for(self, session: Session) -> SessionServices:
+        services = super().services_for(session)
+        if self.checkpointer is not None:
+            from alko_desk.remote.checkpoints import AuditCheckpointService
+
+            services.extra["checkpoints"] = AuditCheckpointService(
+                self.checkpointer, self.audit_log, session
+            )
+        return services
 
     def release(self, session: Session) -> None:
         with self._shared_lock:
