@@ -168,3 +168,45 @@ def test_desks_verify_through_the_server_and_only_with_the_audit_permission(
     sam = desk.login("sam", "a fine temporary passphrase 7")
     with pytest.raises(PermissionDenied):
         sam.extra["checkpoints"].verify()
+
+
+def test_a_desk_keeps_the_newest_checkpoint_and_catches_a_rolled_back_server(
+    context, identity, connect_remote, remote_backend, tmp_path
+):
+    from tests.conftest import MemorySecrets
+
+    server = remote_backend.context
+    context.setup.initialize(COMPANY, "admin", "Ana Admin", ADMIN_PASSWORD)
+    remote_backend.identity = identity
+    checkpointer = Checkpointer(
+        server.audit_log,
+        CheckpointRepository(context.store),
+        identity.signing_key(),
+        identity.signing_public_key(),
+        context.store.db.name,
+        identity.folder,
+    )
+    server.checkpointer = checkpointer
+    checkpointer._adopt()
+    from alko_desk.remote.trust import PinStore
+
+    pins = PinStore(MemorySecrets())
+    desk = connect_remote(pins=pins)
+    admin = desk.login("admin", ADMIN_PASSWORD)
+    assert desk.pin.signing_key == identity.signing_public_key()  # pinned at enrolment
+    checkpointer.checkpoint(force=True)
+    assert admin.verify_audit().ok
+    kept = admin._checkpoints.known()
+    assert kept is not None and kept.seq == checkpointer.newest.seq
+    # the server's database and its own copy rolled back to before that checkpoint
+    head = kept.seq
+    part(context.store, head).delete_one({"_id": entry_id(head)})
+    context.store.collection("audit_checkpoints").delete_many({})
+    context.store.collection("meta").update_one({"_id": "audit_head"}, {"$set": {"seq": head - 1}})
+    (identity.folder / "newest-checkpoint.json").unlink()
+    (server.data_dir / "audit-anchor.json").unlink()
+    checkpointer.newest = None
+    server.audit_log._head = (0, server.audit_log._head[1])
+    report = admin.verify_audit()
+    assert not report.ok and report.first_bad_seq == head
+    assert "server signed" in report.problem

@@ -220,6 +220,7 @@ class RemoteDesk:
             self._transport.close()
             raise
         self.pin = pinned
+        self._pins = pins
 
     def _enrol(self, code: str, seen: str) -> None:
         nonce = os.urandom(16).hex()
@@ -246,10 +247,49 @@ class RemoteDesk:
         view = self._transport.request(
             "POST", "/v1/login", {"username": username, "password": password}
         )
-        return RemoteServices(self._transport, view)
+        services = RemoteServices(self._transport, view)
+        services._checkpoints = _CheckpointMemory(self._pins, self.address, self.pin.signing_key)
+        services._checkpoints.see(services)
+        return services
 
     def close(self) -> None:
         self._transport.close()
+
+
+class _CheckpointMemory:
+    """The newest signed audit checkpoint this desk has seen, kept in its keyring (outside the
+    database), so that a rolled-back server is caught by the desks that saw more."""
+
+    def __init__(self, pins: PinStore, address: str, signing_key: str) -> None:
+        self._pins = pins
+        self._address = address
+        self._key = signing_key
+
+    def known(self):
+        from alko_desk.remote.checkpoints import _from_json
+
+        text = self._pins.checkpoint(self._address)
+        cp = _from_json(text) if text else None
+        return cp if cp and self._valid(cp) else None
+
+    def _valid(self, cp) -> bool:
+        from alko_desk.security.checkpoints import signature_valid
+
+        return bool(self._key) and signature_valid(self._key, cp)
+
+    def see(self, services: RemoteServices) -> None:
+        from alko_desk.remote.checkpoints import _to_json
+
+        proxy = services.extra.get("checkpoints")
+        if proxy is None or not self._key:
+            return
+        try:
+            newest = proxy.newest()
+        except AlkoError:
+            return
+        known = self.known()
+        if newest is not None and self._valid(newest) and (known is None or newest.seq > known.seq):
+            self._pins.keep_checkpoint(self._address, _to_json(newest))
 
 
 def _fingerprint(der: bytes) -> str:
@@ -325,6 +365,17 @@ class RemoteServices:
         return self._transport.request(
             "GET", "/v1/changes", token=self._token, since=str(since), wait=str(wait)
         )
+
+    def verify_audit(self):
+        """The audit chain, verified by the server against its signed checkpoints and the
+        newest one this desk kept."""
+        proxy = self.extra.get("checkpoints")
+        if proxy is None:
+            return self.audit.verify()
+        memory = getattr(self, "_checkpoints", None)
+        if memory is not None:
+            memory.see(self)
+        return proxy.verify(memory.known() if memory is not None else None)
 
     def logout(self) -> None:
         try:

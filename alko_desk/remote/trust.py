@@ -39,6 +39,7 @@ ENROLMENT_LIFETIME = dt.timedelta(hours=24)
 CERT_YEARS = 10
 DEFAULT_PORT = 7443
 PIN_PREFIX = "server-pin:"
+CHECKPOINT_PREFIX = "audit-checkpoint:"
 
 
 # ----------------------------------------------------------------------------- fingerprints
@@ -286,6 +287,13 @@ class PinStore:
                 "This computer has no secure keyring to remember the server's certificate in.",
                 hint="Without it the desk would have to trust the server anew every time.",
             )
+
+    def checkpoint(self, address: str) -> str | None:
+        """The newest signed audit checkpoint this desk has seen from the server (JSON)."""
+        return self._secrets.get(CHECKPOINT_PREFIX + canonical_address(address))
+
+    def keep_checkpoint(self, address: str, text: str) -> None:
+        self._secrets.set(CHECKPOINT_PREFIX + canonical_address(address), text)
 
 
 def fetch_certificate(address: str, timeout: float = 5.0) -> bytes:
