@@ -466,3 +466,30 @@ def _split(
         elif not _local_only(name, value):
             send_kwargs[name] = value
     return send_args, send_kwargs
+
+
+class RemoteContext:
+    """What the main window and its pages need of an `AppContext`, on a desk of a showroom
+    server: a label, the About facts, a clock. No database, no keys."""
+
+    def __init__(self, desk: RemoteDesk, clock=None) -> None:
+        from alko_desk.services.clock import SystemClock
+
+        self.desk = desk
+        self.clock = clock or SystemClock()
+        self.secrets = None
+        self.server = None
+        self.database_label = f"ALKO Desk server at {desk.address}"
+
+    def about_info(self) -> dict[str, str]:
+        from alko_desk import __version__
+
+        return {
+            "app": __version__,
+            "pymongo": "not used on this desk",
+            "database_server": "ALKO Desk server",
+            "database": self.desk.address,
+        }
+
+    def close(self) -> None:
+        self.desk.close()
