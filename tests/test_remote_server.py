@@ -209,12 +209,12 @@ def test_a_client_registered_on_one_desk_is_announced_to_another_within_2_s(
     connect_remote, remote, sam
 ):
     other = connect_remote().login("sam", SAM_PASSWORD)
-    head = other.changes(0).head
+    head = other.wait_for_changes(0).head
     got = {}
 
     def watch():
         started = time.monotonic()
-        got["batch"] = other.changes(head, wait=10)
+        got["batch"] = other.wait_for_changes(head, wait=10)
         got["seconds"] = time.monotonic() - started
 
     watcher = threading.Thread(target=watch)
@@ -227,7 +227,7 @@ def test_a_client_registered_on_one_desk_is_announced_to_another_within_2_s(
     assert [(c.entity, c.kind, c.ids) for c in batch.changes] == [
         ("clients", ChangeKind.ADDED, (client.id,))
     ]
-    assert other.changes(batch.head, wait=0.2).changes == ()
+    assert other.wait_for_changes(batch.head, wait=0.2).changes == ()
 
 
 # ----------------------------------------------------------------------------- trust
@@ -289,3 +289,13 @@ def test_an_enrolment_code_pins_the_server_once(server_address, remote_backend, 
     assert pins.get(server_address).fingerprint == server_identity.fingerprint()
     with pytest.raises(ServerUntrusted):  # used up
         RemoteDesk(server_address, pins=PinStore(MemorySecrets()), enrolment_code=code)
+
+
+def test_sessions_of_desks_that_never_came_back_are_swept_with_their_keys(
+    clock, remote_backend, remote, sam
+):
+    (entry,) = [e for e in remote_backend._sessions.values() if e.session.user.username == "sam"]
+    key = entry.session.org_key
+    clock.advance(minutes=5, seconds=1)
+    assert remote_backend.sweep(force=True) >= 1
+    assert key == bytes(32) and remote_backend.session_count() == 0

@@ -5,7 +5,7 @@
     services = desk.login("sam", password)
     services.clients.page(0, 100)                   # same shape as SessionServices
     services.confirm_password(password); services.change_password(old, new)
-    services.changes(since=0, wait=20); services.logout()
+    services.wait_for_changes(since=0, wait=20); services.logout()
 
 The remote proxies are generated from the service classes (their public methods and
 signatures); nothing is written per method.
@@ -84,7 +84,8 @@ class LocalServices:
         self._services = self._context.services_for(session)
         return self
 
-    def changes(self, since: int = 0, wait: float = 0) -> ChangeBatch:
+    def wait_for_changes(self, since: int = 0, wait: float = 0) -> ChangeBatch:
+        """Changes after `since` (in-process: no waiting; the platform's feed when present)."""
         feed = getattr(self._services, "changes", None)
         return feed.since(since) if feed is not None else ChangeBatch(0, (), True)
 
@@ -361,7 +362,8 @@ class RemoteServices:
         self.session.authenticated_at = view["authenticated_at"]
         return self
 
-    def changes(self, since: int = 0, wait: float = 0) -> ChangeBatch:
+    def wait_for_changes(self, since: int = 0, wait: float = 0) -> ChangeBatch:
+        """Changes after `since`, waiting up to `wait` seconds for one (a long-poll)."""
         return self._transport.request(
             "GET", "/v1/changes", token=self._token, since=str(since), wait=str(wait)
         )

@@ -57,6 +57,9 @@ MAX_BODY = 16 * 1024 * 1024
 STREAM_CHUNK = 64 * 1024
 MAX_WAIT_SECONDS = 25.0
 REAUTH_FAILURES = 5
+# Argon2id takes 64 MiB a run: a few at once, not one per worker thread.
+PASSWORD_CHECKS_AT_ONCE = 4
+SWEEP_SECONDS = 30.0
 INTERNAL_ERROR = AlkoError(
     "The server could not complete this request.",
     hint="Try again; if it keeps happening, an admin will find the details in the server's log.",
@@ -171,6 +174,8 @@ class Backend:
         self._login_locks = [threading.Lock() for _ in range(64)]
         self._idle_cache: tuple[float, timedelta] | None = None
         self._recovered = False
+        self._password_slots = threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE)
+        self._last_sweep = time.monotonic()
 
     # -- login and the session table -----------------------------------------------------
     def login(self, username: str, password: str) -> tuple[str, ServerSession]:
@@ -178,7 +183,8 @@ class Backend:
             raise AuthenticationError("Enter your username and password.")
         name = normalize_username(username)
         stripe = self._login_locks[int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % 64]
-        with stripe:
+        self.sweep()
+        with stripe, self._password_slots:
             session = self.context.auth.login(username, password)
         if not self._recovered:
             # Only this server writes, so what a crash left half-done is finished once, at the
@@ -236,6 +242,20 @@ class Backend:
             entry.last_used = now
         return entry
 
+    def sweep(self, *, force: bool = False) -> int:
+        """Ends sessions idle past the desk lock whose desks never came back (their keys go
+        with them); at most every SWEEP_SECONDS unless forced."""
+        now_mono = time.monotonic()
+        if not force and now_mono - self._last_sweep < SWEEP_SECONDS:
+            return 0
+        self._last_sweep = now_mono
+        limit, now = self.idle_limit(), self.context.clock.now()
+        with self._lock:
+            stale = [e for e in self._sessions.values() if now - e.last_used > limit]
+        for entry in stale:
+            self.end(entry, "idle")
+        return len(stale)
+
     def end(self, entry: ServerSession, reason: str) -> None:
         """Drops the session and its keys; audits why unless the user logged out."""
         with self._lock:
@@ -283,7 +303,8 @@ class Backend:
         entry = self.authorize(token)
         with entry.lock:
             try:
-                self.context.auth.confirm_password(entry.session, password)
+                with self._password_slots:
+                    self.context.auth.confirm_password(entry.session, password)
             except AuthenticationError:
                 entry.reauth_failures += 1
                 if entry.reauth_failures >= REAUTH_FAILURES:
@@ -296,7 +317,8 @@ class Backend:
     def change_password(self, token: str | None, current: str, new: str) -> ServerSession:
         entry = self.authorize(token)
         with entry.lock:
-            session = self.context.auth.change_password(entry.session, current, new)
+            with self._password_slots:
+                session = self.context.auth.change_password(entry.session, current, new)
             entry.session.user = session.user
             entry.session.authenticated_at = session.authenticated_at
             doc = self.context.users_repo.get_doc(session.user.username) or {}
@@ -305,6 +327,7 @@ class Backend:
 
     # -- calls ---------------------------------------------------------------------------
     def call(self, token: str | None, service: str, method: str, args: list, kwargs: dict) -> Any:
+        self.sweep()
         entry = self.authorize(token)
         try:
             fn = api.resolve(entry.services, service, method)
@@ -368,12 +391,12 @@ async def _body(request: Request) -> dict:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY:
         raise ValidationError("The request is too large.")
-    raw = b""
+    raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_BODY:
             raise ValidationError("The request is too large.")
-    value = codec.loads(raw) if raw else {}
+    value = codec.loads(bytes(raw)) if raw else {}
     if not isinstance(value, dict):
         raise ValidationError("The server could not read the request.")
     return value
