@@ -50,3 +50,47 @@ def _clients_page(window):
 
     pages = window.findChildren(ClientsPage)
     return pages[0] if pages else None
+
+
+@pytest.fixture
+def connector(qapp, dialogs):
+    from alko_desk.remote.trust import PinStore
+    from alko_desk.ui.server_connect import ServerConnector
+    from tests.conftest import MemorySecrets
+
+    runner = TaskRunner(dialogs)
+    pins = PinStore(MemorySecrets())
+    made = ServerConnector(runner, pins)
+    made.pins = pins
+    yield made
+    runner.wait_for_done(WAIT)
+
+
+def test_the_first_connection_shows_the_fingerprint_and_pins_it_when_staff_confirm(
+    qtbot, connector, dialogs, server_address, server_identity, remote_backend
+):
+    with qtbot.waitSignal(connector.connected, timeout=WAIT) as got:
+        connector.connect_to(server_address)
+    shown = server_identity.fingerprint().replace(":", " ")
+    assert len(dialogs.confirms) == 1 and shown in dialogs.confirms[0]
+    assert connector.pins.get(server_address).fingerprint == server_identity.fingerprint()
+    got.args[0].close()
+    with qtbot.waitSignal(connector.connected, timeout=WAIT) as again:  # pinned: no question
+        connector.connect_to(server_address)
+    assert len(dialogs.confirms) == 1
+    again.args[0].close()
+
+
+def test_an_unconfirmed_or_changed_certificate_is_not_connected(
+    qtbot, connector, dialogs, server_address, remote_backend
+):
+    from alko_desk.remote.trust import Pin
+
+    dialogs.confirm_answer = False
+    with qtbot.waitSignal(connector.refused, timeout=WAIT) as refused:
+        connector.connect_to(server_address)
+    assert "not confirmed" in refused.args[0] and connector.pins.get(server_address) is None
+    connector.pins.set(server_address, Pin("AB:" * 31 + "AB"))  # another server was pinned here
+    with qtbot.waitSignal(connector.refused, timeout=WAIT) as changed:
+        connector.connect_to(server_address)
+    assert "different certificate" in changed.args[0]
