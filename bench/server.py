@@ -218,12 +218,15 @@ def many_desks(ws: Workspace) -> Result:
             services.logout()
             desk.close()
 
+    cpu_before = sum(proc.cpu_times()[:2])
+    wall_before = time.monotonic()
     threads = [threading.Thread(target=desk_loop, args=(i,)) for i in range(DESKS)]
     for t in threads:
         t.start()
     while any(t.is_alive() for t in threads):
         peak_rss.append(proc.memory_info().rss)
         time.sleep(0.5)
+    server_cpu = (sum(proc.cpu_times()[:2]) - cpu_before) / (time.monotonic() - wall_before)
     if not latencies:
         return Result(float("nan"), "ms", False, f"no request finished; errors: {errors[:3]}")
     p95 = statistics.quantiles(latencies, n=20)[-1]
@@ -233,6 +236,7 @@ def many_desks(ws: Workspace) -> Result:
         "ms",
         p95 < 300 and not errors and rss < 500,
         detail=f"{len(latencies)} requests in {DESK_SECONDS:.0f} s, {len(errors)} errors, "
-        f"median {statistics.median(latencies):.0f} ms, server RSS peak {rss:.0f} MB"
+        f"median {statistics.median(latencies):.0f} ms, server RSS peak {rss:.0f} MB, "
+        f"server CPU {server_cpu:.0%} of a core, load {os.getloadavg()[0]:.1f}"
         + (f"; first error: {errors[0]}" if errors else ""),
     )

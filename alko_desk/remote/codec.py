@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import enum
+import functools
 import importlib
 import json
 import math
@@ -106,11 +107,20 @@ def encode(value: Any) -> Any:
     return _enc(value, 0)
 
 
+_RECORDS: dict[type, tuple[str, tuple[str, ...]]] = {}  # allowed dataclass -> (name, fields)
+
+
 def _enc(value: Any, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise CodecError("value nested too deeply")
     d = depth + 1
-    if value is None or isinstance(value, bool | str):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # the common case first
+        return value
+    record = _RECORDS.get(kind)
+    if record is not None:
+        return {"$": "obj", "t": record[0], "f": {f: _enc(getattr(value, f), d) for f in record[1]}}
+    if isinstance(value, bool | str):
         return value
     if isinstance(value, enum.Enum):  # before int: IntEnum members are ints too
         return {"$": "enum", "t": _name(type(value)), "v": _enc(value.value, d)}
@@ -144,14 +154,8 @@ def _enc(value: Any, depth: int) -> Any:
     if isinstance(value, AlkoError):
         return encode_error(value, d)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        cls = type(value)
-        return {
-            "$": "obj",
-            "t": _name(cls),
-            "f": {
-                f.name: _enc(getattr(value, f.name), d) for f in dataclasses.fields(value) if f.init
-            },
-        }
+        _RECORDS[kind] = (_name(kind), tuple(f.name for f in dataclasses.fields(kind) if f.init))
+        return _enc(value, depth)
     raise CodecError(f"type not allowed on the wire: {type(value).__qualname__}")
 
 
@@ -219,11 +223,16 @@ def _dec_obj(data: dict, d: int) -> Any:
     cls = REGISTRY.type_of(data["t"])
     if not dataclasses.is_dataclass(cls):
         raise CodecError(f"{data['t']} is not a record")
-    allowed = {f.name for f in dataclasses.fields(cls) if f.init}
+    allowed = _init_fields(cls)
     given = data["f"]
-    if not isinstance(given, dict) or set(given) - allowed:
+    if not isinstance(given, dict) or not allowed.issuperset(given):
         raise CodecError(f"unknown fields for {data['t']}")
     return cls(**{k: _dec(v, d) for k, v in given.items()})
+
+
+@functools.cache
+def _init_fields(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls) if f.init)
 
 
 def _dec_err(data: dict, d: int) -> AlkoError:

@@ -329,8 +329,11 @@ class Backend:
     def call(self, token: str | None, service: str, method: str, args: list, kwargs: dict) -> Any:
         self.sweep()
         entry = self.authorize(token)
+        services = entry.services
+        if services is None:  # ended by another request a moment ago
+            raise SessionEnded("Your session has ended.")
         try:
-            fn = api.resolve(entry.services, service, method)
+            fn = api.resolve(services, service, method)
         except LookupError:
             raise AlkoError(
                 f"The server offers no “{service}.{method}”.",
@@ -344,7 +347,7 @@ class Backend:
                 f"The server could not read the request for “{service}.{method}”.",
             ) from None
         result = fn(*args, **kwargs)
-        if getattr(entry.services, "changes", None) is None and not is_read(method):
+        if getattr(services, "changes", None) is None and not is_read(method):
             self.feed.publish(*change_for(service, method, result))
         return result
 
