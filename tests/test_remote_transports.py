@@ -100,3 +100,19 @@ def test_reveal_is_refused_to_finance(desk, desk_user):
     finance = desk_user("fin", Role.FINANCE).clients
     with pytest.raises(PermissionDenied):
         finance.reveal(c.id)
+
+
+def test_the_remote_services_have_the_shape_of_the_in_process_ones(desk, desk_admin):
+    import inspect
+
+    from alko_desk.bootstrap import SessionServices
+    from alko_desk.remote.api import public_methods, service_classes
+
+    classes = service_classes(SessionServices)
+    assert set(classes) == {"users", "settings", "audit", "clients"}
+    for name, cls in classes.items():
+        service = getattr(desk_admin, name)
+        for method in public_methods(cls):
+            unbound = inspect.signature(getattr(cls, method))
+            expected = unbound.replace(parameters=list(unbound.parameters.values())[1:])
+            assert inspect.signature(getattr(service, method)) == expected, (name, method)
