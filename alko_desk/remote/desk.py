@@ -470,18 +470,62 @@ def _split(
     return send_args, send_kwargs
 
 
-class RemoteContext:
-    """What the main window and its pages need of an `AppContext`, on a desk of a showroom
-    server: a label, the About facts, a clock. No database, no keys."""
+class _RemoteAuth:
+    """`AppContext.auth` for a remote desk: the same calls, each on the server-side session."""
 
-    def __init__(self, desk: RemoteDesk, clock=None) -> None:
+    def __init__(self, context: RemoteContext) -> None:
+        self._context = context
+
+    def login(self, username: str, password: str) -> Session:
+        services = self._context.desk.login(username, password)
+        self._context._sessions[services.session.session_id] = services
+        return services.session
+
+    def _services(self, session: Session) -> RemoteServices:
+        try:
+            return self._context._sessions[session.session_id]
+        except KeyError:
+            raise SessionEnded("You are not logged in to the server.") from None
+
+    def confirm_password(self, session: Session, password: str) -> None:
+        self._services(session).confirm_password(password)
+
+    def change_password(self, session: Session, current: str, new: str) -> Session:
+        return self._services(session).change_password(current, new).session
+
+    def logout(self, session: Session, reason: str = "logout") -> None:
+        services = self._context._sessions.pop(session.session_id, None)
+        if services is not None:
+            services.logout()
+
+
+class _RemoteSetup:
+    def is_set_up(self) -> bool:
+        return True  # the server refuses to start on a database that is not set up
+
+
+class RemoteContext:
+    """What the desk's windows need of an `AppContext` (login, services per session, a label,
+    the About facts, a clock), on a desk of a showroom server: no database, no keys. The
+    DeskController takes it from its opener as it takes an AppContext."""
+
+    def __init__(self, desk: RemoteDesk, clock=None, secrets=None) -> None:
         from alko_desk.services.clock import SystemClock
 
         self.desk = desk
         self.clock = clock or SystemClock()
-        self.secrets = None
+        self.secrets = secrets
         self.server = None
         self.database_label = f"ALKO Desk server at {desk.address}"
+        self.auth = _RemoteAuth(self)
+        self.setup = _RemoteSetup()
+        self._sessions: dict[str, RemoteServices] = {}
+
+    def services_for(self, session: Session) -> RemoteServices:
+        return self.auth._services(session)
+
+    def finish_interrupted_work(self, session: Session) -> int:
+        return 0  # the server does this
 
     def about_info(self) -> dict[str, str]:
         from alko_desk import __version__
@@ -494,4 +538,26 @@ class RemoteContext:
         }
 
     def close(self) -> None:
+        for services in list(self._sessions.values()):
+            services.logout()
+        self._sessions.clear()
         self.desk.close()
+
+
+def open_remote_context(address: str, secrets) -> RemoteContext:
+    """The desk's context when it works through a showroom server (ALKO_SERVER): the server
+    must have been enrolled on this computer (its certificate pinned in the keyring)."""
+    from alko_desk.remote.trust import PinStore
+
+    if secrets is None or not getattr(secrets, "available", True):
+        raise ServerUntrusted(
+            "This computer has no secure keyring, so it cannot remember which server to trust."
+        )
+    pins = PinStore(secrets)
+    if pins.get(address) is None:
+        raise ServerUntrusted(
+            f"This desk has not been enrolled with the ALKO Desk server at {address}.",
+            hint=f"Run: alko-desk server trust {address} --fingerprint … (the fingerprint the "
+            "server printed), then open ALKO Desk again.",
+        )
+    return RemoteContext(RemoteDesk(address, pins=pins), secrets=secrets)
