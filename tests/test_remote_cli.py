@@ -107,3 +107,32 @@ def test_a_desk_logs_in_through_a_started_server_and_ctrl_c_stops_it(server_env,
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert fingerprint in out and "has stopped" in out
+
+
+def test_trust_pins_a_server_in_the_keyring_only_with_the_right_fingerprint(
+    server_address, server_identity, remote_backend, tmp_path
+):
+    from alko_desk.secrets import SecretStore
+
+    if not SecretStore().available:
+        pytest.skip("no Secret Service in this session")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALKO_")}
+    env.pop("PYTHON_KEYRING_BACKEND", None)
+    env["ALKO_DATA_DIR"] = str(tmp_path / "desk")
+    pins = PinStore(SecretStore())
+    try:
+        wrong = alko("server", "trust", server_address, "--fingerprint", "AB:" * 31 + "AB", env=env)
+        assert wrong.returncode == 1 and "another fingerprint" in wrong.stderr
+        assert pins.get(server_address) is None
+        right = alko(
+            "server",
+            "trust",
+            server_address,
+            "--fingerprint",
+            server_identity.fingerprint(),
+            env=env,
+        )
+        assert right.returncode == 0, right.stderr
+        assert pins.get(server_address).fingerprint == server_identity.fingerprint()
+    finally:
+        pins.set(server_address, None)
