@@ -52,8 +52,7 @@ def test_new_account_must_choose_its_own_password_before_anything_else(desk, des
 def test_role_change_needs_a_recent_password(desk, desk_admin, desk_user, clock, context):
     desk_user("sam", Role.SALES)
     clock.advance(minutes=4)
-    desk_admin.clients  # noqa: B018 - keeps the session in use (the desk lock is 5 minutes)
-    desk_admin.users.list_users()
+    desk_admin.users.list_users()  # in use: the server's idle limit is the desk lock (5 min)
     clock.advance(minutes=3)
     with pytest.raises(ReauthenticationRequired):
         desk_admin.users.change_role("sam", Role.MANAGER)
