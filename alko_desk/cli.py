@@ -422,8 +422,10 @@ def add_audit_commands(subparsers) -> None:
 
 
 def audit_verify(args: argparse.Namespace) -> int:
+    from alko_desk.remote.cli import with_checkpoints
+
     with app_context() as ctx:
-        report = ctx.audit_log.verify()
+        report = with_checkpoints(ctx, ctx.audit_log.verify())
     if report.ok:
         print(
             f"The audit log is intact: {report.checked} entries checked, the newest is entry "
@@ -490,11 +492,18 @@ def demo_seed(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_server_commands(subparsers) -> None:
+    from alko_desk.remote.cli import add_server_commands as add
+
+    add(subparsers)
+
+
 COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_db_commands,
     add_user_commands,
     add_audit_commands,
     add_demo_commands,
+    add_server_commands,
 ]
 
 

@@ -99,3 +99,135 @@ def make_user(context, admin_session):
         return context.auth.change_password(session, STAFF_PASSWORD, new_password)
 
     return _make
+
+
+# ----------------------------------------------------------------------------- showroom server
+# One TLS server for the session on loopback; each test plugs its own backend (its own
+# fresh database, the test's clock) into it. `desk` runs a test over both transports.
+
+
+class MemorySecrets:
+    """A stand-in keyring for pins in tests that are not about the keyring itself."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def set(self, key: str, value: str | None) -> bool:
+        if value is None:
+            self.values.pop(key, None)
+        else:
+            self.values[key] = value
+        return True
+
+
+class _SwitchableApp:
+    app = None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            return
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="session")
+def server_identity(tmp_path_factory):
+    from alko_desk.remote.trust import init_identity
+
+    return init_identity(tmp_path_factory.mktemp("server") / "identity", ["127.0.0.1"])
+
+
+@pytest.fixture(scope="session")
+def rpc_server(server_identity):
+    import uvicorn
+
+    from alko_desk.remote.server import RunningServer
+
+    switch = _SwitchableApp()
+    running = RunningServer.__new__(RunningServer)
+    running.config = uvicorn.Config(
+        switch,
+        host="127.0.0.1",
+        port=0,
+        ssl_keyfile=str(server_identity.key_path),
+        ssl_certfile=str(server_identity.cert_path),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+    running.server = uvicorn.Server(running.config)
+    running._thread = None
+    running.start()
+    running.switch = switch
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def remote_backend(rpc_server, server_identity, context, tmp_path):
+    """The server side of one test: a ServerContext on the test's database and clock."""
+    from alko_desk.remote.server import Backend, ServerContext, build_app
+
+    server_context = ServerContext(
+        context.store, data_dir=Path(tmp_path) / "server-data", clock=context.clock
+    )
+    backend = Backend(server_context, server_identity)
+    rpc_server.switch.app = build_app(backend)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def server_address(rpc_server) -> str:
+    return f"127.0.0.1:{rpc_server.port}"
+
+
+@pytest.fixture
+def connect_remote(remote_backend, server_address, server_identity):
+    from alko_desk.remote.desk import RemoteDesk
+    from alko_desk.remote.trust import PinStore
+
+    opened = []
+
+    def _connect(**kwargs):
+        kwargs.setdefault("pins", PinStore(MemorySecrets()))
+        if not {"fingerprint", "enrolment_code", "confirm"} & kwargs.keys():
+            kwargs["fingerprint"] = server_identity.fingerprint()
+        desk = RemoteDesk(kwargs.pop("address", server_address), **kwargs)
+        opened.append(desk)
+        return desk
+
+    yield _connect
+    for desk in opened:
+        desk.close()
+
+
+@pytest.fixture(params=["in-process", "remote"])
+def desk(request, context):
+    """The one client interface, over each transport: LocalDesk or RemoteDesk."""
+    if request.param == "in-process":
+        from alko_desk.remote.desk import LocalDesk
+
+        return LocalDesk(context)
+    return request.getfixturevalue("connect_remote")()
+
+
+@pytest.fixture
+def desk_admin(desk, context):
+    """The organisation set up, and the admin logged in through `desk`."""
+    context.setup.initialize(COMPANY, "admin", "Ana Admin", ADMIN_PASSWORD)
+    return desk.login("admin", ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def desk_user(desk, desk_admin):
+    """Creates an account through the desk and returns its logged-in services."""
+
+    def _make(username: str, role: Role, full_name: str = "Staff Member"):
+        desk_admin.users.create_user(username, full_name, role, STAFF_PASSWORD)
+        services = desk.login(username, STAFF_PASSWORD)
+        return services.change_password(STAFF_PASSWORD, f"{username} chooses a long passphrase 9")
+
+    return _make

@@ -471,6 +471,11 @@ def run_gui(argv: list[str]) -> int:
     def open_context(secrets: SecretStore | None) -> AppContext:
         from alko_desk.bootstrap import open_context as bootstrap_open
 
+        server = os.environ.get("ALKO_SERVER", "").strip()
+        if server:  # a desk of a showroom server (issue 8)
+            from alko_desk.remote.desk import open_remote_context
+
+            return open_remote_context(server, secrets)  # type: ignore[return-value]
         return bootstrap_open(Path(folder), secrets)
 
     collector = GuiThreadGarbageCollector(app)

@@ -1,0 +1,1 @@
+"""The showroom server and the desks' client of it (issue 8)."""

@@ -1,0 +1,664 @@
+"""The showroom server: the service layer behind one generic RPC endpoint, over TLS.
+
+    POST /v1/login                 {username, password} -> {token, user, ...}
+    POST /v1/call/{service}/{method}  {args, kwargs} -> result | domain error
+    POST /v1/confirm, /v1/change-password, /v1/logout
+    GET  /v1/changes?since=N&wait=S   long-poll of change announcements
+    GET  /v1/describe              the services and methods this session may call
+    GET  /v1/trust, POST /v1/enrol  the signing key; enrolment-code proof
+
+Bodies are `alko_desk.remote.codec` envelopes. Every call runs the same
+`SessionServices` a desk builds in-process, on a server-side session found by a random
+token; before each call the account is read again, and a disabled, demoted or reset
+account loses its session at once. Binary results are streamed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import hashlib
+import inspect
+import itertools
+import logging
+import secrets
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from alko_desk.bootstrap import AppContext, SessionServices
+from alko_desk.models.errors import AlkoError, AuthenticationError, ValidationError
+from alko_desk.models.remote import SessionEnded
+from alko_desk.models.users import Session
+from alko_desk.remote import api, codec
+from alko_desk.remote.feed import MemoryFeed, change_for, is_read
+from alko_desk.remote.trust import ServerIdentity
+from alko_desk.security.crypto import OrgKeys
+from alko_desk.services.auth import normalize_username
+from alko_desk.services.client_directory import ClientDirectory
+from alko_desk.storage.users_repo import user_from_doc
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPE = "application/vnd.alko-desk+json"
+MAX_BODY = 16 * 1024 * 1024
+STREAM_CHUNK = 64 * 1024
+MAX_WAIT_SECONDS = 25.0
+REAUTH_FAILURES = 5
+# Argon2id takes 64 MiB a run: a few at once, not one per worker thread.
+PASSWORD_CHECKS_AT_ONCE = 4
+SWEEP_SECONDS = 30.0
+INTERNAL_ERROR = AlkoError(
+    "The server could not complete this request.",
+    hint="Try again; if it keeps happening, an admin will find the details in the server's log.",
+)
+
+
+# ----------------------------------------------------------------------------- keys in memory
+
+
+def wipe(value: object) -> None:
+    """Overwrites key bytes we hold (best effort: CPython bytes and bytearrays).
+
+    Called only on keys this server unwrapped or derived for one session, which nothing
+    else shares, once that session is gone.
+    """
+    if isinstance(value, bytearray):
+        value[:] = bytes(len(value))
+    elif (
+        type(value) is bytes
+        and len(value) >= 16
+        and sys.implementation.name == "cpython"
+        and sys.getrefcount(value) <= 6  # only our own references: never an interned object
+    ):
+        offset = sys.getsizeof(b"") - 1
+        ctypes.memset(id(value) + offset, 0, len(value))
+
+
+def wipe_org_keys(keys: OrgKeys) -> None:
+    for name in ("_wrap", "_blind", "_directory"):
+        wipe(getattr(keys, name, None))
+
+
+# ----------------------------------------------------------------------------- the context
+
+
+class ServerContext(AppContext):
+    """The desk's composition root, with one client directory per organisation key shared by
+    every session (instead of one per session), released with the last of them."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.checkpointer = None  # set by remote.checkpoints.enable_checkpoints
+        self._shared_lock = threading.Lock()
+        self._shared: dict[str, tuple[ClientDirectory, OrgKeys, set[str]]] = {}
+
+    def _directory_for(self, session: Session) -> ClientDirectory:
+        keys = OrgKeys(session.org_key)
+        with self._shared_lock:
+            found = self._shared.get(keys.fingerprint)
+            if found is None:
+                found = (ClientDirectory(self.directory_repo, keys), keys, set())
+                self._shared[keys.fingerprint] = found
+            else:
+                wipe_org_keys(keys)
+            found[2].add(session.session_id)
+            return found[0]
+
+    def services_for(self, session: Session) -> SessionServices:
+        services = super().services_for(session)
+        if self.checkpointer is not None:
+            from alko_desk.remote.checkpoints import AuditCheckpointService
+
+            services.extra["checkpoints"] = AuditCheckpointService(
+                self.checkpointer, self.audit_log, session
+            )
+        return services
+
+    def release(self, session: Session) -> None:
+        with self._shared_lock:
+            for fp, (_, keys, users) in list(self._shared.items()):
+                users.discard(session.session_id)
+                if not users:
+                    del self._shared[fp]
+                    wipe_org_keys(keys)
+
+
+# ----------------------------------------------------------------------------- sessions
+
+
+@dataclass
+class ServerSession:
+    token_hash: str
+    session: Session
+    services: SessionServices
+    last_used: datetime
+    password_stamp: str
+    reauth_failures: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _stamp(doc: dict) -> str:
+    """Changes when the account's password hash changes (an admin reset, a change elsewhere)."""
+    return hashlib.sha256(repr(doc.get("password")).encode()).hexdigest()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Backend:
+    """Sessions and dispatch; synchronous, called from the ASGI app's worker threads."""
+
+    def __init__(self, context: AppContext, identity: ServerIdentity | None = None) -> None:
+        self.context = context
+        self.identity = identity
+        self.feed = MemoryFeed()
+        self._sessions: dict[str, ServerSession] = {}
+        self._idle_ended: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+        # Attempts on one name run one after another, so parallel guesses meet the lockout
+        # the earlier ones caused (striped: an attacker's names cannot grow a table).
+        self._login_locks = [threading.Lock() for _ in range(64)]
+        self._idle_cache: tuple[float, timedelta] | None = None
+        self._recovered = False
+        self._password_slots = threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE)
+        self._last_sweep = time.monotonic()
+
+    # -- login and the session table -----------------------------------------------------
+    def login(self, username: str, password: str) -> tuple[str, ServerSession]:
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise AuthenticationError("Enter your username and password.")
+        name = normalize_username(username)
+        stripe = self._login_locks[int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % 64]
+        self.sweep()
+        with stripe, self._password_slots:
+            session = self.context.auth.login(username, password)
+        if not self._recovered:
+            # Only this server writes, so what a crash left half-done is finished once, at the
+            # first login after a start (it needs a session's keys), not at every login.
+            self._recovered = True
+            self.context.finish_interrupted_work(session)
+        doc = self.context.users_repo.get_doc(session.user.username) or {}
+        token = secrets.token_urlsafe(32)
+        entry = ServerSession(
+            token_hash=_token_hash(token),
+            session=session,
+            services=self.context.services_for(session),
+            last_used=self.context.clock.now(),
+            password_stamp=_stamp(doc),
+        )
+        with self._lock:
+            self._sessions[entry.token_hash] = entry
+        return token, entry
+
+    def idle_limit(self) -> timedelta:
+        """The desk lock's idle time (organisation settings), read at most every 30 s."""
+        now = time.monotonic()
+        if self._idle_cache is None or now - self._idle_cache[0] > 30:
+            profile = self.context.organisation_repo.profile()
+            minutes = profile.idle_lock_minutes if profile else 5
+            self._idle_cache = (now, timedelta(minutes=max(1, minutes)))
+        return self._idle_cache[1]
+
+    def authorize(self, token: str | None, *, touch: bool = True) -> ServerSession:
+        """The live session of `token`, after checking idle time and the account as it is now."""
+        with self._lock:
+            entry = self._sessions.get(_token_hash(token)) if token else None
+        if entry is None:
+            if token and _token_hash(token) in self._idle_ended:
+                raise SessionEnded(_ENDED_TEXT["idle"], "idle")
+            raise SessionEnded("You are not logged in to the server (or it was restarted).")
+        now = self.context.clock.now()
+        if now - entry.last_used > self.idle_limit():
+            self.end(entry, "idle")
+            raise SessionEnded(_ENDED_TEXT["idle"], "idle")
+        name = entry.session.user.username
+        doc = self.context.users_repo.get_doc(name)
+        reason = None
+        if doc is None or not doc.get("active", True):
+            reason = "disabled"
+        elif doc.get("role") != entry.session.user.role.value:
+            reason = "role_changed"
+        elif _stamp(doc) != entry.password_stamp:
+            reason = "password_reset"
+        if reason:
+            self.end(entry, reason)
+            raise SessionEnded(_ENDED_TEXT[reason], reason)
+        entry.session.user = user_from_doc(doc)  # must_change_password and the rest as they are
+        if touch:
+            entry.last_used = now
+        return entry
+
+    def sweep(self, *, force: bool = False) -> int:
+        """Ends sessions idle past the desk lock whose desks never came back (their keys go
+        with them); at most every SWEEP_SECONDS unless forced."""
+        now_mono = time.monotonic()
+        if not force and now_mono - self._last_sweep < SWEEP_SECONDS:
+            return 0
+        self._last_sweep = now_mono
+        limit, now = self.idle_limit(), self.context.clock.now()
+        with self._lock:
+            stale = [e for e in self._sessions.values() if now - e.last_used > limit]
+        for entry in stale:
+            self.end(entry, "idle")
+        return len(stale)
+
+    def end(self, entry: ServerSession, reason: str) -> None:
+        """Drops the session and its keys; audits why unless the user logged out."""
+        with self._lock:
+            if self._sessions.pop(entry.token_hash, None) is None:
+                return
+            if reason == "idle":  # so that the unlock dialog can tell why (and log in again)
+                self._idle_ended[entry.token_hash] = None
+                while len(self._idle_ended) > 1000:
+                    self._idle_ended.popitem(last=False)
+        name = entry.session.user.username
+        if reason == "logout":
+            self.context.auth.logout(entry.session, "logout")
+        else:
+            try:
+                self.context.audit_log.record(
+                    "system",
+                    "session.revoked",
+                    f"user:{name}",
+                    {"reason": reason, "session": entry.session.session_id},
+                )
+            except Exception:  # noqa: BLE001 - ending a session must work with the database gone
+                log.warning("could not audit the end of a session")
+        if isinstance(self.context, ServerContext):
+            self.context.release(entry.session)
+        for service in api.services_of(entry.services).values():
+            keys = getattr(service, "_org", None)
+            if isinstance(keys, OrgKeys):
+                wipe_org_keys(keys)
+        wipe(entry.session.org_key)
+        entry.session.org_key = b""
+        entry.services = None  # type: ignore[assignment]
+
+    def logout(self, token: str | None) -> None:
+        with self._lock:
+            entry = self._sessions.get(_token_hash(token)) if token else None
+        if entry is not None:
+            self.end(entry, "logout")
+
+    def session_count(self) -> int:
+        with self._lock:
+            return len(self._sessions)
+
+    # -- re-confirmation and password change ---------------------------------------------
+    def confirm(self, token: str | None, password: str) -> ServerSession:
+        entry = self.authorize(token)
+        with entry.lock:
+            try:
+                with self._password_slots:
+                    self.context.auth.confirm_password(entry.session, password)
+            except AuthenticationError:
+                entry.reauth_failures += 1
+                if entry.reauth_failures >= REAUTH_FAILURES:
+                    self.end(entry, "reauth_failures")
+                    raise SessionEnded(_ENDED_TEXT["reauth_failures"], "reauth_failures") from None
+                raise
+            entry.reauth_failures = 0
+        return entry
+
+    def change_password(self, token: str | None, current: str, new: str) -> ServerSession:
+        entry = self.authorize(token)
+        with entry.lock:
+            with self._password_slots:
+                session = self.context.auth.change_password(entry.session, current, new)
+            entry.session.user = session.user
+            entry.session.authenticated_at = session.authenticated_at
+            doc = self.context.users_repo.get_doc(session.user.username) or {}
+            entry.password_stamp = _stamp(doc)
+        return entry
+
+    # -- calls ---------------------------------------------------------------------------
+    def call(self, token: str | None, service: str, method: str, args: list, kwargs: dict) -> Any:
+        self.sweep()
+        entry = self.authorize(token)
+        services = entry.services
+        if services is None:  # ended by another request a moment ago
+            raise SessionEnded("Your session has ended.")
+        try:
+            fn = api.resolve(services, service, method)
+        except LookupError:
+            raise AlkoError(
+                f"The server offers no “{service}.{method}”.",
+                hint="This desk may be newer or older than the server; update both to the "
+                "same version.",
+            ) from None
+        try:
+            inspect.signature(fn).bind(*args, **kwargs)
+        except TypeError:
+            raise ValidationError(
+                f"The server could not read the request for “{service}.{method}”.",
+            ) from None
+        result = fn(*args, **kwargs)
+        if getattr(services, "changes", None) is None and not is_read(method):
+            self.feed.publish(*change_for(service, method, result))
+        return result
+
+    def describe(self, token: str | None) -> dict[str, list[str]]:
+        return api.describe(self.authorize(token, touch=False).services)
+
+    def platform_feed(self, entry: ServerSession):
+        return getattr(entry.services, "changes", None)
+
+    def close(self) -> None:
+        with self._lock:
+            entries = list(self._sessions.values())
+        for entry in entries:
+            self.end(entry, "server_stopped")
+
+
+_ENDED_TEXT = {
+    "idle": "You were logged out after a while without activity.",
+    "disabled": "Your account was disabled, so the server ended your session.",
+    "role_changed": "Your role was changed, so the server ended your session.",
+    "password_reset": "Your password was changed or reset, so the server ended your session.",
+    "reauth_failures": "Too many wrong passwords, so the server ended your session.",
+}
+
+
+# ----------------------------------------------------------------------------- the ASGI app
+
+
+def _reply(value: Any, status: int = 200) -> Response:
+    return Response(codec.dumps(value), status_code=status, media_type=MEDIA_TYPE)
+
+
+def _error(exc: AlkoError) -> Response:
+    status = 401 if isinstance(exc, SessionEnded | AuthenticationError) else 400
+    return _reply({"error": exc}, status)
+
+
+def _token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+async def _body(request: Request) -> dict:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise ValidationError("The request is too large.")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise ValidationError("The request is too large.")
+    value = codec.loads(bytes(raw)) if raw else {}
+    if not isinstance(value, dict):
+        raise ValidationError("The server could not read the request.")
+    return value
+
+
+def _guarded(handler, on_request=None):
+    async def endpoint(request: Request) -> Response:
+        if on_request is not None:
+            on_request()
+        try:
+            return await handler(request)
+        except AlkoError as exc:
+            return _error(exc)
+        except codec.CodecError as exc:
+            log.warning("unreadable request to %s: %s", request.url.path, exc)
+            return _error(ValidationError("The server could not read the request."))
+        except Exception:  # noqa: BLE001 - the one place that turns the unexpected into a message
+            log.exception("unexpected error in %s", request.url.path)
+            return _reply({"error": INTERNAL_ERROR}, 500)
+
+    return endpoint
+
+
+def _is_stream(result: Any) -> bool:
+    return inspect.isgenerator(result) or (
+        isinstance(result, Iterator) and not isinstance(result, str | bytes)
+    )
+
+
+def _chunks(data: bytes) -> Iterator[bytes]:
+    view = memoryview(data)
+    for start in range(0, len(view), STREAM_CHUNK):
+        yield bytes(view[start : start + STREAM_CHUNK])
+
+
+def build_app(backend: Backend) -> Starlette:
+    waiters: dict[str, Any] = {"event": None, "loop": None}
+
+    def wake() -> None:
+        loop = waiters["loop"]
+        if loop is not None:
+            loop.call_soon_threadsafe(_set_event)
+
+    def _set_event() -> None:
+        event, waiters["event"] = waiters["event"], asyncio.Event()
+        if event is not None:
+            event.set()
+
+    backend.feed.add_listener(wake)
+
+    def on_request() -> None:
+        # The loop that long-polls wait on; known from the first request (the app may run
+        # without lifespan events, as in the tests' switchable server).
+        if waiters["loop"] is None:
+            waiters["event"] = asyncio.Event()
+            waiters["loop"] = asyncio.get_running_loop()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        try:
+            yield
+        finally:
+            waiters["loop"] = None
+            await run_in_threadpool(backend.close)
+
+    def _session_view(token: str | None, entry: ServerSession) -> dict:
+        return {
+            "token": token,
+            "user": entry.session.user,
+            "authenticated_at": entry.session.authenticated_at,
+            "session_id": entry.session.session_id,
+            "idle_seconds": int(backend.idle_limit().total_seconds()),
+            "services": api.describe(entry.services),
+        }
+
+    async def login(request: Request) -> Response:
+        body = await _body(request)
+        token, entry = await run_in_threadpool(
+            backend.login, body.get("username"), body.get("password")
+        )
+        return _reply({"ok": _session_view(token, entry)})
+
+    async def logout(request: Request) -> Response:
+        await run_in_threadpool(backend.logout, _token(request))
+        return _reply({"ok": None})
+
+    async def confirm(request: Request) -> Response:
+        body = await _body(request)
+        entry = await run_in_threadpool(backend.confirm, _token(request), body.get("password"))
+        return _reply({"ok": entry.session.authenticated_at})
+
+    async def change_password(request: Request) -> Response:
+        body = await _body(request)
+        entry = await run_in_threadpool(
+            backend.change_password, _token(request), body.get("current"), body.get("new")
+        )
+        return _reply({"ok": _session_view(None, entry)})
+
+    async def call(request: Request) -> Response:
+        body = await _body(request)
+        args, kwargs = body.get("args", []), body.get("kwargs", {})
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise ValidationError("The server could not read the request.")
+        result = await run_in_threadpool(
+            backend.call,
+            _token(request),
+            request.path_params["service"],
+            request.path_params["method"],
+            args,
+            kwargs,
+        )
+        if isinstance(result, bytes | bytearray | memoryview):
+            return StreamingResponse(
+                iterate_in_threadpool(_chunks(bytes(result))),
+                media_type="application/octet-stream",
+                headers={"x-alko-result": "bytes", "x-alko-length": str(len(result))},
+            )
+        if _is_stream(result):
+            # The first chunk is produced before answering, so that a refusal (a permission
+            # check at the top of a generator) is still a domain error, not a broken stream.
+            first = await run_in_threadpool(next, result, b"")
+            return StreamingResponse(
+                iterate_in_threadpool(itertools.chain([first], result)),
+                media_type="application/octet-stream",
+                headers={"x-alko-result": "bytes"},
+            )
+        return _reply({"ok": result})
+
+    async def describe(request: Request) -> Response:
+        return _reply({"ok": await run_in_threadpool(backend.describe, _token(request))})
+
+    async def changes(request: Request) -> Response:
+        try:
+            since = int(request.query_params.get("since", "0"))
+            wait = min(float(request.query_params.get("wait", "0")), MAX_WAIT_SECONDS)
+        except ValueError:
+            raise ValidationError("since and wait are numbers.") from None
+        entry = await run_in_threadpool(backend.authorize, _token(request), touch=False)
+        platform = backend.platform_feed(entry)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, wait)
+        while True:
+            if platform is not None:
+                batch = await run_in_threadpool(platform.since, since)
+            else:
+                event = waiters["event"]
+                batch = backend.feed.since(since)
+            remaining = deadline - loop.time()
+            if batch.changes or not batch.complete or remaining <= 0:
+                return _reply({"ok": batch})
+            if platform is not None or event is None:
+                await asyncio.sleep(min(0.25, remaining))
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), remaining)
+
+    async def trust(request: Request) -> Response:
+        identity = backend.identity
+        return _reply(
+            {
+                "ok": {
+                    "fingerprint": identity.fingerprint() if identity else "",
+                    "signing_key": identity.signing_public_key() if identity else "",
+                }
+            }
+        )
+
+    async def enrol(request: Request) -> Response:
+        body = await _body(request)
+        nonce = body.get("nonce")
+        if not isinstance(nonce, str) or not 16 <= len(nonce) <= 128 or backend.identity is None:
+            raise ValidationError("Enrolment is not open on this server.")
+        if "confirmation" in body:
+            ok = await run_in_threadpool(
+                backend.identity.consume_enrolment, nonce, str(body["confirmation"])
+            )
+            return _reply({"ok": ok})
+        proof = await run_in_threadpool(backend.identity.enrolment_proof, nonce)
+        if proof is None:
+            raise ValidationError(
+                "Enrolment is not open on this server.",
+            )
+        return _reply({"ok": proof})
+
+    async def health(request: Request) -> Response:
+        return _reply({"ok": "ALKO Desk server"})
+
+    routes = [
+        Route("/v1/login", _guarded(login, on_request), methods=["POST"]),
+        Route("/v1/logout", _guarded(logout, on_request), methods=["POST"]),
+        Route("/v1/confirm", _guarded(confirm, on_request), methods=["POST"]),
+        Route("/v1/change-password", _guarded(change_password, on_request), methods=["POST"]),
+        Route("/v1/call/{service}/{method}", _guarded(call, on_request), methods=["POST"]),
+        Route("/v1/describe", _guarded(describe, on_request), methods=["GET"]),
+        Route("/v1/changes", _guarded(changes, on_request), methods=["GET"]),
+        Route("/v1/trust", _guarded(trust, on_request), methods=["GET"]),
+        Route("/v1/enrol", _guarded(enrol, on_request), methods=["POST"]),
+        Route("/v1/health", _guarded(health, on_request), methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+# ----------------------------------------------------------------------------- running it
+
+
+class RunningServer:
+    """uvicorn on a background thread (tests, benchmarks); `serve()` runs in the foreground."""
+
+    def __init__(self, backend: Backend, identity: ServerIdentity, host: str, port: int) -> None:
+        import uvicorn
+
+        self.backend = backend
+        self.config = uvicorn.Config(
+            build_app(backend),
+            host=host,
+            port=port,
+            ssl_keyfile=str(identity.key_path),
+            ssl_certfile=str(identity.cert_path),
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_keep_alive=30,
+        )
+        self.server = uvicorn.Server(self.config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        for server in getattr(self.server, "servers", []):
+            for sock in server.sockets:
+                return sock.getsockname()[1]
+        return self.config.port
+
+    def start(self) -> RunningServer:
+        self._thread = threading.Thread(target=self.server.run, name="alko-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise AlkoError("The ALKO Desk server did not start.")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread:
+            self._thread.join(timeout=10)
+
+
+def open_server_context(data_dir, secrets=None) -> ServerContext:
+    """`bootstrap.open_context`, with the server's context (shared client directories)."""
+    from alko_desk.bootstrap import open_context
+
+    ctx = open_context(data_dir, secrets)
+    return ServerContext(
+        ctx.store,
+        data_dir=ctx.data_dir,
+        clock=ctx.clock,
+        server=ctx.server,
+        database_label=ctx.database_label,
+        secrets=ctx.secrets,
+    )
