@@ -33,6 +33,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_AUDIT_BROKEN = 3
+EXIT_CHECK_FAILED = 3  # a check refused its input (vin check), as audit verify does
 EXIT_INTERRUPTED = 130
 
 PASSWORD_ENV = "ALKO_PASSWORD"
@@ -483,11 +484,52 @@ def demo_seed(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ----------------------------------------------------------------------------- vin
+
+
+def add_vin_commands(subparsers) -> None:
+    vin = _group(subparsers, "vin", "Vehicle Identification Numbers.")
+    check = _command(
+        vin,
+        "check",
+        vin_check,
+        "Check a VIN: exit 0 when valid, 0 with a `warning:` line when accepted with a "
+        f"warning, {EXIT_CHECK_FAILED} with the reason when refused. Needs no login.",
+    )
+    check.add_argument("vin")
+    check.add_argument("--json", action="store_true", help="print the decoded fields as JSON")
+
+
+def vin_check(args: argparse.Namespace) -> int:
+    import json
+
+    from alko_desk.services.vin import VinVerdict, check_vin
+
+    report = check_vin(args.vin)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    elif report.accepted:
+        rows = [("VIN", report.vin), ("WMI", report.wmi)]
+        rows.append(("Manufacturer", report.manufacturer or "not in the WMI table"))
+        rows.append(("Region", ", ".join(p for p in (report.region, report.country) if p) or "?"))
+        years = ", ".join(str(y) for y in report.model_years) or "no model-year code"
+        rows.append(("Model year", years if report.model_year_by_law else f"{years} (if used)"))
+        rows.append(("Check digit", report.check_digit.value.replace("_", " ")))
+        _print_rows(rows)
+    if report.verdict is VinVerdict.WARNING:
+        print(f"warning: {report.reason}", file=sys.stderr, flush=True)
+    if report.verdict is VinVerdict.REFUSED:
+        _error(f"{report.vin or args.vin!r} is not a valid VIN. {report.reason}")
+        return EXIT_CHECK_FAILED
+    return EXIT_OK
+
+
 COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_db_commands,
     add_user_commands,
     add_audit_commands,
     add_demo_commands,
+    add_vin_commands,
 ]
 
 
