@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -177,3 +178,20 @@ def test_a_file_without_a_price_column_is_refused_with_its_columns(sales, tmp_pa
     with pytest.raises(ValidationError) as err:
         sales.preview_import(path)
     assert "no price column" in err.value.message
+
+
+def test_a_write_claimed_by_a_crashed_desk_is_rolled_forward(context, sales, monkeypatch):
+    import alko_desk.storage.revisions as revisions
+    from alko_desk.storage.vehicles_repo import vehicle_to_doc
+
+    vehicle = sales.add(draft(1))
+    intended = vehicle_to_doc(replace(vehicle, draft=replace(vehicle.draft, colour="Crvena")))
+    # the claim of revision 1 was written, the vehicle was not: the desk died in between
+    context.store.db.vehicle_claims.insert_one(
+        {"_id": f"{vehicle.id}:1", "doc": {**intended, "rev": 2}, "at": context.clock.now()}
+    )
+    assert not context.vehicles_repo.replace_if(vehicle, 1)  # revision 1 is taken
+    monkeypatch.setattr(revisions, "ROLL_FORWARD_AFTER", timedelta(0))
+    settled = context.vehicles_repo.get_for_write(vehicle.id)
+    assert (settled.rev, settled.draft.colour) == (2, "Crvena")
+    assert sales.get(vehicle.id).draft.colour == "Crvena"

@@ -452,7 +452,7 @@ class DealService(SessionService):
 
     def get(self, deal_id: str) -> Deal:
         self._require(Permission.DEAL_READ, "see deals")
-        deal = self._deals.get(deal_id)
+        deal = self._deals.get_for_write(deal_id)  # never a copy that a crash left behind
         if deal is None:
             raise NotFound("This deal no longer exists.")
         return deal
@@ -501,7 +501,11 @@ class DealService(SessionService):
     def _reserve_vehicle(self, deal_id: str, vehicle_id: str) -> Vehicle:
         days = self._deals.settings().reservation_days
         for _ in range(20):
-            vehicle = self._vehicle(vehicle_id)
+            vehicle = self._vehicles.get_for_write(vehicle_id)
+            if vehicle is None:
+                raise ValidationError(
+                    "This vehicle no longer exists.", {"vehicle": "Choose another."}
+                )
             now = self._clock.now()
             free = (
                 vehicle.status is VehicleStatus.IN_STOCK
@@ -555,7 +559,7 @@ class DealService(SessionService):
 
     def _release_vehicle(self, deal_id: str, vehicle_id: str) -> None:
         for _ in range(20):
-            vehicle = self._vehicles.get(vehicle_id)
+            vehicle = self._vehicles.get_for_write(vehicle_id)
             if vehicle is None or vehicle.reserved_by != deal_id:
                 return
             if vehicle.status is not VehicleStatus.RESERVED:
@@ -573,7 +577,9 @@ class DealService(SessionService):
 
     def _set_vehicle(self, deal: Deal, status: VehicleStatus) -> None:
         for _ in range(20):
-            vehicle = self._vehicle(deal.vehicle_id)
+            vehicle = self._vehicles.get_for_write(deal.vehicle_id) or self._vehicle(
+                deal.vehicle_id
+            )
             if vehicle.reserved_by != deal.id:
                 raise ReservationRefused(
                     f"{vehicle.title} is no longer reserved for this deal "

@@ -35,6 +35,7 @@ from alko_desk.models.listing import Page
 from alko_desk.models.money import Money
 from alko_desk.models.vehicles import Condition
 from alko_desk.storage.mongo import Store, repository
+from alko_desk.storage.revisions import RevisionGuard
 
 SETTINGS_DOC_ID = "deal_settings"
 # services.deal_calc.compute, given by bootstrap: storage does not import services
@@ -237,6 +238,7 @@ class DealRepository:
         self._calculate = calculate
         self._deals = store.collection("deals")
         self._meta = store.collection("meta")
+        self._revisions = RevisionGuard(self._deals, store.collection("deal_claims"))
 
     def get(self, deal_id: str) -> Deal | None:
         doc = self._deals.find_one({"_id": deal_id})
@@ -249,11 +251,11 @@ class DealRepository:
         self._deals.insert_one(deal_to_doc(deal))
 
     def replace_if(self, deal: Deal, expected_rev: int) -> bool:
-        doc = deal_to_doc(deal)
-        doc["rev"] = expected_rev + 1
-        return (
-            self._deals.replace_one({"_id": deal.id, "rev": expected_rev}, doc).matched_count == 1
-        )
+        return self._revisions.replace_if(deal_to_doc(deal), expected_rev)
+
+    def get_for_write(self, deal_id: str) -> Deal | None:
+        doc = self._revisions.settled(deal_id)
+        return deal_from_doc(doc, self._calculate) if doc else None
 
     def delete(self, deal_id: str) -> None:
         self._deals.delete_one({"_id": deal_id})

@@ -33,6 +33,7 @@ from alko_desk.models.vehicles import (
     sort_key,
 )
 from alko_desk.storage.mongo import Store, repository
+from alko_desk.storage.revisions import RevisionGuard
 
 DUPLICATE_KEY = 11000
 
@@ -129,11 +130,17 @@ class VehicleRepository:
         self._vehicles = store.collection("vehicles")
         self._vins = store.collection("vehicle_vins")
         self._imports = store.collection("vehicle_imports")
+        self._revisions = RevisionGuard(self._vehicles, store.collection("vehicle_claims"))
 
     # ------------------------------------------------------------------ by id
 
     def get(self, vehicle_id: str) -> Vehicle | None:
         doc = self._vehicles.find_one({"_id": vehicle_id})
+        return vehicle_from_doc(doc) if doc else None
+
+    def get_for_write(self, vehicle_id: str) -> Vehicle | None:
+        """The vehicle as the next compare-and-set must see it (no write in flight)."""
+        doc = self._revisions.settled(vehicle_id)
         return vehicle_from_doc(doc) if doc else None
 
     def get_many(self, ids: list[str]) -> dict[str, Vehicle]:
@@ -217,19 +224,17 @@ class VehicleRepository:
 
     def replace_if(self, vehicle: Vehicle, expected_rev: int) -> bool:
         """Compare-and-set on one document: writes `vehicle` (with rev = expected + 1) only if
-        nobody wrote since `expected_rev` was read. Two desks: exactly one gets True."""
-        doc = vehicle_to_doc(vehicle)
-        doc["rev"] = expected_rev + 1
-        return (
-            self._vehicles.replace_one({"_id": vehicle.id, "rev": expected_rev}, doc).matched_count
-            == 1
-        )
+        nobody wrote since `expected_rev` was read. Two desks: exactly one gets True
+        (see storage/revisions.py for why this is not a conditional replace_one)."""
+        return self._revisions.replace_if(vehicle_to_doc(vehicle), expected_rev)
 
     def delete(self, vehicle_id: str) -> None:
         vehicle = self.get(vehicle_id)
         self._vehicles.delete_one({"_id": vehicle_id})
         if vehicle:
             self._vins.delete_one({"_id": vehicle.vin, "vehicle": vehicle_id})
+            if vehicle.rev > 1:
+                self._revisions.forget(vehicle_id, vehicle.rev - 1)
 
     # ------------------------------------------------------------------ imports
 
