@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -201,3 +201,45 @@ def test_a_draft_reserves_later_and_finance_cannot_write_deals(desk, finance):
     with pytest.raises(PermissionDenied):
         finance.deals.create(deal_draft(vehicle.id))
     assert reserved.rev == desk.deals.get(reserved.id).rev
+
+
+def test_handover_certificate_prints_diacritics_and_cyrillic(context, desk, finance):
+    import io
+
+    from pypdf import PdfReader
+
+    vehicle = desk.vehicles.add(draft(1, make="Škoda", model="Octavia", colour="Сива"))
+    deal = desk.deals.create(deal_draft(vehicle.id))
+    deal = desk.deals.schedule_delivery(
+        deal, DeliverySchedule(date(2026, 11, 27), time(10, 30), "Zagreb, Ilica 1", "sam")
+    )
+    deal = finance.deals.mark_invoiced(deal, "17-1-1")
+    with pytest.raises(ValidationError):
+        desk.deals.handover_certificate(
+            desk.deals.cancel(desk.deals.create(deal_draft(desk.vehicles.add(draft(2)).id)), "x"),
+            "x",
+        )
+    deal = desk.deals.record_handover(
+        deal,
+        HandoverChecklist(True, 2, True, 75, 12, damage_notes="Ogrebotina na braniku — čšžćđ"),
+    )
+    pdf = desk.deals.handover_certificate(deal, "Željko Kovačević / Пётр Иванов")
+    assert pdf.startswith(b"%PDF")
+    reader = PdfReader(io.BytesIO(pdf))
+    text = reader.pages[0].extract_text()
+    for expected in (
+        "Željko Kovačević / Пётр Иванов",
+        "Škoda Octavia",
+        vehicle.vin,
+        "Сива",
+        "Ogrebotina na braniku — čšžćđ",
+        "17-1-1",
+        "27.11.2026 10:30",
+    ):
+        assert expected in text
+    fonts = reader.pages[0]["/Resources"]["/Font"]
+    assert any("DejaVuSans" in str(f.get_object()["/BaseFont"]) for f in fonts.values())
+    assert any(
+        e.action == "deal.certificate_printed"
+        for e in context.audit_log.query(AuditFilter(action_prefix="deal."))
+    )

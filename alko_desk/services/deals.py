@@ -448,6 +448,22 @@ class DealService(SessionService):
         )
         return updated
 
+    def handover_certificate(self, deal: Deal, client_name: str) -> bytes:
+        """The PDF both parties sign at the handover (slow-ish: call it off the GUI thread)."""
+        from alko_desk.services.handover_pdf import render_handover_certificate
+
+        self._require(Permission.DEAL_READ, "print handover certificates", f"deal:{deal.id}")
+        if deal.state not in (DealState.INVOICED, DealState.DELIVERED):
+            raise ValidationError("The handover certificate is printed for an invoiced deal.")
+        profile = self._org.profile()
+        if profile is None:
+            raise AlkoError("ALKO Desk has not been set up yet.")
+        pdf = render_handover_certificate(
+            deal, self._vehicle(deal.vehicle_id), profile, client_name
+        )
+        self._audit.record(self.actor, "deal.certificate_printed", f"deal:{deal.id}")
+        return pdf
+
     # ------------------------------------------------------------------ reading
 
     def get(self, deal_id: str) -> Deal:
