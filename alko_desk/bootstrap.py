@@ -193,6 +193,12 @@ class AppContext:
 
         Never stops a login: a failure here is logged and tried again at the next one.
         """
+        try:  # stock imports a crash interrupted are undone; lapsed reservations free the car
+            stock = self.services_for(session)
+            stock.vehicles.recover_imports()
+            stock.deals.lapse_reservations()
+        except Exception:
+            logging.getLogger(__name__).exception("finishing interrupted stock work failed")
         try:
             return self.services_for(session).clients.recover_pending()
         except Exception:

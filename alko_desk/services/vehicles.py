@@ -144,6 +144,10 @@ class VehicleService(SessionService):
         self._vehicles = vehicles
         self._currency = currency
 
+    def now(self):
+        """The service's clock (days in stock are counted from it)."""
+        return self._clock.now()
+
     # ------------------------------------------------------------------ single vehicles
 
     def check_vin(self, vin: str) -> VinReport:
