@@ -23,7 +23,8 @@ pytestmark = pytest.mark.gui
     "role, expected",
     [
         (Role.SALES, ["Clients", "Vehicles", "Deals"]),
-        (Role.FINANCE, ["Clients", "Invoices", "Payments"]),
+        # finance reads vehicles and deals (read-only): it invoices them
+        (Role.FINANCE, ["Clients", "Vehicles", "Deals", "Invoices", "Payments"]),
         (
             Role.MANAGER,
             ["Clients", "Vehicles", "Deals", "Invoices", "Payments", "Reports", "Audit log"],
