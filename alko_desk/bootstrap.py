@@ -193,10 +193,8 @@ class AppContext:
 
         Never stops a login: a failure here is logged and tried again at the next one.
         """
-        try:  # stock imports a crash interrupted are undone; lapsed reservations free the car
-            stock = self.services_for(session)
-            stock.vehicles.recover_imports()
-            stock.deals.lapse_reservations()
+        try:  # stock imports that a crash interrupted are undone
+            self.services_for(session).vehicles.recover_imports()
         except Exception:
             logging.getLogger(__name__).exception("finishing interrupted stock work failed")
         try:

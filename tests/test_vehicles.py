@@ -195,3 +195,11 @@ def test_a_write_claimed_by_a_crashed_desk_is_rolled_forward(context, sales, mon
     settled = context.vehicles_repo.get_for_write(vehicle.id)
     assert (settled.rev, settled.draft.colour) == (2, "Crvena")
     assert sales.get(vehicle.id).draft.colour == "Crvena"
+
+
+def test_many_vins_are_checked_against_stock_in_one_read(context, sales):
+    held = [sales.add(draft(n)) for n in range(3)]
+    vins = [vin_n(n) for n in range(30)]
+    found = context.vehicles_repo.holders_of_vins(vins)
+    assert found == {v.vin: v.id for v in held}
+    assert context.vehicles_repo.holders_of_vins(vins[:2]) == {v.vin: v.id for v in held[:2]}

@@ -209,7 +209,6 @@ class DealService(SessionService):
                 "The vehicle of a deal cannot change; cancel it and start a new deal."
             )
         vehicle = self._vehicle(base.vehicle_id)
-        vat, currency = self._vat_and_currency()
         # the vehicle's price when the deal was made stays; the rest comes from the draft
         terms = replace(
             terms_for(vehicle, draft, base.terms.vat_rate, base.terms.currency),

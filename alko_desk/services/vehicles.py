@@ -144,6 +144,11 @@ class VehicleService(SessionService):
         self._vehicles = vehicles
         self._currency = currency
 
+    @property
+    def currency(self) -> str:
+        """The organisation's currency (as Settings had it when the session began)."""
+        return self._currency
+
     def now(self):
         """The service's clock (days in stock are counted from it)."""
         return self._clock.now()
@@ -263,14 +268,13 @@ class VehicleService(SessionService):
                     row = replace(row, problem=f"Duplicate: the same VIN as row {seen[vin]}.")
                 else:
                     seen[vin] = line
-                    holder = self._vehicles.holder_of_vin(vin)
-                    if holder:
-                        other = self._vehicles.get(holder)
-                        if other and other.status is not VehicleStatus.DELIVERED:
-                            row = replace(
-                                row, problem=f"Duplicate: already in stock ({other.title})."
-                            )
             rows.append(row)
+        held = self._vehicles.holders_of_vins(list(seen))
+        for i, row in enumerate(rows):
+            if row.ok and row.draft.vin in held:
+                other = self._vehicles.get(held[row.draft.vin])
+                if other and other.status is not VehicleStatus.DELIVERED:
+                    rows[i] = replace(row, problem=f"Duplicate: already in stock ({other.title}).")
         return ImportPreview(tuple(rows), tuple(columns))
 
     def _parse_row(self, line: int, raw: dict[str, str], today: date) -> ImportRow:

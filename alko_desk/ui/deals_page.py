@@ -692,6 +692,7 @@ class DealsPage(QWidget):
         keep = select or (self.selected().id if self.selected() else "")
 
         def work():
+            services.deals.lapse_reservations()  # expired reservations go back to draft
             deals = list(services.deals.page(flt, 0, 500).rows)
             names = {}
             if services.session.can(Permission.CLIENT_READ):

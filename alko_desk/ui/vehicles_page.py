@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QCoreApplication, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -29,18 +31,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alko_desk.models.errors import ValidationError
 from alko_desk.models.listing import Progress
+from alko_desk.models.money import Money
 from alko_desk.models.users import Permission
 from alko_desk.models.vehicles import (
+    Condition,
     ImportPreview,
     Vehicle,
+    VehicleDraft,
     VehicleFilter,
     VehicleSort,
     VehicleStatus,
 )
 from alko_desk.ui.table_models import ROOT, ColumnsTableModel
 from alko_desk.ui.tasks import TaskRunner
-from alko_desk.ui.widgets import error_label, heading, note, set_error
+from alko_desk.ui.widgets import FieldForm, error_label, heading, note, set_error
 
 if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext, SessionServices
@@ -350,6 +356,150 @@ class ImportDialog(QDialog):
         self.reject()
 
 
+class AddVehicleDialog(QDialog):
+    """A vehicle typed in by hand; the VIN is checked as it is typed (no database needed)."""
+
+    def __init__(self, services: SessionServices, tasks: TaskRunner, currency: str, parent=None):
+        super().__init__(parent)
+        self._services = services
+        self._tasks = tasks
+        self._currency = currency
+        self.added: Vehicle | None = None
+        self.setWindowTitle(self.tr("Add a vehicle"))
+        self.setMinimumWidth(520)
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.fields = FieldForm(form, self)
+        self.vin = self.fields.add("vin", self.tr("VIN"), QLineEdit())
+        self.vin_check = note("")
+        self.vin_check.setWordWrap(True)
+        form.addRow("", self.vin_check)
+        self.make = self.fields.add("make", self.tr("Make"), QLineEdit())
+        self.model_name = self.fields.add("model", self.tr("Model"), QLineEdit())
+        self.trim = self.fields.add("trim", self.tr("Trim"), QLineEdit())
+        self.year = self.fields.add("model_year", self.tr("Model year"), QLineEdit())
+        self.condition = QComboBox()
+        for condition in Condition:
+            self.condition.addItem(_tr("Condition", condition.label), condition)
+        self.fields.add("condition", self.tr("Condition"), self.condition)
+        self.mileage = self.fields.add("mileage_km", self.tr("Mileage (km)"), QLineEdit())
+        self.colour = self.fields.add("colour", self.tr("Colour"), QLineEdit())
+        self.price = self.fields.add("list_price", self.tr("List price"), QLineEdit())
+        self.cost = self.fields.add("purchase_cost", self.tr("Purchase cost"), QLineEdit())
+        self.without_vat = QCheckBox(self.tr("Bought without deductible VAT (margin scheme)"))
+        form.addRow("", self.without_vat)
+        self.location = self.fields.add("location", self.tr("Location"), QLineEdit())
+        layout.addLayout(form)
+        self.error = error_label()
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText(self.tr("Add to stock"))
+        buttons.accepted.connect(self.submit)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.vin.textChanged.connect(self.check_vin)
+
+    def check_vin(self) -> None:
+        from alko_desk.services.vin import VinVerdict, check_vin
+
+        if not self.vin.text().strip():
+            self.vin_check.setText("")
+            return
+        report = check_vin(self.vin.text())
+        if report.verdict is VinVerdict.REFUSED:
+            self.vin_check.setText(report.reason)
+            return
+        years = ", ".join(str(y) for y in report.model_years)
+        parts = [report.manufacturer or self.tr("manufacturer not in the WMI table")]
+        if report.country:
+            parts.append(report.country)
+        if years:
+            parts.append(self.tr("model year {years}").format(years=years))
+        text = " · ".join(parts)
+        if report.verdict is VinVerdict.WARNING:
+            text += "\n" + report.reason
+        self.vin_check.setText(text)
+        if report.manufacturer and not self.make.text().strip():
+            self.make.setText(report.manufacturer)
+        if report.model_year_by_law and report.model_years and not self.year.text().strip():
+            self.year.setText(str(report.model_years[0]))
+
+    def draft(self) -> VehicleDraft:
+        errors = {}
+
+        def amount(edit: QLineEdit, name: str) -> Money | None:
+            try:
+                value = parse_decimal(edit.text())
+            except ValueError:
+                errors[name] = self.tr("Not an amount.")
+                return None
+            return Money.of(value, self._currency) if value is not None else None
+
+        def whole(edit: QLineEdit, name: str) -> int | None:
+            text = edit.text().strip().replace(".", "").replace(" ", "")
+            if not text:
+                return None
+            if not text.isdigit():
+                errors[name] = self.tr("A whole number.")
+                return None
+            return int(text)
+
+        price = amount(self.price, "list_price")
+        cost = amount(self.cost, "purchase_cost")
+        year = whole(self.year, "model_year")
+        mileage = whole(self.mileage, "mileage_km")
+        if errors:
+            raise ValidationError(self.tr("Please correct the highlighted fields."), errors)
+        return VehicleDraft(
+            vin=self.vin.text(),
+            make=self.make.text(),
+            model=self.model_name.text(),
+            trim=self.trim.text(),
+            model_year=year,
+            colour=self.colour.text().strip(),
+            mileage_km=mileage or 0,
+            condition=self.condition.currentData(),
+            purchase_cost=cost,
+            acquired_without_vat=self.without_vat.isChecked(),
+            list_price=price or Money.zero(self._currency),
+            location=self.location.text().strip(),
+        )
+
+    def submit(self) -> None:
+        self.fields.clear_errors()
+        set_error(self.error, "")
+        try:
+            draft = self.draft()
+        except ValidationError as exc:
+            self._failed(exc)
+            return
+        vehicles = self._services.vehicles
+        self.ok_button.setEnabled(False)
+        self._tasks.run(
+            lambda: vehicles.add(draft),
+            on_success=self._added,
+            on_failure=self._failed,
+            on_finished=lambda: self.ok_button.setEnabled(True),
+            parent=self,
+            title=self.windowTitle(),
+        )
+
+    def _added(self, vehicle: Vehicle) -> None:
+        self.added = vehicle
+        self.accept()
+
+    def _failed(self, exc: BaseException) -> bool:
+        if not isinstance(exc, ValidationError):
+            return False
+        unplaced = self.fields.show_errors(exc.field_errors)
+        if unplaced or not exc.field_errors:
+            set_error(self.error, exc.user_text())
+        return True
+
+
 class VehiclesPage(QWidget):
     def __init__(
         self,
@@ -391,8 +541,12 @@ class VehiclesPage(QWidget):
         bar.addWidget(self.apply_button)
         layout.addLayout(bar)
         actions = QHBoxLayout()
+        writes = services.session.can(Permission.VEHICLE_WRITE)
+        self.add_button = QPushButton(self.tr("Add vehicle…"))
+        self.add_button.setVisible(writes)
+        actions.addWidget(self.add_button)
         self.import_button = QPushButton(self.tr("Import stock list…"))
-        self.import_button.setEnabled(services.session.can(Permission.VEHICLE_WRITE))
+        self.import_button.setVisible(writes)
         self.refresh_button = QPushButton(self.tr("Refresh"))
         self.count_label = note("")
         actions.addWidget(self.import_button)
@@ -420,6 +574,7 @@ class VehiclesPage(QWidget):
         self.status.currentIndexChanged.connect(self.apply_filters)
         self.refresh_button.clicked.connect(self.presenter.reload)
         self.import_button.clicked.connect(self.choose_import_file)
+        self.add_button.clicked.connect(self.add_vehicle)
         self.presenter.model.modelReset.connect(self._count)
         self.presenter.reload()
 
@@ -461,6 +616,13 @@ class VehiclesPage(QWidget):
             min_days_in_stock=days,
         )
         self.presenter.reload()
+
+    def add_vehicle(self) -> AddVehicleDialog:
+        currency = self._services.vehicles.currency
+        self.dialog = dialog = AddVehicleDialog(self._services, self._tasks, currency, self)
+        dialog.finished.connect(lambda _: self.presenter.reload() if dialog.added else None)
+        dialog.open()
+        return dialog
 
     def choose_import_file(self) -> None:
         name, _ = QFileDialog.getOpenFileName(

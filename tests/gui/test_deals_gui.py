@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from alko_desk.models.deals import ApprovalStatus, DealState
 from alko_desk.models.money import Money
 from alko_desk.models.users import Role
-from alko_desk.models.vehicles import VehicleStatus
+from alko_desk.models.vehicles import Condition, VehicleStatus
 from alko_desk.services.clients import new_client_id
 from alko_desk.ui.deals_page import DealColumn, DealsModel
 from alko_desk.ui.vehicles_page import VehicleColumn, VehiclesModel
@@ -20,6 +20,25 @@ from tests.vehicles_data import draft as vehicle_draft
 from tests.vehicles_data import vin_n
 
 pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(autouse=True)
+def _windows_go_away_with_the_test(qapp):
+    """The windows these flows open (and the Clients page's change watch inside them) end
+    with the test, not in a later one, after their task runner is gone."""
+    yield
+    from PySide6.QtCore import QEvent, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from alko_desk.ui.main_window import MainWindow
+
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, MainWindow):
+            for timer in widget.findChildren(QTimer):
+                timer.stop()
+            widget.close()
+            widget.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def figure(builder, label: str) -> str:
@@ -185,3 +204,27 @@ def test_vehicle_and_deal_models_pass_the_qt_model_tester(qtmodeltester, context
     deals = DealsModel()
     deals.set_deals([sales.deals.create(DealDraft("C-1", vehicle.id))])
     qtmodeltester.check(deals, force_py=True)
+
+
+def test_add_vehicle_dialog_checks_the_vin_as_typed(qtbot, open_main, make_user, context):
+    sam = make_user("sam", Role.SALES)
+    page = open_main(sam).show_section("vehicles")
+    qtbot.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
+    dialog = page.dialog
+    qtbot.keyClicks(dialog.vin, "1M8GDM9A1KP042788")
+    assert "should be X" in dialog.vin_check.text()
+    dialog.vin.clear()
+    qtbot.keyClicks(dialog.vin, "1FAHP3FN8AW139719")
+    assert "Ford" in dialog.vin_check.text()
+    assert dialog.make.text() == "Ford"
+    assert dialog.year.text() == "2010"
+    qtbot.keyClicks(dialog.model_name, "Focus")
+    qtbot.keyClicks(dialog.price, "abc")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.fields.error_text("list_price") == "Not an amount."
+    dialog.price.setText("12.990,00")
+    dialog.condition.setCurrentIndex(dialog.condition.findData(Condition.USED))
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.added is not None, timeout=10_000)
+    assert dialog.added.list_price == Money.of("12990.00")
+    qtbot.waitUntil(lambda: page.presenter.model.rowCount() == 1, timeout=10_000)
