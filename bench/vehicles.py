@@ -144,21 +144,26 @@ def vehicle_list(ws: Workspace) -> Result:
 @benchmark(f"Deal list, {DEALS:,} deals: first page", target="< 150 ms", order=430)
 def deal_list(ws: Workspace) -> Result:
     from alko_desk.models.deals import DealFilter, DealState
+    from alko_desk.services.vehicle_demo import StockSeeder
 
-    services = _stocked(ws)
-    while services.deals.page(count=1).total < DEALS:
-        from alko_desk.services.vehicle_demo import StockSeeder
-
-        clients = [f"C-BENCH-{n}" for n in range(200)]
-        StockSeeder(services.vehicles, services.deals, seed=11).seed_deals(
-            DEALS - services.deals.page(count=1).total, clients
-        )
+    # its own desk with as many vehicles as deals: each deal writes its vehicle by `_id`,
+    # which FerretDB 1.24 answers by scanning the collection (see README, issue 6)
+    _, services = _desk(ws)
+    seeder = StockSeeder(services.vehicles, services.deals, seed=11)
+    seeder.seed_vehicles(DEALS)
+    start = time.perf_counter()
+    made = seeder.seed_deals(DEALS, [f"C-BENCH-{n}" for n in range(200)])
+    per_deal = (time.perf_counter() - start) * 1000 / max(made, 1)
     median, worst = _timed_ms(lambda i: services.deals.page(count=100), 5)
     start = time.perf_counter()
     services.deals.page(DealFilter(state=DealState.RESERVED), count=100)
     filtered = (time.perf_counter() - start) * 1000
     return Result.at_most(
-        median, 150, "ms", detail=f"median of 5, worst {worst:.0f} ms; by state {filtered:.0f} ms"
+        median,
+        150,
+        "ms",
+        detail=f"median of 5, worst {worst:.0f} ms; by state {filtered:.0f} ms; "
+        f"saving a deal {per_deal:.0f} ms",
     )
 
 
