@@ -599,6 +599,7 @@ class DealsPage(QWidget):
         self.state = QComboBox()
         self.state.addItem(self.tr("All deals"), None)
         self.state.addItem(self.tr("Waiting for approval"), "pending")
+        self.state.addItem(self.tr("Deliveries, next 14 days"), "deliveries")
         for state in DealState:
             self.state.addItem(_tr("DealState", state.label), state)
         bar.addWidget(self.state)
@@ -693,7 +694,10 @@ class DealsPage(QWidget):
 
         def work():
             services.deals.lapse_reservations()  # expired reservations go back to draft
-            deals = list(services.deals.page(flt, 0, 500).rows)
+            if choice == "deliveries":  # the calendar of handovers, soonest first
+                deals = services.deals.upcoming_deliveries(date.today(), 14)
+            else:
+                deals = list(services.deals.page(flt, 0, 500).rows)
             names = {}
             if services.session.can(Permission.CLIENT_READ):
                 try:

@@ -116,6 +116,19 @@ def test_deal_builder_flow_trade_in_financing_manager_approval_delivery(
         lambda: context.deals_repo.get(deal.id).state is DealState.APPROVED, timeout=10_000
     )
 
+    # the delivery is planned from the list, and shows in the calendar of deliveries
+    page.reload(select=deal.id)
+    qtbot.waitUntil(lambda: not page.loading and page.selected() is not None, timeout=10_000)
+    qtbot.mouseClick(page.delivery_button, Qt.MouseButton.LeftButton)
+    planner = page.dialog
+    qtbot.keyClicks(planner.place, "Zagreb showroom")
+    planner.accept()
+    qtbot.waitUntil(lambda: context.deals_repo.get(deal.id).delivery is not None, timeout=10_000)
+    page.state.setCurrentIndex(page.state.findData("deliveries"))
+    qtbot.waitUntil(lambda: not page.loading and page.model.rowCount() == 1, timeout=10_000)
+    page.state.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: not page.loading, timeout=10_000)
+
     # invoicing belongs to the Invoices section (next issue): finance marks it through the service
     finance = context.services_for(fin)
     finance.deals.mark_invoiced(finance.deals.get(deal.id), "2026-1-1")
