@@ -18,9 +18,12 @@ from alko_desk.services.client_cards import ClientCardService
 from alko_desk.services.client_directory import ClientDirectory
 from alko_desk.services.clients import ClientService
 from alko_desk.services.clock import Clock, SystemClock
+from alko_desk.services.deal_calc import compute as compute_deal
+from alko_desk.services.deals import DealService
 from alko_desk.services.settings import SettingsService
 from alko_desk.services.setup import SetupService
 from alko_desk.services.users import UserAdminService
+from alko_desk.services.vehicles import VehicleService
 from alko_desk.storage.audit_repo import AuditRepository
 from alko_desk.storage.clients_repo import (
     ClientKeyRepository,
@@ -29,11 +32,13 @@ from alko_desk.storage.clients_repo import (
     LookupRepository,
     PendingRepository,
 )
+from alko_desk.storage.deals_repo import DealRepository
 from alko_desk.storage.embedded import EmbeddedServer
 from alko_desk.storage.mongo import Store, connect
 from alko_desk.storage.organisation_repo import OrganisationRepository
 from alko_desk.storage.schema import ensure_schema
 from alko_desk.storage.users_repo import LoginThrottleRepository, UserRepository
+from alko_desk.storage.vehicles_repo import VehicleRepository
 
 DEFAULT_DB_NAME = "alko_desk"
 
@@ -76,6 +81,8 @@ class SessionServices:
     clients: ClientService
     extra: dict = field(default_factory=dict)
     client_cards: ClientCardService | None = None
+    vehicles: VehicleService | None = None
+    deals: DealService | None = None
 
 
 class AppContext:
@@ -123,11 +130,32 @@ class AppContext:
         self.pending_repo = PendingRepository(store)
         self._directories: dict[str, ClientDirectory] = {}
         self._region_cache: tuple[float, str] | None = None
+        self.vehicles_repo = VehicleRepository(store)
+        self.deals_repo = DealRepository(store, compute_deal)
         self.setup = SetupService(
             self.organisation_repo, self.users_repo, self.audit_log, self.clock, self.hasher
         )
 
     def services_for(self, session: Session) -> SessionServices:
+        services = self._core_services_for(session)
+        services.vehicles = VehicleService(
+            self.vehicles_repo, self.audit_log, self.clock, session, currency=self._currency()
+        )
+        services.deals = DealService(
+            self.deals_repo,
+            self.vehicles_repo,
+            self.organisation_repo,
+            self.audit_log,
+            self.clock,
+            session,
+        )
+        return services
+
+    def _currency(self) -> str:
+        profile = self.organisation_repo.profile()
+        return profile.currency if profile else "EUR"
+
+    def _core_services_for(self, session: Session) -> SessionServices:
         return SessionServices(
             session=session,
             users=UserAdminService(
@@ -178,6 +206,10 @@ class AppContext:
 
         Never stops a login: a failure here is logged and tried again at the next one.
         """
+        try:  # stock imports that a crash interrupted are undone
+            self.services_for(session).vehicles.recover_imports()
+        except Exception:
+            logging.getLogger(__name__).exception("finishing interrupted stock work failed")
         try:
             return self.services_for(session).clients.recover_pending()
         except Exception:

@@ -33,6 +33,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_AUDIT_BROKEN = 3
+EXIT_CHECK_FAILED = 3  # a check refused its input (vin check), as audit verify does
 EXIT_INTERRUPTED = 130
 
 PASSWORD_ENV = "ALKO_PASSWORD"
@@ -455,13 +456,14 @@ def add_demo_commands(subparsers) -> None:
         "Register fake clients (names with diacritics and Cyrillic) through the same services "
         f"as the window; --as names a sales account (password asked for, or {PASSWORD_ENV}).",
     )
-    seed.add_argument(
-        "--clients",
-        type=_positive_int,
-        required=True,
-        metavar="N",
-        help="how many clients to add (1 or more)",
-    )
+    for name, what in (
+        ("--clients", "how many clients to add"),
+        ("--vehicles", "how many vehicles to add to stock"),
+        ("--deals", "how many deals to make on stock"),
+    ):
+        seed.add_argument(
+            name, type=_positive_int, default=0, metavar="N", help=f"{what} (1 or more)"
+        )
     seed.add_argument(
         "--as",
         dest="acting",
@@ -477,8 +479,11 @@ def demo_seed(args: argparse.Namespace) -> int:
 
     from alko_desk.services.demo import DemoSeeder
 
-    if args.clients < 1:
-        raise ValidationError("--clients must be at least 1.")
+    if not (args.clients or args.vehicles or args.deals):
+        _error("Give at least one of --clients N, --vehicles N, --deals N.")
+        return EXIT_USAGE
+    if not args.clients:
+        return demo_seed_stock(args)
     started = time.perf_counter()
     with acting_services(args) as services:
         seeder = DemoSeeder(services.clients, seed=args.seed)
@@ -489,6 +494,246 @@ def demo_seed(args: argparse.Namespace) -> int:
             progress=lambda n, total: print(f"  {n:,} of {total:,} clients", flush=True),
         )
     print(f"Added {done:,} demo clients in {time.perf_counter() - started:.0f} s.")
+    return demo_seed_stock(args) if args.vehicles or args.deals else EXIT_OK
+
+
+def demo_seed_stock(args: argparse.Namespace) -> int:
+    import time
+
+    from alko_desk.services.vehicle_demo import StockSeeder
+
+    started = time.perf_counter()
+    with acting_services(args) as services:
+        seeder = StockSeeder(services.vehicles, services.deals, seed=args.seed)
+        if args.vehicles:
+            added = seeder.seed_vehicles(args.vehicles, start=services.vehicles.count())
+            print(f"Added {added:,} demo vehicles.", flush=True)
+        if args.deals:
+            clients = [row.id for row in services.clients.page(0, 2000)]
+            made = seeder.seed_deals(
+                args.deals,
+                clients,
+                progress=lambda n, total: (
+                    print(f"  {n:,} of {total:,} deals", flush=True) if n % 100 == 0 else None
+                ),
+            )
+            print(f"Made {made:,} demo deals.")
+    print(f"Done in {time.perf_counter() - started:.0f} s.")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- vin
+
+
+def add_vin_commands(subparsers) -> None:
+    vin = _group(subparsers, "vin", "Vehicle Identification Numbers.")
+    check = _command(
+        vin,
+        "check",
+        vin_check,
+        "Check a VIN: exit 0 when valid, 0 with a `warning:` line when accepted with a "
+        f"warning, {EXIT_CHECK_FAILED} with the reason when refused. Needs no login.",
+    )
+    check.add_argument("vin")
+    check.add_argument("--json", action="store_true", help="print the decoded fields as JSON")
+
+
+def vin_check(args: argparse.Namespace) -> int:
+    import json
+
+    from alko_desk.services.vin import VinVerdict, check_vin
+
+    report = check_vin(args.vin)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    elif report.accepted:
+        rows = [("VIN", report.vin), ("WMI", report.wmi)]
+        rows.append(("Manufacturer", report.manufacturer or "not in the WMI table"))
+        rows.append(("Region", ", ".join(p for p in (report.region, report.country) if p) or "?"))
+        years = ", ".join(str(y) for y in report.model_years) or "no model-year code"
+        rows.append(("Model year", years if report.model_year_by_law else f"{years} (if used)"))
+        rows.append(("Check digit", report.check_digit.value.replace("_", " ")))
+        _print_rows(rows)
+    if report.verdict is VinVerdict.WARNING:
+        print(f"warning: {report.reason}", file=sys.stderr, flush=True)
+    if report.verdict is VinVerdict.REFUSED:
+        _error(f"{report.vin or args.vin!r} is not a valid VIN. {report.reason}")
+        return EXIT_CHECK_FAILED
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- vehicle, deal
+
+
+def _acting_parent(help_text: str) -> argparse.ArgumentParser:
+    acting = argparse.ArgumentParser(add_help=False)
+    acting.add_argument(
+        "--as",
+        dest="acting",
+        metavar="USER",
+        required=True,
+        help=f"{help_text}; the password is asked for, or read from {PASSWORD_ENV}",
+    )
+    return acting
+
+
+def add_vehicle_commands(subparsers) -> None:
+    vehicle = _group(subparsers, "vehicle", "Vehicles in stock.")
+    imp = _command(
+        vehicle,
+        "import",
+        vehicle_import,
+        "Import a supplier's stock list (CSV or XLSX): rows with a bad VIN, a duplicate or no "
+        "price are listed with the reason and skipped.",
+        [_acting_parent("a sales account")],
+    )
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--dry-run", action="store_true", help="check the file, import nothing")
+    lst = _command(
+        vehicle,
+        "list",
+        vehicle_list,
+        "List vehicles, newest first.",
+        [_acting_parent("a staff account that may see vehicles")],
+    )
+    lst.add_argument("--status", choices=[s.value for s in _vehicle_statuses()])
+    lst.add_argument("--json", action="store_true", help="one JSON array of vehicles")
+
+
+def _vehicle_statuses():
+    from alko_desk.models.vehicles import VehicleStatus
+
+    return list(VehicleStatus)
+
+
+def vehicle_import(args: argparse.Namespace) -> int:
+    from alko_desk.models.listing import Progress
+
+    if not args.file.is_file():
+        raise ValidationError(f"There is no file {args.file}.")
+    with acting_services(args) as services:
+        preview = services.vehicles.preview_import(args.file)
+        for row in preview.bad:
+            print(f"row {row.line}: {row.problem}", file=sys.stderr)
+        for row in preview.good:
+            if row.warning:
+                print(f"warning: row {row.line}: {row.warning}", file=sys.stderr)
+        good, bad = len(preview.good), len(preview.bad)
+        if args.dry_run:
+            print(f"{good:,} rows would be imported, {bad:,} skipped. Nothing was imported.")
+            return EXIT_OK
+        progress = Progress()
+        try:
+            result = services.vehicles.import_rows(preview, progress)
+        except KeyboardInterrupt:
+            progress.cancel()
+            raise
+    print(f"Imported {result.imported:,} vehicles; skipped {result.skipped:,} rows.")
+    return EXIT_OK
+
+
+def vehicle_list(args: argparse.Namespace) -> int:
+    import json
+
+    from alko_desk.models.vehicles import VehicleFilter, VehicleStatus
+
+    flt = VehicleFilter(status=VehicleStatus(args.status) if args.status else None)
+    with acting_services(args) as services:
+        page = services.vehicles.page(flt, count=10**7)
+        now = services.vehicles.now()
+    if args.json:
+        rows = [
+            {
+                "id": v.id,
+                "vin": v.vin,
+                "make": v.make,
+                "model": v.model,
+                "trim": v.draft.trim,
+                "model_year": v.model_year,
+                "condition": v.draft.condition.value,
+                "mileage_km": v.draft.mileage_km,
+                "list_price": str(v.list_price.amount),
+                "currency": v.list_price.currency,
+                "status": v.status.value,
+                "reserved_by": v.reserved_by or None,
+                "days_in_stock": v.days_in_stock(now),
+                "location": v.draft.location,
+            }
+            for v in page.rows
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    table = [("VIN", "VEHICLE", "PRICE", "STATUS", "DAYS")]
+    for v in page.rows:
+        table.append((v.vin, v.title, str(v.list_price), v.status.label, str(v.days_in_stock(now))))
+    _print_table(table)
+    print(f"{page.total:,} vehicles")
+    return EXIT_OK
+
+
+def add_deal_commands(subparsers) -> None:
+    deal = _group(subparsers, "deal", "Deals.")
+    lst = _command(
+        deal,
+        "list",
+        deal_list,
+        "List deals, newest first: id, client, VIN, state and totals.",
+        [_acting_parent("a staff account that may see deals")],
+    )
+    lst.add_argument("--state", choices=[s.value for s in _deal_states()])
+    lst.add_argument("--json", action="store_true", help="one JSON array of deals")
+
+
+def _deal_states():
+    from alko_desk.models.deals import DealState
+
+    return list(DealState)
+
+
+def deal_list(args: argparse.Namespace) -> int:
+    import json
+
+    from alko_desk.models.deals import DealFilter, DealState
+
+    flt = DealFilter(state=DealState(args.state) if args.state else None)
+    with acting_services(args) as services:
+        page = services.deals.page(flt, count=10**7)
+    if args.json:
+        rows = [
+            {
+                "id": d.id,
+                "client_id": d.client_id,
+                "vehicle_id": d.vehicle_id,
+                "vehicle_vin": d.vehicle_vin,
+                "vehicle": d.vehicle_title,
+                "state": d.state.value,
+                "approval": d.approval.status.value,
+                "salesperson": d.salesperson,
+                "currency": d.terms.currency,
+                "total_price": str(d.figures.total_price.amount),
+                "balance_due": str(d.figures.balance_due.amount),
+                "vat_scheme": d.figures.scheme.value,
+                "created_at": d.created_at.isoformat(),
+            }
+            for d in page.rows
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    table = [("DEAL", "CLIENT", "VIN", "STATE", "TOTAL", "BALANCE DUE")]
+    for d in page.rows:
+        state = d.state.value + (" (approval pending)" if d.needs_approval else "")
+        table.append(
+            (
+                d.id,
+                d.client_id,
+                d.vehicle_vin,
+                state,
+                str(d.figures.total_price),
+                str(d.figures.balance_due),
+            )
+        )
+    _print_table(table)
+    print(f"{page.total:,} deals")
     return EXIT_OK
 
 
@@ -504,6 +749,9 @@ COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_audit_commands,
     add_demo_commands,
     add_server_commands,
+    add_vin_commands,
+    add_vehicle_commands,
+    add_deal_commands,
 ]
 
 

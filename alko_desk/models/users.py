@@ -15,6 +15,7 @@ class Permission(enum.Enum):
     VEHICLE_WRITE = "vehicle.write"
     DEAL_READ = "deal.read"
     DEAL_WRITE = "deal.write"
+    DEAL_APPROVE = "deal.approve"  # a discount above the threshold in Settings
     INVOICE_READ = "invoice.read"
     INVOICE_WRITE = "invoice.write"
     PAYMENT_READ = "payment.read"
@@ -55,6 +56,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.FINANCE: frozenset(
         {
             P.CLIENT_READ,
+            P.VEHICLE_READ,
+            P.DEAL_READ,
             P.INVOICE_READ,
             P.INVOICE_WRITE,
             P.PAYMENT_READ,
@@ -67,6 +70,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CLIENT_REVEAL,
             P.VEHICLE_READ,
             P.DEAL_READ,
+            P.DEAL_APPROVE,
             P.INVOICE_READ,
             P.PAYMENT_READ,
             P.REPORT_READ,

@@ -92,11 +92,23 @@ def settings_page(context: AppContext, services: SessionServices, tasks: TaskRun
     return SettingsPage(context, services, tasks)
 
 
+def vehicles_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
+    from alko_desk.ui.vehicles_page import VehiclesPage
+
+    return VehiclesPage(context, services, tasks)
+
+
+def deals_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
+    from alko_desk.ui.deals_page import DealsPage
+
+    return DealsPage(context, services, tasks)
+
+
 P = Permission
 SECTIONS: tuple[Section, ...] = (
     Section("clients", QT_TRANSLATE_NOOP("Section", "Clients"), P.CLIENT_READ, clients_page),
-    Section("vehicles", QT_TRANSLATE_NOOP("Section", "Vehicles"), P.VEHICLE_READ),
-    Section("deals", QT_TRANSLATE_NOOP("Section", "Deals"), P.DEAL_READ),
+    Section("vehicles", QT_TRANSLATE_NOOP("Section", "Vehicles"), P.VEHICLE_READ, vehicles_page),
+    Section("deals", QT_TRANSLATE_NOOP("Section", "Deals"), P.DEAL_READ, deals_page),
     Section("invoices", QT_TRANSLATE_NOOP("Section", "Invoices"), P.INVOICE_READ),
     Section("payments", QT_TRANSLATE_NOOP("Section", "Payments"), P.PAYMENT_READ),
     Section("reports", QT_TRANSLATE_NOOP("Section", "Reports"), P.REPORT_READ),

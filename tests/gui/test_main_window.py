@@ -22,9 +22,10 @@ pytestmark = pytest.mark.gui
 @pytest.mark.parametrize(
     "role, expected",
     [
-        (Role.SALES, ["Clients"]),
-        (Role.FINANCE, ["Clients"]),
-        (Role.MANAGER, ["Clients", "Audit log"]),
+        (Role.SALES, ["Clients", "Vehicles", "Deals"]),
+        # finance reads vehicles and deals (read-only): it invoices them
+        (Role.FINANCE, ["Clients", "Vehicles", "Deals"]),
+        (Role.MANAGER, ["Clients", "Vehicles", "Deals", "Audit log"]),
     ],
 )
 def test_navigation_shows_only_the_sections_of_the_role(open_main, make_user, role, expected):

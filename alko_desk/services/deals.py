@@ -1,0 +1,622 @@
+"""Deals: build, reserve the car, approve, invoice, deliver; or cancel.
+
+Reserving is a compare-and-set on the vehicle document alone (`rev`), so two desks saving a
+deal for the same car at the same moment get one success and one refusal that names the
+other deal. A deal's writes touch two documents (the vehicle, then the deal); the vehicle is
+always written first and undone if the deal cannot be written.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+
+from alko_desk.models.deals import (
+    Approval,
+    ApprovalStatus,
+    Deal,
+    DealDraft,
+    DealFigures,
+    DealFilter,
+    DealSettings,
+    DealState,
+    DealTerms,
+    DeliverySchedule,
+    HandoverChecklist,
+)
+from alko_desk.models.errors import (
+    AlkoError,
+    ConcurrentModification,
+    NotFound,
+    ValidationError,
+)
+from alko_desk.models.listing import Page
+from alko_desk.models.users import Permission, Session
+from alko_desk.models.vehicles import Vehicle, VehicleStatus
+from alko_desk.services.audit import AuditLog
+from alko_desk.services.base import SessionService
+from alko_desk.services.clock import Clock
+from alko_desk.services.deal_calc import compute
+from alko_desk.storage.deals_repo import DealRepository
+from alko_desk.storage.organisation_repo import OrganisationRepository
+from alko_desk.storage.vehicles_repo import VehicleRepository
+
+ORPHAN_GRACE = timedelta(minutes=2)  # a reservation whose deal never got written
+
+
+class ReservationRefused(AlkoError):
+    """The vehicle is held by another deal (named in the message) or already sold."""
+
+    def __init__(self, message: str, other_deal: str = "") -> None:
+        super().__init__(message)
+        self.other_deal = other_deal
+
+
+def new_deal_id(now: datetime) -> str:
+    return f"D-{now:%y%m}-{secrets.token_hex(3).upper()}"
+
+
+def terms_for(vehicle: Vehicle, draft: DealDraft, vat_rate, currency: str) -> DealTerms:
+    """The deal's terms: the vehicle's prices copied in, so the deal stands on its own."""
+    d = vehicle.draft
+    return DealTerms(
+        currency=currency,
+        list_price=d.list_price,
+        vat_rate=vat_rate,
+        condition=d.condition,
+        purchase_cost=d.purchase_cost,
+        acquired_without_vat=d.acquired_without_vat,
+        prefer_standard_vat=draft.prefer_standard_vat,
+        discounts=draft.discounts,
+        items=draft.items,
+        trade_in=draft.trade_in,
+        deposit=draft.deposit,
+        financing=draft.financing,
+    )
+
+
+class DealService(SessionService):
+    def __init__(
+        self,
+        deals: DealRepository,
+        vehicles: VehicleRepository,
+        organisation: OrganisationRepository,
+        audit: AuditLog,
+        clock: Clock,
+        session: Session,
+    ) -> None:
+        super().__init__(session, audit, clock)
+        self._deals = deals
+        self._vehicles = vehicles
+        self._org = organisation
+
+    # ------------------------------------------------------------------ settings
+
+    def settings(self) -> DealSettings:
+        return self._deals.settings()
+
+    def update_settings(self, settings: DealSettings) -> None:
+        self._require(Permission.SETTINGS_ADMIN, "change deal settings", "deal_settings")
+        errors = {}
+        if not 1 <= settings.reservation_days <= 90:
+            errors["reservation_days"] = "Between 1 and 90 days."
+        if not 0 <= settings.approval_discount_percent <= 100:
+            errors["approval_discount_percent"] = "Between 0 and 100 %."
+        if errors:
+            raise ValidationError("Please correct the highlighted fields.", errors)
+        self._deals.save_settings(settings)
+        self._audit.record(
+            self.actor,
+            "settings.deals_changed",
+            "deal_settings",
+            {
+                "reservation_days": settings.reservation_days,
+                "approval_discount_percent": str(settings.approval_discount_percent),
+            },
+        )
+
+    # ------------------------------------------------------------------ the builder
+
+    def _vat_and_currency(self):
+        profile = self._org.profile()
+        if profile is None:
+            return 25, "EUR"
+        return profile.vat_rate, profile.currency
+
+    def preview(self, vehicle: Vehicle, draft: DealDraft) -> DealFigures:
+        """The figures as the builder shows them while the user types (no database access
+        beyond the cached Settings: pure arithmetic)."""
+        vat, currency = self._vat_and_currency()
+        return compute(terms_for(vehicle, draft, vat, currency))
+
+    def _validate(self, draft: DealDraft, figures: DealFigures) -> None:
+        errors = {}
+        if not draft.client_id:
+            errors["client"] = "Choose the client."
+        if not draft.vehicle_id:
+            errors["vehicle"] = "Choose the vehicle."
+        if figures.problems:
+            errors["figures"] = " ".join(figures.problems)
+        if errors:
+            raise ValidationError("The deal cannot be saved yet.", errors)
+
+    def _approval_for(self, figures: DealFigures, previous: Approval | None = None) -> Approval:
+        threshold = self._deals.settings().approval_discount_percent
+        if figures.discount_percent <= threshold:
+            return Approval(ApprovalStatus.NOT_NEEDED)
+        return Approval(ApprovalStatus.PENDING)
+
+    def create(self, draft: DealDraft, *, reserve: bool = True) -> Deal:
+        """Saves a new deal; with `reserve` (the default) it reserves the vehicle at once."""
+        self._require(Permission.DEAL_WRITE, "create deals")
+        vehicle = self._vehicle(draft.vehicle_id)
+        vat, currency = self._vat_and_currency()
+        terms = terms_for(vehicle, draft, vat, currency)
+        figures = compute(terms)
+        self._validate(draft, figures)
+        now = self._clock.now()
+        deal = Deal(
+            id=new_deal_id(now),
+            client_id=draft.client_id,
+            vehicle_id=vehicle.id,
+            vehicle_vin=vehicle.vin,
+            vehicle_title=vehicle.title,
+            state=DealState.DRAFT,
+            terms=terms,
+            figures=figures,
+            salesperson=self.actor,
+            created_at=now,
+            updated_at=now,
+            approval=self._approval_for(figures),
+            notes=draft.notes,
+            history=((now, self.actor, "created"),),
+        )
+        if reserve:
+            held = self._reserve_vehicle(deal.id, vehicle.id)
+            deal = replace(
+                deal,
+                state=DealState.RESERVED,
+                reserved_until=held.reserved_until,
+                history=deal.history + ((now, self.actor, "vehicle reserved"),),
+            )
+        try:
+            self._deals.insert(deal)
+        except BaseException:
+            if reserve:
+                self._release_vehicle(deal.id, vehicle.id)
+            raise
+        self._audit.record(
+            self.actor,
+            "deal.created",
+            f"deal:{deal.id}",
+            {
+                "vehicle": vehicle.id,
+                "client": draft.client_id,
+                "state": deal.state.value,
+                "approval": deal.approval.status.value,
+            },
+        )
+        return deal
+
+    def update(self, base: Deal, draft: DealDraft) -> Deal:
+        """New terms for an open deal; a changed discount may need approval again."""
+        self._require(Permission.DEAL_WRITE, "change deals", f"deal:{base.id}")
+        if base.state not in (DealState.DRAFT, DealState.RESERVED, DealState.APPROVED):
+            raise ValidationError(f"A deal that is {base.state.label.lower()} cannot be changed.")
+        if draft.vehicle_id != base.vehicle_id:
+            raise ValidationError(
+                "The vehicle of a deal cannot change; cancel it and start a new deal."
+            )
+        vehicle = self._vehicle(base.vehicle_id)
+        # the vehicle's price when the deal was made stays; the rest comes from the draft
+        terms = replace(
+            terms_for(vehicle, draft, base.terms.vat_rate, base.terms.currency),
+            list_price=base.terms.list_price,
+            purchase_cost=base.terms.purchase_cost,
+        )
+        figures = compute(terms)
+        self._validate(draft, figures)
+        now = self._clock.now()
+        approval = base.approval
+        state = base.state
+        if terms != base.terms:
+            approval = self._approval_for(figures)
+            if state is DealState.APPROVED:
+                state = DealState.RESERVED
+        updated = replace(
+            base,
+            client_id=draft.client_id,
+            terms=terms,
+            figures=figures,
+            approval=approval,
+            state=state,
+            notes=draft.notes,
+            updated_at=now,
+            history=base.history + ((now, self.actor, "terms changed"),),
+        )
+        updated = self._save(updated, base.rev)
+        self._audit.record(
+            self.actor,
+            "deal.updated",
+            f"deal:{base.id}",
+            {"approval": approval.status.value, "state": state.value},
+        )
+        return updated
+
+    def reserve(self, base: Deal) -> Deal:
+        self._require(Permission.DEAL_WRITE, "reserve vehicles", f"deal:{base.id}")
+        if base.state is not DealState.DRAFT:
+            raise ValidationError(f"A deal that is {base.state.label.lower()} is not a draft.")
+        held = self._reserve_vehicle(base.id, base.vehicle_id)
+        now = self._clock.now()
+        updated = replace(
+            base,
+            state=DealState.RESERVED,
+            reserved_until=held.reserved_until,
+            updated_at=now,
+            history=base.history + ((now, self.actor, "vehicle reserved"),),
+        )
+        try:
+            updated = self._save(updated, base.rev)
+        except BaseException:
+            self._release_vehicle(base.id, base.vehicle_id)
+            raise
+        self._audit.record(
+            self.actor, "deal.reserved", f"deal:{base.id}", {"vehicle": base.vehicle_id}
+        )
+        return updated
+
+    # ------------------------------------------------------------------ approval
+
+    def pending_approvals(self) -> list[Deal]:
+        self._require(Permission.DEAL_READ, "see deals")
+        return list(self._deals.page(DealFilter(pending_approval=True), 0, 10_000).rows)
+
+    def approve(self, base: Deal, reason: str = "") -> Deal:
+        return self._decide(base, True, reason)
+
+    def reject(self, base: Deal, reason: str) -> Deal:
+        if not reason.strip():
+            raise ValidationError("Say why the deal is rejected.", {"reason": "Enter a reason."})
+        return self._decide(base, False, reason)
+
+    def _decide(self, base: Deal, approve: bool, reason: str) -> Deal:
+        verb = "approve" if approve else "reject"
+        self._require(Permission.DEAL_APPROVE, f"{verb} discounts", f"deal:{base.id}")
+        if base.approval.status is not ApprovalStatus.PENDING:
+            raise ValidationError("This deal is not waiting for an approval.")
+        if base.state is not DealState.RESERVED:
+            raise ValidationError("Only a deal with the vehicle reserved can be approved.")
+        now = self._clock.now()
+        status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
+        updated = replace(
+            base,
+            approval=Approval(status, self.actor, now, reason.strip()),
+            state=DealState.APPROVED if approve else base.state,
+            updated_at=now,
+            history=base.history + ((now, self.actor, f"discount {status.value}"),),
+        )
+        updated = self._save(updated, base.rev)
+        self._audit.record(
+            self.actor,
+            f"deal.{'approved' if approve else 'rejected'}",
+            f"deal:{base.id}",
+            {"reason": reason.strip(), "discount_percent": str(base.figures.discount_percent)},
+        )
+        return updated
+
+    # ------------------------------------------------------------------ invoice, cancel
+
+    def ready_to_invoice(self, deal: Deal) -> bool:
+        return deal.state is DealState.APPROVED or (
+            deal.state is DealState.RESERVED and deal.approval.status is ApprovalStatus.NOT_NEEDED
+        )
+
+    def mark_invoiced(self, base: Deal, invoice_number: str) -> Deal:
+        """Called by invoicing once the invoice exists: the vehicle becomes sold."""
+        self._require(Permission.INVOICE_WRITE, "invoice deals", f"deal:{base.id}")
+        if not self.ready_to_invoice(base):
+            if base.needs_approval:
+                raise ValidationError("The discount needs a manager's approval before invoicing.")
+            raise ValidationError(f"A deal that is {base.state.label.lower()} cannot be invoiced.")
+        self._set_vehicle(base, VehicleStatus.SOLD)
+        now = self._clock.now()
+        updated = replace(
+            base,
+            state=DealState.INVOICED,
+            invoice_number=invoice_number,
+            reserved_until=None,
+            updated_at=now,
+            history=base.history + ((now, self.actor, f"invoiced ({invoice_number})"),),
+        )
+        updated = self._save(updated, base.rev)
+        self._audit.record(
+            self.actor, "deal.invoiced", f"deal:{base.id}", {"invoice": invoice_number}
+        )
+        return updated
+
+    def cancel(self, base: Deal, reason: str) -> Deal:
+        self._require(Permission.DEAL_WRITE, "cancel deals", f"deal:{base.id}")
+        if not reason.strip():
+            raise ValidationError("Say why the deal is cancelled.", {"reason": "Enter a reason."})
+        if base.state not in (DealState.DRAFT, DealState.RESERVED, DealState.APPROVED):
+            hint = (
+                " Cancel its invoice with a credit note first."
+                if base.state is DealState.INVOICED
+                else ""
+            )
+            raise ValidationError(
+                f"A deal that is {base.state.label.lower()} cannot be cancelled.{hint}"
+            )
+        self._release_vehicle(base.id, base.vehicle_id)
+        now = self._clock.now()
+        updated = replace(
+            base,
+            state=DealState.CANCELLED,
+            cancel_reason=reason.strip(),
+            reserved_until=None,
+            updated_at=now,
+            history=base.history + ((now, self.actor, "cancelled"),),
+        )
+        updated = self._save(updated, base.rev)
+        self._audit.record(
+            self.actor, "deal.cancelled", f"deal:{base.id}", {"reason": reason.strip()}
+        )
+        return updated
+
+    # ------------------------------------------------------------------ delivery
+
+    def schedule_delivery(self, base: Deal, schedule: DeliverySchedule) -> Deal:
+        self._require(Permission.DEAL_WRITE, "schedule deliveries", f"deal:{base.id}")
+        if not base.state.open or base.state is DealState.DRAFT:
+            raise ValidationError(
+                f"A deal that is {base.state.label.lower()} has no delivery to plan."
+            )
+        if schedule.day < self._clock.now().date():
+            raise ValidationError(
+                "The delivery date is in the past.", {"day": "Choose a later date."}
+            )
+        if not schedule.place.strip():
+            raise ValidationError("Where is the car handed over?", {"place": "Enter the place."})
+        now = self._clock.now()
+        updated = replace(
+            base,
+            delivery=schedule,
+            updated_at=now,
+            history=base.history + ((now, self.actor, f"delivery on {schedule.day.isoformat()}"),),
+        )
+        updated = self._save(updated, base.rev)
+        self._audit.record(
+            self.actor,
+            "deal.delivery_scheduled",
+            f"deal:{base.id}",
+            {"day": schedule.day.isoformat(), "staff": schedule.staff},
+        )
+        return updated
+
+    def upcoming_deliveries(self, start: date, days: int = 14) -> list[Deal]:
+        self._require(Permission.DEAL_READ, "see deals")
+        end = start + timedelta(days=days)
+        rows = [
+            d
+            for d in self._deals.page(DealFilter(), 0, 1_000_000).rows
+            if d.delivery and d.state.open and start <= d.delivery.day < end
+        ]
+        return sorted(rows, key=lambda d: (d.delivery.day, d.delivery.at, d.id))
+
+    def record_handover(self, base: Deal, checklist: HandoverChecklist) -> Deal:
+        self._require(Permission.DEAL_WRITE, "record handovers", f"deal:{base.id}")
+        if base.state is not DealState.INVOICED:
+            raise ValidationError("The handover checklist is filled in for an invoiced deal.")
+        now = self._clock.now()
+        checklist = replace(checklist, completed_by=self.actor, completed_at=now)
+        updated = replace(
+            base,
+            checklist=checklist,
+            updated_at=now,
+            history=base.history + ((now, self.actor, "handover checklist"),),
+        )
+        updated = self._save(updated, base.rev)
+        self._audit.record(
+            self.actor,
+            "deal.handover_recorded",
+            f"deal:{base.id}",
+            {"missing": checklist.missing()},
+        )
+        return updated
+
+    def mark_delivered(self, base: Deal) -> Deal:
+        self._require(Permission.DEAL_WRITE, "deliver vehicles", f"deal:{base.id}")
+        if base.state is not DealState.INVOICED:
+            raise ValidationError("Only an invoiced deal can be delivered.")
+        missing = base.checklist.missing() if base.checklist else ["the handover checklist"]
+        if missing:
+            raise ValidationError("The handover is not complete: " + ", ".join(missing) + ".")
+        self._set_vehicle(base, VehicleStatus.DELIVERED)
+        now = self._clock.now()
+        updated = replace(
+            base,
+            state=DealState.DELIVERED,
+            updated_at=now,
+            history=base.history + ((now, self.actor, "delivered"),),
+        )
+        updated = self._save(updated, base.rev)
+        self._audit.record(
+            self.actor, "deal.delivered", f"deal:{base.id}", {"vehicle": base.vehicle_id}
+        )
+        return updated
+
+    def handover_certificate(self, deal: Deal, client_name: str) -> bytes:
+        """The PDF both parties sign at the handover (slow-ish: call it off the GUI thread)."""
+        from alko_desk.services.handover_pdf import render_handover_certificate
+
+        self._require(Permission.DEAL_READ, "print handover certificates", f"deal:{deal.id}")
+        if deal.state not in (DealState.INVOICED, DealState.DELIVERED):
+            raise ValidationError("The handover certificate is printed for an invoiced deal.")
+        profile = self._org.profile()
+        if profile is None:
+            raise AlkoError("ALKO Desk has not been set up yet.")
+        pdf = render_handover_certificate(
+            deal, self._vehicle(deal.vehicle_id), profile, client_name
+        )
+        self._audit.record(self.actor, "deal.certificate_printed", f"deal:{deal.id}")
+        return pdf
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, deal_id: str) -> Deal:
+        self._require(Permission.DEAL_READ, "see deals")
+        deal = self._deals.get_for_write(deal_id)  # never a copy that a crash left behind
+        if deal is None:
+            raise NotFound("This deal no longer exists.")
+        return deal
+
+    def page(
+        self, filters: DealFilter = DealFilter(), start: int = 0, count: int = 100
+    ) -> Page[Deal]:
+        self._require(Permission.DEAL_READ, "see deals")
+        return self._deals.page(filters, start, count)
+
+    # ------------------------------------------------------------------ lapse and repair
+
+    def lapse_reservations(self) -> int:
+        """Deals whose reservation ran out go back to draft and free the car."""
+        now = self._clock.now()
+        lapsed = 0
+        for deal in self._deals.page(DealFilter(), 0, 1_000_000).rows:
+            if deal.state not in (DealState.RESERVED, DealState.APPROVED):
+                continue
+            if deal.reserved_until is None or deal.reserved_until > now:
+                continue
+            self._release_vehicle(deal.id, deal.vehicle_id)
+            updated = replace(
+                deal,
+                state=DealState.DRAFT,
+                reserved_until=None,
+                approval=Approval(ApprovalStatus.PENDING)
+                if deal.approval.status is not ApprovalStatus.NOT_NEEDED
+                else deal.approval,
+                updated_at=now,
+                history=deal.history + ((now, "system", "reservation lapsed"),),
+            )
+            if self._deals.replace_if(updated, deal.rev):
+                lapsed += 1
+                self._audit.record("system", "deal.reservation_lapsed", f"deal:{deal.id}")
+        return lapsed
+
+    # ------------------------------------------------------------------ the vehicle side
+
+    def _vehicle(self, vehicle_id: str) -> Vehicle:
+        vehicle = self._vehicles.get(vehicle_id)
+        if vehicle is None:
+            raise ValidationError("This vehicle no longer exists.", {"vehicle": "Choose another."})
+        return vehicle
+
+    def _reserve_vehicle(self, deal_id: str, vehicle_id: str) -> Vehicle:
+        days = self._deals.settings().reservation_days
+        for _ in range(20):
+            vehicle = self._vehicles.get_for_write(vehicle_id)
+            if vehicle is None:
+                raise ValidationError(
+                    "This vehicle no longer exists.", {"vehicle": "Choose another."}
+                )
+            now = self._clock.now()
+            free = (
+                vehicle.status is VehicleStatus.IN_STOCK
+                or vehicle.reservation_lapsed(now)
+                or (vehicle.status is VehicleStatus.RESERVED and vehicle.reserved_by == deal_id)
+                or self._orphaned(vehicle, now)
+            )
+            if not free:
+                raise self._refusal(vehicle)
+            held = replace(
+                vehicle,
+                status=VehicleStatus.RESERVED,
+                reserved_by=deal_id,
+                reserved_until=now + timedelta(days=days),
+                updated_at=now,
+                rev=vehicle.rev + 1,
+            )
+            if self._vehicles.replace_if(held, vehicle.rev):
+                return held
+            # someone wrote the vehicle between our read and our write: look again
+        raise AlkoError("The vehicle is being changed by other desks; please try again.")
+
+    def _orphaned(self, vehicle: Vehicle, now: datetime) -> bool:
+        """Reserved by a deal that was never written (a desk crashed in between)."""
+        return (
+            vehicle.status is VehicleStatus.RESERVED
+            and bool(vehicle.reserved_by)
+            and now - vehicle.updated_at > ORPHAN_GRACE
+            and self._deals.get_doc(vehicle.reserved_by) is None
+        )
+
+    def _refusal(self, vehicle: Vehicle) -> ReservationRefused:
+        if vehicle.status is VehicleStatus.RESERVED:
+            other = self._deals.get_doc(vehicle.reserved_by)
+            who = f" by {other['salesperson']}" if other else ""
+            until = (
+                f" until {vehicle.reserved_until.astimezone():%d.%m.%Y %H:%M}"
+                if vehicle.reserved_until
+                else ""
+            )
+            return ReservationRefused(
+                f"{vehicle.title} ({vehicle.vin}) is already reserved for deal "
+                f"{vehicle.reserved_by}{who}{until}.",
+                other_deal=vehicle.reserved_by,
+            )
+        return ReservationRefused(
+            f"{vehicle.title} ({vehicle.vin}) is {vehicle.status.label.lower()}"
+            + (f" (deal {vehicle.reserved_by})." if vehicle.reserved_by else "."),
+            other_deal=vehicle.reserved_by,
+        )
+
+    def _release_vehicle(self, deal_id: str, vehicle_id: str) -> None:
+        for _ in range(20):
+            vehicle = self._vehicles.get_for_write(vehicle_id)
+            if vehicle is None or vehicle.reserved_by != deal_id:
+                return
+            if vehicle.status is not VehicleStatus.RESERVED:
+                return
+            freed = replace(
+                vehicle,
+                status=VehicleStatus.IN_STOCK,
+                reserved_by="",
+                reserved_until=None,
+                updated_at=self._clock.now(),
+                rev=vehicle.rev + 1,
+            )
+            if self._vehicles.replace_if(freed, vehicle.rev):
+                return
+
+    def _set_vehicle(self, deal: Deal, status: VehicleStatus) -> None:
+        for _ in range(20):
+            vehicle = self._vehicles.get_for_write(deal.vehicle_id) or self._vehicle(
+                deal.vehicle_id
+            )
+            if vehicle.reserved_by != deal.id:
+                raise ReservationRefused(
+                    f"{vehicle.title} is no longer reserved for this deal "
+                    f"(its reservation lapsed{', and deal ' + vehicle.reserved_by + ' holds it' if vehicle.reserved_by else ''})."
+                )
+            if vehicle.status is status:
+                return
+            changed = replace(
+                vehicle,
+                status=status,
+                reserved_until=None,
+                updated_at=self._clock.now(),
+                rev=vehicle.rev + 1,
+            )
+            if self._vehicles.replace_if(changed, vehicle.rev):
+                return
+        raise AlkoError("The vehicle is being changed by other desks; please try again.")
+
+    def _save(self, deal: Deal, expected_rev: int) -> Deal:
+        saved = replace(deal, rev=expected_rev + 1)
+        if not self._deals.replace_if(saved, expected_rev):
+            raise ConcurrentModification(
+                "Someone else changed this deal since you opened it. Open it again to see their changes."
+            )
+        return saved

@@ -1,0 +1,453 @@
+"""The vehicle inventory: add, edit, list with filters, and import a supplier's stock list."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from alko_desk.models.errors import ConcurrentModification, NotFound, ValidationError
+from alko_desk.models.listing import Page, Progress
+from alko_desk.models.money import Money
+from alko_desk.models.users import Permission, Session
+from alko_desk.models.vehicles import (
+    Condition,
+    Fuel,
+    ImportPreview,
+    ImportResult,
+    ImportRow,
+    Transmission,
+    Vehicle,
+    VehicleDraft,
+    VehicleFilter,
+    VehicleSort,
+    VehicleStatus,
+)
+from alko_desk.services.audit import AuditLog
+from alko_desk.services.base import SessionService
+from alko_desk.services.clock import Clock
+from alko_desk.services.vin import VinReport, VinVerdict, check_vin
+from alko_desk.storage.vehicles_repo import VehicleRepository, VinTaken
+
+IMPORT_BATCH = 250
+# Column names a supplier's file may use, folded to ours.
+COLUMN_ALIASES = {
+    "vin": "vin",
+    "make": "make",
+    "brand": "make",
+    "model": "model",
+    "trim": "trim",
+    "version": "trim",
+    "year": "model_year",
+    "model_year": "model_year",
+    "first_registration": "first_registration",
+    "colour": "colour",
+    "color": "colour",
+    "fuel": "fuel",
+    "transmission": "transmission",
+    "gearbox": "transmission",
+    "mileage": "mileage_km",
+    "mileage_km": "mileage_km",
+    "km": "mileage_km",
+    "condition": "condition",
+    "purchase_cost": "purchase_cost",
+    "cost": "purchase_cost",
+    "price": "list_price",
+    "list_price": "list_price",
+    "currency": "currency",
+    "location": "location",
+    "margin_scheme": "acquired_without_vat",
+    "acquired_without_vat": "acquired_without_vat",
+}
+
+
+def new_vehicle_id() -> str:
+    return "V-" + secrets.token_hex(6).upper()
+
+
+def _money(text: str, currency: str, label: str) -> Money:
+    cleaned = text.strip().replace(" ", "").replace("\u00a0", "")
+    if "," in cleaned and "." in cleaned:
+        cleaned = (
+            cleaned.replace(".", "").replace(",", ".")
+            if cleaned.rfind(",") > cleaned.rfind(".")
+            else cleaned.replace(",", "")
+        )
+    elif "," in cleaned:
+        cleaned = cleaned.replace(",", ".")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError(f"the {label} “{text}” is not an amount") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"the {label} “{text}” is not an amount")
+    return Money.of(value, currency)
+
+
+def _enum(kind, text: str, default):
+    text = text.strip().lower().replace(" ", "_").replace("-", "_")
+    if not text:
+        return default
+    for member in kind:
+        if member.value == text or member.label.lower() == text.replace("_", " "):
+            return member
+    choices = ", ".join(m.value for m in kind)
+    raise ValueError(f"“{text}” is not one of {choices}")
+
+
+def validate_draft(
+    draft: VehicleDraft, today: date
+) -> tuple[VehicleDraft, VinReport, dict[str, str]]:
+    """Normalises the draft; returns it with the VIN report and any field errors."""
+    errors: dict[str, str] = {}
+    report = check_vin(draft.vin, current_year=today.year)
+    if not report.accepted:
+        errors["vin"] = report.reason
+    make = draft.make.strip() or report.manufacturer
+    draft = replace(
+        draft, vin=report.vin, make=make, model=draft.model.strip(), trim=draft.trim.strip()
+    )
+    if not draft.make:
+        errors["make"] = "Enter the make (the VIN's manufacturer code is not in the WMI table)."
+    if not draft.model:
+        errors["model"] = "Enter the model."
+    if draft.list_price.amount <= 0:
+        errors["list_price"] = "Enter the list price."
+    if draft.model_year is not None and not (1950 <= draft.model_year <= today.year + 1):
+        errors["model_year"] = f"The model year must be between 1950 and {today.year + 1}."
+    if draft.mileage_km < 0:
+        errors["mileage_km"] = "The mileage cannot be negative."
+    if (
+        draft.purchase_cost is not None
+        and draft.purchase_cost.currency != draft.list_price.currency
+    ):
+        errors["purchase_cost"] = "The purchase cost and the list price must be in one currency."
+    if draft.first_registration and draft.first_registration > today:
+        errors["first_registration"] = "The first registration cannot be in the future."
+    return draft, report, errors
+
+
+class VehicleService(SessionService):
+    def __init__(
+        self,
+        vehicles: VehicleRepository,
+        audit: AuditLog,
+        clock: Clock,
+        session: Session,
+        currency: str = "EUR",
+    ) -> None:
+        super().__init__(session, audit, clock)
+        self._vehicles = vehicles
+        self._currency = currency
+
+    @property
+    def currency(self) -> str:
+        """The organisation's currency (as Settings had it when the session began)."""
+        return self._currency
+
+    def now(self):
+        """The service's clock (days in stock are counted from it)."""
+        return self._clock.now()
+
+    # ------------------------------------------------------------------ single vehicles
+
+    def check_vin(self, vin: str) -> VinReport:
+        return check_vin(vin, current_year=self._clock.now().year)
+
+    def add(self, draft: VehicleDraft) -> Vehicle:
+        self._require(Permission.VEHICLE_WRITE, "add vehicles")
+        now = self._clock.now()
+        draft, report, errors = validate_draft(draft, now.date())
+        if errors:
+            raise ValidationError("Please correct the highlighted fields.", errors)
+        vehicle = Vehicle(
+            id=new_vehicle_id(),
+            draft=draft,
+            status=VehicleStatus.IN_STOCK,
+            added_at=now,
+            updated_at=now,
+            vin_warning=report.reason if report.verdict is VinVerdict.WARNING else "",
+        )
+        try:
+            self._vehicles.insert(vehicle)
+        except VinTaken as taken:
+            raise self._duplicate(draft.vin, taken.vehicle_id) from None
+        self._audit.record(
+            self.actor, "vehicle.added", f"vehicle:{vehicle.id}", {"vin": vehicle.vin}
+        )
+        return vehicle
+
+    def _duplicate(self, vin: str, holder_id: str) -> ValidationError:
+        holder = self._vehicles.get(holder_id)
+        what = f"{holder.title}, {holder.status.label.lower()}" if holder else holder_id
+        return ValidationError(
+            f"The VIN {vin} is already in stock ({what}).",
+            {"vin": "This VIN is already in stock."},
+        )
+
+    def get(self, vehicle_id: str) -> Vehicle:
+        self._require(Permission.VEHICLE_READ, "see vehicles")
+        vehicle = self._vehicles.get(vehicle_id)
+        if vehicle is None:
+            raise NotFound("This vehicle no longer exists.")
+        return vehicle
+
+    def edit(self, base: Vehicle, draft: VehicleDraft) -> Vehicle:
+        """Saves changes to `base`; refused if someone else saved the vehicle since."""
+        self._require(Permission.VEHICLE_WRITE, "edit vehicles", f"vehicle:{base.id}")
+        now = self._clock.now()
+        draft, report, errors = validate_draft(draft, now.date())
+        if draft.vin != base.vin:
+            errors["vin"] = (
+                "The VIN of a vehicle in stock cannot change; remove it and add it again."
+            )
+        if errors:
+            raise ValidationError("Please correct the highlighted fields.", errors)
+        updated = replace(base, draft=draft, updated_at=now, rev=base.rev + 1)
+        if not self._vehicles.replace_if(updated, base.rev):
+            current = self._vehicles.get(base.id)
+            raise ConcurrentModification(
+                "Someone else changed this vehicle since you opened it. Your changes were not saved.",
+                current=current,
+            )
+        old, new = base.draft.__dict__, draft.__dict__
+        changed = sorted(k for k in new if old.get(k) != new[k])
+        self._audit.record(self.actor, "vehicle.edited", f"vehicle:{base.id}", {"fields": changed})
+        return updated
+
+    def page(
+        self,
+        filters: VehicleFilter = VehicleFilter(),
+        sort: VehicleSort = VehicleSort.ADDED,
+        descending: bool = True,
+        start: int = 0,
+        count: int = 100,
+    ) -> Page[Vehicle]:
+        self._require(Permission.VEHICLE_READ, "see vehicles")
+        return self._vehicles.page(filters, sort, descending, start, count, self._clock.now())
+
+    def count(self) -> int:
+        self._require(Permission.VEHICLE_READ, "see vehicles")
+        return self._vehicles.count()
+
+    # ------------------------------------------------------------------ import
+
+    def preview_import(self, path: Path, progress: Progress | None = None) -> ImportPreview:
+        """Reads a CSV or XLSX stock list and says, row by row, what would be imported."""
+        self._require(Permission.VEHICLE_WRITE, "import vehicles")
+        columns, raw_rows = read_stock_file(path)
+        known = {COLUMN_ALIASES.get(c, "") for c in columns}
+        missing = {"vin", "list_price"} - known
+        if missing:
+            raise ValidationError(
+                "The file has no "
+                + " and no ".join(
+                    sorted("VIN column" if m == "vin" else "price column" for m in missing)
+                )
+                + f". Its columns are: {', '.join(columns) or 'none'}."
+            )
+        today = self._clock.now().date()
+        seen: dict[str, int] = {}
+        rows = []
+        total = len(raw_rows)
+        for n, raw in enumerate(raw_rows):
+            if progress:
+                if progress.cancelled:
+                    break
+                if n % 200 == 0:
+                    progress.report(n, total, "Checking rows")
+            line = n + 2
+            row = self._parse_row(line, raw, today)
+            if row.ok:
+                vin = row.draft.vin
+                if vin in seen:
+                    row = replace(row, problem=f"Duplicate: the same VIN as row {seen[vin]}.")
+                else:
+                    seen[vin] = line
+            rows.append(row)
+        held = self._vehicles.holders_of_vins(list(seen))
+        for i, row in enumerate(rows):
+            if row.ok and row.draft.vin in held:
+                other = self._vehicles.get(held[row.draft.vin])
+                if other and other.status is not VehicleStatus.DELIVERED:
+                    rows[i] = replace(row, problem=f"Duplicate: already in stock ({other.title}).")
+        return ImportPreview(tuple(rows), tuple(columns))
+
+    def _parse_row(self, line: int, raw: dict[str, str], today: date) -> ImportRow:
+        f = {COLUMN_ALIASES[k]: (v or "").strip() for k, v in raw.items() if k in COLUMN_ALIASES}
+        if not f.get("vin"):
+            return ImportRow(line, raw, problem="Bad VIN: the VIN is missing.")
+        if not f.get("list_price"):
+            return ImportRow(line, raw, problem="Missing price.")
+        currency = (f.get("currency") or self._currency).upper()
+        try:
+            draft = VehicleDraft(
+                vin=f["vin"],
+                make=f.get("make", ""),
+                model=f.get("model", ""),
+                trim=f.get("trim", ""),
+                model_year=int(float(f["model_year"])) if f.get("model_year") else None,
+                first_registration=date.fromisoformat(f["first_registration"][:10])
+                if f.get("first_registration")
+                else None,
+                colour=f.get("colour", ""),
+                fuel=_enum(Fuel, f.get("fuel", ""), Fuel.PETROL),
+                transmission=_enum(Transmission, f.get("transmission", ""), Transmission.MANUAL),
+                mileage_km=int(float(f["mileage_km"].replace(" ", "")))
+                if f.get("mileage_km")
+                else 0,
+                condition=_enum(Condition, f.get("condition", ""), Condition.NEW),
+                purchase_cost=_money(f["purchase_cost"], currency, "purchase cost")
+                if f.get("purchase_cost")
+                else None,
+                acquired_without_vat=f.get("acquired_without_vat", "").lower()
+                in ("1", "yes", "true", "y", "da"),
+                list_price=_money(f["list_price"], currency, "price"),
+                location=f.get("location", ""),
+            )
+        except ValueError as exc:
+            return ImportRow(line, raw, problem=f"Bad value: {exc}.")
+        draft, report, errors = validate_draft(draft, today)
+        if "vin" in errors:
+            return ImportRow(line, raw, draft, problem=f"Bad VIN: {errors['vin']}")
+        if "list_price" in errors:
+            return ImportRow(line, raw, draft, problem="Missing price.")
+        if errors:
+            return ImportRow(line, raw, draft, problem=" ".join(errors.values()))
+        warning = report.reason if report.verdict is VinVerdict.WARNING else ""
+        return ImportRow(line, raw, draft, warning=warning)
+
+    def import_rows(self, preview: ImportPreview, progress: Progress | None = None) -> ImportResult:
+        """Imports the good rows. Cancelled (or crashed, see `recover_imports`): nothing stays."""
+        self._require(Permission.VEHICLE_WRITE, "import vehicles")
+        now = self._clock.now()
+        good = preview.good
+        vehicles = [
+            Vehicle(
+                id=new_vehicle_id(),
+                draft=row.draft,
+                status=VehicleStatus.IN_STOCK,
+                added_at=now,
+                updated_at=now,
+                vin_warning=row.warning,
+            )
+            for row in good
+        ]
+        batch_id = "I-" + secrets.token_hex(6).upper()
+        self._vehicles.begin_import(batch_id, [v.id for v in vehicles], self.actor, now)
+        written: list[str] = []
+        skipped = len(preview.rows) - len(good)
+        try:
+            for i in range(0, len(vehicles), IMPORT_BATCH):
+                if progress and progress.cancelled:
+                    self._undo(written)
+                    self._vehicles.finish_import(batch_id)
+                    self._audit.record(
+                        self.actor, "vehicle.import_cancelled", "", {"batch": batch_id}
+                    )
+                    return ImportResult(0, len(preview.rows), cancelled=True)
+                chunk = vehicles[i : i + IMPORT_BATCH]
+                refused = self._vehicles.insert_many(chunk)
+                refused_ids = {v.id for v, _ in refused}
+                written.extend(v.id for v in chunk if v.id not in refused_ids)
+                skipped += len(refused)
+                if progress:
+                    progress.report(
+                        min(i + IMPORT_BATCH, len(vehicles)), len(vehicles), "Importing"
+                    )
+        except BaseException:
+            self._undo(written)
+            self._vehicles.finish_import(batch_id)
+            raise
+        self._vehicles.finish_import(batch_id)
+        self._audit.record(
+            self.actor,
+            "vehicle.imported",
+            "",
+            {"count": len(written), "skipped": skipped, "batch": batch_id},
+        )
+        return ImportResult(len(written), skipped, vehicle_ids=tuple(written))
+
+    def _undo(self, vehicle_ids: list[str]) -> None:
+        for vid in vehicle_ids:
+            self._vehicles.delete(vid)
+
+    def recover_imports(self) -> int:
+        """Undoes imports that a crash interrupted; returns how many vehicles were removed."""
+        removed = 0
+        for batch_id, ids in self._vehicles.unfinished_imports():
+            for vid in ids:
+                vehicle = self._vehicles.get(vid)
+                if vehicle and vehicle.status is VehicleStatus.IN_STOCK:
+                    self._vehicles.delete(vid)
+                    removed += 1
+            self._vehicles.finish_import(batch_id)
+            self._audit.record("system", "vehicle.import_undone", "", {"batch": batch_id})
+        return removed
+
+
+def read_stock_file(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """Header names (lower case, spaces as underscores) and the rows as text."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".xlsx", ".xlsm"):
+            table = _read_xlsx(path)
+        elif suffix in (".csv", ".txt"):
+            table = _read_csv(path)
+        else:
+            raise ValidationError(f"“{path.name}” is not a CSV or XLSX file.")
+    except OSError as exc:
+        raise ValidationError(f"“{path.name}” cannot be read: {exc.strerror or exc}.") from None
+    if not table:
+        raise ValidationError(f"“{path.name}” is empty.")
+    header = [str(h or "").strip().lower().replace(" ", "_") for h in table[0]]
+    rows = []
+    for values in table[1:]:
+        if not any(str(v or "").strip() for v in values):
+            continue
+        rows.append({h: _cell(v) for h, v in zip(header, values, strict=False) if h})
+    return header, rows
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_csv(path: Path) -> list[list[str]]:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1250")  # Central European Excel exports
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    return list(csv.reader(io.StringIO(text), dialect))
+
+
+def _read_xlsx(path: Path) -> list[list]:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, KeyError, ValueError) as exc:
+        raise ValidationError(f"“{path.name}” is not a readable XLSX file ({exc}).") from None
+    try:
+        sheet = book.worksheets[0]
+        return [list(row) for row in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()

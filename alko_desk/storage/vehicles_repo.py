@@ -1,0 +1,280 @@
+"""Vehicles: records in, records out. Every write and lookup is by `_id`.
+
+- `vehicles`: one document per vehicle, `_id` = the vehicle id. `rev` counts writes; a
+  reservation is a single-document compare-and-set on (`_id`, `rev`).
+- `vehicle_vins`: the guard that keeps one VIN in stock once, `_id` = the VIN. It points to
+  the vehicle holding the VIN; a delivered vehicle (or a crash's orphan guard) gives it up.
+- `vehicle_imports`: an import in progress names the vehicles it has written, so that a
+  cancelled or crashed import is undone whole.
+
+Listing (`page`) is the one place that filters and sorts; it reads the collection and
+applies `VehicleFilter` and `sort_key` from the models. The platform's app-kept index will
+replace its body, keeping its signature.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from alko_desk.models.listing import Page
+from alko_desk.models.money import Money
+from alko_desk.models.vehicles import (
+    Condition,
+    Fuel,
+    Transmission,
+    Vehicle,
+    VehicleDraft,
+    VehicleFilter,
+    VehicleSort,
+    VehicleStatus,
+    sort_key,
+)
+from alko_desk.storage.mongo import Store, repository
+from alko_desk.storage.revisions import RevisionGuard
+
+DUPLICATE_KEY = 11000
+
+
+def _money(doc: dict | None) -> Money | None:
+    return Money.from_storage(doc) if doc else None
+
+
+def draft_to_doc(d: VehicleDraft) -> dict[str, Any]:
+    return {
+        "vin": d.vin,
+        "make": d.make,
+        "model": d.model,
+        "trim": d.trim,
+        "model_year": d.model_year,
+        "first_registration": d.first_registration.isoformat() if d.first_registration else None,
+        "colour": d.colour,
+        "fuel": d.fuel.value,
+        "transmission": d.transmission.value,
+        "mileage_km": d.mileage_km,
+        "condition": d.condition.value,
+        "purchase_cost": d.purchase_cost.to_storage() if d.purchase_cost else None,
+        "acquired_without_vat": d.acquired_without_vat,
+        "list_price": d.list_price.to_storage(),
+        "location": d.location,
+        "photos": list(d.photos),
+    }
+
+
+def draft_from_doc(doc: dict[str, Any]) -> VehicleDraft:
+    first = doc.get("first_registration")
+    return VehicleDraft(
+        vin=doc["vin"],
+        make=doc.get("make", ""),
+        model=doc.get("model", ""),
+        trim=doc.get("trim", ""),
+        model_year=doc.get("model_year"),
+        first_registration=date.fromisoformat(first) if first else None,
+        colour=doc.get("colour", ""),
+        fuel=Fuel(doc.get("fuel", "petrol")),
+        transmission=Transmission(doc.get("transmission", "manual")),
+        mileage_km=int(doc.get("mileage_km", 0)),
+        condition=Condition(doc.get("condition", "new")),
+        purchase_cost=_money(doc.get("purchase_cost")),
+        acquired_without_vat=bool(doc.get("acquired_without_vat", False)),
+        list_price=Money.from_storage(doc["list_price"]),
+        location=doc.get("location", ""),
+        photos=tuple(doc.get("photos", ())),
+    )
+
+
+def vehicle_to_doc(v: Vehicle) -> dict[str, Any]:
+    return {
+        "_id": v.id,
+        **draft_to_doc(v.draft),
+        "status": v.status.value,
+        "added_at": v.added_at,
+        "updated_at": v.updated_at,
+        "rev": v.rev,
+        "reserved_by": v.reserved_by,
+        "reserved_until": v.reserved_until,
+        "vin_warning": v.vin_warning,
+        # the price as a number too, for a native index on MongoDB later
+        "price_sort": float(v.draft.list_price.amount),
+    }
+
+
+def vehicle_from_doc(doc: dict[str, Any]) -> Vehicle:
+    return Vehicle(
+        id=doc["_id"],
+        draft=draft_from_doc(doc),
+        status=VehicleStatus(doc["status"]),
+        added_at=doc["added_at"],
+        updated_at=doc["updated_at"],
+        rev=int(doc.get("rev", 1)),
+        reserved_by=doc.get("reserved_by", ""),
+        reserved_until=doc.get("reserved_until"),
+        vin_warning=doc.get("vin_warning", ""),
+    )
+
+
+class VinTaken(Exception):
+    """The VIN is held by another vehicle that is not delivered (carries its id)."""
+
+    def __init__(self, vin: str, vehicle_id: str) -> None:
+        super().__init__(vin)
+        self.vin = vin
+        self.vehicle_id = vehicle_id
+
+
+@repository
+class VehicleRepository:
+    def __init__(self, store: Store) -> None:
+        self._vehicles = store.collection("vehicles")
+        self._vins = store.collection("vehicle_vins")
+        self._imports = store.collection("vehicle_imports")
+        self._revisions = RevisionGuard(self._vehicles, store.collection("vehicle_claims"))
+
+    # ------------------------------------------------------------------ by id
+
+    def get(self, vehicle_id: str) -> Vehicle | None:
+        doc = self._vehicles.find_one({"_id": vehicle_id})
+        return vehicle_from_doc(doc) if doc else None
+
+    def get_for_write(self, vehicle_id: str) -> Vehicle | None:
+        """The vehicle as the next compare-and-set must see it (no write in flight)."""
+        doc = self._revisions.settled(vehicle_id)
+        return vehicle_from_doc(doc) if doc else None
+
+    def get_many(self, ids: list[str]) -> dict[str, Vehicle]:
+        out = {}
+        for vid in ids:  # `$in` is not pushed down on FerretDB: one `_id` lookup each
+            v = self.get(vid)
+            if v:
+                out[vid] = v
+        return out
+
+    def holders_of_vins(self, vins: list[str]) -> dict[str, str]:
+        """VIN -> vehicle id for those of `vins` that are held. Many VINs: one read of the
+        guard collection (cheaper on FerretDB than one `_id` scan per VIN)."""
+        if len(vins) <= 20:
+            found = {vin: self.holder_of_vin(vin) for vin in vins}
+            return {vin: holder for vin, holder in found.items() if holder}
+        wanted = set(vins)
+        return {d["_id"]: d["vehicle"] for d in self._vins.find({}) if d["_id"] in wanted}
+
+    def holder_of_vin(self, vin: str) -> str | None:
+        doc = self._vins.find_one({"_id": vin})
+        return doc["vehicle"] if doc else None
+
+    # ------------------------------------------------------------------ writes
+
+    def insert(self, vehicle: Vehicle) -> None:
+        """Claims the VIN, then writes the vehicle. Raises VinTaken."""
+        self._claim_vin(vehicle.vin, vehicle.id)
+        try:
+            self._vehicles.insert_one(vehicle_to_doc(vehicle))
+        except Exception:
+            self._vins.delete_one({"_id": vehicle.vin})
+            raise
+
+    def insert_many(self, vehicles: list[Vehicle]) -> list[tuple[Vehicle, str]]:
+        """Claims every VIN in one round trip and writes the vehicles that got theirs.
+
+        Returns (vehicle, id of the vehicle holding its VIN) for those refused."""
+        if not vehicles:
+            return []
+        refused: list[tuple[Vehicle, str]] = []
+        try:
+            self._vins.insert_many(
+                [{"_id": v.vin, "vehicle": v.id} for v in vehicles], ordered=False
+            )
+            failed: set[int] = set()
+        except BulkWriteError as exc:
+            failed = {
+                e["index"] for e in exc.details.get("writeErrors", []) if e["code"] == DUPLICATE_KEY
+            }
+            other = [e for e in exc.details.get("writeErrors", []) if e["code"] != DUPLICATE_KEY]
+            if other:
+                raise
+        accepted = []
+        for index, vehicle in enumerate(vehicles):
+            if index in failed:
+                try:
+                    self._claim_vin(vehicle.vin, vehicle.id)
+                except VinTaken as taken:
+                    refused.append((vehicle, taken.vehicle_id))
+                    continue
+            accepted.append(vehicle)
+        if accepted:
+            self._vehicles.insert_many([vehicle_to_doc(v) for v in accepted], ordered=False)
+        return refused
+
+    def _claim_vin(self, vin: str, vehicle_id: str) -> None:
+        for _ in range(3):
+            try:
+                self._vins.insert_one({"_id": vin, "vehicle": vehicle_id})
+                return
+            except DuplicateKeyError:
+                pass
+            guard = self._vins.find_one({"_id": vin})
+            if guard is None:
+                continue  # released meanwhile: try again
+            if guard["vehicle"] == vehicle_id:
+                return
+            holder = self.get(guard["vehicle"])
+            if holder is not None and holder.status is not VehicleStatus.DELIVERED:
+                raise VinTaken(vin, holder.id)
+            # A delivered car coming back (as a trade-in), or a guard a crash left behind:
+            # take it over, only if nobody else did meanwhile.
+            moved = self._vins.update_one(
+                {"_id": vin, "vehicle": guard["vehicle"]}, {"$set": {"vehicle": vehicle_id}}
+            )
+            if moved.matched_count == 1:
+                return
+        raise VinTaken(vin, self.holder_of_vin(vin) or "")
+
+    def replace_if(self, vehicle: Vehicle, expected_rev: int) -> bool:
+        """Compare-and-set on one document: writes `vehicle` (with rev = expected + 1) only if
+        nobody wrote since `expected_rev` was read. Two desks: exactly one gets True
+        (see storage/revisions.py for why this is not a conditional replace_one)."""
+        return self._revisions.replace_if(vehicle_to_doc(vehicle), expected_rev)
+
+    def delete(self, vehicle_id: str) -> None:
+        vehicle = self.get(vehicle_id)
+        self._vehicles.delete_one({"_id": vehicle_id})
+        if vehicle:
+            self._vins.delete_one({"_id": vehicle.vin, "vehicle": vehicle_id})
+            if vehicle.rev > 1:
+                self._revisions.forget(vehicle_id, vehicle.rev - 1)
+
+    # ------------------------------------------------------------------ imports
+
+    def begin_import(self, batch_id: str, vehicle_ids: list[str], actor: str, at: datetime) -> None:
+        self._imports.insert_one(
+            {"_id": batch_id, "ids": vehicle_ids, "actor": actor, "at": at, "state": "running"}
+        )
+
+    def finish_import(self, batch_id: str) -> None:
+        self._imports.delete_one({"_id": batch_id})
+
+    def unfinished_imports(self) -> list[tuple[str, list[str]]]:
+        return [(d["_id"], list(d.get("ids", []))) for d in self._imports.find({})]
+
+    # ------------------------------------------------------------------ listing
+
+    def all(self) -> list[Vehicle]:
+        return [vehicle_from_doc(d) for d in self._vehicles.find({})]
+
+    def count(self) -> int:
+        return self._vehicles.count_documents({})
+
+    def page(
+        self,
+        filters: VehicleFilter,
+        sort: VehicleSort,
+        descending: bool,
+        start: int,
+        count: int,
+        now: datetime,
+    ) -> Page[Vehicle]:
+        rows = [v for v in self.all() if filters.matches(v, now)]
+        rows.sort(key=sort_key(sort, now), reverse=descending)
+        return Page(tuple(rows[start : start + count]), len(rows), start)

@@ -1,0 +1,243 @@
+"""The deal builder through the real widgets: a sales user builds a deal with a trade-in and
+financing, a manager approves the discount, the car is handed over and delivered."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from PySide6.QtCore import Qt
+
+from alko_desk.models.deals import ApprovalStatus, DealState
+from alko_desk.models.money import Money
+from alko_desk.models.users import Role
+from alko_desk.models.vehicles import Condition, VehicleStatus
+from alko_desk.services.clients import new_client_id
+from alko_desk.ui.deals_page import DealColumn, DealsModel
+from alko_desk.ui.vehicles_page import VehicleColumn, VehiclesModel
+from tests.clients_data import draft as client_draft
+from tests.vehicles_data import draft as vehicle_draft
+from tests.vehicles_data import vin_n
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(autouse=True)
+def _windows_go_away_with_the_test(qapp):
+    """The windows these flows open (and the Clients page's change watch inside them) end
+    with the test, not in a later one, after their task runner is gone."""
+    yield
+    from PySide6.QtCore import QEvent, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from alko_desk.ui.main_window import MainWindow
+
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, MainWindow):
+            for timer in widget.findChildren(QTimer):
+                timer.stop()
+            widget.close()
+            widget.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def figure(builder, label: str) -> str:
+    for key, widget in builder.figure_labels.items():
+        if key.endswith(":name") and widget.text() == label:
+            return builder.figure_labels[key.removesuffix(":name")].text()
+    raise AssertionError(f"no figure {label}")
+
+
+def test_deal_builder_flow_trade_in_financing_manager_approval_delivery(
+    qtbot, open_main, make_user, context
+):
+    sam = make_user("sam", Role.SALES, "Sam Sales")
+    mia = make_user("mia", Role.MANAGER, "Mia Manager")
+    fin = make_user("fin", Role.FINANCE, "Fran Finance")
+    sales = context.services_for(sam)
+    client = sales.clients.register(new_client_id(), client_draft())
+    vehicle = sales.vehicles.add(vehicle_draft(1, price="30000"))
+
+    window = open_main(sam)
+    page = window.show_section("deals")
+    qtbot.waitUntil(lambda: not page.loading, timeout=10_000)
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    dialog = page.dialog
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
+    b = dialog.builder
+    assert b.client.currentData() == client.id
+    assert b.vehicle.currentData() == vehicle.id
+    assert figure(b, "Balance due") == "30,000.00 EUR"
+    qtbot.keyClicks(b.discount_percent, "8")  # above the 5 % threshold: needs a manager
+    assert figure(b, "Vehicle price") == "27,600.00 EUR"
+    b.trade_in_box.setChecked(True)
+    qtbot.keyClicks(b.trade_vin, "WVWZZZ1JZXW000001")
+    qtbot.keyClicks(b.trade_description, "VW Golf IV")
+    qtbot.keyClicks(b.trade_mileage, "210000")
+    qtbot.keyClicks(b.trade_value, "4.000,00")
+    qtbot.keyClicks(b.trade_loan, "1000")
+    b.financing_box.setChecked(True)
+    qtbot.keyClicks(b.lender, "Erste Leasing")
+    qtbot.keyClicks(b.financed, "15000")
+    b.term.setValue(60)
+    qtbot.keyClicks(b.rate, "6,9")
+    qtbot.keyClicks(b.deposit, "1000")
+    # recomputed as typed: 27,600 − (4,000 − 1,000) − 1,000 − 15,000
+    assert figure(b, "Balance due") == "8,600.00 EUR"
+    assert figure(b, "Monthly payment") == "296.31 EUR"
+    qtbot.keyClicks(b.rate, "x")
+    assert "percentage" in b.input_error.text()
+    b.rate.setText("6,9")
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.saved is not None, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: page.model.rowCount() == 1 and page.selected() is not None, timeout=10_000
+    )
+    deal = page.selected()
+    assert deal.state is DealState.RESERVED
+    assert deal.approval.status is ApprovalStatus.PENDING
+    assert deal.figures.balance_due == Money.of("8600.00")
+    assert page.model.data(page.model.index(0, DealColumn.CLIENT)) == client.display_name
+    assert sales.vehicles.get(vehicle.id).status is VehicleStatus.RESERVED
+
+    manager_window = open_main(mia)
+    manager_page = manager_window.show_section("deals")
+    qtbot.waitUntil(lambda: manager_page.model.rowCount() == 1, timeout=10_000)
+    assert not manager_page.new_button.isVisible()
+    manager_page.state.setCurrentIndex(manager_page.state.findData("pending"))
+    qtbot.waitUntil(
+        lambda: not manager_page.loading and manager_page.model.rowCount() == 1, timeout=10_000
+    )
+    manager_page.table.selectRow(0)
+    assert manager_page.approve_button.isEnabled()
+    qtbot.keyClicks(manager_page.reason, "End of quarter")
+    qtbot.mouseClick(manager_page.approve_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: context.deals_repo.get(deal.id).state is DealState.APPROVED, timeout=10_000
+    )
+
+    # the delivery is planned from the list, and shows in the calendar of deliveries
+    page.reload(select=deal.id)
+    qtbot.waitUntil(lambda: not page.loading and page.selected() is not None, timeout=10_000)
+    qtbot.mouseClick(page.delivery_button, Qt.MouseButton.LeftButton)
+    planner = page.dialog
+    qtbot.keyClicks(planner.place, "Zagreb showroom")
+    planner.accept()
+    qtbot.waitUntil(lambda: context.deals_repo.get(deal.id).delivery is not None, timeout=10_000)
+    page.state.setCurrentIndex(page.state.findData("deliveries"))
+    qtbot.waitUntil(lambda: not page.loading and page.model.rowCount() == 1, timeout=10_000)
+    page.state.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: not page.loading, timeout=10_000)
+
+    # invoicing belongs to the Invoices section (next issue): finance marks it through the service
+    finance = context.services_for(fin)
+    finance.deals.mark_invoiced(finance.deals.get(deal.id), "2026-1-1")
+
+    page.reload(select=deal.id)
+    qtbot.waitUntil(
+        lambda: page.selected() is not None and page.selected().state is DealState.INVOICED,
+        timeout=10_000,
+    )
+    assert page.handover_button.isEnabled()
+    qtbot.mouseClick(page.handover_button, Qt.MouseButton.LeftButton)
+    handover = page.dialog
+    handover.documents.setChecked(True)
+    handover.plates.setChecked(True)
+    handover.mileage.setValue(12)
+    handover.damage.setPlainText("Bez oštećenja")
+    handover.accept()
+    qtbot.waitUntil(lambda: context.deals_repo.get(deal.id).checklist is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: not page.loading and page.selected() is not None, timeout=10_000)
+    qtbot.mouseClick(page.deliver_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: context.deals_repo.get(deal.id).state is DealState.DELIVERED, timeout=10_000
+    )
+    assert sales.vehicles.get(vehicle.id).status is VehicleStatus.DELIVERED
+
+
+def test_second_desk_sees_the_refusal_naming_the_other_deal(qtbot, open_main, make_user, context):
+    sam = make_user("sam", Role.SALES)
+    sara = make_user("sara", Role.SALES)
+    sales = context.services_for(sam)
+    sales.clients.register(new_client_id(), client_draft())
+    vehicle = sales.vehicles.add(vehicle_draft(1))
+    page = open_main(sara).show_section("deals")
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    dialog = page.dialog
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
+    first = sales.deals.create(
+        __import__("alko_desk.models.deals", fromlist=["DealDraft"]).DealDraft(
+            dialog.builder.client.currentData(), vehicle.id
+        )
+    )
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: first.id in dialog.error.text(), timeout=10_000)
+    assert dialog.isVisible() and dialog.saved is None
+
+
+def test_vehicles_page_filters_and_imports(qtbot, open_main, make_user, context, tmp_path):
+    sam = make_user("sam", Role.SALES)
+    sales = context.services_for(sam)
+    sales.vehicles.add(vehicle_draft(1, price="18000", make="Škoda", model="Octavia"))
+    sales.vehicles.add(vehicle_draft(2, price="32000"))
+    page = open_main(sam).show_section("vehicles")
+    qtbot.waitUntil(lambda: page.presenter.model.rowCount() == 2, timeout=10_000)
+    page.make.setText("škoda")  # QTest aborts on keys outside Latin-1
+    qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.presenter.model.rowCount() == 1, timeout=10_000)
+    model = page.presenter.model
+    assert model.data(model.index(0, VehicleColumn.VEHICLE)).startswith("Škoda Octavia")
+    page.make.clear()
+    page.apply_button.click()
+    qtbot.waitUntil(lambda: page.presenter.model.rowCount() == 2, timeout=10_000)
+    path = tmp_path / "stock.csv"
+    path.write_text(
+        f"vin,make,model,price\n{vin_n(3)},Kia,Ceed,22500\n{vin_n(4)},Kia,Sportage,\n",
+        encoding="utf-8",
+    )
+    dialog = page.open_import(path)
+    qtbot.waitUntil(lambda: dialog.preview is not None, timeout=10_000)
+    assert dialog.table.item(1, 3).text() == "Missing price."
+    assert dialog.import_button.isEnabled()
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.result is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: page.presenter.model.rowCount() == 3, timeout=10_000)
+    assert Decimal(22500) in {v.list_price.amount for v in sales.vehicles.page().rows}
+
+
+def test_vehicle_and_deal_models_pass_the_qt_model_tester(qtmodeltester, context, make_user):
+    sales = context.services_for(make_user("sam", Role.SALES))
+    vehicle = sales.vehicles.add(vehicle_draft(1))
+    model = VehiclesModel()
+    model.reset([vehicle], 1, sales.vehicles.now())
+    qtmodeltester.check(model, force_py=True)
+    sales.clients.register(new_client_id(), client_draft())
+    from alko_desk.models.deals import DealDraft
+
+    deals = DealsModel()
+    deals.set_deals([sales.deals.create(DealDraft("C-1", vehicle.id))])
+    qtmodeltester.check(deals, force_py=True)
+
+
+def test_add_vehicle_dialog_checks_the_vin_as_typed(qtbot, open_main, make_user, context):
+    sam = make_user("sam", Role.SALES)
+    page = open_main(sam).show_section("vehicles")
+    qtbot.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
+    dialog = page.dialog
+    qtbot.keyClicks(dialog.vin, "1M8GDM9A1KP042788")
+    assert "should be X" in dialog.vin_check.text()
+    dialog.vin.clear()
+    qtbot.keyClicks(dialog.vin, "1FAHP3FN8AW139719")
+    assert "Ford" in dialog.vin_check.text()
+    assert dialog.make.text() == "Ford"
+    assert dialog.year.text() == "2010"
+    qtbot.keyClicks(dialog.model_name, "Focus")
+    qtbot.keyClicks(dialog.price, "abc")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.fields.error_text("list_price") == "Not an amount."
+    dialog.price.setText("12.990,00")
+    dialog.condition.setCurrentIndex(dialog.condition.findData(Condition.USED))
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.added is not None, timeout=10_000)
+    assert dialog.added.list_price == Money.of("12990.00")
+    qtbot.waitUntil(lambda: page.presenter.model.rowCount() == 1, timeout=10_000)

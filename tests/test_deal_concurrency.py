@@ -1,0 +1,86 @@
+"""Two processes (two desks) save a deal for the same car at the same moment: one wins."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from alko_desk.models.users import Role
+from tests.vehicles_data import draft
+
+ROUNDS = int(os.environ.get("ALKO_RESERVE_ROUNDS", "20"))
+
+
+def _desk(uri: str, db_name: str, username: str, data_dir: str, vehicle_ids, barrier, results):
+    from alko_desk.bootstrap import AppContext
+    from alko_desk.models.deals import DealDraft, Discount, DiscountKind
+    from alko_desk.services.deals import ReservationRefused
+    from alko_desk.storage.mongo import Store, connect
+
+    client = connect(uri)
+    ctx = AppContext(Store.open(client, db_name), data_dir=Path(data_dir))
+    session = ctx.auth.login(username, f"{username} chooses a long passphrase 9")
+    deals = ctx.services_for(session).deals
+    for vehicle_id in vehicle_ids:
+        barrier.wait(timeout=60)
+        deal_draft = DealDraft(
+            "C-1", vehicle_id, discounts=(Discount(DiscountKind.AMOUNT, Decimal(100)),)
+        )
+        try:
+            deal = deals.create(deal_draft)
+            results.put((vehicle_id, username, "won", deal.id))
+        except ReservationRefused as refused:
+            results.put((vehicle_id, username, "refused", refused.other_deal))
+    client.close()
+
+
+def test_two_desks_reserving_the_same_vehicle_get_one_success_each_round(
+    context, make_user, mongo_uri, tmp_path
+):
+    sam = context.services_for(make_user("sam", Role.SALES))
+    make_user("sara", Role.SALES)
+    vehicle_ids = [sam.vehicles.add(draft(n)).id for n in range(ROUNDS)]
+    spawn = multiprocessing.get_context("spawn")
+    barrier = spawn.Barrier(2)
+    results = spawn.Queue()
+    desks = [
+        spawn.Process(
+            target=_desk,
+            args=(
+                mongo_uri,
+                context.store.db.name,
+                name,
+                str(tmp_path / name),
+                vehicle_ids,
+                barrier,
+                results,
+            ),
+        )
+        for name in ("sam", "sara")
+    ]
+    for p in desks:
+        p.start()
+    outcomes = [results.get(timeout=120) for _ in range(2 * ROUNDS)]
+    for p in desks:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    for vehicle_id in vehicle_ids:
+        mine = [o for o in outcomes if o[0] == vehicle_id]
+        won = [o for o in mine if o[2] == "won"]
+        refused = [o for o in mine if o[2] == "refused"]
+        assert len(won) == 1 and len(refused) == 1, mine
+        assert refused[0][3] == won[0][3]  # the refusal names the winning deal
+        assert sam.vehicles.get(vehicle_id).reserved_by == won[0][3]
+    assert sam.deals.page(count=1).total == ROUNDS
+
+
+@pytest.mark.skipif(os.environ.get("ALKO_SLOW") != "1", reason="100 rounds: set ALKO_SLOW=1")
+def test_hundred_rounds(context, make_user, mongo_uri, tmp_path, monkeypatch):
+    monkeypatch.setattr(__import__(__name__, fromlist=["ROUNDS"]), "ROUNDS", 100)
+    test_two_desks_reserving_the_same_vehicle_get_one_success_each_round(
+        context, make_user, mongo_uri, tmp_path
+    )

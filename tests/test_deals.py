@@ -1,0 +1,245 @@
+"""Deals against the real database: reservation, approval, invoicing, delivery, cancel."""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from decimal import Decimal
+
+import pytest
+
+from alko_desk.models.audit import AuditFilter
+from alko_desk.models.deals import (
+    ApprovalStatus,
+    DealDraft,
+    DealFilter,
+    DealSettings,
+    DealState,
+    DeliverySchedule,
+    Discount,
+    DiscountKind,
+    Financing,
+    HandoverChecklist,
+    TradeIn,
+)
+from alko_desk.models.errors import ConcurrentModification, PermissionDenied, ValidationError
+from alko_desk.models.money import Money
+from alko_desk.models.users import Role
+from alko_desk.models.vehicles import VehicleStatus
+from alko_desk.services.deals import ReservationRefused
+from tests.vehicles_data import draft
+
+
+@pytest.fixture
+def desk(context, make_user):
+    sam = context.services_for(make_user("sam", Role.SALES))
+    return sam
+
+
+@pytest.fixture
+def manager(context, make_user):
+    return context.services_for(make_user("mia", Role.MANAGER))
+
+
+@pytest.fixture
+def finance(context, make_user):
+    return context.services_for(make_user("fin", Role.FINANCE))
+
+
+def deal_draft(vehicle_id: str, percent: str = "0", **changes) -> DealDraft:
+    base = {
+        "client_id": "C-1",
+        "vehicle_id": vehicle_id,
+        "discounts": (Discount(DiscountKind.PERCENT, Decimal(percent)),),
+        "trade_in": TradeIn("WVWZZZ1JZXW000001", "VW Golf", 180000, Money.of(4000), Money.of(1000)),
+        "deposit": Money.of(1000),
+        "financing": Financing("Erste", Money.of(10000), 48, Decimal("5.9")),
+    }
+    base.update(changes)
+    return DealDraft(**base)
+
+
+def test_saving_a_deal_reserves_the_vehicle_and_its_figures_come_from_the_document(context, desk):
+    vehicle = desk.vehicles.add(draft(1, price="25000"))
+    deal = desk.deals.create(deal_draft(vehicle.id, "2"))
+    assert deal.state is DealState.RESERVED
+    assert deal.approval.status is ApprovalStatus.NOT_NEEDED
+    held = desk.vehicles.get(vehicle.id)
+    assert (held.status, held.reserved_by) == (VehicleStatus.RESERVED, deal.id)
+    assert held.reserved_until == context.clock.now() + timedelta(days=7)
+    stored = desk.deals.get(deal.id)
+    assert stored.figures == deal.figures
+    assert stored.figures.balance_due == Money.of("25000") - Money.of(500) - Money.of(
+        3000
+    ) - Money.of(1000) - Money.of(10000)
+    from alko_desk.storage.deals_repo import stored_totals
+
+    totals = stored_totals(context.deals_repo.get_doc(deal.id))
+    assert totals["balance_due"] == stored.figures.balance_due
+
+
+def test_second_desk_cannot_reserve_a_reserved_vehicle(context, desk, make_user):
+    other = context.services_for(make_user("sara", Role.SALES))
+    vehicle = desk.vehicles.add(draft(1))
+    first = desk.deals.create(deal_draft(vehicle.id))
+    with pytest.raises(ReservationRefused) as err:
+        other.deals.create(deal_draft(vehicle.id))
+    assert first.id in err.value.message
+    assert "sam" in err.value.message
+    assert err.value.other_deal == first.id
+    assert desk.deals.page().total == 1
+
+
+def test_a_lapsed_reservation_frees_the_car(context, desk, make_user):
+    other = context.services_for(make_user("sara", Role.SALES))
+    vehicle = desk.vehicles.add(draft(1))
+    first = desk.deals.create(deal_draft(vehicle.id))
+    context.clock.advance(days=8)
+    second = other.deals.create(deal_draft(vehicle.id))
+    assert desk.vehicles.get(vehicle.id).reserved_by == second.id
+    assert desk.deals.lapse_reservations() == 1
+    assert desk.deals.get(first.id).state is DealState.DRAFT
+    assert desk.vehicles.get(vehicle.id).reserved_by == second.id  # not released by the sweep
+
+
+def test_reservation_days_and_threshold_come_from_settings(context, admin_session, desk):
+    admin = context.services_for(admin_session)
+    admin.deals.update_settings(
+        DealSettings(reservation_days=2, approval_discount_percent=Decimal(3))
+    )
+    with pytest.raises(PermissionDenied):
+        desk.deals.update_settings(DealSettings())
+    vehicle = desk.vehicles.add(draft(1))
+    deal = desk.deals.create(deal_draft(vehicle.id, "4"))
+    assert deal.approval.status is ApprovalStatus.PENDING
+    context.clock.advance(days=2, seconds=1)
+    assert desk.deals.lapse_reservations() == 1
+    assert desk.vehicles.get(vehicle.id).status is VehicleStatus.IN_STOCK
+
+
+def test_discount_above_threshold_needs_a_manager_and_both_decisions_are_audited(
+    context, desk, manager, finance
+):
+    vehicle = desk.vehicles.add(draft(1))
+    deal = desk.deals.create(deal_draft(vehicle.id, "8"))
+    assert deal.approval.status is ApprovalStatus.PENDING
+    with pytest.raises(ValidationError, match="approval"):
+        finance.deals.mark_invoiced(deal, "2026-1-1")
+    with pytest.raises(PermissionDenied):
+        desk.deals.approve(deal, "fine")
+    assert [d.id for d in manager.deals.pending_approvals()] == [deal.id]
+    rejected = manager.deals.reject(deal, "8 % is too much for a new Accord")
+    assert rejected.approval.status is ApprovalStatus.REJECTED
+    lowered = desk.deals.update(rejected, deal_draft(vehicle.id, "6"))
+    assert lowered.approval.status is ApprovalStatus.PENDING
+    approved = manager.deals.approve(lowered, "end of quarter")
+    assert approved.state is DealState.APPROVED
+    actions = [e.action for e in context.audit_log.query(AuditFilter(action_prefix="deal."))]
+    assert "deal.rejected" in actions and "deal.approved" in actions
+    with pytest.raises(ConcurrentModification):
+        desk.deals.update(lowered, deal_draft(vehicle.id, "6"))
+
+
+def test_invoice_handover_and_delivery(context, desk, finance):
+    vehicle = desk.vehicles.add(draft(1))
+    deal = desk.deals.create(deal_draft(vehicle.id))
+    tomorrow = context.clock.now().date().replace(day=26)
+    deal = desk.deals.schedule_delivery(
+        deal, DeliverySchedule(tomorrow, time(10, 30), "Zagreb showroom", "sam")
+    )
+    assert [d.id for d in desk.deals.upcoming_deliveries(context.clock.now().date())] == [deal.id]
+    with pytest.raises(ValidationError):
+        desk.deals.mark_delivered(deal)
+    invoiced = finance.deals.mark_invoiced(deal, "1-1-1")
+    assert desk.vehicles.get(vehicle.id).status is VehicleStatus.SOLD
+    with pytest.raises(ValidationError, match="credit note"):
+        desk.deals.cancel(invoiced, "changed mind")
+    half = desk.deals.record_handover(invoiced, HandoverChecklist(documents=True, keys=2))
+    with pytest.raises(ValidationError, match="plates"):
+        desk.deals.mark_delivered(half)
+    done = desk.deals.record_handover(
+        half,
+        HandoverChecklist(
+            documents=True, keys=2, plates=True, fuel_level_percent=50, mileage_km=12
+        ),
+    )
+    delivered = desk.deals.mark_delivered(done)
+    assert delivered.state is DealState.DELIVERED
+    assert desk.vehicles.get(vehicle.id).status is VehicleStatus.DELIVERED
+    # the same VIN may come back in stock (a later trade-in)
+    again = desk.vehicles.add(draft(1))
+    assert again.id != vehicle.id
+
+
+def test_cancel_releases_the_vehicle(desk):
+    vehicle = desk.vehicles.add(draft(1))
+    deal = desk.deals.create(deal_draft(vehicle.id))
+    with pytest.raises(ValidationError):
+        desk.deals.cancel(deal, " ")
+    cancelled = desk.deals.cancel(deal, "client withdrew")
+    assert cancelled.state is DealState.CANCELLED
+    assert desk.vehicles.get(vehicle.id).status is VehicleStatus.IN_STOCK
+    assert desk.deals.page(DealFilter(state=DealState.CANCELLED)).total == 1
+    assert desk.deals.create(deal_draft(vehicle.id)).state is DealState.RESERVED
+
+
+def test_a_deal_that_overpays_is_refused_with_the_reason(desk):
+    vehicle = desk.vehicles.add(draft(1, price="5000"))
+    with pytest.raises(ValidationError) as err:
+        desk.deals.create(deal_draft(vehicle.id))
+    assert "more than the price" in err.value.field_errors["figures"]
+    assert desk.vehicles.get(vehicle.id).status is VehicleStatus.IN_STOCK
+
+
+def test_a_draft_reserves_later_and_finance_cannot_write_deals(desk, finance):
+    vehicle = desk.vehicles.add(draft(1))
+    drafted = desk.deals.create(deal_draft(vehicle.id), reserve=False)
+    assert drafted.state is DealState.DRAFT
+    assert desk.vehicles.get(vehicle.id).status is VehicleStatus.IN_STOCK
+    reserved = desk.deals.reserve(drafted)
+    assert reserved.state is DealState.RESERVED
+    assert finance.deals.get(reserved.id).state is DealState.RESERVED
+    with pytest.raises(PermissionDenied):
+        finance.deals.create(deal_draft(vehicle.id))
+    assert reserved.rev == desk.deals.get(reserved.id).rev
+
+
+def test_handover_certificate_prints_diacritics_and_cyrillic(context, desk, finance):
+    import io
+
+    from pypdf import PdfReader
+
+    vehicle = desk.vehicles.add(draft(1, make="Škoda", model="Octavia", colour="Сива"))
+    deal = desk.deals.create(deal_draft(vehicle.id))
+    deal = desk.deals.schedule_delivery(
+        deal, DeliverySchedule(date(2026, 11, 27), time(10, 30), "Zagreb, Ilica 1", "sam")
+    )
+    deal = finance.deals.mark_invoiced(deal, "17-1-1")
+    with pytest.raises(ValidationError):
+        desk.deals.handover_certificate(
+            desk.deals.cancel(desk.deals.create(deal_draft(desk.vehicles.add(draft(2)).id)), "x"),
+            "x",
+        )
+    deal = desk.deals.record_handover(
+        deal,
+        HandoverChecklist(True, 2, True, 75, 12, damage_notes="Ogrebotina na braniku — čšžćđ"),
+    )
+    pdf = desk.deals.handover_certificate(deal, "Željko Kovačević / Пётр Иванов")
+    assert pdf.startswith(b"%PDF")
+    reader = PdfReader(io.BytesIO(pdf))
+    text = reader.pages[0].extract_text()
+    for expected in (
+        "Željko Kovačević / Пётр Иванов",
+        "Škoda Octavia",
+        vehicle.vin,
+        "Сива",
+        "Ogrebotina na braniku — čšžćđ",
+        "17-1-1",
+        "27.11.2026 10:30",
+    ):
+        assert expected in text
+    fonts = reader.pages[0]["/Resources"]["/Font"]
+    assert any("DejaVuSans" in str(f.get_object()["/BaseFont"]) for f in fonts.values())
+    assert any(
+        e.action == "deal.certificate_printed"
+        for e in context.audit_log.query(AuditFilter(action_prefix="deal."))
+    )
