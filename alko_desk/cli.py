@@ -483,11 +483,18 @@ def demo_seed(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_document_commands(subparsers) -> None:
+    from alko_desk.cli_documents import add_commands
+
+    add_commands(subparsers)
+
+
 COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_db_commands,
     add_user_commands,
     add_audit_commands,
     add_demo_commands,
+    add_document_commands,
 ]
 
 
