@@ -20,7 +20,7 @@ def test_the_test_scanner_is_listed_and_a_scan_arrives_as_an_id_card_sized_image
     # 85.6 x 54 mm at 300 dpi
     assert abs(image.width - 1011) <= 2 and abs(image.height - 638) <= 2
     assert image.mode == "RGB"
-    assert len(set(image.resize((64, 64)).getdata())) > 4  # colour bars, not a blank page
+    assert len(image.resize((64, 64)).getcolors(4096)) > 4  # colour bars, not a blank page
     assert progress.done == progress.total > 0
 
 
