@@ -35,17 +35,28 @@ def mrz_read(ws: Workspace) -> Result:
         render_document(TD3, noise=0.02, blur=1.0, rotate=2),
         render_document(TD1, noise=0.03, blur=1.3, rotate=-3),
     ]
-    times = []
+    times, cpu = [], []
     for _ in range(3):
         for image in images:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), _cpu_seconds()
             reading = read_mrz_image(image, date(2026, 11, 25))
             times.append(time.perf_counter() - start)
+            cpu.append(_cpu_seconds() - start_cpu)
             if reading is None or not reading.valid:
                 return Result(0, "s", False, "an MRZ was not read")
     return Result.at_most(
-        statistics.median(times), 1.5, "s", detail=f"median of 6, worst {max(times):.2f} s"
+        statistics.median(times),
+        1.5,
+        "s",
+        detail=f"median of 6, worst {max(times):.2f} s; CPU (with Tesseract) "
+        f"{statistics.median(cpu):.2f} s; load average {os.getloadavg()[0]:.1f}",
     )
+
+
+def _cpu_seconds() -> float:
+    """This process's and its finished children's (Tesseract's) CPU time."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 @benchmark("Scan to image, SANE test backend, 300 dpi", target="< 2 s", order=410)
@@ -93,7 +104,7 @@ def _uploading(ws: Workspace):
 def _two_megabyte_scan() -> bytes:
     from PIL import Image
 
-    noise = Image.frombytes("RGB", (1400, 1000), os.urandom(1400 * 1000 * 3))
+    noise = Image.frombytes("RGB", (1800, 1300), os.urandom(1800 * 1300 * 3))
     out = io.BytesIO()
     noise.save(out, "JPEG", quality=92)  # random pixels: a JPEG that does not compress away
     return out.getvalue()[: 2 * 1024 * 1024]

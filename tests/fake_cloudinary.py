@@ -13,10 +13,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import threading
 import time
-from email.parser import BytesParser
-from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -29,13 +28,16 @@ def signature(params: dict[str, str], secret: str) -> str:
 
 
 def parse_multipart(content_type: str, body: bytes) -> dict[str, bytes]:
-    message = BytesParser(policy=HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body
-    )
+    """multipart/form-data fields (by bytes, not the email parser: a 2 MB page stays fast)."""
+    boundary = content_type.split("boundary=", 1)[1].strip('"').encode()
     fields: dict[str, bytes] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        fields[name] = part.get_payload(decode=True) or b""
+    for part in body.split(b"--" + boundary)[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, value = part.partition(b"\r\n\r\n")
+        match = re.search(rb'name="([^"]*)"', head)
+        if match:
+            fields[match.group(1).decode()] = value[:-2] if value.endswith(b"\r\n") else value
     return fields
 
 

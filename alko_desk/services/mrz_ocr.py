@@ -134,7 +134,7 @@ def find_zone(gray: Image.Image) -> tuple[int, int, int, int] | None:
         while y < h and text[y]:
             y += 1
         bottom = y
-        if bottom - top < 6:
+        if bottom - top < 3:
             continue
         cols = np.flatnonzero(dark[top:bottom].sum(axis=0))
         if len(cols) < 2:
@@ -161,13 +161,23 @@ def find_zone(gray: Image.Image) -> tuple[int, int, int, int] | None:
     if best is None:
         return None
     left, top, right, bottom = best
-    pad_y, pad_x = (bottom - top) // 4 + 6, (right - left) // 40 + 6
+    pad_y, pad_x = (bottom - top) // 4 + 3, (right - left) // 40 + 3
     return max(0, left - pad_x), max(0, top - pad_y), min(w, right + pad_x), min(h, bottom + pad_y)
+
+
+def _find_zone_fast(gray: Image.Image) -> tuple[int, int, int, int] | None:
+    """find_zone on a half-size copy (a quarter of the pixels), scaled back."""
+    half = gray.resize((gray.width // 2, gray.height // 2), Image.BILINEAR)
+    zone = find_zone(half)
+    if zone is None:
+        return None
+    left, top, right, bottom = (2 * v for v in zone)
+    return left, top, min(gray.width, right), min(gray.height, bottom)
 
 
 def _regions(gray: Image.Image) -> Iterator[Image.Image]:
     w, h = gray.size
-    zone = find_zone(gray)
+    zone = _find_zone_fast(gray)
     if zone:
         crop = gray.crop(zone)
         yield crop.filter(ImageFilter.MedianFilter(3))  # speckles of a scan or photo
