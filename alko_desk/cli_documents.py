@@ -56,6 +56,15 @@ def add_commands(subparsers) -> None:
     add.add_argument("--expiry", default="", help="expiry date, YYYY-MM-DD")
     add.add_argument("--as", dest="acting", metavar="USER", required=True)
 
+    sync = _command(
+        document,
+        "sync",
+        document_sync,
+        "Upload the documents waiting on this desk now, then remove stored assets that no "
+        "document refers to (left by a crash).",
+    )
+    sync.add_argument("--as", dest="acting", metavar="USER", required=True)
+
     listing = _command(document, "list", document_list, "A client's documents.")
     listing.add_argument("client_id", metavar="CLIENT_ID")
     listing.add_argument("--as", dest="acting", metavar="USER", required=True)
@@ -166,4 +175,17 @@ def document_list(args: argparse.Namespace) -> int:
             )
         )
     _print_table(rows)
+    return EXIT_OK
+
+
+def document_sync(args: argparse.Namespace) -> int:
+    with acting_services(args) as services:
+        documents = services.extra["documents"]
+        result = documents.flush_outbox(force=True)
+        removed = documents.reconcile() if result.failed == 0 else 0
+    print(f"Uploaded {result.uploaded} page(s); {result.waiting} still waiting.")
+    if result.failed:
+        print(f"The store could not be reached: {result.last_error}", file=sys.stderr)
+        return 1
+    print(f"Removed {removed} stored asset(s) that no document refers to.")
     return EXIT_OK

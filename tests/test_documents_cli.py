@@ -39,6 +39,10 @@ def test_sales_add_a_two_page_passport_and_list_it_and_finance_may_not(
     assert "Passport" in row and "HRV" in row and "123456789" in row and "2031-06-30" in row
     assert "stored" in row
 
+    synced = alko("document", "sync", "--as", "sam", env=as_sam)
+    assert synced.returncode == 0, synced.stderr
+    assert "0 still waiting" in synced.stdout and "Removed 0" in synced.stdout
+
     as_fin = {**cli_env, "ALKO_PASSWORD": "fin chooses a long passphrase 9"}
     refused = alko("document", "list", client_id, "--as", "fin", env=as_fin)
     assert refused.returncode == 1

@@ -144,12 +144,11 @@ def test_the_list_says_one_document_is_waiting_to_upload(
         upload_prefix=f"http://127.0.0.1:{port}",
     )
     documents = context.services_for(sales.session).extra["documents"]
+    documents.add(client_id, _draft(), [passport_png.read_bytes()])
     panel = ClientDocumentsPanel(documents, tasks, client_id)
     qtbot.addWidget(panel)
-    panel.show()
-    documents.add(client_id, _draft(), [passport_png.read_bytes()])
     with qtbot.waitSignal(panel.refreshed, timeout=10_000):
-        panel.refresh()
+        panel.show()  # lists, and retries the upload (still refused)
     assert panel.waiting.text() == "1 document waiting to upload" and panel.waiting.isVisible()
     assert panel.table.item(0, 5).text() == "waiting to upload"
     assert documents.list(client_id)[0].state is UploadState.WAITING

@@ -74,6 +74,21 @@ class ClientDocumentsPanel(QWidget):
             parent=self,
         )
 
+    def sync(self) -> None:
+        """Retries the uploads that are due, then refreshes when any went up."""
+        documents = self.documents
+        self.tasks.run(
+            documents.flush_outbox,
+            on_success=lambda result: self.refresh() if result.uploaded else None,
+            on_failure=lambda _exc: True,  # still waiting: the list says so already
+            parent=self,
+        )
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.refresh()
+        self.sync()
+
     def _show(self, result) -> None:
         infos, waiting, today = result
         self.infos = infos
