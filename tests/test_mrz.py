@@ -220,3 +220,12 @@ def test_cli_without_an_mrz_exits_1_with_a_sentence(tmp_path):
     assert done.returncode == 1
     assert "No machine-readable zone was found" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_stray_character_inserted_by_ocr_is_dropped_where_the_check_digits_say():
+    from alko_desk.services.mrz import read_text
+
+    text = ["I<KUTOD231458907<<<<<<<<<<<<<<<", TD1[1], TD1[2]]  # a speck read as K
+    reading = read_text(text, TODAY)
+    assert reading.valid and reading.document_number == "D23145890"
+    assert reading.issuing_country == "UTO"

@@ -508,6 +508,30 @@ def fit_length(line: str, length: int) -> str:
     return (line + "<" * diff)[:length]
 
 
+def _passing(layout: Layout, lines: list[str]) -> int:
+    return sum(_check_holds(c, lines) for c in layout.checks)
+
+
+def _realign(raw: list[str], fitted: list[str], length: int) -> list[str]:
+    """A line one character too long may hold a stray character (a speck read as a letter)
+    rather than an extra filler: the deletion that makes the most check digits hold wins,
+    and only when it makes more of them hold than trimming the fillers does."""
+    layout = layout_for(fitted)
+    if layout is None:
+        return fitted
+    best = list(fitted)
+    for row, line in enumerate(raw):
+        if len(line) != length + 1:
+            continue
+        score = _passing(layout, best)
+        for i in range(len(line)):
+            candidate = list(best)
+            candidate[row] = line[:i] + line[i + 1 :]
+            if layout_for(candidate) is layout and _passing(layout, candidate) > score:
+                best, score = candidate, _passing(layout, candidate)
+    return best
+
+
 def find_mrz_lines(text_lines: list[str]) -> list[list[str]]:
     """Candidate groups of MRZ lines in OCR output, the most likely first."""
     cleaned = [clean_line(t) for t in text_lines]
@@ -518,7 +542,7 @@ def find_mrz_lines(text_lines: list[str]) -> list[list[str]]:
             window = cleaned[i : i + count]
             if not all(abs(len(w) - length) <= 4 for w in window):
                 continue
-            fitted = [fit_length(w, length) for w in window]
+            fitted = _realign(window, [fit_length(w, length) for w in window], length)
             off = sum(abs(len(w) - length) for w in window)
             fillers = sum(w.count("<") for w in window)
             groups.append((off * 10 - fillers, fitted))
