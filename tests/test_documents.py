@@ -306,3 +306,30 @@ def test_managers_view_but_do_not_add_and_finance_sees_nothing(
 def test_only_admins_choose_where_documents_go(docs, fake):
     with pytest.raises(PermissionDenied):
         docs.configure_cloudinary(fake.cloud_name, fake.api_key, fake.api_secret)
+
+
+def test_switching_stores_moves_the_pages_both_ways_and_they_stay_readable(
+    context, admin_docs, fake, docs, client_id, audit
+):
+    info = docs.add(client_id, PASSPORT, [FRONT, BACK])  # no Cloudinary yet: the folder
+    assert len(list((context.data_dir / "documents").rglob("*.bin"))) == 2
+    admin_docs.configure_cloudinary(
+        fake.cloud_name, fake.api_key, fake.api_secret, upload_prefix=fake.url
+    )
+    assert admin_docs.migrate_to_current_store() == 2
+    assert len(fake.assets) == 2
+    assert not list((context.data_dir / "documents").rglob("*.bin"))
+    assert docs.view(client_id, info.id, 1).data == BACK
+    assert {p.store for p in docs.list(client_id)[0].pages} == {"cloudinary"}
+
+    admin_docs.use_local_store()
+    assert admin_docs.storage_status().kind == "local"
+    assert admin_docs.migrate_to_current_store() == 2
+    assert fake.assets == {} and len(fake.destroyed) == 2
+    assert docs.view(client_id, info.id, 0).data == FRONT
+    assert [e.details for e in audit("document.migrated")] == [
+        {"pages": 2, "to": "local"},
+        {"pages": 2, "to": "cloudinary"},
+    ]
+    with pytest.raises(PermissionDenied):
+        docs.migrate_to_current_store()

@@ -36,6 +36,7 @@ from alko_desk.models.documents import (
     UploadState,
 )
 from alko_desk.models.errors import AlkoError, NotFound, ValidationError
+from alko_desk.models.listing import Progress
 from alko_desk.models.users import Permission, Session
 from alko_desk.security.crypto import derive_key, open_sealed, seal
 from alko_desk.services.audit import AuditLog
@@ -107,8 +108,12 @@ class DocumentService(SessionService):
         self._stores: dict[str, DocumentStore] = {}
 
     # -- where documents go --------------------------------------------------------------
-    def _credentials(self) -> CloudinaryCredentials | None:
-        sealed = self._settings.get().get("cloudinary")
+    def _credentials(self, *, for_reading: bool = False) -> CloudinaryCredentials | None:
+        """The active Cloudinary account; for reading, also the one used before a switch."""
+        settings = self._settings.get()
+        sealed = settings.get("cloudinary") or (
+            settings.get("cloudinary_previous") if for_reading else None
+        )
         if not sealed:
             return None
         fields = json.loads(open_sealed(self._settings_key, sealed, "cloudinary-credentials"))
@@ -123,7 +128,7 @@ class DocumentService(SessionService):
             return self._override
         if name not in self._stores:
             if name == "cloudinary":
-                credentials = self._credentials()
+                credentials = self._credentials(for_reading=True)
                 if credentials is None:
                     raise StoreUnavailable(
                         "This document is on Cloudinary, but no Cloudinary account is set up.",
@@ -175,13 +180,55 @@ class DocumentService(SessionService):
     def use_local_store(self, folder: Path | None = None) -> None:
         """Forget the Cloudinary credentials; documents go to `folder` (default: the data folder)."""
         self._require(Permission.SETTINGS_ADMIN, "change where documents are stored", "documents")
-        changes = {"local_folder": str(folder)} if folder else {}
+        settings = self._settings.get()
+        changes: dict = {"local_folder": str(folder)} if folder else {}
+        if settings.get("cloudinary"):  # kept sealed, to read and move the pages stored there
+            changes["cloudinary_previous"] = settings["cloudinary"]
         removed = ("cloudinary",) + (() if folder else ("local_folder",))
         self._settings.update(changes, removed)
         self._stores.clear()
         self._audit.record(
             self.actor, "settings.changed", "documents", {"fields": ["document_store"]}
         )
+
+    def migrate_to_current_store(self, progress: Progress | None = None) -> int:
+        """Moves every page kept in another store to the current one; returns how many moved.
+
+        Pages move as ciphertext (no key is needed): copied, the record updated, then the old
+        copy deleted, so an interruption leaves every page readable where its record says.
+        """
+        self._require(Permission.SETTINGS_ADMIN, "move documents between stores", "documents")
+        target = self.current_store()
+        todo = [
+            (client_id, doc_id, record)
+            for client_id, doc_id, record in self._records.all_records()
+            if any(p["store"] != target.name for p in record["pages"])
+        ]
+        moved = 0
+        for n, (client_id, doc_id, record) in enumerate(todo):
+            if progress is not None:
+                if progress.cancelled:
+                    break
+                progress.report(n, len(todo), "Moving documents…")
+            old_pages = [dict(p) for p in record["pages"]]
+            for page in record["pages"]:
+                if page["store"] != target.name:
+                    target.put(
+                        page["asset_id"], self._store_named(page["store"]).get(page["asset_id"])
+                    )
+                    page["store"] = target.name
+                    moved += 1
+            self._records.put(client_id, doc_id, record)
+            for page in old_pages:
+                if page["store"] != target.name:
+                    try:
+                        self._store_named(page["store"]).delete(page["asset_id"])
+                    except StoreUnavailable:
+                        pass  # the record no longer refers to it: reconciliation removes it
+        self._audit.record(
+            self.actor, "document.migrated", "documents", {"pages": moved, "to": target.name}
+        )
+        return moved
 
     # -- adding --------------------------------------------------------------------------
     def _validate(self, draft: DocumentDraft, pages: list[bytes]) -> list[str]:

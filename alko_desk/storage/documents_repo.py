@@ -34,6 +34,15 @@ class DocumentRepository:
     def remove(self, client_id: str, doc_id: str) -> None:
         self._docs.update_one(client_part(client_id), client_id, {"$unset": {f"docs.{doc_id}": ""}})
 
+    def all_records(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(client id, document id, record) of every document (reads all partitions)."""
+        found = []
+        for part in self._docs.part_keys():
+            for doc in self._docs.find_all(part):
+                for doc_id, record in doc.get("docs", {}).items():
+                    found.append((doc["_id"], doc_id, record))
+        return found
+
     def asset_ids(self) -> set[str]:
         """Every asset id any record refers to (the reconciliation reads all partitions)."""
         found: set[str] = set()
