@@ -164,3 +164,51 @@ def qtbot_left():
     from PySide6.QtCore import Qt
 
     return Qt.MouseButton.LeftButton
+
+
+def test_an_admin_enters_cloudinary_credentials_once_and_the_secret_is_not_kept(
+    qtbot, context, admin_session, tasks, dialogs
+):
+    from alko_desk.ui.documents.settings import DocumentStorageSettings
+
+    documents = context.services_for(admin_session).extra["documents"]
+    form = DocumentStorageSettings(documents, tasks)
+    qtbot.addWidget(form)
+    form.show()
+    qtbot.keyClicks(form.cloud_name, "alko-cars")
+    qtbot.keyClicks(form.api_key, "12")
+    qtbot.keyClicks(form.api_secret, "a-long-api-secret")
+    qtbot.mouseClick(form.save_button, qtbot_left())
+    qtbot.waitUntil(lambda: "API key" in form.errors.text(), timeout=10_000)
+    form.api_key.setText("123456789012345")
+    with qtbot.waitSignal(form.saved, timeout=10_000):
+        qtbot.mouseClick(form.save_button, qtbot_left())
+    assert form.api_secret.text() == ""
+    qtbot.waitUntil(lambda: "Cloudinary (cloud alko-cars" in form.status.text(), timeout=10_000)
+    assert "a-long-api-secret" not in form.status.text()
+    assert "123456789012345" not in form.status.text()
+
+
+def test_quitting_with_a_document_waiting_asks_first(
+    context, admin_session, sales, client_id, dialogs, passport_png
+):
+    import socket
+
+    from alko_desk.ui.documents.settings import confirm_quit_with_waiting
+
+    documents = sales.extra["documents"]
+    assert confirm_quit_with_waiting(documents, dialogs, None) and dialogs.confirms == []
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    context.services_for(admin_session).extra["documents"].configure_cloudinary(
+        "alko-test",
+        "123456789012345",
+        "s3cr3t-api-secret",
+        upload_prefix=f"http://127.0.0.1:{port}",
+    )
+    documents = context.services_for(sales.session).extra["documents"]
+    documents.add(client_id, _draft(), [passport_png.read_bytes()])
+    dialogs.confirm_answer = False
+    assert not confirm_quit_with_waiting(documents, dialogs, None)
+    assert dialogs.confirms[0].startswith("1 document waiting to upload on this desk.")
