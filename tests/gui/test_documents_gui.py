@@ -212,3 +212,22 @@ def test_quitting_with_a_document_waiting_asks_first(
     dialogs.confirm_answer = False
     assert not confirm_quit_with_waiting(documents, dialogs, None)
     assert dialogs.confirms[0].startswith("1 document waiting to upload on this desk.")
+
+
+def test_a_document_number_held_by_another_client_is_flagged(
+    qtbot, sales, tasks, client_id, passport_png
+):
+    other = sales.clients.register(
+        new_client_id(),
+        draft(
+            "Ivana", "Horvat", email="ivana@example.hr", phone="092 555 1234", id_number="123456789"
+        ),
+    )
+    dialog = _dialog(qtbot, sales, tasks, client_id, find_clients=sales.clients.search)
+    dialog.load_files([passport_png])
+    qtbot.waitUntil(lambda: len(dialog.pages) == 1, timeout=10_000)
+    with qtbot.waitSignal(dialog.mrz_shown, timeout=20_000):
+        qtbot.mouseClick(dialog.read_button, qtbot_left())
+    assert dialog.duplicate_label.isVisible()
+    assert "123456789" in dialog.duplicate_label.text()
+    assert other.display_name in dialog.duplicate_label.text()

@@ -162,11 +162,14 @@ class DocumentCaptureDialog(QDialog):
         *,
         scanner=None,
         client_fields: dict[str, str] | None = None,
+        find_clients=None,
         max_side: int = images.DEFAULT_MAX_SIDE,
         today: date | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        # ClientService.search: an exact ID number finds the clients who already hold it.
+        self.find_clients = find_clients
         self.setWindowTitle(self.tr("Add an ID document"))
         self.setAcceptDrops(True)
         self.documents = documents
@@ -208,6 +211,10 @@ class DocumentCaptureDialog(QDialog):
         self.read_button = QPushButton(self.tr("Read MRZ"))
         self.mrz_status = QLabel()
         self.mrz_status.setWordWrap(True)
+        self.duplicate_label = QLabel()
+        self.duplicate_label.setWordWrap(True)
+        self.duplicate_label.setStyleSheet("color: #b00020;")
+        self.duplicate_label.hide()
         self.mrz_table = QTableWidget(0, 4)
         self.mrz_table.setHorizontalHeaderLabels(
             [self.tr("Field"), self.tr("MRZ"), self.tr("Entered / on record"), self.tr("Use")]
@@ -241,6 +248,7 @@ class DocumentCaptureDialog(QDialog):
         right.addLayout(form)
         right.addWidget(self.read_button)
         right.addWidget(self.mrz_status)
+        right.addWidget(self.duplicate_label)
         right.addWidget(self.mrz_table, 1)
         right.addWidget(self.apply_button)
         left = QVBoxLayout()
@@ -380,14 +388,36 @@ class DocumentCaptureDialog(QDialog):
         from alko_desk.services.mrz_ocr import read_mrz_image
 
         page, today = self.pages[self.current].copy(), self.today
+        find, client_id = self.find_clients, self.client_id
         self.mrz_status.setText(self.tr("Reading the MRZ…"))
         self.read_button.setEnabled(False)
-        self.tasks.run(
-            lambda: read_mrz_image(page, today),
-            on_success=self.show_reading,
-            on_finished=self._refresh,
-            parent=self,
+
+        def work():
+            reading = read_mrz_image(page, today)
+            others = []
+            if reading is not None and find is not None and reading.document_number:
+                others = [r for r in find(reading.document_number) if r.id != client_id]
+            return reading, others
+
+        def done(result):
+            reading, others = result
+            self.show_duplicates(reading, others)
+            self.show_reading(reading)
+
+        self.tasks.run(work, on_success=done, on_finished=self._refresh, parent=self)
+
+    def show_duplicates(self, reading: MrzReading | None, others: list) -> None:
+        if reading is None or not others:
+            self.duplicate_label.hide()
+            return
+        names = ", ".join(r.display_name for r in others)
+        self.duplicate_label.setText(
+            self.tr(
+                "Document number %s is already stored on another client: %s. Check before saving."
+            )
+            % (reading.document_number, names)
         )
+        self.duplicate_label.show()
 
     def _rows(self, reading: MrzReading) -> list[tuple[str, str, str, str]]:
         """(key, label, from the MRZ, entered or on record); keys starting 'doc.' can be applied."""

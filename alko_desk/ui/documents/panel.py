@@ -34,9 +34,11 @@ class ClientDocumentsPanel(QWidget):
         *,
         scanner=None,
         client_fields: dict[str, str] | None = None,
+        find_clients=None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self.find_clients = find_clients
         self.documents = documents
         self.tasks = tasks
         self.client_id = client_id
@@ -128,6 +130,7 @@ class ClientDocumentsPanel(QWidget):
             self.client_id,
             scanner=self.scanner,
             client_fields=self.client_fields,
+            find_clients=self.find_clients,
             parent=self,
         )
         self.capture.saved.connect(lambda _info: self.refresh())
