@@ -333,3 +333,37 @@ def test_switching_stores_moves_the_pages_both_ways_and_they_stay_readable(
     ]
     with pytest.raises(PermissionDenied):
         docs.migrate_to_current_store()
+
+
+def test_a_view_link_expires_within_a_minute_and_the_server_refuses_it_after(on_cloudinary):
+    import time
+    import urllib.request
+    from urllib.parse import parse_qs, urlsplit
+
+    from alko_desk.storage.document_store import CloudinaryCredentials, CloudinaryDocumentStore
+
+    fake = on_cloudinary
+    credentials = CloudinaryCredentials(
+        fake.cloud_name, fake.api_key, fake.api_secret, upload_prefix=fake.url
+    )
+    store = CloudinaryDocumentStore(credentials, link_seconds=1)
+    asset_id = new_asset_id()
+    store.put(asset_id, b"sealed bytes")
+    url = store.download_url(asset_id)
+    expires = int(parse_qs(urlsplit(url).query)["expires_at"][0])
+    assert time.time() < expires <= time.time() + 2
+    assert urllib.request.urlopen(url, timeout=5).read() == b"sealed bytes"
+    time.sleep(2.1)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=5)
+    assert refused.value.code == 401 and fake.rejected[-1] == "Link expired"
+
+
+def test_an_export_writes_the_pages_in_clear_and_is_audited(docs, client_id, tmp_path, audit):
+    info = docs.add(client_id, PASSPORT, [FRONT, BACK])
+    out = tmp_path / "export"
+    out.mkdir()
+    written = docs.export(client_id, info.id, out)
+    assert [p.suffix for p in written] == [".png", ".jpg"]
+    assert written[0].read_bytes() == FRONT and written[1].read_bytes() == BACK
+    assert audit("document.exported")[0].details == {"document": info.id, "pages": 2}
