@@ -54,3 +54,18 @@ def test_without_any_scanner_the_message_says_what_to_check(tmp_path):
     )
     assert done.stdout.startswith("No scanner found."), done.stderr
     assert "scanimage -L" in done.stdout and "switched on" in done.stdout
+
+
+def _sigpipe_ignored() -> bool:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("SigIgn:"):
+                return bool(int(line.split()[1], 16) & (1 << 12))  # SIGPIPE is signal 13
+    raise AssertionError("no SigIgn line")
+
+
+def test_a_scan_leaves_sigpipe_ignored_so_a_closed_socket_cannot_kill_the_app():
+    use_test_scanner()
+    assert _sigpipe_ignored()
+    ScanService().scan(dpi=100)
+    assert _sigpipe_ignored()  # SANE's reader had reset it to "terminate"

@@ -65,6 +65,20 @@ def _sane():
     return sane
 
 
+def _ignore_sigpipe_again() -> None:
+    """SANE's reader (sanei_thread) sets SIGPIPE back to its default, under which the next
+    write to a closed socket (an upload cut short, the database going away) kills the
+    whole app instead of raising an error. Python ignores SIGPIPE; this restores that, from
+    any thread (the `signal` module only works on the main thread)."""
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    libc.signal.restype = ctypes.c_void_p
+    libc.signal(int(signal.SIGPIPE), 1)  # SIG_IGN
+
+
 class ScanService:
     def devices(self) -> list[ScannerInfo]:
         sane = _sane()
@@ -74,6 +88,7 @@ class ScanService:
                 return [ScannerInfo(*d) for d in sane.get_devices(localOnly=False)]
             finally:
                 sane.exit()
+                _ignore_sigpipe_again()
 
     def scan(
         self,
@@ -105,6 +120,7 @@ class ScanService:
                     scanner.close()
             finally:
                 sane.exit()
+                _ignore_sigpipe_again()
 
     def _scan_with(self, scanner, dpi: int, color: bool, progress: Progress | None) -> Image.Image:
         options = scanner.get_options()
