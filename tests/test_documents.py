@@ -104,7 +104,7 @@ def test_pages_reach_cloudinary_only_as_ciphertext_and_a_view_returns_the_exact_
     _assert_ciphertext_only(fake.assets.values(), FRONT, BACK)
     for public_id in fake.uploads:  # nothing about the client or the document in the name
         folder, name = public_id.split("/")
-        assert folder == "alko-desk" and len(name) == 32 and client_id not in public_id
+        assert folder.startswith("alko-desk-") and len(name) == 32 and client_id not in public_id
     assert docs.view(client_id, info.id, 0).data == FRONT
     back = docs.view(client_id, info.id, 1)
     assert back.data == BACK and back.media_type == "image/jpeg"
@@ -230,9 +230,12 @@ def test_retries_wait_longer_each_time(context, admin_docs, docs, client_id, clo
 
 def test_reconciliation_removes_assets_no_document_refers_to(on_cloudinary, docs, client_id, audit):
     kept = docs.add(client_id, PASSPORT, [FRONT])
-    orphan = f"alko-desk/{new_asset_id()}"
+    orphan = docs.current_store().public_id(new_asset_id())
     on_cloudinary.assets[orphan] = b"left behind by a crash"
+    another_database = f"alko-desk-0123456789ab/{new_asset_id()}"
+    on_cloudinary.assets[another_database] = b"not ours"
     assert docs.reconcile() == 1
+    assert another_database in on_cloudinary.assets
     assert [p for p, _ in on_cloudinary.destroyed] == [orphan]
     assert docs.view(client_id, kept.id).data == FRONT
     assert audit("document.orphans_removed")[0].details == {"count": 1}

@@ -38,7 +38,7 @@ from alko_desk.models.documents import (
 from alko_desk.models.errors import AlkoError, NotFound, ValidationError
 from alko_desk.models.listing import Progress
 from alko_desk.models.users import Permission, Session
-from alko_desk.security.crypto import derive_key, open_sealed, seal
+from alko_desk.security.crypto import OrgKeys, derive_key, open_sealed, seal
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.base import SessionService
 from alko_desk.services.clock import Clock
@@ -171,6 +171,9 @@ class DocumentService(SessionService):
             "api_key": api_key.strip(),
             "api_secret": api_secret.strip(),
             "upload_prefix": upload_prefix.strip(),
+            # This organisation's own folder: the reconciliation removes unknown assets, and
+            # must never touch another database's (a test desk on the same account).
+            "folder": f"alko-desk-{OrgKeys(self._session.org_key).fingerprint[:12]}",
         }
         sealed = seal(self._settings_key, json.dumps(fields).encode(), "cloudinary-credentials")
         self._settings.update({"cloudinary": sealed})
