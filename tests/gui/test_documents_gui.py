@@ -8,6 +8,7 @@ from PySide6.QtCore import QRect
 from alko_desk.models.documents import DocumentType, UploadState
 from alko_desk.models.users import Role
 from alko_desk.services.clients import new_client_id
+from alko_desk.services.mrz import parse
 from alko_desk.services.scanning import ScanService
 from alko_desk.ui.documents.capture import DocumentCaptureDialog
 from alko_desk.ui.documents.panel import ClientDocumentsPanel
@@ -88,6 +89,7 @@ def test_mrz_fields_are_offered_mismatches_in_red_and_applied_only_when_ticked(
     assert dialog.is_red("client.last_name")  # HORVAT is not Kovačević
     assert not dialog.is_red("client.birth_date")  # the same date
     assert not dialog.is_red("doc.expiry")  # 2031: not expired
+    assert not dialog.is_red("doc.type")  # the type was left at its default: nothing to compare
     # Nothing changes until a field is ticked.
     qtbot.mouseClick(dialog.apply_button, qtbot_left())
     assert dialog.number_edit.text() == "987654321"
@@ -231,3 +233,12 @@ def test_a_document_number_held_by_another_client_is_flagged(
     assert dialog.duplicate_label.isVisible()
     assert "123456789" in dialog.duplicate_label.text()
     assert other.display_name in dialog.duplicate_label.text()
+
+
+def test_names_compare_without_accents_as_the_mrz_writes_them(
+    qtbot, sales, tasks, client_id, passport_png
+):
+    client = {"last_name": "Hórvat", "first_name": "Ivana"}
+    dialog = _dialog(qtbot, sales, tasks, client_id, client_fields=client)
+    dialog.show_reading(parse(VALID_TD3, dialog.today))
+    assert not dialog.is_red("client.last_name") and not dialog.is_red("client.first_name")

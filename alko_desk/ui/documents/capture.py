@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from alko_desk.models.documents import DocumentDraft, DocumentType, MrzReading
 from alko_desk.models.errors import ValidationError
 from alko_desk.models.listing import Progress
+from alko_desk.models.text import fold
 from alko_desk.services import images
 from alko_desk.ui.tasks import TaskRunner
 
@@ -425,7 +426,7 @@ class DocumentCaptureDialog(QDialog):
         birth = reading.birth_date.isoformat() if reading.birth_date else ""
         kind = mrz_document_type(reading.document_type)
         return [
-            ("doc.type", self.tr("Type"), kind.label, self.type_combo.currentData().label),
+            ("doc.type", self.tr("Type"), kind.label, self._chosen_type_label()),
             ("doc.country", self.tr("Issuing country"), reading.issuing_country, self.country_edit.text()),
             ("doc.number", self.tr("Number"), reading.document_number, self.number_edit.text()),
             ("doc.expiry", self.tr("Expiry"), expiry, self.expiry_edit.text()),
@@ -434,6 +435,10 @@ class DocumentCaptureDialog(QDialog):
             ("client.birth_date", self.tr("Birth date"), birth, self.client_fields.get("birth_date", "")),
             ("client.nationality", self.tr("Nationality"), reading.nationality, ""),
         ]  # fmt: skip
+
+    def _chosen_type_label(self) -> str:
+        """The type as entered, or "" while it is still the default (nothing to compare)."""
+        return self.type_combo.currentData().label if self.type_combo.currentIndex() > 0 else ""
 
     def show_reading(self, reading: MrzReading | None) -> None:
         self.reading = reading
@@ -555,4 +560,5 @@ def _encode_page(image: Image.Image) -> bytes:
 
 
 def _normal(text: str) -> str:
-    return " ".join(text.upper().replace("<", " ").split())
+    """For comparing: the MRZ writes names without accents (Kovačević is KOVACEVIC)."""
+    return fold(text.replace("<", " "))
