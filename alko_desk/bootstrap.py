@@ -135,6 +135,8 @@ class AppContext:
         self.setup = SetupService(
             self.organisation_repo, self.users_repo, self.audit_log, self.clock, self.hasher
         )
+        self.document_store_override = None  # tests and benchmarks: a store of their own
+        self.document_upload_timeout = 15.0  # seconds before an upload waits in the outbox
 
     def services_for(self, session: Session) -> SessionServices:
         services = self._core_services_for(session)
@@ -149,11 +151,31 @@ class AppContext:
             self.clock,
             session,
         )
+        services.extra["documents"] = self.documents_for(session, services.clients)
         return services
 
     def _currency(self) -> str:
         profile = self.organisation_repo.profile()
         return profile.currency if profile else "EUR"
+
+    def documents_for(self, session: Session, clients: ClientService):
+        """ID documents: sealed with the client's key, fetched through ClientService's check."""
+        from alko_desk.services.documents import DocumentService
+        from alko_desk.storage.document_outbox import DocumentOutbox
+        from alko_desk.storage.documents_repo import DocumentRepository, DocumentSettingsRepository
+
+        return DocumentService(
+            DocumentRepository(self.store),
+            DocumentSettingsRepository(self.store),
+            DocumentOutbox(self.data_dir / "documents-outbox"),
+            self.audit_log,
+            self.clock,
+            session,
+            client_key=clients.data_key_for_documents,
+            default_folder=self.data_dir / "documents",
+            store_override=self.document_store_override,
+            upload_timeout=self.document_upload_timeout,
+        )
 
     def _core_services_for(self, session: Session) -> SessionServices:
         return SessionServices(

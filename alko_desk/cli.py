@@ -743,6 +743,12 @@ def add_server_commands(subparsers) -> None:
     add(subparsers)
 
 
+def add_document_commands(subparsers) -> None:
+    from alko_desk.cli_documents import add_commands
+
+    add_commands(subparsers)
+
+
 COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_db_commands,
     add_user_commands,
@@ -752,6 +758,7 @@ COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_vin_commands,
     add_vehicle_commands,
     add_deal_commands,
+    add_document_commands,
 ]
 
 

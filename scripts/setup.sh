@@ -19,6 +19,10 @@ APP_PACKAGES=(
 )
 # A real Secret Service for the keyring tests, and a virtual display for runs without one.
 TEST_PACKAGES=(dbus dbus-daemon dbus-x11 gnome-keyring xvfb xauth)
+# ID documents: Tesseract reads the MRZ; SANE scans (libsane-dev builds python-sane, whose
+# wheel pip compiles with gcc); the tests render MRZs in OCR-B and scan with SANE's test backend.
+APP_PACKAGES+=(tesseract-ocr tesseract-ocr-eng libsane1 libsane-dev gcc)
+TEST_PACKAGES+=(fonts-ocr-b sane-utils)
 
 packages=("${APP_PACKAGES[@]}")
 if [ "${1:-}" = "--tests" ]; then packages+=("${TEST_PACKAGES[@]}"); fi

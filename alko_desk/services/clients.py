@@ -309,6 +309,15 @@ class ClientService(SessionService):
             )
         return self._org.unwrap_client_key(client_id, wrapped)
 
+    def data_key_for_documents(self, client_id: str) -> bytes:
+        """The client's data key, for the documents service to seal and open their ID documents.
+
+        Only for callers allowed to see clients' documents; the client must exist.
+        """
+        self._require(Permission.CLIENT_REVEAL, "see clients' ID documents", f"client:{client_id}")
+        self._load(client_id)
+        return self._data_key(client_id)
+
     def _cipher(self, client_id: str) -> FieldCipher:
         return FieldCipher(client_id, self._data_key(client_id))
 

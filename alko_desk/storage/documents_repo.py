@@ -1,0 +1,78 @@
+"""Document records (one database document per client, found by `_id`) and the store settings.
+
+A client's documents are one database document whose `_id` is the client's id, in the
+client's partition (see storage/mongo.py), holding a map from document id to record, so
+that listing a client's documents is one `_id` lookup and adding or deleting one is a
+single atomic `$set`/`$unset`. The records hold asset ids and sealed metadata only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alko_desk.storage.clients_repo import client_part
+from alko_desk.storage.mongo import Store, repository
+
+COLLECTION = "client_documents"
+SETTINGS_ID = "document_storage"
+
+
+@repository
+class DocumentRepository:
+    def __init__(self, store: Store) -> None:
+        self._docs = store.partitioned_collection(COLLECTION)
+
+    def for_client(self, client_id: str) -> dict[str, dict[str, Any]]:
+        found = self._docs.find_one(client_part(client_id), client_id)
+        return dict((found or {}).get("docs", {}))
+
+    def put(self, client_id: str, doc_id: str, record: dict[str, Any]) -> None:
+        self._docs.update_one(
+            client_part(client_id), client_id, {"$set": {f"docs.{doc_id}": record}}, upsert=True
+        )
+
+    def remove(self, client_id: str, doc_id: str) -> None:
+        self._docs.update_one(client_part(client_id), client_id, {"$unset": {f"docs.{doc_id}": ""}})
+
+    def all_records(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(client id, document id, record) of every document (reads all partitions)."""
+        found = []
+        for part in self._docs.part_keys():
+            for doc in self._docs.find_all(part):
+                for doc_id, record in doc.get("docs", {}).items():
+                    found.append((doc["_id"], doc_id, record))
+        return found
+
+    def asset_ids(self) -> set[str]:
+        """Every asset id any record refers to (the reconciliation reads all partitions)."""
+        found: set[str] = set()
+        for part in self._docs.part_keys():
+            for doc in self._docs.find_all(part):
+                for record in doc.get("docs", {}).values():
+                    found.update(page["asset_id"] for page in record.get("pages", []))
+        return found
+
+    def ensure_indexes(self) -> None:
+        self._docs.ensure_indexes()
+
+
+@repository
+class DocumentSettingsRepository:
+    """Where documents go: the sealed Cloudinary credentials, or a folder. One document in `meta`."""
+
+    def __init__(self, store: Store) -> None:
+        self._meta = store.collection("meta")
+
+    def get(self) -> dict[str, Any]:
+        doc = self._meta.find_one({"_id": SETTINGS_ID}) or {}
+        doc.pop("_id", None)
+        return doc
+
+    def update(self, changes: dict[str, Any], removed: tuple[str, ...] = ()) -> None:
+        update: dict[str, Any] = {}
+        if changes:
+            update["$set"] = changes
+        if removed:
+            update["$unset"] = dict.fromkeys(removed, "")
+        if update:
+            self._meta.update_one({"_id": SETTINGS_ID}, update, upsert=True)

@@ -1,0 +1,188 @@
+"""A client's ID documents: the list, "N documents waiting to upload", add, view and delete."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from alko_desk.models.documents import DocumentInfo, UploadState
+from alko_desk.ui.documents.capture import RED, DocumentCaptureDialog
+from alko_desk.ui.tasks import TaskRunner
+
+
+class ClientDocumentsPanel(QWidget):
+    refreshed = Signal(int)
+
+    HEADERS = ("Type", "Country", "Number", "Expiry", "Pages", "State")
+
+    def __init__(
+        self,
+        documents,
+        tasks: TaskRunner,
+        client_id: str,
+        *,
+        scanner=None,
+        client_fields: dict[str, str] | None = None,
+        find_clients=None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.find_clients = find_clients
+        self.documents = documents
+        self.tasks = tasks
+        self.client_id = client_id
+        self.scanner = scanner
+        self.client_fields = client_fields or {}
+        self.infos: list[DocumentInfo] = []
+        self.table = QTableWidget(0, len(self.HEADERS))
+        self.table.setHorizontalHeaderLabels([self.tr(h) for h in self.HEADERS])
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().hide()
+        self.waiting = QLabel()
+        self.waiting.setStyleSheet("color: #8a5a00;")
+        self.add_button = QPushButton(self.tr("Add document…"))
+        self.view_button = QPushButton(self.tr("View"))
+        self.delete_button = QPushButton(self.tr("Delete"))
+        buttons = QHBoxLayout()
+        for w in (self.add_button, self.view_button, self.delete_button):
+            buttons.addWidget(w)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.waiting)
+        layout.addLayout(buttons)
+        self.add_button.clicked.connect(self.open_capture)
+        self.view_button.clicked.connect(self.view_selected)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.capture: DocumentCaptureDialog | None = None
+        self.viewer: QDialog | None = None
+
+    def refresh(self) -> None:
+        documents, client_id = self.documents, self.client_id
+        self.tasks.run(
+            lambda: (documents.list(client_id), documents.waiting_message(), documents.today()),
+            on_success=self._show,
+            parent=self,
+        )
+
+    def sync(self) -> None:
+        """Retries the uploads that are due, then refreshes when any went up."""
+        documents = self.documents
+        self.tasks.run(
+            documents.flush_outbox,
+            on_success=lambda result: self.refresh() if result.uploaded else None,
+            on_failure=lambda _exc: True,  # still waiting: the list says so already
+            parent=self,
+        )
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.refresh()
+        self.sync()
+
+    def _show(self, result) -> None:
+        infos, waiting, today = result
+        self.infos = infos
+        self.table.setRowCount(0)
+        for info in infos:
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            expiry = info.expiry.isoformat() if info.expiry else ""
+            cells = [
+                info.type.label,
+                info.issuing_country,
+                info.number,
+                expiry + (self.tr(" (expired)") if info.expired(today) else ""),
+                str(len(info.pages)),
+                self.tr("waiting to upload")
+                if info.state is UploadState.WAITING
+                else self.tr("stored"),
+            ]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                if col == 3 and info.expired(today):
+                    item.setBackground(QBrush(RED))
+                self.table.setItem(row, col, item)
+        self.waiting.setText(waiting)
+        self.waiting.setVisible(bool(waiting))
+        self.refreshed.emit(len(infos))
+
+    def _selected(self) -> DocumentInfo | None:
+        row = self.table.currentRow()
+        return self.infos[row] if 0 <= row < len(self.infos) else None
+
+    def open_capture(self) -> DocumentCaptureDialog:
+        self.capture = DocumentCaptureDialog(
+            self.documents,
+            self.tasks,
+            self.client_id,
+            scanner=self.scanner,
+            client_fields=self.client_fields,
+            find_clients=self.find_clients,
+            parent=self,
+        )
+        self.capture.saved.connect(lambda _info: self.refresh())
+        self.capture.open()
+        return self.capture
+
+    def view_selected(self) -> None:
+        info = self._selected()
+        if info is None:
+            return
+        documents, client_id = self.documents, self.client_id
+        self.tasks.run(
+            lambda: [documents.view(client_id, info.id, n) for n in range(len(info.pages))],
+            on_success=self._show_pages,
+            parent=self,
+        )
+
+    def _show_pages(self, contents) -> None:
+        # Decrypted bytes live only in this dialog's pixmaps; nothing is written anywhere.
+        self.viewer = QDialog(self)
+        self.viewer.setWindowTitle(self.tr("ID document"))
+        box = QVBoxLayout()
+        for content in contents:
+            label = QLabel()
+            image = QImage.fromData(content.data)
+            label.setPixmap(
+                QPixmap.fromImage(image).scaledToWidth(
+                    min(900, image.width()), Qt.TransformationMode.SmoothTransformation
+                )
+            )
+            box.addWidget(label)
+        inner = QWidget()
+        inner.setLayout(box)
+        scroll = QScrollArea()
+        scroll.setWidget(inner)
+        QVBoxLayout(self.viewer).addWidget(scroll)
+        self.viewer.resize(960, 700)
+        self.viewer.open()
+
+    def delete_selected(self) -> None:
+        info = self._selected()
+        if info is None:
+            return
+        if not self.tasks.dialogs.confirm(
+            self,
+            self.tr("Delete document"),
+            self.tr("Delete this %s for good? Its pages are removed from the document store.")
+            % info.type.label.lower(),
+            self.tr("Delete"),
+        ):
+            return
+        documents, client_id = self.documents, self.client_id
+        self.tasks.run(
+            lambda: documents.delete(client_id, info.id), on_success=lambda _: self.refresh()
+        )

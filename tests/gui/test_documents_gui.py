@@ -1,0 +1,244 @@
+"""The ID document capture dialog and a client's documents list, through the real widgets."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QRect
+
+from alko_desk.models.documents import DocumentType, UploadState
+from alko_desk.models.users import Role
+from alko_desk.services.clients import new_client_id
+from alko_desk.services.mrz import parse
+from alko_desk.services.scanning import ScanService
+from alko_desk.ui.documents.capture import DocumentCaptureDialog
+from alko_desk.ui.documents.panel import ClientDocumentsPanel
+from alko_desk.ui.tasks import TaskRunner
+from tests.clients_data import draft
+from tests.mrz_images import render_document
+from tests.sane_config import use_test_scanner
+from tests.test_mrz import VALID_TD3
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def sales(context, make_user):
+    session = make_user("sam", Role.SALES)
+    return context.services_for(session)
+
+
+@pytest.fixture
+def client_id(sales):
+    return sales.clients.register(new_client_id(), draft()).id
+
+
+@pytest.fixture
+def tasks(dialogs):
+    runner = TaskRunner(dialogs)
+    yield runner
+    runner.wait_for_done(10_000)
+
+
+@pytest.fixture
+def passport_png(tmp_path):
+    path = tmp_path / "passport.png"
+    render_document(VALID_TD3, dpi=400).save(path)  # 1,970 + 315 px wide on its scanner bed
+    return path
+
+
+def _dialog(qtbot, sales, tasks, client_id, **kw) -> DocumentCaptureDialog:
+    dialog = DocumentCaptureDialog(sales.extra["documents"], tasks, client_id, **kw)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+def test_a_file_is_downscaled_rotated_and_cropped(qtbot, sales, tasks, client_id, passport_png):
+    dialog = _dialog(qtbot, sales, tasks, client_id)
+    dialog.load_files([passport_png])
+    qtbot.waitUntil(lambda: len(dialog.pages) == 1, timeout=10_000)
+    page = dialog.pages[0]
+    assert max(page.size) == 2000  # the long side at the configured maximum
+    wide, high = page.size
+    qtbot.mouseClick(dialog.rotate_right_button, qtbot_left())
+    assert dialog.pages[0].size == (high, wide)
+    qtbot.mouseClick(dialog.rotate_left_button, qtbot_left())
+    assert dialog.pages[0].size == (wide, high)
+    assert not dialog.crop_button.isEnabled()
+    shown = dialog.preview._shown
+    dialog.preview.select(QRect(shown.left(), shown.top(), shown.width() // 2, shown.height() // 2))
+    assert dialog.crop_button.isEnabled()
+    qtbot.mouseClick(dialog.crop_button, qtbot_left())
+    assert abs(dialog.pages[0].width - wide // 2) <= 4
+
+
+def test_mrz_fields_are_offered_mismatches_in_red_and_applied_only_when_ticked(
+    qtbot, sales, tasks, client_id, passport_png
+):
+    client = {"last_name": "Kovačević", "first_name": "Željko", "birth_date": "1990-01-01"}
+    dialog = _dialog(qtbot, sales, tasks, client_id, client_fields=client)
+    dialog.number_edit.setText("987654321")  # typed by hand, and wrong
+    dialog.load_files([passport_png])
+    qtbot.waitUntil(lambda: len(dialog.pages) == 1, timeout=10_000)
+    with qtbot.waitSignal(dialog.mrz_shown, timeout=20_000) as shown:
+        qtbot.mouseClick(dialog.read_button, qtbot_left())
+    reading = shown.args[0]
+    assert reading is not None and reading.valid
+    assert "every check digit holds" in dialog.mrz_status.text()
+    assert dialog.is_red("doc.number")  # differs from what was typed
+    assert dialog.is_red("client.last_name")  # HORVAT is not Kovačević
+    assert not dialog.is_red("client.birth_date")  # the same date
+    assert not dialog.is_red("doc.expiry")  # 2031: not expired
+    assert not dialog.is_red("doc.type")  # the type was left at its default: nothing to compare
+    # Nothing changes until a field is ticked.
+    qtbot.mouseClick(dialog.apply_button, qtbot_left())
+    assert dialog.number_edit.text() == "987654321"
+    for key in ("doc.number", "doc.country", "doc.expiry", "doc.type"):
+        dialog.tick(key)
+    qtbot.mouseClick(dialog.apply_button, qtbot_left())
+    assert dialog.number_edit.text() == "123456789"
+    assert dialog.country_edit.text() == "HRV" and dialog.expiry_edit.text() == "2031-06-30"
+    assert dialog.type_combo.currentData() is DocumentType.PASSPORT
+
+    with qtbot.waitSignal(dialog.saved, timeout=20_000) as saved:
+        qtbot.mouseClick(dialog.save_button, qtbot_left())
+    info = saved.args[0]
+    assert (info.number, info.issuing_country, len(info.pages)) == ("123456789", "HRV", 1)
+    [stored] = sales.extra["documents"].list(client_id)
+    assert stored.id == info.id
+
+
+def test_an_expired_document_is_shown_in_red(qtbot, sales, tasks, client_id, tmp_path):
+    from tests.test_mrz import TD3  # the ICAO specimen expired in 2012
+
+    path = tmp_path / "old.png"
+    render_document(TD3).save(path)
+    dialog = _dialog(qtbot, sales, tasks, client_id)
+    dialog.load_files([path])
+    qtbot.waitUntil(lambda: len(dialog.pages) == 1, timeout=10_000)
+    with qtbot.waitSignal(dialog.mrz_shown, timeout=20_000):
+        qtbot.mouseClick(dialog.read_button, qtbot_left())
+    assert dialog.is_red("doc.expiry")
+    assert "expired" in dialog.mrz_status.text()
+
+
+def test_a_scan_arrives_as_a_page_in_the_editor(qtbot, sales, tasks, client_id):
+    use_test_scanner()
+    dialog = _dialog(qtbot, sales, tasks, client_id, scanner=ScanService())
+    with qtbot.waitSignal(dialog.pages_changed, timeout=20_000):
+        qtbot.mouseClick(dialog.scan_button, qtbot_left())
+    assert len(dialog.pages) == 1 and abs(dialog.pages[0].width - 1011) <= 2
+    assert dialog.save_button.isEnabled() and dialog.scan_button.isEnabled()
+
+
+def test_the_list_says_one_document_is_waiting_to_upload(
+    qtbot, context, admin_session, sales, tasks, client_id, passport_png
+):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on: Cloudinary is unreachable
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    context.services_for(admin_session).extra["documents"].configure_cloudinary(
+        "alko-test",
+        "123456789012345",
+        "s3cr3t-api-secret",
+        upload_prefix=f"http://127.0.0.1:{port}",
+    )
+    documents = context.services_for(sales.session).extra["documents"]
+    documents.add(client_id, _draft(), [passport_png.read_bytes()])
+    panel = ClientDocumentsPanel(documents, tasks, client_id)
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.refreshed, timeout=10_000):
+        panel.show()  # lists, and retries the upload (still refused)
+    assert panel.waiting.text() == "1 document waiting to upload" and panel.waiting.isVisible()
+    assert panel.table.item(0, 5).text() == "waiting to upload"
+    assert documents.list(client_id)[0].state is UploadState.WAITING
+
+
+def _draft():
+    from alko_desk.models.documents import DocumentDraft
+
+    return DocumentDraft(DocumentType.PASSPORT, "HRV", "123456789")
+
+
+def qtbot_left():
+    from PySide6.QtCore import Qt
+
+    return Qt.MouseButton.LeftButton
+
+
+def test_an_admin_enters_cloudinary_credentials_once_and_the_secret_is_not_kept(
+    qtbot, context, admin_session, tasks, dialogs
+):
+    from alko_desk.ui.documents.settings import DocumentStorageSettings
+
+    documents = context.services_for(admin_session).extra["documents"]
+    form = DocumentStorageSettings(documents, tasks)
+    qtbot.addWidget(form)
+    form.show()
+    qtbot.keyClicks(form.cloud_name, "alko-cars")
+    qtbot.keyClicks(form.api_key, "12")
+    qtbot.keyClicks(form.api_secret, "a-long-api-secret")
+    qtbot.mouseClick(form.save_button, qtbot_left())
+    qtbot.waitUntil(lambda: "API key" in form.errors.text(), timeout=10_000)
+    form.api_key.setText("123456789012345")
+    with qtbot.waitSignal(form.saved, timeout=10_000):
+        qtbot.mouseClick(form.save_button, qtbot_left())
+    assert form.api_secret.text() == ""
+    qtbot.waitUntil(lambda: "Cloudinary (cloud alko-cars" in form.status.text(), timeout=10_000)
+    assert "a-long-api-secret" not in form.status.text()
+    assert "123456789012345" not in form.status.text()
+
+
+def test_quitting_with_a_document_waiting_asks_first(
+    context, admin_session, sales, client_id, dialogs, passport_png
+):
+    import socket
+
+    from alko_desk.ui.documents.settings import confirm_quit_with_waiting
+
+    documents = sales.extra["documents"]
+    assert confirm_quit_with_waiting(documents, dialogs, None) and dialogs.confirms == []
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    context.services_for(admin_session).extra["documents"].configure_cloudinary(
+        "alko-test",
+        "123456789012345",
+        "s3cr3t-api-secret",
+        upload_prefix=f"http://127.0.0.1:{port}",
+    )
+    documents = context.services_for(sales.session).extra["documents"]
+    documents.add(client_id, _draft(), [passport_png.read_bytes()])
+    dialogs.confirm_answer = False
+    assert not confirm_quit_with_waiting(documents, dialogs, None)
+    assert dialogs.confirms[0].startswith("1 document waiting to upload on this desk.")
+
+
+def test_a_document_number_held_by_another_client_is_flagged(
+    qtbot, sales, tasks, client_id, passport_png
+):
+    other = sales.clients.register(
+        new_client_id(),
+        draft(
+            "Ivana", "Horvat", email="ivana@example.hr", phone="092 555 1234", id_number="123456789"
+        ),
+    )
+    dialog = _dialog(qtbot, sales, tasks, client_id, find_clients=sales.clients.search)
+    dialog.load_files([passport_png])
+    qtbot.waitUntil(lambda: len(dialog.pages) == 1, timeout=10_000)
+    with qtbot.waitSignal(dialog.mrz_shown, timeout=20_000):
+        qtbot.mouseClick(dialog.read_button, qtbot_left())
+    assert dialog.duplicate_label.isVisible()
+    assert "123456789" in dialog.duplicate_label.text()
+    assert other.display_name in dialog.duplicate_label.text()
+
+
+def test_names_compare_without_accents_as_the_mrz_writes_them(
+    qtbot, sales, tasks, client_id, passport_png
+):
+    client = {"last_name": "Hórvat", "first_name": "Ivana"}
+    dialog = _dialog(qtbot, sales, tasks, client_id, client_fields=client)
+    dialog.show_reading(parse(VALID_TD3, dialog.today))
+    assert not dialog.is_red("client.last_name") and not dialog.is_red("client.first_name")
