@@ -17,6 +17,7 @@ class Permission(enum.Enum):
     DEAL_WRITE = "deal.write"
     INVOICE_READ = "invoice.read"
     INVOICE_WRITE = "invoice.write"
+    INVOICE_REQUEST = "invoice.request"  # sales ask finance to invoice a deal
     PAYMENT_READ = "payment.read"
     PAYMENT_WRITE = "payment.write"
     REPORT_READ = "report.read"
@@ -50,6 +51,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VEHICLE_WRITE,
             P.DEAL_READ,
             P.DEAL_WRITE,
+            P.INVOICE_REQUEST,
         }
     ),
     Role.FINANCE: frozenset(
