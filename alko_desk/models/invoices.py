@@ -369,3 +369,41 @@ class InvoiceSettings:
 
     def number(self, series: str, sequence: int) -> str:
         return f"{series}-{sequence:0{self.digits}d}"
+
+
+def credit_lines(original: Invoice, amount: Money | None, reason: str) -> tuple[InvoiceLine, ...]:
+    """The lines of a credit note for `amount` (VAT included) of `original`; None: all of it.
+
+    A full credit repeats the original lines. A partial one credits each VAT group of the
+    original in proportion to its gross amount, so the VAT taken back matches the VAT charged.
+    """
+    if amount is None:
+        return original.draft.lines
+    groups = [g for g in original.totals.breakdown if g.taxable]
+    weights = [(g.taxable + g.vat).amount for g in groups]
+    shares = amount.allocate(weights)
+    lines = []
+    for group, gross in zip(groups, shares, strict=True):
+        if not gross:
+            continue
+        net = (gross * (Decimal(100) / (Decimal(100) + group.rate))).rounded()
+        vins = ", ".join(
+            sorted(
+                {
+                    ln.vin
+                    for ln in original.draft.lines
+                    if ln.vat_category is group.category and ln.vin
+                }
+            )
+        )
+        lines.append(
+            InvoiceLine(
+                f"Partial credit of invoice {original.number}: {reason}",
+                Decimal(1),
+                net,
+                group.category,
+                group.rate,
+                vins,
+            )
+        )
+    return tuple(lines)
