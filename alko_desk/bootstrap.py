@@ -16,6 +16,7 @@ from alko_desk.services.auth import AuthService
 from alko_desk.services.client_directory import ClientDirectory
 from alko_desk.services.clients import ClientService
 from alko_desk.services.clock import Clock, SystemClock
+from alko_desk.services.invoicing import DealSource, InvoiceRecovery, InvoicingService
 from alko_desk.services.settings import SettingsService
 from alko_desk.services.setup import SetupService
 from alko_desk.services.users import UserAdminService
@@ -28,6 +29,7 @@ from alko_desk.storage.clients_repo import (
     PendingRepository,
 )
 from alko_desk.storage.embedded import EmbeddedServer
+from alko_desk.storage.invoices_repo import InvoiceRepository
 from alko_desk.storage.mongo import Store, connect
 from alko_desk.storage.organisation_repo import OrganisationRepository
 from alko_desk.storage.schema import ensure_schema
@@ -73,6 +75,7 @@ class SessionServices:
     audit: AuditService
     clients: ClientService
     extra: dict = field(default_factory=dict)
+    invoices: InvoicingService | None = None
 
 
 class AppContext:
@@ -115,6 +118,8 @@ class AppContext:
         self.setup = SetupService(
             self.organisation_repo, self.users_repo, self.audit_log, self.clock
         )
+        self.invoices_repo = InvoiceRepository(store)
+        self.deal_source: DealSource | None = None  # the deals adapter, once deals exist
 
     def services_for(self, session: Session) -> SessionServices:
         return SessionServices(
@@ -139,6 +144,14 @@ class AppContext:
                 self.clock,
                 session,
                 phone_region=self._phone_region,
+            ),
+            invoices=InvoicingService(
+                self.invoices_repo,
+                self.organisation_repo,
+                self.audit_log,
+                self.clock,
+                session,
+                self.deal_source,
             ),
         )
 
@@ -165,10 +178,19 @@ class AppContext:
 
         Never stops a login: a failure here is logged and tried again at the next one.
         """
+        done = self.finish_interrupted_invoices()
         try:
-            return self.services_for(session).clients.recover_pending()
+            return done + self.services_for(session).clients.recover_pending()
         except Exception:
             logging.getLogger(__name__).exception("finishing interrupted work failed")
+            return done
+
+    def finish_interrupted_invoices(self) -> int:
+        """Invoices a crash left after their number was taken: PDF, hash, links (invoicing.py)."""
+        try:
+            return InvoiceRecovery(self.invoices_repo, self.audit_log, self.deal_source).run()
+        except Exception:
+            logging.getLogger(__name__).exception("finishing interrupted invoices failed")
             return 0
 
     def about_info(self) -> dict[str, str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from alko_desk.models.errors import AlkoError
 from alko_desk.models.money import Money
 
 # Article 226 of Directive 2006/112/EC, point by point, and the field that carries it.
@@ -310,6 +311,7 @@ class Payment:
     reference: str
     recorded_by: str
     recorded_at: datetime
+    credit_note: str = ""  # refunds: the credit note that gave the customer money back
 
 
 @dataclass(frozen=True)
@@ -407,3 +409,7 @@ def credit_lines(original: Invoice, amount: Money | None, reason: str) -> tuple[
             )
         )
     return tuple(lines)
+
+
+class DocumentTampered(AlkoError):
+    """A stored PDF whose bytes no longer match the SHA-256 recorded when it was issued."""
