@@ -12,6 +12,7 @@ from pypdf import PdfReader
 from alko_desk.models.audit import AuditFilter
 from alko_desk.models.errors import AlkoError, PermissionDenied, ValidationError
 from alko_desk.models.invoices import (
+    DocumentKind,
     DocumentTampered,
     InvoiceStatus,
     PaymentKind,
@@ -220,8 +221,9 @@ def test_deal_invoicing_says_deals_are_not_available_yet(finance):
 
 def test_interrupted_invoice_is_completed_at_next_login(context, finance, store, audit):
     invoice = finance._insert_numbered(  # a desk that died right after the insert
-        __import__("alko_desk.models.invoices", fromlist=["x"]).DocumentKind.INVOICE,
+        DocumentKind.INVOICE,
         finance.new_draft(CROATIAN, [CAR], date(2026, 11, 24)),
+        finance.settings(),
     )
     assert store.collection("invoice_pdfs").find_one({"_id": invoice.number}) is None
     assert context.finish_interrupted_invoices() == 1

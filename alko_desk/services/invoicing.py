@@ -168,26 +168,30 @@ class InvoiceCompletion:
         self._audit = audit
         self._deals = deals
 
-    def complete(self, number: str, settings: InvoiceSettings) -> Invoice:
-        doc = self._repo.get(number)
-        if doc is None:
-            raise NotFound(f"There is no invoice {number}.")
-        invoice = invoice_from_doc(doc)
-        if doc.get("complete"):
-            return invoice
+    def complete(
+        self, number: str, settings: InvoiceSettings, just_inserted: Invoice | None = None
+    ) -> Invoice:
+        """`just_inserted`: the invoice this desk has just stored (saves reading it back)."""
+        if just_inserted is not None:
+            invoice = just_inserted
+        else:
+            doc = self._repo.get(number)
+            if doc is None:
+                raise NotFound(f"There is no invoice {number}.")
+            if doc.get("complete"):
+                return invoice_from_doc(doc)
+            invoice = invoice_from_doc(doc)
         if not invoice.pdf_sha256:
-            stored = self._repo.pdf_sha256_of_stored(number)
+            stored = None if just_inserted else self._repo.pdf_sha256_of_stored(number)
             if stored is None:
                 pdf = render_document(invoice, settings)
-                self._repo.store_pdf(number, pdf, sha256(pdf))
-                stored = self._repo.pdf_sha256_of_stored(number)  # the first one stored wins
-            self._repo.set_pdf_hash_once(number, stored)
+                stored = self._repo.store_pdf(number, pdf, sha256(pdf))
             invoice = replace(invoice, pdf_sha256=stored)
         if invoice.corrects:
             self._repo.add_credit_note(invoice.corrects.number, number)
         if invoice.draft.deal_id and invoice.kind is DocumentKind.INVOICE and self._deals:
             self._deals.mark_invoiced(invoice.draft.deal_id, number)
-        self._repo.mark_complete(number)
+        self._repo.finish(number, invoice.pdf_sha256)
         return invoice
 
 
@@ -296,8 +300,9 @@ class InvoicingService(SessionService):
         errors = validate_draft(draft)
         if errors:
             raise ValidationError("The invoice cannot be issued as it is.", errors)
-        invoice = self._insert_numbered(DocumentKind.INVOICE, draft)
-        invoice = self._completion.complete(invoice.number, self.settings())
+        settings = self.settings()
+        invoice = self._insert_numbered(DocumentKind.INVOICE, draft, settings)
+        invoice = self._completion.complete(invoice.number, settings, just_inserted=invoice)
         self._audit.record(
             self.actor,
             "invoice.issued",
@@ -362,13 +367,15 @@ class InvoicingService(SessionService):
             raise ValidationError(f"{number} is already credited in full.")
         lines = credit_lines(original, amount, reason)
         draft = replace(original.draft, lines=lines, deposits=())
+        settings = self.settings()
         note = self._insert_numbered(
             DocumentKind.CREDIT_NOTE,
             draft,
+            settings,
             corrects=InvoiceRef(original.number, original.issue_date),
             reason=reason,
         )
-        note = self._completion.complete(note.number, self.settings())
+        note = self._completion.complete(note.number, settings, just_inserted=note)
         self._audit.record(
             self.actor,
             "invoice.credited",
@@ -386,11 +393,11 @@ class InvoicingService(SessionService):
         self,
         kind: DocumentKind,
         draft: InvoiceDraft,
+        settings: InvoiceSettings,
         *,
         corrects: InvoiceRef | None = None,
         reason: str = "",
     ) -> Invoice:
-        settings = self.settings()
         now = self._clock.now()
         issue_date = now.date()
         series = settings.series_for(kind, issue_date.year)
@@ -420,11 +427,9 @@ class InvoicingService(SessionService):
         raise AlkoError("Invoice numbering is busy; please try again.")
 
     def _next_free(self, series: str, settings: InvoiceSettings) -> int:
-        """last+1: from the hint (never ahead of the stored invoices), walking forward."""
-        last = self._repo.last_number_hint(series)
-        while self._repo.exists(settings.number(series, last + 1)):
-            last += 1
-        return last + 1
+        """A first guess at last+1: the hint is never ahead of the stored invoices; a failed
+        insert walks forward from it."""
+        return self._repo.last_number_hint(series) + 1
 
     def _complete_if_needed(self, invoice: Invoice) -> Invoice:
         if invoice.pdf_sha256:

@@ -262,9 +262,6 @@ class InvoiceRepository:
     def advance_hint(self, series: str, sequence: int) -> None:
         self._series.update_one({"_id": series}, {"$max": {"last": sequence}}, upsert=True)
 
-    def exists(self, number: str) -> bool:
-        return self._invoices.find_one({"_id": number}, {"_id": 1}) is not None
-
     def try_insert(self, doc: dict[str, Any]) -> bool:
         """Stores a new invoice under its number; False when the number is already taken."""
         try:
@@ -290,12 +287,14 @@ class InvoiceRepository:
 
     # derived, written once -----------------------------------------------------
 
-    def store_pdf(self, number: str, pdf: bytes, sha256: str) -> None:
-        """Keeps the first PDF stored for a number: a second render after a crash is dropped."""
+    def store_pdf(self, number: str, pdf: bytes, sha256: str) -> str:
+        """Keeps the first PDF stored for a number (a second render after a crash is dropped);
+        returns the SHA-256 of the one kept."""
         try:
             self._pdfs.insert_one({"_id": number, "pdf": Binary(pdf), "sha256": sha256})
+            return sha256
         except DuplicateKeyError:
-            pass
+            return self.pdf_sha256_of_stored(number) or sha256
 
     def pdf(self, number: str) -> bytes | None:
         doc = self._pdfs.find_one({"_id": number})
@@ -305,16 +304,14 @@ class InvoiceRepository:
         doc = self._pdfs.find_one({"_id": number}, {"sha256": 1})
         return doc["sha256"] if doc else None
 
-    def set_pdf_hash_once(self, number: str, sha256: str) -> None:
+    def finish(self, number: str, sha256: str) -> None:
+        """Records the PDF's hash and completes the invoice; once only (complete stays True)."""
         self._invoices.update_one(
-            {"_id": number, "pdf_sha256": {"$exists": False}}, {"$set": {"pdf_sha256": sha256}}
+            {"_id": number, "complete": False}, {"$set": {"pdf_sha256": sha256, "complete": True}}
         )
 
     def add_credit_note(self, original: str, credit_note: str) -> None:
         self._invoices.update_one({"_id": original}, {"$addToSet": {"credit_notes": credit_note}})
-
-    def mark_complete(self, number: str) -> None:
-        self._invoices.update_one({"_id": number}, {"$set": {"complete": True}})
 
     # the ledger ----------------------------------------------------------------
 
