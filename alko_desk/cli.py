@@ -483,11 +483,15 @@ def demo_seed(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+from alko_desk.cli_invoices import add_invoice_commands, add_payment_commands  # noqa: E402
+
 COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_db_commands,
     add_user_commands,
     add_audit_commands,
     add_demo_commands,
+    add_invoice_commands,
+    add_payment_commands,
 ]
 
 
