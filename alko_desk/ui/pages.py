@@ -92,12 +92,18 @@ def settings_page(context: AppContext, services: SessionServices, tasks: TaskRun
     return SettingsPage(context, services, tasks)
 
 
+def invoices_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
+    from alko_desk.ui.invoices_page import InvoicesPage
+
+    return InvoicesPage(context, services, tasks)
+
+
 P = Permission
 SECTIONS: tuple[Section, ...] = (
     Section("clients", QT_TRANSLATE_NOOP("Section", "Clients"), P.CLIENT_READ, clients_page),
     Section("vehicles", QT_TRANSLATE_NOOP("Section", "Vehicles"), P.VEHICLE_READ),
     Section("deals", QT_TRANSLATE_NOOP("Section", "Deals"), P.DEAL_READ),
-    Section("invoices", QT_TRANSLATE_NOOP("Section", "Invoices"), P.INVOICE_READ),
+    Section("invoices", QT_TRANSLATE_NOOP("Section", "Invoices"), P.INVOICE_READ, invoices_page),
     Section("payments", QT_TRANSLATE_NOOP("Section", "Payments"), P.PAYMENT_READ),
     Section("reports", QT_TRANSLATE_NOOP("Section", "Reports"), P.REPORT_READ),
     Section("users", QT_TRANSLATE_NOOP("Section", "Users"), P.USER_ADMIN, users_page),
