@@ -166,6 +166,7 @@ def _date(text: str | None) -> date | None:
 def invoice_issue(args: argparse.Namespace) -> int:
     with _cli().acting_services(args) as services:
         invoicing = services.invoices
+        invoicing.finish_interrupted()  # what a desk does at login: a crash's leftovers first
         if args.deal:
             invoice = invoicing.issue_for_deal(args.deal)
         else:

@@ -19,9 +19,12 @@ APP_PACKAGES=(
 )
 # A real Secret Service for the keyring tests, and a virtual display for runs without one.
 TEST_PACKAGES=(dbus dbus-daemon dbus-x11 gnome-keyring xvfb xauth)
+# Pango for WeasyPrint, which only the invoice benchmark uses (scripts/setup.sh --bench).
+BENCH_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0)
 
 packages=("${APP_PACKAGES[@]}")
 if [ "${1:-}" = "--tests" ]; then packages+=("${TEST_PACKAGES[@]}"); fi
+if [ "${1:-}" = "--bench" ]; then packages+=("${BENCH_PACKAGES[@]}"); fi
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -80,4 +83,8 @@ setup_python() {
 
 install_system_packages
 setup_python
+if [ "${1:-}" = "--bench" ] && ! .venv/bin/python -c 'import weasyprint' 2>/dev/null; then
+  say "Installing WeasyPrint for the benchmarks"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+fi
 bash scripts/install-ferretdb.sh

@@ -269,7 +269,10 @@ class QrCode(Flowable):
     def __init__(self, payload: str, size: float = 32 * mm) -> None:
         super().__init__()
         # EPC069-12: error correction level M; no boosting, so the level stays as specified
-        self.matrix = segno.make(payload, error="m", micro=False, boost_error=False).matrix
+        # A fixed mask: choosing the "best" of eight took half of the whole render, and any
+        # mask decodes (ISO/IEC 18004 only recommends the penalty scoring).
+        code = segno.make(payload, error="m", micro=False, boost_error=False, mask=4)
+        self.matrix = code.matrix
         self.size = size
         self.width = self.height = size
 

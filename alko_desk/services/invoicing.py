@@ -248,6 +248,10 @@ class InvoicingService(SessionService):
         self._deals = deals
         self._completion = InvoiceCompletion(repo, audit, deals)
 
+    def finish_interrupted(self) -> int:
+        """Completes invoices a crashed desk left after their insert (also run at login)."""
+        return InvoiceRecovery(self._repo, self._audit, self._deals).run()
+
     # settings and drafts ---------------------------------------------------------
 
     def settings(self) -> InvoiceSettings:
