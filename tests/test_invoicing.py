@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime
 
 import pytest
 from pypdf import PdfReader
@@ -202,8 +203,13 @@ def test_roles_sales_request_finance_issue_manager_reads(context, make_user, fin
         sales.issue(draft)
     sales.request_invoice("deal-17", "customer collects on Friday")
     assert audit("invoice.requested")[0].target == "deal-17"
-    invoice = finance.issue(draft)
+    [request] = finance.requests()
+    assert (request.deal_id, request.requested_by) == ("deal-17", "sam")
+    finance.issue(replace(draft, deal_id="deal-17"))
+    assert finance.requests() == []
+    invoice = finance.get("ALKO-2026-000001")
     assert [a.invoice.number for a in manager.list_invoices()] == [invoice.number]
+    assert invoice.draft.deal_id == "deal-17"
     assert manager.pdf(invoice.number)
     with pytest.raises(PermissionDenied):
         manager.record_payment(invoice.number, Money.of("1"), PaymentMethod.CASH)
@@ -244,3 +250,21 @@ def test_receipt_pdf_for_a_payment(finance):
 def test_documents_round_trip_through_storage(finance):
     invoice = new_car_invoice(finance)
     assert invoice_to_doc(finance.get(invoice.number)) == invoice_to_doc(invoice)
+
+
+def test_each_year_starts_its_series_at_one(finance, clock):
+    clock._now = datetime(2026, 12, 31, 23, 0, tzinfo=UTC)
+    assert new_car_invoice(finance).number == "ALKO-2026-000001"
+    clock.advance(hours=2)
+    assert new_car_invoice(finance).number == "ALKO-2027-000001"
+    assert new_car_invoice(finance).number == "ALKO-2027-000002"
+
+
+def test_admin_configures_the_series(context, admin_session, finance):
+    from alko_desk.models.invoices import InvoiceSettings
+
+    admin = context.services_for(admin_session).invoices
+    admin.update_settings(InvoiceSettings(invoice_series="AC{year}", digits=4))
+    assert new_car_invoice(finance).number == "AC2026-0001"
+    with pytest.raises(PermissionDenied):
+        finance.update_settings(InvoiceSettings())

@@ -411,5 +411,15 @@ def credit_lines(original: Invoice, amount: Money | None, reason: str) -> tuple[
     return tuple(lines)
 
 
+@dataclass(frozen=True)
+class InvoiceRequest:
+    """Sales asking finance to invoice a deal."""
+
+    deal_id: str
+    note: str
+    requested_by: str
+    requested_at: datetime
+
+
 class DocumentTampered(AlkoError):
     """A stored PDF whose bytes no longer match the SHA-256 recorded when it was issued."""

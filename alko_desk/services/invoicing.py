@@ -33,6 +33,7 @@ from alko_desk.models.invoices import (
     InvoiceDraft,
     InvoiceLine,
     InvoiceRef,
+    InvoiceRequest,
     InvoiceSettings,
     InvoiceStatus,
     Party,
@@ -189,8 +190,10 @@ class InvoiceCompletion:
             invoice = replace(invoice, pdf_sha256=stored)
         if invoice.corrects:
             self._repo.add_credit_note(invoice.corrects.number, number)
-        if invoice.draft.deal_id and invoice.kind is DocumentKind.INVOICE and self._deals:
-            self._deals.mark_invoiced(invoice.draft.deal_id, number)
+        if invoice.draft.deal_id and invoice.kind is DocumentKind.INVOICE:
+            if self._deals:
+                self._deals.mark_invoiced(invoice.draft.deal_id, number)
+            self._repo.close_request(invoice.draft.deal_id, number)
         self._repo.finish(number, invoice.pdf_sha256)
         return invoice
 
@@ -337,9 +340,28 @@ class InvoicingService(SessionService):
         return self.issue(self._deals.draft_for(deal_id))
 
     def request_invoice(self, deal_id: str, note: str = "") -> None:
-        """Sales ask finance to invoice a deal; the request is the audit entry finance reads."""
+        """Sales ask finance to invoice a deal; finance sees it in `requests()`."""
         self._require(Permission.INVOICE_REQUEST, "request invoices", deal_id)
+        deal_id = deal_id.strip()
+        if not deal_id:
+            raise ValidationError("Name the deal to invoice.", {"deal": "Required."})
+        self._repo.save_request(
+            {
+                "_id": deal_id,
+                "note": note.strip()[:500],
+                "by": self.actor,
+                "at": self._clock.now(),
+                "invoice": "",
+            }
+        )
         self._audit.record(self.actor, "invoice.requested", deal_id, {"note": note[:500]})
+
+    def requests(self) -> list[InvoiceRequest]:
+        """Deals sales asked to invoice and not yet invoiced, oldest first."""
+        self._require(Permission.INVOICE_READ, "read invoice requests")
+        open_requests = [d for d in self._repo.requests() if not d.get("invoice")]
+        open_requests.sort(key=lambda d: d["at"])
+        return [InvoiceRequest(d["_id"], d["note"], d["by"], d["at"]) for d in open_requests]
 
     def credit(self, number: str, reason: str, amount: Money | None = None) -> Invoice:
         """A credit note for all (amount None) or part (VAT included) of an invoice."""

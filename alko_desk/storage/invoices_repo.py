@@ -242,6 +242,7 @@ class InvoiceRepository:
         self._series = store.collection("invoice_series")
         self._ledger = store.collection("invoice_ledger")
         self._meta = store.collection("meta")
+        self._requests = store.collection("invoice_requests")
 
     # settings ------------------------------------------------------------------
 
@@ -252,6 +253,17 @@ class InvoiceRepository:
         self._meta.replace_one(
             {"_id": SETTINGS_DOC_ID}, {"_id": SETTINGS_DOC_ID, **doc}, upsert=True
         )
+
+    # requests from sales ---------------------------------------------------------
+
+    def save_request(self, doc: dict[str, Any]) -> None:
+        self._requests.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    def requests(self) -> list[dict]:
+        return list(self._requests.find({}))
+
+    def close_request(self, deal_id: str, invoice_number: str) -> None:
+        self._requests.update_one({"_id": deal_id}, {"$set": {"invoice": invoice_number}})
 
     # numbering ---------------------------------------------------------------
 
