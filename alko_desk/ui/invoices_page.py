@@ -242,9 +242,11 @@ class InvoicesPage(QWidget):
         self.tasks = tasks
         self.loading = False
         self.preview_number = ""
+        self.select_after_load = ""  # a newly issued invoice, selected once the list has it
         # Injected prompts: tests replace these instead of clicking native dialogs.
         self.ask_printer: Callable[[QPrinter], bool] = self._print_dialog
         self.ask_save_path: Callable[[str], str] = self._save_dialog
+        self.ask_deal_id: Callable[[], str] = self._deal_dialog
         self.dialog: QDialog | None = None
 
         layout = QVBoxLayout(self)
@@ -292,6 +294,9 @@ class InvoicesPage(QWidget):
         layout.addWidget(splitter, 1)
 
         buttons = QHBoxLayout()
+        self.issue_button = QPushButton(self.tr("Issue for deal…"))
+        self.issue_button.clicked.connect(self.issue_for_deal)
+        buttons.addWidget(self.issue_button)
         self.print_button = QPushButton(self.tr("Print…"))
         self.save_button = QPushButton(self.tr("Save as PDF…"))
         self.pay_button = QPushButton(self.tr("Record payment…"))
@@ -341,6 +346,9 @@ class InvoicesPage(QWidget):
             )
         for number in selected:
             self.select(number, clear=False)
+        if self.select_after_load:
+            self.select(self.select_after_load)
+            self.select_after_load = ""
         self._update_buttons()
 
     def select(self, number: str, *, clear: bool = True) -> None:
@@ -447,6 +455,31 @@ class InvoicesPage(QWidget):
             lambda: Path(path).write_bytes(invoicing.pdf(number, "save")),
             parent=self,
         )
+
+    # issuing -------------------------------------------------------------------------------
+
+    def _deal_dialog(self) -> str:
+        from PySide6.QtWidgets import QInputDialog
+
+        text, ok = QInputDialog.getText(self, self.tr("Issue invoice"), self.tr("Deal ID:"))
+        return text.strip() if ok else ""
+
+    def issue_for_deal(self) -> None:
+        deal_id = self.ask_deal_id()
+        if not deal_id:
+            return
+        invoicing = self.invoices
+        self.issue_button.setEnabled(False)
+        self.tasks.run(
+            lambda: invoicing.issue_for_deal(deal_id),
+            on_success=self._issued,
+            on_finished=lambda: self.issue_button.setEnabled(True),
+            parent=self,
+        )
+
+    def _issued(self, invoice) -> None:
+        self.select_after_load = invoice.number
+        self.refresh()
 
     # payment and credit ------------------------------------------------------------------
 

@@ -109,3 +109,16 @@ def test_finance_previews_prints_saves_pays_and_credits(
     for expected in ("invoice.preview", "invoice.print", "invoice.save", "invoice.credited"):
         assert expected in actions
     assert context.services_for(finance_session).invoices.account(first).paid == Money.of("10000")
+
+
+def test_issuing_for_a_deal_says_deals_are_not_available_yet(
+    qtbot, open_main, finance_session, dialogs
+):
+    window = open_main(finance_session)
+    page = window.show_section("invoices")
+    qtbot.waitUntil(lambda: not page.loading, timeout=15_000)
+    page.ask_deal_id = lambda: "D-42"
+    qtbot.mouseClick(page.issue_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(dialogs.errors), timeout=15_000)
+    assert "Deals are not available" in dialogs.errors[0]
+    assert page.issue_button.isEnabled()
