@@ -268,3 +268,37 @@ def test_admin_configures_the_series(context, admin_session, finance):
     assert new_car_invoice(finance).number == "AC2026-0001"
     with pytest.raises(PermissionDenied):
         finance.update_settings(InvoiceSettings())
+
+
+def test_one_desk_at_a_time_credits_an_invoice_and_a_crashed_claim_lapses(context, finance, clock):
+    from alko_desk.models.errors import ConcurrentModification
+
+    invoice = new_car_invoice(finance)
+    other_desk = "another-session:crashed"
+    assert context.invoices_repo.claim(
+        f"credit:{invoice.number}", other_desk, clock.now(), clock.now()
+    )
+    with pytest.raises(ConcurrentModification):
+        finance.credit(invoice.number, "price reduction", Money.of("100"))
+    clock.advance(minutes=3)
+    note = finance.credit(invoice.number, "price reduction", Money.of("100"))
+    assert note.totals.gross == Money.of("100.00")
+
+
+def test_credit_counts_a_credit_note_a_crash_left_unlinked(finance):
+    from alko_desk.models.invoices import InvoiceRef, credit_lines
+
+    invoice = new_car_invoice(finance)
+    lines = credit_lines(invoice, Money.of("29000"), "damaged")
+    finance._insert_numbered(  # a desk died right after inserting this credit note
+        DocumentKind.CREDIT_NOTE,
+        replace(invoice.draft, lines=lines),
+        finance.settings(),
+        corrects=InvoiceRef(invoice.number, invoice.issue_date),
+        reason="damaged",
+    )
+    with pytest.raises(ValidationError) as err:
+        finance.credit(invoice.number, "more", Money.of("1000.01"))
+    assert "1,000.00 EUR" in err.value.message
+    assert finance.credit(invoice.number, "the rest").totals.gross == Money.of("1000.00")
+    assert finance.account(invoice.number).status is InvoiceStatus.CREDITED

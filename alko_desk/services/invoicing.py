@@ -13,15 +13,23 @@ SHA-256.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import uuid
 from dataclasses import asdict, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol
 
 from alko_desk.models.company import CompanyProfile
-from alko_desk.models.errors import AlkoError, NotFound, SetupRequired, ValidationError
+from alko_desk.models.errors import (
+    AlkoError,
+    ConcurrentModification,
+    NotFound,
+    SetupRequired,
+    ValidationError,
+)
 from alko_desk.models.invoices import (
     Address,
     BankDetails,
@@ -61,6 +69,7 @@ from alko_desk.storage.organisation_repo import OrganisationRepository
 
 log = logging.getLogger(__name__)
 MAX_NUMBER_ATTEMPTS = 10_000
+CLAIM_STALE_AFTER = timedelta(minutes=2)  # a claim older than this was left by a crashed desk
 PDF_PURPOSES = ("preview", "print", "save", "export")
 
 
@@ -329,15 +338,16 @@ class InvoicingService(SessionService):
                 "Deals are not available in this version yet, so an invoice cannot be "
                 "issued from a deal."
             )
-        for doc in self._repo.by_deal(deal_id):
-            if doc["kind"] == DocumentKind.INVOICE.value:
-                account = self._account(invoice_from_doc(doc))
-                if account.status is not InvoiceStatus.CREDITED:
-                    raise ValidationError(
-                        f"Deal {deal_id} is already invoiced: {doc['_id']}.",
-                        {"deal": "Credit that invoice in full to invoice the deal again."},
-                    )
-        return self.issue(self._deals.draft_for(deal_id))
+        with self._claim(f"deal:{deal_id}", f"deal {deal_id} is being invoiced"):
+            for doc in self._repo.by_deal(deal_id):
+                if doc["kind"] == DocumentKind.INVOICE.value:
+                    account = self._account(invoice_from_doc(doc))
+                    if account.status is not InvoiceStatus.CREDITED:
+                        raise ValidationError(
+                            f"Deal {deal_id} is already invoiced: {doc['_id']}.",
+                            {"deal": "Credit that invoice in full to invoice the deal again."},
+                        )
+            return self.issue(self._deals.draft_for(deal_id))
 
     def request_invoice(self, deal_id: str, note: str = "") -> None:
         """Sales ask finance to invoice a deal; finance sees it in `requests()`."""
@@ -372,6 +382,14 @@ class InvoicingService(SessionService):
         original = self._load(number)
         if original.is_credit_note:
             raise ValidationError(f"{number} is a credit note; credit the invoice it corrects.")
+        with self._claim(f"credit:{original.number}", f"{original.number} is being credited"):
+            return self._credit_claimed(original, reason, amount)
+
+    def _credit_claimed(self, original: Invoice, reason: str, amount: Money | None) -> Invoice:
+        number = original.number
+        # Credit notes a crash left before their link to the original: link them first,
+        # so that what is left to credit is counted right.
+        self.finish_interrupted()
         self._complete_if_needed(original)
         account = self._account(original)
         remaining = original.totals.gross - account.credited
@@ -414,6 +432,20 @@ class InvoicingService(SessionService):
             },
         )
         return note
+
+    @contextlib.contextmanager
+    def _claim(self, key: str, busy: str):
+        """One desk at a time for `key`; a crashed desk's claim lapses after a while."""
+        owner = f"{self._session.session_id}:{uuid.uuid4().hex[:8]}"
+        now = self._clock.now()
+        if not self._repo.claim(key, owner, now, now - CLAIM_STALE_AFTER):
+            raise ConcurrentModification(
+                f"Another desk is working on this right now ({busy}). Try again in a moment."
+            )
+        try:
+            yield
+        finally:
+            self._repo.release(key, owner)
 
     def _insert_numbered(
         self,

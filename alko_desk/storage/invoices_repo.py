@@ -18,7 +18,7 @@ series, a hint only), `invoice_ledger` (payments, overpayments and refunds, `_id
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -243,6 +243,7 @@ class InvoiceRepository:
         self._ledger = store.collection("invoice_ledger")
         self._meta = store.collection("meta")
         self._requests = store.collection("invoice_requests")
+        self._locks = store.collection("invoice_locks")
 
     # settings ------------------------------------------------------------------
 
@@ -253,6 +254,30 @@ class InvoiceRepository:
         self._meta.replace_one(
             {"_id": SETTINGS_DOC_ID}, {"_id": SETTINGS_DOC_ID, **doc}, upsert=True
         )
+
+    # short claims: one desk at a time credits an invoice or invoices a deal --------------
+
+    def claim(self, key: str, owner: str, now: datetime, stale_before: datetime) -> bool:
+        """True if this owner now holds `key`; a claim older than `stale_before` (a crashed
+        desk's) is taken over."""
+        try:
+            self._locks.insert_one({"_id": key, "owner": owner, "at": now})
+            return True
+        except DuplicateKeyError:
+            pass
+        held = self._locks.find_one({"_id": key})
+        if held is None:
+            return self.claim(key, owner, now, stale_before)
+        if held["at"] >= stale_before:
+            return False
+        taken = self._locks.update_one(
+            {"_id": key, "owner": held["owner"], "at": held["at"]},
+            {"$set": {"owner": owner, "at": now}},
+        )
+        return taken.modified_count == 1
+
+    def release(self, key: str, owner: str) -> None:
+        self._locks.delete_one({"_id": key, "owner": owner})
 
     # requests from sales ---------------------------------------------------------
 
