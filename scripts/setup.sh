@@ -19,6 +19,7 @@ APP_PACKAGES=(
 )
 # A real Secret Service for the keyring tests, and a virtual display for runs without one.
 TEST_PACKAGES=(dbus dbus-daemon dbus-x11 gnome-keyring xvfb xauth)
+TEST_PACKAGES+=(zbar-tools)  # zbarimg scans the EPC QR code printed on invoices
 # Pango for WeasyPrint, which only the invoice benchmark uses (scripts/setup.sh --bench).
 BENCH_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0)
 

@@ -201,3 +201,46 @@ def test_receipt_pdf_names_payment_and_balance():
     text = pdf_text(render_receipt_pdf(payment, invoice, Money.of("20437.50")))
     for expected in (RUSSIAN.name, "10,000.00 EUR", "20,437.50 EUR", "card", "auth 4711"):
         assert expected in text
+
+
+def test_epc_qr_code_printed_on_the_invoice_scans_back(tmp_path, qapp):
+    """Renders the page as a printer would and reads the QR code with zbarimg (zbar-tools)."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("zbarimg"):
+        pytest.skip("zbarimg (zbar-tools, scripts/setup.sh --tests) is not installed")
+    from PySide6.QtCore import QSize, Qt
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtPdf import QPdfDocument
+
+    pdf_file = tmp_path / "invoice.pdf"
+    pdf_file.write_bytes(render_invoice_pdf(issued(deposit_draft())))
+    document = QPdfDocument()
+    document.load(str(pdf_file))
+    page = document.render(0, QSize(1700, 2404))
+    paper = QImage(page.size(), QImage.Format.Format_RGB32)
+    paper.fill(Qt.GlobalColor.white)
+    painter = QPainter(paper)
+    painter.drawImage(0, 0, page)
+    painter.end()
+    paper.save(str(tmp_path / "page.png"))
+    scanned = subprocess.run(
+        ["zbarimg", "-q", "--raw", str(tmp_path / "page.png")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert scanned.stdout.rstrip("\n").split("\n") == [
+        "BCD",
+        "002",
+        "1",
+        "SCT",
+        "PBZGHR2X",
+        "ALKO Cars d.o.o.",
+        "HR1210010051863000160",
+        "EUR27437.50",
+        "",
+        "",
+        "ALKO-2026-000001",
+    ]
