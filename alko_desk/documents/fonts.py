@@ -1,7 +1,8 @@
 """The TTF fonts embedded in every PDF, so that any client name prints (diacritics, Cyrillic).
 
 DejaVu Sans is looked up on the system (fontconfig, then the Debian path of
-fonts-dejavu-core); the copy shipped in resources/fonts is the fallback.
+fonts-dejavu-core); the copy shipped in alko_desk/resources/fonts (with its licence) is
+the fallback.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from pathlib import Path
 
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
-
-from alko_desk.resources import resource_path
 
 REGULAR = "AlkoSans"
 BOLD = "AlkoSans-Bold"
@@ -55,7 +54,20 @@ def font_file(name: str) -> Path:
     for folder in _KNOWN_DIRS:
         if (folder / filename).is_file():
             return folder / filename
-    return resource_path(f"fonts/{filename}")
+    return _shipped(filename)
+
+
+def _shipped(filename: str) -> Path:
+    """The copy inside the package (alko_desk/resources/fonts), wherever it is installed."""
+    try:
+        from alko_desk.resources import resource_path
+
+        path = Path(resource_path(f"fonts/{filename}"))
+        if path.is_file():
+            return path
+    except (ImportError, RuntimeError):
+        pass
+    return Path(__file__).resolve().parent.parent / "resources" / "fonts" / filename
 
 
 @functools.cache
