@@ -244,3 +244,14 @@ def test_epc_qr_code_printed_on_the_invoice_scans_back(tmp_path, qapp):
         "",
         "ALKO-2026-000001",
     ]
+
+
+def test_a_font_copy_ships_with_the_package_for_machines_without_dejavu():
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    from alko_desk.documents.fonts import _shipped
+
+    for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"):
+        path = _shipped(name)
+        assert path.is_file() and "resources" in path.parts
+        assert TTFont(f"probe-{name}", str(path)).face.charToGlyph.get(ord("Ж"))
