@@ -302,3 +302,15 @@ def test_credit_counts_a_credit_note_a_crash_left_unlinked(finance):
     assert "1,000.00 EUR" in err.value.message
     assert finance.credit(invoice.number, "the rest").totals.gross == Money.of("1000.00")
     assert finance.account(invoice.number).status is InvoiceStatus.CREDITED
+
+
+def test_credit_notes_never_add_up_to_more_than_the_invoice(finance):
+    odd = car_line(price="9999.99")
+    invoice = finance.issue(finance.new_draft(CROATIAN, [odd], date(2026, 11, 24)))
+    for _ in range(3):
+        finance.credit(invoice.number, "instalment of goodwill", Money.of("3333.33"))
+    account = finance.account(invoice.number)
+    assert account.credited <= invoice.totals.gross
+    last = finance.credit(invoice.number, "the rest")
+    assert finance.account(invoice.number).credited == invoice.totals.gross
+    assert last.totals.gross > Money.zero()

@@ -50,6 +50,7 @@ from alko_desk.models.invoices import (
     PaymentMethod,
     VatCategory,
     account_status,
+    compute_totals,
     credit_lines,
 )
 from alko_desk.models.money import Money
@@ -409,8 +410,16 @@ class InvoicingService(SessionService):
             amount = remaining  # the rest, after earlier partial credits
         if remaining.amount <= 0:
             raise ValidationError(f"{number} is already credited in full.")
-        lines = credit_lines(original, amount, reason)
-        draft = replace(original.draft, lines=lines, deposits=())
+        lines = list(credit_lines(original, amount, reason))
+        # VAT is computed on the rounded net amounts, so a partial credit can come out a cent
+        # above what is left; take that cent off the net of its largest line.
+        while compute_totals(lines, original.currency).gross > remaining:
+            i = max(range(len(lines)), key=lambda n: lines[n].net.amount)
+            quantum = lines[i].unit_price.quantum
+            lines[i] = replace(
+                lines[i], unit_price=lines[i].unit_price - Money(quantum, original.currency)
+            )
+        draft = replace(original.draft, lines=tuple(lines), deposits=())
         settings = self.settings()
         note = self._insert_numbered(
             DocumentKind.CREDIT_NOTE,
