@@ -8,7 +8,7 @@ test:   ## set up, then the whole test suite with a real Secret Service (PYTEST_
 	bash scripts/run-tests.sh $(PYTEST_ARGS)
 
 bench:  ## set up, then print the benchmark table
-	bash scripts/setup.sh
+	bash scripts/setup.sh --bench
 	QT_QPA_PLATFORM=offscreen .venv/bin/python -m bench
 
 setup:  ## only set up: system packages (as root), .venv, FerretDB

@@ -20,6 +20,7 @@ from alko_desk.services.clients import ClientService
 from alko_desk.services.clock import Clock, SystemClock
 from alko_desk.services.deal_calc import compute as compute_deal
 from alko_desk.services.deals import DealService
+from alko_desk.services.invoicing import DealSource, InvoiceRecovery, InvoicingService
 from alko_desk.services.settings import SettingsService
 from alko_desk.services.setup import SetupService
 from alko_desk.services.users import UserAdminService
@@ -34,6 +35,7 @@ from alko_desk.storage.clients_repo import (
 )
 from alko_desk.storage.deals_repo import DealRepository
 from alko_desk.storage.embedded import EmbeddedServer
+from alko_desk.storage.invoices_repo import InvoiceRepository
 from alko_desk.storage.mongo import Store, connect
 from alko_desk.storage.organisation_repo import OrganisationRepository
 from alko_desk.storage.schema import ensure_schema
@@ -83,6 +85,7 @@ class SessionServices:
     client_cards: ClientCardService | None = None
     vehicles: VehicleService | None = None
     deals: DealService | None = None
+    invoices: InvoicingService | None = None
 
 
 class AppContext:
@@ -137,6 +140,8 @@ class AppContext:
         )
         self.document_store_override = None  # tests and benchmarks: a store of their own
         self.document_upload_timeout = 15.0  # seconds before an upload waits in the outbox
+        self.invoices_repo = InvoiceRepository(store)
+        self.deal_source: DealSource | None = None  # the deals adapter, once deals exist
 
     def services_for(self, session: Session) -> SessionServices:
         services = self._core_services_for(session)
@@ -203,6 +208,14 @@ class AppContext:
                 phone_region=self._phone_region,
             ),
             client_cards=ClientCardService(session, self.audit_log, self.clock),
+            invoices=InvoicingService(
+                self.invoices_repo,
+                self.organisation_repo,
+                self.audit_log,
+                self.clock,
+                session,
+                self.deal_source,
+            ),
         )
 
     def _directory_for(self, session: Session) -> ClientDirectory:
@@ -232,10 +245,19 @@ class AppContext:
             self.services_for(session).vehicles.recover_imports()
         except Exception:
             logging.getLogger(__name__).exception("finishing interrupted stock work failed")
+        done = self.finish_interrupted_invoices()
         try:
-            return self.services_for(session).clients.recover_pending()
+            return done + self.services_for(session).clients.recover_pending()
         except Exception:
             logging.getLogger(__name__).exception("finishing interrupted work failed")
+            return done
+
+    def finish_interrupted_invoices(self) -> int:
+        """Invoices a crash left after their number was taken: PDF, hash, links (invoicing.py)."""
+        try:
+            return InvoiceRecovery(self.invoices_repo, self.audit_log, self.deal_source).run()
+        except Exception:
+            logging.getLogger(__name__).exception("finishing interrupted invoices failed")
             return 0
 
     def about_info(self) -> dict[str, str]:

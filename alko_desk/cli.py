@@ -749,6 +749,8 @@ def add_document_commands(subparsers) -> None:
     add_commands(subparsers)
 
 
+from alko_desk.cli_invoices import add_invoice_commands, add_payment_commands  # noqa: E402
+
 COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_db_commands,
     add_user_commands,
@@ -759,6 +761,8 @@ COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_vehicle_commands,
     add_deal_commands,
     add_document_commands,
+    add_invoice_commands,
+    add_payment_commands,
 ]
 
 

@@ -23,9 +23,13 @@ TEST_PACKAGES=(dbus dbus-daemon dbus-x11 gnome-keyring xvfb xauth)
 # wheel pip compiles with gcc); the tests render MRZs in OCR-B and scan with SANE's test backend.
 APP_PACKAGES+=(tesseract-ocr tesseract-ocr-eng libsane1 libsane-dev gcc)
 TEST_PACKAGES+=(fonts-ocr-b sane-utils)
+TEST_PACKAGES+=(zbar-tools)  # zbarimg scans the EPC QR code printed on invoices
+# Pango for WeasyPrint, which only the invoice benchmark uses (scripts/setup.sh --bench).
+BENCH_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0)
 
 packages=("${APP_PACKAGES[@]}")
 if [ "${1:-}" = "--tests" ]; then packages+=("${TEST_PACKAGES[@]}"); fi
+if [ "${1:-}" = "--bench" ]; then packages+=("${BENCH_PACKAGES[@]}"); fi
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -84,4 +88,8 @@ setup_python() {
 
 install_system_packages
 setup_python
+if [ "${1:-}" = "--bench" ] && ! .venv/bin/python -c 'import weasyprint' 2>/dev/null; then
+  say "Installing WeasyPrint for the benchmarks"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+fi
 bash scripts/install-ferretdb.sh

@@ -18,6 +18,7 @@ class Permission(enum.Enum):
     DEAL_APPROVE = "deal.approve"  # a discount above the threshold in Settings
     INVOICE_READ = "invoice.read"
     INVOICE_WRITE = "invoice.write"
+    INVOICE_REQUEST = "invoice.request"  # sales ask finance to invoice a deal
     PAYMENT_READ = "payment.read"
     PAYMENT_WRITE = "payment.write"
     REPORT_READ = "report.read"
@@ -51,6 +52,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VEHICLE_WRITE,
             P.DEAL_READ,
             P.DEAL_WRITE,
+            P.INVOICE_REQUEST,
         }
     ),
     Role.FINANCE: frozenset(

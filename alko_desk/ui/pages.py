@@ -104,13 +104,28 @@ def deals_page(context: AppContext, services: SessionServices, tasks: TaskRunner
     return DealsPage(context, services, tasks)
 
 
+def invoices_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
+    from alko_desk.ui.invoices_page import InvoicesPage
+
+    return InvoicesPage(context, services, tasks)
+
+
+def payments_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
+    """Payments are recorded on the invoice they settle: the Invoices page, open items first."""
+    from alko_desk.ui.invoices_page import InvoicesPage
+
+    page = InvoicesPage(context, services, tasks)
+    page.filter.setCurrentIndex(page.filter.findData("open"))
+    return page
+
+
 P = Permission
 SECTIONS: tuple[Section, ...] = (
     Section("clients", QT_TRANSLATE_NOOP("Section", "Clients"), P.CLIENT_READ, clients_page),
     Section("vehicles", QT_TRANSLATE_NOOP("Section", "Vehicles"), P.VEHICLE_READ, vehicles_page),
     Section("deals", QT_TRANSLATE_NOOP("Section", "Deals"), P.DEAL_READ, deals_page),
-    Section("invoices", QT_TRANSLATE_NOOP("Section", "Invoices"), P.INVOICE_READ),
-    Section("payments", QT_TRANSLATE_NOOP("Section", "Payments"), P.PAYMENT_READ),
+    Section("invoices", QT_TRANSLATE_NOOP("Section", "Invoices"), P.INVOICE_READ, invoices_page),
+    Section("payments", QT_TRANSLATE_NOOP("Section", "Payments"), P.PAYMENT_READ, payments_page),
     Section("reports", QT_TRANSLATE_NOOP("Section", "Reports"), P.REPORT_READ),
     Section("users", QT_TRANSLATE_NOOP("Section", "Users"), P.USER_ADMIN, users_page),
     Section("settings", QT_TRANSLATE_NOOP("Section", "Settings"), P.SETTINGS_ADMIN, settings_page),

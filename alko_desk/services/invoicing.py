@@ -1,0 +1,754 @@
+"""Issuing invoices and credit notes, printing them, and the payments against them.
+
+Numbering and crashes (see storage/invoices_repo.py): an invoice is inserted under its
+number at last+1 (the unique `_id` is the compare-and-set); everything after that insert
+(the PDF and its hash, the credit-note link on the original, the deal's state) is derived
+from the stored document and completed idempotently by `complete()`, which
+`InvoiceRecovery` runs again at the next login for whatever a crash left unfinished.
+
+Issued invoices never change: this service has no method that edits one. Corrections
+are credit notes; re-printing returns the bytes stored at issue, after checking their
+SHA-256.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import uuid
+from dataclasses import asdict, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from alko_desk.models.company import CompanyProfile
+from alko_desk.models.errors import (
+    AlkoError,
+    ConcurrentModification,
+    NotFound,
+    SetupRequired,
+    ValidationError,
+)
+from alko_desk.models.invoices import (
+    Address,
+    BankDetails,
+    Deposit,
+    DocumentKind,
+    DocumentTampered,
+    Invoice,
+    InvoiceAccount,
+    InvoiceDraft,
+    InvoiceLine,
+    InvoiceRef,
+    InvoiceRequest,
+    InvoiceSettings,
+    InvoiceStatus,
+    Party,
+    Payment,
+    PaymentKind,
+    PaymentMethod,
+    VatCategory,
+    account_status,
+    compute_totals,
+    credit_lines,
+)
+from alko_desk.models.money import Money
+from alko_desk.models.users import Permission, Session
+from alko_desk.services.audit import AuditLog
+from alko_desk.services.base import SessionService
+from alko_desk.services.clock import Clock
+from alko_desk.storage.invoices_repo import (
+    InvoiceRepository,
+    invoice_from_doc,
+    invoice_to_doc,
+    ledger_id,
+    payment_from_doc,
+    payment_to_doc,
+)
+from alko_desk.storage.organisation_repo import OrganisationRepository
+
+log = logging.getLogger(__name__)
+MAX_NUMBER_ATTEMPTS = 10_000
+CLAIM_STALE_AFTER = timedelta(minutes=2)  # a claim older than this was left by a crashed desk
+PDF_PURPOSES = ("preview", "print", "save", "export")
+
+
+class DealSource(Protocol):
+    """What invoicing needs from deals: the one adapter to write when deals land."""
+
+    def draft_for(self, deal_id: str) -> InvoiceDraft:
+        """The draft of an approved deal; raises AlkoError if it cannot be invoiced."""
+        ...
+
+    def mark_invoiced(self, deal_id: str, invoice_number: str) -> None:
+        """Idempotent: called again after a crash."""
+        ...
+
+
+# ----------------------------------------------------------------------------- pure helpers
+
+
+def supplier_from_profile(profile: CompanyProfile) -> Party:
+    """The company as the seller: the country from the VAT ID's prefix (or the phone region)."""
+    prefix = profile.vat_id.strip()[:2].upper()
+    country = prefix if prefix.isalpha() else profile.phone_region
+    if country == "EL":  # Greek VAT IDs start with EL; the country code is GR
+        country = "GR"
+    return Party(profile.name, Address(profile.address, country=country), vat_id=profile.vat_id)
+
+
+def settings_from_doc(doc: dict | None) -> InvoiceSettings:
+    if not doc:
+        return InvoiceSettings()
+    known = InvoiceSettings.__dataclass_fields__
+    return InvoiceSettings(**{k: v for k, v in doc.items() if k in known})
+
+
+def validate_draft(draft: InvoiceDraft) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not draft.supplier.name.strip() or not draft.supplier.vat_id.strip():
+        errors["supplier"] = "The company's name and VAT ID are needed (Settings)."
+    if not draft.customer.name.strip():
+        errors["customer.name"] = "Enter the customer's name."
+    if not draft.customer.address.street.strip():
+        errors["customer.address"] = "Enter the customer's address."
+    country = draft.customer.address.country
+    if len(country) != 2 or not country.isalpha() or not country.isupper():
+        errors["customer.country"] = "Enter the customer's country as a two-letter code, e.g. HR."
+    if not draft.lines:
+        errors["lines"] = "An invoice needs at least one line."
+    for i, line in enumerate(draft.lines, start=1):
+        where = f"lines.{i}"
+        if not line.description.strip():
+            errors[where] = f"Line {i} needs a description."
+        elif line.quantity <= 0:
+            errors[where] = f"Line {i}: the quantity must be more than zero."
+        elif line.unit_price.currency != draft.currency:
+            errors[where] = (
+                f"Line {i} is in {line.unit_price.currency}, the invoice in {draft.currency}."
+            )
+        elif line.unit_price.amount < 0:
+            errors[where] = f"Line {i}: the price cannot be negative (use a credit note)."
+        elif line.vat_category is VatCategory.STANDARD and not (0 < line.vat_rate <= 100):
+            errors[where] = f"Line {i}: a standard-rated line needs a VAT rate above 0 %."
+        elif line.vat_category is not VatCategory.STANDARD and line.vat_rate != 0:
+            errors[where] = f"Line {i}: {line.vat_category.label.lower()} lines carry no VAT rate."
+    if any(ln.vat_category is VatCategory.INTRA_COMMUNITY for ln in draft.lines):
+        buyer_vat = draft.customer.vat_id.replace(" ", "").upper()
+        if not buyer_vat:
+            errors["customer.vat_id"] = "An intra-community supply needs the buyer's VAT ID."
+        elif buyer_vat[:2] == draft.supplier.vat_id.replace(" ", "").upper()[:2]:
+            errors["customer.vat_id"] = (
+                "An intra-community supply goes to a buyer registered in another EU country."
+            )
+    for deposit in draft.deposits:
+        if deposit.amount.currency != draft.currency or deposit.amount.amount <= 0:
+            errors["deposits"] = "Deposits are positive amounts in the invoice's currency."
+    if not errors and draft.lines and draft.totals().due.amount < 0:
+        errors["deposits"] = "The deposits are more than the invoice total."
+    return errors
+
+
+def render_document(invoice: Invoice, settings: InvoiceSettings) -> bytes:
+    """The stored form of an invoice: the printable PDF with its e-invoice embedded."""
+    from alko_desk.documents.cii import embed_e_invoice
+    from alko_desk.documents.invoice_pdf import render_invoice_pdf
+
+    return embed_e_invoice(render_invoice_pdf(invoice, settings), invoice)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ----------------------------------------------------------------------------- completion
+
+
+class InvoiceCompletion:
+    """Finishes what follows the insert of an invoice; every step may run twice.
+
+    Kept apart from the session-bound service so that it can move into the platform's
+    generic intent log: it needs only the repository, the settings and the deal adapter.
+    """
+
+    def __init__(
+        self, repo: InvoiceRepository, audit: AuditLog, deals: DealSource | None = None
+    ) -> None:
+        self._repo = repo
+        self._audit = audit
+        self._deals = deals
+
+    def complete(
+        self, number: str, settings: InvoiceSettings, just_inserted: Invoice | None = None
+    ) -> Invoice:
+        """`just_inserted`: the invoice this desk has just stored (saves reading it back)."""
+        if just_inserted is not None:
+            invoice = just_inserted
+        else:
+            doc = self._repo.get(number)
+            if doc is None:
+                raise NotFound(f"There is no invoice {number}.")
+            if doc.get("complete"):
+                return invoice_from_doc(doc)
+            invoice = invoice_from_doc(doc)
+        if not invoice.pdf_sha256:
+            stored = None if just_inserted else self._repo.pdf_sha256_of_stored(number)
+            if stored is None:
+                pdf = render_document(invoice, settings)
+                stored = self._repo.store_pdf(number, pdf, sha256(pdf))
+            invoice = replace(invoice, pdf_sha256=stored)
+        if invoice.corrects:
+            self._repo.add_credit_note(invoice.corrects.number, number)
+        if invoice.draft.deal_id and invoice.kind is DocumentKind.INVOICE:
+            if self._deals:
+                self._deals.mark_invoiced(invoice.draft.deal_id, number)
+            self._repo.close_request(invoice.draft.deal_id, number)
+        self._repo.finish(number, invoice.pdf_sha256)
+        return invoice
+
+
+class InvoiceRecovery:
+    """The recovery step run at login: completes invoices a crash left after their insert."""
+
+    def __init__(
+        self,
+        repo: InvoiceRepository,
+        audit: AuditLog,
+        deals: DealSource | None = None,
+    ) -> None:
+        self._repo = repo
+        self._audit = audit
+        self._completion = InvoiceCompletion(repo, audit, deals)
+
+    def run(self) -> int:
+        numbers = self._repo.incomplete()
+        if not numbers:
+            return 0
+        settings = settings_from_doc(self._repo.settings())
+        done = 0
+        for number in sorted(numbers):
+            try:
+                invoice = self._completion.complete(number, settings)
+                self._audit.record(
+                    "system",
+                    "invoice.completed",
+                    number,
+                    {"after": "interruption", "pdf_sha256": invoice.pdf_sha256},
+                )
+                done += 1
+            except Exception:
+                log.exception("could not complete invoice %s", number)
+        return done
+
+
+# ----------------------------------------------------------------------------- the service
+
+
+class InvoicingService(SessionService):
+    def __init__(
+        self,
+        repo: InvoiceRepository,
+        organisation: OrganisationRepository,
+        audit: AuditLog,
+        clock: Clock,
+        session: Session,
+        deals: DealSource | None = None,
+    ) -> None:
+        super().__init__(session, audit, clock)
+        self._repo = repo
+        self._org = organisation
+        self._deals = deals
+        self._completion = InvoiceCompletion(repo, audit, deals)
+
+    def finish_interrupted(self) -> int:
+        """Completes invoices a crashed desk left after their insert (also run at login)."""
+        return InvoiceRecovery(self._repo, self._audit, self._deals).run()
+
+    # settings and drafts ---------------------------------------------------------
+
+    def settings(self) -> InvoiceSettings:
+        return settings_from_doc(self._repo.settings())
+
+    def update_settings(self, settings: InvoiceSettings) -> None:
+        self._require(Permission.SETTINGS_ADMIN, "change invoice settings", "invoice_settings")
+        probe = settings.number(settings.series_for(DocumentKind.INVOICE, 2026), 1)
+        if "{year}" in probe or "/" in probe or not (1 <= settings.digits <= 12):
+            raise ValidationError("The invoice series cannot be used.", {"series": probe})
+        self._repo.save_settings(asdict(settings))
+        self._audit.record(self.actor, "settings.invoices_changed", "invoice_settings")
+
+    def company(self) -> CompanyProfile:
+        profile = self._org.profile()
+        if profile is None:
+            raise SetupRequired("ALKO Desk has not been set up yet.")
+        return profile
+
+    def new_draft(
+        self,
+        customer: Party,
+        lines: list[InvoiceLine] | tuple[InvoiceLine, ...],
+        supply_date: date,
+        *,
+        deposits: tuple[Deposit, ...] = (),
+        deal_id: str = "",
+        notes: str = "",
+    ) -> InvoiceDraft:
+        """A draft whose supplier, bank, currency and terms come from Settings."""
+        profile = self.company()
+        settings = self.settings()
+        return InvoiceDraft(
+            supplier=supplier_from_profile(profile),
+            customer=customer,
+            lines=tuple(lines),
+            supply_date=supply_date,
+            currency=profile.currency,
+            deposits=tuple(deposits),
+            bank=BankDetails(profile.bank_account, settings.bic, settings.bank_name),
+            payment_terms_days=settings.payment_terms_days,
+            deal_id=deal_id,
+            notes=notes,
+        )
+
+    # issuing ---------------------------------------------------------------------
+
+    def issue(self, draft: InvoiceDraft) -> Invoice:
+        self._require(Permission.INVOICE_WRITE, "issue invoices", draft.deal_id)
+        errors = validate_draft(draft)
+        if errors:
+            raise ValidationError("The invoice cannot be issued as it is.", errors)
+        settings = self.settings()
+        invoice = self._insert_numbered(DocumentKind.INVOICE, draft, settings)
+        invoice = self._completion.complete(invoice.number, settings, just_inserted=invoice)
+        self._audit.record(
+            self.actor,
+            "invoice.issued",
+            invoice.number,
+            {
+                "deal": draft.deal_id,
+                "gross": str(invoice.totals.gross),
+                "pdf_sha256": invoice.pdf_sha256,
+            },
+        )
+        return invoice
+
+    def issue_for_deal(self, deal_id: str) -> Invoice:
+        self._require(Permission.INVOICE_WRITE, "issue invoices", deal_id)
+        if self._deals is None:
+            raise AlkoError(
+                "Deals are not available in this version yet, so an invoice cannot be "
+                "issued from a deal."
+            )
+        with self._claim(f"deal:{deal_id}", f"deal {deal_id} is being invoiced"):
+            for doc in self._repo.by_deal(deal_id):
+                if doc["kind"] == DocumentKind.INVOICE.value:
+                    account = self._account(invoice_from_doc(doc))
+                    if account.status is not InvoiceStatus.CREDITED:
+                        raise ValidationError(
+                            f"Deal {deal_id} is already invoiced: {doc['_id']}.",
+                            {"deal": "Credit that invoice in full to invoice the deal again."},
+                        )
+            return self.issue(self._deals.draft_for(deal_id))
+
+    def request_invoice(self, deal_id: str, note: str = "") -> None:
+        """Sales ask finance to invoice a deal; finance sees it in `requests()`."""
+        self._require(Permission.INVOICE_REQUEST, "request invoices", deal_id)
+        deal_id = deal_id.strip()
+        if not deal_id:
+            raise ValidationError("Name the deal to invoice.", {"deal": "Required."})
+        self._repo.save_request(
+            {
+                "_id": deal_id,
+                "note": note.strip()[:500],
+                "by": self.actor,
+                "at": self._clock.now(),
+                "invoice": "",
+            }
+        )
+        self._audit.record(self.actor, "invoice.requested", deal_id, {"note": note[:500]})
+
+    def requests(self) -> list[InvoiceRequest]:
+        """Deals sales asked to invoice and not yet invoiced, oldest first."""
+        self._require(Permission.INVOICE_READ, "read invoice requests")
+        open_requests = [d for d in self._repo.requests() if not d.get("invoice")]
+        open_requests.sort(key=lambda d: d["at"])
+        return [InvoiceRequest(d["_id"], d["note"], d["by"], d["at"]) for d in open_requests]
+
+    def credit(self, number: str, reason: str, amount: Money | None = None) -> Invoice:
+        """A credit note for all (amount None) or part (VAT included) of an invoice."""
+        self._require(Permission.INVOICE_WRITE, "issue credit notes", number)
+        reason = reason.strip()
+        if not reason:
+            raise ValidationError("Give a reason for the credit note.", {"reason": "Required."})
+        original = self._load(number)
+        if original.is_credit_note:
+            raise ValidationError(f"{number} is a credit note; credit the invoice it corrects.")
+        with self._claim(f"credit:{original.number}", f"{original.number} is being credited"):
+            return self._credit_claimed(original, reason, amount)
+
+    def _credit_claimed(self, original: Invoice, reason: str, amount: Money | None) -> Invoice:
+        number = original.number
+        # Credit notes a crash left before their link to the original: link them first,
+        # so that what is left to credit is counted right.
+        self.finish_interrupted()
+        self._complete_if_needed(original)
+        account = self._account(original)
+        remaining = original.totals.gross - account.credited
+        if amount is not None:
+            if amount.currency != original.currency:
+                raise ValidationError(f"The amount must be in {original.currency}.")
+            amount = amount.rounded()
+            if amount.amount <= 0:
+                raise ValidationError("The amount to credit must be more than zero.")
+            if amount > remaining:
+                raise ValidationError(
+                    f"Only {remaining} of {number} is left to credit.", {"amount": str(remaining)}
+                )
+            if amount == original.totals.gross:
+                amount = None
+        if amount is None and account.credited:
+            amount = remaining  # the rest, after earlier partial credits
+        if remaining.amount <= 0:
+            raise ValidationError(f"{number} is already credited in full.")
+        lines = list(credit_lines(original, amount, reason))
+        # VAT is computed on the rounded net amounts, so a partial credit can come out a cent
+        # above what is left; take that cent off the net of its largest line.
+        while compute_totals(lines, original.currency).gross > remaining:
+            i = max(range(len(lines)), key=lambda n: lines[n].net.amount)
+            quantum = lines[i].unit_price.quantum
+            lines[i] = replace(
+                lines[i], unit_price=lines[i].unit_price - Money(quantum, original.currency)
+            )
+        draft = replace(original.draft, lines=tuple(lines), deposits=())
+        settings = self.settings()
+        note = self._insert_numbered(
+            DocumentKind.CREDIT_NOTE,
+            draft,
+            settings,
+            corrects=InvoiceRef(original.number, original.issue_date),
+            reason=reason,
+        )
+        note = self._completion.complete(note.number, settings, just_inserted=note)
+        self._audit.record(
+            self.actor,
+            "invoice.credited",
+            number,
+            {
+                "credit_note": note.number,
+                "gross": str(note.totals.gross),
+                "reason": reason[:500],
+                "pdf_sha256": note.pdf_sha256,
+            },
+        )
+        return note
+
+    @contextlib.contextmanager
+    def _claim(self, key: str, busy: str):
+        """One desk at a time for `key`; a crashed desk's claim lapses after a while."""
+        owner = f"{self._session.session_id}:{uuid.uuid4().hex[:8]}"
+        now = self._clock.now()
+        if not self._repo.claim(key, owner, now, now - CLAIM_STALE_AFTER):
+            raise ConcurrentModification(
+                f"Another desk is working on this right now ({busy}). Try again in a moment."
+            )
+        try:
+            yield
+        finally:
+            self._repo.release(key, owner)
+
+    def _insert_numbered(
+        self,
+        kind: DocumentKind,
+        draft: InvoiceDraft,
+        settings: InvoiceSettings,
+        *,
+        corrects: InvoiceRef | None = None,
+        reason: str = "",
+    ) -> Invoice:
+        now = self._clock.now()
+        issue_date = now.date()
+        series = settings.series_for(kind, issue_date.year)
+        due = issue_date + timedelta(
+            days=draft.payment_terms_days if kind is DocumentKind.INVOICE else 0
+        )
+        sequence = self._next_free(series, settings)
+        for _ in range(MAX_NUMBER_ATTEMPTS):
+            invoice = Invoice(
+                number=settings.number(series, sequence),
+                series=series,
+                sequence=sequence,
+                kind=kind,
+                issue_date=issue_date,
+                due_date=due,
+                draft=draft,
+                totals=draft.totals(),
+                issued_by=self.actor,
+                issued_at=now,
+                corrects=corrects,
+                reason=reason,
+            )
+            if self._repo.try_insert(invoice_to_doc(invoice)):
+                self._repo.advance_hint(series, sequence)
+                return invoice
+            sequence += 1  # another desk took it: the next one, which may be free
+        raise AlkoError("Invoice numbering is busy; please try again.")
+
+    def _next_free(self, series: str, settings: InvoiceSettings) -> int:
+        """A first guess at last+1: the hint is never ahead of the stored invoices; a failed
+        insert walks forward from it."""
+        return self._repo.last_number_hint(series) + 1
+
+    def _complete_if_needed(self, invoice: Invoice) -> Invoice:
+        if invoice.pdf_sha256:
+            return invoice
+        return self._completion.complete(invoice.number, self.settings())
+
+    # reading -----------------------------------------------------------------------
+
+    def _load(self, number: str) -> Invoice:
+        doc = self._repo.get(number.strip())
+        if doc is None:
+            raise NotFound(f"There is no invoice or credit note {number}.")
+        return invoice_from_doc(doc)
+
+    def get(self, number: str) -> Invoice:
+        self._require(Permission.INVOICE_READ, "read invoices", number)
+        return self._load(number)
+
+    def account(self, number: str) -> InvoiceAccount:
+        self._require(Permission.INVOICE_READ, "read invoices", number)
+        invoice = self._load(number)
+        if invoice.is_credit_note:
+            invoice = self._load(invoice.corrects.number)
+        return self._account(invoice)
+
+    def _account(self, invoice: Invoice, docs=None, ledger=None) -> InvoiceAccount:
+        doc = docs.get(invoice.number) if docs is not None else self._repo.get(invoice.number)
+        note_numbers = tuple(sorted((doc or {}).get("credit_notes", [])))
+        zero = Money.zero(invoice.currency)
+        credited = zero
+        for note_number in note_numbers:
+            note_doc = docs.get(note_number) if docs is not None else self._repo.get(note_number)
+            if note_doc:
+                credited += invoice_from_doc(note_doc).totals.gross
+        entries = (
+            ledger.get(invoice.number, [])
+            if ledger is not None
+            else self._repo.ledger(invoice.number)
+        )
+        payments = tuple(payment_from_doc(e) for e in entries)
+        paid = sum((p.amount for p in payments if p.kind is not PaymentKind.REFUND), zero)
+        refunded = sum((p.amount for p in payments if p.kind is PaymentKind.REFUND), zero)
+        status = account_status(invoice, credited, paid, refunded, self._clock.now().date())
+        return InvoiceAccount(invoice, credited, paid, refunded, status, payments, note_numbers)
+
+    def list_invoices(
+        self, series: str | None = None, *, include_credit_notes: bool = True
+    ) -> list[InvoiceAccount]:
+        """Every invoice (and credit note) with its figures, newest first. Two reads in all."""
+        self._require(Permission.INVOICE_READ, "read invoices")
+        docs = {d["_id"]: d for d in self._repo.all()}
+        ledger: dict[str, list[dict]] = {}
+        for entry in sorted(self._repo.all_ledger(), key=lambda e: int(e["_id"].rsplit("/", 1)[1])):
+            ledger.setdefault(entry["invoice"], []).append(entry)
+        out = []
+        for doc in docs.values():
+            if series and doc["series"] != series:
+                continue
+            invoice = invoice_from_doc(doc)
+            if invoice.is_credit_note:
+                if include_credit_notes:
+                    zero = Money.zero(invoice.currency)
+                    out.append(InvoiceAccount(invoice, zero, zero, zero, InvoiceStatus.CREDITED))
+                continue
+            out.append(self._account(invoice, docs, ledger))
+        out.sort(
+            key=lambda a: (a.invoice.issue_date, a.invoice.series, a.invoice.sequence), reverse=True
+        )
+        return out
+
+    def open_items(self) -> tuple[list[InvoiceAccount], dict[str, Money]]:
+        """Open, partly paid and overdue invoices, oldest due first, with balance totals per status."""
+        accounts = [
+            a
+            for a in self.list_invoices(include_credit_notes=False)
+            if a.status in (InvoiceStatus.OPEN, InvoiceStatus.PARTLY_PAID, InvoiceStatus.OVERDUE)
+        ]
+        accounts.sort(key=lambda a: (a.invoice.due_date, a.invoice.number))
+        totals: dict[str, Money] = {}
+        for account in accounts:
+            for key in (account.status.value, "total"):
+                start = totals.get(key, Money.zero(account.invoice.currency))
+                totals[key] = start + account.balance
+        return accounts, totals
+
+    # the stored PDF ------------------------------------------------------------------
+
+    def pdf(self, number: str, purpose: str = "export") -> bytes:
+        """The PDF stored at issue, after checking its SHA-256; every use is audited."""
+        if purpose not in PDF_PURPOSES:
+            raise ValueError(purpose)
+        self._require(Permission.INVOICE_READ, f"{purpose} invoices", number)
+        invoice = self._complete_if_needed(self._load(number))
+        data = self._repo.pdf(invoice.number)
+        if data is None or sha256(data) != invoice.pdf_sha256:
+            self._audit.record(
+                self.actor,
+                "invoice.tampered",
+                invoice.number,
+                {"expected_sha256": invoice.pdf_sha256, "found_sha256": sha256(data or b"")},
+            )
+            raise DocumentTampered(
+                f"The stored PDF of {invoice.number} has been altered or is missing: its "
+                "SHA-256 differs from the one recorded when it was issued.",
+                hint="Do not use it. Tell an admin; the audit log has an entry for it.",
+            )
+        self._audit.record(self.actor, f"invoice.{purpose}", invoice.number, {"bytes": len(data)})
+        return data
+
+    # payments ------------------------------------------------------------------------
+
+    def record_payment(
+        self,
+        number: str,
+        amount: Money,
+        method: PaymentMethod,
+        *,
+        paid_on: date | None = None,
+        reference: str = "",
+        overpayment: bool = False,
+    ) -> Payment:
+        """Money received. Beyond the balance only with `overpayment=True`, as its own entry."""
+        self._require(Permission.PAYMENT_WRITE, "record payments", number)
+        invoice = self._load(number)
+        if invoice.is_credit_note:
+            raise ValidationError(
+                f"{number} is a credit note: record a refund against it, or a payment "
+                f"against {invoice.corrects.number}."
+            )
+        self._check_amount(amount, invoice)
+
+        def kind_for(account: InvoiceAccount) -> PaymentKind:
+            if amount <= account.balance:
+                return PaymentKind.PAYMENT
+            if not overpayment:
+                raise ValidationError(
+                    f"{amount} is more than the balance of {number} "
+                    f"({max(account.balance, Money.zero(invoice.currency))}).",
+                    {"amount": "Record it explicitly as an overpayment if the customer paid more."},
+                )
+            return PaymentKind.OVERPAYMENT
+
+        payment = self._append_entry(
+            invoice, amount, method, paid_on, reference, kind_for, credit_note=""
+        )
+        self._audit.record(
+            self.actor,
+            "payment.recorded",
+            number,
+            {
+                "entry": payment.id,
+                "amount": str(amount),
+                "method": method.value,
+                "kind": payment.kind.value,
+            },
+        )
+        return payment
+
+    def record_refund(
+        self,
+        credit_note: str,
+        amount: Money,
+        method: PaymentMethod,
+        *,
+        paid_on: date | None = None,
+        reference: str = "",
+    ) -> Payment:
+        """Money paid back to the customer against a credit note, up to what they are owed."""
+        self._require(Permission.PAYMENT_WRITE, "record refunds", credit_note)
+        note = self._load(credit_note)
+        if not note.is_credit_note:
+            raise ValidationError(f"{credit_note} is not a credit note; refunds go against one.")
+        original = self._load(note.corrects.number)
+        self._check_amount(amount, original)
+
+        def kind_for(account: InvoiceAccount) -> PaymentKind:
+            owed_back = -account.balance
+            if amount > owed_back:
+                raise ValidationError(
+                    f"The customer is owed {max(owed_back, Money.zero(original.currency))} "
+                    f"on {original.number}; {amount} cannot be refunded."
+                )
+            return PaymentKind.REFUND
+
+        payment = self._append_entry(
+            original, amount, method, paid_on, reference, kind_for, credit_note=credit_note
+        )
+        self._audit.record(
+            self.actor,
+            "payment.refunded",
+            credit_note,
+            {"entry": payment.id, "amount": str(amount), "method": method.value},
+        )
+        return payment
+
+    def _check_amount(self, amount: Money, invoice: Invoice) -> None:
+        if amount.currency != invoice.currency:
+            raise ValidationError(f"The amount must be in {invoice.currency}.")
+        if amount.amount <= 0 or amount.rounded() != amount:
+            raise ValidationError(
+                "Enter an amount above zero, to the cent.", {"amount": str(amount.amount)}
+            )
+
+    def _append_entry(
+        self, invoice, amount, method, paid_on, reference, kind_for, *, credit_note: str
+    ) -> Payment:
+        """Entry n+1 of the invoice's ledger, checked against entries 1..n (retried on a race)."""
+        for _ in range(100):
+            account = self._account(invoice)
+            kind = kind_for(account)
+            entry = len(account.payments) + 1
+            payment = Payment(
+                id=ledger_id(invoice.number, entry),
+                invoice_number=invoice.number,
+                kind=kind,
+                method=method,
+                amount=amount.rounded(),
+                paid_on=paid_on or self._clock.now().date(),
+                reference=reference.strip()[:140],
+                recorded_by=self.actor,
+                recorded_at=self._clock.now(),
+                credit_note=credit_note,
+            )
+            if self._repo.try_insert_entry(payment_to_doc(payment)):
+                return payment
+        raise AlkoError("Payments are busy on this invoice; please try again.")
+
+    def receipt_pdf(self, payment_id: str) -> bytes:
+        from alko_desk.documents.invoice_pdf import render_receipt_pdf
+
+        self._require(Permission.PAYMENT_READ, "print receipts", payment_id)
+        number, _, entry = payment_id.rpartition("/")
+        if not entry.isdigit():
+            raise NotFound(f"There is no payment {payment_id}.")
+        invoice = self._load(number)
+        account = self._account(invoice)
+        upto = [p for p in account.payments if int(p.id.rsplit("/", 1)[1]) <= int(entry)]
+        if len(upto) < int(entry):
+            raise NotFound(f"There is no payment {payment_id}.")
+        payment = upto[-1]
+        zero = Money.zero(invoice.currency)
+        paid = sum((p.amount for p in upto if p.kind is not PaymentKind.REFUND), zero)
+        refunded = sum((p.amount for p in upto if p.kind is PaymentKind.REFUND), zero)
+        balance = account.owed - paid + refunded
+        data = render_receipt_pdf(payment, invoice, balance, self.settings())
+        self._audit.record(self.actor, "payment.receipt", payment_id)
+        return data
+
+
+def parse_amount(text: str, currency: str) -> Money:
+    try:
+        value = Decimal(text.replace(",", "").strip())
+    except Exception:
+        raise ValidationError(f"“{text}” is not an amount.") from None
+    return Money(value, currency)
