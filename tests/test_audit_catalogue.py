@@ -9,13 +9,13 @@ import pytest
 
 from alko_desk.models.audit import AuditAction, AuditCategory, AuditFilter
 
-SERVICES = Path(__file__).resolve().parents[1] / "alko_desk" / "services"
+PACKAGE = Path(__file__).resolve().parents[1] / "alko_desk"
 
 
 def recorded_actions() -> list[tuple[str, int, ast.expr]]:
-    """(file, line, action argument) of every `.record(actor, action, ...)` call in services/."""
+    """(file, line, action argument) of every `.record(actor, action, ...)` call in the package."""
     found = []
-    for path in sorted(SERVICES.rglob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
             if (
                 isinstance(node, ast.Call)

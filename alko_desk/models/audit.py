@@ -22,6 +22,13 @@ class AuditCategory(StrEnum):
     CLIENT = "client."
     FRAUD = "fraud."
     REVIEW = "review."
+    VEHICLE = "vehicle."
+    DEAL = "deal."
+    INVOICE = "invoice."
+    PAYMENT = "payment."
+    DOCUMENT = "document."
+    SESSION = "session."
+    AUDIT = "audit."
 
     @property
     def label(self) -> str:
@@ -40,6 +47,13 @@ _CATEGORY_LABELS = {
     AuditCategory.CLIENT: "Clients",
     AuditCategory.FRAUD: "Possible fraud",
     AuditCategory.REVIEW: "Reviews of flagged entries",
+    AuditCategory.VEHICLE: "Vehicles",
+    AuditCategory.DEAL: "Deals",
+    AuditCategory.INVOICE: "Invoices",
+    AuditCategory.PAYMENT: "Payments",
+    AuditCategory.DOCUMENT: "ID documents",
+    AuditCategory.SESSION: "Server sessions",
+    AuditCategory.AUDIT: "Audit log",
 }
 
 
@@ -83,6 +97,46 @@ class AuditAction(StrEnum):
     CLIENT_PRINTED = "client.printed"
     FRAUD_IDENTITY_CONFLICT = "fraud.identity_conflict"
     REVIEW_DONE = "review.done"
+    SETTINGS_DEALS_CHANGED = "settings.deals_changed"
+    SETTINGS_INVOICES_CHANGED = "settings.invoices_changed"
+    VEHICLE_ADDED = "vehicle.added"
+    VEHICLE_EDITED = "vehicle.edited"
+    VEHICLE_IMPORTED = "vehicle.imported"
+    VEHICLE_IMPORT_CANCELLED = "vehicle.import_cancelled"
+    VEHICLE_IMPORT_UNDONE = "vehicle.import_undone"
+    DEAL_CREATED = "deal.created"
+    DEAL_UPDATED = "deal.updated"
+    DEAL_RESERVED = "deal.reserved"
+    DEAL_APPROVED = "deal.approved"
+    DEAL_REJECTED = "deal.rejected"
+    DEAL_INVOICED = "deal.invoiced"
+    DEAL_CANCELLED = "deal.cancelled"
+    DEAL_DELIVERY_SCHEDULED = "deal.delivery_scheduled"
+    DEAL_HANDOVER_RECORDED = "deal.handover_recorded"
+    DEAL_DELIVERED = "deal.delivered"
+    DEAL_CERTIFICATE_PRINTED = "deal.certificate_printed"
+    DEAL_RESERVATION_LAPSED = "deal.reservation_lapsed"
+    INVOICE_ISSUED = "invoice.issued"
+    INVOICE_COMPLETED = "invoice.completed"
+    INVOICE_REQUESTED = "invoice.requested"
+    INVOICE_CREDITED = "invoice.credited"
+    INVOICE_PREVIEW = "invoice.preview"
+    INVOICE_PRINT = "invoice.print"
+    INVOICE_SAVE = "invoice.save"
+    INVOICE_EXPORT = "invoice.export"
+    INVOICE_TAMPERED = "invoice.tampered"
+    PAYMENT_RECORDED = "payment.recorded"
+    PAYMENT_REFUNDED = "payment.refunded"
+    PAYMENT_RECEIPT = "payment.receipt"
+    DOCUMENT_ADDED = "document.added"
+    DOCUMENT_LISTED = "document.listed"
+    DOCUMENT_VIEWED = "document.viewed"
+    DOCUMENT_EXPORTED = "document.exported"
+    DOCUMENT_DELETED = "document.deleted"
+    DOCUMENT_MIGRATED = "document.migrated"
+    DOCUMENT_ORPHANS_REMOVED = "document.orphans_removed"
+    SESSION_REVOKED = "session.revoked"
+    AUDIT_CHECKPOINT_ADOPTED = "audit.checkpoint_adopted"
 
     @property
     def label(self) -> str:
@@ -134,6 +188,46 @@ _ACTION_LABELS = {
     AuditAction.CLIENT_PRINTED: "Client card printed",
     AuditAction.FRAUD_IDENTITY_CONFLICT: "Same ID number under another name",
     AuditAction.REVIEW_DONE: "Flagged entry reviewed",
+    AuditAction.SETTINGS_DEALS_CHANGED: "Deal settings changed",
+    AuditAction.SETTINGS_INVOICES_CHANGED: "Invoice settings changed",
+    AuditAction.VEHICLE_ADDED: "Vehicle added to stock",
+    AuditAction.VEHICLE_EDITED: "Vehicle edited",
+    AuditAction.VEHICLE_IMPORTED: "Stock list imported",
+    AuditAction.VEHICLE_IMPORT_CANCELLED: "Stock import cancelled and undone",
+    AuditAction.VEHICLE_IMPORT_UNDONE: "Interrupted stock import undone",
+    AuditAction.DEAL_CREATED: "Deal created",
+    AuditAction.DEAL_UPDATED: "Deal edited",
+    AuditAction.DEAL_RESERVED: "Vehicle reserved for a deal",
+    AuditAction.DEAL_APPROVED: "Discount approved",
+    AuditAction.DEAL_REJECTED: "Discount rejected",
+    AuditAction.DEAL_INVOICED: "Deal invoiced",
+    AuditAction.DEAL_CANCELLED: "Deal cancelled",
+    AuditAction.DEAL_DELIVERY_SCHEDULED: "Delivery scheduled",
+    AuditAction.DEAL_HANDOVER_RECORDED: "Handover checklist recorded",
+    AuditAction.DEAL_DELIVERED: "Vehicle delivered",
+    AuditAction.DEAL_CERTIFICATE_PRINTED: "Handover certificate printed",
+    AuditAction.DEAL_RESERVATION_LAPSED: "Reservation lapsed",
+    AuditAction.INVOICE_ISSUED: "Invoice issued",
+    AuditAction.INVOICE_COMPLETED: "Interrupted invoice completed",
+    AuditAction.INVOICE_REQUESTED: "Invoice requested by sales",
+    AuditAction.INVOICE_CREDITED: "Credit note issued",
+    AuditAction.INVOICE_PREVIEW: "Invoice PDF previewed",
+    AuditAction.INVOICE_PRINT: "Invoice printed",
+    AuditAction.INVOICE_SAVE: "Invoice saved as PDF",
+    AuditAction.INVOICE_EXPORT: "Invoice PDF exported",
+    AuditAction.INVOICE_TAMPERED: "Stored invoice PDF altered",
+    AuditAction.PAYMENT_RECORDED: "Payment recorded",
+    AuditAction.PAYMENT_REFUNDED: "Refund recorded",
+    AuditAction.PAYMENT_RECEIPT: "Payment receipt printed",
+    AuditAction.DOCUMENT_ADDED: "ID document added",
+    AuditAction.DOCUMENT_LISTED: "ID documents listed",
+    AuditAction.DOCUMENT_VIEWED: "ID document viewed",
+    AuditAction.DOCUMENT_EXPORTED: "ID document exported",
+    AuditAction.DOCUMENT_DELETED: "ID document deleted",
+    AuditAction.DOCUMENT_MIGRATED: "ID documents moved to another store",
+    AuditAction.DOCUMENT_ORPHANS_REMOVED: "Orphaned uploads removed",
+    AuditAction.SESSION_REVOKED: "Server session ended",
+    AuditAction.AUDIT_CHECKPOINT_ADOPTED: "Unsigned entries adopted by the server",
 }
 
 

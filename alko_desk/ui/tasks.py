@@ -386,5 +386,6 @@ class TaskRunner(QObject):
                     task.on_finished()
         finally:
             task.release()
-            if not self._tasks:
+            # on_finished may close the window that owns this runner: then there is no one to tell
+            if not self._tasks and shiboken6.isValid(self):
                 self.busy_changed.emit(False)

@@ -49,7 +49,7 @@ def test_sales_user_logging_in_through_the_desk_sees_only_sales_sections(
     desk = make_desk()
     log_in(qtbot, desk, "sam", "sam chooses a long passphrase 9")
     qtbot.waitUntil(lambda: desk.main_window is not None, timeout=10_000)
-    assert desk.main_window.section_titles() == ["Clients"]
+    assert desk.main_window.section_titles() == ["Clients", "Vehicles", "Deals"]
     assert desk.main_window.user_label.text() == "Sam Sales"
 
 
