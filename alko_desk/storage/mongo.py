@@ -18,7 +18,7 @@ import pymongo
 from bson.codec_options import CodecOptions
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import ConfigurationError, PyMongoError
+from pymongo.errors import BulkWriteError, ConfigurationError, PyMongoError
 
 from alko_desk.models.errors import DatabaseUnavailable
 
@@ -128,6 +128,29 @@ class PartitionedCollection:
         if docs:
             coll, _ = self.part(key)
             coll.insert_many([self.tag(key, d) for d in docs], ordered=False)
+
+    def insert_many_tolerant(self, key: str, docs: list[dict]) -> set:
+        """Inserts, skipping ids that exist already (a retried batch); returns those ids."""
+        if not docs:
+            return set()
+        coll, _ = self.part(key)
+        try:
+            coll.insert_many([self.tag(key, d) for d in docs], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            return {docs[e["index"]]["_id"] for e in errors}
+        return set()
+
+    def update_if(self, key: str, doc_id: Any, condition: dict, update: dict) -> bool:
+        """An update only if the document also matches `condition` (compare-and-set).
+
+        FerretDB pushes down only a lone `_id` filter, so this filter scans the partition:
+        the reason compare-and-set collections stay partitioned.
+        """
+        coll, _ = self.part(key)
+        return coll.update_one({"_id": doc_id, **condition}, update).matched_count == 1
 
     def replace_one(self, key: str, doc: dict, *, upsert: bool = True) -> None:
         coll, _ = self.part(key)

@@ -28,7 +28,31 @@ def _m1_base_indexes(store: Store) -> None:
         db.audit.create_index([("target", 1), ("seq", -1)], name="by_target")
 
 
-MIGRATIONS: list[Callable[[Store], None]] = [_m1_base_indexes]
+def _m2_client_list_index(store: Store) -> None:
+    """The client list moves from the name directory to the list index (storage/app_index.py).
+
+    The index is built from the client documents at the next login (it needs the keys to
+    seal city and phone), through the intent log's "clients.rebuild_list" handler.
+    """
+    from alko_desk.storage.clients_repo import ClientListRepository
+
+    ClientListRepository(store).ensure()
+    clients = store.partitioned_collection("clients").part_keys()
+    old = store.partitioned_collection("client_directory")
+    for part in old.part_keys() if store.partitioned else []:
+        store.db.drop_collection(f"client_directory.{part}")
+    if not store.partitioned:
+        store.db.drop_collection("client_directory")
+    store.db.meta.delete_one({"_id": "client_directory_counts"})
+    if clients:
+        store.db.pending_ops.replace_one(
+            {"_id": "clients.rebuild_list:all"},
+            {"_id": "clients.rebuild_list:all", "kind": "clients.rebuild_list", "data": {}},
+            upsert=True,
+        )
+
+
+MIGRATIONS: list[Callable[[Store], None]] = [_m1_base_indexes, _m2_client_list_index]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
