@@ -118,6 +118,9 @@ class _Root:
         return sum(b[2] for b in self.buckets(tree))
 
 
+_GONE = _Root(-1, {})
+
+
 class _Missing(Exception):
     """A bucket of the root being read was deleted by a newer commit."""
 
@@ -254,23 +257,25 @@ class BucketListIndex:
     def _root(self) -> _Root:
         """The newest committed root: from the head hint forward while a newer one exists.
 
-        Roots older than the head are deleted only after the head moved past them, so the
-        walk always starts from a root that exists (or one a newer root replaced: read again).
+        A superseded root is replaced by a stub, never deleted, so that its number can never
+        be claimed again by a desk that planned on an older root.
         """
         for _ in range(10):
             head = self._coll.find_one({"_id": self._head_id()})
             number = int(head["n"]) if head else 0
-            root = self._load_root(number) if number else _Root(0, {})
+            current = self._load_root(number) if number else _Root(0, {})
             while True:
-                nxt = self._load_root((root.number if root else number) + 1)
+                nxt = self._load_root(number + 1)
                 if nxt is None:
                     break
-                root = nxt
-            if root is not None:
-                return root
+                number += 1
+                current = nxt
+            if current is not None and current is not _GONE:
+                return current
         raise _Missing("root")
 
     def _load_root(self, number: int) -> _Root | None:
+        """The root, `_GONE` for a superseded one, None for a number not yet claimed."""
         with self._lock:
             cached = self._roots.get(number)
         if cached:
@@ -278,6 +283,8 @@ class BucketListIndex:
         doc = self._coll.find_one({"_id": f"root:{number}"})
         if doc is None:
             return None
+        if "t" not in doc:
+            return _GONE
         root = _Root(number, _unpack(doc["t"]))
         with self._lock:
             self._roots = {k: v for k, v in self._roots.items() if k >= number - 2}
@@ -412,14 +419,13 @@ class BucketListIndex:
         raise RuntimeError(f"the {self.spec.name} list is too busy to change; try again")
 
     def _collect(self, old_root: _Root, replaced: list[str]) -> None:
-        """Deletes what the new root no longer uses (readers of older roots read again).
-
-        One `_id` delete each: FerretDB scans the collection for `$in`.
-        """
-        ids = list(replaced)
+        """Deletes the buckets the new root no longer uses (readers of older roots read
+        again) and stubs the root before the old one. One `_id` write each: FerretDB
+        scans the collection for `$in`."""
+        self._delete(replaced)
         if old_root.number > 1:
-            ids.append(f"root:{old_root.number - 1}")
-        self._delete(ids)
+            stub = f"root:{old_root.number - 1}"
+            self._coll.replace_one({"_id": stub}, {"_id": stub, "gone": True})
 
     def _new_bucket(self, entries: list[list]) -> str:
         bucket_id = f"b:{uuid.uuid4().hex}"
