@@ -275,3 +275,45 @@ def test_login_finishes_a_registration_that_a_crash_interrupted(context, make_us
         == 1
     )
     assert context.pending_repo.all() == []
+
+
+def test_every_declared_sort_pages_both_ways_and_search_keeps_the_list_order(sales, clock):
+    from datetime import timedelta
+
+    from alko_desk.models.listing import PageRequest
+
+    people = [("Iva", "Adamić"), ("Zora", "Anić"), ("Ana", "Babić"), ("Олена", "Єременко")]
+    people += [("Іван", "Гаврилюк"), ("Тарас", "Ярошенко")]
+    items = [
+        (
+            new_client_id(),
+            draft(first, last, email=f"s{n}@example.hr", phone="", id_number=f"55{n:07d}"),
+        )
+        for n, (first, last) in enumerate(people)
+    ]
+    activity = {cid: clock.now() - timedelta(days=n) for n, (cid, _) in enumerate(items)}
+    sales.register_many(items, last_activity=activity)
+    by_name = [r.display_name for r in sales.page(0, 10)]
+    assert by_name == [
+        "Iva Adamić",
+        "Zora Anić",
+        "Ana Babić",
+        "Іван Гаврилюк",
+        "Олена Єременко",
+        "Тарас Ярошенко",
+    ]
+    assert [r.display_name for r in sales.page(0, 10, "name", True)] == by_name[::-1]
+    newest_first = [r.id for r in sales.page(0, 10, ClientSort.LAST_ACTIVITY, True)]
+    assert newest_first == [cid for cid, _ in items]
+    assert [r.id for r in sales.page(4, 2, "last_activity")] == [items[1][0], items[0][0]]
+    assert {r.status.value for r in sales.page(0, 10, "status")} == {"prospect"}
+    # a search shows its rows in the list's order, whatever order they were typed in
+    assert [r.display_name for r in sales.search("a")] == ["Iva Adamić", "Zora Anić", "Ana Babić"]
+    page = sales.list_page(PageRequest(start=1, count=2, sort="name"))
+    assert page.total == 6 and [r.display_name for r in page.rows] == by_name[1:3]
+    found = sales.list_page(PageRequest(query="ана", count=10))  # no match: Cyrillic ≠ Latin
+    assert found.total == 0
+    assert sales.list_page(PageRequest(query="єре")).rows[0].display_name == "Олена Єременко"
+    with pytest.raises(ValidationError):
+        sales.list_page(PageRequest(sort="city"))
+    assert sales.SORTS == ("name", "status", "last_activity")
