@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from alko_desk.storage import app_index
-from alko_desk.storage.app_index import IndexEntry, ListSpec, list_index
+from alko_desk.storage.app_index import BucketListIndex, IndexEntry, ListSpec, NativeListIndex
 
 SPEC = ListSpec("things", ("name", "price"), searchable=True, exact=("code",))
 
@@ -24,6 +24,20 @@ def _entry(n: int, name: str, price: int, *, tag: str = "row") -> IndexEntry:
     )
 
 
+@pytest.fixture(params=["buckets", "native"])
+def list_index(request, store):
+    """Both implementations, on the test database: the app-kept buckets (FerretDB's) and the
+    native-index one (MongoDB's), whose queries FerretDB answers too, slowly but correctly."""
+    kind = BucketListIndex if request.param == "buckets" else NativeListIndex
+
+    def make(store, spec):
+        index = kind(store, spec)
+        index.ensure()
+        return index
+
+    return make
+
+
 @pytest.fixture
 def small_buckets(monkeypatch):
     # Small buckets, so a few hundred entries exercise many buckets and splits.
@@ -35,7 +49,7 @@ def _expected(entries: list[IndexEntry], sort: str) -> list[str]:
     return [e.id for e in sorted(entries, key=lambda e: (e.keys[sort], e.id))]
 
 
-def test_pages_in_every_sort_both_ways_match_a_full_sort(store, small_buckets):
+def test_pages_in_every_sort_both_ways_match_a_full_sort(store, small_buckets, list_index):
     rng = random.Random(3)
     entries = [
         _entry(n, f"{rng.choice('abcdefgh')}{rng.randrange(1000):03d} x", rng.randrange(500))
@@ -56,7 +70,9 @@ def test_pages_in_every_sort_both_ways_match_a_full_sort(store, small_buckets):
     assert index.page("name", 300, 10) == [] and index.page("name", 0, 10, descending=True)
 
 
-def test_changing_a_key_moves_the_record_and_removing_it_leaves_no_trace(store, small_buckets):
+def test_changing_a_key_moves_the_record_and_removing_it_leaves_no_trace(
+    store, small_buckets, list_index
+):
     entries = [_entry(n, f"name{n:03d}", n) for n in range(100)]
     index = list_index(store, SPEC)
     index.put_many(entries)
@@ -72,7 +88,7 @@ def test_changing_a_key_moves_the_record_and_removing_it_leaves_no_trace(store, 
     assert "id00050" not in [i for i, _ in index.page("name", 0, 200)]
 
 
-def test_exact_lookup_and_prefix_search_in_any_word_order(store):
+def test_exact_lookup_and_prefix_search_in_any_word_order(store, list_index):
     index = list_index(store, SPEC)
     index.put_many(
         [
@@ -89,7 +105,7 @@ def test_exact_lookup_and_prefix_search_in_any_word_order(store):
     assert index.get("id00003") == ["ivan petrov", 30, "row"] and index.get("nope") is None
 
 
-def test_writing_the_same_entries_again_changes_nothing(store):
+def test_writing_the_same_entries_again_changes_nothing(store, list_index):
     index = list_index(store, SPEC)
     entries = [_entry(n, f"n{n}", n) for n in range(20)]
     index.put_many(entries)
@@ -99,7 +115,7 @@ def test_writing_the_same_entries_again_changes_nothing(store):
     assert index.count() == 20
 
 
-def test_two_desks_writing_at_once_lose_nothing(store, small_buckets):
+def test_two_desks_writing_at_once_lose_nothing(store, small_buckets, list_index):
     desks = [list_index(store, SPEC), list_index(store, SPEC)]
     errors = []
 
@@ -122,7 +138,7 @@ def test_two_desks_writing_at_once_lose_nothing(store, small_buckets):
     assert ids == sorted(ids, key=lambda i: f"w{int(i[2:]):03d}")
 
 
-def test_a_reader_never_writes(store):
+def test_a_reader_never_writes(store, list_index):
     index = list_index(store, SPEC)
     index.put_many([_entry(n, f"n{n}", n) for n in range(10)])
     before = sorted(

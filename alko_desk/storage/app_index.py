@@ -90,6 +90,11 @@ def _unpack(blob: bytes) -> Any:
     return json.loads(zlib.decompress(blob))
 
 
+def _after(prefix: str) -> str:
+    """The least string above every string that starts with `prefix`."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 def _full(key: str, record_id: str) -> str:
     return f"{key}{SEP}{record_id}"
 
@@ -531,9 +536,15 @@ class NativeListIndex:
     def search(self, words: Sequence[str], limit: int = 500) -> list[Hit]:
         if not self.spec.searchable or not words:
             return []
-        query = {"$and": [{"w": {"$gte": w, "$lt": w + TOP}} for w in words]}
-        cursor = self._coll.find(query, {"r": 1}).sort(f"s.{self.spec.default_sort}", 1)
-        return [(d["_id"], d["r"]) for d in cursor.limit(limit)]
+        # $elemMatch: both bounds on one word (a bare range on an array may match two words)
+        query = {"$and": [{"w": {"$elemMatch": {"$gte": w, "$lt": _after(w)}}} for w in words]}
+        cursor = self._coll.find(query, {"r": 1, "w": 1}).sort(f"s.{self.spec.default_sort}", 1)
+        # FerretDB 1.24 lets $elemMatch's bounds match different words; MongoDB does not.
+        return [
+            (d["_id"], d["r"])
+            for d in cursor.limit(limit)
+            if all(any(x.startswith(w) for x in d["w"]) for w in words)
+        ]
 
     def lookup(self, field_name: str, value: str) -> list[Hit]:
         cursor = self._coll.find({f"x.{field_name}": value}, {"r": 1})

@@ -17,6 +17,7 @@ from pymongo.errors import DuplicateKeyError
 
 from alko_desk.storage.app_index import IndexEntry, ListSpec, list_index
 from alko_desk.storage.mongo import Store, repository
+from alko_desk.storage.records import Records, RecordSpec
 
 
 def client_part(client_id: str) -> str:
@@ -86,45 +87,32 @@ def _from_doc(d: dict) -> ClientRecord:
     )
 
 
+CLIENT_RECORDS = RecordSpec("clients", to_doc=_to_doc, from_doc=_from_doc)
+
+
 @repository
 class ClientRepository:
     def __init__(self, store: Store) -> None:
-        self._clients = store.partitioned_collection("clients")
+        self._records = Records(store, CLIENT_RECORDS)
 
     def get(self, client_id: str) -> ClientRecord | None:
-        doc = self._clients.find_one(client_part(client_id), client_id)
-        return _from_doc(doc) if doc else None
+        return self._records.get(client_id)
 
     def insert(self, record: ClientRecord) -> bool:
         """False when a client with this id exists already (the same form saved twice)."""
-        try:
-            self._clients.insert_one(client_part(record.id), _to_doc(record))
-        except DuplicateKeyError:
-            return False
-        return True
+        return self._records.insert(record)
 
     def insert_many(self, records: list[ClientRecord]) -> None:
         """Bulk insert; records already there (a retried batch) are left as they are."""
-        by_part: dict[str, list[dict]] = {}
-        for record in records:
-            by_part.setdefault(client_part(record.id), []).append(_to_doc(record))
-        for part, group in by_part.items():
-            self._clients.insert_many_tolerant(part, group)
+        self._records.insert_many(records)
 
     def update_if_version(self, record: ClientRecord, version: int) -> bool:
         """Saves `record` (with version+1) only if nobody saved since `version`."""
-        doc = _to_doc(record)
-        del doc["_id"]
-        doc["version"] = version + 1
-        return self._clients.update_if(
-            client_part(record.id), record.id, {"version": version}, {"$set": doc}
-        )
+        return self._records.update_if_version(record, version)
 
     def all(self) -> Iterator[ClientRecord]:
-        """Every client, partition by partition (for rebuilding the list index only)."""
-        for part in self._clients.part_keys():
-            for doc in self._clients.find_all(part):
-                yield _from_doc(doc)
+        """Every client (for rebuilding the list index only)."""
+        return self._records.all()
 
 
 # -- the client list ------------------------------------------------------------------------
