@@ -154,3 +154,21 @@ def test_a_reader_never_writes(store, list_index):
         for d in store.collection("ix_things").find({})
     )
     assert after == before
+
+
+def test_a_sort_whose_keys_start_with_a_value_pages_as_a_filter(store, list_index):
+    spec = ListSpec("cars", ("status_price",))
+    index = list_index(store, spec)
+    cars = [("sold", 9), ("available", 30), ("available", 10), ("reserved", 5), ("available", 20)]
+    index.put_many(
+        IndexEntry(f"car{n}", {"status_price": f"{status}\x1e{price:06d}"}, [status, price])
+        for n, (status, price) in enumerate(cars)
+    )
+    available = "available\x1e"
+    assert index.count("status_price", available) == 3 and index.count() == 5
+    assert [p[1] for _, p in index.page("status_price", 0, 10, within=available)] == [10, 20, 30]
+    assert [p[1] for _, p in index.page("status_price", 1, 1, within=available)] == [20]
+    desc = index.page("status_price", 0, 2, descending=True, within=available)
+    assert [p[1] for _, p in desc] == [30, 20]
+    assert index.page("status_price", 0, 5, within="scrapped\x1e") == []
+    assert index.count("status_price", "reserved\x1e") == 1

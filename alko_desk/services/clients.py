@@ -275,7 +275,7 @@ class ClientService(SessionService):
                 self._lookups.remove(lookup_id, record.id)
         for lookup_id in wanted.values():
             self._lookups.add(lookup_id, record.id)
-        self._list.put(*self._list_entry(record, draft))
+        self._list.put(self._list_entry(record, draft))
 
     def _list_entry(
         self, record: ClientRecord, draft: ClientDraft

@@ -37,9 +37,9 @@ import threading
 import uuid
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, ReplaceOne
@@ -142,12 +142,21 @@ class BucketListIndex:
         self._roots: dict[int, _Root] = {}
 
     # -- reading ---------------------------------------------------------------------------
-    def count(self) -> int:
-        return self._read(lambda root: root.count(self._sort_tree(self.spec.default_sort)))
+    def count(self, sort: str = "", within: str = "") -> int:
+        """All records, or those whose `sort` key starts with `within` (a declared filter)."""
+        tree = self._sort_tree(sort or self.spec.default_sort)
+        if not within:
+            return self._read(lambda root: root.count(tree))
+        return self._read(lambda root: len(range(*self._bounds(root, tree, within))))
 
-    def page(self, sort: str, start: int, count: int, descending: bool = False) -> list[Hit]:
+    def page(
+        self, sort: str, start: int, count: int, descending: bool = False, within: str = ""
+    ) -> list[Hit]:
+        """Rows start..start+count in `sort` order (from the end when `descending`); with
+        `within`, only records whose key starts with it (keys like "status\x1eprice" make
+        a sort that is also a filter)."""
         tree = self._sort_tree(sort)
-        return self._read(lambda root: self._page(root, tree, start, count, descending))
+        return self._read(lambda root: self._page(root, tree, start, count, descending, within))
 
     def search(self, words: Sequence[str], limit: int = 500) -> list[Hit]:
         """Records having a word that starts with each of `words`, in the default order.
@@ -197,18 +206,35 @@ class BucketListIndex:
 
         return self._read(run)
 
-    def _page(self, root: _Root, tree: str, start: int, count: int, desc: bool) -> list[Hit]:
+    def _page(
+        self, root: _Root, tree: str, start: int, count: int, desc: bool, within: str
+    ) -> list[Hit]:
         buckets = root.buckets(tree)
-        total = sum(b[2] for b in buckets)
-        if desc:  # position `start` from the end is position total-1-start from the front
-            hi = total - start  # exclusive
-            lo = max(0, hi - count)
-            if hi <= 0:
+        start, (first, end) = max(0, start), self._bounds(root, tree, within)
+        if desc:  # position `start` from the end
+            hi = end - start  # exclusive
+            lo = max(first, hi - count)
+            if hi <= lo:
                 return []
             out = self._slice(buckets, lo, hi)
             out.reverse()
             return out
-        return self._slice(buckets, start, start + count)
+        return self._slice(buckets, first + start, min(end, first + start + count))
+
+    def _bounds(self, root: _Root, tree: str, within: str) -> tuple[int, int]:
+        """Positions of the first key starting with `within` and of the first one after."""
+        if not within:
+            return 0, root.count(tree)
+        return self._position(root, tree, within), self._position(root, tree, _after(within))
+
+    def _position(self, root: _Root, tree: str, key: str) -> int:
+        """How many entries have a key below `key` (one bucket read)."""
+        buckets = root.buckets(tree)
+        if not buckets:
+            return 0
+        i = root.locate(tree, key)
+        entries = self._bucket(buckets[i][0])
+        return sum(b[2] for b in buckets[:i]) + bisect.bisect_left(entries, [key])
 
     def _slice(self, buckets: list[list], lo: int, hi: int) -> list[Hit]:
         out: list[Hit] = []
@@ -378,12 +404,14 @@ class BucketListIndex:
         return current is not None and current[2] == entry.payload
 
     def _entries_of(self, entry: IndexEntry) -> dict[str, list[list]]:
-        """The bucket entries of one record, per tree: [key, id, payload, default key, words]."""
+        """The bucket entries of one record, per tree: [key, id, payload], and for words and
+        exact values also the default sort key (the order of results) and the words."""
         default = _full(entry.keys[self.spec.default_sort], entry.id)
         out: dict[str, list[list]] = {}
-        for sort in self.spec.sorts:
-            full = _full(entry.keys[sort], entry.id)
-            out[self._sort_tree(sort)] = [[full, entry.id, entry.payload, default]]
+        for sort in self.spec.sorts:  # in key order already: no default key to carry
+            out[self._sort_tree(sort)] = [
+                [_full(entry.keys[sort], entry.id), entry.id, entry.payload]
+            ]
         words = sorted(set(entry.words)) if self.spec.searchable else []
         if words:
             out["w"] = [
@@ -525,12 +553,26 @@ class NativeListIndex:
         for name in self.spec.exact:
             self._coll.create_index([(f"x.{name}", ASCENDING)], name=f"exact_{name}")
 
-    def count(self) -> int:
-        return self._coll.count_documents({})
+    def _within(self, sort: str, within: str) -> dict:
+        if not within:
+            return {}
+        return {f"s.{sort or self.spec.default_sort}": {"$gte": within, "$lt": _after(within)}}
 
-    def page(self, sort: str, start: int, count: int, descending: bool = False) -> list[Hit]:
+    def count(self, sort: str = "", within: str = "") -> int:
+        return self._coll.count_documents(self._within(sort, within))
+
+    def page(
+        self, sort: str, start: int, count: int, descending: bool = False, within: str = ""
+    ) -> list[Hit]:
+        if start < 0 or count <= 0:
+            return []
         order = DESCENDING if descending else ASCENDING
-        cursor = self._coll.find({}, {"r": 1}).sort(f"s.{sort}", order).skip(start).limit(count)
+        cursor = (
+            self._coll.find(self._within(sort, within), {"r": 1})
+            .sort(f"s.{sort}", order)
+            .skip(start)
+            .limit(count)
+        )
         return [(d["_id"], d["r"]) for d in cursor]
 
     def search(self, words: Sequence[str], limit: int = 500) -> list[Hit]:
@@ -584,3 +626,65 @@ ListIndex = BucketListIndex | NativeListIndex
 def list_index(store: Store, spec: ListSpec) -> ListIndex:
     """The index for this database: app-kept buckets on FerretDB, native indexes elsewhere."""
     return BucketListIndex(store, spec) if store.info.is_ferretdb else NativeListIndex(store, spec)
+
+
+# ----------------------------------------------------------------------------------------
+# What an entity's repository is built from
+# ----------------------------------------------------------------------------------------
+
+T = TypeVar("T")
+Row = TypeVar("Row")
+
+
+@repository
+class ListRepository(Generic[T, Row]):
+    """A typed list over the index: items in (`entry` says how each is indexed), rows out
+    (`row` rebuilds one from its id and stored payload). Connection errors surface as
+    DatabaseUnavailable, as from every repository."""
+
+    def __init__(
+        self,
+        store: Store,
+        spec: ListSpec,
+        entry: Callable[[T], IndexEntry],
+        row: Callable[[str, Any], Row],
+    ) -> None:
+        self.spec = spec
+        self._index = list_index(store, spec)
+        self._entry = entry
+        self._row = row
+
+    def ensure(self) -> None:
+        """Creates the native indexes (MongoDB); call from a schema migration."""
+        self._index.ensure()
+
+    def put(self, item: T) -> None:
+        self._index.put(self._entry(item))
+
+    def put_many(self, items: Iterable[T]) -> None:
+        self._index.put_many(self._entry(i) for i in items)
+
+    def remove(self, record_id: str) -> None:
+        self._index.remove(record_id)
+
+    def count(self, sort: str = "", within: str = "") -> int:
+        return self._index.count(sort, within)
+
+    def page(
+        self, sort: str, start: int, count: int, descending: bool = False, within: str = ""
+    ) -> list[Row]:
+        hits = self._index.page(sort or self.spec.default_sort, start, count, descending, within)
+        return [self._row(i, p) for i, p in hits]
+
+    def search(self, words: Sequence[str], limit: int = 500) -> list[Row]:
+        return [self._row(i, p) for i, p in self._index.search(words, limit)]
+
+    def lookup(self, field_name: str, value: str) -> list[Row]:
+        return [self._row(i, p) for i, p in self._index.lookup(field_name, value)]
+
+    def get(self, record_id: str) -> Row | None:
+        payload = self._index.get(record_id)
+        return None if payload is None else self._row(record_id, payload)
+
+    def clear_cache(self) -> None:
+        self._index.clear_cache()

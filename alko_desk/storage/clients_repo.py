@@ -15,7 +15,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from alko_desk.storage.app_index import IndexEntry, ListSpec, list_index
+from alko_desk.storage.app_index import IndexEntry, ListRepository, ListSpec
 from alko_desk.storage.mongo import Store, repository
 from alko_desk.storage.records import Records, RecordSpec
 
@@ -149,56 +149,27 @@ def _item(record_id: str, payload: list) -> ClientListItem:
     return ClientListItem(record_id, *payload)
 
 
-@repository
-class ClientListRepository:
+def _client_entry(listed: tuple[ClientListItem, ClientListKeys]) -> IndexEntry:
+    item, k = listed
+    return IndexEntry(
+        id=item.id,
+        keys={"name": k.name, "status": k.status, "last_activity": k.last_activity},
+        payload=[
+            item.first_name,
+            item.last_name,
+            item.status,
+            item.last_activity,
+            item.sealed_extra,
+        ],
+        words=k.words,
+    )
+
+
+class ClientListRepository(ListRepository[tuple[ClientListItem, ClientListKeys], ClientListItem]):
     """The client list: paging in every declared sort, name-prefix search, counts."""
 
-    SPEC = CLIENT_LIST
-
     def __init__(self, store: Store) -> None:
-        self._index = list_index(store, CLIENT_LIST)
-
-    def ensure(self) -> None:
-        self._index.ensure()
-
-    def put_many(self, items: list[tuple[ClientListItem, ClientListKeys]]) -> None:
-        self._index.put_many(
-            IndexEntry(
-                id=item.id,
-                keys={"name": k.name, "status": k.status, "last_activity": k.last_activity},
-                payload=[
-                    item.first_name,
-                    item.last_name,
-                    item.status,
-                    item.last_activity,
-                    item.sealed_extra,
-                ],
-                words=k.words,
-            )
-            for item, k in items
-        )
-
-    def put(self, item: ClientListItem, keys: ClientListKeys) -> None:
-        self.put_many([(item, keys)])
-
-    def remove(self, client_id: str) -> None:
-        self._index.remove(client_id)
-
-    def count(self) -> int:
-        return self._index.count()
-
-    def page(self, sort: str, start: int, count: int, descending: bool) -> list[ClientListItem]:
-        return [_item(i, p) for i, p in self._index.page(sort, start, count, descending)]
-
-    def search(self, words: list[str], limit: int = 500) -> list[ClientListItem]:
-        return [_item(i, p) for i, p in self._index.search(words, limit)]
-
-    def get(self, client_id: str) -> ClientListItem | None:
-        payload = self._index.get(client_id)
-        return _item(client_id, payload) if payload is not None else None
-
-    def clear_cache(self) -> None:
-        self._index.clear_cache()
+        super().__init__(store, CLIENT_LIST, entry=_client_entry, row=_item)
 
 
 @repository
