@@ -92,3 +92,21 @@ def test_an_interrupted_edit_is_reindexed_at_next_login(context, make_user):
     assert context.finish_interrupted_work(again) == 1
     assert [r.display_name for r in clients.search("horvat")] == ["Željko Horvat"]
     assert clients.search("kovač") == []
+
+
+def test_an_upgraded_database_builds_the_client_list_at_the_first_login(context, make_user):
+    from alko_desk.storage.schema import _m2_client_list_index
+
+    session = make_user("sam", Role.SALES)
+    clients = context.services_for(session).clients
+    ids = {clients.register(new_client_id(), draft(**IVAN)).id}
+    ana = draft("Ana", "Babić", email="ana@example.hr", phone="", id_number="998877001")
+    ids.add(clients.register(new_client_id(), ana).id)
+    context.store.db.drop_collection("ix_clients")  # the list of an older version: none
+    context.client_list_repo.clear_cache()
+    assert clients.count() == 0
+    _m2_client_list_index(context.store)  # what ensure_schema runs once on such a database
+    assert [i.kind for i in context.pending_repo.all()] == ["clients.rebuild_list"]
+    context.finish_interrupted_work(context.auth.login("sam", "sam chooses a long passphrase 9"))
+    assert {r.id for r in clients.page(0, 10)} == ids and clients.count() == 2
+    assert [r.display_name for r in clients.search("bab")] == ["Ana Babić"]
