@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from bson.binary import Binary
-from pymongo import ASCENDING, DESCENDING, ReplaceOne
+from pymongo import ASCENDING, DESCENDING, DeleteOne, ReplaceOne
 from pymongo.errors import DuplicateKeyError
 
 from alko_desk.storage.mongo import Store, repository
@@ -51,7 +51,7 @@ SEP = "\x1f"  # between a key and the record id: sorts below every key character
 TOP = "\U0010ffff"
 BUCKET_TARGET = 400  # entries per bucket when built or split
 BUCKET_MAX = 800  # a bucket this big is split in two on the next write
-CACHE_BYTES = 64 * 1024 * 1024
+CACHE_BYTES = 48 * 1024 * 1024  # estimated memory of decoded buckets kept per index
 
 
 @dataclass(frozen=True)
@@ -332,7 +332,7 @@ class BucketListIndex:
         if doc is None:
             raise _Missing(bucket_id)
         entries = _unpack(doc["e"])
-        size = len(doc["e"]) * 4
+        size = len(doc["e"]) * 6  # decoded entries take about six times their packed size
         with self._lock:
             self._cache[bucket_id] = entries
             self._sizes[bucket_id] = size
@@ -460,14 +460,16 @@ class BucketListIndex:
             stub = f"root:{old_root.number - 1}"
             self._coll.replace_one({"_id": stub}, {"_id": stub, "gone": True})
 
-    def _new_bucket(self, entries: list[list]) -> str:
-        bucket_id = f"b:{uuid.uuid4().hex}"
-        self._coll.insert_one({"_id": bucket_id, "e": _pack(entries)})
-        return bucket_id
+    def _insert_buckets(self, docs: list[dict]) -> None:
+        """One round trip per few dozen buckets (a bulk load writes thousands)."""
+        for i in range(0, len(docs), 64):
+            self._coll.insert_many(docs[i : i + 64], ordered=False)
 
     def _delete(self, ids: list[str]) -> None:
-        for i in ids:
-            self._coll.delete_one({"_id": i})
+        """One command, one `_id` filter per document (FerretDB scans the collection for
+        `$in`, but answers each `_id` statement from the index)."""
+        for i in range(0, len(ids), 500):
+            self._coll.bulk_write([DeleteOne({"_id": d}) for d in ids[i : i + 500]], ordered=False)
 
     def ensure(self) -> None:
         """Nothing to create on FerretDB: the collection appears with the first commit."""
@@ -481,6 +483,7 @@ class _Writer:
         self._root = root
         self._trees = {name: list(buckets) for name, buckets in root.trees.items()}
         self.created: list[str] = []
+        self._staged: list[dict] = []
         self.replaced: list[str] = []
 
     def change(self, tree: str, adds: list[list], drops: set[str]) -> None:
@@ -517,14 +520,18 @@ class _Writer:
             else:
                 pieces = [new_entries] if new_entries else []
             for piece in pieces:
-                bucket_id = self._index._new_bucket(piece)
-                self.created.append(bucket_id)
+                bucket_id = f"b:{uuid.uuid4().hex}"
+                self._staged.append({"_id": bucket_id, "e": _pack(piece)})
                 rebuilt.append([bucket_id, piece[0][0], len(piece)])
         if rebuilt:
             rebuilt[0][1] = ""  # the first bucket takes every key below its first
         self._trees[tree] = rebuilt
 
     def finish(self) -> dict[str, list[list]]:
+        """Writes the new buckets (not yet reachable: no root lists them) and returns the trees."""
+        self.created.extend(d["_id"] for d in self._staged)
+        self._index._insert_buckets(self._staged)
+        self._staged = []
         return {name: buckets for name, buckets in self._trees.items() if buckets}
 
     def abandon(self) -> None:

@@ -13,20 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from alko_desk.storage.app_index import IndexEntry, ListRepository, ListSpec
 from alko_desk.storage.mongo import Store, repository
 from alko_desk.storage.records import Records, RecordSpec
-
-
-def client_part(client_id: str) -> str:
-    """ObjectId hex ids end in a counter, so their last two hex digits spread evenly over 256 parts."""
-    return client_id[-2:]
-
-
-def lookup_part(lookup_id: str) -> str:
-    return lookup_id.split(":", 1)[1][:2]
 
 
 @dataclass(frozen=True)
@@ -172,33 +164,48 @@ class ClientListRepository(ListRepository[tuple[ClientListItem, ClientListKeys],
         super().__init__(store, CLIENT_LIST, entry=_client_entry, row=_item)
 
 
+def _insert_tolerant(coll, docs: list[dict]) -> set:
+    """Inserts in one command, skipping ids that exist already (a retried batch); returns those."""
+    if not docs:
+        return set()
+    try:
+        coll.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != 11000 for e in errors):
+            raise
+        return {docs[e["index"]]["_id"] for e in errors}
+    return set()
+
+
+# Data keys and blind-index lookups are only ever read and written by `_id`, which the patched
+# FerretDB answers from its index: one collection each, so a bulk insert is one command
+# (schema migration 3 moved them out of the partitions they had before).
+
+
 @repository
 class ClientKeyRepository:
     """Wrapped data keys, one per client. Deleting one is crypto-shredding."""
 
     def __init__(self, store: Store) -> None:
-        self._keys = store.partitioned_collection("client_keys")
+        self._keys = store.collection("client_keys")
 
     def get(self, client_id: str) -> bytes | None:
-        doc = self._keys.find_one(client_part(client_id), client_id)
+        doc = self._keys.find_one({"_id": client_id})
         return bytes(doc["wrapped"]) if doc else None
 
     def insert(self, client_id: str, wrapped: bytes) -> bool:
         try:
-            self._keys.insert_one(client_part(client_id), {"_id": client_id, "wrapped": wrapped})
+            self._keys.insert_one({"_id": client_id, "wrapped": wrapped})
         except DuplicateKeyError:
             return False
         return True
 
     def insert_many(self, items: list[tuple[str, bytes]]) -> None:
-        by_part: dict[str, list[dict]] = {}
-        for cid, wrapped in items:
-            by_part.setdefault(client_part(cid), []).append({"_id": cid, "wrapped": wrapped})
-        for part, group in by_part.items():
-            self._keys.insert_many(part, group)
+        _insert_tolerant(self._keys, [{"_id": cid, "wrapped": w} for cid, w in items])
 
     def destroy(self, client_id: str) -> None:
-        self._keys.delete_one(client_part(client_id), client_id)
+        self._keys.delete_one({"_id": client_id})
 
 
 @repository
@@ -206,26 +213,31 @@ class LookupRepository:
     """Blind-index lookups: `_id` is "kind:hmac", the value the ids of clients with that value."""
 
     def __init__(self, store: Store) -> None:
-        self._lookups = store.partitioned_collection("client_lookups")
+        self._lookups = store.collection("client_lookups")
 
     def find(self, lookup_id: str) -> list[str]:
-        doc = self._lookups.find_one(lookup_part(lookup_id), lookup_id)
+        doc = self._lookups.find_one({"_id": lookup_id})
         return list(doc["ids"]) if doc else []
 
     def add(self, lookup_id: str, client_id: str) -> None:
-        self._lookups.update_one(
-            lookup_part(lookup_id), lookup_id, {"$addToSet": {"ids": client_id}}, upsert=True
-        )
+        self._lookups.update_one({"_id": lookup_id}, {"$addToSet": {"ids": client_id}}, upsert=True)
 
     def remove(self, lookup_id: str, client_id: str) -> None:
-        self._lookups.update_one(lookup_part(lookup_id), lookup_id, {"$pull": {"ids": client_id}})
+        self._lookups.update_one({"_id": lookup_id}, {"$pull": {"ids": client_id}})
 
     def add_many(self, pairs: list[tuple[str, str]]) -> None:
-        """Bulk path for seeding: plain inserts (cheap), $addToSet only for values already present."""
-        by_part: dict[str, dict[str, list[str]]] = {}
+        """Bulk path: plain inserts (cheap), $addToSet only for values already present."""
+        groups: dict[str, list[str]] = {}
         for lookup_id, cid in pairs:
-            by_part.setdefault(lookup_part(lookup_id), {}).setdefault(lookup_id, []).append(cid)
-        for part, groups in by_part.items():
-            docs = [{"_id": lid, "ids": ids} for lid, ids in groups.items()]
-            for lid in self._lookups.insert_many_tolerant(part, docs):
-                self._lookups.update_one(part, lid, {"$addToSet": {"ids": {"$each": groups[lid]}}})
+            groups.setdefault(lookup_id, []).append(cid)
+        existing = _insert_tolerant(
+            self._lookups, [{"_id": lid, "ids": ids} for lid, ids in groups.items()]
+        )
+        if existing:
+            self._lookups.bulk_write(
+                [
+                    UpdateOne({"_id": lid}, {"$addToSet": {"ids": {"$each": groups[lid]}}})
+                    for lid in existing
+                ],
+                ordered=False,
+            )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pymongo.errors import PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from alko_desk.storage.mongo import Store, unavailable
 
@@ -52,7 +52,29 @@ def _m2_client_list_index(store: Store) -> None:
         )
 
 
-MIGRATIONS: list[Callable[[Store], None]] = [_m1_base_indexes, _m2_client_list_index]
+def _m3_flat_keys_and_lookups(store: Store) -> None:
+    """Client keys and lookups are used by `_id` only, which the patched FerretDB serves from
+    its index: their 256 partitions become one collection each (MongoDB kept them in one)."""
+    if not store.partitioned:
+        return
+    for name in ("client_keys", "client_lookups"):
+        parts = store.partitioned_collection(name)
+        for part in parts.part_keys():
+            docs = parts.find_all(part)
+            if docs:
+                try:
+                    store.db[name].insert_many(docs, ordered=False)
+                except BulkWriteError as exc:  # moved already by an interrupted run
+                    if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                        raise
+            store.db.drop_collection(f"{name}.{part}")
+
+
+MIGRATIONS: list[Callable[[Store], None]] = [
+    _m1_base_indexes,
+    _m2_client_list_index,
+    _m3_flat_keys_and_lookups,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
