@@ -51,7 +51,8 @@ SEP = "\x1f"  # between a key and the record id: sorts below every key character
 TOP = "\U0010ffff"
 BUCKET_TARGET = 400  # entries per bucket when built or split
 BUCKET_MAX = 800  # a bucket this big is split in two on the next write
-CACHE_BYTES = 48 * 1024 * 1024  # estimated memory of decoded buckets kept per index
+CACHE_BYTES = 32 * 1024 * 1024  # packed buckets kept per index (100,000 clients: ~all)
+DECODED_BUCKETS = 8  # decoded ones: a page and its neighbours
 
 
 @dataclass(frozen=True)
@@ -136,9 +137,9 @@ class BucketListIndex:
         self.spec = spec
         self._coll = store.collection(f"ix_{spec.name}")
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, list] = OrderedDict()
+        self._cache: OrderedDict[str, bytes] = OrderedDict()  # bucket id -> packed entries
         self._cache_bytes = 0
-        self._sizes: dict[str, int] = {}
+        self._decoded: OrderedDict[str, list] = OrderedDict()
         self._roots: dict[int, _Root] = {}
 
     # -- reading ---------------------------------------------------------------------------
@@ -323,30 +324,39 @@ class BucketListIndex:
         return root
 
     def _bucket(self, bucket_id: str) -> list:
+        """A bucket's entries. Packed blobs are cached (bytes: nothing for Python's cyclic
+        garbage collector to walk); only the last few buckets are kept decoded."""
         with self._lock:
-            entries = self._cache.get(bucket_id)
+            entries = self._decoded.get(bucket_id)
             if entries is not None:
-                self._cache.move_to_end(bucket_id)
+                self._decoded.move_to_end(bucket_id)
                 return entries
-        doc = self._coll.find_one({"_id": bucket_id})
-        if doc is None:
-            raise _Missing(bucket_id)
-        entries = _unpack(doc["e"])
-        size = len(doc["e"]) * 6  # decoded entries take about six times their packed size
+            blob = self._cache.get(bucket_id)
+            if blob is not None:
+                self._cache.move_to_end(bucket_id)
+        if blob is None:
+            doc = self._coll.find_one({"_id": bucket_id})
+            if doc is None:
+                raise _Missing(bucket_id)
+            blob = bytes(doc["e"])
+            with self._lock:
+                self._cache[bucket_id] = blob
+                self._cache_bytes += len(blob)
+                while self._cache_bytes > CACHE_BYTES and len(self._cache) > 1:
+                    _, old = self._cache.popitem(last=False)
+                    self._cache_bytes -= len(old)
+        entries = _unpack(blob)
         with self._lock:
-            self._cache[bucket_id] = entries
-            self._sizes[bucket_id] = size
-            self._cache_bytes += size
-            while self._cache_bytes > CACHE_BYTES and len(self._cache) > 1:
-                old, _ = self._cache.popitem(last=False)
-                self._cache_bytes -= self._sizes.pop(old, 0)
+            self._decoded[bucket_id] = entries
+            while len(self._decoded) > DECODED_BUCKETS:
+                self._decoded.popitem(last=False)
         return entries
 
     def clear_cache(self) -> None:
         """Forgets cached roots and buckets (benchmarks measure cold reads with this)."""
         with self._lock:
             self._cache.clear()
-            self._sizes.clear()
+            self._decoded.clear()
             self._cache_bytes = 0
             self._roots.clear()
 
