@@ -381,7 +381,8 @@ class BucketListIndex:
         drops: dict[str, set[str]] = {}
         by_id_adds: list[list] = []
         by_id_drops: set[str] = set()
-        for record_id in list(puts) + list(removals):
+        # in id order, so that neighbours share the by-id bucket last decoded
+        for record_id in sorted({*puts, *removals}):
             old = self._find_id(root, record_id)
             new_entries = self._entries_of(puts[record_id]) if record_id in puts else {}
             old_keys = old[2] if old else {}
