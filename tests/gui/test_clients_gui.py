@@ -17,7 +17,12 @@ from alko_desk.models.errors import DatabaseUnavailable
 from alko_desk.models.users import Role
 from alko_desk.services.clients import new_client_id
 from alko_desk.ui.clients.form import ClientFormDialog
-from alko_desk.ui.clients.list_model import CLIENT_ID_ROLE, ClientColumn, ClientListModel
+from alko_desk.ui.clients.list_model import (
+    CLIENT_ID_ROLE,
+    ClientColumn,
+    ClientListModel,
+    client_rows,
+)
 from alko_desk.ui.clients.page import ClientsPage
 from alko_desk.ui.tasks import TaskRunner
 from tests.clients_data import IVAN, draft
@@ -633,7 +638,7 @@ def test_client_list_model_passes_the_model_tester_through_paging_sorting_and_se
     qtbot, qtmodeltester, sales, tasks
 ):
     seed(sales, 130)
-    model = ClientListModel(sales.clients, tasks, page_size=50)
+    model = ClientListModel(client_rows(sales.clients), tasks, page_size=50)
     qtmodeltester.check(model, force_py=True)
     model.reload()
     qtbot.waitUntil(lambda: model.rowCount() == 50 and not model.loading, timeout=WAIT)
@@ -646,12 +651,17 @@ def test_client_list_model_passes_the_model_tester_through_paging_sorting_and_se
     qtbot.waitUntil(
         lambda: model.sort_column is ClientColumn.STATUS and not model.loading, timeout=WAIT
     )
-    model.show_results("prezime01", sales.clients.search("prezime01"))
+    model.set_query("prezime01")
+    qtbot.waitUntil(lambda: model.searching and not model.loading, timeout=WAIT)
     assert model.rowCount() == 10 and not model.canFetchMore()
-    model.sort(ClientColumn.NAME, Qt.SortOrder.DescendingOrder)  # local sort of the results
+    model.sort(ClientColumn.NAME, Qt.SortOrder.DescendingOrder)  # sorted by the service
+    qtbot.waitUntil(
+        lambda: model.sort_order == Qt.SortOrder.DescendingOrder and not model.loading,
+        timeout=WAIT,
+    )
     assert model.index(0, 0).data() == "Ime019 Prezime019"
     assert model.index(0, 0).data(CLIENT_ID_ROLE)
-    model.reload()
+    model.set_query("")
     qtbot.waitUntil(
         lambda: not model.searching and model.rowCount() == 50 and not model.loading, timeout=WAIT
     )
