@@ -1,0 +1,178 @@
+"""The list machinery of ui/table_models.py on a plain row source: paging, order, refresh in place."""
+
+from __future__ import annotations
+
+import enum
+import threading
+from dataclasses import dataclass
+
+import pytest
+from PySide6.QtCore import QPersistentModelIndex, Qt
+
+from alko_desk.models.listing import Page, PageRequest
+from alko_desk.ui.table_models import ROW_ID_ROLE, PagedTableModel
+from alko_desk.ui.tasks import TaskRunner
+
+pytestmark = pytest.mark.gui
+WAIT = 10_000
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    name: str
+    size: int
+
+
+class ItemColumn(enum.IntEnum):
+    NAME = 0
+    SIZE = 1
+    NOTE = 2
+
+    @property
+    def header(self) -> str:
+        return self.name.title()
+
+    @property
+    def sort(self) -> str | None:
+        return {ItemColumn.NAME: "name", ItemColumn.SIZE: "size"}.get(self)
+
+
+class ItemModel(PagedTableModel[Item]):
+    columns = ItemColumn
+
+    def display(self, row: Item, column) -> str:
+        if column is ItemColumn.NAME:
+            return row.name
+        return str(row.size) if column is ItemColumn.SIZE else ""
+
+
+class ItemSource:
+    """The service side, as a plain object: it alone decides the order (and records requests)."""
+
+    def __init__(self, items: list[Item]) -> None:
+        self.items = list(items)
+        self.requests: list[PageRequest] = []
+        self.slow: dict[str, threading.Event] = {}  # query -> released when set
+
+    def __call__(self, request: PageRequest, progress) -> Page[Item]:
+        self.requests.append(request)
+        if request.query in self.slow:
+            self.slow[request.query].wait(5)
+        rows = [i for i in self.items if request.query.lower() in i.name.lower()]
+        # The service's order: by size, then *reversed* name, so that a model sorting by
+        # itself would show another order.
+        key = (lambda i: (i.size, i.id)) if request.sort == "size" else (lambda i: i.id)
+        rows.sort(key=key, reverse=request.descending)
+        return Page(
+            tuple(rows[request.start : request.start + request.count]), len(rows), request.start
+        )
+
+
+def items(n: int) -> list[Item]:
+    return [Item(id=f"id{i:04d}", name=f"Item {n - i:04d}", size=i % 7) for i in range(n)]
+
+
+@pytest.fixture
+def tasks(qapp, dialogs):
+    runner = TaskRunner(dialogs)
+    yield runner
+    runner.wait_for_done(10_000)
+
+
+def loaded(qtbot, model) -> None:
+    qtbot.waitUntil(lambda: model.ever_loaded and not model.loading, timeout=WAIT)
+
+
+def ids(model) -> list[str]:
+    return [model.index(r, 0).data(ROW_ID_ROLE) for r in range(model.rowCount())]
+
+
+def test_rows_show_in_the_order_the_source_returns_them_for_lists_and_searches(qtbot, tasks):
+    source = ItemSource(items(30))
+    model = ItemModel(source, tasks, page_size=10)
+    model.reload()
+    loaded(qtbot, model)
+    assert ids(model) == [f"id{i:04d}" for i in range(10)]  # not by the name shown
+    model.set_query("item 000")
+    loaded(qtbot, model)
+    assert ids(model) == sorted(ids(model)) and model.searching and model.total == 9
+    model.sort(ItemColumn.SIZE, Qt.SortOrder.DescendingOrder)
+    loaded(qtbot, model)
+    assert source.requests[-1].sort == "size" and source.requests[-1].query == "item 000"
+    expected = sorted(
+        (i for i in source.items if "item 000" in i.name.lower()),
+        key=lambda i: (i.size, i.id),
+        reverse=True,
+    )
+    assert ids(model) == [i.id for i in expected]
+
+
+def test_unsortable_columns_change_nothing_and_say_so(qtbot, tasks):
+    source = ItemSource(items(5))
+    model = ItemModel(source, tasks)
+    model.reload()
+    loaded(qtbot, model)
+    sorts = []
+    model.sort_changed.connect(lambda column, order: sorts.append(column))
+    requests = len(source.requests)
+    model.sort(ItemColumn.NOTE, Qt.SortOrder.AscendingOrder)
+    assert sorts == [ItemColumn.NAME] and len(source.requests) == requests  # indicator goes back
+    tooltip = model.headerData(
+        ItemColumn.NOTE, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole
+    )
+    assert "cannot be sorted" in tooltip
+    assert (
+        model.headerData(ItemColumn.NAME, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+        is None
+    )
+
+
+def test_model_tester_passes_through_paging_and_refreshes_that_insert_remove_and_edit(
+    qtbot, qtmodeltester, tasks
+):
+    source = ItemSource(items(45))
+    model = ItemModel(source, tasks, page_size=10)
+    qtmodeltester.check(model, force_py=True)
+    model.reload()
+    loaded(qtbot, model)
+    while model.rowCount() < 25:
+        before = model.rowCount()
+        model.fetchMore()
+        qtbot.waitUntil(lambda n=before: model.rowCount() > n and not model.loading, timeout=WAIT)
+    kept = model.index(12, 0)
+    persistent = QPersistentModelIndex(kept)
+    kept_id = kept.data(ROW_ID_ROLE)
+    source.items.insert(0, Item("id0000a", "New", 1))  # sorts in after id0000
+    source.items = [i for i in source.items if i.id not in ("id0003", "id0020")]
+    source.items = [Item(i.id, "Renamed", i.size) if i.id == "id0005" else i for i in source.items]
+    changed = []
+    model.dataChanged.connect(lambda a, b, roles: changed.append((a.row(), b.row())))
+    model.refresh(visible_end=20)
+    qtbot.waitUntil(lambda: not model.refreshing_rows, timeout=WAIT)
+    assert ids(model)[:4] == ["id0000", "id0000a", "id0001", "id0002"]
+    assert "id0003" not in ids(model) and "id0020" not in ids(model)
+    assert model.index(model.row_of("id0005"), 0).data() == "Renamed"
+    assert changed  # the renamed row was updated in place
+    assert persistent.isValid() and persistent.data(ROW_ID_ROLE) == kept_id  # selection follows
+    in_order = sorted(i.id for i in source.items)
+    assert model.total == 44 and ids(model) == in_order[: model.rowCount()]
+    model.fetchMore()
+    qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
+    assert ids(model) == in_order[: model.rowCount()]  # no gap, no double
+
+
+def test_an_answer_to_an_older_load_never_replaces_a_newer_one(qtbot, tasks):
+    source = ItemSource(items(20))
+    model = ItemModel(source, tasks)
+    model.reload()
+    loaded(qtbot, model)
+    gate = source.slow["item 001"] = threading.Event()
+    model.set_query("item 001")  # slow
+    model.set_query("item 0002")  # newer, fast
+    qtbot.waitUntil(lambda: model.query == "item 0002" and not model.loading, timeout=WAIT)
+    assert ids(model) == ["id0018"]
+    gate.set()  # the older answer arrives now, and is dropped
+    qtbot.waitUntil(lambda: tasks.active_count == 0, timeout=WAIT)
+    qtbot.wait(50)
+    assert model.query == "item 0002" and ids(model) == ["id0018"]
