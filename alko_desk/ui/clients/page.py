@@ -185,8 +185,6 @@ class ClientsPage(QWidget):
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.view.activated.connect(self._row_activated)
         self.model.modelReset.connect(self._update_status)
-        self.model.modelReset.connect(p.rows_replaced)
-        self.model.refreshed.connect(p.rows_replaced)
         self.model.progress.connect(self._progress)
         self.detail.reveal_requested.connect(
             lambda: p.reveal(self.detail.client_id) if self.detail.client_id else None

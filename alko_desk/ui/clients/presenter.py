@@ -135,6 +135,9 @@ class ClientsPresenter:
     # -- start and stop --------------------------------------------------------------------
 
     def start(self) -> None:
+        """Once the view is built: after a reset the view's own handlers have run first."""
+        self.model.modelReset.connect(self.rows_replaced)
+        self.model.refreshed.connect(self.rows_replaced)
         self.model.reload()
         if self._own_watcher:
             self.changes.start()
