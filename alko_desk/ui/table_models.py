@@ -131,8 +131,9 @@ class SortableColumn(Protocol):
     sort: str | None
 
 
-def sortable(column: enum.IntEnum) -> bool:
-    return getattr(column, "sort", None) is not None
+def sortable(column: Any) -> bool:
+    """Columns of a paged list declare `sort`: the name of a sort the service offers, or None."""
+    return column.sort is not None
 
 
 def unsortable_tooltip(header: str) -> str:
