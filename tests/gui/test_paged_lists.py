@@ -9,7 +9,10 @@ from dataclasses import dataclass
 import pytest
 from PySide6.QtCore import QPersistentModelIndex, Qt
 
+from alko_desk.models.changes import Change, ChangeBatch, ChangeKind
+from alko_desk.models.errors import DatabaseUnavailable
 from alko_desk.models.listing import Page, PageRequest
+from alko_desk.ui.changes import ChangeWatcher
 from alko_desk.ui.table_models import ROW_ID_ROLE, PagedTableModel
 from alko_desk.ui.tasks import TaskRunner
 
@@ -176,3 +179,70 @@ def test_an_answer_to_an_older_load_never_replaces_a_newer_one(qtbot, tasks):
     qtbot.waitUntil(lambda: tasks.active_count == 0, timeout=WAIT)
     qtbot.wait(50)
     assert model.query == "item 0002" and ids(model) == ["id0018"]
+
+
+def test_deep_in_a_long_list_a_refresh_updates_the_visible_rows_in_place(
+    qtbot, qtmodeltester, tasks, monkeypatch
+):
+    monkeypatch.setattr("alko_desk.ui.table_models.REFRESH_LIMIT", 20)
+    source = ItemSource(items(60))
+    model = ItemModel(source, tasks, page_size=10)
+    qtmodeltester.check(model, force_py=True)
+    model.reload()
+    loaded(qtbot, model)
+    while model.canFetchMore():
+        before = model.rowCount()
+        model.fetchMore()
+        qtbot.waitUntil(lambda n=before: model.rowCount() > n and not model.loading, timeout=WAIT)
+    source.items = [Item(i.id, "Renamed", i.size) if i.id == "id0045" else i for i in source.items]
+    source.items.insert(0, Item("id0000a", "New", 1))  # shifts the positions above the view
+    model.refresh(visible_end=50)
+    qtbot.waitUntil(lambda: not model.refreshing_rows, timeout=WAIT)
+    assert model.rowCount() == 60 and model.index(45, 0).data() == "Renamed"  # same place
+    assert source.requests[-1].start == 30 and model.total == 61
+
+
+# -- the change watcher ---------------------------------------------------------------------
+
+
+class Feed:
+    def __init__(self) -> None:
+        self.changes: list = []
+        self.pruned = False
+        self.down = False
+
+    def head(self) -> int:
+        if self.down:
+            raise DatabaseUnavailable("The database cannot be reached.")
+        return len(self.changes)
+
+    def since(self, seq: int):
+        return ChangeBatch(len(self.changes), tuple(self.changes[seq:]), complete=not self.pruned)
+
+
+def test_the_watcher_hands_each_screen_the_changes_to_its_entity(qtbot, tasks, dialogs):
+    feed = Feed()
+    feed.changes.append(Change(1, "clients", ChangeKind.ADDED, ("old",)))  # before the screen
+    watcher = ChangeWatcher(feed, tasks, interval_ms=50)
+    clients, vehicles = [], []
+    watcher.subscribe("clients", clients.append)
+    watcher.subscribe("vehicles", vehicles.append)
+    watcher.start()
+    qtbot.waitUntil(lambda: watcher.seen == 1, timeout=WAIT)
+    assert clients == [] and vehicles == []  # the first look only sets where to start
+
+    feed.changes.append(Change(2, "clients", ChangeKind.UPDATED, ("c1",)))
+    feed.changes.append(Change(3, "invoices", ChangeKind.ADDED, ("i1",)))
+    qtbot.waitUntil(lambda: watcher.seen == 3, timeout=WAIT)
+    assert [c.ids for batch in clients for c in batch] == [("c1",)] and vehicles == []
+
+    feed.down = True  # a missed look says nothing to the user; the next one catches up
+    qtbot.wait(200)
+    feed.down = False
+    feed.pruned = True
+    feed.changes.append(Change(4, "deals", ChangeKind.ADDED, ("d1",)))
+    qtbot.waitUntil(lambda: watcher.seen == 4, timeout=WAIT)
+    assert vehicles and vehicles[-1][0].kind is ChangeKind.MANY  # pruned: everything changed
+    assert clients[-1][0].kind is ChangeKind.MANY
+    watcher.stop()
+    assert dialogs.retries == [] and dialogs.errors == []
