@@ -183,18 +183,20 @@ class AuditPresenter:
         self.view = view
         self.model = AuditModel(self.fetch_more, view)
         self.filter = AuditFilter(limit=PAGE_SIZE)
+        self.searches = 0
 
     def search(self, flt: AuditFilter) -> None:
         self.filter = replace(flt, limit=PAGE_SIZE + 1)
         audit, query = self.audit, self.filter
+        self.searches += 1
+        generation = self.searches
 
         def loaded(entries: list[AuditEntry]) -> None:
-            self.model.reset(entries[:PAGE_SIZE], len(entries) > PAGE_SIZE)
+            if generation == self.searches:
+                self.model.reset(entries[:PAGE_SIZE], len(entries) > PAGE_SIZE)
 
-        self.tasks.supersede((id(self), "more"))  # a page of the previous search is not wanted
         self.tasks.run(
             lambda: audit.entries(query),
-            key=(id(self), "search"),  # the latest search wins
             on_success=loaded,
             parent=self.view,
             title=_tr("AuditPage", "Audit log"),
@@ -208,9 +210,11 @@ class AuditPresenter:
         oldest = loaded_entries[-1]
         same_time = sum(1 for e in loaded_entries if e.time == oldest.time)
         query = replace(self.filter, until=oldest.time, limit=PAGE_SIZE + 1 + same_time)
-        audit = self.audit
+        audit, generation = self.audit, self.searches
 
         def loaded(entries: list[AuditEntry]) -> None:
+            if generation != self.searches:
+                return
             fresh = [e for e in entries if e.seq < oldest.seq]
             self.model.append(fresh[:PAGE_SIZE], len(fresh) > PAGE_SIZE)
 
@@ -220,7 +224,6 @@ class AuditPresenter:
 
         self.tasks.run(
             lambda: audit.entries(query),
-            key=(id(self), "more"),
             on_success=loaded,
             on_failure=failed,
             parent=self.view,
