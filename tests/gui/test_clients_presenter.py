@@ -21,6 +21,7 @@ class StubView:
     def __init__(self) -> None:
         self.detail: object = None
         self.highlighted: str | None = None
+        self.on_screen = True
         self.presenter: ClientsPresenter | None = None
 
     def show_detail(self, client) -> None:
@@ -46,6 +47,9 @@ class StubView:
 
     def visible_rows(self) -> tuple[int, int]:
         return 0, 20
+
+    def is_shown(self) -> bool:
+        return self.on_screen
 
     def select_row(self, client_id) -> bool:
         found = self.presenter.model.row_of(client_id) >= 0
@@ -95,8 +99,13 @@ def test_saving_marks_the_list_stale_and_one_refresh_shows_the_new_client(qtbot,
     p.start()
     qtbot.waitUntil(lambda: p.model.rowCount() == 1 and not p.model.loading, timeout=WAIT)
     ivan = services.clients.register(new_client_id(), draft(**IVAN))
+    view.on_screen = False  # another section is showing: the list waits
     p.saved(ivan)
     assert p.stale and view.detail is ivan
+    qtbot.wait(400)
+    assert p.stale and p.model.rowCount() == 1
+    view.on_screen = True
+    p.shown()
     qtbot.waitUntil(lambda: p.model.rowCount() == 2 and not p.stale, timeout=WAIT)
     qtbot.waitUntil(lambda: view.highlighted == ivan.id, timeout=WAIT)
     assert view.detail is ivan

@@ -93,6 +93,7 @@ class ClientsPage(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self.presenter.shown()
         if not self._split_once:  # the list gets most of the width; the user may move the handle
             self._split_once = True
             total = max(self.splitter.width(), 900)
@@ -214,6 +215,9 @@ class ClientsPage(QWidget):
 
     def status_changed(self) -> None:
         self._update_status()
+
+    def is_shown(self) -> bool:
+        return self.isVisible()
 
     def visible_rows(self) -> tuple[int, int]:
         viewport = self.view.viewport()

@@ -72,6 +72,10 @@ class ClientsView(Protocol):
         """First and last row shown in the list (-1, -1 when none)."""
         ...
 
+    def is_shown(self) -> bool:
+        """On screen: a hidden screen stays stale and refreshes when it is shown again."""
+        ...
+
     def select_row(self, client_id: str | None) -> bool:
         """Highlights the client's row without reporting it back; False when it is not in the rows."""
         ...
@@ -285,8 +289,13 @@ class ClientsPresenter:
         if not self._refresh_timer.isActive():
             self._refresh_timer.start()
 
+    def shown(self) -> None:
+        """The screen came back into view: apply what changed meanwhile."""
+        if self.stale:
+            self._refresh_timer.start()
+
     def _refresh_stale(self) -> None:
-        if not self.stale:
+        if not self.stale or not self._view.is_shown():
             return
         self.stale = False
         self.rows.invalidate()
