@@ -60,8 +60,10 @@ class ItemSource:
 
     def __call__(self, request: PageRequest, progress) -> Page[Item]:
         self.requests.append(request)
-        if request.query in self.slow:
-            self.slow[request.query].wait(5)
+        for slow in (request.query, request.sort):
+            if slow in self.slow:
+                progress.report(1, 4)
+                self.slow[slow].wait(5)
         rows = [i for i in self.items if request.query.lower() in i.name.lower()]
         # The service's order: by size, then *reversed* name, so that a model sorting by
         # itself would show another order.
@@ -200,6 +202,26 @@ def test_deep_in_a_long_list_a_refresh_updates_the_visible_rows_in_place(
     qtbot.waitUntil(lambda: not model.refreshing_rows, timeout=WAIT)
     assert model.rowCount() == 60 and model.index(45, 0).data() == "Renamed"  # same place
     assert source.requests[-1].start == 30 and model.total == 61
+
+
+def test_a_long_read_reports_progress_and_cancel_keeps_the_rows_and_the_sort(qtbot, tasks):
+    source = ItemSource(items(12))
+    model = ItemModel(source, tasks)
+    model.reload()
+    loaded(qtbot, model)
+    before = ids(model)
+    progress = []
+    model.progress.connect(lambda done, total: progress.append((done, total)))
+    gate = source.slow["size"] = threading.Event()
+    model.sort(ItemColumn.SIZE, Qt.SortOrder.AscendingOrder)
+    assert model.shown_sort == (ItemColumn.SIZE, Qt.SortOrder.AscendingOrder) and model.loading
+    qtbot.waitUntil(lambda: progress == [(1, 4)], timeout=WAIT)
+    model.cancel_loading()
+    assert not model.loading and model.shown_sort == (ItemColumn.NAME, Qt.SortOrder.AscendingOrder)
+    gate.set()  # the cancelled read ends in the background; its rows never arrive
+    qtbot.waitUntil(lambda: tasks.active_count == 0, timeout=WAIT)
+    qtbot.wait(50)
+    assert ids(model) == before and model.sort_column is ItemColumn.NAME
 
 
 # -- the change watcher ---------------------------------------------------------------------
