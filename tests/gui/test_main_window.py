@@ -24,8 +24,8 @@ pytestmark = pytest.mark.gui
     [
         (Role.SALES, ["Clients", "Vehicles", "Deals"]),
         # finance reads vehicles and deals (read-only): it invoices them
-        (Role.FINANCE, ["Clients", "Vehicles", "Deals"]),
-        (Role.MANAGER, ["Clients", "Vehicles", "Deals", "Audit log"]),
+        (Role.FINANCE, ["Clients", "Vehicles", "Deals", "Invoices", "Payments"]),
+        (Role.MANAGER, ["Clients", "Vehicles", "Deals", "Invoices", "Payments", "Audit log"]),
     ],
 )
 def test_navigation_shows_only_the_sections_of_the_role(open_main, make_user, role, expected):
