@@ -10,31 +10,32 @@ from pathlib import Path
 
 from alko_desk.models.users import Session
 from alko_desk.secrets import MONGODB_URI_KEY, SecretStore
-from alko_desk.security.crypto import OrgKeys
 from alko_desk.security.passwords import PRODUCTION_COST, HashCost, PasswordHasher
 from alko_desk.services.audit import AuditLog, AuditService, HeadAnchor
 from alko_desk.services.auth import AuthService
+from alko_desk.services.changes import ChangeFeed, ChangeLog
 from alko_desk.services.client_cards import ClientCardService
-from alko_desk.services.client_directory import ClientDirectory
 from alko_desk.services.clients import ClientService
 from alko_desk.services.clock import Clock, SystemClock
 from alko_desk.services.deal_calc import compute as compute_deal
 from alko_desk.services.deals import DealService
+from alko_desk.services.intents import IntentLog
 from alko_desk.services.invoicing import DealSource, InvoiceRecovery, InvoicingService
 from alko_desk.services.settings import SettingsService
 from alko_desk.services.setup import SetupService
 from alko_desk.services.users import UserAdminService
 from alko_desk.services.vehicles import VehicleService
 from alko_desk.storage.audit_repo import AuditRepository
+from alko_desk.storage.changes_repo import ChangeRepository
 from alko_desk.storage.clients_repo import (
     ClientKeyRepository,
+    ClientListRepository,
     ClientRepository,
-    DirectoryRepository,
     LookupRepository,
-    PendingRepository,
 )
 from alko_desk.storage.deals_repo import DealRepository
 from alko_desk.storage.embedded import EmbeddedServer
+from alko_desk.storage.intents_repo import IntentRepository
 from alko_desk.storage.invoices_repo import InvoiceRepository
 from alko_desk.storage.mongo import Store, connect
 from alko_desk.storage.organisation_repo import OrganisationRepository
@@ -86,6 +87,7 @@ class SessionServices:
     vehicles: VehicleService | None = None
     deals: DealService | None = None
     invoices: InvoicingService | None = None
+    changes: ChangeFeed | None = None  # what changed, for open screens (head() / since())
 
 
 class AppContext:
@@ -129,9 +131,9 @@ class AppContext:
         self.clients_repo = ClientRepository(store)
         self.client_keys_repo = ClientKeyRepository(store)
         self.lookups_repo = LookupRepository(store)
-        self.directory_repo = DirectoryRepository(store)
-        self.pending_repo = PendingRepository(store)
-        self._directories: dict[str, ClientDirectory] = {}
+        self.client_list_repo = ClientListRepository(store)
+        self.pending_repo = IntentRepository(store)
+        self.change_log = ChangeLog(ChangeRepository(store), self.clock)
         self._region_cache: tuple[float, str] | None = None
         self.vehicles_repo = VehicleRepository(store)
         self.deals_repo = DealRepository(store, compute_deal)
@@ -183,6 +185,7 @@ class AppContext:
         )
 
     def _core_services_for(self, session: Session) -> SessionServices:
+        intents = IntentLog(self.pending_repo, self.clock)  # the services register handlers
         return SessionServices(
             session=session,
             users=UserAdminService(
@@ -200,8 +203,9 @@ class AppContext:
                 self.clients_repo,
                 self.client_keys_repo,
                 self.lookups_repo,
-                self._directory_for(session),
-                self.pending_repo,
+                self.client_list_repo,
+                intents,
+                self.change_log,
                 self.audit_log,
                 self.clock,
                 session,
@@ -216,17 +220,8 @@ class AppContext:
                 session,
                 self.deal_source,
             ),
+            changes=ChangeFeed(self.change_log, session),
         )
-
-    def _directory_for(self, session: Session) -> ClientDirectory:
-        # The directory cache of the current session, shared by its services; a new session
-        # (another user, another organisation key) starts a fresh one.
-        key = session.session_id
-        if key not in self._directories:
-            self._directories = {
-                key: ClientDirectory(self.directory_repo, OrgKeys(session.org_key))
-            }
-        return self._directories[key]
 
     def _phone_region(self) -> str:
         # Read on every validation while typing, so cached for a short while.

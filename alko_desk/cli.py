@@ -28,6 +28,7 @@ from pathlib import Path
 
 from alko_desk import APP_NAME, __version__
 from alko_desk.models.errors import AlkoError, SetupRequired, ValidationError
+from alko_desk.models.listing import Progress
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -474,6 +475,12 @@ def add_demo_commands(subparsers) -> None:
     seed.add_argument("--seed", type=int, default=7, help="random seed, for repeatable data")
 
 
+class _PrintedProgress(Progress):
+    def report(self, done: int, total: int = 0, text: str = "") -> None:
+        super().report(done, total, text)
+        print(f"  {done:,} of {total:,} clients", flush=True)
+
+
 def demo_seed(args: argparse.Namespace) -> int:
     import time
 
@@ -488,11 +495,7 @@ def demo_seed(args: argparse.Namespace) -> int:
     with acting_services(args) as services:
         seeder = DemoSeeder(services.clients, seed=args.seed)
         start = services.clients.count()
-        done = seeder.seed(
-            args.clients,
-            start=start,
-            progress=lambda n, total: print(f"  {n:,} of {total:,} clients", flush=True),
-        )
+        done = seeder.seed(args.clients, start=start, progress=_PrintedProgress())
     print(f"Added {done:,} demo clients in {time.perf_counter() - started:.0f} s.")
     return demo_seed_stock(args) if args.vehicles or args.deals else EXIT_OK
 

@@ -42,6 +42,27 @@ SCRIPT = textwrap.dedent("""
     tasks = TaskRunner(DialogService())
     out = {}
 
+    import subprocess, threading
+    from alko_desk.models.changes import Change, ChangeBatch, ChangeKind
+    from alko_desk.ui.changes import ChangeWatcher, change_feed
+
+    class StandInFeed:
+        # The change log as the server keeps it, until the services have a ChangeFeed:
+        # the other desk's process says when it wrote, and the head moves.
+        def __init__(self):
+            self.changes = []
+        def add(self, client_id):
+            self.changes.append(Change(len(self.changes) + 1, "clients", ChangeKind.UPDATED, (client_id,)))
+        def head(self):
+            return len(self.changes)
+        def since(self, seq):
+            return ChangeBatch(len(self.changes), tuple(self.changes[seq:]))
+
+    real_feed = change_feed(services)
+    feed = real_feed or StandInFeed()
+    out["feed"] = "ChangeFeed service" if real_feed else "stand-in feed"
+    watcher = ChangeWatcher(feed, tasks)
+
     def wait(condition, limit_ms=120_000):
         clock = QElapsedTimer(); clock.start()
         while not condition():
@@ -51,11 +72,46 @@ SCRIPT = textwrap.dedent("""
                 raise SystemExit("timed out")
 
     started = time.perf_counter()
-    page = ClientsPage(ctx, services, tasks)
+    page = ClientsPage(ctx, services, tasks, changes=watcher)
     page.resize(1200, 800)
     page.show()
     wait(lambda: page.model.rowCount() > 0)
     out["first_page_ms"] = (time.perf_counter() - started) * 1000
+    watcher.start()
+
+    # Another desk (its own process, its own connection) edits a client shown on the list.
+    wait(lambda: watcher.seen is not None and not page.model.loading)
+    row = 3
+    target = page.model.client_id(row)
+    old_name = page.model.index(row, 0).data()
+    other = subprocess.Popen(
+        [sys.executable, "-c", os.environ["ALKO_OTHER_DESK"], target], stdout=subprocess.PIPE, text=True,
+        env=os.environ,
+    )
+    written = {}
+    def listen():
+        for line in other.stdout:
+            if line.startswith("WROTE "):
+                written["at"] = float(line.split()[1])
+                written["name"] = line.split(" ", 2)[2].strip()
+                if not real_feed:
+                    feed.add(target)
+    threading.Thread(target=listen, daemon=True).start()
+    change_gaps = []
+    tick = QElapsedTimer(); tick.start()
+    def on_change_tick():
+        change_gaps.append(tick.restart())
+    change_timer = QTimer(); change_timer.setInterval(5); change_timer.timeout.connect(on_change_tick)
+    wait(lambda: "at" in written, 60_000)
+    tick.restart(); change_timer.start()
+    wait(lambda: page.model.index(page.model.row_of(target), 0).data() == written["name"], 30_000)
+    out["change_visible_ms"] = (time.time() - written["at"]) * 1000
+    for _ in range(40):  # the refresh has landed; keep watching the GUI thread a moment longer
+        app.processEvents(); time.sleep(0.005)
+    change_timer.stop()
+    out["change_worst_gap_ms"] = max(change_gaps[1:] or [0])
+    out["change_row_kept"] = page.model.row_of(target) == row
+    other.wait(30)
 
     # A timer that should fire every 5 ms: any longer gap is the GUI thread stalled.
     gaps = []
@@ -104,6 +160,24 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+OTHER_DESK = textwrap.dedent("""
+    import os, sys, time
+    from dataclasses import replace
+    from pathlib import Path
+    from keyring.backends import fail
+    from alko_desk.bootstrap import open_context
+    from alko_desk.secrets import SecretStore
+
+    ctx = open_context(Path(os.environ["ALKO_DATA_DIR"]), SecretStore(fail.Keyring()))
+    services = ctx.services_for(ctx.auth.login("sam", os.environ["ALKO_PASSWORD"]))
+    client = services.clients.get(sys.argv[1])
+    draft = replace(client.draft, first_name=client.draft.first_name + "a")
+    saved = services.clients.update(client, draft)
+    print("WROTE", time.time(), saved.display_name, flush=True)
+    ctx.close()
+""")
+
+
 def measure(ws: Workspace) -> dict:
     cached = getattr(ws, "_clients_gui", None)
     if cached:
@@ -115,6 +189,7 @@ def measure(ws: Workspace) -> dict:
         ALKO_DB_NAME=ctx.store.db.name,
         ALKO_PASSWORD=SALES_PASSWORD + "!",
     )
+    env["ALKO_OTHER_DESK"] = OTHER_DESK
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT],
         cwd=REPO_ROOT,
@@ -151,6 +226,26 @@ def scroll_stall(ws: Workspace) -> Result:
         "ms",
         detail=f"{m['rows']:,} rows in {m['scroll_s']:.0f} s; 5 ms timer's longest gap; "
         f"worst (ms, rows loaded): {m['worst_gaps'][:4]}",
+    )
+
+
+@benchmark("A change on another desk visible on the open list", target="< 2,000 ms", order=265)
+def change_visible(ws: Workspace) -> Result:
+    m = measure(ws)
+    return Result.at_most(
+        m["change_visible_ms"],
+        2000,
+        "ms",
+        detail=f"write on another desk → row shows it, no click ({m['feed']}); "
+        f"row kept its place: {m['change_row_kept']}",
+    )
+
+
+@benchmark("GUI stall while a change is applied", target="< 50 ms", order=266)
+def change_stall(ws: Workspace) -> Result:
+    m = measure(ws)
+    return Result.at_most(
+        m["change_worst_gap_ms"], 50, "ms", detail="5 ms timer's longest gap, change to shown"
     )
 
 

@@ -17,6 +17,8 @@ APP_PACKAGES=(
   libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
   libxcb-glx0 libxcb-xfixes0 libxcb-sync1 libxcb-shm0 libxcb-render0
 )
+# ICU for name collation; PyICU is built from source against it (pkg-config, a C++ compiler).
+APP_PACKAGES+=(libicu-dev pkg-config g++)
 # A real Secret Service for the keyring tests, and a virtual display for runs without one.
 TEST_PACKAGES=(dbus dbus-daemon dbus-x11 gnome-keyring xvfb xauth)
 # ID documents: Tesseract reads the MRZ; SANE scans (libsane-dev builds python-sane, whose

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 from alko_desk.models.audit import AuditFilter
@@ -6,6 +8,7 @@ from alko_desk.models.errors import ConcurrentModification, PermissionDenied, Va
 from alko_desk.models.users import Role
 from alko_desk.security.crypto import FieldCipher, UnreadableRecord
 from alko_desk.services.clients import new_client_id
+from alko_desk.storage.intents_repo import IntentRecord
 from tests.clients_data import IVAN, draft
 
 
@@ -130,7 +133,7 @@ def test_fields_cannot_be_read_with_another_clients_key_or_after_the_key_is_dest
     key_b = org.unwrap_client_key(b.id, context.client_keys_repo.get(b.id))
     doc_a = context.clients_repo.get(a.id)
     with pytest.raises(UnreadableRecord):
-        FieldCipher(a.id, key_b).decrypt("email", doc_a["enc"]["email"])
+        FieldCipher(a.id, key_b).decrypt("email", doc_a.sealed["email"])
     context.client_keys_repo.destroy(a.id)
     gone = sales.get(a.id)
     assert isinstance(gone, UnreadableClient) and "key" in gone.reason
@@ -138,10 +141,11 @@ def test_fields_cannot_be_read_with_another_clients_key_or_after_the_key_is_dest
 
 def test_tampered_ciphertext_shows_the_client_as_unreadable(context, sales):
     a = sales.register(new_client_id(), draft())
-    doc = context.clients_repo.get(a.id)
-    blob = bytearray(doc["enc"]["email"])
+    record = context.clients_repo.get(a.id)
+    blob = bytearray(record.sealed["email"])
     blob[-1] ^= 1
-    context.clients_repo.touch(a.id, {"enc.email": bytes(blob)})
+    tampered = replace(record, sealed={**record.sealed, "email": bytes(blob)})
+    assert context.clients_repo.update_if_version(tampered, record.version)
     assert isinstance(sales.get(a.id), UnreadableClient)
 
 
@@ -227,18 +231,11 @@ def test_interrupted_registration_is_finished_at_next_start(context, sales):
     from alko_desk.models.clients import ClientStatus
 
     c = sales.register(new_client_id(), draft())
-    # Simulate a crash after the client document was written but before it was indexed.
-    context.pending_repo.begin(f"register:{c.id}", {"kind": "register", "client_id": c.id})
-    for placed in context.clients_repo.get(c.id)["dir"]:
-        part, entry_id = placed.split("|")
-        context.directory_repo.remove(part, entry_id)
-        deltas = {
-            f"entries.{part}": -1,
-            **({f"rows.{part}": -1} if entry_id.endswith(":0") else {}),
-        }
-        context.directory_repo.adjust_counts(deltas)
-    context.clients_repo.touch(c.id, {"dir": []})
-    sales._directory.invalidate()
+    # Simulate a crash after the client document was written but before it was listed.
+    context.pending_repo.begin(
+        IntentRecord(f"clients.register:{c.id}", "clients.register", {"client_id": c.id})
+    )
+    context.client_list_repo.remove(c.id)
     assert sales.search("zelj") == [] and sales.count() == 0
     assert sales.recover_pending() == 1
     assert [r.id for r in sales.search("zelj")] == [c.id]
@@ -271,7 +268,9 @@ def test_login_finishes_a_registration_that_a_crash_interrupted(context, make_us
     session = make_user("sam", Role.SALES)
     clients = context.services_for(session).clients
     c = clients.register(new_client_id(), draft())
-    context.pending_repo.begin(f"register:{c.id}", {"kind": "register", "client_id": c.id})
+    context.pending_repo.begin(
+        IntentRecord(f"clients.register:{c.id}", "clients.register", {"client_id": c.id})
+    )
     assert (
         context.finish_interrupted_work(
             context.auth.login("sam", "sam chooses a long passphrase 9")
@@ -279,3 +278,45 @@ def test_login_finishes_a_registration_that_a_crash_interrupted(context, make_us
         == 1
     )
     assert context.pending_repo.all() == []
+
+
+def test_every_declared_sort_pages_both_ways_and_search_keeps_the_list_order(sales, clock):
+    from datetime import timedelta
+
+    from alko_desk.models.listing import PageRequest
+
+    people = [("Iva", "Adamić"), ("Zora", "Anić"), ("Ana", "Babić"), ("Олена", "Єременко")]
+    people += [("Іван", "Гаврилюк"), ("Тарас", "Ярошенко")]
+    items = [
+        (
+            new_client_id(),
+            draft(first, last, email=f"s{n}@example.hr", phone="", id_number=f"55{n:07d}"),
+        )
+        for n, (first, last) in enumerate(people)
+    ]
+    activity = {cid: clock.now() - timedelta(days=n) for n, (cid, _) in enumerate(items)}
+    sales.register_many(items, last_activity=activity)
+    by_name = [r.display_name for r in sales.page(0, 10)]
+    assert by_name == [
+        "Iva Adamić",
+        "Zora Anić",
+        "Ana Babić",
+        "Іван Гаврилюк",
+        "Олена Єременко",
+        "Тарас Ярошенко",
+    ]
+    assert [r.display_name for r in sales.page(0, 10, "name", True)] == by_name[::-1]
+    newest_first = [r.id for r in sales.page(0, 10, ClientSort.LAST_ACTIVITY, True)]
+    assert newest_first == [cid for cid, _ in items]
+    assert [r.id for r in sales.page(4, 2, "last_activity")] == [items[1][0], items[0][0]]
+    assert {r.status.value for r in sales.page(0, 10, "status")} == {"prospect"}
+    # a search shows its rows in the list's order, whatever order they were typed in
+    assert [r.display_name for r in sales.search("a")] == ["Iva Adamić", "Zora Anić", "Ana Babić"]
+    page = sales.list_page(PageRequest(start=1, count=2, sort="name"))
+    assert page.total == 6 and [r.display_name for r in page.rows] == by_name[1:3]
+    found = sales.list_page(PageRequest(query="ана", count=10))  # no match: Cyrillic ≠ Latin
+    assert found.total == 0
+    assert sales.list_page(PageRequest(query="єре")).rows[0].display_name == "Олена Єременко"
+    with pytest.raises(ValidationError):
+        sales.list_page(PageRequest(sort="city"))
+    assert sales.SORTS == ("name", "status", "last_activity")

@@ -53,7 +53,7 @@ def test_invoices_are_numbered_in_a_yearly_series_from_one(finance):
 def test_supplier_bank_and_terms_come_from_settings(finance):
     invoice = new_car_invoice(finance)
     assert invoice.draft.supplier.name == "ALKO Cars d.o.o."
-    assert invoice.draft.supplier.vat_id == "HR12345678901"
+    assert invoice.draft.supplier.vat_id == "HR33392005961"
     assert invoice.draft.supplier.country == "HR"
     assert invoice.draft.bank.iban == "HR1210010051863000160"
     assert invoice.totals.gross == TOTAL

@@ -38,3 +38,32 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     return fold(text).split()
+
+
+# -- collation ---------------------------------------------------------------------------
+# Names sort by the rules people expect for their script (ICU, the CLDR collation):
+# Ukrainian Є, І, Ї, Ґ in their places in the alphabet, not after Я; and, in a Croatian
+# desk, Č and Ć after C, Đ after D, Ž after Z. Sort keys are hex text, so that an index
+# that compares plain strings (the app-kept list index, MongoDB) keeps that order.
+DEFAULT_COLLATION = "hr"  # the showroom's language; every desk of one database must agree
+_collators: dict[str, object] = {}
+
+
+def _collator(locale: str):
+    collator = _collators.get(locale)
+    if collator is None:
+        import icu  # PyICU; imported on first use so that starting the app stays fast
+
+        collator = icu.Collator.createInstance(icu.Locale(locale))
+        _collators[locale] = collator
+    return collator
+
+
+def sort_key(*parts: str, locale: str = DEFAULT_COLLATION) -> str:
+    """A key whose plain string order is the collation order of `parts`, compared in turn.
+
+    sort_key(last, first) orders by last name, then first name. Case and accents weigh
+    less than letters, as in a phone book.
+    """
+    collator = _collator(locale)
+    return " ".join(collator.getSortKey(p).rstrip(b"\x00").hex() for p in parts)

@@ -47,7 +47,6 @@ from alko_desk.remote.feed import MemoryFeed, change_for, is_read
 from alko_desk.remote.trust import ServerIdentity
 from alko_desk.security.crypto import OrgKeys
 from alko_desk.services.auth import normalize_username
-from alko_desk.services.client_directory import ClientDirectory
 from alko_desk.storage.users_repo import user_from_doc
 
 log = logging.getLogger(__name__)
@@ -96,26 +95,14 @@ def wipe_org_keys(keys: OrgKeys) -> None:
 
 
 class ServerContext(AppContext):
-    """The desk's composition root, with one client directory per organisation key shared by
-    every session (instead of one per session), released with the last of them."""
+    """The desk's composition root, plus what only the server has: the audit checkpointer.
+
+    Nothing derived from a session's organisation key is cached across sessions (the list
+    index's cache holds only sealed rows), so releasing a session only wipes its own keys."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.checkpointer = None  # set by remote.checkpoints.enable_checkpoints
-        self._shared_lock = threading.Lock()
-        self._shared: dict[str, tuple[ClientDirectory, OrgKeys, set[str]]] = {}
-
-    def _directory_for(self, session: Session) -> ClientDirectory:
-        keys = OrgKeys(session.org_key)
-        with self._shared_lock:
-            found = self._shared.get(keys.fingerprint)
-            if found is None:
-                found = (ClientDirectory(self.directory_repo, keys), keys, set())
-                self._shared[keys.fingerprint] = found
-            else:
-                wipe_org_keys(keys)
-            found[2].add(session.session_id)
-            return found[0]
 
     def services_for(self, session: Session) -> SessionServices:
         services = super().services_for(session)
@@ -128,12 +115,7 @@ class ServerContext(AppContext):
         return services
 
     def release(self, session: Session) -> None:
-        with self._shared_lock:
-            for fp, (_, keys, users) in list(self._shared.items()):
-                users.discard(session.session_id)
-                if not users:
-                    del self._shared[fp]
-                    wipe_org_keys(keys)
+        """Nothing shared to release: the session's own keys are wiped where it ends."""
 
 
 # ----------------------------------------------------------------------------- sessions

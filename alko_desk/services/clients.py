@@ -2,21 +2,26 @@
 
 Each client has a data key of its own (wrapped by the organisation key); every
 personal field but the name is sealed with it. Exact lookups go through keyed
-blind indexes; the list and name search go through the directory.
+blind indexes; the list and name search go through the client list index
+(storage/app_index.py), which keeps every declared sort in the service's order.
 
 A registration or edit touches several documents without a transaction, so it
-first records its intent; `recover_pending` finishes any that an interruption
-left half-done. Every step is idempotent.
+first records its intent in the intent log (services/intents.py); the handlers
+registered here finish any that an interruption left half-done. Every step is
+idempotent. Every write announces its change (services/changes.py).
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from alko_desk import PRIVACY_POLICY_VERSION
+from alko_desk.models.changes import ChangeKind
 from alko_desk.models.clients import (
     CLIENT_FIELDS,
     ENCRYPTED_FIELDS,
@@ -41,12 +46,13 @@ from alko_desk.models.errors import (
     UnreadableRecord,
     ValidationError,
 )
-from alko_desk.models.text import fold
+from alko_desk.models.listing import Page, PageRequest, Progress
+from alko_desk.models.text import fold, sort_key, words
 from alko_desk.models.users import Permission, Session
 from alko_desk.security.crypto import FieldCipher, OrgKeys, new_key
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.base import SessionService
-from alko_desk.services.client_directory import ClientDirectory, DirectoryListing
+from alko_desk.services.changes import ChangeLog
 from alko_desk.services.client_validation import (
     mask_phone,
     normalize_document_number,
@@ -55,15 +61,23 @@ from alko_desk.services.client_validation import (
     validate_draft,
 )
 from alko_desk.services.clock import Clock
+from alko_desk.services.intents import IntentLog
 from alko_desk.storage.clients_repo import (
     ClientKeyRepository,
+    ClientListItem,
+    ClientListKeys,
+    ClientListRepository,
+    ClientRecord,
     ClientRepository,
     LookupRepository,
-    PendingRepository,
 )
+from alko_desk.storage.intents_repo import IntentRecord
 
 LOOKUP_KINDS = ("email", "phone", "id_number")
 FIELD_LABELS = {f.name: f.label for f in CLIENT_FIELDS}
+SEARCH_LIMIT = 500
+ENTITY = "clients"  # in change announcements
+_STATUS_ORDER = {s: str(i) for i, s in enumerate(ClientStatus)}
 
 
 def new_client_id() -> str:
@@ -96,13 +110,17 @@ SEALED = ENCRYPTED_FIELDS
 
 
 class ClientService(SessionService):
+    # The orders the list offers (PageRequest.sort); "" is the first. Other columns do not sort.
+    SORTS: tuple[str, ...] = tuple(s.value for s in ClientSort)
+
     def __init__(
         self,
         clients: ClientRepository,
         keys: ClientKeyRepository,
         lookups: LookupRepository,
-        directory: ClientDirectory,
-        pending: PendingRepository,
+        client_list: ClientListRepository,
+        intents: IntentLog,
+        changes: ChangeLog,
         audit: AuditLog,
         clock: Clock,
         session: Session,
@@ -112,10 +130,19 @@ class ClientService(SessionService):
         self._clients = clients
         self._keys = keys
         self._lookups = lookups
-        self._directory = directory
-        self._pending = pending
+        self._list = client_list
+        self._intents = intents
+        self._changes = changes
         self._org = OrgKeys(session.org_key)
         self._phone_region = phone_region
+        intents.register("clients.register", self._recover_register)
+        intents.register("clients.import", self._recover_import)
+        intents.register("clients.reindex", self._recover_reindex)
+        intents.register("clients.rebuild_list", self._recover_rebuild_list)
+        # written before the intent log had named kinds
+        intents.register("register", self._recover_register)
+        intents.register("import", self._recover_import)
+        intents.register("reindex", self._recover_reindex)
 
     # -- registration --------------------------------------------------------------------
     def validate(self, draft: ClientDraft) -> tuple[ClientDraft, dict[str, str]]:
@@ -133,34 +160,24 @@ class ClientService(SessionService):
             raise ValidationError("Please correct the highlighted fields.", errors)
         self._refuse_duplicates(normalized, None, allow_shared_contact)
         now = self._clock.now()
-        doc = {
-            "_id": client_id,
-            "version": 1,
-            "status": ClientStatus.PROSPECT.value,
-            "consent": self._consent(normalized.marketing_consent, now, "registration form"),
-            "created_at": now,
-            "created_by": self.actor,
-            "updated_at": now,
-            "last_activity": now,
-        }
-        op_id = f"register:{client_id}"
-        self._pending.begin(op_id, {"kind": "register", "client_id": client_id, "at": now})
+        intent = self._intents.begin("clients.register", client_id, client_id=client_id)
         data_key = new_key()
         if not self._keys.insert(client_id, self._org.wrap_client_key(client_id, data_key)):
             data_key = self._data_key(client_id)  # an interrupted earlier attempt made it
         cipher = FieldCipher(client_id, data_key)
-        doc.update(self._content_fields(normalized, cipher))
-        if not self._clients.insert(doc):
-            doc = self._clients.get(client_id)
-        self._index(doc, normalized, previous_lookups={}, previous_dir=[])
+        record = self._new_record(client_id, normalized, cipher, now, "registration form", now)
+        if not self._clients.insert(record):
+            record = self._clients.get(client_id)
+        self._index(record, normalized, previous_lookups={})
         self._audit.record(
             self.actor,
             "client.registered",
             f"client:{client_id}",
             {"marketing_consent": normalized.marketing_consent},
         )
-        self._pending.done(op_id)
-        return self._to_client(doc, cipher)  # `dir`, the one field indexing added, is not shown
+        self._intents.done(intent)
+        self._changes.announce(ENTITY, ChangeKind.ADDED, (client_id,))
+        return self._to_client(record, cipher)
 
     def now(self) -> datetime:
         return self._clock.now()
@@ -170,6 +187,7 @@ class ClientService(SessionService):
         items: list[tuple[str, ClientDraft]],
         last_activity: dict[str, datetime] | None = None,
         registered: dict[str, datetime] | None = None,
+        progress: Progress | None = None,
     ) -> int:
         """Registers a batch of new clients in bulk (demo data, imports); same checks, fewer round trips.
 
@@ -177,41 +195,64 @@ class ClientService(SessionService):
         `registered` when they first became a client (never after their last activity).
         """
         self._require(Permission.CLIENT_WRITE, "register clients")
+        if not items:
+            return 0
         now = self._clock.now()
-        docs, keys, lookups, listings = [], [], [], []
-        for client_id, draft in items:
+        records, keys, lookups, listed = [], [], [], []
+        for n, (client_id, draft) in enumerate(items):
             normalized, errors = self.validate(draft)
             if errors:
                 raise ValidationError(f"{draft.display_name}: {'; '.join(errors.values())}", errors)
             data_key = new_key()
             keys.append((client_id, self._org.wrap_client_key(client_id, data_key)))
-            doc = {
-                "_id": client_id,
-                "version": 1,
-                "status": ClientStatus.PROSPECT.value,
-                "consent": self._consent(normalized.marketing_consent, now, "import"),
-                "created_at": (registered or {}).get(client_id, now),
-                "created_by": self.actor,
-                "updated_at": now,
-                "last_activity": (last_activity or {}).get(client_id, now),
-                **self._content_fields(normalized, FieldCipher(client_id, data_key)),
-            }
-            listing = self._listing(doc, normalized)
-            doc["dir"] = self._directory.placement(self._directory.entries_for(listing))
-            docs.append(doc)
-            listings.append(listing)
-            lookups.extend((lookup_id, client_id) for lookup_id in doc["lk"].values())
-        op_id = f"import:{items[0][0]}" if items else "import"
-        self._pending.begin(
-            op_id, {"kind": "import", "client_ids": [cid for cid, _ in items], "at": now}
+            active = (last_activity or {}).get(client_id, now)
+            cipher = FieldCipher(client_id, data_key)
+            record = self._new_record(client_id, normalized, cipher, now, "import", active)
+            if registered and client_id in registered:
+                record = replace(record, created_at=registered[client_id])
+            records.append(record)
+            listed.append(self._list_entry(record, normalized))
+            lookups.extend((lookup_id, client_id) for lookup_id in record.lookups.values())
+            if progress and n % 1000 == 0:
+                progress.report(n, len(items), "Preparing clients")
+        intent = self._intents.begin(
+            "clients.import", items[0][0], client_ids=[cid for cid, _ in items]
         )
         self._keys.insert_many(keys)
-        self._clients.insert_many(docs)
+        self._clients.insert_many(records)
         self._lookups.add_many(lookups)
-        self._directory.index_many(listings)
-        self._audit.record(self.actor, "client.imported", "", {"count": len(docs), "batch": op_id})
-        self._pending.done(op_id)
-        return len(docs)
+        self._list.put_many(listed)
+        self._audit.record(
+            self.actor, "client.imported", "", {"count": len(records), "batch": intent}
+        )
+        self._intents.done(intent)
+        self._changes.announce(ENTITY, ChangeKind.MANY)
+        return len(records)
+
+    def _new_record(
+        self,
+        client_id: str,
+        draft: ClientDraft,
+        cipher: FieldCipher,
+        now: datetime,
+        source: str,
+        last_activity: datetime,
+    ) -> ClientRecord:
+        return ClientRecord(
+            id=client_id,
+            version=1,
+            status=ClientStatus.PROSPECT.value,
+            first_name=draft.first_name,
+            last_name=draft.last_name,
+            preferred_channel=draft.preferred_channel.value,
+            consent=self._consent(draft.marketing_consent, now, source),
+            created_at=now,
+            created_by=self.actor,
+            updated_at=now,
+            last_activity=last_activity,
+            sealed=self._sealed(draft, cipher),
+            lookups=self._lookup_ids(draft),
+        )
 
     def _consent(self, granted: bool, at: datetime, source: str) -> dict:
         return {
@@ -222,43 +263,51 @@ class ClientService(SessionService):
             "source": source,
         }
 
-    def _content_fields(self, draft: ClientDraft, cipher: FieldCipher) -> dict:
+    @staticmethod
+    def _sealed(draft: ClientDraft, cipher: FieldCipher) -> dict[str, bytes]:
         flat = _flat(draft)
-        return {
-            "first_name": draft.first_name,
-            "last_name": draft.last_name,
-            "name_fold": f"{fold(draft.last_name)} {fold(draft.first_name)}",
-            "preferred_channel": draft.preferred_channel.value,
-            "enc": {f: cipher.encrypt(f, flat[f]) for f in SEALED},
-            "lk": self._lookup_ids(draft),
-        }
+        return {f: cipher.encrypt(f, flat[f]) for f in SEALED}
 
     def _lookup_ids(self, draft: ClientDraft) -> dict[str, str]:
         values = {"email": draft.email, "phone": draft.phone, "id_number": draft.id_number}
         return {k: f"{k}:{self._org.blind_index(k, v)}" for k, v in values.items() if v}
 
-    def _index(
-        self, doc: dict, draft: ClientDraft, previous_lookups: dict, previous_dir: list
-    ) -> None:
-        client_id = doc["_id"]
-        wanted = doc.get("lk", {})
+    def _index(self, record: ClientRecord, draft: ClientDraft, previous_lookups: dict) -> None:
+        """Blind-index lookups and the list entry of a saved record; idempotent."""
+        wanted = record.lookups
         for kind, lookup_id in previous_lookups.items():
             if wanted.get(kind) != lookup_id:
-                self._lookups.remove(lookup_id, client_id)
+                self._lookups.remove(lookup_id, record.id)
         for lookup_id in wanted.values():
-            self._lookups.add(lookup_id, client_id)
-        placed = self._directory.index(self._listing(doc, draft), previous_dir)
-        self._clients.touch(client_id, {"dir": placed})
+            self._lookups.add(lookup_id, record.id)
+        self._list.put(self._list_entry(record, draft))
 
-    def _listing(self, doc: dict, draft: ClientDraft) -> DirectoryListing:
-        return DirectoryListing(
-            client_id=doc["_id"],
-            first_name=draft.first_name,
-            last_name=draft.last_name,
-            status=ClientStatus(doc["status"]),
-            last_activity=doc.get("last_activity"),
-            city=draft.address.city,
-            phone_masked=mask_phone(draft.phone),
+    def _list_entry(
+        self, record: ClientRecord, draft: ClientDraft
+    ) -> tuple[ClientListItem, ClientListKeys]:
+        """What the list shows of a client (city and phone sealed) and how it is ordered."""
+        extra = json.dumps(
+            {"city": draft.address.city, "phone": mask_phone(draft.phone)}, ensure_ascii=False
+        ).encode()
+        sealed = base64.b64encode(self._org.seal_directory(record.id, extra)).decode("ascii")
+        activity = record.last_activity.astimezone(UTC) if record.last_activity else None
+        name = sort_key(record.last_name, record.first_name)
+        return (
+            ClientListItem(
+                id=record.id,
+                first_name=record.first_name,
+                last_name=record.last_name,
+                status=record.status,
+                last_activity=activity.isoformat() if activity else "",
+                sealed_extra=sealed,
+            ),
+            ClientListKeys(
+                name=name,
+                status=f"{_STATUS_ORDER[ClientStatus(record.status)]} {name}",
+                # newest last, so "descending" shows the most recent activity first
+                last_activity=f"{activity:%Y-%m-%dT%H:%M:%S.%f} {name}" if activity else "",
+                words=tuple(dict.fromkeys(words(f"{record.first_name} {record.last_name}"))),
+            ),
         )
 
     def _duplicates(self, draft: ClientDraft, exclude_id: str | None) -> list[DuplicateMatch]:
@@ -272,12 +321,9 @@ class ClientService(SessionService):
             other = self._clients.get(cid)
             if not other:
                 continue  # a lookup left by an interrupted change; recovery tidies it
-            same = fold(f"{other['first_name']} {other['last_name']}") == fold(draft.display_name)
-            matches.append(
-                DuplicateMatch(
-                    cid, f"{other['first_name']} {other['last_name']}", tuple(kinds), same
-                )
-            )
+            name = f"{other.first_name} {other.last_name}"
+            same = fold(name) == fold(draft.display_name)
+            matches.append(DuplicateMatch(cid, name, tuple(kinds), same))
         return matches
 
     def _refuse_duplicates(
@@ -321,24 +367,24 @@ class ClientService(SessionService):
     def _cipher(self, client_id: str) -> FieldCipher:
         return FieldCipher(client_id, self._data_key(client_id))
 
-    def _load(self, client_id: str) -> dict:
-        doc = self._clients.get(client_id)
-        if doc is None:
+    def _load(self, client_id: str) -> ClientRecord:
+        record = self._clients.get(client_id)
+        if record is None:
             raise NotFound("This client no longer exists.")
-        return doc
+        return record
 
     def get(self, client_id: str) -> Client | UnreadableClient:
         """The client's details, ID and licence numbers masked. Audited as a view."""
         self._require(Permission.CLIENT_READ, "view clients", f"client:{client_id}")
-        doc = self._load(client_id)
+        record = self._load(client_id)
         self._audit.record(
             self.actor, "client.viewed", f"client:{client_id}", {"fields": list(SEALED)}
         )
         try:
-            return self._to_client(doc, self._cipher(client_id))
+            return self._to_client(record, self._cipher(client_id))
         except UnreadableRecord as exc:
             return UnreadableClient(
-                client_id, f"{doc['first_name']} {doc['last_name']}", exc.message
+                client_id, f"{record.first_name} {record.last_name}", exc.message
             )
 
     def reveal(self, client_id: str, fields: tuple[str, ...] = REVEALABLE_FIELDS) -> dict[str, str]:
@@ -348,23 +394,22 @@ class ClientService(SessionService):
         unknown = set(fields) - set(REVEALABLE_FIELDS)
         if unknown:
             raise ValidationError(f"These fields cannot be revealed: {', '.join(sorted(unknown))}.")
-        doc = self._load(client_id)
+        record = self._load(client_id)
         cipher = self._cipher(client_id)
-        values = {f: cipher.decrypt(f, doc["enc"][f]) for f in fields}
+        values = {f: cipher.decrypt(f, record.sealed[f]) for f in fields}
         self._audit.record(
             self.actor, "client.revealed", f"client:{client_id}", {"fields": list(fields)}
         )
         return values
 
-    def _draft(self, doc: dict, cipher: FieldCipher, masked: bool) -> ClientDraft:
-        enc = doc["enc"]
-        plain = {f: cipher.decrypt(f, enc[f]) for f in SEALED}
+    def _draft(self, record: ClientRecord, cipher: FieldCipher, masked: bool) -> ClientDraft:
+        plain = {f: cipher.decrypt(f, record.sealed[f]) for f in SEALED}
         if masked:
             for f in REVEALABLE_FIELDS:
                 plain[f] = mask(plain[f])
         return ClientDraft(
-            first_name=doc["first_name"],
-            last_name=doc["last_name"],
+            first_name=record.first_name,
+            last_name=record.last_name,
             birth_date=date.fromisoformat(plain["birth_date"]) if plain["birth_date"] else None,
             id_type=IdDocumentType(plain["id_type"]),
             id_number=plain["id_number"],
@@ -372,18 +417,18 @@ class ClientService(SessionService):
             email=plain["email"],
             phone=plain["phone"],
             address=Address(plain["street"], plain["postal_code"], plain["city"], plain["country"]),
-            preferred_channel=ContactChannel(doc.get("preferred_channel", "email")),
-            marketing_consent=bool(doc.get("consent", {}).get("granted")),
+            preferred_channel=ContactChannel(record.preferred_channel),
+            marketing_consent=bool(record.consent.get("granted")),
             notes=plain["notes"],
         )
 
-    def _to_client(self, doc: dict, cipher: FieldCipher, masked: bool = True) -> Client:
-        consent = doc.get("consent", {})
+    def _to_client(self, record: ClientRecord, cipher: FieldCipher, masked: bool = True) -> Client:
+        consent = record.consent
         return Client(
-            id=doc["_id"],
-            version=doc["version"],
-            status=ClientStatus(doc["status"]),
-            draft=self._draft(doc, cipher, masked),
+            id=record.id,
+            version=record.version,
+            status=ClientStatus(record.status),
+            draft=self._draft(record, cipher, masked),
             consent=ConsentRecord(
                 bool(consent.get("granted")),
                 consent.get("at"),
@@ -391,10 +436,10 @@ class ClientService(SessionService):
                 consent.get("policy_version", ""),
                 consent.get("source", ""),
             ),
-            created_at=doc["created_at"],
-            created_by=doc.get("created_by", ""),
-            updated_at=doc["updated_at"],
-            last_activity=doc.get("last_activity") or doc["updated_at"],
+            created_at=record.created_at,
+            created_by=record.created_by,
+            updated_at=record.updated_at,
+            last_activity=record.last_activity or record.updated_at,
             masked=masked,
         )
 
@@ -402,9 +447,9 @@ class ClientService(SessionService):
     def update(self, base: Client, draft: ClientDraft) -> Client:
         """Saves the edit unless someone saved since `base` was loaded (optimistic concurrency)."""
         self._require(Permission.CLIENT_WRITE, "edit clients", f"client:{base.id}")
-        doc = self._load(base.id)
+        record = self._load(base.id)
         cipher = self._cipher(base.id)
-        stored = self._draft(doc, cipher, masked=False)
+        stored = self._draft(record, cipher, masked=False)
         # Masked numbers the user did not reveal and retype stay as stored.
         for f in REVEALABLE_FIELDS:
             if getattr(draft, f) == getattr(base.draft, f):
@@ -415,47 +460,46 @@ class ClientService(SessionService):
         if same_document_number(normalized.licence_number, stored.licence_number):
             # kept as typed, compared normalised: the same number written another way is no edit
             normalized = replace(normalized, licence_number=stored.licence_number)
-        if doc["version"] != base.version:
-            raise self._conflict(doc, cipher, base)
+        if record.version != base.version:
+            raise self._conflict(record, cipher, base)
         changed = [f for f, v in _flat(normalized).items() if _flat(stored)[f] != v]
         if not changed:
-            return self._to_client(doc, cipher)
+            return self._to_client(record, cipher)
         self._refuse_duplicates(normalized, base.id, allow_shared_contact=True)
         now = self._clock.now()
-        fields = {
-            **self._content_fields(normalized, cipher),
-            "updated_at": now,
-            "last_activity": now,
-            "updated_by": self.actor,
-        }
-        if "marketing_consent" in changed:
-            fields["consent"] = self._consent(
-                normalized.marketing_consent, now, "client record edit"
-            )
-        op_id = f"reindex:{base.id}"
-        self._pending.begin(
-            op_id,
-            {
-                "kind": "reindex",
-                "client_id": base.id,
-                "old_lk": doc.get("lk", {}),
-                "old_dir": doc.get("dir", []),
-                "at": now,
-            },
+        edited = replace(
+            record,
+            first_name=normalized.first_name,
+            last_name=normalized.last_name,
+            preferred_channel=normalized.preferred_channel.value,
+            sealed=self._sealed(normalized, cipher),
+            lookups=self._lookup_ids(normalized),
+            updated_at=now,
+            last_activity=now,
+            updated_by=self.actor,
         )
-        if not self._clients.update_if_version(base.id, base.version, fields):
-            self._pending.done(op_id)
+        if "marketing_consent" in changed:
+            edited = replace(
+                edited,
+                consent=self._consent(normalized.marketing_consent, now, "client record edit"),
+            )
+        intent = self._intents.begin(
+            "clients.reindex", base.id, client_id=base.id, old_lk=record.lookups
+        )
+        if not self._clients.update_if_version(edited, base.version):
+            self._intents.done(intent)
             raise self._conflict(self._load(base.id), cipher, base)
         updated = self._load(base.id)
-        self._index(updated, normalized, doc.get("lk", {}), doc.get("dir", []))
-        self._pending.done(op_id)
+        self._index(updated, normalized, record.lookups)
+        self._intents.done(intent)
         self._audit.record(self.actor, "client.updated", f"client:{base.id}", {"fields": changed})
+        self._changes.announce(ENTITY, ChangeKind.UPDATED, (base.id,))
         return self._to_client(updated, cipher)
 
     def _conflict(
-        self, current_doc: dict, cipher: FieldCipher, base: Client
+        self, current_record: ClientRecord, cipher: FieldCipher, base: Client
     ) -> ConcurrentModification:
-        current = self._to_client(current_doc, cipher)
+        current = self._to_client(current_record, cipher)
         theirs, ours = _flat(current.draft), _flat(base.draft)
         changed = [FIELD_LABELS[f] for f in theirs if theirs[f] != ours[f]]
         self._audit.record(
@@ -465,7 +509,7 @@ class ClientService(SessionService):
             {"their_version": current.version, "our_version": base.version},
         )
         return ConcurrentModification(
-            f"{current_doc.get('updated_by') or 'Someone'} saved this client while you were editing. "
+            f"{current_record.updated_by or 'Someone'} saved this client while you were editing. "
             "Nothing was overwritten: review their changes, then make yours again.",
             changed,
             current,
@@ -474,26 +518,49 @@ class ClientService(SessionService):
     # -- list and search -----------------------------------------------------------------
     def count(self) -> int:
         self._require(Permission.CLIENT_READ, "view clients")
-        return self._directory.total()
+        return self._list.count()
 
     def page(
         self,
         start: int,
         count: int,
-        sort: ClientSort = ClientSort.NAME,
+        sort: ClientSort | str = ClientSort.NAME,
         descending: bool = False,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress | Callable | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> list[ClientRow]:
+        """Rows start..start+count in the order `sort`. Costs one or two index reads, whatever
+        the sort, so it takes no progress (the parameters stay for older callers)."""
         self._require(Permission.CLIENT_READ, "view clients")
-        rows = self._directory.page(
-            start, count, sort=sort, descending=descending, progress=progress, cancelled=cancelled
-        )
+        sort = ClientSort(sort or ClientSort.NAME)
+        items = self._list.page(sort.value, max(0, start), max(0, count), descending)
+        rows = [self._row(item) for item in items]
         self._audit_list(rows, "list")
         return rows
 
+    def list_page(self, request: PageRequest) -> Page[ClientRow]:
+        """A page of the list, or of a search when `request.query` is set, with the total."""
+        if request.sort and request.sort not in self.SORTS:
+            raise ValidationError(f"Clients cannot be sorted by {request.sort}.")
+        if request.query.strip():
+            rows = self.search(request.query)
+            if request.descending:
+                rows.reverse()
+            if request.sort and request.sort != self.SORTS[0]:
+                rows = sorted(
+                    rows, key=_row_order(ClientSort(request.sort)), reverse=request.descending
+                )
+            shown = rows[request.start : request.start + request.count]
+            return Page(tuple(shown), len(rows), request.start)
+        total = self.count()
+        rows = self.page(
+            request.start, request.count, request.sort or self.SORTS[0], request.descending
+        )
+        return Page(tuple(rows), total, request.start)
+
     def search(self, text: str) -> list[ClientRow]:
-        """Name prefixes, or an exact email, phone or ID number."""
+        """Name prefixes in any order, ignoring case and accents ("zelj kov" finds Željko
+        Kovačević), or an exact email, phone or ID number. Rows in name order."""
         self._require(Permission.CLIENT_READ, "search clients")
         exact = self._exact_lookup_ids(text)
         if exact:
@@ -505,7 +572,8 @@ class ClientService(SessionService):
                 {"kinds": sorted({k for k, _ in exact}), "results": len(rows)},
             )
         else:
-            rows = self._directory.search(text)
+            query = words(text)
+            rows = [self._row(i) for i in self._list.search(query, SEARCH_LIMIT)] if query else []
         self._audit_list(rows, "search")
         return rows
 
@@ -532,25 +600,28 @@ class ClientService(SessionService):
         rows: dict[str, ClientRow] = {}
         for _, lookup_id in lookups:
             for cid in self._lookups.find(lookup_id):
-                doc = self._clients.get(cid) if cid not in rows else None
-                if doc:
-                    rows[cid] = self._row_from_doc(doc)
-        return list(rows.values())
+                item = self._list.get(cid) if cid not in rows else None
+                if item:
+                    rows[cid] = self._row(item)
+        return sorted(rows.values(), key=_row_order(ClientSort.NAME))
 
-    def _row_from_doc(self, doc: dict) -> ClientRow:
+    def _row(self, item: ClientListItem) -> ClientRow:
+        """Only rows shown are opened; the index keeps city and phone sealed."""
         try:
-            cipher = self._cipher(doc["_id"])
-            city = cipher.decrypt("city", doc["enc"]["city"])
-            phone = mask_phone(cipher.decrypt("phone", doc["enc"]["phone"]))
-        except UnreadableRecord:
-            city, phone = "", "unreadable"
+            extra = json.loads(
+                self._org.open_directory(item.id, base64.b64decode(item.sealed_extra))
+            )
+        except (UnreadableRecord, ValueError):
+            extra = {"city": "", "phone": "unreadable"}
         return ClientRow(
-            id=doc["_id"],
-            display_name=f"{doc['first_name']} {doc['last_name']}",
-            city=city,
-            phone_masked=phone,
-            status=ClientStatus(doc["status"]),
-            last_activity=doc.get("last_activity"),
+            id=item.id,
+            display_name=f"{item.first_name} {item.last_name}".strip(),
+            city=extra.get("city", ""),
+            phone_masked=extra.get("phone", ""),
+            status=ClientStatus(item.status),
+            last_activity=datetime.fromisoformat(item.last_activity)
+            if item.last_activity
+            else None,
         )
 
     def _audit_list(self, rows: list[ClientRow], how: str) -> None:
@@ -561,26 +632,71 @@ class ClientService(SessionService):
 
     # -- recovery ------------------------------------------------------------------------
     def recover_pending(self) -> int:
-        """Finishes registrations and edits that an interruption left half-done."""
-        finished = 0
-        for op in self._pending.all():
-            if op.get("kind") == "import":
-                for client_id in op.get("client_ids", []):
-                    self._pending.begin(
-                        f"register:{client_id}", {"kind": "register", "client_id": client_id}
-                    )
-                self._pending.done(op["_id"])
-                return self.recover_pending()
-            client_id = op.get("client_id")
-            doc = self._clients.get(client_id) if client_id else None
-            if doc is None:
-                if op.get("kind") == "register" and client_id:
-                    self._keys.destroy(client_id)  # nothing was saved: drop the orphan key
+        """Finishes the writes an interruption left half-done (every registered kind)."""
+        return self._intents.recover()
+
+    def _reindex(self, client_id: str, previous_lookups: dict) -> bool:
+        record = self._clients.get(client_id)
+        if record is None:
+            return False
+        draft = self._draft(record, self._cipher(client_id), masked=False)
+        self._index(record, draft, previous_lookups)
+        return True
+
+    def _recover_register(self, intent: IntentRecord) -> None:
+        client_id = intent.data.get("client_id", "")
+        if client_id and not self._reindex(client_id, {}):
+            self._keys.destroy(client_id)  # nothing was saved: drop the orphan key
+        if client_id:
+            self._changes.announce(ENTITY, ChangeKind.UPDATED, (client_id,))
+
+    def _recover_reindex(self, intent: IntentRecord) -> None:
+        client_id = intent.data.get("client_id", "")
+        if client_id and self._reindex(client_id, dict(intent.data.get("old_lk") or {})):
+            self._changes.announce(ENTITY, ChangeKind.UPDATED, (client_id,))
+
+    def _recover_import(self, intent: IntentRecord) -> None:
+        """Indexes the batch's clients that were saved; drops the keys of those that were not."""
+        saved = []
+        for client_id in intent.data.get("client_ids", []):
+            record = self._clients.get(client_id)
+            if record is None:
+                self._keys.destroy(client_id)
             else:
-                draft = self._draft(doc, self._cipher(client_id), masked=False)
-                self._index(
-                    doc, draft, op.get("old_lk", {}), op.get("old_dir", []) or doc.get("dir", [])
-                )
-            self._pending.done(op["_id"])
-            finished += 1
-        return finished
+                saved.append(record)
+        self._lookups.add_many([(lk, r.id) for r in saved for lk in r.lookups.values()])
+        self._put_list_entries(saved)
+        self._changes.announce(ENTITY, ChangeKind.MANY)
+
+    def _recover_rebuild_list(self, intent: IntentRecord) -> None:
+        """Builds the list index from the client documents (after an upgrade)."""
+        self._put_list_entries(self._clients.all())
+        self._changes.announce(ENTITY, ChangeKind.MANY)
+
+    def _put_list_entries(self, records) -> None:
+        batch: list[tuple[ClientListItem, ClientListKeys]] = []
+        for record in records:
+            try:
+                draft = self._draft(record, self._cipher(record.id), masked=False)
+            except UnreadableRecord:
+                continue
+            batch.append(self._list_entry(record, draft))
+            if len(batch) >= 50000:
+                self._list.put_many(batch)
+                batch = []
+        if batch:
+            self._list.put_many(batch)
+
+
+def _row_order(sort: ClientSort) -> Callable[[ClientRow], tuple]:
+    """The service's order for rows it holds (search results sorted by another column)."""
+    if sort is ClientSort.STATUS:
+        return lambda r: (_STATUS_ORDER[r.status], _name_key(r))
+    if sort is ClientSort.LAST_ACTIVITY:
+        return lambda r: (r.last_activity or datetime.min.replace(tzinfo=UTC), _name_key(r))
+    return lambda r: (_name_key(r),)
+
+
+def _name_key(row: ClientRow) -> str:
+    first, _, last = row.display_name.rpartition(" ")
+    return sort_key(last, first)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pymongo.errors import PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from alko_desk.storage.mongo import Store, unavailable
 
@@ -28,7 +28,53 @@ def _m1_base_indexes(store: Store) -> None:
         db.audit.create_index([("target", 1), ("seq", -1)], name="by_target")
 
 
-MIGRATIONS: list[Callable[[Store], None]] = [_m1_base_indexes]
+def _m2_client_list_index(store: Store) -> None:
+    """The client list moves from the name directory to the list index (storage/app_index.py).
+
+    The index is built from the client documents at the next login (it needs the keys to
+    seal city and phone), through the intent log's "clients.rebuild_list" handler.
+    """
+    from alko_desk.storage.clients_repo import ClientListRepository
+
+    ClientListRepository(store).ensure()
+    clients = store.partitioned_collection("clients").part_keys()
+    old = store.partitioned_collection("client_directory")
+    for part in old.part_keys() if store.partitioned else []:
+        store.db.drop_collection(f"client_directory.{part}")
+    if not store.partitioned:
+        store.db.drop_collection("client_directory")
+    store.db.meta.delete_one({"_id": "client_directory_counts"})
+    if clients:
+        store.db.pending_ops.replace_one(
+            {"_id": "clients.rebuild_list:all"},
+            {"_id": "clients.rebuild_list:all", "kind": "clients.rebuild_list", "data": {}},
+            upsert=True,
+        )
+
+
+def _m3_flat_keys_and_lookups(store: Store) -> None:
+    """Client keys and lookups are used by `_id` only, which the patched FerretDB serves from
+    its index: their 256 partitions become one collection each (MongoDB kept them in one)."""
+    if not store.partitioned:
+        return
+    for name in ("client_keys", "client_lookups"):
+        parts = store.partitioned_collection(name)
+        for part in parts.part_keys():
+            docs = parts.find_all(part)
+            if docs:
+                try:
+                    store.db[name].insert_many(docs, ordered=False)
+                except BulkWriteError as exc:  # moved already by an interrupted run
+                    if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                        raise
+            store.db.drop_collection(f"{name}.{part}")
+
+
+MIGRATIONS: list[Callable[[Store], None]] = [
+    _m1_base_indexes,
+    _m2_client_list_index,
+    _m3_flat_keys_and_lookups,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

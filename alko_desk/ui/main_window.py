@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from alko_desk.models.users import Permission
+from alko_desk.ui.changes import SETTINGS, ChangeWatcher, change_feed
 from alko_desk.ui.pages import SECTIONS, Section, failed_page, sections_for
 from alko_desk.ui.preferences import LAST_SECTION, MAIN_WINDOW_GEOMETRY, Preferences, for_user
 from alko_desk.ui.tasks import TaskRunner
@@ -88,7 +89,7 @@ class MainWindow(QMainWindow):
     lock_requested = Signal()
     logout_requested = Signal()
     quit_requested = Signal()
-    company_changed = Signal(object)  # CompanyProfile, from the Settings page
+    company_changed = Signal(object)  # CompanyProfile, read again after a settings change
 
     def __init__(
         self,
@@ -118,6 +119,10 @@ class MainWindow(QMainWindow):
         self._geometry_option = for_user(MAIN_WINDOW_GEOMETRY, user.username)
         self._section_option = for_user(LAST_SECTION, user.username)
         self._sections = sections_for(services.session.can)
+        # One watcher of the change feed for the session; pages that show data subscribe to it.
+        self.changes = ChangeWatcher(change_feed(services), tasks, parent=self)
+        self.changes.subscribe(SETTINGS, self._settings_changed)
+        self.changes.start()
         self._build_central()
         self._build_menus()
         self._build_status_bar()
@@ -333,14 +338,21 @@ class MainWindow(QMainWindow):
 
     def _make_page(self, section: Section) -> QWidget:
         try:
-            page = section.make_page(self.context, self.services, self.tasks)
+            page = section.make_page(self.context, self.services, self.tasks, self.changes)
         except Exception as exc:  # noqa: BLE001 - one broken section must not take the desk down
             self.tasks.reporter.report(exc, self)
             return failed_page(section.title)
-        changed = getattr(page, "company_changed", None)
-        if changed is not None:
-            changed.connect(self.company_changed)
         return page
+
+    def _settings_changed(self, _changes) -> None:
+        settings = self.services.settings
+        self.tasks.run(
+            settings.company,
+            key=(id(self), "company"),
+            on_success=self.company_changed.emit,
+            on_failure=lambda _exc: True,  # the profile in force stays until the next change
+            parent=self,
+        )
 
     def _row_changed(self, row: int) -> None:
         if row < 0:
@@ -373,6 +385,7 @@ class MainWindow(QMainWindow):
     def close_quietly(self) -> None:
         """Closed by the desk (logout, switch user), not by the user quitting."""
         self._closing_quietly = True
+        self.changes.stop()
         self._save()
         self.hide()
 
@@ -381,6 +394,7 @@ class MainWindow(QMainWindow):
             self._preferences.set(self._geometry_option, self.saveGeometry())
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.changes.stop()
         self._save()
         if not self._closing_quietly:
             self.quit_requested.emit()

@@ -17,6 +17,7 @@ from alko_desk.ui.widgets import heading, note
 
 if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext, SessionServices
+    from alko_desk.ui.changes import ChangeWatcher
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +44,36 @@ class Section:
     source_title: str  # untranslated; see title
     permission: Permission
     factory: Callable[[AppContext, SessionServices, TaskRunner], QWidget] | None = None
+    # The factory also takes `changes=` (the window's ChangeWatcher) and refreshes on its own.
+    watches_changes: bool = False
 
     @property
     def title(self) -> str:
         return QCoreApplication.translate("Section", self.source_title)
 
     def make_page(
-        self, context: AppContext, services: SessionServices, tasks: TaskRunner
+        self,
+        context: AppContext,
+        services: SessionServices,
+        tasks: TaskRunner,
+        changes: ChangeWatcher | None = None,
     ) -> QWidget:
         if self.factory is None:
             return PlaceholderPage(self.title)
+        if self.watches_changes and changes is not None:
+            return self.factory(context, services, tasks, changes=changes)  # type: ignore[call-arg]
         return self.factory(context, services, tasks)
 
 
 CLIENTS_MODULE = "alko_desk.ui.clients.page"
 
 
-def clients_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
+def clients_page(
+    context: AppContext,
+    services: SessionServices,
+    tasks: TaskRunner,
+    changes: ChangeWatcher | None = None,
+) -> QWidget:
     """The clients engineer's ClientsPage when it is there, else a placeholder."""
     title = QCoreApplication.translate("Section", "Clients")
     try:
@@ -71,7 +85,7 @@ def clients_page(context: AppContext, services: SessionServices, tasks: TaskRunn
     page_class = getattr(module, "ClientsPage", None)
     if page_class is None:
         return PlaceholderPage(title)
-    return page_class(context, services, tasks)
+    return page_class(context, services, tasks, changes=changes)
 
 
 def users_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
@@ -86,10 +100,15 @@ def audit_page(context: AppContext, services: SessionServices, tasks: TaskRunner
     return AuditPage(services, tasks)
 
 
-def settings_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
+def settings_page(
+    context: AppContext,
+    services: SessionServices,
+    tasks: TaskRunner,
+    changes: ChangeWatcher | None = None,
+) -> QWidget:
     from alko_desk.ui.settings_page import SettingsPage
 
-    return SettingsPage(context, services, tasks)
+    return SettingsPage(context, services, tasks, changes=changes)
 
 
 def vehicles_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
@@ -121,14 +140,26 @@ def payments_page(context: AppContext, services: SessionServices, tasks: TaskRun
 
 P = Permission
 SECTIONS: tuple[Section, ...] = (
-    Section("clients", QT_TRANSLATE_NOOP("Section", "Clients"), P.CLIENT_READ, clients_page),
+    Section(
+        "clients",
+        QT_TRANSLATE_NOOP("Section", "Clients"),
+        P.CLIENT_READ,
+        clients_page,
+        watches_changes=True,
+    ),
     Section("vehicles", QT_TRANSLATE_NOOP("Section", "Vehicles"), P.VEHICLE_READ, vehicles_page),
     Section("deals", QT_TRANSLATE_NOOP("Section", "Deals"), P.DEAL_READ, deals_page),
     Section("invoices", QT_TRANSLATE_NOOP("Section", "Invoices"), P.INVOICE_READ, invoices_page),
     Section("payments", QT_TRANSLATE_NOOP("Section", "Payments"), P.PAYMENT_READ, payments_page),
     Section("reports", QT_TRANSLATE_NOOP("Section", "Reports"), P.REPORT_READ),
     Section("users", QT_TRANSLATE_NOOP("Section", "Users"), P.USER_ADMIN, users_page),
-    Section("settings", QT_TRANSLATE_NOOP("Section", "Settings"), P.SETTINGS_ADMIN, settings_page),
+    Section(
+        "settings",
+        QT_TRANSLATE_NOOP("Section", "Settings"),
+        P.SETTINGS_ADMIN,
+        settings_page,
+        watches_changes=True,
+    ),
     Section("backups", QT_TRANSLATE_NOOP("Section", "Backups"), P.BACKUP_ADMIN),
     Section("privacy", QT_TRANSLATE_NOOP("Section", "Privacy requests"), P.PRIVACY_ADMIN),
     Section("audit", QT_TRANSLATE_NOOP("Section", "Audit log"), P.AUDIT_READ, audit_page),

@@ -17,8 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alko_desk.models.changes import Change, ChangeKind
 from alko_desk.models.company import CompanyProfile
 from alko_desk.models.errors import ValidationError
+from alko_desk.ui.changes import SETTINGS, ChangeWatcher
 from alko_desk.ui.db_settings import DatabaseUriEditor
 from alko_desk.ui.setup_wizard import CompanyForm
 from alko_desk.ui.tasks import TaskRunner
@@ -37,10 +39,13 @@ class SettingsPage(QWidget):
         services: SessionServices,
         tasks: TaskRunner,
         parent: QWidget | None = None,
+        *,
+        changes: ChangeWatcher | None = None,
     ) -> None:
         super().__init__(parent)
         self._settings = services.settings
         self._tasks = tasks
+        self._changes = changes
         self.profile: CompanyProfile | None = None
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -128,6 +133,8 @@ class SettingsPage(QWidget):
         self.profile = profile
         self.status.setText(self.tr("Saved."))
         self.company_changed.emit(profile)
+        if self._changes is not None:  # the window (idle lock, phone region) reads it again
+            self._changes.publish((Change(0, SETTINGS, ChangeKind.UPDATED),))
 
     def _failed(self, exc: BaseException) -> bool:
         if not isinstance(exc, ValidationError):

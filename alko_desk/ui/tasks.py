@@ -30,13 +30,22 @@ re-enable a button.
 
 A work function that reports progress or honours cancellation asks for a
 `TaskControl` with `with_control=True` and receives it as its only argument.
+
+Latest request wins: give related requests the same `key` (any hashable, usually
+`(self, "search")`) and a new run supersedes the one still in flight under that
+key. A superseded task is cancelled (its work function may notice it) and none
+of its callbacks run, not even `on_finished`: its result, its failure and its
+end are dropped, so a screen never shows an older answer after a newer one and
+never needs a counter of its own.
+
+    tasks.run(lambda: clients.search(text), key=(self, "search"), on_success=show)
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import shiboken6
@@ -112,12 +121,19 @@ class Task(QObject):
         self.attempts = 0
         self.reauth_rounds = 0
         self.done = False
+        self.key: Hashable | None = None
+        self.superseded = False  # a newer task with the same key replaced it: no callbacks at all
         self.result: Any = None
         self.error: BaseException | None = None
 
     def cancel(self) -> None:
-        """The work function may notice it (`control.cancelled`); callbacks no longer run."""
+        """The work function may notice it (`control.cancelled`); only `on_finished` still runs."""
         self.control._cancelled.set()
+
+    def supersede(self) -> None:
+        """Cancelled, and not even `on_finished` runs: a newer request took its place."""
+        self.superseded = True
+        self.cancel()
 
     @property
     def cancelled(self) -> bool:
@@ -230,6 +246,7 @@ class TaskRunner(QObject):
         self._pool = pool
         self._attempts: set[_Attempt] = set()
         self._tasks: set[Task] = set()
+        self._latest: dict[Hashable, Task] = {}  # key -> the task that currently wins
 
     def for_session(self, confirm_password: Callable[[str], None]) -> TaskRunner:
         """A runner for a logged-in session: same pool and dialogs, plus the password re-prompt."""
@@ -254,7 +271,9 @@ class TaskRunner(QObject):
         parent: QWidget | None = None,
         title: str = "",
         with_control: bool = False,
+        key: Hashable | None = None,
     ) -> Task:
+        """Starts `fn` on the pool; with a `key`, supersedes the task still running under it."""
         task = Task(
             fn,
             with_control=with_control,
@@ -265,11 +284,26 @@ class TaskRunner(QObject):
             parent_widget=parent,
             title=title or self.tr("ALKO Desk"),
         )
+        if key is not None:
+            self.supersede(key)
+            task.key = key
+            self._latest[key] = task
         self._tasks.add(task)
         if len(self._tasks) == 1:
             self.busy_changed.emit(True)
         self._launch(task)
         return task
+
+    def supersede(self, key: Hashable) -> None:
+        """Drops the task running under `key`, if any: its callbacks will not run."""
+        previous = self._latest.pop(key, None)
+        if previous is not None and not previous.done:
+            previous.supersede()
+
+    def running(self, key: Hashable) -> bool:
+        """A task under `key` is in flight (and will deliver)."""
+        task = self._latest.get(key)
+        return task is not None and not task.done
 
     @property
     def active_count(self) -> int:
@@ -305,7 +339,7 @@ class TaskRunner(QObject):
     def _failed(self, task: Task, exc: BaseException) -> None:
         task.error = exc
         if task.cancelled or not task.parent_alive():
-            if not isinstance(exc, AlkoError):
+            if not isinstance(exc, AlkoError) and not task.superseded:
                 log.error("task failed after its screen went away", exc_info=exc)
             self._finish(task)
             return
@@ -379,8 +413,10 @@ class TaskRunner(QObject):
             return
         task.done = True
         self._tasks.discard(task)
+        if task.key is not None and self._latest.get(task.key) is task:
+            del self._latest[task.key]
         try:
-            if task.parent_alive():
+            if task.parent_alive() and not task.superseded:
                 task.finished.emit()
                 if task.on_finished:
                     task.on_finished()

@@ -9,15 +9,22 @@ import pytest
 import shiboken6
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from alko_desk.models.audit import AuditFilter
-from alko_desk.models.clients import ClientSort
+from alko_desk.models.changes import Change, ChangeBatch, ChangeKind
 from alko_desk.models.errors import DatabaseUnavailable
 from alko_desk.models.users import Role
 from alko_desk.services.clients import new_client_id
+from alko_desk.ui.changes import ChangeWatcher
 from alko_desk.ui.clients.form import ClientFormDialog
-from alko_desk.ui.clients.list_model import CLIENT_ID_ROLE, ClientColumn, ClientListModel
+from alko_desk.ui.clients.list_model import (
+    CLIENT_ID_ROLE,
+    ClientColumn,
+    ClientListModel,
+    client_rows,
+)
 from alko_desk.ui.clients.page import ClientsPage
 from alko_desk.ui.tasks import TaskRunner
 from tests.clients_data import IVAN, draft
@@ -378,44 +385,6 @@ def _section_centre(header, column):
     )
 
 
-def test_sorting_by_status_reads_everything_with_progress_and_can_be_cancelled(
-    qtbot, open_page, sales, monkeypatch
-):
-    seed(sales, 5)
-    page = open_page(sales)
-    first_rows = [page.model.index(r, 0).data() for r in range(5)]
-    gate, real_page = threading.Event(), sales.clients.page
-
-    def slow_page(
-        start, count, sort=ClientSort.NAME, descending=False, progress=None, cancelled=None
-    ):
-        if sort is not ClientSort.NAME:
-            progress(1, 4)
-            gate.wait(5)
-        return real_page(start, count, sort, descending, progress, cancelled)
-
-    monkeypatch.setattr(sales.clients, "page", slow_page)
-    page.view.horizontalHeader().setSortIndicator(ClientColumn.STATUS, Qt.SortOrder.AscendingOrder)
-    qtbot.waitUntil(
-        lambda: page.cancel_button.isVisible() and page.progress.maximum() == 4, timeout=WAIT
-    )
-    assert "reading every client" in page.status.text()
-    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
-    gate.set()
-    assert not page.cancel_button.isVisible() and not page.progress.isVisible()
-    assert page.view.horizontalHeader().sortIndicatorSection() == ClientColumn.NAME
-    qtbot.wait(200)  # the cancelled read finishes in the background and is dropped
-    assert [page.model.index(r, 0).data() for r in range(5)] == first_rows
-    assert page.model.sort_column is ClientColumn.NAME
-
-    page.view.horizontalHeader().setSortIndicator(ClientColumn.STATUS, Qt.SortOrder.AscendingOrder)
-    qtbot.waitUntil(
-        lambda: page.model.sort_column is ClientColumn.STATUS and not page.model.loading,
-        timeout=WAIT,
-    )
-    assert page.model.rowCount() == 5
-
-
 def test_search_as_you_type_finds_zeljko_from_zelj_without_a_search_per_key(
     qtbot, open_page, sales, monkeypatch
 ):
@@ -633,7 +602,7 @@ def test_client_list_model_passes_the_model_tester_through_paging_sorting_and_se
     qtbot, qtmodeltester, sales, tasks
 ):
     seed(sales, 130)
-    model = ClientListModel(sales.clients, tasks, page_size=50)
+    model = ClientListModel(client_rows(sales.clients), tasks, page_size=50)
     qtmodeltester.check(model, force_py=True)
     model.reload()
     qtbot.waitUntil(lambda: model.rowCount() == 50 and not model.loading, timeout=WAIT)
@@ -646,12 +615,17 @@ def test_client_list_model_passes_the_model_tester_through_paging_sorting_and_se
     qtbot.waitUntil(
         lambda: model.sort_column is ClientColumn.STATUS and not model.loading, timeout=WAIT
     )
-    model.show_results("prezime01", sales.clients.search("prezime01"))
+    model.set_query("prezime01")
+    qtbot.waitUntil(lambda: model.searching and not model.loading, timeout=WAIT)
     assert model.rowCount() == 10 and not model.canFetchMore()
-    model.sort(ClientColumn.NAME, Qt.SortOrder.DescendingOrder)  # local sort of the results
+    model.sort(ClientColumn.NAME, Qt.SortOrder.DescendingOrder)  # sorted by the service
+    qtbot.waitUntil(
+        lambda: model.sort_order == Qt.SortOrder.DescendingOrder and not model.loading,
+        timeout=WAIT,
+    )
     assert model.index(0, 0).data() == "Ime019 Prezime019"
     assert model.index(0, 0).data(CLIENT_ID_ROLE)
-    model.reload()
+    model.set_query("")
     qtbot.waitUntil(
         lambda: not model.searching and model.rowCount() == 50 and not model.loading, timeout=WAIT
     )
@@ -666,23 +640,176 @@ def test_the_main_window_opens_this_page_in_the_clients_section(qtbot, open_main
     assert page.new_button.isVisible()
 
 
-def test_a_client_registered_on_another_desk_is_announced_and_refresh_shows_it(
+class ScriptedFeed:
+    """Stands in for the session's change feed: a plain list of changes the test appends to."""
+
+    def __init__(self) -> None:
+        self.changes: list[Change] = []
+
+    def announce(self, kind: ChangeKind, *ids: str) -> None:
+        self.changes.append(Change(len(self.changes) + 1, "clients", kind, ids))
+
+    def head(self) -> int:
+        return len(self.changes)
+
+    def since(self, seq: int) -> ChangeBatch:
+        return ChangeBatch(head=len(self.changes), changes=tuple(self.changes[seq:]))
+
+
+@pytest.fixture
+def watched_page(qtbot, context, tasks):
+    def _open(services, feed: ScriptedFeed) -> ClientsPage:
+        watcher = ChangeWatcher(feed, tasks, interval_ms=100)
+        page = ClientsPage(context, services, tasks, changes=watcher)
+        watcher.setParent(page)
+        qtbot.addWidget(page)
+        page.resize(1200, 400)
+        page.show()
+        watcher.start()
+        qtbot.waitUntil(lambda: page.model.ever_loaded and not page.model.loading, timeout=WAIT)
+        qtbot.waitUntil(lambda: watcher.seen == 0, timeout=WAIT)
+        return page
+
+    return _open
+
+
+def top_row_id(page: ClientsPage) -> str:
+    return page.view.indexAt(page.view.viewport().rect().topLeft()).data(CLIENT_ID_ROLE)
+
+
+def test_a_change_on_another_desk_refreshes_the_rows_keeping_selection_and_scroll(
+    qtbot, watched_page, sales, context, make_user
+):
+    seed(sales, 150)
+    feed = ScriptedFeed()
+    page = watched_page(sales, feed)
+    assert page.model.rowCount() == 100 and page.status.text().startswith("100 of 150")
+    model, view = page.model, page.view
+    view.scrollTo(model.index(40, 0), view.ScrollHint.PositionAtTop)
+    selected = model.client_id(45)
+    view.selectRow(45)
+    qtbot.waitUntil(lambda: page.detail.client_id == selected, timeout=WAIT)
+    top = top_row_id(page)
+    height = page.list_stack.height()
+
+    other = context.services_for(make_user("sue", Role.SALES)).clients
+    first = other.register(
+        new_client_id(), draft("Aaron", "Aaby", email="a@example.hr", id_number="123123123")
+    )
+    renamed_id = model.client_id(47)
+    renamed = other.get(renamed_id)
+    other.update(renamed, replace(renamed.draft, first_name="Ime047a"))  # stays in its place
+    feed.announce(ChangeKind.ADDED, first.id)
+    feed.announce(ChangeKind.UPDATED, renamed_id)
+
+    qtbot.waitUntil(lambda: model.client_id(0) == first.id, timeout=WAIT)  # no click, no F5
+    assert model.index(model.row_of(renamed_id), 0).data() == "Ime047a Prezime047"
+    assert page.selected_client_id() == selected and page.detail.client_id == selected
+    assert top_row_id(page) == top  # the rows did not move under the user
+    assert page.list_stack.height() == height  # no banner pushed the list down
+    assert page.status.text().startswith("100 of 151")
+
+    other.update(other.get(selected), replace(other.get(selected).draft, notes="Changed there."))
+    feed.announce(ChangeKind.UPDATED, selected)
+    qtbot.waitUntil(lambda: page.detail.text_of("notes") == "Changed there.", timeout=WAIT)
+
+
+def test_f5_after_another_desk_added_clients_shows_the_true_total_from_the_start(
     qtbot, open_page, sales, context, make_user
 ):
-    sales.clients.register(new_client_id(), draft())
+    seed(sales, 120)
     page = open_page(sales)
-    qtbot.waitUntil(lambda: page.model.rowCount() == 1 and not page.model.loading, timeout=WAIT)
-    page.presenter.check_for_changes()
-    qtbot.wait(300)
-    assert not page.changed_note.isVisible()  # nothing changed yet: no notice
+    other = context.services_for(make_user("sue", Role.SALES))
+    seed_more = [
+        (
+            new_client_id(),
+            draft(
+                "Ana", f"Horvat{i:03d}", email=f"h{i}@example.hr", phone="", id_number=f"66{i:07d}"
+            ),
+        )
+        for i in range(30)
+    ]
+    other.clients.register_many(seed_more)
+    QTest.keyClick(page, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: page.model.total == 150 and not page.model.loading, timeout=WAIT)
+    names = [page.model.index(r, 0).data() for r in range(page.model.rowCount())]
+    assert names[0] == "Ana Horvat000" and page.status.text().startswith("100 of 150")
 
-    other_desk = context.services_for(make_user("sue", Role.SALES)).clients
-    other_desk.register(new_client_id(), draft(**IVAN))
-    sales.clients._directory.invalidate()  # what the cache's 15 s lifetime does by itself
-    page.presenter.check_for_changes()
-    qtbot.waitUntil(lambda: page.changed_note.isVisible(), timeout=WAIT)
-    assert page.model.rowCount() == 1  # the rows do not move under the user's hands
 
-    qtbot.mouseClick(page.changed_button, Qt.MouseButton.LeftButton)
+def test_search_shows_rows_in_the_order_the_list_does(qtbot, open_page, sales):
+    for first, last, n in (("Ana", "Babić", 1), ("Iva", "Adamić", 2), ("Zora", "Anić", 3)):
+        sales.clients.register(
+            new_client_id(),
+            draft(first, last, email=f"{n}@example.hr", phone="", id_number=f"55500{n}000"),
+        )
+    page = open_page(sales)
+    listed = [page.model.index(r, 0).data() for r in range(page.model.rowCount())]
+    assert listed == ["Iva Adamić", "Zora Anić", "Ana Babić"]
+    qtbot.keyClicks(page.search, "a")
+    qtbot.waitUntil(lambda: page.model.query == "a" and not page.presenter.searching, timeout=WAIT)
+    found = [page.model.index(r, 0).data() for r in range(page.model.rowCount())]
+    assert found == listed  # same service order under the same "Name ▲" header
+    assert page.view.horizontalHeader().sortIndicatorSection() == ClientColumn.NAME
+
+
+def test_the_detail_follows_the_highlighted_row_after_a_search_and_a_reload(
+    qtbot, open_page, sales
+):
+    z = sales.clients.register(new_client_id(), draft())
+    ivan = sales.clients.register(new_client_id(), draft(**IVAN))
+    page = open_page(sales)
+    select_first_row(qtbot, page, z.id)
+    page.search.setText(IVAN["email"])  # Željko is not among the matches
+    qtbot.waitUntil(
+        lambda: page.model.query == IVAN["email"] and not page.presenter.searching, timeout=WAIT
+    )
+    assert page.model.rowCount() == 1 and page.selected_client_id() is None
+    assert page.detail.client is None  # nothing highlighted: nothing shown
+    page.edit_client()
+    assert page.form_dialog is None  # and Edit has no one to edit
+
+    select_first_row(qtbot, page, ivan.id)
+    page.search.clear()  # back to the whole list: Ivan stays highlighted and shown
     qtbot.waitUntil(lambda: page.model.rowCount() == 2 and not page.model.loading, timeout=WAIT)
-    assert not page.changed_note.isVisible()
+    assert page.selected_client_id() == ivan.id and page.detail.client_id == ivan.id
+    page.presenter.refresh()
+    qtbot.waitUntil(lambda: not page.model.loading, timeout=WAIT)
+    assert page.selected_client_id() == ivan.id and page.detail.client_id == ivan.id
+    qtbot.mouseClick(page.detail.edit_button, Qt.MouseButton.LeftButton)
+    assert page.form_dialog.form.first_name.text() == IVAN["first"]
+
+
+def test_a_slow_open_of_a_previous_row_never_replaces_the_highlighted_one(
+    qtbot, open_page, sales, monkeypatch
+):
+    z = sales.clients.register(new_client_id(), draft())
+    ivan = sales.clients.register(new_client_id(), draft(**IVAN))
+    page = open_page(sales)
+    gate, real_get = threading.Event(), sales.clients.get
+
+    def get(client_id):
+        if client_id == z.id:
+            gate.wait(5)
+        return real_get(client_id)
+
+    monkeypatch.setattr(sales.clients, "get", get)
+    page.view.selectRow(page.model.row_of(z.id))
+    page.presenter.search_now()
+    page.presenter.open(z.id)
+    page.view.selectRow(page.model.row_of(ivan.id))
+    qtbot.waitUntil(lambda: page.detail.client_id == ivan.id, timeout=WAIT)
+    gate.set()
+    qtbot.wait(300)
+    assert page.detail.client_id == ivan.id and page.selected_client_id() == ivan.id
+
+
+def test_unsortable_columns_show_no_indicator_and_their_tooltip_says_so(qtbot, open_page, sales):
+    seed(sales, 3)
+    page = open_page(sales)
+    header = page.view.horizontalHeader()
+    for column in (ClientColumn.CITY, ClientColumn.PHONE):
+        header.setSortIndicator(column, Qt.SortOrder.AscendingOrder)  # what a click does
+        assert header.sortIndicatorSection() == ClientColumn.NAME
+        tip = page.model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+        assert "cannot be sorted" in tip
+    assert not page.model.loading

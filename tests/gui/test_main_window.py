@@ -24,8 +24,8 @@ pytestmark = pytest.mark.gui
     [
         (Role.SALES, ["Clients", "Vehicles", "Deals"]),
         # finance reads vehicles and deals (read-only): it invoices them
-        (Role.FINANCE, ["Clients", "Vehicles", "Deals"]),
-        (Role.MANAGER, ["Clients", "Vehicles", "Deals", "Audit log"]),
+        (Role.FINANCE, ["Clients", "Vehicles", "Deals", "Invoices", "Payments"]),
+        (Role.MANAGER, ["Clients", "Vehicles", "Deals", "Invoices", "Payments", "Audit log"]),
     ],
 )
 def test_navigation_shows_only_the_sections_of_the_role(open_main, make_user, role, expected):
@@ -92,9 +92,9 @@ def test_clients_section_uses_the_clients_page_when_the_module_provides_one(
     made = []
 
     class FakeClientsPage(QWidget):
-        def __init__(self, context, services, tasks):
+        def __init__(self, context, services, tasks, *, changes=None):
             super().__init__()
-            made.append((context, services, tasks))
+            made.append((context, services, tasks, changes))
 
     module = types.ModuleType(CLIENTS_MODULE)
     module.ClientsPage = FakeClientsPage
@@ -102,8 +102,9 @@ def test_clients_section_uses_the_clients_page_when_the_module_provides_one(
     window = open_main(make_user("sam", Role.SALES))
     page = window.show_section("clients")
     assert isinstance(page, FakeClientsPage)
-    _context, services, tasks = made[0]
+    _context, services, tasks, changes = made[0]
     assert services.session.user.username == "sam" and tasks is window.tasks
+    assert changes is window.changes  # the window's one change watcher
 
 
 def test_clients_section_is_a_placeholder_when_the_module_is_missing(

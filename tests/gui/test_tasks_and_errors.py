@@ -171,6 +171,52 @@ def test_progress_and_cancel_reach_the_work_function(qtbot, runner):
     assert results == []  # a cancelled task's result is dropped
 
 
+def test_a_newer_request_with_the_same_key_drops_the_older_answer(qtbot, runner, dialogs):
+    release_old = threading.Event()
+    seen = []
+
+    def old_work():
+        release_old.wait(5)
+        return "old"
+
+    def old_fails():
+        release_old.wait(5)
+        raise DatabaseUnavailable("gone")
+
+    old = runner.run(
+        old_work,
+        key="search",
+        on_success=lambda r: seen.append(("success", r)),
+        on_finished=lambda: seen.append("old finished"),
+    )
+    failing = runner.run(  # supersedes the first, and is superseded in turn
+        old_fails, key="search", on_failure=lambda e: seen.append("failure") or False
+    )
+    new = runner.run(
+        lambda: "new",
+        key="search",
+        on_success=lambda r: seen.append(("success", r)),
+        on_finished=lambda: seen.append("new finished"),
+    )
+    assert old.superseded and old.cancelled and failing.superseded and not new.superseded
+    qtbot.waitUntil(lambda: "new finished" in seen, timeout=5_000)
+    assert runner.running("search") is False
+    release_old.set()
+    qtbot.waitUntil(lambda: runner.active_count == 0, timeout=5_000)
+    qtbot.wait(50)
+    assert seen == [("success", "new"), "new finished"]  # nothing of the older two
+    assert dialogs.retries == []  # a superseded failure is not shown either
+
+
+def test_tasks_under_other_keys_do_not_supersede_each_other(qtbot, runner):
+    results = []
+    runner.run(lambda: 1, key=("page", "open"), on_success=results.append)
+    runner.run(lambda: 2, key=("page", "search"), on_success=results.append)
+    runner.run(lambda: 3, on_success=results.append)
+    qtbot.waitUntil(lambda: runner.active_count == 0, timeout=5_000)
+    assert sorted(results) == [1, 2, 3]
+
+
 def test_no_callbacks_once_the_screen_is_gone(qtbot, runner):
     widget = QWidget()
     release = threading.Event()

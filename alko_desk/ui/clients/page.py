@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QItemSelection, Qt
+import shiboken6
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -21,11 +22,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alko_desk.models.clients import Client
+from alko_desk.models.clients import Client, UnreadableClient
+from alko_desk.ui.changes import ChangeWatcher
 from alko_desk.ui.clients.detail import ClientDetailPanel
 from alko_desk.ui.clients.form import ClientFormDialog
 from alko_desk.ui.clients.list_model import CLIENT_ID_ROLE, ClientColumn
 from alko_desk.ui.clients.presenter import ClientsPresenter
+from alko_desk.ui.table_models import ViewAnchor, bind_header
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import heading, note
 
@@ -41,7 +44,11 @@ COLUMN_WIDTHS = {  # in average character widths; Name takes what is left
 
 
 class ClientsPage(QWidget):
-    """Built by the main window as `ClientsPage(context, services, tasks)`."""
+    """Built by the main window as `ClientsPage(context, services, tasks)`.
+
+    The view of `ClientsPresenter` (it implements `ClientsView`); `changes` is the session's
+    change watcher when the window shares one, else the presenter watches on its own.
+    """
 
     def __init__(
         self,
@@ -49,14 +56,17 @@ class ClientsPage(QWidget):
         services: SessionServices,
         tasks: TaskRunner,
         parent: QWidget | None = None,
+        *,
+        changes: ChangeWatcher | None = None,
     ) -> None:
         super().__init__(parent)
         self.setAccessibleName(self.tr("Clients"))
-        self.presenter = ClientsPresenter(context, services, tasks, owner=self)
-        self.model = self.presenter.model
         self.tasks = tasks
         self.form_dialog: ClientFormDialog | None = None
-        self._select_after_load: str | None = None
+        self.presenter = ClientsPresenter(
+            services, tasks, self, clock=context.clock, owner=self, changes=changes
+        )
+        self.model = self.presenter.model
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
@@ -77,11 +87,13 @@ class ClientsPage(QWidget):
         layout.addWidget(splitter, 1)
         self._connect()
         self.presenter.start()
-        self.view.setSortingEnabled(True)  # after start: the first load is already the name sort
+        bind_header(self.view, self.model)  # after start: the first load is already the name sort
+        self.anchor = ViewAnchor(self.view, self.model)
         self._update_status()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self.presenter.shown()
         if not self._split_once:  # the list gets most of the width; the user may move the handle
             self._split_once = True
             total = max(self.splitter.width(), 900)
@@ -128,18 +140,7 @@ class ClientsPage(QWidget):
         self.retry_button = QPushButton(self.tr("Try again"))
         self.retry_button.setVisible(False)
         row.addWidget(self.retry_button)
-        self.changed_note = note(self.tr("Clients were added or removed on another desk."))
-        self.changed_note.setVisible(False)
-        row.addWidget(self.changed_note)
-        self.changed_button = QPushButton(self.tr("Refresh"))
-        self.changed_button.setToolTip(self.tr("Load the list again (F5)"))
-        self.changed_button.setVisible(False)
-        row.addWidget(self.changed_button)
         return row
-
-    def _show_changed_elsewhere(self, changed: bool) -> None:
-        self.changed_note.setVisible(changed)
-        self.changed_button.setVisible(changed)
 
     def _build_list(self) -> QWidget:
         self.view = QTableView()
@@ -154,7 +155,6 @@ class ClientsPage(QWidget):
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
         header = self.view.horizontalHeader()
-        header.setSortIndicator(ClientColumn.NAME, Qt.SortOrder.AscendingOrder)
         header.setHighlightSections(False)
         header.setStretchLastSection(False)
         header.setSectionResizeMode(ClientColumn.NAME, QHeaderView.ResizeMode.Stretch)
@@ -183,82 +183,92 @@ class ClientsPage(QWidget):
         self.new_button.clicked.connect(self.new_client)
         self.cancel_button.clicked.connect(self.model.cancel_loading)
         self.retry_button.clicked.connect(p.refresh)
-        self.changed_button.clicked.connect(p.refresh)
-        p.changed_elsewhere.connect(self._show_changed_elsewhere)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.view.activated.connect(self._row_activated)
-        self.model.loading_changed.connect(lambda _busy: self._update_status())
-        self.model.loaded.connect(self._update_status)
         self.model.modelReset.connect(self._update_status)
-        self.model.modelReset.connect(self._reselect)
         self.model.progress.connect(self._progress)
-        self.model.sort_changed.connect(self._sort_changed)
-        p.search_running.connect(lambda _busy: self._update_status())
-        p.detail_loading.connect(self.detail.show_loading)
-        p.detail_loaded.connect(self.detail.show_client)
-        p.detail_failed.connect(self._detail_failed)
-        p.revealed.connect(self.detail.show_revealed)
-        p.reveal_running.connect(self.detail.set_revealing)
-        p.client_saved.connect(self._client_saved)
         self.detail.reveal_requested.connect(
             lambda: p.reveal(self.detail.client_id) if self.detail.client_id else None
         )
         self.detail.edit_requested.connect(self.edit_client)
 
+    # -- what the presenter asks (ClientsView) ---------------------------------------------
+
+    def show_detail(self, client: Client | UnreadableClient) -> None:
+        self.detail.show_client(client)
+
+    def show_detail_loading(self) -> None:
+        self.detail.show_loading()
+
+    def show_no_detail(self) -> None:
+        self.detail.show_nothing()
+
+    def show_revealed(self, client_id: str, values: dict[str, str]) -> None:
+        self.detail.show_revealed(client_id, values)
+
+    def set_revealing(self, busy: bool) -> None:
+        self.detail.set_revealing(busy)
+
+    def region_changed(self, region: str) -> None:
+        if self.form_dialog is not None and shiboken6.isValid(self.form_dialog):
+            self.form_dialog.form.update_region_hint()  # it reads the region it was given
+
+    def status_changed(self) -> None:
+        self._update_status()
+
+    def is_shown(self) -> bool:
+        return self.isVisible()
+
+    def visible_rows(self) -> tuple[int, int]:
+        viewport = self.view.viewport()
+        first = self.view.rowAt(0)
+        if first < 0:
+            return -1, -1
+        last = self.view.rowAt(viewport.height() - 1)
+        return first, last if last >= 0 else self.model.rowCount() - 1
+
+    def select_row(self, client_id: str | None) -> bool:
+        row = self.model.row_of(client_id) if client_id else -1
+        selection = self.view.selectionModel()
+        blocked = selection.blockSignals(True)
+        try:
+            if row < 0:
+                selection.clearSelection()
+                return False
+            self.view.selectRow(row)
+        finally:
+            selection.blockSignals(blocked)
+        self.view.viewport().update()
+        return True
+
     # -- list ------------------------------------------------------------------------------
 
-    def _selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
-        indexes = selected.indexes()
-        if indexes:
-            client_id = indexes[0].data(CLIENT_ID_ROLE)
-            if client_id and client_id != self.detail.client_id:
-                self.presenter.open_soon(client_id)
+    def selected_client_id(self) -> str | None:
+        """The client of the highlighted row, if a row is highlighted."""
+        rows = self.view.selectionModel().selectedRows()
+        return rows[0].data(CLIENT_ID_ROLE) if rows else None
+
+    def _selection_changed(self, *_args) -> None:
+        self.presenter.select(self.selected_client_id())
 
     def _row_activated(self, index) -> None:
         client_id = index.data(CLIENT_ID_ROLE)
         if client_id and client_id != self.detail.client_id:
             self.presenter.open(client_id)
 
-    def _reselect(self) -> None:
-        """After a reload, the client shown on the right stays selected when it is in the rows."""
-        wanted = self._select_after_load or self.detail.client_id
-        if not wanted:
-            return
-        row = self.model.row_of(wanted)
-        if row >= 0:
-            self._select_after_load = None
-            blocker = self.view.selectionModel().blockSignals(True)
-            self.view.selectRow(row)
-            self.view.selectionModel().blockSignals(blocker)
-            self.view.scrollTo(self.model.index(row, 0))
-
-    def _sort_changed(self, column: int, order: Qt.SortOrder) -> None:
-        header = self.view.horizontalHeader()
-        if header.sortIndicatorSection() != column or header.sortIndicatorOrder() != order:
-            header.setSortIndicator(column, order)
-
     def _progress(self, done: int, total: int) -> None:
-        if self.model.reading_whole_directory and total:
+        if total:
             self.progress.setRange(0, total)
             self.progress.setValue(done)
 
     def _update_status(self) -> None:
         model, p = self.model, self.presenter
-        busy = model.loading or p.searching
-        whole = model.reading_whole_directory
+        busy = model.loading
         self.progress.setVisible(busy)
-        self.cancel_button.setVisible(whole)
+        self.cancel_button.setVisible(False)
         self.retry_button.setVisible(model.failed and not busy)
-        if not whole:
-            self.progress.setRange(0, 0)
-        if whole:
-            column = model.shown_sort[0]
-            self.status.setText(
-                self.tr("Sorting by {column}: reading every client…").format(
-                    column=column.header.lower()
-                )
-            )
-        elif p.searching:
+        self.progress.setRange(0, 0)
+        if p.searching:
             self.status.setText(self.tr("Searching…"))
         elif model.loading and not model.ever_loaded:
             self.status.setText(self.tr("Loading clients…"))
@@ -311,16 +321,9 @@ class ClientsPage(QWidget):
     # -- one client ------------------------------------------------------------------------
 
     def open_client(self, client_id: str) -> None:
-        row = self.model.row_of(client_id)
-        if row >= 0:
-            self.view.selectRow(row)
+        """Shows a client (from the form's duplicates): highlighted when it is in the rows."""
+        self.select_row(client_id)
         self.presenter.open(client_id)
-
-    def _detail_failed(self) -> None:
-        if self.detail.client is None:
-            self.detail.show_nothing()
-        else:
-            self.detail.show_client(self.detail.client)
 
     def new_client(self) -> None:
         if not self.presenter.can_write:
@@ -328,8 +331,13 @@ class ClientsPage(QWidget):
         self._open_form(None)
 
     def edit_client(self) -> None:
+        """Edits the client shown, and only when it is the one the presenter has selected."""
         client = self.detail.client
-        if self.presenter.can_write and isinstance(client, Client):
+        if (
+            self.presenter.can_write
+            and isinstance(client, Client)
+            and client.id == self.presenter.selected
+        ):
             self._open_form(client)
 
     def _open_form(self, base: Client | None) -> None:
@@ -344,13 +352,12 @@ class ClientsPage(QWidget):
             parent=self,
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.saved.connect(p.saved)
+        dialog.saved.connect(self._client_saved)
         dialog.open_existing.connect(self.open_client)
-        p.region_changed.connect(dialog.form.update_region_hint)
         self.form_dialog = dialog
         dialog.open()
 
     def _client_saved(self, client: Client) -> None:
-        self.detail.show_client(client)
+        self.presenter.saved(client)
         self.detail.hide_revealed()
-        self._select_after_load = client.id
+        self.select_row(client.id)

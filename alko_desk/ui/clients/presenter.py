@@ -1,114 +1,172 @@
-"""What the Clients screen does, apart from its widgets: list, search, open, reveal, refresh.
+"""What the Clients screen does, apart from its widgets: list, search, select, open, refresh.
 
-Every service call runs through the task runner. Search and opening a client
-are debounced and numbered: only the answer to the latest request is shown, so
-fast typing or arrowing down the list never shows an older answer last.
+How a screen is built (copy this for the next entity)
+-----------------------------------------------------
+- The **screen** is a `QWidget` that lays out widgets and forwards what the user does to
+  its presenter (`presenter.set_search_text(text)`, `presenter.select(row_id)`). It
+  implements the small view protocol the presenter talks back through (`ClientsView`).
+- The **presenter** is plain Python: `Presenter(services, tasks, view, ...)`. It receives
+  the session's services and the task runner, owns the table model, and holds the
+  screen's state (what is searched, which record is selected). It never touches a widget
+  other than through the view protocol, and asks for prompts through an injected
+  `DialogService` (`dialogs=`, the runner's by default), so a test can drive it with a
+  stub view and scripted dialogs, without clicking.
+- Every service call runs through the task runner with a `key`: the latest request
+  wins, an older answer never arrives (`ui/tasks.py`). No counters.
+- The **model** is a `PagedTableModel` over a row source (`ui/table_models.py`): rows in
+  the service's order, pages read in workers.
+- **Changes** come from a `ChangeWatcher` (`ui/changes.py`): the presenter subscribes to
+  its entity, marks the list stale and refreshes the visible rows in one batch a moment
+  later, keeping the selection and scroll position.
+- The **detail** shows the selected record or nothing: the view reports every change of
+  the highlighted row (`select`), including "none", and the presenter opens only that one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QWidget
 
-from alko_desk.models.clients import Client, ClientRow, UnreadableClient
+from alko_desk.models.changes import Change
+from alko_desk.models.clients import Client, UnreadableClient
 from alko_desk.models.users import Permission
-from alko_desk.ui.clients.list_model import ClientListModel
-from alko_desk.ui.tasks import Task, TaskRunner
+from alko_desk.ui.changes import ChangeWatcher, change_feed
+from alko_desk.ui.clients.list_model import ClientListModel, client_rows
+from alko_desk.ui.dialogs import DialogService
+from alko_desk.ui.tasks import TaskRunner
 
 if TYPE_CHECKING:
-    from alko_desk.bootstrap import AppContext, SessionServices
+    from alko_desk.bootstrap import SessionServices
+    from alko_desk.services.clock import Clock
 
 SEARCH_DELAY_MS = 200
 OPEN_DELAY_MS = 120
-WATCH_INTERVAL_MS = 30_000
+REFRESH_DELAY_MS = 250  # changes arriving close together are applied in one refresh
 DEFAULT_REGION = "HR"
+ENTITY = "clients"
 _tr = QCoreApplication.translate
 
 
-class ClientsPresenter(QObject):
-    search_running = Signal(bool)
-    search_done = Signal(str, int)  # the text searched, matches
-    detail_loading = Signal()
-    detail_loaded = Signal(object)  # Client | UnreadableClient
-    detail_failed = Signal()
-    revealed = Signal(str, dict)  # client id, field -> value
-    reveal_running = Signal(bool)
-    region_changed = Signal(str)
-    client_saved = Signal(object)  # Client, after a registration or an edit from this desk
-    changed_elsewhere = Signal(
-        bool
-    )  # clients were added or removed on another desk since the list loaded
+class ClientsView(Protocol):
+    """What the presenter asks of the screen."""
+
+    def show_detail(self, client: Client | UnreadableClient) -> None: ...
+
+    def show_detail_loading(self) -> None: ...
+
+    def show_no_detail(self) -> None: ...
+
+    def show_revealed(self, client_id: str, values: dict[str, str]) -> None: ...
+
+    def set_revealing(self, busy: bool) -> None: ...
+
+    def region_changed(self, region: str) -> None: ...
+
+    def status_changed(self) -> None: ...
+
+    def visible_rows(self) -> tuple[int, int]:
+        """First and last row shown in the list (-1, -1 when none)."""
+        ...
+
+    def is_shown(self) -> bool:
+        """On screen: a hidden screen stays stale and refreshes when it is shown again."""
+        ...
+
+    def select_row(self, client_id: str | None) -> bool:
+        """Highlights the client's row without reporting it back; False when it is not in the rows."""
+        ...
+
+
+class ClientsPresenter:
+    """The Clients screen's presenter (see the module docstring for the pattern)."""
 
     def __init__(
         self,
-        context: AppContext,
         services: SessionServices,
         tasks: TaskRunner,
+        view: ClientsView,
+        *,
+        clock: Clock,
         owner: QWidget | None = None,
+        dialogs: DialogService | None = None,
+        changes: ChangeWatcher | None = None,
     ) -> None:
-        super().__init__(owner)
-        self._context = context
         self._services = services
         self._clients = services.clients
         self._tasks = tasks
+        self._view = view
+        self._clock = clock
         self._owner = owner
-        self.model = ClientListModel(self._clients, tasks, owner, parent=self)
+        self.dialogs = dialogs or tasks.dialogs
+        self.rows = client_rows(self._clients)
+        self.model = ClientListModel(self.rows, tasks, owner)
         self.phone_region = DEFAULT_REGION
         self.can_write = services.session.can(Permission.CLIENT_WRITE)
         self.can_reveal = services.session.can(Permission.CLIENT_REVEAL)
 
         self.search_text = ""
-        self._search_seq = 0
-        self._search_task: Task | None = None
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(SEARCH_DELAY_MS)
-        self._search_timer.timeout.connect(self._run_search)
+        self.selected: str | None = None  # the client the detail shows (or is opening)
+        self.stale = False  # a change arrived; the refresh timer applies it
+        self._search_timer = self._timer(SEARCH_DELAY_MS, self._run_search)
+        self._open_timer = self._timer(OPEN_DELAY_MS, self._open_selected)
+        self._refresh_timer = self._timer(REFRESH_DELAY_MS, self._refresh_stale)
 
-        self._open_seq = 0
-        self._open_id: str | None = None
-        self._open_timer = QTimer(self)
-        self._open_timer.setSingleShot(True)
-        self._open_timer.setInterval(OPEN_DELAY_MS)
-        self._open_timer.timeout.connect(
-            lambda: self.open(self._open_id) if self._open_id else None
-        )
+        self.changes = changes or ChangeWatcher(change_feed(services), tasks, parent=owner)
+        self._own_watcher = changes is None
+        self.changes.subscribe(ENTITY, self.changes_arrived)
+        self.model.loading_changed.connect(lambda _busy: view.status_changed())
+        self.model.loaded.connect(view.status_changed)
 
-        # Other desks register clients too: every so often compare the count with the list's,
-        # and offer a refresh rather than moving the rows under the user's hands.
-        self._watch_timer = QTimer(self)
-        self._watch_timer.setInterval(WATCH_INTERVAL_MS)
-        self._watch_timer.timeout.connect(self.check_for_changes)
-        self._watching = False
-        self.model.modelReset.connect(lambda: self.changed_elsewhere.emit(False))
+    def _timer(self, ms: int, slot) -> QTimer:
+        timer = QTimer(self._owner)
+        timer.setSingleShot(True)
+        timer.setInterval(ms)
+        timer.timeout.connect(slot)
+        return timer
 
     @property
     def clients(self):
         """The session's ClientService (the form saves through it, in workers)."""
         return self._clients
 
-    # -- start -----------------------------------------------------------------------------
+    def _key(self, what: str) -> tuple:
+        return (id(self), what)
+
+    # -- start and stop --------------------------------------------------------------------
 
     def start(self) -> None:
+        """Once the view is built: after a reset the view's own handlers have run first."""
+        self.model.modelReset.connect(self.rows_replaced)
+        self.model.refreshed.connect(self.rows_replaced)
         self.model.reload()
-        self._watch_timer.start()
+        if self._own_watcher:
+            self.changes.start()
         settings = self._services.settings
         self._tasks.run(
             lambda: settings.company().phone_region,
+            key=self._key("region"),
             on_success=self._region_loaded,
             on_failure=lambda _exc: True,  # the default region serves until the next start
             parent=self._owner,
         )
 
+    def stop(self) -> None:
+        self.changes.unsubscribe(ENTITY, self.changes_arrived)
+        if self._own_watcher:
+            self.changes.stop()
+        for timer in (self._search_timer, self._open_timer, self._refresh_timer):
+            timer.stop()
+
     def _region_loaded(self, region: str) -> None:
         self.phone_region = region or DEFAULT_REGION
-        self.region_changed.emit(self.phone_region)
+        self._view.region_changed(self.phone_region)
 
     def today(self) -> date:
-        return self._context.clock.now().date()
+        return self._clock.now().date()
 
     # -- search ----------------------------------------------------------------------------
 
@@ -123,111 +181,134 @@ class ClientsPresenter(QObject):
 
     @property
     def searching(self) -> bool:
-        return self._search_task is not None
+        """A search (or the way back to the whole list) is being read."""
+        return self.model.loading_query
 
     def _run_search(self) -> None:
-        self._search_seq += 1
-        seq, text = self._search_seq, self.search_text.strip()
-        if self._search_task is not None:
-            self._search_task.cancel()
-            self._search_task = None
-        if not text:
-            self.search_running.emit(False)
-            if self.model.searching or not self.model.ever_loaded:
-                self.model.reload()
+        text = self.search_text.strip()
+        if text == self.model.query and self.model.ever_loaded and not self.model.loading_query:
             return
-        clients = self._clients
-        self._search_task = self._tasks.run(
-            lambda: clients.search(text),
-            on_success=lambda rows: self._search_arrived(seq, text, rows),
-            on_failure=lambda _exc: seq != self._search_seq,  # an outdated search fails quietly
-            on_finished=lambda: self._search_over(seq),
-            parent=self._owner,
-            title=_tr("ClientsPage", "Search clients"),
-        )
-        self.search_running.emit(True)
+        self.model.set_query(text)
+        self._view.status_changed()
 
-    def _search_arrived(self, seq: int, text: str, rows: list[ClientRow]) -> None:
-        if seq != self._search_seq:
+    # -- the selected client ---------------------------------------------------------------
+
+    def select(self, client_id: str | None) -> None:
+        """The highlighted row changed (None: no row). The detail follows it, and only it."""
+        if client_id == self.selected:
             return
-        self.model.show_results(text, rows)
-        self.search_done.emit(text, len(rows))
-
-    def _search_over(self, seq: int) -> None:
-        if seq == self._search_seq:
-            self._search_task = None
-            self.search_running.emit(False)
-
-    # -- one client ------------------------------------------------------------------------
-
-    def open_soon(self, client_id: str) -> None:
-        """A row was selected: open it once the selection settles (arrow keys move fast)."""
-        self._open_id = client_id
-        self._open_timer.start()
+        self.selected = client_id
+        self._tasks.supersede(self._key("open"))
+        if client_id is None:
+            self._open_timer.stop()
+            self._view.show_no_detail()
+            return
+        self._view.show_detail_loading()
+        self._open_timer.start()  # arrow keys move fast: open once the selection settles
 
     def open(self, client_id: str) -> None:
+        """Shows this client now (a double-click, "open existing" from the form)."""
+        self.selected = client_id
+        self._open_selected(loading=True)
+
+    def _open_selected(self, loading: bool = False) -> None:
         self._open_timer.stop()
-        self._open_seq += 1
-        seq = self._open_seq
+        client_id = self.selected
+        if client_id is None:
+            return
+        if loading:
+            self._view.show_detail_loading()
         clients = self._clients
-        self.detail_loading.emit()
         self._tasks.run(
             lambda: clients.get(client_id),
-            on_success=lambda client: self._opened(seq, client),
-            on_failure=lambda _exc: self._open_failed(seq),
+            key=self._key("open"),
+            on_success=lambda client: self._opened(client_id, client),
+            on_failure=lambda _exc: self._open_failed(client_id),
             parent=self._owner,
             title=_tr("ClientsPage", "Open client"),
         )
 
-    def _opened(self, seq: int, client: Client | UnreadableClient) -> None:
-        if seq == self._open_seq:
-            self.detail_loaded.emit(client)
+    def _opened(self, client_id: str, client: Client | UnreadableClient) -> None:
+        if client_id == self.selected:
+            self._view.show_detail(client)
 
-    def _open_failed(self, seq: int) -> bool:
-        if seq != self._open_seq:
-            return True
-        self.detail_failed.emit()
+    def _open_failed(self, client_id: str) -> bool:
+        if client_id == self.selected:
+            self.selected = None
+            self._view.show_no_detail()
         return False  # the runner shows why
 
     def reveal(self, client_id: str) -> None:
         clients = self._clients
-        self.reveal_running.emit(True)
+        self._view.set_revealing(True)
         self._tasks.run(
             lambda: clients.reveal(client_id),
-            on_success=lambda values: self.revealed.emit(client_id, values),
-            on_finished=lambda: self.reveal_running.emit(False),
+            key=self._key("reveal"),
+            on_success=lambda values: self._view.show_revealed(client_id, values),
+            on_finished=lambda: self._view.set_revealing(False),
             parent=self._owner,
             title=_tr("ClientsPage", "Reveal numbers"),
         )
 
+    def rows_replaced(self) -> None:
+        """After a search, sort or reload: the selected client stays selected when it is still
+        in the rows; otherwise nothing is selected and the detail is empty."""
+        if self.selected is not None and not self._view.select_row(self.selected):
+            self.select(None)
+
     # -- after a write ---------------------------------------------------------------------
 
     def saved(self, client: Client) -> None:
-        """A registration or edit from this desk: the list and the detail show it."""
-        self._open_seq += 1  # an older open in flight must not replace the saved client
-        self.client_saved.emit(client)
-        self.refresh()
+        """A registration or edit from this desk: the detail shows it, the list refreshes."""
+        self._tasks.supersede(self._key("open"))  # an older open must not replace it
+        self.selected = client.id
+        self._view.show_detail(client)
+        self.changes.poll_now()
+        self.mark_stale()
 
-    def check_for_changes(self) -> None:
-        model = self.model
-        if self._watching or model.searching or model.loading or not model.ever_loaded:
-            return
-        clients, shown_total = self._clients, model.total
-        self._watching = True
+    def changes_arrived(self, changes: Sequence[Change]) -> None:
+        """From the watcher: clients changed (here or on another desk)."""
+        self.mark_stale()
+        ids = {i for c in changes for i in c.ids}
+        whole = any(not c.ids for c in changes)
+        if self.selected is not None and (whole or self.selected in ids):
+            self._reopen_quietly(self.selected)
 
-        def over() -> None:
-            self._watching = False
-
+    def _reopen_quietly(self, client_id: str) -> None:
+        clients = self._clients
         self._tasks.run(
-            clients.count,
+            lambda: clients.get(client_id),
+            key=self._key("open"),
+            on_success=lambda client: self._opened(client_id, client),
+            on_failure=lambda _exc: True,  # the detail keeps what it shows; F5 tries again
             parent=self._owner,
-            on_success=lambda total: self.changed_elsewhere.emit(total != shown_total),
-            on_failure=lambda _exc: True,  # a missed check is not worth a message
-            on_finished=over,
         )
 
+    def mark_stale(self) -> None:
+        self.stale = True
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def shown(self) -> None:
+        """The screen came back into view: apply what changed meanwhile."""
+        if self.stale:
+            self._refresh_timer.start()
+
+    def _refresh_stale(self) -> None:
+        if not self.stale or not self._view.is_shown():
+            return
+        self.stale = False
+        self.rows.invalidate()
+        _first, last = self._view.visible_rows()
+        self.model.refresh(visible_end=max(last + 1, 0))
+
     def refresh(self) -> None:
-        if self.model.searching or self.search_text.strip():
+        """F5: the list read again from the start, with its true total; the search kept."""
+        self.stale = False
+        self._refresh_timer.stop()
+        self.rows.invalidate()
+        if self.search_text.strip() != self.model.query:
             self.search_now()
         else:
             self.model.reload()
+        self._view.status_changed()

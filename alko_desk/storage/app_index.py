@@ -1,0 +1,708 @@
+"""One secondary index for every big list: exact lookup, prefix search and paging in any
+declared sort, both directions, at a cost proportional to the page.
+
+An entity declares a `ListSpec`: its sorts, whether its words are prefix-searchable, its
+exact-lookup fields. For each record it hands the index an `IndexEntry` (its sort keys,
+words, exact values and the row payload the list shows), and gets back `(id, payload)`
+pairs in the order asked for.
+
+**On MongoDB** (`NativeListIndex`) every entry is one document of `ix_<name>` with a native
+index per declared sort and field; pages are `find().sort().skip().limit()`.
+
+**On FerretDB** (`BucketListIndex`), whose every filter, sort, count or skip other than an
+`_id` lookup reads the whole collection, the application keeps the order itself, in a
+two-level structure reached only by `_id`:
+
+- *trees*: one per sort (`s:name`), one for words (`w`), one per exact field (`x:email`),
+  and one by record id (`id`) that remembers where each record's entries are;
+- *buckets*: documents of a few hundred entries `[key, id, payload, default sort key]`
+  of one tree, sorted by key, packed into one compressed blob (FerretDB spends ~30 µs per
+  returned document, so a page costs one or two documents, not a hundred);
+- a *root* document listing every tree's buckets with their first key and count.
+
+Buckets and roots are immutable: a write builds the buckets it changes under new ids and
+then claims the next root number by inserting `root:<n+1>` (a unique `_id`, so the insert
+is the compare-and-set: a desk that lost the race deletes its buckets and tries again).
+One root commit changes every tree of an entity at once, so sorts, words and counts never
+disagree, and readers never see half a write. Readers cache buckets by id forever (an id
+is never reused) and roots by number; reads never write. Superseded buckets and roots are
+deleted after the commit; a reader that meets a deleted bucket reads the new root.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import threading
+import uuid
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from bson.binary import Binary
+from pymongo import ASCENDING, DESCENDING, DeleteOne, ReplaceOne
+from pymongo.errors import DuplicateKeyError
+
+from alko_desk.storage.mongo import Store, repository
+
+SEP = "\x1f"  # between a key and the record id: sorts below every key character we produce
+TOP = "\U0010ffff"
+BUCKET_TARGET = 400  # entries per bucket when built or split
+BUCKET_MAX = 800  # a bucket this big is split in two on the next write
+CACHE_BYTES = 32 * 1024 * 1024  # packed buckets kept per index (100,000 clients: ~all)
+DECODED_BUCKETS = 8  # decoded ones: a page and its neighbours
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """What an entity declares about its list."""
+
+    name: str  # "clients": its index lives in `ix_clients`
+    sorts: tuple[str, ...]  # sort names; the first is the default order (also of search results)
+    searchable: bool = False  # prefix search over `IndexEntry.words`
+    exact: tuple[str, ...] = ()  # exact-lookup fields
+
+    @property
+    def default_sort(self) -> str:
+        return self.sorts[0]
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """What the index holds for one record."""
+
+    id: str
+    keys: Mapping[str, str]  # sort name -> key; keys compare as Python strings (see text.sort_key)
+    payload: Any  # JSON-serialisable row data, returned as stored
+    words: tuple[str, ...] = ()  # folded name words, for prefix search
+    exact: Mapping[str, Sequence[str]] = field(default_factory=dict)  # field -> values
+
+
+Hit = tuple[str, Any]  # (record id, payload)
+
+
+def _pack(value: Any) -> Binary:
+    return Binary(zlib.compress(json.dumps(value, ensure_ascii=False).encode(), 1))
+
+
+def _unpack(blob: bytes) -> Any:
+    return json.loads(zlib.decompress(blob))
+
+
+def _after(prefix: str) -> str:
+    """The least string above every string that starts with `prefix`."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _full(key: str, record_id: str) -> str:
+    return f"{key}{SEP}{record_id}"
+
+
+# ----------------------------------------------------------------------------------------
+# FerretDB: the app-kept bucket index
+# ----------------------------------------------------------------------------------------
+
+
+class _Root:
+    """One committed version: for each tree, its buckets as (bucket id, first key, count)."""
+
+    def __init__(self, number: int, trees: dict[str, list[list]]) -> None:
+        self.number = number
+        self.trees = trees
+        self._firsts = {name: [b[1] for b in buckets] for name, buckets in trees.items()}
+
+    def buckets(self, tree: str) -> list[list]:
+        return self.trees.get(tree, [])
+
+    def locate(self, tree: str, key: str) -> int:
+        """The bucket a key belongs in (the last one whose first key is <= key)."""
+        return max(0, bisect.bisect_right(self._firsts.get(tree, []), key) - 1)
+
+    def count(self, tree: str) -> int:
+        return sum(b[2] for b in self.buckets(tree))
+
+
+_GONE = _Root(-1, {})
+
+
+class _Missing(Exception):
+    """A bucket of the root being read was deleted by a newer commit."""
+
+
+@repository
+class BucketListIndex:
+    def __init__(self, store: Store, spec: ListSpec) -> None:
+        self.spec = spec
+        self._coll = store.collection(f"ix_{spec.name}")
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, bytes] = OrderedDict()  # bucket id -> packed entries
+        self._cache_bytes = 0
+        self._decoded: OrderedDict[str, list] = OrderedDict()
+        self._roots: dict[int, _Root] = {}
+
+    # -- reading ---------------------------------------------------------------------------
+    def count(self, sort: str = "", within: str = "") -> int:
+        """All records, or those whose `sort` key starts with `within` (a declared filter)."""
+        tree = self._sort_tree(sort or self.spec.default_sort)
+        if not within:
+            return self._read(lambda root: root.count(tree))
+        return self._read(lambda root: len(range(*self._bounds(root, tree, within))))
+
+    def page(
+        self, sort: str, start: int, count: int, descending: bool = False, within: str = ""
+    ) -> list[Hit]:
+        """Rows start..start+count in `sort` order (from the end when `descending`); with
+        `within`, only records whose key starts with it (keys like "status\x1eprice" make
+        a sort that is also a filter)."""
+        tree = self._sort_tree(sort)
+        return self._read(lambda root: self._page(root, tree, start, count, descending, within))
+
+    def search(self, words: Sequence[str], limit: int = 500) -> list[Hit]:
+        """Records having a word that starts with each of `words`, in the default order.
+
+        Reads the entries of the longest word's prefix (at most `limit` matches are kept).
+        """
+        if not self.spec.searchable or not words:
+            return []
+        longest = max(words, key=len)
+        others = [w for w in words if w is not longest]
+
+        def run(root: _Root) -> list[Hit]:
+            found: dict[str, list] = {}
+            for entry in self._range(root, "w", longest, longest + TOP):
+                if entry[1] in found:
+                    continue
+                if all(any(x.startswith(o) for x in entry[4]) for o in others):
+                    found[entry[1]] = entry
+                    if len(found) >= limit:
+                        break
+            ordered = sorted(found.values(), key=lambda e: e[3])
+            return [(e[1], e[2]) for e in ordered]
+
+        return self._read(run)
+
+    def lookup(self, field_name: str, value: str) -> list[Hit]:
+        tree = f"x:{field_name}"
+        lo = value + SEP
+        return self._read(
+            lambda root: [(e[1], e[2]) for e in self._range(root, tree, lo, lo + TOP)]
+        )
+
+    def get(self, record_id: str) -> Any | None:
+        """The payload of one record, or None."""
+
+        def run(root: _Root):
+            entry = self._find_id(root, record_id)
+            if entry is None:
+                return None
+            default = entry[2].get(self._sort_tree(self.spec.default_sort))
+            if not default:
+                return None
+            hits = self._range(
+                root, self._sort_tree(self.spec.default_sort), default[0], default[0]
+            )
+            return next((e[2] for e in hits), None)
+
+        return self._read(run)
+
+    def _page(
+        self, root: _Root, tree: str, start: int, count: int, desc: bool, within: str
+    ) -> list[Hit]:
+        buckets = root.buckets(tree)
+        start, (first, end) = max(0, start), self._bounds(root, tree, within)
+        if desc:  # position `start` from the end
+            hi = end - start  # exclusive
+            lo = max(first, hi - count)
+            if hi <= lo:
+                return []
+            out = self._slice(buckets, lo, hi)
+            out.reverse()
+            return out
+        return self._slice(buckets, first + start, min(end, first + start + count))
+
+    def _bounds(self, root: _Root, tree: str, within: str) -> tuple[int, int]:
+        """Positions of the first key starting with `within` and of the first one after."""
+        if not within:
+            return 0, root.count(tree)
+        return self._position(root, tree, within), self._position(root, tree, _after(within))
+
+    def _position(self, root: _Root, tree: str, key: str) -> int:
+        """How many entries have a key below `key` (one bucket read)."""
+        buckets = root.buckets(tree)
+        if not buckets:
+            return 0
+        i = root.locate(tree, key)
+        entries = self._bucket(buckets[i][0])
+        return sum(b[2] for b in buckets[:i]) + bisect.bisect_left(entries, [key])
+
+    def _slice(self, buckets: list[list], lo: int, hi: int) -> list[Hit]:
+        out: list[Hit] = []
+        offset = 0
+        for bucket_id, _, n in buckets:
+            if offset + n <= lo:
+                offset += n
+                continue
+            if offset >= hi:
+                break
+            entries = self._bucket(bucket_id)
+            out.extend((e[1], e[2]) for e in entries[max(0, lo - offset) : hi - offset])
+            offset += n
+        return out
+
+    def _range(self, root: _Root, tree: str, lo: str, hi: str) -> Iterator[list]:
+        """Entries with lo <= key <= hi, in key order."""
+        buckets = root.buckets(tree)
+        for i in range(root.locate(tree, lo), len(buckets)):
+            if buckets[i][1] > hi:
+                return
+            for entry in self._bucket(buckets[i][0]):
+                if entry[0] < lo:
+                    continue
+                if entry[0] > hi:
+                    return
+                yield entry
+
+    def _find_id(self, root: _Root, record_id: str) -> list | None:
+        buckets = root.buckets("id")
+        if not buckets:
+            return None
+        entries = self._bucket(buckets[root.locate("id", record_id)][0])
+        i = bisect.bisect_left(entries, [record_id])
+        if i < len(entries) and entries[i][0] == record_id:
+            return entries[i]
+        return None
+
+    def _read(self, run):
+        for _ in range(10):
+            try:
+                return run(self._root())
+            except _Missing:
+                continue
+        raise RuntimeError(f"the {self.spec.name} list is changing too fast to read")
+
+    # -- documents ---------------------------------------------------------------------------
+    def _head_id(self) -> str:
+        return "head"
+
+    def _root(self) -> _Root:
+        """The newest committed root: from the head hint forward while a newer one exists.
+
+        A superseded root is replaced by a stub, never deleted, so that its number can never
+        be claimed again by a desk that planned on an older root.
+        """
+        for _ in range(10):
+            head = self._coll.find_one({"_id": self._head_id()})
+            number = int(head["n"]) if head else 0
+            current = self._load_root(number) if number else _Root(0, {})
+            while True:
+                nxt = self._load_root(number + 1)
+                if nxt is None:
+                    break
+                number += 1
+                current = nxt
+            if current is not None and current is not _GONE:
+                return current
+        raise _Missing("root")
+
+    def _load_root(self, number: int) -> _Root | None:
+        """The root, `_GONE` for a superseded one, None for a number not yet claimed."""
+        with self._lock:
+            cached = self._roots.get(number)
+        if cached:
+            return cached
+        doc = self._coll.find_one({"_id": f"root:{number}"})
+        if doc is None:
+            return None
+        if "t" not in doc:
+            return _GONE
+        root = _Root(number, _unpack(doc["t"]))
+        with self._lock:
+            self._roots = {k: v for k, v in self._roots.items() if k >= number - 2}
+            self._roots[number] = root
+        return root
+
+    def _bucket(self, bucket_id: str) -> list:
+        """A bucket's entries. Packed blobs are cached (bytes: nothing for Python's cyclic
+        garbage collector to walk); only the last few buckets are kept decoded."""
+        with self._lock:
+            entries = self._decoded.get(bucket_id)
+            if entries is not None:
+                self._decoded.move_to_end(bucket_id)
+                return entries
+            blob = self._cache.get(bucket_id)
+            if blob is not None:
+                self._cache.move_to_end(bucket_id)
+        if blob is None:
+            doc = self._coll.find_one({"_id": bucket_id})
+            if doc is None:
+                raise _Missing(bucket_id)
+            blob = bytes(doc["e"])
+            with self._lock:
+                self._cache[bucket_id] = blob
+                self._cache_bytes += len(blob)
+                while self._cache_bytes > CACHE_BYTES and len(self._cache) > 1:
+                    _, old = self._cache.popitem(last=False)
+                    self._cache_bytes -= len(old)
+        entries = _unpack(blob)
+        with self._lock:
+            self._decoded[bucket_id] = entries
+            while len(self._decoded) > DECODED_BUCKETS:
+                self._decoded.popitem(last=False)
+        return entries
+
+    def clear_cache(self) -> None:
+        """Forgets cached roots and buckets (benchmarks measure cold reads with this)."""
+        with self._lock:
+            self._cache.clear()
+            self._decoded.clear()
+            self._cache_bytes = 0
+            self._roots.clear()
+
+    # -- writing -----------------------------------------------------------------------------
+    def put(self, entry: IndexEntry) -> None:
+        self.put_many([entry])
+
+    def put_many(self, entries: Iterable[IndexEntry]) -> None:
+        """Adds or replaces the records' entries; idempotent (a retried write changes nothing)."""
+        entries = {e.id: e for e in entries}
+        if entries:
+            self._commit(lambda root, w: self._apply(root, w, entries, ()))
+
+    def remove(self, record_id: str) -> None:
+        self._commit(lambda root, w: self._apply(root, w, {}, (record_id,)))
+
+    def _apply(
+        self, root: _Root, writer: _Writer, puts: dict[str, IndexEntry], removals: Sequence[str]
+    ) -> bool:
+        """Plans the tree changes of one commit; False when there is nothing to change."""
+        adds: dict[str, list[list]] = {}
+        drops: dict[str, set[str]] = {}
+        by_id_adds: list[list] = []
+        by_id_drops: set[str] = set()
+        # in id order, so that neighbours share the by-id bucket last decoded
+        for record_id in sorted({*puts, *removals}):
+            old = self._find_id(root, record_id)
+            new_entries = self._entries_of(puts[record_id]) if record_id in puts else {}
+            old_keys = old[2] if old else {}
+            new_keys = {tree: [e[0] for e in es] for tree, es in new_entries.items()}
+            unchanged = old is not None and old_keys == new_keys and record_id in puts
+            if unchanged and self._same_payload(root, old_keys, puts[record_id]):
+                continue
+            for tree, keys in old_keys.items():
+                drops.setdefault(tree, set()).update(keys)
+            for tree, es in new_entries.items():
+                adds.setdefault(tree, []).extend(es)
+            if old is not None:
+                by_id_drops.add(record_id)
+            if record_id in puts:
+                by_id_adds.append([record_id, record_id, new_keys])
+        if not (adds or drops or by_id_adds or by_id_drops):
+            return False
+        adds.setdefault("id", []).extend(by_id_adds)
+        drops.setdefault("id", set()).update(by_id_drops)
+        for tree in set(adds) | set(drops):
+            writer.change(tree, adds.get(tree, []), drops.get(tree, set()))
+        return True
+
+    def _same_payload(self, root: _Root, keys: dict[str, list[str]], entry: IndexEntry) -> bool:
+        tree = self._sort_tree(self.spec.default_sort)
+        full = keys.get(tree, [None])[0]
+        if full is None:
+            return False
+        current = next(iter(self._range(root, tree, full, full)), None)
+        return current is not None and current[2] == entry.payload
+
+    def _entries_of(self, entry: IndexEntry) -> dict[str, list[list]]:
+        """The bucket entries of one record, per tree: [key, id, payload], and for words and
+        exact values also the default sort key (the order of results) and the words."""
+        default = _full(entry.keys[self.spec.default_sort], entry.id)
+        out: dict[str, list[list]] = {}
+        for sort in self.spec.sorts:  # in key order already: no default key to carry
+            out[self._sort_tree(sort)] = [
+                [_full(entry.keys[sort], entry.id), entry.id, entry.payload]
+            ]
+        words = sorted(set(entry.words)) if self.spec.searchable else []
+        if words:
+            out["w"] = [
+                [_full(w, entry.id), entry.id, entry.payload, default, words] for w in words
+            ]
+        for name in self.spec.exact:
+            values = sorted(set(entry.exact.get(name, ())))
+            if values:
+                out[f"x:{name}"] = [
+                    [_full(v, entry.id), entry.id, entry.payload, default] for v in values
+                ]
+        return out
+
+    @staticmethod
+    def _sort_tree(sort: str) -> str:
+        return f"s:{sort}"
+
+    def _commit(self, plan) -> None:
+        for _ in range(100):
+            root = self._root()
+            writer = _Writer(self, root)
+            try:
+                if not plan(root, writer):
+                    return
+                new_trees = writer.finish()
+            except _Missing:
+                writer.abandon()
+                continue
+            number = root.number + 1
+            try:
+                self._coll.insert_one({"_id": f"root:{number}", "t": _pack(new_trees)})
+            except DuplicateKeyError:
+                writer.abandon()  # another desk committed first: plan again on its root
+                continue
+            self._coll.update_one({"_id": self._head_id()}, {"$max": {"n": number}}, upsert=True)
+            self._collect(root, writer.replaced)
+            return
+        raise RuntimeError(f"the {self.spec.name} list is too busy to change; try again")
+
+    def _collect(self, old_root: _Root, replaced: list[str]) -> None:
+        """Deletes the buckets the new root no longer uses (readers of older roots read
+        again) and stubs the root before the old one. One `_id` write each: FerretDB
+        scans the collection for `$in`."""
+        self._delete(replaced)
+        if old_root.number > 1:
+            stub = f"root:{old_root.number - 1}"
+            self._coll.replace_one({"_id": stub}, {"_id": stub, "gone": True})
+
+    def _insert_buckets(self, docs: list[dict]) -> None:
+        """One round trip per few dozen buckets (a bulk load writes thousands)."""
+        for i in range(0, len(docs), 64):
+            self._coll.insert_many(docs[i : i + 64], ordered=False)
+
+    def _delete(self, ids: list[str]) -> None:
+        """One command, one `_id` filter per document (FerretDB scans the collection for
+        `$in`, but answers each `_id` statement from the index)."""
+        for i in range(0, len(ids), 500):
+            self._coll.bulk_write([DeleteOne({"_id": d}) for d in ids[i : i + 500]], ordered=False)
+
+    def ensure(self) -> None:
+        """Nothing to create on FerretDB: the collection appears with the first commit."""
+
+
+class _Writer:
+    """Collects one commit: rebuilt buckets (inserted at once under fresh ids) per tree."""
+
+    def __init__(self, index: BucketListIndex, root: _Root) -> None:
+        self._index = index
+        self._root = root
+        self._trees = {name: list(buckets) for name, buckets in root.trees.items()}
+        self.created: list[str] = []
+        self._staged: list[dict] = []
+        self.replaced: list[str] = []
+
+    def change(self, tree: str, adds: list[list], drops: set[str]) -> None:
+        """Replaces the buckets that gain or lose entries; splits those grown too big."""
+        buckets = self._trees.get(tree) or [["", "", 0]]  # "": no bucket stored yet
+        firsts = [b[1] for b in buckets]
+
+        def bucket_of(key: str) -> int:
+            return max(0, bisect.bisect_right(firsts, key) - 1)
+
+        add_groups: dict[int, list[list]] = {}
+        for entry in adds:
+            add_groups.setdefault(bucket_of(entry[0]), []).append(entry)
+        drop_groups: dict[int, set[str]] = {}
+        for key in drops:
+            drop_groups.setdefault(bucket_of(key), set()).add(key)
+        rebuilt: list[list] = []
+        for i, old in enumerate(buckets):
+            if i not in add_groups and i not in drop_groups:
+                rebuilt.append(old)
+                continue
+            dropped = drop_groups.get(i, set())
+            current = self._index._bucket(old[0]) if old[0] else []
+            merged = {e[0]: e for e in current if e[0] not in dropped}
+            merged.update((e[0], e) for e in add_groups.get(i, []))
+            if old[0]:
+                self.replaced.append(old[0])
+            new_entries = [merged[k] for k in sorted(merged)]
+            if len(new_entries) > BUCKET_MAX:
+                pieces = [
+                    new_entries[k : k + BUCKET_TARGET]
+                    for k in range(0, len(new_entries), BUCKET_TARGET)
+                ]
+            else:
+                pieces = [new_entries] if new_entries else []
+            for piece in pieces:
+                bucket_id = f"b:{uuid.uuid4().hex}"
+                self._staged.append({"_id": bucket_id, "e": _pack(piece)})
+                rebuilt.append([bucket_id, piece[0][0], len(piece)])
+        if rebuilt:
+            rebuilt[0][1] = ""  # the first bucket takes every key below its first
+        self._trees[tree] = rebuilt
+
+    def finish(self) -> dict[str, list[list]]:
+        """Writes the new buckets (not yet reachable: no root lists them) and returns the trees."""
+        self.created.extend(d["_id"] for d in self._staged)
+        self._index._insert_buckets(self._staged)
+        self._staged = []
+        return {name: buckets for name, buckets in self._trees.items() if buckets}
+
+    def abandon(self) -> None:
+        self._index._delete(self.created)
+        self.created.clear()
+
+
+# ----------------------------------------------------------------------------------------
+# MongoDB: the same declaration on native indexes
+# ----------------------------------------------------------------------------------------
+
+
+@repository
+class NativeListIndex:
+    """One document per record in `ix_<name>`, with a native index per declared sort and field."""
+
+    def __init__(self, store: Store, spec: ListSpec) -> None:
+        self.spec = spec
+        self._coll = store.collection(f"ix_{spec.name}")
+
+    def ensure(self) -> None:
+        for sort in self.spec.sorts:
+            self._coll.create_index([(f"s.{sort}", ASCENDING)], name=f"sort_{sort}")
+        if self.spec.searchable:
+            self._coll.create_index([("w", ASCENDING)], name="words")
+        for name in self.spec.exact:
+            self._coll.create_index([(f"x.{name}", ASCENDING)], name=f"exact_{name}")
+
+    def _within(self, sort: str, within: str) -> dict:
+        if not within:
+            return {}
+        return {f"s.{sort or self.spec.default_sort}": {"$gte": within, "$lt": _after(within)}}
+
+    def count(self, sort: str = "", within: str = "") -> int:
+        return self._coll.count_documents(self._within(sort, within))
+
+    def page(
+        self, sort: str, start: int, count: int, descending: bool = False, within: str = ""
+    ) -> list[Hit]:
+        if start < 0 or count <= 0:
+            return []
+        order = DESCENDING if descending else ASCENDING
+        cursor = (
+            self._coll.find(self._within(sort, within), {"r": 1})
+            .sort(f"s.{sort}", order)
+            .skip(start)
+            .limit(count)
+        )
+        return [(d["_id"], d["r"]) for d in cursor]
+
+    def search(self, words: Sequence[str], limit: int = 500) -> list[Hit]:
+        if not self.spec.searchable or not words:
+            return []
+        # $elemMatch: both bounds on one word (a bare range on an array may match two words)
+        query = {"$and": [{"w": {"$elemMatch": {"$gte": w, "$lt": _after(w)}}} for w in words]}
+        cursor = self._coll.find(query, {"r": 1, "w": 1}).sort(f"s.{self.spec.default_sort}", 1)
+        # FerretDB 1.24 lets $elemMatch's bounds match different words; MongoDB does not.
+        return [
+            (d["_id"], d["r"])
+            for d in cursor.limit(limit)
+            if all(any(x.startswith(w) for x in d["w"]) for w in words)
+        ]
+
+    def lookup(self, field_name: str, value: str) -> list[Hit]:
+        cursor = self._coll.find({f"x.{field_name}": value}, {"r": 1})
+        return [(d["_id"], d["r"]) for d in cursor.sort(f"s.{self.spec.default_sort}", 1)]
+
+    def get(self, record_id: str) -> Any | None:
+        doc = self._coll.find_one({"_id": record_id}, {"r": 1})
+        return doc["r"] if doc else None
+
+    def _doc(self, entry: IndexEntry) -> dict:
+        return {
+            "_id": entry.id,
+            "s": {sort: _full(entry.keys[sort], entry.id) for sort in self.spec.sorts},
+            "w": sorted(set(entry.words)) if self.spec.searchable else [],
+            "x": {name: list(entry.exact.get(name, ())) for name in self.spec.exact},
+            "r": entry.payload,
+        }
+
+    def put(self, entry: IndexEntry) -> None:
+        self._coll.replace_one({"_id": entry.id}, self._doc(entry), upsert=True)
+
+    def put_many(self, entries: Iterable[IndexEntry]) -> None:
+        ops = [ReplaceOne({"_id": e.id}, self._doc(e), upsert=True) for e in entries]
+        for i in range(0, len(ops), 5000):
+            self._coll.bulk_write(ops[i : i + 5000], ordered=False)
+
+    def remove(self, record_id: str) -> None:
+        self._coll.delete_one({"_id": record_id})
+
+    def clear_cache(self) -> None:
+        pass
+
+
+ListIndex = BucketListIndex | NativeListIndex
+
+
+def list_index(store: Store, spec: ListSpec) -> ListIndex:
+    """The index for this database: app-kept buckets on FerretDB, native indexes elsewhere."""
+    return BucketListIndex(store, spec) if store.info.is_ferretdb else NativeListIndex(store, spec)
+
+
+# ----------------------------------------------------------------------------------------
+# What an entity's repository is built from
+# ----------------------------------------------------------------------------------------
+
+T = TypeVar("T")
+Row = TypeVar("Row")
+
+
+@repository
+class ListRepository(Generic[T, Row]):
+    """A typed list over the index: items in (`entry` says how each is indexed), rows out
+    (`row` rebuilds one from its id and stored payload). Connection errors surface as
+    DatabaseUnavailable, as from every repository."""
+
+    def __init__(
+        self,
+        store: Store,
+        spec: ListSpec,
+        entry: Callable[[T], IndexEntry],
+        row: Callable[[str, Any], Row],
+    ) -> None:
+        self.spec = spec
+        self._index = list_index(store, spec)
+        self._entry = entry
+        self._row = row
+
+    def ensure(self) -> None:
+        """Creates the native indexes (MongoDB); call from a schema migration."""
+        self._index.ensure()
+
+    def put(self, item: T) -> None:
+        self._index.put(self._entry(item))
+
+    def put_many(self, items: Iterable[T]) -> None:
+        self._index.put_many(self._entry(i) for i in items)
+
+    def remove(self, record_id: str) -> None:
+        self._index.remove(record_id)
+
+    def count(self, sort: str = "", within: str = "") -> int:
+        return self._index.count(sort, within)
+
+    def page(
+        self, sort: str, start: int, count: int, descending: bool = False, within: str = ""
+    ) -> list[Row]:
+        hits = self._index.page(sort or self.spec.default_sort, start, count, descending, within)
+        return [self._row(i, p) for i, p in hits]
+
+    def search(self, words: Sequence[str], limit: int = 500) -> list[Row]:
+        return [self._row(i, p) for i, p in self._index.search(words, limit)]
+
+    def lookup(self, field_name: str, value: str) -> list[Row]:
+        return [self._row(i, p) for i, p in self._index.lookup(field_name, value)]
+
+    def get(self, record_id: str) -> Row | None:
+        payload = self._index.get(record_id)
+        return None if payload is None else self._row(record_id, payload)
+
+    def clear_cache(self) -> None:
+        self._index.clear_cache()

@@ -1,0 +1,174 @@
+"""The app-kept list index on the real FerretDB: paging both ways in every declared sort,
+exact lookup, prefix search, concurrent writers, and bucket splits."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+
+from alko_desk.storage import app_index
+from alko_desk.storage.app_index import BucketListIndex, IndexEntry, ListSpec, NativeListIndex
+
+SPEC = ListSpec("things", ("name", "price"), searchable=True, exact=("code",))
+
+
+def _entry(n: int, name: str, price: int, *, tag: str = "row") -> IndexEntry:
+    return IndexEntry(
+        id=f"id{n:05d}",
+        keys={"name": name, "price": f"{price:08d}"},
+        payload=[name, price, tag],
+        words=tuple(name.split()),
+        exact={"code": [f"C{n}"]},
+    )
+
+
+@pytest.fixture(params=["buckets", "native"])
+def list_index(request, store):
+    """Both implementations, on the test database: the app-kept buckets (FerretDB's) and the
+    native-index one (MongoDB's), whose queries FerretDB answers too, slowly but correctly."""
+    kind = BucketListIndex if request.param == "buckets" else NativeListIndex
+
+    def make(store, spec):
+        index = kind(store, spec)
+        index.ensure()
+        return index
+
+    return make
+
+
+@pytest.fixture
+def small_buckets(monkeypatch):
+    # Small buckets, so a few hundred entries exercise many buckets and splits.
+    monkeypatch.setattr(app_index, "BUCKET_TARGET", 8)
+    monkeypatch.setattr(app_index, "BUCKET_MAX", 16)
+
+
+def _expected(entries: list[IndexEntry], sort: str) -> list[str]:
+    return [e.id for e in sorted(entries, key=lambda e: (e.keys[sort], e.id))]
+
+
+def test_pages_in_every_sort_both_ways_match_a_full_sort(store, small_buckets, list_index):
+    rng = random.Random(3)
+    entries = [
+        _entry(n, f"{rng.choice('abcdefgh')}{rng.randrange(1000):03d} x", rng.randrange(500))
+        for n in range(300)
+    ]
+    index = list_index(store, SPEC)
+    index.put_many(entries[:200])  # a bulk build, then a merge into existing buckets
+    index.put_many(entries[200:])
+    assert index.count() == 300
+    for sort in SPEC.sorts:
+        expected = _expected(entries, sort)
+        for start in (0, 7, 150, 290):
+            assert [i for i, _ in index.page(sort, start, 25)] == expected[start : start + 25]
+            desc = list(reversed(expected))
+            assert [i for i, _ in index.page(sort, start, 25, descending=True)] == desc[
+                start : start + 25
+            ]
+    assert index.page("name", 300, 10) == [] and index.page("name", 0, 10, descending=True)
+
+
+def test_changing_a_key_moves_the_record_and_removing_it_leaves_no_trace(
+    store, small_buckets, list_index
+):
+    entries = [_entry(n, f"name{n:03d}", n) for n in range(100)]
+    index = list_index(store, SPEC)
+    index.put_many(entries)
+    moved = _entry(50, "aaa first", 999, tag="edited")
+    index.put(moved)
+    assert index.page("name", 0, 1) == [("id00050", ["aaa first", 999, "edited"])]
+    assert index.page("price", 0, 1, descending=True)[0][0] == "id00050"
+    assert index.count() == 100
+    assert [i for i, _ in index.search(["name05"])] == [f"id{n:05d}" for n in range(51, 60)]
+    index.remove("id00050")
+    assert index.count() == 99
+    assert index.search(["aaa"]) == [] and index.lookup("code", "C50") == []
+    assert "id00050" not in [i for i, _ in index.page("name", 0, 200)]
+
+
+def test_exact_lookup_and_prefix_search_in_any_word_order(store, list_index):
+    index = list_index(store, SPEC)
+    index.put_many(
+        [
+            _entry(1, "zeljko kovacevic", 10),
+            _entry(2, "zeljka kovac", 20),
+            _entry(3, "ivan petrov", 30),
+        ]
+    )
+    assert [i for i, _ in index.search(["kov", "zelj"])] == ["id00002", "id00001"]  # name order
+    assert [i for i, _ in index.search(["zeljko", "kov"])] == ["id00001"]
+    assert index.search(["petrova"]) == []
+    assert index.lookup("code", "C3") == [("id00003", ["ivan petrov", 30, "row"])]
+    assert index.lookup("code", "C") == []  # exact, not a prefix
+    assert index.get("id00003") == ["ivan petrov", 30, "row"] and index.get("nope") is None
+
+
+def test_writing_the_same_entries_again_changes_nothing(store, list_index):
+    index = list_index(store, SPEC)
+    entries = [_entry(n, f"n{n}", n) for n in range(20)]
+    index.put_many(entries)
+    docs = sorted(d["_id"] for d in store.collection("ix_things").find({}))
+    index.put_many(entries)  # a retried write
+    assert sorted(d["_id"] for d in store.collection("ix_things").find({})) == docs
+    assert index.count() == 20
+
+
+def test_two_desks_writing_at_once_lose_nothing(store, small_buckets, list_index):
+    desks = [list_index(store, SPEC), list_index(store, SPEC)]
+    errors = []
+
+    def write(desk, first):
+        try:
+            for n in range(first, first + 25):
+                desk.put(_entry(n, f"w{n:03d}", n))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(d, i * 100)) for i, d in enumerate(desks)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    reader = list_index(store, SPEC)
+    ids = [i for i, _ in reader.page("name", 0, 100)]
+    assert len(ids) == 50 and reader.count() == 50
+    assert ids == sorted(ids, key=lambda i: f"w{int(i[2:]):03d}")
+
+
+def test_a_reader_never_writes(store, list_index):
+    index = list_index(store, SPEC)
+    index.put_many([_entry(n, f"n{n}", n) for n in range(10)])
+    before = sorted(
+        (d["_id"], bytes(d.get("e", b"")) or d.get("n"))
+        for d in store.collection("ix_things").find({})
+    )
+    fresh = list_index(store, SPEC)
+    fresh.page("name", 0, 5, descending=True)
+    fresh.search(["n1"])
+    fresh.count()
+    after = sorted(
+        (d["_id"], bytes(d.get("e", b"")) or d.get("n"))
+        for d in store.collection("ix_things").find({})
+    )
+    assert after == before
+
+
+def test_a_sort_whose_keys_start_with_a_value_pages_as_a_filter(store, list_index):
+    spec = ListSpec("cars", ("status_price",))
+    index = list_index(store, spec)
+    cars = [("sold", 9), ("available", 30), ("available", 10), ("reserved", 5), ("available", 20)]
+    index.put_many(
+        IndexEntry(f"car{n}", {"status_price": f"{status}\x1e{price:06d}"}, [status, price])
+        for n, (status, price) in enumerate(cars)
+    )
+    available = "available\x1e"
+    assert index.count("status_price", available) == 3 and index.count() == 5
+    assert [p[1] for _, p in index.page("status_price", 0, 10, within=available)] == [10, 20, 30]
+    assert [p[1] for _, p in index.page("status_price", 1, 1, within=available)] == [20]
+    desc = index.page("status_price", 0, 2, descending=True, within=available)
+    assert [p[1] for _, p in desc] == [30, 20]
+    assert index.page("status_price", 0, 5, within="scrapped\x1e") == []
+    assert index.count("status_price", "reserved\x1e") == 1

@@ -1,0 +1,112 @@
+"""Change announcements and the intent log, on the real database."""
+
+from __future__ import annotations
+
+import pytest
+
+from alko_desk.models.changes import ChangeKind
+from alko_desk.models.users import Role
+from alko_desk.services import changes as changes_module
+from alko_desk.services.clients import new_client_id
+from alko_desk.services.intents import IntentLog
+from alko_desk.storage.intents_repo import IntentRecord
+from tests.clients_data import IVAN, draft
+
+
+def test_every_client_write_is_announced_and_any_role_can_read_the_feed(context, make_user):
+    sales = context.services_for(make_user("sam", Role.SALES))
+    finance = context.services_for(make_user("fin", Role.FINANCE))
+    start = finance.changes.head()
+    c = sales.clients.register(new_client_id(), draft())
+    sales.clients.update(sales.clients.get(c.id), draft(city="Rijeka"))
+    sales.clients.register_many([(new_client_id(), draft(**IVAN))])
+    batch = finance.changes.since(start)
+    assert batch.complete and batch.head == finance.changes.head() == start + 3
+    assert [(ch.entity, ch.kind, ch.ids) for ch in batch.changes] == [
+        ("clients", ChangeKind.ADDED, (c.id,)),
+        ("clients", ChangeKind.UPDATED, (c.id,)),
+        ("clients", ChangeKind.MANY, ()),
+    ]
+    assert [ch.seq for ch in batch.changes] == [start + 1, start + 2, start + 3]
+    assert finance.changes.since(batch.head).changes == ()
+
+
+def test_two_desks_never_get_the_same_change_number(context, make_user):
+    from alko_desk.services.changes import ChangeLog
+    from alko_desk.storage.changes_repo import ChangeRepository
+
+    desk_a = ChangeLog(ChangeRepository(context.store), context.clock)
+    desk_b = ChangeLog(ChangeRepository(context.store), context.clock)
+    numbers = [desk_a.announce("x", ChangeKind.ADDED, ("1",))]
+    numbers.append(desk_b.announce("x", ChangeKind.ADDED, ("2",)))  # b's hint was stale
+    numbers.append(desk_a.announce("x", ChangeKind.REMOVED, ("1",)))
+    assert numbers == [1, 2, 3]
+    assert [c.ids for c in desk_b.since(0).changes] == [("1",), ("2",), ("1",)]
+
+
+def test_a_reader_behind_the_pruned_entries_is_told_to_refresh_everything(context, monkeypatch):
+    from alko_desk.services.changes import ChangeLog
+    from alko_desk.storage.changes_repo import ChangeRepository
+
+    monkeypatch.setattr(changes_module, "KEEP", 3)
+    log = ChangeLog(ChangeRepository(context.store), context.clock)
+    for n in range(6):
+        log.announce("clients", ChangeKind.UPDATED, (str(n),))
+    old = log.since(0)
+    assert not old.complete and old.head == 6
+    recent = log.since(4)
+    assert recent.complete and [c.ids for c in recent.changes] == [("4",), ("5",)]
+
+
+def test_a_write_interrupted_between_steps_is_finished_by_its_handler(context):
+    log = IntentLog(context.pending_repo, context.clock)
+    finished = []
+    log.register("things.move", lambda intent: finished.append(intent.data["thing"]))
+    with pytest.raises(RuntimeError), log.intent("things.move", "t1", thing="t1"):
+        raise RuntimeError("the desk lost power here")
+    assert [i.kind for i in context.pending_repo.all()] == ["things.move"]
+    other = IntentLog(context.pending_repo, context.clock)  # the next start
+    other.register("things.move", lambda intent: finished.append(intent.data["thing"]))
+    assert other.recover() == 1
+    assert finished == ["t1"] and context.pending_repo.all() == []
+
+
+def test_an_interrupted_edit_is_reindexed_at_next_login(context, make_user):
+    session = make_user("sam", Role.SALES)
+    clients = context.services_for(session).clients
+    c = clients.register(new_client_id(), draft())
+    record = context.clients_repo.get(c.id)
+    # Crash after the document was saved with a new name, before the list was updated.
+    from dataclasses import replace
+
+    context.pending_repo.begin(
+        IntentRecord(
+            f"clients.reindex:{c.id}",
+            "clients.reindex",
+            {"client_id": c.id, "old_lk": record.lookups},
+        )
+    )
+    assert context.clients_repo.update_if_version(replace(record, last_name="Horvat"), 1)
+    assert [r.display_name for r in clients.search("horvat")] == []
+    again = context.auth.login("sam", "sam chooses a long passphrase 9")
+    assert context.finish_interrupted_work(again) == 1
+    assert [r.display_name for r in clients.search("horvat")] == ["Željko Horvat"]
+    assert clients.search("kovač") == []
+
+
+def test_an_upgraded_database_builds_the_client_list_at_the_first_login(context, make_user):
+    from alko_desk.storage.schema import _m2_client_list_index
+
+    session = make_user("sam", Role.SALES)
+    clients = context.services_for(session).clients
+    ids = {clients.register(new_client_id(), draft(**IVAN)).id}
+    ana = draft("Ana", "Babić", email="ana@example.hr", phone="", id_number="998877001")
+    ids.add(clients.register(new_client_id(), ana).id)
+    context.store.db.drop_collection("ix_clients")  # the list of an older version: none
+    context.client_list_repo.clear_cache()
+    assert clients.count() == 0
+    _m2_client_list_index(context.store)  # what ensure_schema runs once on such a database
+    assert [i.kind for i in context.pending_repo.all()] == ["clients.rebuild_list"]
+    context.finish_interrupted_work(context.auth.login("sam", "sam chooses a long passphrase 9"))
+    assert {r.id for r in clients.page(0, 10)} == ids and clients.count() == 2
+    assert [r.display_name for r in clients.search("bab")] == ["Ana Babić"]
