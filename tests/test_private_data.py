@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,9 @@ def provoke_a_birth_date_parse_error(context, make_user) -> BaseException:
         client.id, context.client_keys_repo.get(client.id)
     )
     bad = FieldCipher(client.id, key).encrypt("birth_date", BIRTH_DATE)
-    context.clients_repo.touch(client.id, {"enc.birth_date": bad})
+    record = context.clients_repo.get(client.id)
+    tampered = replace(record, sealed={**record.sealed, "birth_date": bad})
+    assert context.clients_repo.update_if_version(tampered, record.version)
     with pytest.raises(Exception) as raised:
         clients.get(client.id)
     assert BIRTH_DATE in str(raised.value)  # the raw exception does carry it
