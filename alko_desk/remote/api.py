@@ -40,11 +40,20 @@ def public_methods(cls: type) -> frozenset[str]:
 def service_classes(services_type: type) -> dict[str, type]:
     """The service attributes a `SessionServices`-shaped dataclass declares, with their class."""
     hints = typing.get_type_hints(services_type)
-    return {
-        f.name: hints[f.name]
-        for f in dataclasses.fields(services_type)
-        if f.name not in NOT_SERVICES and isinstance(hints.get(f.name), type)
-    }
+    found = {}
+    for f in dataclasses.fields(services_type):
+        cls = _service_type(hints.get(f.name))
+        if f.name not in NOT_SERVICES and cls is not None:
+            found[f.name] = cls
+    return found
+
+
+def _service_type(hint: Any) -> type | None:
+    """`VehicleService` from `VehicleService` or `VehicleService | None` (optional services)."""
+    if isinstance(hint, type):
+        return hint
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if len(args) == 1 and isinstance(args[0], type) else None
 
 
 def services_of(services: Any) -> dict[str, Any]:
