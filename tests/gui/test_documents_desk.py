@@ -182,6 +182,8 @@ def test_add_document_captures_for_the_highlighted_client_and_the_mrz_is_compare
     with qtbot.waitSignal(panel.refreshed, timeout=WAIT):
         qtbot.mouseClick(dialog.save_button, LEFT)
     assert panel.table.rowCount() == 1 and page.detail.tabs.tabText(1) == "Documents (1)"
+    qtbot.wait(50)
+    assert not panel.table.horizontalScrollBar().isVisible()  # every column in view
     assert [d.number for d in sales.documents.list(ana)] == [dialog.reading.document_number]
     qtbot.wait(50)
     assert clipped(page) == [] and overlaps(page) == []
@@ -337,3 +339,48 @@ def test_finance_has_no_documents_yet_the_window_still_retries(qtbot, context, m
     window.show()
     assert window.uploads is not None  # this desk's outbox goes up whoever is logged in
     assert not window.uploads_label.isVisible()
+
+
+def test_registration_reads_the_id_document_and_fills_only_the_ticked_fields(
+    qtbot, context, make_user, runner, passport, shots
+):
+    session = make_user("sam", Role.SALES, "Sam Sales")
+    sales = context.services_for(session)
+    sales.clients.register(new_client_id(), draft())
+    page = _clients_page(qtbot, context, sales, session_tasks(context, runner, session))
+    page.new_client()
+    form_dialog = page.form_dialog
+    qtbot.waitUntil(lambda: form_dialog.isVisible(), timeout=WAIT)
+    assert form_dialog.read_button.isVisible()
+    qtbot.wait(50)
+    assert clipped(form_dialog) == []
+    form_dialog.grab().save(str(shots / "client-form-read-document.png"))
+    qtbot.keyClicks(form_dialog.form.first_name, "Ivana")
+
+    qtbot.mouseClick(form_dialog.read_button, LEFT)
+    reader = form_dialog.reader
+    assert reader.reading_only and not reader.save_button.isVisibleTo(reader)
+    reader.load_files([passport])
+    qtbot.waitUntil(lambda: len(reader.pages) == 1, timeout=WAIT)
+    with qtbot.waitSignal(reader.mrz_shown, timeout=20_000):
+        qtbot.mouseClick(reader.read_button, LEFT)
+    assert not reader.is_red("client.first_name")  # typed "Ivana", the MRZ says IVANA
+    qtbot.mouseClick(reader.apply_button, LEFT)  # nothing ticked: nothing taken
+    assert reader.isVisible() and form_dialog.form.last_name.text() == ""
+    for key in ("client.last_name", "client.birth_date", "doc.number", "doc.type"):
+        reader.tick(key)
+    with qtbot.waitSignal(reader.fields_chosen, timeout=WAIT) as chosen:
+        qtbot.mouseClick(reader.apply_button, LEFT)
+    assert chosen.args[0] == {
+        "last_name": "Horvat",
+        "birth_date": "01.01.1990",
+        "id_number": "123456789",
+        "id_type": "passport",
+    }
+    form = form_dialog.form
+    assert (form.first_name.text(), form.last_name.text()) == ("Ivana", "Horvat")
+    assert form.birth_date.text() == "01.01.1990" and form.id_number.text() == "123456789"
+    assert form.id_type.currentData() == "passport"
+    assert form.error_text("birth_date") == "" and form.error_text("id_number") == ""
+    assert not reader.isVisible()
+    assert sales.documents.list(sales.clients.search("Kovačević")[0].id) == []  # nothing stored

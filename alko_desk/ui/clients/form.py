@@ -789,14 +789,16 @@ class ClientFormDialog(QDialog):
             QDialogButtonBox.ButtonRole.AcceptRole,
         )
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        self.read_button = self.buttons.addButton(
-            _tr("ClientForm", "Read from ID document…"), QDialogButtonBox.ButtonRole.ActionRole
-        )
+        # Left of Register/Cancel, apart from them: it fills the form, it does not close it.
+        self.read_button = QPushButton(_tr("ClientForm", "Read from ID document…"))
         self.read_button.setVisible(read_document is not None)
         self.read_button.clicked.connect(self.read_id_document)
         self.save_button.clicked.connect(lambda: self.save())
         self.buttons.rejected.connect(self.reject)
-        layout.addWidget(self.buttons)
+        button_row = QHBoxLayout()
+        button_row.addWidget(self.read_button)
+        button_row.addWidget(self.buttons, 1)
+        layout.addLayout(button_row)
         self.form.changed.connect(self._field_changed)
         if base:
             self._original = {**draft_values(base.draft), **(revealed or {})}

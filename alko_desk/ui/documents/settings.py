@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from alko_desk.models.errors import ValidationError
 from alko_desk.ui.tasks import TaskRunner
+from alko_desk.ui.widgets import note
 
 
 class DocumentStorageSettings(QWidget):
@@ -52,19 +53,19 @@ class DocumentStorageSettings(QWidget):
         form.addRow(self.tr("Cloud name"), self.cloud_name)
         form.addRow(self.tr("API key"), self.api_key)
         form.addRow(self.tr("API secret"), self.api_secret)
-        form.addRow("", self.save_button)
+        form.addRow("", _left(self.save_button))
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.local_folder, 1)
         folder_row.addWidget(self.browse_button)
         form.addRow(self.tr("Or a folder"), folder_row)
-        form.addRow("", self.local_button)
+        form.addRow("", _left(self.local_button))
         migrate = QHBoxLayout()
         migrate.addWidget(self.migrate_button)
         migrate.addWidget(self.migrate_status, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addWidget(
-            _note(
+            note(
                 self.tr(
                     "Pages are encrypted with each client's key before they are stored, in "
                     "either place. The API secret is kept sealed and never shown again; "
@@ -154,11 +155,11 @@ class DocumentStorageSettings(QWidget):
         )
 
 
-def _note(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setStyleSheet("color: palette(mid);")
-    return label
+def _left(button: QPushButton) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.addWidget(button)
+    row.addStretch(1)
+    return row
 
 
 def confirm_quit_with_waiting(documents, dialogs, parent: QWidget | None) -> bool:
