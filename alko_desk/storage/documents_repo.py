@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from alko_desk.storage.mongo import Store, repository
-from alko_desk.storage.records import id_part
+from alko_desk.storage.records import id_part as client_part
 
 COLLECTION = "client_documents"
 SETTINGS_ID = "document_storage"
@@ -23,16 +23,16 @@ class DocumentRepository:
         self._docs = store.partitioned_collection(COLLECTION)
 
     def for_client(self, client_id: str) -> dict[str, dict[str, Any]]:
-        found = self._docs.find_one(id_part(client_id), client_id)
+        found = self._docs.find_one(client_part(client_id), client_id)
         return dict((found or {}).get("docs", {}))
 
     def put(self, client_id: str, doc_id: str, record: dict[str, Any]) -> None:
         self._docs.update_one(
-            id_part(client_id), client_id, {"$set": {f"docs.{doc_id}": record}}, upsert=True
+            client_part(client_id), client_id, {"$set": {f"docs.{doc_id}": record}}, upsert=True
         )
 
     def remove(self, client_id: str, doc_id: str) -> None:
-        self._docs.update_one(id_part(client_id), client_id, {"$unset": {f"docs.{doc_id}": ""}})
+        self._docs.update_one(client_part(client_id), client_id, {"$unset": {f"docs.{doc_id}": ""}})
 
     def all_records(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(client id, document id, record) of every document (reads all partitions)."""
