@@ -19,6 +19,7 @@ from alko_desk.services.clients import ClientService
 from alko_desk.services.clock import Clock, SystemClock
 from alko_desk.services.deal_calc import compute as compute_deal
 from alko_desk.services.deals import DealService
+from alko_desk.services.documents import DocumentService
 from alko_desk.services.intents import IntentLog
 from alko_desk.services.invoicing import DealSource, InvoiceRecovery, InvoicingService
 from alko_desk.services.settings import SettingsService
@@ -88,6 +89,7 @@ class SessionServices:
     deals: DealService | None = None
     invoices: InvoicingService | None = None
     changes: ChangeFeed | None = None  # what changed, for open screens (head() / since())
+    documents: DocumentService | None = None  # clients' ID documents (issue 11)
 
 
 class AppContext:
@@ -158,16 +160,15 @@ class AppContext:
             self.clock,
             session,
         )
-        services.extra["documents"] = self.documents_for(session, services.clients)
+        services.documents = self.documents_for(session, services.clients)
         return services
 
     def _currency(self) -> str:
         profile = self.organisation_repo.profile()
         return profile.currency if profile else "EUR"
 
-    def documents_for(self, session: Session, clients: ClientService):
+    def documents_for(self, session: Session, clients: ClientService) -> DocumentService:
         """ID documents: sealed with the client's key, fetched through ClientService's check."""
-        from alko_desk.services.documents import DocumentService
         from alko_desk.storage.document_outbox import DocumentOutbox
         from alko_desk.storage.documents_repo import DocumentRepository, DocumentSettingsRepository
 

@@ -141,7 +141,7 @@ def document_add(args: argparse.Namespace) -> int:
     pages = [read_file(p) for p in args.files]
     draft = DocumentDraft(doc_type, args.country.upper(), args.number, expiry)
     with acting_services(args) as services:
-        documents = services.extra["documents"]
+        documents = services.documents
         info = documents.add(args.client_id, draft, pages)
         waiting = documents.waiting_count()
     print(f"Stored document {info.id} ({info.type.label}, {len(info.pages)} page(s)).")
@@ -152,7 +152,7 @@ def document_add(args: argparse.Namespace) -> int:
 
 def document_list(args: argparse.Namespace) -> int:
     with acting_services(args) as services:
-        documents = services.extra["documents"]
+        documents = services.documents
         infos = documents.list(args.client_id)
         today = documents.today()
     if not infos:
@@ -180,7 +180,7 @@ def document_list(args: argparse.Namespace) -> int:
 
 def document_sync(args: argparse.Namespace) -> int:
     with acting_services(args) as services:
-        documents = services.extra["documents"]
+        documents = services.documents
         result = documents.flush_outbox(force=True)
         removed = documents.reconcile() if result.failed == 0 else 0
     print(f"Uploaded {result.uploaded} page(s); {result.waiting} still waiting.")

@@ -90,14 +90,14 @@ def _uploading(ws: Workspace):
     admin = ctx.auth.login(ADMIN, ADMIN_PASSWORD)
     admin_services = ctx.services_for(admin)
     admin_services.users.create_user("sam", "Sam Sales", Role.SALES, SALES_PASSWORD)
-    admin_services.extra["documents"].configure_cloudinary(
+    admin_services.documents.configure_cloudinary(
         fake.cloud_name, fake.api_key, fake.api_secret, upload_prefix=fake.url
     )
     session = ctx.auth.login("sam", SALES_PASSWORD)
     session = ctx.auth.change_password(session, SALES_PASSWORD, SALES_PASSWORD + "!")
     services = ctx.services_for(session)
     client_id = services.clients.register(new_client_id(), draft()).id
-    ws._documents_bench = (fake, services.extra["documents"], client_id)
+    ws._documents_bench = (fake, services.documents, client_id)
     return ws._documents_bench
 
 

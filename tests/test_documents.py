@@ -48,7 +48,7 @@ def fake():
 
 @pytest.fixture
 def admin_docs(context, admin_session):
-    return context.services_for(admin_session).extra["documents"]
+    return context.services_for(admin_session).documents
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def sam(make_user):
 @pytest.fixture
 def docs(context, sam):
     context.document_upload_timeout = 0.5
-    return context.services_for(sam).extra["documents"]
+    return context.services_for(sam).documents
 
 
 @pytest.fixture
@@ -291,13 +291,13 @@ def test_managers_view_but_do_not_add_and_finance_sees_nothing(
     context, make_user, docs, client_id, audit
 ):
     info = docs.add(client_id, PASSPORT, [FRONT])
-    manager = context.services_for(make_user("meg", Role.MANAGER)).extra["documents"]
+    manager = context.services_for(make_user("meg", Role.MANAGER)).documents
     assert manager.view(client_id, info.id).data == FRONT
     with pytest.raises(PermissionDenied):
         manager.add(client_id, PASSPORT, [FRONT])
     with pytest.raises(PermissionDenied):
         manager.delete(client_id, info.id)
-    finance = context.services_for(make_user("fin", Role.FINANCE)).extra["documents"]
+    finance = context.services_for(make_user("fin", Role.FINANCE)).documents
     with pytest.raises(PermissionDenied):
         finance.list(client_id)
     with pytest.raises(PermissionDenied):

@@ -157,6 +157,7 @@ class DocumentService(SessionService):
     ) -> None:
         """Stored sealed under the organisation key; no screen ever shows the secret again."""
         self._require(Permission.SETTINGS_ADMIN, "change where documents are stored", "documents")
+        self._require_recent_password()  # a sensitive setting, as account changes are
         errors = {}
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cloud_name.strip()):
             errors["cloud_name"] = "The cloud name is the short name in your Cloudinary console."
@@ -183,6 +184,7 @@ class DocumentService(SessionService):
     def use_local_store(self, folder: Path | None = None) -> None:
         """Forget the Cloudinary credentials; documents go to `folder` (default: the data folder)."""
         self._require(Permission.SETTINGS_ADMIN, "change where documents are stored", "documents")
+        self._require_recent_password()
         settings = self._settings.get()
         changes: dict = {"local_folder": str(folder)} if folder else {}
         if settings.get("cloudinary"):  # kept sealed, to read and move the pages stored there

@@ -126,6 +126,8 @@ class MainWindow(QMainWindow):
         self._build_central()
         self._build_menus()
         self._build_status_bar()
+        self._leave_confirmed = False
+        self.uploads = self._start_document_uploads()
         self._restore()
 
     # -- building ---------------------------------------------------------------------------
@@ -161,10 +163,10 @@ class MainWindow(QMainWindow):
         self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
         self.lock_action.triggered.connect(self.lock_requested)
         self.logout_action = QAction(self.tr("Log &out"), self)
-        self.logout_action.triggered.connect(self.logout_requested)
+        self.logout_action.triggered.connect(self.request_logout)
         self.quit_action = QAction(self.tr("&Quit"), self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        self.quit_action.triggered.connect(self.quit_requested)
+        self.quit_action.triggered.connect(self.request_quit)
         file_menu.addAction(self.lock_action)
         file_menu.addAction(self.logout_action)
         file_menu.addSeparator()
@@ -362,6 +364,60 @@ class MainWindow(QMainWindow):
         if self._preferences:
             self._preferences.set(self._section_option, key)
 
+    # -- ID documents waiting to upload ----------------------------------------------------
+
+    def _start_document_uploads(self):
+        """Retries this desk's waiting uploads on a timer, in a worker; the count in the bar."""
+        from alko_desk.ui.documents import documents_of
+        from alko_desk.ui.documents.uploads import UploadRetrier
+
+        documents = documents_of(self.services)
+        self.uploads_label = QLabel()
+        self.uploads_label.setObjectName("documentsWaiting")
+        self.uploads_label.setStyleSheet("color: #8a5a00;")
+        self.uploads_label.hide()
+        self.statusBar().addPermanentWidget(self.uploads_label)
+        if documents is None:
+            return None
+        uploads = UploadRetrier(documents, self.tasks, parent=self)
+        uploads.waiting_changed.connect(self._show_waiting_uploads)
+        uploads.start()
+        return uploads
+
+    def _show_waiting_uploads(self, text: str) -> None:
+        self.uploads_label.setText(text)
+        self.uploads_label.setVisible(bool(text))
+
+    def confirm_leaving(self) -> bool:
+        """Before quitting or logging out: asks when ID documents still wait to upload."""
+        if self._leave_confirmed:
+            return True
+        from alko_desk.ui.documents import documents_of
+        from alko_desk.ui.documents.settings import confirm_quit_with_waiting
+
+        documents = documents_of(self.services)
+        if documents is None:
+            return True
+        try:  # the outbox is a folder on this desk: counting it is quick
+            ok = confirm_quit_with_waiting(documents, self.tasks.dialogs, self)
+        except Exception:  # noqa: BLE001 - never keep someone from quitting over a count
+            log.exception("counting the documents waiting to upload failed")
+            ok = True
+        self._leave_confirmed = ok
+        return ok
+
+    def request_quit(self) -> None:
+        if self.confirm_leaving():
+            self.quit_requested.emit()
+
+    def request_logout(self) -> None:
+        if self.confirm_leaving():
+            self.logout_requested.emit()
+
+    def _stop_document_uploads(self) -> None:
+        if self.uploads is not None:
+            self.uploads.stop()
+
     # -- locking and closing ----------------------------------------------------------------
 
     def set_locked(self, locked: bool) -> None:
@@ -385,6 +441,7 @@ class MainWindow(QMainWindow):
     def close_quietly(self) -> None:
         """Closed by the desk (logout, switch user), not by the user quitting."""
         self._closing_quietly = True
+        self._stop_document_uploads()
         self.changes.stop()
         self._save()
         self.hide()
@@ -394,6 +451,10 @@ class MainWindow(QMainWindow):
             self._preferences.set(self._geometry_option, self.saveGeometry())
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closing_quietly and not self.confirm_leaving():
+            event.ignore()
+            return
+        self._stop_document_uploads()
         self.changes.stop()
         self._save()
         if not self._closing_quietly:

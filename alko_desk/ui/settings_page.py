@@ -90,12 +90,32 @@ class SettingsPage(QWidget):
         row.addWidget(self.save_button)
         layout.addLayout(row)
 
+        self.document_store = self._build_document_store(services, tasks, layout)
+
         self.database = DatabaseUriEditor(lambda: context.secrets, tasks)
         layout.addWidget(self.database)
         layout.addStretch(1)
         self.save_button.clicked.connect(self.save)
         self.database.load()
         self.load()
+
+    def _build_document_store(
+        self, services: SessionServices, tasks: TaskRunner, layout: QVBoxLayout
+    ):
+        """Where ID documents are stored: the Cloudinary account or an encrypted folder."""
+        from alko_desk.models.users import Permission
+        from alko_desk.ui.documents import documents_of
+        from alko_desk.ui.documents.settings import DocumentStorageSettings
+
+        documents = documents_of(services)
+        if documents is None or not services.session.can(Permission.SETTINGS_ADMIN):
+            return None
+        box = QGroupBox(self.tr("ID documents"))
+        layout.addWidget(box)
+        widget = DocumentStorageSettings(documents, tasks, parent=box)
+        QVBoxLayout(box).addWidget(widget)
+        widget.refresh()
+        return widget
 
     def load(self) -> None:
         self._tasks.run(

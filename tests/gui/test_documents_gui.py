@@ -47,7 +47,7 @@ def passport_png(tmp_path):
 
 
 def _dialog(qtbot, sales, tasks, client_id, **kw) -> DocumentCaptureDialog:
-    dialog = DocumentCaptureDialog(sales.extra["documents"], tasks, client_id, **kw)
+    dialog = DocumentCaptureDialog(sales.documents, tasks, client_id, **kw)
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
@@ -104,7 +104,7 @@ def test_mrz_fields_are_offered_mismatches_in_red_and_applied_only_when_ticked(
         qtbot.mouseClick(dialog.save_button, qtbot_left())
     info = saved.args[0]
     assert (info.number, info.issuing_country, len(info.pages)) == ("123456789", "HRV", 1)
-    [stored] = sales.extra["documents"].list(client_id)
+    [stored] = sales.documents.list(client_id)
     assert stored.id == info.id
 
 
@@ -139,13 +139,13 @@ def test_the_list_says_one_document_is_waiting_to_upload(
     with socket.socket() as s:  # a port nothing listens on: Cloudinary is unreachable
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    context.services_for(admin_session).extra["documents"].configure_cloudinary(
+    context.services_for(admin_session).documents.configure_cloudinary(
         "alko-test",
         "123456789012345",
         "s3cr3t-api-secret",
         upload_prefix=f"http://127.0.0.1:{port}",
     )
-    documents = context.services_for(sales.session).extra["documents"]
+    documents = context.services_for(sales.session).documents
     documents.add(client_id, _draft(), [passport_png.read_bytes()])
     panel = ClientDocumentsPanel(documents, tasks, client_id)
     qtbot.addWidget(panel)
@@ -173,7 +173,7 @@ def test_an_admin_enters_cloudinary_credentials_once_and_the_secret_is_not_kept(
 ):
     from alko_desk.ui.documents.settings import DocumentStorageSettings
 
-    documents = context.services_for(admin_session).extra["documents"]
+    documents = context.services_for(admin_session).documents
     form = DocumentStorageSettings(documents, tasks)
     qtbot.addWidget(form)
     form.show()
@@ -198,18 +198,18 @@ def test_quitting_with_a_document_waiting_asks_first(
 
     from alko_desk.ui.documents.settings import confirm_quit_with_waiting
 
-    documents = sales.extra["documents"]
+    documents = sales.documents
     assert confirm_quit_with_waiting(documents, dialogs, None) and dialogs.confirms == []
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    context.services_for(admin_session).extra["documents"].configure_cloudinary(
+    context.services_for(admin_session).documents.configure_cloudinary(
         "alko-test",
         "123456789012345",
         "s3cr3t-api-secret",
         upload_prefix=f"http://127.0.0.1:{port}",
     )
-    documents = context.services_for(sales.session).extra["documents"]
+    documents = context.services_for(sales.session).documents
     documents.add(client_id, _draft(), [passport_png.read_bytes()])
     dialogs.confirm_answer = False
     assert not confirm_quit_with_waiting(documents, dialogs, None)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QStackedWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -161,7 +162,13 @@ class ClientDetailPanel(QWidget):
         scroll.setWidget(body)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        outer.addWidget(scroll, 1)
+        # Details, and whatever else the page adds about the client (its ID documents); the
+        # tab bar appears only once there is a second tab.
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.setTabBarAutoHide(True)
+        self.tabs.addTab(scroll, _tr("ClientDetail", "Details"))
+        outer.addWidget(self.tabs, 1)
         self.reveal_button.setVisible(self.can_reveal)
         self.masked_note.setVisible(self.can_reveal)
         self.edit_button.setVisible(self.can_edit)
@@ -199,6 +206,10 @@ class ClientDetailPanel(QWidget):
         outer.addWidget(box)
         outer.addStretch(1)
         return page
+
+    def add_tab(self, widget: QWidget, title: str) -> int:
+        """Another view of the shown client (it follows the client through the page)."""
+        return self.tabs.addTab(widget, title)
 
     # -- showing ---------------------------------------------------------------------------
 

@@ -425,6 +425,17 @@ class ClientForm(QWidget):
         self._touched.clear()
         self.clear_errors()
 
+    def apply_fields(self, values: dict[str, str]) -> None:
+        """Fields staff chose to take (from an ID document's MRZ): as if typed, so checked."""
+        for name, value in values.items():
+            if name == "id_type":
+                self.id_type.setCurrentIndex(max(0, self.id_type.findData(value)))
+                self._touched.add(name)
+                self.changed.emit(name)
+            elif name in self._fields and isinstance(self._fields[name].widget, QLineEdit):
+                self._fields[name].widget.setText(value)
+                self._edited(name)
+
     def _fill(self, values: dict[str, str]) -> None:
         for name in TEXT_FIELDS:
             self._fields[name].widget.setText(values.get(name, ""))  # type: ignore[attr-defined]
@@ -735,11 +746,16 @@ class ClientFormDialog(QDialog):
         today: Callable[[], date],
         base: Client | None = None,
         revealed: dict[str, str] | None = None,
+        read_document: Callable[[QWidget], QDialog] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         from alko_desk.services.clients import new_client_id  # chosen now: one form, one client
 
+        # Opens the ID document reader (a capture dialog that only reads the MRZ); its
+        # `fields_chosen` fills this form. None where documents are not at hand.
+        self._read_document = read_document
+        self.reader: QDialog | None = None
         self._clients = clients
         self._tasks = tasks
         self.base = base
@@ -773,9 +789,16 @@ class ClientFormDialog(QDialog):
             QDialogButtonBox.ButtonRole.AcceptRole,
         )
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        # Left of Register/Cancel, apart from them: it fills the form, it does not close it.
+        self.read_button = QPushButton(_tr("ClientForm", "Read from ID document…"))
+        self.read_button.setVisible(read_document is not None)
+        self.read_button.clicked.connect(self.read_id_document)
         self.save_button.clicked.connect(lambda: self.save())
         self.buttons.rejected.connect(self.reject)
-        layout.addWidget(self.buttons)
+        button_row = QHBoxLayout()
+        button_row.addWidget(self.read_button)
+        button_row.addWidget(self.buttons, 1)
+        layout.addLayout(button_row)
         self.form.changed.connect(self._field_changed)
         if base:
             self._original = {**draft_values(base.draft), **(revealed or {})}
@@ -803,6 +826,14 @@ class ClientFormDialog(QDialog):
             button.setAutoDefault(False)
             button.setDefault(False)
         self.save_button.setDefault(True)
+
+    def read_id_document(self) -> QDialog | None:
+        if self._read_document is None:
+            return None
+        self.reader = self._read_document(self)
+        self.reader.fields_chosen.connect(self.form.apply_fields)
+        self.reader.open()
+        return self.reader
 
     def has_unsaved_input(self) -> bool:
         return self.form.values() != self._original

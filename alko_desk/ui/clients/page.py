@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from alko_desk.models.clients import Client, UnreadableClient
+from alko_desk.models.users import Permission
 from alko_desk.ui.changes import ChangeWatcher
 from alko_desk.ui.clients.detail import ClientDetailPanel
 from alko_desk.ui.clients.form import ClientFormDialog
@@ -80,6 +81,7 @@ class ClientsPage(QWidget):
             can_edit=self.presenter.can_write, can_reveal=self.presenter.can_reveal
         )
         splitter.addWidget(self.detail)
+        self.documents_panel = self._build_documents(services, tasks)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         self.splitter = splitter
@@ -174,6 +176,55 @@ class ClientsPage(QWidget):
         self.list_stack.setMinimumWidth(360)
         return self.list_stack
 
+    def _build_documents(self, services: SessionServices, tasks: TaskRunner):
+        """The highlighted client's ID documents, for roles that may see them (sales, managers)."""
+        from alko_desk.ui.documents import documents_of
+
+        documents = documents_of(services)
+        if documents is None or not services.session.can(Permission.CLIENT_REVEAL):
+            return None
+        from alko_desk.services.scanning import ScanService
+        from alko_desk.ui.documents.panel import ClientDocumentsPanel
+
+        panel = ClientDocumentsPanel(
+            documents,
+            tasks,
+            scanner=ScanService(),  # SANE is opened only when Scan is pressed
+            find_clients=services.clients.search,
+        )
+        panel.set_can_write(self.presenter.can_write)
+        self._documents_tab = self.detail.add_tab(panel, self.tr("Documents"))
+        panel.refreshed.connect(self._documents_counted)
+        return panel
+
+    def _document_reader(self):
+        """For the client form: a capture dialog that only reads the MRZ (None without documents)."""
+        panel = self.documents_panel
+        if panel is None or not self.presenter.can_write:
+            return None
+        from alko_desk.ui.documents.capture import DocumentCaptureDialog
+
+        def open_reader(form_dialog: QWidget):
+            values = form_dialog.form.values()
+            return DocumentCaptureDialog(
+                panel.documents,
+                self.tasks,
+                "",
+                scanner=panel.scanner,
+                client_fields={k: values.get(k, "") for k in ("first_name", "last_name")},
+                find_clients=panel.find_clients,
+                reading_only=True,
+                parent=form_dialog,
+            )
+
+        return open_reader
+
+    def _documents_counted(self, count: int) -> None:
+        title = (
+            self.tr("Documents ({count})").format(count=count) if count else self.tr("Documents")
+        )
+        self.detail.tabs.setTabText(self._documents_tab, title)
+
     def _connect(self) -> None:
         p = self.presenter
         self.search.textChanged.connect(p.set_search_text)
@@ -196,12 +247,24 @@ class ClientsPage(QWidget):
 
     def show_detail(self, client: Client | UnreadableClient) -> None:
         self.detail.show_client(client)
+        panel = self.documents_panel
+        if panel is None:
+            return
+        if isinstance(client, Client):
+            if client.id != panel.client_id:
+                self.detail.tabs.setTabText(self._documents_tab, self.tr("Documents"))
+            panel.set_client(client.id, client_fields(client))
+        else:
+            panel.clear()
 
     def show_detail_loading(self) -> None:
         self.detail.show_loading()
 
     def show_no_detail(self) -> None:
         self.detail.show_nothing()
+        if self.documents_panel is not None:
+            self.documents_panel.clear()
+            self.detail.tabs.setTabText(self._documents_tab, self.tr("Documents"))
 
     def show_revealed(self, client_id: str, values: dict[str, str]) -> None:
         self.detail.show_revealed(client_id, values)
@@ -349,6 +412,7 @@ class ClientsPage(QWidget):
             today=p.today,
             base=base,
             revealed=self.detail.revealed if base else None,
+            read_document=self._document_reader(),
             parent=self,
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -361,3 +425,13 @@ class ClientsPage(QWidget):
         self.presenter.saved(client)
         self.detail.hide_revealed()
         self.select_row(client.id)
+
+
+def client_fields(client: Client) -> dict[str, str]:
+    """What the MRZ is compared with: the names and birth date on the client's record."""
+    d = client.draft
+    return {
+        "first_name": d.first_name,
+        "last_name": d.last_name,
+        "birth_date": d.birth_date.isoformat() if d.birth_date else "",
+    }

@@ -150,8 +150,18 @@ class _ForwardedProgress(Progress):
             self.cancel()
 
 
+# The capture dialog's document types -> the registration form's ID types.
+FORM_ID_TYPES = {
+    DocumentType.ID_CARD: "national_id",
+    DocumentType.PASSPORT: "passport",
+    DocumentType.RESIDENCE_PERMIT: "residence_permit",
+}
+
+
 class DocumentCaptureDialog(QDialog):
     saved = Signal(object)  # DocumentInfo
+    # Reading only (registration): the ticked fields, by the client form's field names.
+    fields_chosen = Signal(dict)
     pages_changed = Signal(int)
     mrz_shown = Signal(object)  # MrzReading or None
 
@@ -166,9 +176,13 @@ class DocumentCaptureDialog(QDialog):
         find_clients=None,
         max_side: int = images.DEFAULT_MAX_SIDE,
         today: date | None = None,
+        reading_only: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        # Reading only: the registration form's "Read from ID document…"; nothing is stored,
+        # the ticked MRZ fields go back to the form.
+        self.reading_only = reading_only
         # ClientService.search: an exact ID number finds the clients who already hold it.
         self.find_clients = find_clients
         self.setWindowTitle(self.tr("Add an ID document"))
@@ -184,6 +198,11 @@ class DocumentCaptureDialog(QDialog):
         self.current = -1
         self.reading: MrzReading | None = None
         self._build()
+        if reading_only:
+            self.setWindowTitle(self.tr("Read from an ID document"))
+            self.save_button.hide()
+            self.apply_button.setText(self.tr("Fill the form with the ticked fields"))
+            self.cancel_button.setText(self.tr("Close"))
         self._refresh()
 
     # -- layout ----------------------------------------------------------------------------
@@ -470,7 +489,7 @@ class DocumentCaptureDialog(QDialog):
                 if red:
                     item.setBackground(QBrush(RED))
                 self.mrz_table.setItem(row, col, item)
-            if key.startswith("doc."):
+            if key.startswith("doc.") or (self.reading_only and from_mrz):
                 tick = QCheckBox()
                 tick.setChecked(False)  # staff confirm each field; nothing is applied silently
                 self.mrz_table.setCellWidget(row, 3, tick)
@@ -494,9 +513,49 @@ class DocumentCaptureDialog(QDialog):
     def tick(self, key: str, checked: bool = True) -> None:
         self.mrz_table.cellWidget(self.row_of(key), 3).setChecked(checked)
 
+    def ticked(self) -> dict[str, str]:
+        """key -> the MRZ's value, for the rows staff ticked."""
+        out = {}
+        for row in range(self.mrz_table.rowCount()):
+            tick = self.mrz_table.cellWidget(row, 3)
+            if isinstance(tick, QCheckBox) and tick.isChecked():
+                key = self.mrz_table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+                out[key] = self.mrz_table.item(row, 1).text()
+        return out
+
+    def form_fields(self) -> dict[str, str]:
+        """The ticked fields, named as the registration form names them."""
+        reading, ticked, out = self.reading, self.ticked(), {}
+        if reading is None:
+            return out
+        names = {
+            "client.first_name": "first_name",
+            "client.last_name": "last_name",
+            "doc.number": "id_number",
+        }
+        for key, name in names.items():
+            if key in ticked:
+                out[name] = (
+                    ticked[key].replace("<", " ").strip().title()
+                    if key.startswith("client.")
+                    else ticked[key]
+                )
+        if "client.birth_date" in ticked and reading.birth_date:
+            out["birth_date"] = reading.birth_date.strftime("%d.%m.%Y")
+        kind = FORM_ID_TYPES.get(mrz_document_type(reading.document_type))
+        if "doc.type" in ticked and kind:
+            out["id_type"] = kind
+        return out
+
     def apply_ticked(self) -> None:
         reading = self.reading
         if reading is None:
+            return
+        if self.reading_only:
+            chosen = self.form_fields()
+            if chosen:
+                self.fields_chosen.emit(chosen)
+                self.accept()
             return
         for row in range(self.mrz_table.rowCount()):
             tick = self.mrz_table.cellWidget(row, 3)

@@ -7,6 +7,7 @@ from PySide6.QtGui import QBrush, QImage, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QScrollArea,
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from alko_desk.models.documents import DocumentInfo, UploadState
+from alko_desk.models.errors import AlkoError
 from alko_desk.ui.documents.capture import RED, DocumentCaptureDialog
 from alko_desk.ui.tasks import TaskRunner
 
@@ -30,7 +32,7 @@ class ClientDocumentsPanel(QWidget):
         self,
         documents,
         tasks: TaskRunner,
-        client_id: str,
+        client_id: str = "",
         *,
         scanner=None,
         client_fields: dict[str, str] | None = None,
@@ -49,6 +51,17 @@ class ClientDocumentsPanel(QWidget):
         self.table.setHorizontalHeaderLabels([self.tr(h) for h in self.HEADERS])
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
+        # Fits the narrow detail column beside the client list: the number takes what is left.
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(30)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.empty = QLabel(self.tr("No ID documents stored for this client yet."))
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet("color: palette(mid);")
         self.waiting = QLabel()
         self.waiting.setStyleSheet("color: #8a5a00;")
         self.add_button = QPushButton(self.tr("Add document…"))
@@ -59,7 +72,9 @@ class ClientDocumentsPanel(QWidget):
             buttons.addWidget(w)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 8, 0, 0)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.empty)
         layout.addWidget(self.waiting)
         layout.addLayout(buttons)
         self.add_button.clicked.connect(self.open_capture)
@@ -67,14 +82,67 @@ class ClientDocumentsPanel(QWidget):
         self.delete_button.clicked.connect(self.delete_selected)
         self.capture: DocumentCaptureDialog | None = None
         self.viewer: QDialog | None = None
+        self.waiting.hide()
+        self.empty.hide()
+        self._update_buttons()
+
+    def set_can_write(self, can_write: bool) -> None:
+        """Managers see and view documents; adding and deleting is for sales (client.write)."""
+        self.add_button.setVisible(can_write)
+        self.delete_button.setVisible(can_write)
+
+    def set_client(self, client_id: str, client_fields: dict[str, str] | None = None) -> None:
+        """Follows the highlighted client: another client's rows never stay on screen."""
+        changed = client_id != self.client_id
+        self.client_id = client_id
+        self.client_fields = dict(client_fields or {})
+        if changed:
+            self._clear_rows()
+        if client_id and self.isVisible():
+            self.refresh()
+
+    def clear(self) -> None:
+        """No client highlighted: nothing shown, and any answer still on its way is dropped."""
+        self.tasks.supersede(self._key)
+        self.client_id = ""
+        self.client_fields = {}
+        self._clear_rows()
+
+    def _clear_rows(self) -> None:
+        self.infos = []
+        self.table.setRowCount(0)
+        self.empty.hide()
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        has_client = bool(self.client_id)
+        self.add_button.setEnabled(has_client)
+        self.view_button.setEnabled(has_client and bool(self.infos))
+        self.delete_button.setEnabled(has_client and bool(self.infos))
+
+    @property
+    def _key(self) -> tuple:
+        return (id(self), "documents")
 
     def refresh(self) -> None:
         documents, client_id = self.documents, self.client_id
+        if not client_id:
+            return
         self.tasks.run(
             lambda: (documents.list(client_id), documents.waiting_message(), documents.today()),
             on_success=self._show,
+            on_failure=self._failed,
+            key=self._key,
             parent=self,
         )
+
+    def _failed(self, exc: BaseException) -> bool:
+        if isinstance(exc, AlkoError):  # shown in place: the client's details stay usable
+            self._clear_rows()
+            self.empty.setText(exc.user_text())
+            self.empty.show()
+            return True
+        return False
 
     def sync(self) -> None:
         """Retries the uploads that are due, then refreshes when any went up."""
@@ -88,8 +156,9 @@ class ClientDocumentsPanel(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        self.refresh()
-        self.sync()
+        if self.client_id:
+            self.refresh()
+            self.sync()
 
     def _show(self, result) -> None:
         infos, waiting, today = result
@@ -117,13 +186,20 @@ class ClientDocumentsPanel(QWidget):
                 self.table.setItem(row, col, item)
         self.waiting.setText(waiting)
         self.waiting.setVisible(bool(waiting))
+        self.empty.setText(self.tr("No ID documents stored for this client yet."))
+        self.empty.setVisible(not infos)
+        if infos and self.table.currentRow() < 0:
+            self.table.selectRow(0)
+        self._update_buttons()
         self.refreshed.emit(len(infos))
 
     def _selected(self) -> DocumentInfo | None:
         row = self.table.currentRow()
         return self.infos[row] if 0 <= row < len(self.infos) else None
 
-    def open_capture(self) -> DocumentCaptureDialog:
+    def open_capture(self) -> DocumentCaptureDialog | None:
+        if not self.client_id:
+            return None
         self.capture = DocumentCaptureDialog(
             self.documents,
             self.tasks,

@@ -6,8 +6,11 @@ key; the form never shows it again (the status names the cloud and a masked API 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -19,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from alko_desk.models.errors import ValidationError
 from alko_desk.ui.tasks import TaskRunner
+from alko_desk.ui.widgets import note
 
 
 class DocumentStorageSettings(QWidget):
@@ -34,25 +38,48 @@ class DocumentStorageSettings(QWidget):
         self.api_key = QLineEdit()
         self.api_secret = QLineEdit()
         self.api_secret.setEchoMode(QLineEdit.EchoMode.Password)
+        self.local_folder = QLineEdit()
+        self.local_folder.setPlaceholderText(self.tr("The data folder of this desk"))
+        self.browse_button = QPushButton(self.tr("Browse…"))
         self.errors = QLabel()
+        self.errors.setWordWrap(True)
         self.errors.setStyleSheet("color: #b00020;")
         self.save_button = QPushButton(self.tr("Use this Cloudinary account"))
-        self.local_button = QPushButton(self.tr("Store in the encrypted folder instead"))
+        self.local_button = QPushButton(self.tr("Use the encrypted folder"))
+        self.migrate_button = QPushButton(self.tr("Move existing documents to the store in use"))
+        self.migrate_status = QLabel()
+        self.migrate_status.setWordWrap(True)
         form = QFormLayout()
         form.addRow(self.tr("Cloud name"), self.cloud_name)
         form.addRow(self.tr("API key"), self.api_key)
         form.addRow(self.tr("API secret"), self.api_secret)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.save_button)
-        buttons.addWidget(self.local_button)
-        buttons.addStretch(1)
+        form.addRow("", _left(self.save_button))
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.local_folder, 1)
+        folder_row.addWidget(self.browse_button)
+        form.addRow(self.tr("Or a folder"), folder_row)
+        form.addRow("", _left(self.local_button))
+        migrate = QHBoxLayout()
+        migrate.addWidget(self.migrate_button)
+        migrate.addWidget(self.migrate_status, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
+        layout.addWidget(
+            note(
+                self.tr(
+                    "Pages are encrypted with each client's key before they are stored, in "
+                    "either place. The API secret is kept sealed and never shown again; "
+                    "changing the store asks for your password."
+                )
+            )
+        )
         layout.addLayout(form)
         layout.addWidget(self.errors)
-        layout.addLayout(buttons)
+        layout.addLayout(migrate)
         self.save_button.clicked.connect(self.save)
         self.local_button.clicked.connect(self.use_local)
+        self.browse_button.clicked.connect(self._browse)
+        self.migrate_button.clicked.connect(self.migrate)
 
     def refresh(self) -> None:
         self.tasks.run(
@@ -86,9 +113,53 @@ class DocumentStorageSettings(QWidget):
             parent=self,
         )
 
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, self.tr("Folder for encrypted documents"), self.local_folder.text()
+        )
+        if folder:
+            self.local_folder.setText(folder)
+
     def use_local(self) -> None:
         documents = self.documents
-        self.tasks.run(documents.use_local_store, on_success=lambda _r: self.refresh(), parent=self)
+        text = self.local_folder.text().strip()
+        folder = Path(text) if text else None
+        if folder is not None and not folder.is_absolute():
+            self.errors.setText(self.tr("Choose a full folder path (Browse…)."))
+            return
+        self.errors.clear()
+
+        def done(_result) -> None:
+            self.refresh()
+            self.saved.emit()
+
+        self.tasks.run(lambda: documents.use_local_store(folder), on_success=done, parent=self)
+
+    def migrate(self) -> None:
+        documents = self.documents
+        self.migrate_button.setEnabled(False)
+        self.migrate_status.setText(self.tr("Moving documents…"))
+
+        def failed(_exc: BaseException) -> bool:
+            self.migrate_status.clear()
+            return False  # the runner shows the message (or asks for the password again)
+
+        self.tasks.run(
+            documents.migrate_to_current_store,
+            on_success=lambda moved: self.migrate_status.setText(
+                self.tr("%n page(s) moved.", "", moved)
+            ),
+            on_failure=failed,
+            on_finished=lambda: self.migrate_button.setEnabled(True),
+            parent=self,
+        )
+
+
+def _left(button: QPushButton) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.addWidget(button)
+    row.addStretch(1)
+    return row
 
 
 def confirm_quit_with_waiting(documents, dialogs, parent: QWidget | None) -> bool:
