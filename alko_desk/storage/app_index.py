@@ -24,9 +24,10 @@ Buckets and roots are immutable: a write builds the buckets it changes under new
 then claims the next root number by inserting `root:<n+1>` (a unique `_id`, so the insert
 is the compare-and-set: a desk that lost the race deletes its buckets and tries again).
 One root commit changes every tree of an entity at once, so sorts, words and counts never
-disagree, and readers never see half a write. Readers cache buckets by id forever (an id
-is never reused) and roots by number; reads never write. Superseded buckets and roots are
-deleted after the commit; a reader that meets a deleted bucket reads the new root.
+disagree, and readers never see half a write. Readers cache buckets by id (an id is never
+reused) and roots by number; reads never write. Superseded buckets are deleted after the
+commit (a reader that meets a deleted bucket reads the new root); a superseded root becomes
+a small stub, so that its number can never be claimed again.
 """
 
 from __future__ import annotations
