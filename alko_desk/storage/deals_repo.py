@@ -269,9 +269,12 @@ def _driver(filters: DealFilter, sort: str) -> tuple[Driver, DealFilter]:
     """What the index serves of `filters`, and what is left to check per entry."""
     if filters.pending_approval and (sort == "approval" or filters.state is None):
         prefix = part(APPROVAL_ORDER[ApprovalStatus.PENDING])
-        return Driver("approval", prefix), replace(filters, pending_approval=False)
+        return Driver("approval", prefix, orders=("created",)), replace(
+            filters, pending_approval=False
+        )
     if filters.state is not None:
-        return Driver("state", part(STATE_ORDER[filters.state])), replace(filters, state=None)
+        state = part(STATE_ORDER[filters.state])
+        return Driver("state", state, orders=("created",)), replace(filters, state=None)
     if filters.vehicle_id:
         return Driver(exact_field="vehicle", exact_value=filters.vehicle_id), replace(
             filters, vehicle_id=""

@@ -67,6 +67,9 @@ class Driver:
     prefix: str = ""
     exact_field: str = ""  # or an exact lookup
     exact_value: str = ""
+    # sorts whose order the tree's keys keep within `prefix` (keys "state\x1e<created>"
+    # are in created order within one state): such a filter and sort is a page read too
+    orders: tuple[str, ...] = ()
 
 
 def _entry(item: Listed) -> IndexEntry:
@@ -128,10 +131,12 @@ class DocList:
         """Documents start..start+count and the total matching."""
         start, count = max(0, start), max(0, count)
         driver = driver or Driver()
-        if keep is None and not driver.exact_field and driver.tree in ("", sort):
-            total = self._list.count(sort, driver.prefix)
-            hits = self._list.page(sort, start, count, descending, driver.prefix)
-            return [decode(p) for _, p in hits], total
+        if keep is None and not driver.exact_field:
+            tree = sort if driver.tree in ("", sort) else driver.tree
+            if tree == sort or sort in driver.orders:
+                total = self._list.count(tree, driver.prefix)
+                hits = self._list.page(tree, start, count, descending, driver.prefix)
+                return [decode(p) for _, p in hits], total
         hits = self._scan(driver, sort)
         if keep is not None:
             hits = [h for h in hits if keep(h[1]["f"])]

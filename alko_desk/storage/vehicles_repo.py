@@ -154,10 +154,14 @@ def _driver(filters: VehicleFilter, sort_tree: str) -> Driver:
     make = Driver("make", part(filters.make.casefold())) if filters.make else None
     if make and filters.model:
         make = Driver("make", part(filters.make.casefold(), filters.model.casefold()))
-    status = Driver("status", part(STATUS_ORDER[filters.status])) if filters.status else None
+    status = (  # its keys are "status\x1e<added>": in arrival order within a status
+        Driver("status", part(STATUS_ORDER[filters.status]), orders=("added",))
+        if filters.status
+        else None
+    )
     options = [d for d in (make, status) if d]
     for d in options:
-        if d.tree == sort_tree:
+        if d.tree == sort_tree or sort_tree in d.orders:
             return d
     return options[0] if options else Driver()
 
