@@ -149,8 +149,15 @@ class AppContext:
 
     def services_for(self, session: Session) -> SessionServices:
         services = self._core_services_for(session)
+        intents = services.extra["intents"]  # one intent log per session, every service's kinds
         services.vehicles = VehicleService(
-            self.vehicles_repo, self.audit_log, self.clock, session, currency=self._currency()
+            self.vehicles_repo,
+            self.audit_log,
+            self.clock,
+            session,
+            currency=self._currency(),
+            changes=self.change_log,
+            intents=intents,
         )
         services.deals = DealService(
             self.deals_repo,
@@ -159,6 +166,8 @@ class AppContext:
             self.audit_log,
             self.clock,
             session,
+            changes=self.change_log,
+            intents=intents,
         )
         services.documents = self.documents_for(session, services.clients)
         return services
@@ -187,7 +196,7 @@ class AppContext:
 
     def _core_services_for(self, session: Session) -> SessionServices:
         intents = IntentLog(self.pending_repo, self.clock)  # the services register handlers
-        return SessionServices(
+        services = SessionServices(
             session=session,
             users=UserAdminService(
                 self.users_repo,
@@ -223,6 +232,8 @@ class AppContext:
             ),
             changes=ChangeFeed(self.change_log, session),
         )
+        services.extra["intents"] = intents
+        return services
 
     def _phone_region(self) -> str:
         # Read on every validation while typing, so cached for a short while.

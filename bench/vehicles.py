@@ -1,7 +1,8 @@
 """The Vehicles and deals issue's figures: deal recompute, stock import, vehicle and deal lists.
 
 ALKO_BENCH_VEHICLES (default 20,000) vehicles for the list rows; ALKO_BENCH_DEALS (default
-2,000; the issue's target is stated for 50,000) deals for the deal list.
+50,000) deals for the deal list: a hundred saved through the service, the rest cloned from
+them through the repository's bulk path.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from bench.registry import Result, benchmark
 from bench.workspace import ADMIN, ADMIN_PASSWORD, Workspace
 
 VEHICLES = int(os.environ.get("ALKO_BENCH_VEHICLES", "20000"))
-DEALS = int(os.environ.get("ALKO_BENCH_DEALS", "2000"))
+DEALS = int(os.environ.get("ALKO_BENCH_DEALS", "50000"))
 SALES_PASSWORD = "the stock desk passphrase 2026"
 
 
@@ -116,54 +117,119 @@ def stock_import(ws: Workspace) -> Result:
     )
 
 
+VEHICLE_FILTERS = [
+    {"status": "in_stock"},
+    {"make": "Škoda"},
+    {"status": "in_stock", "make": "Škoda"},
+    {"make": "Volkswagen", "model": "Golf"},
+    {"year_from": 2019, "year_to": 2021},
+    {"price_min": "15000", "price_max": "25000"},
+    {"min_days_in_stock": 0, "max_days_in_stock": 30},
+]
+
+
+def _worst_first_page(list_page, sorts, filters, clear) -> tuple[float, float, float, str]:
+    """(worst cold sort, worst warm sort, worst filter, which filter) in ms."""
+    from alko_desk.models.listing import PageRequest
+
+    cold = warm = worst_filter = 0.0
+    which = ""
+    for sort in sorts:
+        for descending in (False, True):
+            clear()
+            start = time.perf_counter()
+            list_page(PageRequest(0, 100, sort, descending))
+            cold = max(cold, (time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            list_page(PageRequest(0, 100, sort, descending))
+            warm = max(warm, (time.perf_counter() - start) * 1000)
+    for flt in filters:
+        for sort in sorts[:2]:
+            start = time.perf_counter()
+            list_page(PageRequest(0, 100, sort, True, filters=flt))
+            took = (time.perf_counter() - start) * 1000
+            if took > worst_filter:
+                worst_filter, which = took, f"{flt} by {sort}"
+    return cold, warm, worst_filter, which
+
+
 @benchmark(
     f"Vehicle list, {VEHICLES:,} vehicles: first page, worst sort", target="< 150 ms", order=420
 )
 def vehicle_list(ws: Workspace) -> Result:
-    from alko_desk.models.vehicles import VehicleFilter, VehicleSort, VehicleStatus
+    from alko_desk.models.vehicles import VehicleSort
 
-    services = _stocked(ws)
-    worst_sort = 0.0
-    for sort in VehicleSort:
-        for descending in (False, True):
-            start = time.perf_counter()
-            services.vehicles.page(sort=sort, descending=descending, count=100)
-            worst_sort = max(worst_sort, (time.perf_counter() - start) * 1000)
-    start = time.perf_counter()
-    services.vehicles.page(VehicleFilter(status=VehicleStatus.IN_STOCK, make="Škoda"), count=100)
-    filtered = (time.perf_counter() - start) * 1000
+    ctx, services, seconds = _stocked(ws)
+    cold, warm, worst_filter, which = _worst_first_page(
+        services.vehicles.list_page,
+        [s.value for s in VehicleSort],
+        VEHICLE_FILTERS,
+        ctx.vehicles_repo.clear_list_cache,
+    )
     return Result.at_most(
-        worst_sort,
+        max(cold, worst_filter),
         150,
         "ms",
-        detail=f"{len(VehicleSort) * 2} sorts; a filter {filtered:.0f} ms; reads every document "
-        "until the platform index takes over",
+        detail=f"{len(VehicleSort) * 2} sorts cold, worst {cold:.0f} ms (warm {warm:.0f} ms); "
+        f"worst of {len(VEHICLE_FILTERS)} filters {worst_filter:.0f} ms ({which}); "
+        f"seeding {seconds:.0f} s",
     )
 
 
-@benchmark(f"Deal list, {DEALS:,} deals: first page", target="< 150 ms", order=430)
+DEAL_FILTERS = [
+    {"state": "reserved"},
+    {"state": "approved"},
+    {"pending_approval": True},
+    {"client_id": "C-BENCH-7"},
+    {"salesperson": "vera", "state": "reserved"},
+]
+
+
+@benchmark(f"Deal list, {DEALS:,} deals: first page, worst sort", target="< 150 ms", order=430)
 def deal_list(ws: Workspace) -> Result:
-    from alko_desk.models.deals import DealFilter, DealState
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from alko_desk.models.deals import ApprovalStatus, DealSort
     from alko_desk.services.vehicle_demo import StockSeeder
 
-    # its own desk with as many vehicles as deals: each deal writes its vehicle by `_id`,
-    # which FerretDB 1.24 answers by scanning the collection (see README, issue 6)
-    _, services = _desk(ws)
+    ctx, services = _desk(ws)
     seeder = StockSeeder(services.vehicles, services.deals, seed=11)
-    seeder.seed_vehicles(DEALS)
+    real = min(DEALS, 100)  # saved through the service (reserve + deal), then cloned in bulk
+    seeder.seed_vehicles(real)
     start = time.perf_counter()
-    made = seeder.seed_deals(DEALS, [f"C-BENCH-{n}" for n in range(200)])
+    made = seeder.seed_deals(real, [f"C-BENCH-{n}" for n in range(200)])
     per_deal = (time.perf_counter() - start) * 1000 / max(made, 1)
-    median, worst = _timed_ms(lambda i: services.deals.page(count=100), 5)
+    models = services.deals.page(count=real).rows
     start = time.perf_counter()
-    services.deals.page(DealFilter(state=DealState.RESERVED), count=100)
-    filtered = (time.perf_counter() - start) * 1000
+    clones = []
+    for n in range(DEALS - made):
+        d = models[n % len(models)]
+        clones.append(
+            replace(
+                d,
+                id=f"{d.id}-{n}",
+                client_id=f"C-BENCH-{n % 200}",
+                created_at=d.created_at - timedelta(minutes=n),
+                state=list(type(d.state))[n % 6],
+                approval=replace(d.approval, status=list(ApprovalStatus)[n % 4]),
+            )
+        )
+    ctx.deals_repo.insert_many(clones)
+    bulk = time.perf_counter() - start
+    cold, warm, worst_filter, which = _worst_first_page(
+        services.deals.list_page,
+        [s.value for s in DealSort],
+        DEAL_FILTERS,
+        ctx.deals_repo.clear_list_cache,
+    )
     return Result.at_most(
-        median,
+        max(cold, worst_filter),
         150,
         "ms",
-        detail=f"median of 5, worst {worst:.0f} ms; by state {filtered:.0f} ms; "
-        f"saving a deal {per_deal:.0f} ms",
+        detail=f"{len(DealSort) * 2} sorts cold, worst {cold:.0f} ms (warm {warm:.0f} ms); "
+        f"worst of {len(DEAL_FILTERS)} filters {worst_filter:.0f} ms ({which}); "
+        f"saving a deal {per_deal:.0f} ms; bulk seeding {bulk:.0f} s",
     )
 
 
@@ -173,9 +239,10 @@ def _stocked(ws: Workspace):
         return cached
     from alko_desk.services.vehicle_demo import StockSeeder
 
-    _, services = _desk(ws)
+    ctx, services = _desk(ws)
     seeder = StockSeeder(services.vehicles, services.deals, seed=5)
-    for start in range(0, VEHICLES, 5000):
-        seeder.seed_vehicles(min(5000, VEHICLES - start), start=start)
-    ws._vehicles_stocked = services
-    return services
+    start = time.perf_counter()
+    for first in range(0, VEHICLES, 5000):
+        seeder.seed_vehicles(min(5000, VEHICLES - first), start=first)
+    ws._vehicles_stocked = ctx, services, time.perf_counter() - start
+    return ws._vehicles_stocked

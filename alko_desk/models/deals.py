@@ -253,12 +253,39 @@ class DealFilter:
     pending_approval: bool = False
 
     def matches(self, deal: Deal) -> bool:
-        if self.state is not None and deal.state is not self.state:
+        """The one definition of the filters (the list index applies the same)."""
+        return self.matches_fields(deal_list_fields(deal))
+
+    def matches_fields(self, fields: list) -> bool:
+        """The filters over `deal_list_fields(deal)` (what the list index keeps per deal)."""
+        state, client_id, vehicle_id, salesperson, approval = fields
+        if self.state is not None and state != self.state.value:
             return False
-        if self.client_id and deal.client_id != self.client_id:
+        if self.client_id and client_id != self.client_id:
             return False
-        if self.vehicle_id and deal.vehicle_id != self.vehicle_id:
+        if self.vehicle_id and vehicle_id != self.vehicle_id:
             return False
-        if self.salesperson and deal.salesperson != self.salesperson:
+        if self.salesperson and salesperson != self.salesperson:
             return False
-        return not (self.pending_approval and deal.approval.status is not ApprovalStatus.PENDING)
+        return not (self.pending_approval and approval != ApprovalStatus.PENDING.value)
+
+
+def deal_list_fields(deal: Deal) -> list:
+    """The values the deal filters read, JSON-friendly: kept by the list index per deal."""
+    return [
+        deal.state.value,
+        deal.client_id,
+        deal.vehicle_id,
+        deal.salesperson,
+        deal.approval.status.value,
+    ]
+
+
+class DealSort(enum.Enum):
+    """The orders the deal list offers; newest first is the default (descending)."""
+
+    CREATED = "created"
+    STATE = "state"  # in the order of the deal's life, newest first within a state
+    APPROVAL = "approval"  # pending approvals together
+    TOTAL = "total"
+    VEHICLE = "vehicle"

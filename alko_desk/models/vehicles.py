@@ -157,33 +157,60 @@ class VehicleFilter:
     text: str = ""  # VIN, make or model contains
 
     def matches(self, vehicle: Vehicle, now: datetime) -> bool:
-        """The one definition of the filters (the storage swap keeps this meaning)."""
-        d = vehicle.draft
-        if self.status is not None and vehicle.status is not self.status:
+        """The one definition of the filters (the list index applies the same)."""
+        return self.matches_fields(list_fields(vehicle), now)
+
+    def matches_fields(self, fields: list, now: datetime) -> bool:
+        """The filters over `list_fields(vehicle)` (what the list index keeps per vehicle)."""
+        status, make, model, year, price, added_at, hay = fields
+        if self.status is not None and status != self.status.value:
             return False
-        if self.make and d.make.casefold() != self.make.casefold():
+        if self.make and make != self.make.casefold():
             return False
-        if self.model and d.model.casefold() != self.model.casefold():
+        if self.model and model != self.model.casefold():
             return False
-        if self.year_from is not None and (d.model_year or 0) < self.year_from:
+        if self.year_from is not None and (year or 0) < self.year_from:
             return False
-        if self.year_to is not None and (d.model_year or 9999) > self.year_to:
+        if self.year_to is not None and (year or 9999) > self.year_to:
             return False
-        if self.price_min is not None and d.list_price.amount < self.price_min:
+        if self.price_min is not None and Decimal(price) < self.price_min:
             return False
-        if self.price_max is not None and d.list_price.amount > self.price_max:
+        if self.price_max is not None and Decimal(price) > self.price_max:
             return False
-        days = vehicle.days_in_stock(now)
-        if self.min_days_in_stock is not None and days < self.min_days_in_stock:
-            return False
-        if self.max_days_in_stock is not None and days > self.max_days_in_stock:
-            return False
-        if self.text:
-            needle = self.text.casefold()
-            hay = f"{d.vin} {d.make} {d.model} {d.trim}".casefold()
-            if needle not in hay:
+        if self.min_days_in_stock is not None or self.max_days_in_stock is not None:
+            days = max(0, (now - datetime.fromisoformat(added_at)).days)
+            if self.min_days_in_stock is not None and days < self.min_days_in_stock:
                 return False
-        return True
+            if self.max_days_in_stock is not None and days > self.max_days_in_stock:
+                return False
+        return not (self.text and self.text.casefold() not in hay)
+
+    @property
+    def only_indexed(self) -> bool:
+        """True when nothing but status, make and model is asked (the index serves those)."""
+        return (
+            self.year_from is None
+            and self.year_to is None
+            and self.price_min is None
+            and self.price_max is None
+            and self.min_days_in_stock is None
+            and self.max_days_in_stock is None
+            and not self.text
+        )
+
+
+def list_fields(vehicle: Vehicle) -> list:
+    """The values the filters read, JSON-friendly: kept by the list index for each vehicle."""
+    d = vehicle.draft
+    return [
+        vehicle.status.value,
+        d.make.casefold(),
+        d.model.casefold(),
+        d.model_year,
+        str(d.list_price.amount),
+        vehicle.added_at.isoformat(),
+        f"{d.vin} {d.make} {d.model} {d.trim}".casefold(),
+    ]
 
 
 def sort_key(sort: VehicleSort, now: datetime):

@@ -12,6 +12,7 @@ import secrets
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
+from alko_desk.models.changes import ChangeKind
 from alko_desk.models.deals import (
     Approval,
     ApprovalStatus,
@@ -20,6 +21,7 @@ from alko_desk.models.deals import (
     DealFigures,
     DealFilter,
     DealSettings,
+    DealSort,
     DealState,
     DealTerms,
     DeliverySchedule,
@@ -31,13 +33,15 @@ from alko_desk.models.errors import (
     NotFound,
     ValidationError,
 )
-from alko_desk.models.listing import Page
+from alko_desk.models.listing import Page, PageRequest
 from alko_desk.models.users import Permission, Session
 from alko_desk.models.vehicles import Vehicle, VehicleStatus
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.base import SessionService
+from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock
 from alko_desk.services.deal_calc import compute
+from alko_desk.services.intents import IntentLog
 from alko_desk.storage.deals_repo import DealRepository
 from alko_desk.storage.organisation_repo import OrganisationRepository
 from alko_desk.storage.vehicles_repo import VehicleRepository
@@ -51,6 +55,10 @@ class ReservationRefused(AlkoError):
     def __init__(self, message: str, other_deal: str = "") -> None:
         super().__init__(message)
         self.other_deal = other_deal
+
+
+DEALS = "deals"  # entities in change announcements
+VEHICLES = "vehicles"
 
 
 def new_deal_id(now: datetime) -> str:
@@ -85,11 +93,22 @@ class DealService(SessionService):
         audit: AuditLog,
         clock: Clock,
         session: Session,
+        changes: ChangeLog | None = None,
+        intents: IntentLog | None = None,
     ) -> None:
         super().__init__(session, audit, clock)
         self._deals = deals
         self._vehicles = vehicles
         self._org = organisation
+        self._changes = changes
+        self._intents = intents
+        if intents is not None:
+            intents.register("deals.create", self._recover_create)
+
+    def _announce(self, entity: str, *ids: str, kind: ChangeKind = ChangeKind.UPDATED) -> None:
+        """Tells open screens what changed (services/changes.py)."""
+        if self._changes is not None:
+            self._changes.announce(entity, kind, ids)
 
     # ------------------------------------------------------------------ settings
 
@@ -172,8 +191,18 @@ class DealService(SessionService):
             notes=draft.notes,
             history=((now, self.actor, "created"),),
         )
+        intent = (
+            self._intents.begin("deals.create", deal.id, deal_id=deal.id, vehicle_id=vehicle.id)
+            if self._intents is not None and reserve
+            else None
+        )
         if reserve:
-            held = self._reserve_vehicle(deal.id, vehicle.id)
+            try:
+                held = self._reserve_vehicle(deal.id, vehicle.id)
+            except BaseException:
+                if intent is not None:  # nothing was reserved: nothing to recover
+                    self._intents.done(intent)
+                raise
             deal = replace(
                 deal,
                 state=DealState.RESERVED,
@@ -185,7 +214,12 @@ class DealService(SessionService):
         except BaseException:
             if reserve:
                 self._release_vehicle(deal.id, vehicle.id)
+            if intent is not None:
+                self._intents.done(intent)
             raise
+        if intent is not None:
+            self._intents.done(intent)
+        self._announce(DEALS, deal.id, kind=ChangeKind.ADDED)
         self._audit.record(
             self.actor,
             "deal.created",
@@ -472,11 +506,38 @@ class DealService(SessionService):
             raise NotFound("This deal no longer exists.")
         return deal
 
+    SORTS = tuple(s.value for s in DealSort)
+
     def page(
-        self, filters: DealFilter = DealFilter(), start: int = 0, count: int = 100
+        self,
+        filters: DealFilter = DealFilter(),
+        start: int = 0,
+        count: int = 100,
+        sort: DealSort = DealSort.CREATED,
+        descending: bool = True,
     ) -> Page[Deal]:
         self._require(Permission.DEAL_READ, "see deals")
-        return self._deals.page(filters, start, count)
+        return self._deals.page(filters, start, count, sort, descending)
+
+    def list_page(self, request: PageRequest) -> Page[Deal]:
+        """A page of the deal list for `PagedTableModel`; filters: `state` (a DealState value),
+        `client_id`, `vehicle_id`, `salesperson`, `pending_approval`."""
+        if request.sort and request.sort not in self.SORTS:
+            raise ValidationError(f"Deals cannot be sorted by {request.sort}.")
+        f = request.filters
+        try:
+            state = DealState(f["state"]) if f.get("state") else None
+        except ValueError:
+            raise ValidationError(f"There is no deal state {f['state']}.") from None
+        filters = DealFilter(
+            state=state,
+            client_id=str(f.get("client_id") or ""),
+            vehicle_id=str(f.get("vehicle_id") or ""),
+            salesperson=str(f.get("salesperson") or ""),
+            pending_approval=bool(f.get("pending_approval")),
+        )
+        sort = DealSort(request.sort or DealSort.CREATED.value)
+        return self.page(filters, request.start, request.count, sort, request.descending)
 
     # ------------------------------------------------------------------ lapse and repair
 
@@ -484,7 +545,12 @@ class DealService(SessionService):
         """Deals whose reservation ran out go back to draft and free the car."""
         now = self._clock.now()
         lapsed = 0
-        for deal in self._deals.page(DealFilter(), 0, 1_000_000).rows:
+        held = [
+            deal
+            for state in (DealState.RESERVED, DealState.APPROVED)
+            for deal in self._deals.page(DealFilter(state=state), 0, 1_000_000).rows
+        ]
+        for deal in held:
             if deal.state not in (DealState.RESERVED, DealState.APPROVED):
                 continue
             if deal.reserved_until is None or deal.reserved_until > now:
@@ -539,6 +605,7 @@ class DealService(SessionService):
                 rev=vehicle.rev + 1,
             )
             if self._vehicles.replace_if(held, vehicle.rev):
+                self._announce(VEHICLES, vehicle.id)
                 return held
             # someone wrote the vehicle between our read and our write: look again
         raise AlkoError("The vehicle is being changed by other desks; please try again.")
@@ -588,6 +655,7 @@ class DealService(SessionService):
                 rev=vehicle.rev + 1,
             )
             if self._vehicles.replace_if(freed, vehicle.rev):
+                self._announce(VEHICLES, vehicle.id)
                 return
 
     def _set_vehicle(self, deal: Deal, status: VehicleStatus) -> None:
@@ -610,6 +678,7 @@ class DealService(SessionService):
                 rev=vehicle.rev + 1,
             )
             if self._vehicles.replace_if(changed, vehicle.rev):
+                self._announce(VEHICLES, vehicle.id)
                 return
         raise AlkoError("The vehicle is being changed by other desks; please try again.")
 
@@ -619,4 +688,14 @@ class DealService(SessionService):
             raise ConcurrentModification(
                 "Someone else changed this deal since you opened it. Open it again to see their changes."
             )
+        self._announce(DEALS, saved.id)
         return saved
+
+    def _recover_create(self, intent) -> None:
+        """A desk stopped between reserving the car and writing the deal: the car goes back."""
+        deal_id = intent.data.get("deal_id", "")
+        vehicle_id = intent.data.get("vehicle_id", "")
+        if intent.at is not None and self._clock.now() - intent.at < ORPHAN_GRACE:
+            return  # maybe another desk still saving it; an orphan is freed when next reserved
+        if deal_id and vehicle_id and self._deals.get_doc(deal_id) is None:
+            self._release_vehicle(deal_id, vehicle_id)

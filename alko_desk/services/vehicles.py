@@ -10,8 +10,9 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from alko_desk.models.changes import ChangeKind
 from alko_desk.models.errors import ConcurrentModification, NotFound, ValidationError
-from alko_desk.models.listing import Page, Progress
+from alko_desk.models.listing import Page, PageRequest, Progress
 from alko_desk.models.money import Money
 from alko_desk.models.users import Permission, Session
 from alko_desk.models.vehicles import (
@@ -29,9 +30,14 @@ from alko_desk.models.vehicles import (
 )
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.base import SessionService
+from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock
+from alko_desk.services.intents import IntentLog
 from alko_desk.services.vin import VinReport, VinVerdict, check_vin
+from alko_desk.storage.intents_repo import IntentRecord
 from alko_desk.storage.vehicles_repo import VehicleRepository, VinTaken
+
+ENTITY = "vehicles"  # in change announcements
 
 IMPORT_BATCH = 250
 # Column names a supplier's file may use, folded to ours.
@@ -139,10 +145,21 @@ class VehicleService(SessionService):
         clock: Clock,
         session: Session,
         currency: str = "EUR",
+        changes: ChangeLog | None = None,
+        intents: IntentLog | None = None,
     ) -> None:
         super().__init__(session, audit, clock)
         self._vehicles = vehicles
         self._currency = currency
+        self._changes = changes
+        self._intents = intents
+        if intents is not None:
+            intents.register("vehicles.import", self._recover_import)
+
+    def _announce(self, kind: ChangeKind, *ids: str) -> None:
+        """Tells open screens what changed (services/changes.py)."""
+        if self._changes is not None:
+            self._changes.announce(ENTITY, kind, ids)
 
     @property
     def currency(self) -> str:
@@ -179,6 +196,7 @@ class VehicleService(SessionService):
         self._audit.record(
             self.actor, "vehicle.added", f"vehicle:{vehicle.id}", {"vin": vehicle.vin}
         )
+        self._announce(ChangeKind.ADDED, vehicle.id)
         return vehicle
 
     def _duplicate(self, vin: str, holder_id: str) -> ValidationError:
@@ -217,6 +235,7 @@ class VehicleService(SessionService):
         old, new = base.draft.__dict__, draft.__dict__
         changed = sorted(k for k in new if old.get(k) != new[k])
         self._audit.record(self.actor, "vehicle.edited", f"vehicle:{base.id}", {"fields": changed})
+        self._announce(ChangeKind.UPDATED, base.id)
         return updated
 
     def page(
@@ -229,6 +248,17 @@ class VehicleService(SessionService):
     ) -> Page[Vehicle]:
         self._require(Permission.VEHICLE_READ, "see vehicles")
         return self._vehicles.page(filters, sort, descending, start, count, self._clock.now())
+
+    SORTS = tuple(s.value for s in VehicleSort)
+
+    def list_page(self, request: PageRequest) -> Page[Vehicle]:
+        """A page for `PagedTableModel`. Filters: status (a VehicleStatus value), make, model,
+        year_from, year_to, price_min, price_max, min_days_in_stock, max_days_in_stock, text."""
+        if request.sort and request.sort not in self.SORTS:
+            raise ValidationError(f"Vehicles cannot be sorted by {request.sort}.")
+        filters = vehicle_filter(request.filters, request.query)
+        sort = VehicleSort(request.sort or VehicleSort.ADDED.value)
+        return self.page(filters, sort, request.descending, request.start, request.count)
 
     def count(self) -> int:
         self._require(Permission.VEHICLE_READ, "see vehicles")
@@ -338,14 +368,25 @@ class VehicleService(SessionService):
             for row in good
         ]
         batch_id = "I-" + secrets.token_hex(6).upper()
-        self._vehicles.begin_import(batch_id, [v.id for v in vehicles], self.actor, now)
+        ids = [v.id for v in vehicles]
+        if self._intents is not None:  # undone whole if a crash interrupts it
+            intent = self._intents.begin("vehicles.import", batch_id, vehicle_ids=ids)
+        else:
+            self._vehicles.begin_import(batch_id, ids, self.actor, now)
+
+        def finish() -> None:
+            if self._intents is not None:
+                self._intents.done(intent)
+            else:
+                self._vehicles.finish_import(batch_id)
+
         written: list[str] = []
         skipped = len(preview.rows) - len(good)
         try:
             for i in range(0, len(vehicles), IMPORT_BATCH):
                 if progress and progress.cancelled:
                     self._undo(written)
-                    self._vehicles.finish_import(batch_id)
+                    finish()
                     self._audit.record(
                         self.actor, "vehicle.import_cancelled", "", {"batch": batch_id}
                     )
@@ -361,9 +402,11 @@ class VehicleService(SessionService):
                     )
         except BaseException:
             self._undo(written)
-            self._vehicles.finish_import(batch_id)
+            finish()
             raise
-        self._vehicles.finish_import(batch_id)
+        finish()
+        if written:
+            self._announce(ChangeKind.MANY)
         self._audit.record(
             self.actor,
             "vehicle.imported",
@@ -375,19 +418,64 @@ class VehicleService(SessionService):
     def _undo(self, vehicle_ids: list[str]) -> None:
         for vid in vehicle_ids:
             self._vehicles.delete(vid)
+        if vehicle_ids:
+            self._announce(ChangeKind.MANY)
+
+    def _remove_unsold(self, vehicle_ids: list[str]) -> int:
+        removed = 0
+        for vid in vehicle_ids:
+            vehicle = self._vehicles.get(vid)
+            if vehicle and vehicle.status is VehicleStatus.IN_STOCK:
+                self._vehicles.delete(vid)
+                removed += 1
+        if removed:
+            self._announce(ChangeKind.MANY)
+        return removed
+
+    def _recover_import(self, intent: IntentRecord) -> None:
+        """An import a crash interrupted is undone (the intent log's handler)."""
+        self._remove_unsold(list(intent.data.get("vehicle_ids", [])))
+        self._audit.record("system", "vehicle.import_undone", "", {"batch": intent.id})
 
     def recover_imports(self) -> int:
         """Undoes imports that a crash interrupted; returns how many vehicles were removed."""
         removed = 0
-        for batch_id, ids in self._vehicles.unfinished_imports():
-            for vid in ids:
-                vehicle = self._vehicles.get(vid)
-                if vehicle and vehicle.status is VehicleStatus.IN_STOCK:
-                    self._vehicles.delete(vid)
-                    removed += 1
+        for batch_id, ids in self._vehicles.unfinished_imports():  # from before the intent log
+            removed += self._remove_unsold(ids)
             self._vehicles.finish_import(batch_id)
             self._audit.record("system", "vehicle.import_undone", "", {"batch": batch_id})
         return removed
+
+
+def vehicle_filter(values, text: str = "") -> VehicleFilter:
+    """A `VehicleFilter` from a page request's filters; a bad value is a clear refusal."""
+
+    def number(name: str, kind):
+        raw = values.get(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            return kind(str(raw))
+        except (ValueError, InvalidOperation):
+            raise ValidationError(f"The filter {name} needs a number, not {raw}.") from None
+
+    status = values.get("status") or None
+    try:
+        status = VehicleStatus(status) if status else None
+    except ValueError:
+        raise ValidationError(f"There is no vehicle status {status}.") from None
+    return VehicleFilter(
+        status=status,
+        make=str(values.get("make") or ""),
+        model=str(values.get("model") or ""),
+        year_from=number("year_from", int),
+        year_to=number("year_to", int),
+        price_min=number("price_min", Decimal),
+        price_max=number("price_max", Decimal),
+        min_days_in_stock=number("min_days_in_stock", int),
+        max_days_in_stock=number("max_days_in_stock", int),
+        text=str(values.get("text") or text or ""),
+    )
 
 
 def read_stock_file(path: Path) -> tuple[list[str], list[dict[str, str]]]:

@@ -2,13 +2,15 @@
 
 A deal document holds its terms (every input of the arithmetic) and, for lists, its totals.
 Reading a deal recomputes its figures from the terms, so what a screen shows is always
-what the document alone gives. Listing (`page`) is the one place that filters and orders;
-the platform's app-kept index will replace its body.
+what the document alone gives. Listing (`page`) is the one place that filters and orders:
+it reads the list index `ix_deals` (storage/doc_lists.py), which every write here keeps;
+state and pending approval are sort prefixes, client and vehicle exact lookups.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, time
 from decimal import Decimal
 from typing import Any
@@ -20,6 +22,7 @@ from alko_desk.models.deals import (
     DealFigures,
     DealFilter,
     DealSettings,
+    DealSort,
     DealState,
     DealTerms,
     DeliverySchedule,
@@ -30,10 +33,13 @@ from alko_desk.models.deals import (
     ItemKind,
     LineItem,
     TradeIn,
+    deal_list_fields,
 )
 from alko_desk.models.listing import Page
 from alko_desk.models.money import Money
 from alko_desk.models.vehicles import Condition
+from alko_desk.storage.app_index import ListSpec
+from alko_desk.storage.doc_lists import DocList, Driver, Listed, number, part, stamp
 from alko_desk.storage.mongo import Store, repository
 from alko_desk.storage.revisions import RevisionGuard
 
@@ -232,6 +238,54 @@ def stored_totals(doc: dict[str, Any]) -> dict[str, Money]:
     return {k: Money.from_storage(t[k]) for k in ("total_price", "balance_due")}
 
 
+DEAL_LIST = ListSpec(
+    name="deals",
+    sorts=("created", "state", "approval", "total", "vehicle"),
+    exact=("client", "vehicle"),
+)
+STATE_ORDER = {s: str(i) for i, s in enumerate(DealState)}
+APPROVAL_ORDER = {  # pending first: what a manager looks for
+    ApprovalStatus.PENDING: "0",
+    ApprovalStatus.REJECTED: "1",
+    ApprovalStatus.APPROVED: "2",
+    ApprovalStatus.NOT_NEEDED: "3",
+}
+
+
+def _listed(deal: Deal) -> Listed:
+    created = stamp(deal.created_at)
+    keys = {
+        "created": created,
+        "state": part(STATE_ORDER[deal.state]) + created,
+        "approval": part(APPROVAL_ORDER[deal.approval.status]) + created,
+        "total": number(deal.figures.total_price.amount * 100),
+        "vehicle": part(deal.vehicle_title.casefold(), deal.vehicle_vin) + created,
+    }
+    exact = {"client": [deal.client_id], "vehicle": [deal.vehicle_id]}
+    return Listed(deal.id, keys, deal_list_fields(deal), deal_to_doc(deal), exact)
+
+
+def _driver(filters: DealFilter, sort: str) -> tuple[Driver, DealFilter]:
+    """What the index serves of `filters`, and what is left to check per entry."""
+    if filters.pending_approval and (sort == "approval" or filters.state is None):
+        prefix = part(APPROVAL_ORDER[ApprovalStatus.PENDING])
+        return Driver("approval", prefix, orders=("created",)), replace(
+            filters, pending_approval=False
+        )
+    if filters.state is not None:
+        state = part(STATE_ORDER[filters.state])
+        return Driver("state", state, orders=("created",)), replace(filters, state=None)
+    if filters.vehicle_id:
+        return Driver(exact_field="vehicle", exact_value=filters.vehicle_id), replace(
+            filters, vehicle_id=""
+        )
+    if filters.client_id:
+        return Driver(exact_field="client", exact_value=filters.client_id), replace(
+            filters, client_id=""
+        )
+    return Driver(), filters
+
+
 @repository
 class DealRepository:
     def __init__(self, store: Store, calculate: Calculator) -> None:
@@ -239,6 +293,8 @@ class DealRepository:
         self._deals = store.collection("deals")
         self._meta = store.collection("meta")
         self._revisions = RevisionGuard(self._deals, store.collection("deal_claims"))
+        self._list = DocList(store, DEAL_LIST)
+        self._list_checked = False
 
     def get(self, deal_id: str) -> Deal | None:
         doc = self._deals.find_one({"_id": deal_id})
@@ -249,25 +305,71 @@ class DealRepository:
 
     def insert(self, deal: Deal) -> None:
         self._deals.insert_one(deal_to_doc(deal))
+        self._list.put(_listed(deal))
+
+    def insert_many(self, deals: list[Deal]) -> None:
+        """Bulk path (demo seeding, benchmarks): documents, then their list entries."""
+        for i in range(0, len(deals), 1000):
+            self._deals.insert_many([deal_to_doc(d) for d in deals[i : i + 1000]], ordered=False)
+        for i in range(0, len(deals), 10000):
+            self._list.put_many(_listed(d) for d in deals[i : i + 10000])
 
     def replace_if(self, deal: Deal, expected_rev: int) -> bool:
-        return self._revisions.replace_if(deal_to_doc(deal), expected_rev)
+        if not self._revisions.replace_if(deal_to_doc(deal), expected_rev):
+            return False
+        self._list.put(_listed(replace(deal, rev=expected_rev + 1)))
+        return True
 
     def get_for_write(self, deal_id: str) -> Deal | None:
         doc = self._revisions.settled(deal_id)
-        return deal_from_doc(doc, self._calculate) if doc else None
+        if doc is None:
+            return None
+        deal = deal_from_doc(doc, self._calculate)
+        self._list.put(_listed(deal))  # heals a write interrupted before its list entry
+        return deal
 
     def delete(self, deal_id: str) -> None:
         self._deals.delete_one({"_id": deal_id})
+        self._list.remove(deal_id)
 
     def all(self) -> list[Deal]:
         return [deal_from_doc(d, self._calculate) for d in self._deals.find({})]
 
-    def page(self, filters: DealFilter, start: int, count: int) -> Page[Deal]:
-        """Newest first."""
-        rows = [d for d in self.all() if filters.matches(d)]
-        rows.sort(key=lambda d: (d.created_at, d.id), reverse=True)
-        return Page(tuple(rows[start : start + count]), len(rows), start)
+    def page(
+        self,
+        filters: DealFilter,
+        start: int,
+        count: int,
+        sort: DealSort = DealSort.CREATED,
+        descending: bool = True,
+    ) -> Page[Deal]:
+        """The one place deals are listed (newest first by default), from the list index."""
+        self._check_list()
+        driver, rest = _driver(filters, sort.value)
+        keep = None if rest == DealFilter() else rest.matches_fields
+        docs, total = self._list.page(sort.value, descending, start, count, driver, keep)
+        return Page(tuple(deal_from_doc(d, self._calculate) for d in docs), total, start)
+
+    def count(self) -> int:
+        self._check_list()
+        return self._list.count()
+
+    def rebuild_list(self) -> int:
+        """Puts every deal into the list index (a database from before the index)."""
+        deals = self.all()
+        for i in range(0, len(deals), 5000):
+            self._list.put_many(_listed(d) for d in deals[i : i + 5000])
+        return len(deals)
+
+    def _check_list(self) -> None:
+        if self._list_checked:
+            return
+        if self._list.count() == 0 and self._deals.find_one({}) is not None:
+            self.rebuild_list()
+        self._list_checked = True
+
+    def clear_list_cache(self) -> None:
+        self._list.clear_cache()
 
     def settings(self) -> DealSettings:
         doc = self._meta.find_one({"_id": SETTINGS_DOC_ID})

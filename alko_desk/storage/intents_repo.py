@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pymongo.errors import DuplicateKeyError
+
 from alko_desk.storage.mongo import Store, repository
 
 
@@ -27,11 +29,13 @@ class IntentRepository:
         self._intents = store.collection("pending_ops")
 
     def begin(self, intent: IntentRecord) -> None:
-        self._intents.replace_one(
-            {"_id": intent.id},
-            {"_id": intent.id, "kind": intent.kind, "data": intent.data, "at": intent.at},
-            upsert=True,
-        )
+        doc = {"_id": intent.id, "kind": intent.kind, "data": intent.data, "at": intent.at}
+        try:
+            self._intents.replace_one({"_id": intent.id}, doc, upsert=True)
+        except DuplicateKeyError:
+            # two desks opened the same intent at once (FerretDB does not retry a racing
+            # upsert): the other one's insert won, so this is now a plain replace
+            self._intents.replace_one({"_id": intent.id}, doc, upsert=True)
 
     def done(self, intent_id: str) -> None:
         self._intents.delete_one({"_id": intent_id})

@@ -7,13 +7,15 @@
 - `vehicle_imports`: an import in progress names the vehicles it has written, so that a
   cancelled or crashed import is undone whole.
 
-Listing (`page`) is the one place that filters and sorts; it reads the collection and
-applies `VehicleFilter` and `sort_key` from the models. The platform's app-kept index will
-replace its body, keeping its signature.
+- `ix_vehicles`: the list index (storage/app_index.py through storage/doc_lists.py), kept
+  by every write here: a sort per column, the status and make/model filters as sort
+  prefixes, the other filters over the entries' filter fields. `page` is the one place that
+  lists vehicles; it never reads the vehicle documents.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -30,8 +32,10 @@ from alko_desk.models.vehicles import (
     VehicleFilter,
     VehicleSort,
     VehicleStatus,
-    sort_key,
+    list_fields,
 )
+from alko_desk.storage.app_index import ListSpec
+from alko_desk.storage.doc_lists import DocList, Driver, Listed, number, part, stamp
 from alko_desk.storage.mongo import Store, repository
 from alko_desk.storage.revisions import RevisionGuard
 
@@ -115,6 +119,53 @@ def vehicle_from_doc(doc: dict[str, Any]) -> Vehicle:
     )
 
 
+VEHICLE_LIST = ListSpec(
+    name="vehicles", sorts=("added", "make", "price", "year", "mileage", "status")
+)
+STATUS_ORDER = {s: str(i) for i, s in enumerate(VehicleStatus)}
+# sort -> (tree, flips the direction): fewer days in stock is a later arrival
+_TREES = {
+    VehicleSort.ADDED: ("added", False),
+    VehicleSort.MAKE: ("make", False),
+    VehicleSort.PRICE: ("price", False),
+    VehicleSort.YEAR: ("year", False),
+    VehicleSort.MILEAGE: ("mileage", False),
+    VehicleSort.DAYS_IN_STOCK: ("added", True),
+    VehicleSort.STATUS: ("status", False),
+}
+
+
+def _listed(v: Vehicle) -> Listed:
+    d = v.draft
+    keys = {
+        "added": stamp(v.added_at),
+        "make": part(d.make.casefold(), d.model.casefold()),
+        "price": number(d.list_price.amount * 100),
+        "year": number(d.model_year or 0, 4),
+        "mileage": number(d.mileage_km, 10),
+        "status": part(STATUS_ORDER[v.status]) + stamp(v.added_at),
+    }
+    return Listed(v.id, keys, list_fields(v), vehicle_to_doc(v))
+
+
+def _driver(filters: VehicleFilter, sort_tree: str) -> Driver:
+    """The filter the index serves as a sort prefix: make (and model) or status, preferring
+    the one that is also the requested sort."""
+    make = Driver("make", part(filters.make.casefold())) if filters.make else None
+    if make and filters.model:
+        make = Driver("make", part(filters.make.casefold(), filters.model.casefold()))
+    status = (  # its keys are "status\x1e<added>": in arrival order within a status
+        Driver("status", part(STATUS_ORDER[filters.status]), orders=("added",))
+        if filters.status
+        else None
+    )
+    options = [d for d in (make, status) if d]
+    for d in options:
+        if d.tree == sort_tree or sort_tree in d.orders:
+            return d
+    return options[0] if options else Driver()
+
+
 class VinTaken(Exception):
     """The VIN is held by another vehicle that is not delivered (carries its id)."""
 
@@ -131,6 +182,8 @@ class VehicleRepository:
         self._vins = store.collection("vehicle_vins")
         self._imports = store.collection("vehicle_imports")
         self._revisions = RevisionGuard(self._vehicles, store.collection("vehicle_claims"))
+        self._list = DocList(store, VEHICLE_LIST)
+        self._list_checked = False
 
     # ------------------------------------------------------------------ by id
 
@@ -141,7 +194,11 @@ class VehicleRepository:
     def get_for_write(self, vehicle_id: str) -> Vehicle | None:
         """The vehicle as the next compare-and-set must see it (no write in flight)."""
         doc = self._revisions.settled(vehicle_id)
-        return vehicle_from_doc(doc) if doc else None
+        if doc is None:
+            return None
+        vehicle = vehicle_from_doc(doc)
+        self._list.put(_listed(vehicle))  # heals a write interrupted before its list entry
+        return vehicle
 
     def get_many(self, ids: list[str]) -> dict[str, Vehicle]:
         out = {}
@@ -174,6 +231,7 @@ class VehicleRepository:
         except Exception:
             self._vins.delete_one({"_id": vehicle.vin})
             raise
+        self._list.put(_listed(vehicle))
 
     def insert_many(self, vehicles: list[Vehicle]) -> list[tuple[Vehicle, str]]:
         """Claims every VIN in one round trip and writes the vehicles that got theirs.
@@ -205,6 +263,7 @@ class VehicleRepository:
             accepted.append(vehicle)
         if accepted:
             self._vehicles.insert_many([vehicle_to_doc(v) for v in accepted], ordered=False)
+            self._list.put_many(_listed(v) for v in accepted)
         return refused
 
     def _claim_vin(self, vin: str, vehicle_id: str) -> None:
@@ -235,11 +294,15 @@ class VehicleRepository:
         """Compare-and-set on one document: writes `vehicle` (with rev = expected + 1) only if
         nobody wrote since `expected_rev` was read. Two desks: exactly one gets True
         (see storage/revisions.py for why this is not a conditional replace_one)."""
-        return self._revisions.replace_if(vehicle_to_doc(vehicle), expected_rev)
+        if not self._revisions.replace_if(vehicle_to_doc(vehicle), expected_rev):
+            return False
+        self._list.put(_listed(replace(vehicle, rev=expected_rev + 1)))
+        return True
 
     def delete(self, vehicle_id: str) -> None:
         vehicle = self.get(vehicle_id)
         self._vehicles.delete_one({"_id": vehicle_id})
+        self._list.remove(vehicle_id)
         if vehicle:
             self._vins.delete_one({"_id": vehicle.vin, "vehicle": vehicle_id})
             if vehicle.rev > 1:
@@ -264,7 +327,8 @@ class VehicleRepository:
         return [vehicle_from_doc(d) for d in self._vehicles.find({})]
 
     def count(self) -> int:
-        return self._vehicles.count_documents({})
+        self._check_list()
+        return self._list.count()
 
     def page(
         self,
@@ -275,6 +339,34 @@ class VehicleRepository:
         count: int,
         now: datetime,
     ) -> Page[Vehicle]:
-        rows = [v for v in self.all() if filters.matches(v, now)]
-        rows.sort(key=sort_key(sort, now), reverse=descending)
-        return Page(tuple(rows[start : start + count]), len(rows), start)
+        """The one place vehicles are listed: from the list index, never the documents."""
+        self._check_list()
+        tree, flip = _TREES[sort]
+        driver = _driver(filters, tree)
+        rest = replace(
+            filters,
+            status=None if driver.tree == "status" else filters.status,
+            make="" if driver.tree == "make" else filters.make,
+            model="" if driver.tree == "make" else filters.model,
+        )
+        keep = None if rest == VehicleFilter() else (lambda f: rest.matches_fields(f, now))
+        docs, total = self._list.page(tree, descending != flip, start, count, driver, keep)
+        return Page(tuple(vehicle_from_doc(d) for d in docs), total, start)
+
+    def rebuild_list(self) -> int:
+        """Puts every vehicle into the list index (a database from before the index)."""
+        vehicles = self.all()
+        for i in range(0, len(vehicles), 5000):
+            self._list.put_many(_listed(v) for v in vehicles[i : i + 5000])
+        return len(vehicles)
+
+    def _check_list(self) -> None:
+        """Once per repository: an empty index over existing vehicles is built."""
+        if self._list_checked:
+            return
+        if self._list.count() == 0 and self._vehicles.find_one({}) is not None:
+            self.rebuild_list()
+        self._list_checked = True
+
+    def clear_list_cache(self) -> None:
+        self._list.clear_cache()

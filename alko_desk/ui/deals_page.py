@@ -63,6 +63,7 @@ from alko_desk.ui.widgets import error_label, heading, note, set_error
 
 if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext, SessionServices
+    from alko_desk.ui.changes import ChangeWatcher
 
 _tr = QCoreApplication.translate
 DEAL_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -582,6 +583,7 @@ class DealsPage(QWidget):
         services: SessionServices,
         tasks: TaskRunner,
         parent: QWidget | None = None,
+        changes: ChangeWatcher | None = None,
     ) -> None:
         super().__init__(parent)
         self._services = services
@@ -668,7 +670,14 @@ class DealsPage(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.model.modelReset.connect(self._selection_changed)
         self._tasks.run(self._load_settings, on_success=self._settings_loaded, parent=self)
+        if changes is not None:  # deals saved here or on another desk: the list follows
+            changes.subscribe("deals", self._changed)
+            self.destroyed.connect(lambda *_: changes.unsubscribe("deals", self._changed))
         self.reload()
+
+    def _changed(self, _changes) -> None:
+        """Reads the list again, keeping the highlighted deal and the scroll position."""
+        self.reload(keep_scroll=True)  # the newest read wins
 
     # -- loading ----------------------------------------------------------------------------------
 
@@ -679,7 +688,7 @@ class DealsPage(QWidget):
     def _settings_loaded(self, result) -> None:
         self.vat_rate, self.currency = result
 
-    def reload(self, *_args, select: str = "") -> None:
+    def reload(self, *_args, select: str = "", keep_scroll: bool = False) -> None:
         self._generation += 1
         generation = self._generation
         self.loading = True
@@ -706,15 +715,20 @@ class DealsPage(QWidget):
                     names = {}
             return deals, names
 
+        scroll = self.table.verticalScrollBar()
+
         def done(result) -> None:
             if generation != self._generation:
                 return
             deals, names = result
+            position = scroll.value()
             self.model.client_names = names
             self.model.set_deals(deals)
             row = self.model.row_of(keep) if keep else -1
             if row >= 0:
                 self.table.selectRow(row)
+            if keep_scroll:
+                scroll.setValue(position)
 
         self._tasks.run(work, on_success=done, on_finished=self._loaded, parent=self)
 

@@ -111,16 +111,26 @@ def settings_page(
     return SettingsPage(context, services, tasks, changes=changes)
 
 
-def vehicles_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
+def vehicles_page(
+    context: AppContext,
+    services: SessionServices,
+    tasks: TaskRunner,
+    changes: ChangeWatcher | None = None,
+) -> QWidget:
     from alko_desk.ui.vehicles_page import VehiclesPage
 
-    return VehiclesPage(context, services, tasks)
+    return VehiclesPage(context, services, tasks, changes=changes)
 
 
-def deals_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
+def deals_page(
+    context: AppContext,
+    services: SessionServices,
+    tasks: TaskRunner,
+    changes: ChangeWatcher | None = None,
+) -> QWidget:
     from alko_desk.ui.deals_page import DealsPage
 
-    return DealsPage(context, services, tasks)
+    return DealsPage(context, services, tasks, changes=changes)
 
 
 def invoices_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
@@ -147,8 +157,20 @@ SECTIONS: tuple[Section, ...] = (
         clients_page,
         watches_changes=True,
     ),
-    Section("vehicles", QT_TRANSLATE_NOOP("Section", "Vehicles"), P.VEHICLE_READ, vehicles_page),
-    Section("deals", QT_TRANSLATE_NOOP("Section", "Deals"), P.DEAL_READ, deals_page),
+    Section(
+        "vehicles",
+        QT_TRANSLATE_NOOP("Section", "Vehicles"),
+        P.VEHICLE_READ,
+        vehicles_page,
+        watches_changes=True,
+    ),
+    Section(
+        "deals",
+        QT_TRANSLATE_NOOP("Section", "Deals"),
+        P.DEAL_READ,
+        deals_page,
+        watches_changes=True,
+    ),
     Section("invoices", QT_TRANSLATE_NOOP("Section", "Invoices"), P.INVOICE_READ, invoices_page),
     Section("payments", QT_TRANSLATE_NOOP("Section", "Payments"), P.PAYMENT_READ, payments_page),
     Section("reports", QT_TRANSLATE_NOOP("Section", "Reports"), P.REPORT_READ),

@@ -50,6 +50,7 @@ from alko_desk.ui.widgets import FieldForm, error_label, heading, note, set_erro
 
 if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext, SessionServices
+    from alko_desk.ui.changes import ChangeWatcher
 
 _tr = QCoreApplication.translate
 VEHICLE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -215,6 +216,42 @@ class VehiclesPresenter:
 
     def _loaded(self) -> None:
         self.loading = False
+
+    def refresh(self, table: QTableView) -> None:
+        """Reads the rows shown again (after a change), keeping the highlighted vehicle and
+        the scroll position; the newest read wins."""
+        self._generation += 1
+        generation = self._generation
+        self.loading = True
+        flt, sort, desc = self.filters, self.sort, self.descending
+        count = max(PAGE_SIZE, self.model.row_count())
+        vehicles = self._services.vehicles
+
+        def work():
+            return vehicles.page(flt, sort, desc, 0, count), vehicles.now()
+
+        def done(result) -> None:
+            if generation != self._generation:
+                return
+            page, now = result
+            selected = table.selectionModel().selectedRows() if table.selectionModel() else []
+            keep = self.model.vehicle(selected[0].row()) if selected else None
+            position = table.verticalScrollBar().value()
+            self.model.reset(list(page.rows), page.total, now)
+            if keep is not None:
+                row = next(
+                    (
+                        i
+                        for i in range(self.model.row_count())
+                        if self.model.vehicle(i).id == keep.id
+                    ),
+                    -1,
+                )
+                if row >= 0:
+                    table.selectRow(row)
+            table.verticalScrollBar().setValue(position)
+
+        self._tasks.run(work, on_success=done, on_finished=self._loaded, parent=self._view)
 
     def load_more(self) -> None:
         if self.loading:
@@ -507,6 +544,7 @@ class VehiclesPage(QWidget):
         services: SessionServices,
         tasks: TaskRunner,
         parent: QWidget | None = None,
+        changes: ChangeWatcher | None = None,
     ) -> None:
         super().__init__(parent)
         self._services = services
@@ -576,7 +614,13 @@ class VehiclesPage(QWidget):
         self.import_button.clicked.connect(self.choose_import_file)
         self.add_button.clicked.connect(self.add_vehicle)
         self.presenter.model.modelReset.connect(self._count)
+        if changes is not None:  # vehicles changed here or on another desk: the list follows
+            changes.subscribe("vehicles", self._changed)
+            self.destroyed.connect(lambda *_: changes.unsubscribe("vehicles", self._changed))
         self.presenter.reload()
+
+    def _changed(self, _changes) -> None:
+        self.presenter.refresh(self.table)
 
     def _count(self) -> None:
         self.count_label.setText(self.tr("{n} vehicles").format(n=self.presenter.model.total))
