@@ -148,8 +148,10 @@ class AppContext:
         self.deal_source: DealSource | None = None  # the deals adapter, once deals exist
 
     def services_for(self, session: Session) -> SessionServices:
-        services = self._core_services_for(session)
-        intents = services.extra["intents"]  # one intent log per session, every service's kinds
+        # One intent log per session: every service registers its kinds' recovery handlers.
+        # Not a service itself: it never goes on SessionServices, which the server exposes.
+        intents = IntentLog(self.pending_repo, self.clock)
+        services = self._core_services_for(session, intents)
         services.vehicles = VehicleService(
             self.vehicles_repo,
             self.audit_log,
@@ -194,8 +196,7 @@ class AppContext:
             upload_timeout=self.document_upload_timeout,
         )
 
-    def _core_services_for(self, session: Session) -> SessionServices:
-        intents = IntentLog(self.pending_repo, self.clock)  # the services register handlers
+    def _core_services_for(self, session: Session, intents: IntentLog) -> SessionServices:
         services = SessionServices(
             session=session,
             users=UserAdminService(
@@ -232,7 +233,6 @@ class AppContext:
             ),
             changes=ChangeFeed(self.change_log, session),
         )
-        services.extra["intents"] = intents
         return services
 
     def _phone_region(self) -> str:
