@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from alko_desk.storage.clients_repo import client_part
 from alko_desk.storage.mongo import Store, repository
+from alko_desk.storage.records import id_part as client_part  # the same spread as clients
 
 COLLECTION = "client_documents"
 SETTINGS_ID = "document_storage"
