@@ -143,7 +143,8 @@ class AppContext:
         self.document_store_override = None  # tests and benchmarks: a store of their own
         self.document_upload_timeout = 15.0  # seconds before an upload waits in the outbox
         self.invoices_repo = InvoiceRepository(store)
-        self.deal_source: DealSource | None = None  # the deals adapter, once deals exist
+        # None: each session's own DealInvoiceSource (services_for); tests may set one
+        self.deal_source: DealSource | None = None
 
     def services_for(self, session: Session) -> SessionServices:
         services = self._core_services_for(session)
@@ -159,7 +160,19 @@ class AppContext:
             session,
         )
         services.extra["documents"] = self.documents_for(session, services.clients)
+        self._invoice_from_deals(services)
         return services
+
+    def _invoice_from_deals(self, services: SessionServices) -> None:
+        """Invoices issue from this session's deals; the client's address is read through
+        its ClientService (the caller's permission, audited as a client read)."""
+        from alko_desk.services.deal_invoicing import DealInvoiceSource
+
+        invoices = services.invoices
+        source = self.deal_source or DealInvoiceSource(
+            services.deals, services.clients, invoices.new_draft, self.clock
+        )
+        invoices.use_deals(source)
 
     def _currency(self) -> str:
         profile = self.organisation_repo.profile()
@@ -219,6 +232,7 @@ class AppContext:
                 self.clock,
                 session,
                 self.deal_source,
+                changes=self.change_log,
             ),
             changes=ChangeFeed(self.change_log, session),
         )
@@ -240,16 +254,24 @@ class AppContext:
             self.services_for(session).vehicles.recover_imports()
         except Exception:
             logging.getLogger(__name__).exception("finishing interrupted stock work failed")
-        done = self.finish_interrupted_invoices()
+        done = self.finish_interrupted_invoices(session)
         try:
             return done + self.services_for(session).clients.recover_pending()
         except Exception:
             logging.getLogger(__name__).exception("finishing interrupted work failed")
             return done
 
-    def finish_interrupted_invoices(self) -> int:
-        """Invoices a crash left after their number was taken: PDF, hash, links (invoicing.py)."""
+    def finish_interrupted_invoices(self, session: Session | None = None) -> int:
+        """Invoices a crash left after their number was taken: PDF, hash, links (invoicing.py).
+
+        Those of deals are finished only with a session that may invoice deals (finance):
+        the deal's side goes through that session's deal service.
+        """
+        from alko_desk.models.users import Permission
+
         try:
+            if session is not None and session.can(Permission.INVOICE_WRITE):
+                return self.services_for(session).invoices.finish_interrupted()
             return InvoiceRecovery(self.invoices_repo, self.audit_log, self.deal_source).run()
         except Exception:
             logging.getLogger(__name__).exception("finishing interrupted invoices failed")

@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol
 
+from alko_desk.models.changes import ChangeKind
 from alko_desk.models.company import CompanyProfile
 from alko_desk.models.errors import (
     AlkoError,
@@ -57,6 +58,7 @@ from alko_desk.models.money import Money
 from alko_desk.models.users import Permission, Session
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.base import SessionService
+from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock
 from alko_desk.storage.invoices_repo import (
     InvoiceRepository,
@@ -75,7 +77,11 @@ PDF_PURPOSES = ("preview", "print", "save", "export")
 
 
 class DealSource(Protocol):
-    """What invoicing needs from deals: the one adapter to write when deals land."""
+    """What invoicing needs from deals (services/deal_invoicing.py `DealInvoiceSource`).
+
+    It may also have `invoice_credited(deal_id, invoice_number, credit_note)`, called
+    (idempotently) when the deal's invoice is credited in full.
+    """
 
     def draft_for(self, deal_id: str) -> InvoiceDraft:
         """The draft of an approved deal; raises AlkoError if it cannot be invoiced."""
@@ -198,14 +204,38 @@ class InvoiceCompletion:
                 pdf = render_document(invoice, settings)
                 stored = self._repo.store_pdf(number, pdf, sha256(pdf))
             invoice = replace(invoice, pdf_sha256=stored)
+        if invoice.draft.deal_id and self._deals is None:
+            # The deal's side needs a session that may invoice deals: a finance desk's
+            # login (or the next issue) finishes it. Nothing is written before that.
+            raise DealsUnavailable(number)
         if invoice.corrects:
             self._repo.add_credit_note(invoice.corrects.number, number)
+            if invoice.draft.deal_id:
+                self._deal_credited(invoice.corrects.number, invoice.draft.deal_id, number)
         if invoice.draft.deal_id and invoice.kind is DocumentKind.INVOICE:
-            if self._deals:
-                self._deals.mark_invoiced(invoice.draft.deal_id, number)
+            self._deals.mark_invoiced(invoice.draft.deal_id, number)
             self._repo.close_request(invoice.draft.deal_id, number)
         self._repo.finish(number, invoice.pdf_sha256)
         return invoice
+
+    def _deal_credited(self, original_number: str, deal_id: str, credit_note: str) -> None:
+        """The deal of an invoice credited in full goes back to before invoicing."""
+        reopen = getattr(self._deals, "invoice_credited", None)
+        original = self._repo.get(original_number)
+        if reopen is None or original is None:
+            return
+        gross = invoice_from_doc(original).totals.gross
+        credited = Money.zero(gross.currency)
+        for note_number in original.get("credit_notes", []):
+            note = self._repo.get(note_number)
+            if note is not None:
+                credited += invoice_from_doc(note).totals.gross
+        if credited >= gross:
+            reopen(deal_id, original_number, credit_note)
+
+
+class DealsUnavailable(Exception):
+    """An invoice of a deal is completed only where the deals adapter is at hand."""
 
 
 class InvoiceRecovery:
@@ -237,6 +267,8 @@ class InvoiceRecovery:
                     {"after": "interruption", "pdf_sha256": invoice.pdf_sha256},
                 )
                 done += 1
+            except DealsUnavailable:
+                log.info("invoice %s waits for a finance login to finish its deal", number)
             except Exception:
                 log.exception("could not complete invoice %s", number)
         return done
@@ -254,12 +286,26 @@ class InvoicingService(SessionService):
         clock: Clock,
         session: Session,
         deals: DealSource | None = None,
+        changes: ChangeLog | None = None,
     ) -> None:
         super().__init__(session, audit, clock)
         self._repo = repo
         self._org = organisation
         self._deals = deals
         self._completion = InvoiceCompletion(repo, audit, deals)
+        self._changes = changes
+
+    def use_deals(self, deals: DealSource) -> None:
+        """Issue from real deals (bootstrap builds the adapter over this session's services)."""
+        self._deals = deals
+        self._completion = InvoiceCompletion(self._repo, self._audit, deals)
+
+    def _announce(self, entity: str, kind: ChangeKind, ids: tuple[str, ...]) -> None:
+        if self._changes is not None:
+            try:
+                self._changes.announce(entity, kind, ids)
+            except Exception:  # the write is done; a missed announcement only delays screens
+                log.exception("could not announce a change of %s", entity)
 
     def finish_interrupted(self) -> int:
         """Completes invoices a crashed desk left after their insert (also run at login)."""
@@ -330,6 +376,9 @@ class InvoicingService(SessionService):
                 "pdf_sha256": invoice.pdf_sha256,
             },
         )
+        self._announce("invoices", ChangeKind.ADDED, (invoice.number,))
+        if draft.deal_id:
+            self._announce("deals", ChangeKind.UPDATED, (draft.deal_id,))
         return invoice
 
     def issue_for_deal(self, deal_id: str) -> Invoice:
@@ -440,6 +489,9 @@ class InvoicingService(SessionService):
                 "pdf_sha256": note.pdf_sha256,
             },
         )
+        self._announce("invoices", ChangeKind.ADDED, (note.number, number))
+        if original.draft.deal_id:
+            self._announce("deals", ChangeKind.UPDATED, (original.draft.deal_id,))
         return note
 
     @contextlib.contextmanager
@@ -653,6 +705,8 @@ class InvoicingService(SessionService):
                 "kind": payment.kind.value,
             },
         )
+        self._announce("payments", ChangeKind.ADDED, (payment.id,))
+        self._announce("invoices", ChangeKind.UPDATED, (number,))
         return payment
 
     def record_refund(
@@ -690,6 +744,8 @@ class InvoicingService(SessionService):
             credit_note,
             {"entry": payment.id, "amount": str(amount), "method": method.value},
         )
+        self._announce("payments", ChangeKind.ADDED, (payment.id,))
+        self._announce("invoices", ChangeKind.UPDATED, (original.number, credit_note))
         return payment
 
     def _check_amount(self, amount: Money, invoice: Invoice) -> None:
