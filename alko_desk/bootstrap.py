@@ -20,7 +20,12 @@ from alko_desk.services.clock import Clock, SystemClock
 from alko_desk.services.deal_calc import compute as compute_deal
 from alko_desk.services.deals import DealService
 from alko_desk.services.intents import IntentLog
-from alko_desk.services.invoicing import DealSource, InvoiceRecovery, InvoicingService
+from alko_desk.services.invoicing import (
+    DealSource,
+    InvoiceIndexer,
+    InvoiceRecovery,
+    InvoicingService,
+)
 from alko_desk.services.settings import SettingsService
 from alko_desk.services.setup import SetupService
 from alko_desk.services.users import UserAdminService
@@ -36,7 +41,11 @@ from alko_desk.storage.clients_repo import (
 from alko_desk.storage.deals_repo import DealRepository
 from alko_desk.storage.embedded import EmbeddedServer
 from alko_desk.storage.intents_repo import IntentRepository
-from alko_desk.storage.invoices_repo import InvoiceRepository
+from alko_desk.storage.invoices_repo import (
+    InvoiceListRepository,
+    InvoiceRepository,
+    PaymentListRepository,
+)
 from alko_desk.storage.mongo import Store, connect
 from alko_desk.storage.organisation_repo import OrganisationRepository
 from alko_desk.storage.schema import ensure_schema
@@ -143,6 +152,8 @@ class AppContext:
         self.document_store_override = None  # tests and benchmarks: a store of their own
         self.document_upload_timeout = 15.0  # seconds before an upload waits in the outbox
         self.invoices_repo = InvoiceRepository(store)
+        self.invoice_list_repo = InvoiceListRepository(store)
+        self.payment_list_repo = PaymentListRepository(store)
         # None: each session's own DealInvoiceSource (services_for); tests may set one
         self.deal_source: DealSource | None = None
 
@@ -233,6 +244,8 @@ class AppContext:
                 session,
                 self.deal_source,
                 changes=self.change_log,
+                invoice_list=self.invoice_list_repo,
+                payment_list=self.payment_list_repo,
             ),
             changes=ChangeFeed(self.change_log, session),
         )
@@ -272,7 +285,12 @@ class AppContext:
         try:
             if session is not None and session.can(Permission.INVOICE_WRITE):
                 return self.services_for(session).invoices.finish_interrupted()
-            return InvoiceRecovery(self.invoices_repo, self.audit_log, self.deal_source).run()
+            indexer = InvoiceIndexer(
+                self.invoices_repo, self.invoice_list_repo, self.payment_list_repo
+            )
+            return InvoiceRecovery(
+                self.invoices_repo, self.audit_log, self.deal_source, indexer
+            ).run()
         except Exception:
             logging.getLogger(__name__).exception("finishing interrupted invoices failed")
             return 0

@@ -43,17 +43,20 @@ from alko_desk.models.invoices import (
     InvoiceLine,
     InvoiceRef,
     InvoiceRequest,
+    InvoiceRow,
     InvoiceSettings,
     InvoiceStatus,
     Party,
     Payment,
     PaymentKind,
     PaymentMethod,
+    PaymentRow,
     VatCategory,
     account_status,
     compute_totals,
     credit_lines,
 )
+from alko_desk.models.listing import Page, PageRequest
 from alko_desk.models.money import Money
 from alko_desk.models.users import Permission, Session
 from alko_desk.services.audit import AuditLog
@@ -61,7 +64,11 @@ from alko_desk.services.base import SessionService
 from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock
 from alko_desk.storage.invoices_repo import (
+    OPEN_PREFIX,
+    STATUS_ORDER,
+    InvoiceListRepository,
     InvoiceRepository,
+    PaymentListRepository,
     invoice_from_doc,
     invoice_to_doc,
     ledger_id,
@@ -168,6 +175,95 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# ----------------------------------------------------------------------------- list index
+
+
+class InvoiceIndexer:
+    """Keeps the invoice and payment lists (storage/app_index.py) in step with the documents.
+
+    Rows are derived from the stored invoice, its credit notes and its ledger (all `_id`
+    lookups), so a put is idempotent and recovery can repeat it.
+    """
+
+    def __init__(
+        self,
+        repo: InvoiceRepository,
+        invoices: InvoiceListRepository | None,
+        payments: PaymentListRepository | None,
+    ) -> None:
+        self._repo = repo
+        self._invoices = invoices
+        self._payments = payments
+
+    def put(self, number: str) -> None:
+        """The row of an invoice or credit note (and of the invoice a credit note corrects)."""
+        if self._invoices is None:
+            return
+        doc = self._repo.get(number)
+        if doc is None:
+            return
+        invoice = invoice_from_doc(doc)
+        if invoice.is_credit_note:
+            zero = Money.zero(invoice.currency)
+            self._invoices.put(
+                InvoiceRow(
+                    invoice.number,
+                    invoice.kind,
+                    invoice.issue_date,
+                    invoice.due_date,
+                    invoice.draft.customer.name,
+                    invoice.draft.deal_id,
+                    invoice.totals.gross,
+                    zero,
+                    zero,
+                    InvoiceStatus.CREDITED,
+                    invoice.corrects.number,
+                )
+            )
+            self.put(invoice.corrects.number)
+            return
+        zero = Money.zero(invoice.currency)
+        credited = zero
+        for note_number in doc.get("credit_notes", []):
+            note = self._repo.get(note_number)
+            if note is not None:
+                credited += invoice_from_doc(note).totals.gross
+        payments = [payment_from_doc(e) for e in self._repo.ledger(number)]
+        paid = sum((p.amount for p in payments if p.kind is not PaymentKind.REFUND), zero)
+        refunded = sum((p.amount for p in payments if p.kind is PaymentKind.REFUND), zero)
+        # as of the due date: overdue is decided when the row is read
+        status = account_status(invoice, credited, paid, refunded, invoice.due_date)
+        balance = invoice.totals.due - credited - paid + refunded
+        self._invoices.put(
+            InvoiceRow(
+                invoice.number,
+                invoice.kind,
+                invoice.issue_date,
+                invoice.due_date,
+                invoice.draft.customer.name,
+                invoice.draft.deal_id,
+                invoice.totals.gross,
+                paid,
+                balance,
+                status,
+            )
+        )
+        if self._payments is not None and payments:
+            self._payments.put_many(
+                PaymentRow(
+                    p.id,
+                    p.invoice_number,
+                    p.kind,
+                    p.method,
+                    p.amount,
+                    p.paid_on,
+                    p.reference,
+                    p.credit_note,
+                )
+                for p in payments
+            )
+
+
 # ----------------------------------------------------------------------------- completion
 
 
@@ -179,11 +275,16 @@ class InvoiceCompletion:
     """
 
     def __init__(
-        self, repo: InvoiceRepository, audit: AuditLog, deals: DealSource | None = None
+        self,
+        repo: InvoiceRepository,
+        audit: AuditLog,
+        deals: DealSource | None = None,
+        indexer: InvoiceIndexer | None = None,
     ) -> None:
         self._repo = repo
         self._audit = audit
         self._deals = deals
+        self._indexer = indexer
 
     def complete(
         self, number: str, settings: InvoiceSettings, just_inserted: Invoice | None = None
@@ -216,6 +317,8 @@ class InvoiceCompletion:
             self._deals.mark_invoiced(invoice.draft.deal_id, number)
             self._repo.close_request(invoice.draft.deal_id, number)
         self._repo.finish(number, invoice.pdf_sha256)
+        if self._indexer is not None:
+            self._indexer.put(number)
         return invoice
 
     def _deal_credited(self, original_number: str, deal_id: str, credit_note: str) -> None:
@@ -246,10 +349,11 @@ class InvoiceRecovery:
         repo: InvoiceRepository,
         audit: AuditLog,
         deals: DealSource | None = None,
+        indexer: InvoiceIndexer | None = None,
     ) -> None:
         self._repo = repo
         self._audit = audit
-        self._completion = InvoiceCompletion(repo, audit, deals)
+        self._completion = InvoiceCompletion(repo, audit, deals, indexer)
 
     def run(self) -> int:
         numbers = self._repo.incomplete()
@@ -287,18 +391,23 @@ class InvoicingService(SessionService):
         session: Session,
         deals: DealSource | None = None,
         changes: ChangeLog | None = None,
+        invoice_list: InvoiceListRepository | None = None,
+        payment_list: PaymentListRepository | None = None,
     ) -> None:
         super().__init__(session, audit, clock)
         self._repo = repo
         self._org = organisation
         self._deals = deals
-        self._completion = InvoiceCompletion(repo, audit, deals)
         self._changes = changes
+        self._invoice_list = invoice_list
+        self._payment_list = payment_list
+        self._indexer = InvoiceIndexer(repo, invoice_list, payment_list)
+        self._completion = InvoiceCompletion(repo, audit, deals, self._indexer)
 
     def use_deals(self, deals: DealSource) -> None:
         """Issue from real deals (bootstrap builds the adapter over this session's services)."""
         self._deals = deals
-        self._completion = InvoiceCompletion(self._repo, self._audit, deals)
+        self._completion = InvoiceCompletion(self._repo, self._audit, deals, self._indexer)
 
     def _announce(self, entity: str, kind: ChangeKind, ids: tuple[str, ...]) -> None:
         if self._changes is not None:
@@ -309,7 +418,7 @@ class InvoicingService(SessionService):
 
     def finish_interrupted(self) -> int:
         """Completes invoices a crashed desk left after their insert (also run at login)."""
-        return InvoiceRecovery(self._repo, self._audit, self._deals).run()
+        return InvoiceRecovery(self._repo, self._audit, self._deals, self._indexer).run()
 
     # settings and drafts ---------------------------------------------------------
 
@@ -619,6 +728,81 @@ class InvoicingService(SessionService):
         )
         return out
 
+    # the lists (app-kept index) --------------------------------------------------------
+
+    INVOICE_SORTS = ("number", "issue_date", "status", "balance")
+    INVOICE_FILTERS = ("open", "overdue")  # PageRequest.filters["status"]
+    PAYMENT_SORTS = ("paid_on", "invoice", "amount")
+
+    def list_page(self, request: PageRequest) -> Page[InvoiceRow]:
+        """A page of invoices and credit notes in a declared sort; with
+        `filters={"status": "open"}` (or "overdue") only the invoices still to be paid."""
+        self._require(Permission.INVOICE_READ, "read invoices")
+        sort = request.sort or self.INVOICE_SORTS[0]
+        if sort not in self.INVOICE_SORTS:
+            raise ValidationError(f"Invoices cannot be sorted by {request.sort}.")
+        wanted = (request.filters or {}).get("status", "")
+        if wanted and wanted not in self.INVOICE_FILTERS:
+            raise ValidationError(f"Invoices cannot be filtered by “{wanted}”.")
+        lists = self._lists()
+        start, count = max(0, request.start), max(0, request.count)
+        if not wanted:
+            rows = lists.page(sort, start, count, request.descending)
+            return Page(tuple(self._as_of_today(r) for r in rows), lists.count(), start)
+        rows = self._open_rows()
+        if wanted == "overdue":
+            rows = [r for r in rows if r.status is InvoiceStatus.OVERDUE]
+        rows.sort(key=_invoice_order(sort), reverse=request.descending)
+        return Page(tuple(rows[start : start + count]), len(rows), start)
+
+    def open_totals(self) -> dict[str, Money]:
+        """Balances of the open, partly paid and overdue invoices, per status and in all."""
+        self._require(Permission.INVOICE_READ, "read invoices")
+        totals: dict[str, Money] = {}
+        for row in sorted(self._open_rows(), key=lambda r: r.status.value):
+            for key in (row.status.value, "total"):
+                totals[key] = totals.get(key, Money.zero(row.currency)) + row.balance
+        return totals
+
+    def payments_page(self, request: PageRequest) -> Page[PaymentRow]:
+        """A page of payments, overpayments and refunds, newest first by default."""
+        self._require(Permission.PAYMENT_READ, "read payments")
+        sort = request.sort or self.PAYMENT_SORTS[0]
+        if sort not in self.PAYMENT_SORTS:
+            raise ValidationError(f"Payments cannot be sorted by {request.sort}.")
+        if self._payment_list is None:
+            raise AlkoError("The payment list is not available.")
+        start = max(0, request.start)
+        rows = self._payment_list.page(sort, start, max(0, request.count), request.descending)
+        return Page(tuple(rows), self._payment_list.count(), start)
+
+    def rebuild_lists(self) -> int:
+        """Indexes every invoice again (after an upgrade); returns how many."""
+        self._require(Permission.INVOICE_WRITE, "rebuild the invoice list")
+        numbers = [d["_id"] for d in self._repo.all()]
+        for number in numbers:
+            self._indexer.put(number)
+        self._announce("invoices", ChangeKind.MANY, ())
+        self._announce("payments", ChangeKind.MANY, ())
+        return len(numbers)
+
+    def _lists(self) -> InvoiceListRepository:
+        if self._invoice_list is None:
+            raise AlkoError("The invoice list is not available.")
+        return self._invoice_list
+
+    def _open_rows(self) -> list[InvoiceRow]:
+        lists = self._lists()
+        total = lists.count("due", OPEN_PREFIX)
+        rows = lists.page("due", 0, total, within=OPEN_PREFIX)
+        return [self._as_of_today(r) for r in rows]
+
+    def _as_of_today(self, row: InvoiceRow) -> InvoiceRow:
+        late = self._clock.now().date() > row.due_date and row.balance.amount > 0
+        if late and row.status in (InvoiceStatus.OPEN, InvoiceStatus.PARTLY_PAID):
+            return replace(row, status=InvoiceStatus.OVERDUE)
+        return row
+
     def open_items(self) -> tuple[list[InvoiceAccount], dict[str, Money]]:
         """Open, partly paid and overdue invoices, oldest due first, with balance totals per status."""
         accounts = [
@@ -705,6 +889,7 @@ class InvoicingService(SessionService):
                 "kind": payment.kind.value,
             },
         )
+        self._indexer.put(number)
         self._announce("payments", ChangeKind.ADDED, (payment.id,))
         self._announce("invoices", ChangeKind.UPDATED, (number,))
         return payment
@@ -744,6 +929,7 @@ class InvoicingService(SessionService):
             credit_note,
             {"entry": payment.id, "amount": str(amount), "method": method.value},
         )
+        self._indexer.put(original.number)
         self._announce("payments", ChangeKind.ADDED, (payment.id,))
         self._announce("invoices", ChangeKind.UPDATED, (original.number, credit_note))
         return payment
@@ -800,6 +986,17 @@ class InvoicingService(SessionService):
         data = render_receipt_pdf(payment, invoice, balance, self.settings())
         self._audit.record(self.actor, "payment.receipt", payment_id)
         return data
+
+
+def _invoice_order(sort: str):
+    """The service's order for open rows it holds (the same as the index's keys)."""
+    if sort == "issue_date":
+        return lambda r: (r.issue_date, r.number)
+    if sort == "status":
+        return lambda r: (STATUS_ORDER[r.status], r.number)
+    if sort == "balance":
+        return lambda r: (r.balance.amount, r.number)
+    return lambda r: r.number
 
 
 def parse_amount(text: str, currency: str) -> Money:
