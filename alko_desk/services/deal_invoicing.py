@@ -81,7 +81,8 @@ def draft_from_deal(deal: Any) -> tuple[list[InvoiceLine], tuple[Deposit, ...], 
             )
     deposits = ()
     if terms.deposit:
-        deposits = (Deposit(terms.deposit, deal.created_at.date(), f"deal {deal.id}"),)
+        # no reference: the invoice names the deal already, and the totals column is narrow
+        deposits = (Deposit(terms.deposit, deal.created_at.date()),)
     if terms.trade_in is not None and figures.trade_in_equity:
         notes.append(
             f"Trade-in {terms.trade_in.description} (VIN {terms.trade_in.vin}): "

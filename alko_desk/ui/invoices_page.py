@@ -132,9 +132,7 @@ class InvoicesModel(PagedTableModel[InvoiceRow]):
         if column is InvoiceColumn.TOTAL:
             return ("-" if row.is_credit_note else "") + _amount(row.gross)
         if row.is_credit_note:
-            if column is InvoiceColumn.STATUS:
-                return _tr("InvoicesModel", "credit note for %s") % row.corrects
-            return ""
+            return _tr("InvoicesModel", "credit note") if column is InvoiceColumn.STATUS else ""
         if column is InvoiceColumn.PAID:
             return _amount(row.paid)
         if column is InvoiceColumn.BALANCE:
@@ -146,6 +144,8 @@ class InvoicesModel(PagedTableModel[InvoiceRow]):
             if column in self.RIGHT:
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             return None
+        if role == Qt.ItemDataRole.ToolTipRole and row.is_credit_note:
+            return _tr("InvoicesModel", "Credit note for %s") % row.corrects
         return super().cell(row, column, role)
 
 
@@ -293,11 +293,23 @@ class InvoicesPage(QWidget):
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(InvoiceColumn.CUSTOMER, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((InvoiceColumn.NUMBER, 150), (InvoiceColumn.ISSUED, 90)):
-            self.table.setColumnWidth(column, width)
+        header.setMinimumSectionSize(40)
+        fm, pad = self.table.fontMetrics(), 14
+        for column, sample in (
+            (InvoiceColumn.NUMBER, "ALKO-CN-2026-000000"),
+            (InvoiceColumn.ISSUED, "2026-12-31"),
+            (InvoiceColumn.TOTAL, "-00,000.00 EUR"),
+            (InvoiceColumn.PAID, "00,000.00 EUR"),
+            (InvoiceColumn.BALANCE, "-00,000.00 EUR"),
+            (InvoiceColumn.STATUS, "partly paid"),
+        ):
+            header_text = column.header
+            width = max(fm.horizontalAdvance(sample), fm.horizontalAdvance(header_text) + 12)
+            self.table.setColumnWidth(column, width + pad)
         self.table.verticalHeader().hide()
         bind_header(self.table, self.model)
         self.anchor = ViewAnchor(self.table, self.model)
@@ -322,9 +334,9 @@ class InvoicesPage(QWidget):
         left_layout.addWidget(self.totals)
         splitter.addWidget(left)
         splitter.addWidget(self.pdf_view)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        splitter.setSizes([600, 400])
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([860, 340])
         layout.addWidget(splitter, 1)
 
         buttons = QHBoxLayout()
@@ -390,9 +402,14 @@ class InvoicesPage(QWidget):
         self._refresh_timer.start()
 
     def _refresh_stale(self) -> None:
-        if self.stale:
+        if self.stale and self.isVisible():  # a hidden page refreshes when shown again
             self.stale = False
             self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.stale:
+            self._refresh_timer.start()
 
     def _unsubscribe(self, changes: ChangeWatcher) -> None:
         for entity in WATCHED:

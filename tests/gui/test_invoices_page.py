@@ -227,3 +227,32 @@ def test_finance_flow_from_a_saved_deal_to_a_credited_payment(
     ]
     for expected in ("client.viewed", "invoice.issued", "invoice.preview", "invoice.print"):
         assert expected in actions
+
+
+def test_finance_desk_invoices_screen_at_1366x768(
+    qtbot, open_main, context, make_user, issued, finance_session, shots
+):
+    from tests.gui.layout_checks import clipped, overlaps
+
+    sam, deal = client_with_deal(context, make_user, first="Željko", last="Kovačević-Horvat")
+    invoicing = context.services_for(finance_session).invoices
+    invoice = invoicing.issue_for_deal(deal.id)
+    invoicing.record_payment(invoice.number, Money.of("2500"), PaymentMethod.CARD)
+    invoicing.credit(issued[0].number, "price corrected", Money.of("300"))
+    window = open_main(finance_session)
+    window.resize(1366, 768)
+    page = window.show_section("invoices")
+    qtbot.waitUntil(lambda: page.model.rowCount() == 4 and not page.loading, timeout=15_000)
+    page.select(invoice.number)
+    qtbot.waitUntil(lambda: page.pdf_document.status() == QPdfDocument.Status.Ready, timeout=15_000)
+    qtbot.wait(1500)  # QPdfView renders its pages in the background
+    window.grab().save(str(shots / "finance-1366-invoices.png"))
+    fm = page.table.fontMetrics()
+    for row in range(page.model.rowCount()):  # every cell's text fits (names may elide)
+        for column in range(page.model.columnCount()):
+            text = page.model.index(row, column).data() or ""
+            if column != InvoiceColumn.CUSTOMER:
+                assert fm.horizontalAdvance(text) < page.table.columnWidth(column), text
+    assert page.table.columnWidth(InvoiceColumn.CUSTOMER) >= fm.horizontalAdvance("Пётр Петров")
+    assert clipped(page) == [], clipped(page)
+    assert overlaps(page) == [], overlaps(page)
