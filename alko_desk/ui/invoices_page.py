@@ -275,7 +275,7 @@ class InvoicesPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 16)
         top = QHBoxLayout()
-        top.addWidget(heading(self.tr("Invoices")))
+        top.addWidget(heading(self.tr("Payments: open invoices") if only else self.tr("Invoices")))
         top.addStretch(1)
         self.filter = QComboBox()
         self.filter.addItem(self.tr("All invoices and credit notes"), "")

@@ -256,3 +256,18 @@ def test_finance_desk_invoices_screen_at_1366x768(
     assert page.table.columnWidth(InvoiceColumn.CUSTOMER) >= fm.horizontalAdvance("Пётр Петров")
     assert clipped(page) == [], clipped(page)
     assert overlaps(page) == [], overlaps(page)
+
+
+def test_payments_section_lists_open_invoices_only(
+    qtbot, open_main, finance_session, issued, context
+):
+    invoicing = context.services_for(finance_session).invoices
+    invoicing.record_payment(issued[1].number, Money.of("30000"), PaymentMethod.CASH)
+    window = open_main(finance_session)
+    page = window.show_section("payments")
+    qtbot.waitUntil(lambda: page.model.ever_loaded and not page.loading, timeout=15_000)
+    assert page.filter.currentData() == "open"
+    assert [page.model.row(r).number for r in range(page.model.rowCount())] == [issued[0].number]
+    assert "30,000.00 EUR" in page.totals.text()
+    page.filter.setCurrentIndex(page.filter.findData(""))
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2 and not page.loading, timeout=15_000)
