@@ -22,6 +22,11 @@ class AuditCategory(StrEnum):
     CLIENT = "client."
     FRAUD = "fraud."
     REVIEW = "review."
+    DEAL = "deal."
+    VEHICLE = "vehicle."
+    DOCUMENT = "document."
+    INVOICE = "invoice."
+    PAYMENT = "payment."
 
     @property
     def label(self) -> str:
@@ -40,6 +45,11 @@ _CATEGORY_LABELS = {
     AuditCategory.CLIENT: "Clients",
     AuditCategory.FRAUD: "Possible fraud",
     AuditCategory.REVIEW: "Reviews of flagged entries",
+    AuditCategory.DEAL: "Deals",
+    AuditCategory.VEHICLE: "Vehicles",
+    AuditCategory.DOCUMENT: "ID documents",
+    AuditCategory.INVOICE: "Invoices",
+    AuditCategory.PAYMENT: "Payments",
 }
 
 
@@ -83,6 +93,46 @@ class AuditAction(StrEnum):
     CLIENT_PRINTED = "client.printed"
     FRAUD_IDENTITY_CONFLICT = "fraud.identity_conflict"
     REVIEW_DONE = "review.done"
+    # deals, vehicles, ID documents, invoices and payments (issues 9, 10, 11)
+    DEAL_CREATED = "deal.created"
+    DEAL_UPDATED = "deal.updated"
+    DEAL_RESERVED = "deal.reserved"
+    DEAL_APPROVED = "deal.approved"
+    DEAL_REJECTED = "deal.rejected"
+    DEAL_INVOICED = "deal.invoiced"
+    DEAL_INVOICE_CREDITED = "deal.invoice_credited"
+    DEAL_CANCELLED = "deal.cancelled"
+    DEAL_DELIVERY_SCHEDULED = "deal.delivery_scheduled"
+    DEAL_HANDOVER_RECORDED = "deal.handover_recorded"
+    DEAL_DELIVERED = "deal.delivered"
+    DEAL_CERTIFICATE_PRINTED = "deal.certificate_printed"
+    DEAL_RESERVATION_LAPSED = "deal.reservation_lapsed"
+    VEHICLE_ADDED = "vehicle.added"
+    VEHICLE_EDITED = "vehicle.edited"
+    VEHICLE_IMPORTED = "vehicle.imported"
+    VEHICLE_IMPORT_CANCELLED = "vehicle.import_cancelled"
+    VEHICLE_IMPORT_UNDONE = "vehicle.import_undone"
+    DOCUMENT_ADDED = "document.added"
+    DOCUMENT_DELETED = "document.deleted"
+    DOCUMENT_EXPORTED = "document.exported"
+    DOCUMENT_LISTED = "document.listed"
+    DOCUMENT_MIGRATED = "document.migrated"
+    DOCUMENT_ORPHANS_REMOVED = "document.orphans_removed"
+    DOCUMENT_VIEWED = "document.viewed"
+    INVOICE_ISSUED = "invoice.issued"
+    INVOICE_COMPLETED = "invoice.completed"
+    INVOICE_CREDITED = "invoice.credited"
+    INVOICE_REQUESTED = "invoice.requested"
+    INVOICE_TAMPERED = "invoice.tampered"
+    INVOICE_PREVIEW = "invoice.preview"
+    INVOICE_PRINT = "invoice.print"
+    INVOICE_SAVE = "invoice.save"
+    INVOICE_EXPORT = "invoice.export"
+    PAYMENT_RECORDED = "payment.recorded"
+    PAYMENT_REFUNDED = "payment.refunded"
+    PAYMENT_RECEIPT = "payment.receipt"
+    SETTINGS_DEALS_CHANGED = "settings.deals_changed"
+    SETTINGS_INVOICES_CHANGED = "settings.invoices_changed"
 
     @property
     def label(self) -> str:
@@ -134,6 +184,45 @@ _ACTION_LABELS = {
     AuditAction.CLIENT_PRINTED: "Client card printed",
     AuditAction.FRAUD_IDENTITY_CONFLICT: "Same ID number under another name",
     AuditAction.REVIEW_DONE: "Flagged entry reviewed",
+    AuditAction.DEAL_CREATED: "Deal saved",
+    AuditAction.DEAL_UPDATED: "Deal terms changed",
+    AuditAction.DEAL_RESERVED: "Vehicle reserved for a deal",
+    AuditAction.DEAL_APPROVED: "Deal discount approved",
+    AuditAction.DEAL_REJECTED: "Deal discount rejected",
+    AuditAction.DEAL_INVOICED: "Deal invoiced",
+    AuditAction.DEAL_INVOICE_CREDITED: "Deal reopened: its invoice credited in full",
+    AuditAction.DEAL_CANCELLED: "Deal cancelled",
+    AuditAction.DEAL_DELIVERY_SCHEDULED: "Delivery planned",
+    AuditAction.DEAL_HANDOVER_RECORDED: "Handover checklist recorded",
+    AuditAction.DEAL_DELIVERED: "Vehicle delivered",
+    AuditAction.DEAL_CERTIFICATE_PRINTED: "Handover certificate printed",
+    AuditAction.DEAL_RESERVATION_LAPSED: "Reservation lapsed",
+    AuditAction.VEHICLE_ADDED: "Vehicle added",
+    AuditAction.VEHICLE_EDITED: "Vehicle edited",
+    AuditAction.VEHICLE_IMPORTED: "Vehicles imported",
+    AuditAction.VEHICLE_IMPORT_CANCELLED: "Vehicle import cancelled",
+    AuditAction.VEHICLE_IMPORT_UNDONE: "Vehicle import undone",
+    AuditAction.DOCUMENT_ADDED: "ID document added",
+    AuditAction.DOCUMENT_DELETED: "ID document deleted",
+    AuditAction.DOCUMENT_EXPORTED: "ID document exported",
+    AuditAction.DOCUMENT_LISTED: "ID documents listed",
+    AuditAction.DOCUMENT_MIGRATED: "ID documents moved to another store",
+    AuditAction.DOCUMENT_ORPHANS_REMOVED: "Orphaned document files removed",
+    AuditAction.DOCUMENT_VIEWED: "ID document viewed",
+    AuditAction.INVOICE_ISSUED: "Invoice issued",
+    AuditAction.INVOICE_COMPLETED: "Interrupted invoice completed",
+    AuditAction.INVOICE_CREDITED: "Credit note issued",
+    AuditAction.INVOICE_REQUESTED: "Invoice requested",
+    AuditAction.INVOICE_TAMPERED: "Stored invoice PDF found altered",
+    AuditAction.INVOICE_PREVIEW: "Invoice previewed",
+    AuditAction.INVOICE_PRINT: "Invoice printed",
+    AuditAction.INVOICE_SAVE: "Invoice saved as PDF",
+    AuditAction.INVOICE_EXPORT: "Invoice exported",
+    AuditAction.PAYMENT_RECORDED: "Payment recorded",
+    AuditAction.PAYMENT_REFUNDED: "Refund recorded",
+    AuditAction.PAYMENT_RECEIPT: "Payment receipt printed",
+    AuditAction.SETTINGS_DEALS_CHANGED: "Deal settings changed",
+    AuditAction.SETTINGS_INVOICES_CHANGED: "Invoice settings changed",
 }
 
 

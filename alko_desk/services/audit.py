@@ -281,5 +281,5 @@ class AuditService:
         if note.strip():
             details["note"] = note.strip()
         return self._log.record(
-            self._session.user.username, REVIEWED_ACTION, f"audit:{int(seq)}", details
+            self._session.user.username, AuditAction.REVIEW_DONE, f"audit:{int(seq)}", details
         )
