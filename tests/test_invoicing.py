@@ -342,3 +342,18 @@ def test_invoice_list_pages_sorts_and_filters_through_the_list_index(context, fi
     assert [p.id for p in payments.rows] == [f"{second.number}/1", f"{third.number}/1"]
     entities = [c.entity for c in context.change_log.since(0).changes]
     assert entities.count("payments") == 2 and "invoices" in entities
+
+
+def test_invoices_issued_before_the_list_index_are_listed_after_the_next_login(
+    context, finance, store
+):
+    from alko_desk.models.listing import PageRequest
+
+    issued = [new_car_invoice(finance).number for _ in range(2)]
+    for name in store.db.list_collection_names():
+        if name.startswith("ix_invoices"):
+            store.db.drop_collection(name)  # as on a database from before the index
+    context.invoice_list_repo.clear_cache()
+    assert finance.list_page(PageRequest()).total == 0
+    finance.finish_interrupted()  # what a finance login runs
+    assert [r.number for r in finance.list_page(PageRequest()).rows] == issued

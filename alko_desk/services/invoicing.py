@@ -417,8 +417,13 @@ class InvoicingService(SessionService):
                 log.exception("could not announce a change of %s", entity)
 
     def finish_interrupted(self) -> int:
-        """Completes invoices a crashed desk left after their insert (also run at login)."""
-        return InvoiceRecovery(self._repo, self._audit, self._deals, self._indexer).run()
+        """Completes invoices a crashed desk left after their insert (also run at login);
+        builds the list index once for invoices issued before it existed."""
+        done = InvoiceRecovery(self._repo, self._audit, self._deals, self._indexer).run()
+        unlisted = self._invoice_list is not None and self._invoice_list.count() == 0
+        if unlisted and self._session.can(Permission.INVOICE_WRITE) and self._repo.all():
+            self.rebuild_lists()
+        return done
 
     # settings and drafts ---------------------------------------------------------
 
