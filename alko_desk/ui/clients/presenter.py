@@ -298,7 +298,6 @@ class ClientsPresenter:
         if not self.stale or not self._view.is_shown():
             return
         self.stale = False
-        self.rows.invalidate()
         _first, last = self._view.visible_rows()
         self.model.refresh(visible_end=max(last + 1, 0))
 
@@ -306,7 +305,6 @@ class ClientsPresenter:
         """F5: the list read again from the start, with its true total; the search kept."""
         self.stale = False
         self._refresh_timer.stop()
-        self.rows.invalidate()
         if self.search_text.strip() != self.model.query:
             self.search_now()
         else:
