@@ -21,7 +21,12 @@ from alko_desk.services.deal_calc import compute as compute_deal
 from alko_desk.services.deals import DealService
 from alko_desk.services.documents import DocumentService
 from alko_desk.services.intents import IntentLog
-from alko_desk.services.invoicing import DealSource, InvoiceRecovery, InvoicingService
+from alko_desk.services.invoicing import (
+    DealSource,
+    InvoiceIndexer,
+    InvoiceRecovery,
+    InvoicingService,
+)
 from alko_desk.services.settings import SettingsService
 from alko_desk.services.setup import SetupService
 from alko_desk.services.users import UserAdminService
@@ -37,7 +42,11 @@ from alko_desk.storage.clients_repo import (
 from alko_desk.storage.deals_repo import DealRepository
 from alko_desk.storage.embedded import EmbeddedServer
 from alko_desk.storage.intents_repo import IntentRepository
-from alko_desk.storage.invoices_repo import InvoiceRepository
+from alko_desk.storage.invoices_repo import (
+    InvoiceListRepository,
+    InvoiceRepository,
+    PaymentListRepository,
+)
 from alko_desk.storage.mongo import Store, connect
 from alko_desk.storage.organisation_repo import OrganisationRepository
 from alko_desk.storage.schema import ensure_schema
@@ -145,7 +154,10 @@ class AppContext:
         self.document_store_override = None  # tests and benchmarks: a store of their own
         self.document_upload_timeout = 15.0  # seconds before an upload waits in the outbox
         self.invoices_repo = InvoiceRepository(store)
-        self.deal_source: DealSource | None = None  # the deals adapter, once deals exist
+        self.invoice_list_repo = InvoiceListRepository(store)
+        self.payment_list_repo = PaymentListRepository(store)
+        # None: each session's own DealInvoiceSource (services_for); tests may set one
+        self.deal_source: DealSource | None = None
 
     def services_for(self, session: Session) -> SessionServices:
         # One intent log per session: every service registers its kinds' recovery handlers.
@@ -172,7 +184,19 @@ class AppContext:
             intents=intents,
         )
         services.documents = self.documents_for(session, services.clients)
+        self._invoice_from_deals(services)
         return services
+
+    def _invoice_from_deals(self, services: SessionServices) -> None:
+        """Invoices issue from this session's deals; the client's address is read through
+        its ClientService (the caller's permission, audited as a client read)."""
+        from alko_desk.services.deal_invoicing import DealInvoiceSource
+
+        invoices = services.invoices
+        source = self.deal_source or DealInvoiceSource(
+            services.deals, services.clients, invoices.new_draft, self.clock
+        )
+        invoices.use_deals(source)
 
     def _currency(self) -> str:
         profile = self.organisation_repo.profile()
@@ -230,6 +254,9 @@ class AppContext:
                 self.clock,
                 session,
                 self.deal_source,
+                changes=self.change_log,
+                invoice_list=self.invoice_list_repo,
+                payment_list=self.payment_list_repo,
             ),
             changes=ChangeFeed(self.change_log, session),
         )
@@ -252,17 +279,30 @@ class AppContext:
             self.services_for(session).vehicles.recover_imports()
         except Exception:
             logging.getLogger(__name__).exception("finishing interrupted stock work failed")
-        done = self.finish_interrupted_invoices()
+        done = self.finish_interrupted_invoices(session)
         try:
             return done + self.services_for(session).clients.recover_pending()
         except Exception:
             logging.getLogger(__name__).exception("finishing interrupted work failed")
             return done
 
-    def finish_interrupted_invoices(self) -> int:
-        """Invoices a crash left after their number was taken: PDF, hash, links (invoicing.py)."""
+    def finish_interrupted_invoices(self, session: Session | None = None) -> int:
+        """Invoices a crash left after their number was taken: PDF, hash, links (invoicing.py).
+
+        Those of deals are finished only with a session that may invoice deals (finance):
+        the deal's side goes through that session's deal service.
+        """
+        from alko_desk.models.users import Permission
+
         try:
-            return InvoiceRecovery(self.invoices_repo, self.audit_log, self.deal_source).run()
+            if session is not None and session.can(Permission.INVOICE_WRITE):
+                return self.services_for(session).invoices.finish_interrupted()
+            indexer = InvoiceIndexer(
+                self.invoices_repo, self.invoice_list_repo, self.payment_list_repo
+            )
+            return InvoiceRecovery(
+                self.invoices_repo, self.audit_log, self.deal_source, indexer
+            ).run()
         except Exception:
             logging.getLogger(__name__).exception("finishing interrupted invoices failed")
             return 0

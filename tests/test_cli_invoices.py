@@ -11,6 +11,7 @@ import pytest
 from alko_desk.models.users import Role
 from tests.invoice_data import NEW_CAR_VIN
 from tests.test_cli import alko
+from tests.vehicles_data import client_with_deal
 
 DRAFT = {
     "customer": {
@@ -104,8 +105,21 @@ def test_finance_issues_pays_credits_and_exports_from_the_command_line(
     assert "altered" in tampered.stderr
 
 
-def test_invoicing_a_deal_says_deals_are_not_available_yet(finance_env):
-    result = alko("invoice", "issue", "--deal", "D-1", "--as", "fiona", env=finance_env)
-    assert result.returncode == 1
-    assert "Deals are not available" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_finance_invoices_a_deal_from_the_command_line(finance_env, context, make_user):
+    sam, deal = client_with_deal(context, make_user)
+    _, waiting = client_with_deal(
+        context, sales=sam, n=2, percent="8", email="ana@example.hr",
+        phone="091 765 4321", id_number="998877665", first="Ana", last="Šarić",
+    )  # fmt: skip
+    issued = alko("invoice", "issue", "--deal", deal.id, "--as", "fiona", env=finance_env)
+    assert issued.returncode == 0, issued.stderr
+    number = issued.stdout.strip()
+    assert number.startswith("ALKO-") and number.endswith("-000001")
+    invoiced = sam.deals.get(deal.id)
+    assert (invoiced.state.value, invoiced.invoice_number) == ("invoiced", number)
+
+    refused = alko("invoice", "issue", "--deal", waiting.id, "--as", "fiona", env=finance_env)
+    assert refused.returncode == 1 and "approval" in refused.stderr
+    unknown = alko("invoice", "issue", "--deal", "D-1", "--as", "fiona", env=finance_env)
+    assert unknown.returncode == 1 and "There is no deal D-1" in unknown.stderr
+    assert "Traceback" not in refused.stderr + unknown.stderr

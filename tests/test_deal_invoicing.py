@@ -1,8 +1,5 @@
-"""The deal-to-invoice mapping, on a stand-in with the attributes of the `Deal` of issue 9.
-
-When deals land on main this test should build a real `Deal` instead (see
-alko_desk/services/deal_invoicing.py for the fields it reads).
-"""
+"""From deals to invoices: the mapping into lines (on stand-ins with the attributes of a
+`Deal`), and issuing from real deals through the adapter bootstrap wires in."""
 
 from __future__ import annotations
 
@@ -10,10 +7,18 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import SimpleNamespace as NS
 
-from alko_desk.models.invoices import InvoiceDraft, VatCategory
+import pytest
+
+from alko_desk.models.audit import AuditFilter
+from alko_desk.models.deals import DealState
+from alko_desk.models.errors import NotFound, ValidationError
+from alko_desk.models.invoices import DocumentKind, InvoiceDraft, VatCategory
 from alko_desk.models.money import Money
-from alko_desk.services.deal_invoicing import draft_from_deal
+from alko_desk.models.users import Role
+from alko_desk.models.vehicles import VehicleStatus
+from alko_desk.services.deal_invoicing import country_code, draft_from_deal
 from tests.invoice_data import BANK, CROATIAN, SUPPLIER
+from tests.vehicles_data import client_with_deal
 
 
 def deal(scheme: str, vehicle_price: str, *, items=(), deposit=None, trade_in=None):
@@ -69,3 +74,104 @@ def test_margin_scheme_deal_shows_no_vat_on_the_car():
     assert lines[0].vat_category is VatCategory.MARGIN_SCHEME
     assert totals.vat == Money.zero() and totals.gross == Money.of("12500.00")
     assert "4,000.00 EUR credited as a payment" in notes
+
+
+# ----------------------------------------------------------------------------- real deals
+
+
+@pytest.fixture
+def finance(context, make_user):
+    return context.services_for(make_user("fiona", Role.FINANCE))
+
+
+def test_country_names_as_typed_become_iso_codes():
+    assert [country_code(c) for c in ("Hrvatska", " croatia ", "hr", "Česko", "Россия")] == [
+        "HR",
+        "HR",
+        "HR",
+        "CZ",
+        "RU",
+    ]
+    assert country_code("Atlantis") == ""
+
+
+def test_finance_invoices_a_reserved_deal_from_the_client_record(context, make_user, finance):
+    sam, deal = client_with_deal(context, make_user)
+    assert deal.state is DealState.RESERVED  # no discount: no approval needed
+    invoice = finance.invoices.issue_for_deal(deal.id)
+    customer = invoice.draft.customer
+    assert customer.name == "Željko Kovačević" and customer.client_id == deal.client_id
+    assert customer.address.street == "Ulica Domovinskog rata 12"
+    assert (customer.address.city, customer.address.country) == ("Split", "HR")
+    assert invoice.draft.lines[0].vin == deal.vehicle_vin
+    assert invoice.totals.gross == deal.figures.total_price
+    assert invoice.totals.due == deal.figures.total_price - Money.of("2000")
+    invoiced = sam.deals.get(deal.id)
+    assert (invoiced.state, invoiced.invoice_number) == (DealState.INVOICED, invoice.number)
+    assert sam.vehicles.get(deal.vehicle_id).status is VehicleStatus.SOLD
+    reads = context.audit_log.query(AuditFilter(action_prefix="client.viewed"))
+    billing = [e for e in reads if e.actor == "fiona"]
+    assert billing and billing[0].target == f"client:{deal.client_id}"
+    assert billing[0].details["purpose"] == "invoice"
+    assert "street" in billing[0].details["fields"]
+    entities = {c.entity for c in context.change_log.since(0).changes}
+    assert {"invoices", "deals"} <= entities
+
+
+def test_a_deal_waiting_for_approval_is_refused_until_a_manager_approves(
+    context, make_user, finance
+):
+    sam, deal = client_with_deal(context, make_user, percent="8")
+    with pytest.raises(ValidationError, match="approval"):
+        finance.invoices.issue_for_deal(deal.id)
+    assert finance.invoices.list_invoices() == []  # no number was taken
+    manager = context.services_for(make_user("mia", Role.MANAGER))
+    manager.deals.approve(manager.deals.get(deal.id), "end of quarter")
+    invoice = finance.invoices.issue_for_deal(deal.id)
+    assert invoice.sequence == 1
+    assert sam.deals.get(deal.id).state is DealState.INVOICED
+
+
+def test_draft_and_cancelled_deals_cannot_be_invoiced(context, make_user, finance):
+    sam, deal = client_with_deal(context, make_user)
+    cancelled = sam.deals.cancel(deal, "client withdrew")
+    with pytest.raises(ValidationError, match="cancelled"):
+        finance.invoices.issue_for_deal(cancelled.id)
+    with pytest.raises(NotFound, match="There is no deal D-0000-NOPE"):
+        finance.invoices.issue_for_deal("D-0000-NOPE")
+
+
+def test_invoiced_deal_is_cancelled_only_after_a_full_credit_note(context, make_user, finance):
+    sam, deal = client_with_deal(context, make_user)
+    invoicing = finance.invoices
+    invoice = invoicing.issue_for_deal(deal.id)
+    with pytest.raises(ValidationError, match="already invoiced"):
+        invoicing.issue_for_deal(deal.id)
+    with pytest.raises(ValidationError, match="credit note"):
+        sam.deals.cancel(sam.deals.get(deal.id), "changed mind")
+    invoicing.credit(invoice.number, "discount agreed later", Money.of("1000"))
+    assert sam.deals.get(deal.id).state is DealState.INVOICED  # a part credited: still sold
+    note = invoicing.credit(invoice.number, "sale cancelled")
+    assert note.kind is DocumentKind.CREDIT_NOTE
+    reopened = sam.deals.get(deal.id)
+    assert reopened.state is DealState.RESERVED and reopened.invoice_number == ""
+    assert sam.vehicles.get(deal.vehicle_id).status is VehicleStatus.RESERVED
+    cancelled = sam.deals.cancel(reopened, "changed mind")
+    assert cancelled.state is DealState.CANCELLED
+    assert sam.vehicles.get(deal.vehicle_id).status is VehicleStatus.IN_STOCK
+
+
+def test_a_deal_invoice_interrupted_after_its_insert_is_finished_by_a_finance_login(
+    context, make_user, finance
+):
+    sam, deal = client_with_deal(context, make_user)
+    invoicing = finance.invoices
+    draft = context.services_for(finance.session).invoices  # a desk that dies after the insert
+    interrupted = draft._insert_numbered(
+        DocumentKind.INVOICE, invoicing._deals.draft_for(deal.id), invoicing.settings()
+    )
+    assert context.finish_interrupted_invoices(sam.session) == 0  # sales cannot invoice deals
+    assert sam.deals.get(deal.id).state is DealState.RESERVED
+    assert context.finish_interrupted_invoices(finance.session) == 1
+    assert sam.deals.get(deal.id).invoice_number == interrupted.number
+    assert invoicing.get(interrupted.number).pdf_sha256

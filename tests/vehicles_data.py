@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alko_desk.models.money import Money
+from alko_desk.models.users import Role
 from alko_desk.models.vehicles import Condition, Fuel, VehicleDraft
 from alko_desk.services.vin import with_check_digit
 
@@ -29,3 +30,28 @@ def draft(n: int = 1, price: str = "25000.00", **changes) -> VehicleDraft:
     }
     base.update(changes)
     return VehicleDraft(**base)
+
+
+def client_with_deal(
+    context, make_user=None, *, sales=None, n: int = 1, percent: str = "0", **client
+):
+    """A registered client (Croatian address, country as typed) and a saved deal for a new car
+    sold to them by `sales` (or a new user `sam`); returns (sales services, deal)."""
+    from decimal import Decimal
+
+    from alko_desk.models.deals import DealDraft, Discount, DiscountKind
+    from alko_desk.services.clients import new_client_id
+    from tests.clients_data import draft as client_draft
+
+    sam = sales or context.services_for(make_user("sam", Role.SALES))
+    registered = sam.clients.register(new_client_id(), client_draft(**client))
+    vehicle = sam.vehicles.add(draft(n, price="30000.00"))
+    deal = sam.deals.create(
+        DealDraft(
+            client_id=registered.id,
+            vehicle_id=vehicle.id,
+            discounts=(Discount(DiscountKind.PERCENT, Decimal(percent)),),
+            deposit=Money.of("2000"),
+        )
+    )
+    return sam, deal

@@ -116,6 +116,7 @@ class AuditAction(StrEnum):
     DEAL_DELIVERED = "deal.delivered"
     DEAL_CERTIFICATE_PRINTED = "deal.certificate_printed"
     DEAL_RESERVATION_LAPSED = "deal.reservation_lapsed"
+    DEAL_INVOICE_CREDITED = "deal.invoice_credited"
     INVOICE_ISSUED = "invoice.issued"
     INVOICE_COMPLETED = "invoice.completed"
     INVOICE_REQUESTED = "invoice.requested"
@@ -207,6 +208,7 @@ _ACTION_LABELS = {
     AuditAction.DEAL_DELIVERED: "Vehicle delivered",
     AuditAction.DEAL_CERTIFICATE_PRINTED: "Handover certificate printed",
     AuditAction.DEAL_RESERVATION_LAPSED: "Reservation lapsed",
+    AuditAction.DEAL_INVOICE_CREDITED: "Invoice credited in full: deal reopened",
     AuditAction.INVOICE_ISSUED: "Invoice issued",
     AuditAction.INVOICE_COMPLETED: "Interrupted invoice completed",
     AuditAction.INVOICE_REQUESTED: "Invoice requested by sales",

@@ -423,3 +423,47 @@ class InvoiceRequest:
 
 class DocumentTampered(AlkoError):
     """A stored PDF whose bytes no longer match the SHA-256 recorded when it was issued."""
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    """One row of the invoice list, as the list index keeps it (figures as of the last write;
+    `status` becomes overdue when read after the due date)."""
+
+    id: str  # the number
+    kind: DocumentKind
+    issue_date: date
+    due_date: date
+    customer: str
+    deal_id: str
+    gross: Money
+    paid: Money
+    balance: Money
+    status: InvoiceStatus
+    corrects: str = ""  # a credit note: the invoice it corrects
+
+    @property
+    def number(self) -> str:
+        return self.id
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.kind is DocumentKind.CREDIT_NOTE
+
+    @property
+    def currency(self) -> str:
+        return self.gross.currency
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    """One row of the payments list."""
+
+    id: str  # invoice number + "/" + entry
+    invoice_number: str
+    kind: PaymentKind
+    method: PaymentMethod
+    amount: Money
+    paid_on: date
+    reference: str = ""
+    credit_note: str = ""

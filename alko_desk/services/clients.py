@@ -387,6 +387,28 @@ class ClientService(SessionService):
                 client_id, f"{record.first_name} {record.last_name}", exc.message
             )
 
+    BILLING_FIELDS = ("street", "postal_code", "city", "country", "email")
+
+    def billing_details(self, client_id: str, purpose: str = "invoice") -> tuple[str, Address, str]:
+        """(name, address, email) of a client, for a document addressed to them (an invoice).
+
+        Opens only those sealed fields, with the caller's client-read permission, and is
+        audited as a read of them (by field name, never value).
+        """
+        self._require(Permission.CLIENT_READ, "view clients", f"client:{client_id}")
+        record = self._load(client_id)
+        cipher = self._cipher(client_id)
+        plain = {f: cipher.decrypt(f, record.sealed[f]) for f in self.BILLING_FIELDS}
+        self._audit.record(
+            self.actor,
+            "client.viewed",
+            f"client:{client_id}",
+            {"fields": list(self.BILLING_FIELDS), "purpose": purpose},
+        )
+        address = Address(plain["street"], plain["postal_code"], plain["city"], plain["country"])
+        name = f"{record.first_name} {record.last_name}".strip()
+        return name, address, plain["email"]
+
     def reveal(self, client_id: str, fields: tuple[str, ...] = REVEALABLE_FIELDS) -> dict[str, str]:
         self._require(
             Permission.CLIENT_REVEAL, "reveal ID and licence numbers", f"client:{client_id}"

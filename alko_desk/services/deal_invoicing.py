@@ -1,22 +1,19 @@
-"""From a deal to an invoice draft: the adapter to finish once deals are on main.
+"""From a deal to an invoice: the mapping into invoice lines, and the `DealSource` adapter.
 
-Deals (issue 9, branch `vehicles`) keep every figure in `deal.terms` / `deal.figures`, with
-prices gross (VAT included). `draft_from_deal` turns one into the lines of an
-`InvoiceDraft`; it reads the deal by attribute only, so this module imports nothing of
-deals and works on the `Deal` of models/deals.py as it is on that branch:
+`draft_from_deal` turns a deal's terms and figures (prices gross, VAT included) into the
+lines of an `InvoiceDraft`; it reads the deal by attribute only.
 
-    deal.id, deal.vehicle_vin, deal.vehicle_title, deal.created_at
-    deal.terms.vat_rate, .currency, .deposit, .trade_in, .financing, .items
-        (items: .description, .amount (gross), .vat_applies)
-    deal.figures.vehicle_price (gross, after discounts), .scheme (.value "standard"/"margin"),
-        .list_price, .discount_total, .trade_in_equity, .amount_financed
+`DealInvoiceSource` is what `InvoicingService` issues from (`invoicing.DealSource`), built
+per session in bootstrap over the session's `DealService` and `ClientService`:
 
-What is left to wire (one small class implementing `invoicing.DealSource`):
-`draft_for(deal_id)` loads the deal (refusing one that is not approved/reserved without a
-pending approval), builds the customer `Party` from the client record, and calls
-`InvoicingService.new_draft(customer, *draft_from_deal(deal))`; `mark_invoiced(deal_id,
-number)` moves the deal to `invoiced` with the number, idempotently. Then
-`AppContext.deal_source` gets an instance and `invoice issue --deal` works.
+- `draft_for(deal_id)` refuses a deal that is not ready (issue 9's state machine: approved,
+  or reserved with no approval needed; a lapsed reservation is refused too) and reads the
+  client's name and address through `ClientService.billing_details`, with the caller's
+  client-read permission, audited as a read of those fields;
+- `mark_invoiced(deal_id, number)` moves the deal to invoiced (the vehicle becomes sold),
+  idempotently, since a crash's recovery calls it again;
+- `invoice_credited(deal_id, number, credit_note)` reopens an invoiced deal once its invoice
+  is credited in full, so that it can be cancelled or invoiced again.
 
 Trade-in equity and the lender's payout are how the customer pays, not what they buy: they
 are named in the notes and recorded afterwards as payments (methods `trade-in credit` and
@@ -84,7 +81,8 @@ def draft_from_deal(deal: Any) -> tuple[list[InvoiceLine], tuple[Deposit, ...], 
             )
     deposits = ()
     if terms.deposit:
-        deposits = (Deposit(terms.deposit, deal.created_at.date(), f"deal {deal.id}"),)
+        # no reference: the invoice names the deal already, and the totals column is narrow
+        deposits = (Deposit(terms.deposit, deal.created_at.date()),)
     if terms.trade_in is not None and figures.trade_in_equity:
         notes.append(
             f"Trade-in {terms.trade_in.description} (VIN {terms.trade_in.vin}): "
@@ -93,3 +91,164 @@ def draft_from_deal(deal: Any) -> tuple[list[InvoiceLine], tuple[Deposit, ...], 
     if terms.financing is not None and figures.amount_financed:
         notes.append(f"{figures.amount_financed} financed by {terms.financing.lender}.")
     return lines, deposits, " ".join(notes)
+
+
+# ----------------------------------------------------------------------------- countries
+
+# Client addresses keep the country as typed ("Hrvatska", "Deutschland", "HR"); an invoice
+# needs ISO 3166-1 alpha-2 (EN 16931 BT-55). Names in English and in the countries' own
+# languages, for the countries the showroom sells to; anything else must be a code.
+_COUNTRY_NAMES = {
+    "AT": ("austria", "osterreich"),
+    "BA": ("bosnia and herzegovina", "bosna i hercegovina", "bih"),
+    "BE": ("belgium", "belgique", "belgie"),
+    "BG": ("bulgaria", "българия", "bulgarija"),
+    "CH": ("switzerland", "schweiz", "suisse", "svizzera"),
+    "CZ": ("czechia", "czech republic", "cesko", "ceska republika"),
+    "DE": ("germany", "deutschland", "njemacka"),
+    "DK": ("denmark", "danmark"),
+    "EE": ("estonia", "eesti"),
+    "ES": ("spain", "espana"),
+    "FI": ("finland", "suomi"),
+    "FR": ("france",),
+    "GB": ("united kingdom", "uk", "great britain", "england", "scotland", "wales"),
+    "GR": ("greece", "ellada", "ελλαδα"),
+    "HR": ("croatia", "hrvatska", "republika hrvatska"),
+    "HU": ("hungary", "magyarorszag"),
+    "IE": ("ireland", "eire"),
+    "IT": ("italy", "italia"),
+    "LT": ("lithuania", "lietuva"),
+    "LU": ("luxembourg",),
+    "LV": ("latvia", "latvija"),
+    "ME": ("montenegro", "crna gora"),
+    "MK": ("north macedonia", "macedonia", "makedonija"),
+    "NL": ("netherlands", "nederland", "the netherlands"),
+    "PL": ("poland", "polska"),
+    "PT": ("portugal",),
+    "RO": ("romania",),
+    "RS": ("serbia", "srbija", "србија"),
+    "RU": ("russia", "russian federation", "россия", "rusija"),
+    "SE": ("sweden", "sverige"),
+    "SI": ("slovenia", "slovenija"),
+    "SK": ("slovakia", "slovensko"),
+    "UA": ("ukraine", "украина", "україна", "ukrajina"),
+    "US": ("united states", "usa", "united states of america"),
+}
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+_BY_NAME = {_fold(name): code for code, names in _COUNTRY_NAMES.items() for name in names}
+
+
+def country_code(text: str) -> str:
+    """The ISO 3166-1 alpha-2 code of a country as typed, or "" when it is not recognised."""
+    folded = _fold(text)
+    if len(folded) == 2 and folded.isascii() and folded.isalpha():
+        return "GR" if folded == "el" else folded.upper()
+    return _BY_NAME.get(folded, "")
+
+
+# ----------------------------------------------------------------------------- the adapter
+
+
+class DealInvoiceSource:
+    """`invoicing.DealSource` over the session's deal and client services."""
+
+    def __init__(self, deals, clients, new_draft, clock) -> None:
+        """`deals`: DealService; `clients`: ClientService; `new_draft`: the invoicing
+        service's `new_draft` (supplier, bank and terms from Settings)."""
+        self._deals = deals
+        self._clients = clients
+        self._new_draft = new_draft
+        self._clock = clock
+
+    def draft_for(self, deal_id: str):
+        from alko_desk.models.deals import DealState
+        from alko_desk.models.errors import NotFound, ValidationError
+        from alko_desk.models.invoices import Address, Party
+
+        deal_id = deal_id.strip()
+        try:
+            deal = self._deals.get(deal_id)
+        except NotFound:
+            raise NotFound(f"There is no deal {deal_id}.", hint="Check the deal ID.") from None
+        if deal.state is DealState.INVOICED or deal.state is DealState.DELIVERED:
+            raise ValidationError(
+                f"Deal {deal.id} is already invoiced: {deal.invoice_number}.",
+                {"deal": "Credit that invoice in full to invoice the deal again."},
+            )
+        if not self._deals.ready_to_invoice(deal):
+            if deal.needs_approval:
+                raise ValidationError(
+                    f"Deal {deal.id} cannot be invoiced yet: its discount needs a manager's "
+                    "approval first."
+                )
+            raise ValidationError(
+                f"Deal {deal.id} is {deal.state.label.lower()}: only an approved deal (or a "
+                "reserved one needing no approval) can be invoiced."
+            )
+        now = self._clock.now()
+        if deal.reserved_until is not None and deal.reserved_until <= now:
+            raise ValidationError(
+                f"The reservation of deal {deal.id} has run out: reserve the vehicle again "
+                "before invoicing."
+            )
+        name, address, email = self._clients.billing_details(deal.client_id)
+        country = country_code(address.country)
+        if not address.street.strip() or not country:
+            raise ValidationError(
+                f"The client of deal {deal.id} needs a full address to be invoiced.",
+                {
+                    "customer.address": "Enter the client's street, and the country as a name "
+                    "or a two-letter code (e.g. HR), in the client's details."
+                },
+            )
+        customer = Party(
+            name,
+            Address(address.street, address.city, address.postal_code, country),
+            email=email,
+            client_id=deal.client_id,
+        )
+        lines, deposits, notes = draft_from_deal(deal)
+        supply = deal.delivery.day if deal.delivery else now.date()
+        return self._new_draft(
+            customer, lines, supply, deposits=deposits, deal_id=deal.id, notes=notes
+        )
+
+    def mark_invoiced(self, deal_id: str, invoice_number: str) -> None:
+        from alko_desk.models.deals import DealState
+        from alko_desk.models.errors import ConcurrentModification, NotFound
+
+        for _ in range(5):
+            try:
+                deal = self._deals.get(deal_id)
+            except NotFound:
+                return  # an invoice that names no deal of this database (issued by hand)
+            if deal.invoice_number == invoice_number and deal.state in (
+                DealState.INVOICED,
+                DealState.DELIVERED,
+            ):
+                return  # done before a crash, or by another desk's recovery
+            try:
+                self._deals.mark_invoiced(deal, invoice_number)
+                return
+            except ConcurrentModification:
+                continue  # the deal was saved meanwhile (a delivery planned): read it again
+        raise ConcurrentModification(f"Deal {deal_id} keeps changing; please try again.")
+
+    def invoice_credited(self, deal_id: str, invoice_number: str, credit_note: str) -> None:
+        from alko_desk.models.errors import ConcurrentModification
+
+        for _ in range(5):
+            try:
+                self._deals.invoice_credited(self._deals.get(deal_id), invoice_number, credit_note)
+                return
+            except ConcurrentModification:
+                continue
+        raise ConcurrentModification(f"Deal {deal_id} keeps changing; please try again.")

@@ -370,6 +370,49 @@ class DealService(SessionService):
         )
         return updated
 
+    def invoice_credited(self, base: Deal, invoice_number: str, credit_note: str) -> Deal:
+        """Called by invoicing when the deal's invoice is credited in full: the deal is back to
+        where it was before invoicing (the vehicle reserved for it again), so that it can be
+        invoiced anew or cancelled. Idempotent."""
+        self._require(Permission.INVOICE_WRITE, "credit invoiced deals", f"deal:{base.id}")
+        if base.state is not DealState.INVOICED or base.invoice_number != invoice_number:
+            return base  # already reopened, or delivered (a return is another matter)
+        days = self._deals.settings().reservation_days
+        now = self._clock.now()
+        until = now + timedelta(days=days)
+        for _ in range(20):
+            vehicle = self._vehicle(base.vehicle_id)
+            if vehicle.reserved_by != base.id or vehicle.status is VehicleStatus.RESERVED:
+                break
+            held = replace(
+                vehicle,
+                status=VehicleStatus.RESERVED,
+                reserved_until=until,
+                updated_at=now,
+                rev=vehicle.rev + 1,
+            )
+            if self._vehicles.replace_if(held, vehicle.rev):
+                self._announce(VEHICLES, vehicle.id)
+                break
+        approved = base.approval.status is ApprovalStatus.APPROVED
+        updated = replace(
+            base,
+            state=DealState.APPROVED if approved else DealState.RESERVED,
+            invoice_number="",
+            reserved_until=until,
+            updated_at=now,
+            history=base.history
+            + ((now, self.actor, f"invoice {invoice_number} credited ({credit_note})"),),
+        )
+        updated = self._save(updated, base.rev)
+        self._audit.record(
+            self.actor,
+            "deal.invoice_credited",
+            f"deal:{base.id}",
+            {"invoice": invoice_number, "credit_note": credit_note},
+        )
+        return updated
+
     def cancel(self, base: Deal, reason: str) -> Deal:
         self._require(Permission.DEAL_WRITE, "cancel deals", f"deal:{base.id}")
         if not reason.strip():

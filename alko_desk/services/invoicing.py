@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol
 
+from alko_desk.models.changes import ChangeKind
 from alko_desk.models.company import CompanyProfile
 from alko_desk.models.errors import (
     AlkoError,
@@ -42,24 +43,32 @@ from alko_desk.models.invoices import (
     InvoiceLine,
     InvoiceRef,
     InvoiceRequest,
+    InvoiceRow,
     InvoiceSettings,
     InvoiceStatus,
     Party,
     Payment,
     PaymentKind,
     PaymentMethod,
+    PaymentRow,
     VatCategory,
     account_status,
     compute_totals,
     credit_lines,
 )
+from alko_desk.models.listing import Page, PageRequest
 from alko_desk.models.money import Money
 from alko_desk.models.users import Permission, Session
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.base import SessionService
+from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock
 from alko_desk.storage.invoices_repo import (
+    OPEN_PREFIX,
+    STATUS_ORDER,
+    InvoiceListRepository,
     InvoiceRepository,
+    PaymentListRepository,
     invoice_from_doc,
     invoice_to_doc,
     ledger_id,
@@ -75,7 +84,11 @@ PDF_PURPOSES = ("preview", "print", "save", "export")
 
 
 class DealSource(Protocol):
-    """What invoicing needs from deals: the one adapter to write when deals land."""
+    """What invoicing needs from deals (services/deal_invoicing.py `DealInvoiceSource`).
+
+    It may also have `invoice_credited(deal_id, invoice_number, credit_note)`, called
+    (idempotently) when the deal's invoice is credited in full.
+    """
 
     def draft_for(self, deal_id: str) -> InvoiceDraft:
         """The draft of an approved deal; raises AlkoError if it cannot be invoiced."""
@@ -162,6 +175,95 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# ----------------------------------------------------------------------------- list index
+
+
+class InvoiceIndexer:
+    """Keeps the invoice and payment lists (storage/app_index.py) in step with the documents.
+
+    Rows are derived from the stored invoice, its credit notes and its ledger (all `_id`
+    lookups), so a put is idempotent and recovery can repeat it.
+    """
+
+    def __init__(
+        self,
+        repo: InvoiceRepository,
+        invoices: InvoiceListRepository | None,
+        payments: PaymentListRepository | None,
+    ) -> None:
+        self._repo = repo
+        self._invoices = invoices
+        self._payments = payments
+
+    def put(self, number: str) -> None:
+        """The row of an invoice or credit note (and of the invoice a credit note corrects)."""
+        if self._invoices is None:
+            return
+        doc = self._repo.get(number)
+        if doc is None:
+            return
+        invoice = invoice_from_doc(doc)
+        if invoice.is_credit_note:
+            zero = Money.zero(invoice.currency)
+            self._invoices.put(
+                InvoiceRow(
+                    invoice.number,
+                    invoice.kind,
+                    invoice.issue_date,
+                    invoice.due_date,
+                    invoice.draft.customer.name,
+                    invoice.draft.deal_id,
+                    invoice.totals.gross,
+                    zero,
+                    zero,
+                    InvoiceStatus.CREDITED,
+                    invoice.corrects.number,
+                )
+            )
+            self.put(invoice.corrects.number)
+            return
+        zero = Money.zero(invoice.currency)
+        credited = zero
+        for note_number in doc.get("credit_notes", []):
+            note = self._repo.get(note_number)
+            if note is not None:
+                credited += invoice_from_doc(note).totals.gross
+        payments = [payment_from_doc(e) for e in self._repo.ledger(number)]
+        paid = sum((p.amount for p in payments if p.kind is not PaymentKind.REFUND), zero)
+        refunded = sum((p.amount for p in payments if p.kind is PaymentKind.REFUND), zero)
+        # as of the due date: overdue is decided when the row is read
+        status = account_status(invoice, credited, paid, refunded, invoice.due_date)
+        balance = invoice.totals.due - credited - paid + refunded
+        self._invoices.put(
+            InvoiceRow(
+                invoice.number,
+                invoice.kind,
+                invoice.issue_date,
+                invoice.due_date,
+                invoice.draft.customer.name,
+                invoice.draft.deal_id,
+                invoice.totals.gross,
+                paid,
+                balance,
+                status,
+            )
+        )
+        if self._payments is not None and payments:
+            self._payments.put_many(
+                PaymentRow(
+                    p.id,
+                    p.invoice_number,
+                    p.kind,
+                    p.method,
+                    p.amount,
+                    p.paid_on,
+                    p.reference,
+                    p.credit_note,
+                )
+                for p in payments
+            )
+
+
 # ----------------------------------------------------------------------------- completion
 
 
@@ -173,11 +275,16 @@ class InvoiceCompletion:
     """
 
     def __init__(
-        self, repo: InvoiceRepository, audit: AuditLog, deals: DealSource | None = None
+        self,
+        repo: InvoiceRepository,
+        audit: AuditLog,
+        deals: DealSource | None = None,
+        indexer: InvoiceIndexer | None = None,
     ) -> None:
         self._repo = repo
         self._audit = audit
         self._deals = deals
+        self._indexer = indexer
 
     def complete(
         self, number: str, settings: InvoiceSettings, just_inserted: Invoice | None = None
@@ -198,14 +305,40 @@ class InvoiceCompletion:
                 pdf = render_document(invoice, settings)
                 stored = self._repo.store_pdf(number, pdf, sha256(pdf))
             invoice = replace(invoice, pdf_sha256=stored)
+        if invoice.draft.deal_id and self._deals is None:
+            # The deal's side needs a session that may invoice deals: a finance desk's
+            # login (or the next issue) finishes it. Nothing is written before that.
+            raise DealsUnavailable(number)
         if invoice.corrects:
             self._repo.add_credit_note(invoice.corrects.number, number)
+            if invoice.draft.deal_id:
+                self._deal_credited(invoice.corrects.number, invoice.draft.deal_id, number)
         if invoice.draft.deal_id and invoice.kind is DocumentKind.INVOICE:
-            if self._deals:
-                self._deals.mark_invoiced(invoice.draft.deal_id, number)
+            self._deals.mark_invoiced(invoice.draft.deal_id, number)
             self._repo.close_request(invoice.draft.deal_id, number)
         self._repo.finish(number, invoice.pdf_sha256)
+        if self._indexer is not None:
+            self._indexer.put(number)
         return invoice
+
+    def _deal_credited(self, original_number: str, deal_id: str, credit_note: str) -> None:
+        """The deal of an invoice credited in full goes back to before invoicing."""
+        reopen = getattr(self._deals, "invoice_credited", None)
+        original = self._repo.get(original_number)
+        if reopen is None or original is None:
+            return
+        gross = invoice_from_doc(original).totals.gross
+        credited = Money.zero(gross.currency)
+        for note_number in original.get("credit_notes", []):
+            note = self._repo.get(note_number)
+            if note is not None:
+                credited += invoice_from_doc(note).totals.gross
+        if credited >= gross:
+            reopen(deal_id, original_number, credit_note)
+
+
+class DealsUnavailable(Exception):
+    """An invoice of a deal is completed only where the deals adapter is at hand."""
 
 
 class InvoiceRecovery:
@@ -216,10 +349,11 @@ class InvoiceRecovery:
         repo: InvoiceRepository,
         audit: AuditLog,
         deals: DealSource | None = None,
+        indexer: InvoiceIndexer | None = None,
     ) -> None:
         self._repo = repo
         self._audit = audit
-        self._completion = InvoiceCompletion(repo, audit, deals)
+        self._completion = InvoiceCompletion(repo, audit, deals, indexer)
 
     def run(self) -> int:
         numbers = self._repo.incomplete()
@@ -237,6 +371,8 @@ class InvoiceRecovery:
                     {"after": "interruption", "pdf_sha256": invoice.pdf_sha256},
                 )
                 done += 1
+            except DealsUnavailable:
+                log.info("invoice %s waits for a finance login to finish its deal", number)
             except Exception:
                 log.exception("could not complete invoice %s", number)
         return done
@@ -254,16 +390,40 @@ class InvoicingService(SessionService):
         clock: Clock,
         session: Session,
         deals: DealSource | None = None,
+        changes: ChangeLog | None = None,
+        invoice_list: InvoiceListRepository | None = None,
+        payment_list: PaymentListRepository | None = None,
     ) -> None:
         super().__init__(session, audit, clock)
         self._repo = repo
         self._org = organisation
         self._deals = deals
-        self._completion = InvoiceCompletion(repo, audit, deals)
+        self._changes = changes
+        self._invoice_list = invoice_list
+        self._payment_list = payment_list
+        self._indexer = InvoiceIndexer(repo, invoice_list, payment_list)
+        self._completion = InvoiceCompletion(repo, audit, deals, self._indexer)
+
+    def use_deals(self, deals: DealSource) -> None:
+        """Issue from real deals (bootstrap builds the adapter over this session's services)."""
+        self._deals = deals
+        self._completion = InvoiceCompletion(self._repo, self._audit, deals, self._indexer)
+
+    def _announce(self, entity: str, kind: ChangeKind, ids: tuple[str, ...]) -> None:
+        if self._changes is not None:
+            try:
+                self._changes.announce(entity, kind, ids)
+            except Exception:  # the write is done; a missed announcement only delays screens
+                log.exception("could not announce a change of %s", entity)
 
     def finish_interrupted(self) -> int:
-        """Completes invoices a crashed desk left after their insert (also run at login)."""
-        return InvoiceRecovery(self._repo, self._audit, self._deals).run()
+        """Completes invoices a crashed desk left after their insert (also run at login);
+        builds the list index once for invoices issued before it existed."""
+        done = InvoiceRecovery(self._repo, self._audit, self._deals, self._indexer).run()
+        unlisted = self._invoice_list is not None and self._invoice_list.count() == 0
+        if unlisted and self._session.can(Permission.INVOICE_WRITE) and self._repo.all():
+            self.rebuild_lists()
+        return done
 
     # settings and drafts ---------------------------------------------------------
 
@@ -330,6 +490,9 @@ class InvoicingService(SessionService):
                 "pdf_sha256": invoice.pdf_sha256,
             },
         )
+        self._announce("invoices", ChangeKind.ADDED, (invoice.number,))
+        if draft.deal_id:
+            self._announce("deals", ChangeKind.UPDATED, (draft.deal_id,))
         return invoice
 
     def issue_for_deal(self, deal_id: str) -> Invoice:
@@ -440,6 +603,9 @@ class InvoicingService(SessionService):
                 "pdf_sha256": note.pdf_sha256,
             },
         )
+        self._announce("invoices", ChangeKind.ADDED, (note.number, number))
+        if original.draft.deal_id:
+            self._announce("deals", ChangeKind.UPDATED, (original.draft.deal_id,))
         return note
 
     @contextlib.contextmanager
@@ -567,6 +733,81 @@ class InvoicingService(SessionService):
         )
         return out
 
+    # the lists (app-kept index) --------------------------------------------------------
+
+    INVOICE_SORTS = ("number", "issue_date", "status", "balance")
+    INVOICE_FILTERS = ("open", "overdue")  # PageRequest.filters["status"]
+    PAYMENT_SORTS = ("paid_on", "invoice", "amount")
+
+    def list_page(self, request: PageRequest) -> Page[InvoiceRow]:
+        """A page of invoices and credit notes in a declared sort; with
+        `filters={"status": "open"}` (or "overdue") only the invoices still to be paid."""
+        self._require(Permission.INVOICE_READ, "read invoices")
+        sort = request.sort or self.INVOICE_SORTS[0]
+        if sort not in self.INVOICE_SORTS:
+            raise ValidationError(f"Invoices cannot be sorted by {request.sort}.")
+        wanted = (request.filters or {}).get("status", "")
+        if wanted and wanted not in self.INVOICE_FILTERS:
+            raise ValidationError(f"Invoices cannot be filtered by “{wanted}”.")
+        lists = self._lists()
+        start, count = max(0, request.start), max(0, request.count)
+        if not wanted:
+            rows = lists.page(sort, start, count, request.descending)
+            return Page(tuple(self._as_of_today(r) for r in rows), lists.count(), start)
+        rows = self._open_rows()
+        if wanted == "overdue":
+            rows = [r for r in rows if r.status is InvoiceStatus.OVERDUE]
+        rows.sort(key=_invoice_order(sort), reverse=request.descending)
+        return Page(tuple(rows[start : start + count]), len(rows), start)
+
+    def open_totals(self) -> dict[str, Money]:
+        """Balances of the open, partly paid and overdue invoices, per status and in all."""
+        self._require(Permission.INVOICE_READ, "read invoices")
+        totals: dict[str, Money] = {}
+        for row in sorted(self._open_rows(), key=lambda r: r.status.value):
+            for key in (row.status.value, "total"):
+                totals[key] = totals.get(key, Money.zero(row.currency)) + row.balance
+        return totals
+
+    def payments_page(self, request: PageRequest) -> Page[PaymentRow]:
+        """A page of payments, overpayments and refunds, newest first by default."""
+        self._require(Permission.PAYMENT_READ, "read payments")
+        sort = request.sort or self.PAYMENT_SORTS[0]
+        if sort not in self.PAYMENT_SORTS:
+            raise ValidationError(f"Payments cannot be sorted by {request.sort}.")
+        if self._payment_list is None:
+            raise AlkoError("The payment list is not available.")
+        start = max(0, request.start)
+        rows = self._payment_list.page(sort, start, max(0, request.count), request.descending)
+        return Page(tuple(rows), self._payment_list.count(), start)
+
+    def rebuild_lists(self) -> int:
+        """Indexes every invoice again (after an upgrade); returns how many."""
+        self._require(Permission.INVOICE_WRITE, "rebuild the invoice list")
+        numbers = [d["_id"] for d in self._repo.all()]
+        for number in numbers:
+            self._indexer.put(number)
+        self._announce("invoices", ChangeKind.MANY, ())
+        self._announce("payments", ChangeKind.MANY, ())
+        return len(numbers)
+
+    def _lists(self) -> InvoiceListRepository:
+        if self._invoice_list is None:
+            raise AlkoError("The invoice list is not available.")
+        return self._invoice_list
+
+    def _open_rows(self) -> list[InvoiceRow]:
+        lists = self._lists()
+        total = lists.count("due", OPEN_PREFIX)
+        rows = lists.page("due", 0, total, within=OPEN_PREFIX)
+        return [self._as_of_today(r) for r in rows]
+
+    def _as_of_today(self, row: InvoiceRow) -> InvoiceRow:
+        late = self._clock.now().date() > row.due_date and row.balance.amount > 0
+        if late and row.status in (InvoiceStatus.OPEN, InvoiceStatus.PARTLY_PAID):
+            return replace(row, status=InvoiceStatus.OVERDUE)
+        return row
+
     def open_items(self) -> tuple[list[InvoiceAccount], dict[str, Money]]:
         """Open, partly paid and overdue invoices, oldest due first, with balance totals per status."""
         accounts = [
@@ -653,6 +894,9 @@ class InvoicingService(SessionService):
                 "kind": payment.kind.value,
             },
         )
+        self._indexer.put(number)
+        self._announce("payments", ChangeKind.ADDED, (payment.id,))
+        self._announce("invoices", ChangeKind.UPDATED, (number,))
         return payment
 
     def record_refund(
@@ -690,6 +934,9 @@ class InvoicingService(SessionService):
             credit_note,
             {"entry": payment.id, "amount": str(amount), "method": method.value},
         )
+        self._indexer.put(original.number)
+        self._announce("payments", ChangeKind.ADDED, (payment.id,))
+        self._announce("invoices", ChangeKind.UPDATED, (original.number, credit_note))
         return payment
 
     def _check_amount(self, amount: Money, invoice: Invoice) -> None:
@@ -744,6 +991,17 @@ class InvoicingService(SessionService):
         data = render_receipt_pdf(payment, invoice, balance, self.settings())
         self._audit.record(self.actor, "payment.receipt", payment_id)
         return data
+
+
+def _invoice_order(sort: str):
+    """The service's order for open rows it holds (the same as the index's keys)."""
+    if sort == "issue_date":
+        return lambda r: (r.issue_date, r.number)
+    if sort == "status":
+        return lambda r: (STATUS_ORDER[r.status], r.number)
+    if sort == "balance":
+        return lambda r: (r.balance.amount, r.number)
+    return lambda r: r.number
 
 
 def parse_amount(text: str, currency: str) -> Money:

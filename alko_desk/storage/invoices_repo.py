@@ -34,13 +34,17 @@ from alko_desk.models.invoices import (
     InvoiceDraft,
     InvoiceLine,
     InvoiceRef,
+    InvoiceRow,
+    InvoiceStatus,
     Party,
     Payment,
     PaymentKind,
     PaymentMethod,
+    PaymentRow,
     VatCategory,
 )
 from alko_desk.models.money import Money
+from alko_desk.storage.app_index import IndexEntry, ListRepository, ListSpec
 from alko_desk.storage.mongo import Store, repository
 
 SETTINGS_DOC_ID = "invoice_settings"
@@ -372,3 +376,118 @@ class InvoiceRepository:
             return True
         except DuplicateKeyError:
             return False
+
+
+# ----------------------------------------------------------------------------- list indexes
+
+INVOICE_LIST = ListSpec(
+    name="invoices",
+    # "due" is the order of the open/overdue filter: "o" (open) or "c" (closed), then the
+    # due date, so that open items are one `within="o"` range, the most overdue first.
+    sorts=("number", "issue_date", "status", "balance", "due"),
+)
+PAYMENT_LIST = ListSpec(name="payments", sorts=("paid_on", "invoice", "amount"))
+STATUS_ORDER = {
+    InvoiceStatus.OVERDUE: "0",
+    InvoiceStatus.OPEN: "1",
+    InvoiceStatus.PARTLY_PAID: "2",
+    InvoiceStatus.PAID: "3",
+    InvoiceStatus.CREDITED: "4",
+}
+OPEN_PREFIX, CLOSED_PREFIX = "o", "c"
+
+
+def _amount_key(money: Money) -> str:
+    """Amounts as keys that sort as numbers (negative balances too): cents + 10^12."""
+    return f"{int(money.amount * 100) + 10**12:015d}"
+
+
+def _invoice_entry(row: InvoiceRow) -> IndexEntry:
+    status = "5" if row.is_credit_note else STATUS_ORDER[row.status]
+    is_open = not row.is_credit_note and row.status in (
+        InvoiceStatus.OPEN,
+        InvoiceStatus.PARTLY_PAID,
+    )
+    return IndexEntry(
+        id=row.id,
+        keys={
+            "number": row.id,
+            "issue_date": f"{row.issue_date.isoformat()} {row.id}",
+            "status": f"{status} {row.id}",
+            "balance": f"{_amount_key(row.balance)} {row.id}",
+            "due": f"{OPEN_PREFIX if is_open else CLOSED_PREFIX}{row.due_date.isoformat()} {row.id}",
+        },
+        payload=[
+            row.kind.value,
+            row.issue_date.isoformat(),
+            row.due_date.isoformat(),
+            row.customer,
+            row.deal_id,
+            row.gross.to_storage(),
+            row.paid.to_storage(),
+            row.balance.to_storage(),
+            row.status.value,
+            row.corrects,
+        ],
+    )
+
+
+def _invoice_row(number: str, p: list) -> InvoiceRow:
+    return InvoiceRow(
+        id=number,
+        kind=DocumentKind(p[0]),
+        issue_date=date.fromisoformat(p[1]),
+        due_date=date.fromisoformat(p[2]),
+        customer=p[3],
+        deal_id=p[4],
+        gross=Money.from_storage(p[5]),
+        paid=Money.from_storage(p[6]),
+        balance=Money.from_storage(p[7]),
+        status=InvoiceStatus(p[8]),
+        corrects=p[9],
+    )
+
+
+def _payment_entry(row: PaymentRow) -> IndexEntry:
+    return IndexEntry(
+        id=row.id,
+        keys={
+            "paid_on": f"{row.paid_on.isoformat()} {row.id}",
+            "invoice": row.id,
+            "amount": f"{_amount_key(row.amount)} {row.id}",
+        },
+        payload=[
+            row.invoice_number,
+            row.kind.value,
+            row.method.value,
+            row.amount.to_storage(),
+            row.paid_on.isoformat(),
+            row.reference,
+            row.credit_note,
+        ],
+    )
+
+
+def _payment_row(payment_id: str, p: list) -> PaymentRow:
+    return PaymentRow(
+        id=payment_id,
+        invoice_number=p[0],
+        kind=PaymentKind(p[1]),
+        method=PaymentMethod(p[2]),
+        amount=Money.from_storage(p[3]),
+        paid_on=date.fromisoformat(p[4]),
+        reference=p[5],
+        credit_note=p[6],
+    )
+
+
+class InvoiceListRepository(ListRepository[InvoiceRow, InvoiceRow]):
+    """The invoice list: every declared sort both ways, and open items by due date."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store, INVOICE_LIST, entry=_invoice_entry, row=_invoice_row)
+
+
+class PaymentListRepository(ListRepository[PaymentRow, PaymentRow]):
+    def __init__(self, store: Store) -> None:
+        super().__init__(store, PAYMENT_LIST, entry=_payment_entry, row=_payment_row)

@@ -45,8 +45,9 @@ class ChangeSource(Protocol):
 
 
 def change_feed(services: SessionServices) -> ChangeSource | None:
-    """The session's change feed, once the services have one (`SessionServices.changes`)."""
-    return services.changes
+    """The session's change feed, once the services have one (`SessionServices.changes`;
+    a remote desk's services have none yet: its screens refresh on F5 and their own writes)."""
+    return getattr(services, "changes", None)
 
 
 def everything_changed(entity: str) -> tuple[Change, ...]:

@@ -1,8 +1,14 @@
 """Invoices (finance): the list with paid, balance and status, a preview of the stored PDF,
-printing and saving those exact bytes, recording payments and issuing credit notes.
+printing and saving those exact bytes, issuing from a deal, recording payments and issuing
+credit notes.
 
-Every service call and every PDF rendering runs through the task runner; the preview and
-the printer get the bytes stored at issue, whose SHA-256 the service checks first.
+The list is a `PagedTableModel` over `InvoicingService.list_page` (the app-kept list index:
+sorted by number, issue date, status or balance in the service, open/overdue as a filter).
+The page subscribes to the window's `ChangeWatcher` for `invoices` and `payments`: a write on
+any desk marks it stale and the rows shown are read again in one batch, keeping selection
+and scroll position. Every service call and every PDF rendering runs through the task
+runner; the preview and the printer get the bytes stored at issue, whose SHA-256 the
+service checks first.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QBuffer, QByteArray, QCoreApplication, QIODevice, QModelIndex, QSize, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QCoreApplication, QIODevice, QSize, Qt, QTimer
 from PySide6.QtGui import QPainter
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
@@ -38,16 +44,27 @@ from PySide6.QtWidgets import (
 )
 
 from alko_desk.models.errors import ValidationError
-from alko_desk.models.invoices import InvoiceAccount, InvoiceStatus, PaymentMethod
+from alko_desk.models.invoices import InvoiceRow, InvoiceStatus, PaymentMethod
 from alko_desk.models.money import Money
-from alko_desk.ui.table_models import ColumnsTableModel
+from alko_desk.models.users import Permission
+from alko_desk.ui.table_models import (
+    ROW_ID_ROLE,
+    PagedTableModel,
+    RowSource,
+    ViewAnchor,
+    bind_header,
+    rows_from,
+)
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import error_label, heading, set_error
 
 if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext, SessionServices
+    from alko_desk.ui.changes import ChangeWatcher
 
-NUMBER_ROLE = Qt.ItemDataRole.UserRole + 1
+NUMBER_ROLE = ROW_ID_ROLE
+REFRESH_DELAY_MS = 250  # changes arriving close together are applied in one refresh
+WATCHED = ("invoices", "payments")
 _tr = QCoreApplication.translate
 
 
@@ -72,6 +89,16 @@ class InvoiceColumn(enum.IntEnum):
             InvoiceColumn.STATUS: _tr("InvoicesModel", "Status"),
         }[self]
 
+    @property
+    def sort(self) -> str | None:
+        """The service's sort for this column (InvoicingService.INVOICE_SORTS), or None."""
+        return {
+            InvoiceColumn.NUMBER: "number",
+            InvoiceColumn.ISSUED: "issue_date",
+            InvoiceColumn.STATUS: "status",
+            InvoiceColumn.BALANCE: "balance",
+        }.get(self)
+
 
 def _amount(money: Money) -> str:
     from alko_desk.documents.invoice_pdf import format_money
@@ -79,61 +106,47 @@ def _amount(money: Money) -> str:
     return format_money(money)
 
 
-class InvoicesModel(ColumnsTableModel):
-    """A small list (the finance desk's invoices), newest first."""
+class InvoicesModel(PagedTableModel[InvoiceRow]):
+    """Invoices and credit notes a page at a time, in the order the service returns them."""
 
     columns = InvoiceColumn
     RIGHT = (InvoiceColumn.TOTAL, InvoiceColumn.PAID, InvoiceColumn.BALANCE)
+    extra_roles = frozenset({Qt.ItemDataRole.TextAlignmentRole})
 
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self._rows: list[InvoiceAccount] = []
+    def __init__(self, source: RowSource[InvoiceRow], tasks: TaskRunner, owner=None) -> None:
+        super().__init__(
+            source,
+            tasks,
+            owner,
+            default_column=InvoiceColumn.NUMBER,
+            title=_tr("InvoicesModel", "Invoices"),
+        )
 
-    def row_count(self) -> int:
-        return len(self._rows)
-
-    def set_accounts(self, accounts: list[InvoiceAccount]) -> None:
-        self.beginResetModel()
-        self._rows = list(accounts)
-        self.endResetModel()
-
-    def account(self, row: int) -> InvoiceAccount:
-        return self._rows[row]
-
-    def row_of(self, number: str) -> int:
-        for i, account in enumerate(self._rows):
-            if account.invoice.number == number:
-                return i
-        return -1
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        account = self._rows[index.row()]
-        invoice = account.invoice
-        column = InvoiceColumn(index.column())
-        if role == NUMBER_ROLE:
-            return invoice.number
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in self.RIGHT:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
+    def display(self, row: InvoiceRow, column: InvoiceColumn) -> str:
         if column is InvoiceColumn.NUMBER:
-            return invoice.number
+            return row.number
         if column is InvoiceColumn.ISSUED:
-            return invoice.issue_date.isoformat()
+            return row.issue_date.isoformat()
         if column is InvoiceColumn.CUSTOMER:
-            return invoice.draft.customer.name
+            return row.customer
         if column is InvoiceColumn.TOTAL:
-            sign = "-" if invoice.is_credit_note else ""
-            return sign + _amount(invoice.totals.gross)
-        if invoice.is_credit_note:
+            return ("-" if row.is_credit_note else "") + _amount(row.gross)
+        if row.is_credit_note:
             return _tr("InvoicesModel", "credit note") if column is InvoiceColumn.STATUS else ""
         if column is InvoiceColumn.PAID:
-            return _amount(account.paid)
+            return _amount(row.paid)
         if column is InvoiceColumn.BALANCE:
-            return _amount(account.balance)
-        return account.status.value
+            return _amount(row.balance)
+        return row.status.value
+
+    def cell(self, row: InvoiceRow, column: InvoiceColumn, role: int) -> Any:
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            if column in self.RIGHT:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole and row.is_credit_note:
+            return _tr("InvoicesModel", "Credit note for %s") % row.corrects
+        return super().cell(row, column, role)
 
 
 class PaymentDialog(QDialog):
@@ -235,14 +248,24 @@ def print_pdfs(printer: QPrinter, documents: list[bytes]) -> int:
 
 
 class InvoicesPage(QWidget):
-    def __init__(self, context: AppContext, services: SessionServices, tasks: TaskRunner) -> None:
+    def __init__(
+        self,
+        context: AppContext,
+        services: SessionServices,
+        tasks: TaskRunner,
+        *,
+        changes: ChangeWatcher | None = None,
+        only: str = "",
+    ) -> None:
+        """`only`: "open" or "overdue" to start filtered (the Payments section: open first)."""
         super().__init__()
         self.services = services
         self.invoices = services.invoices
         self.tasks = tasks
-        self.loading = False
         self.preview_number = ""
         self.select_after_load = ""  # a newly issued invoice, selected once the list has it
+        self.stale = False  # a change arrived; the refresh timer applies it
+        self.totals_loading = False
         # Injected prompts: tests replace these instead of clicking native dialogs.
         self.ask_printer: Callable[[QPrinter], bool] = self._print_dialog
         self.ask_save_path: Callable[[str], str] = self._save_dialog
@@ -252,27 +275,47 @@ class InvoicesPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 16)
         top = QHBoxLayout()
-        top.addWidget(heading(self.tr("Invoices")))
+        top.addWidget(heading(self.tr("Payments: open invoices") if only else self.tr("Invoices")))
         top.addStretch(1)
         self.filter = QComboBox()
-        self.filter.addItem(self.tr("All invoices and credit notes"), "all")
+        self.filter.addItem(self.tr("All invoices and credit notes"), "")
         self.filter.addItem(self.tr("Open and overdue"), "open")
-        self.filter.currentIndexChanged.connect(self.refresh)
+        self.filter.addItem(self.tr("Overdue"), "overdue")
+        self.filter.setCurrentIndex(max(0, self.filter.findData(only)))
         top.addWidget(self.filter)
         self.refresh_button = QPushButton(self.tr("Refresh"))
         self.refresh_button.clicked.connect(self.refresh)
         top.addWidget(self.refresh_button)
         layout.addLayout(top)
 
-        self.model = InvoicesModel(self)
+        self.model = InvoicesModel(rows_from(self.invoices.list_page), tasks, owner=self)
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(InvoiceColumn.CUSTOMER, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(40)
+        fm, pad = self.table.fontMetrics(), 14
+        for column, sample in (
+            (InvoiceColumn.NUMBER, "ALKO-CN-2026-000000"),
+            (InvoiceColumn.ISSUED, "2026-12-31"),
+            (InvoiceColumn.TOTAL, "-00,000.00 EUR"),
+            (InvoiceColumn.PAID, "00,000.00 EUR"),
+            (InvoiceColumn.BALANCE, "-00,000.00 EUR"),
+            (InvoiceColumn.STATUS, "partly paid"),
+        ):
+            header_text = column.header
+            width = max(fm.horizontalAdvance(sample), fm.horizontalAdvance(header_text) + 12)
+            self.table.setColumnWidth(column, width + pad)
         self.table.verticalHeader().hide()
+        bind_header(self.table, self.model)
+        self.anchor = ViewAnchor(self.table, self.model)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.model.loaded.connect(self._loaded)
+        self.model.modelReset.connect(self._update_buttons)
 
         self.pdf_document = QPdfDocument(self)
         self.pdf_view = QPdfView()
@@ -287,10 +330,13 @@ class InvoicesPage(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.table)
         self.totals = QLabel()
+        self.totals.setWordWrap(True)
         left_layout.addWidget(self.totals)
         splitter.addWidget(left)
         splitter.addWidget(self.pdf_view)
-        splitter.setSizes([600, 400])
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([860, 340])
         layout.addWidget(splitter, 1)
 
         buttons = QHBoxLayout()
@@ -309,44 +355,91 @@ class InvoicesPage(QWidget):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout.addLayout(buttons)
+        can_issue = services.session.can(Permission.INVOICE_WRITE)
+        self.issue_button.setVisible(can_issue)
+        self.credit_button.setVisible(can_issue)
+        self.pay_button.setVisible(services.session.can(Permission.PAYMENT_WRITE))
+
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(REFRESH_DELAY_MS)
+        self._refresh_timer.timeout.connect(self._refresh_stale)
+        self.changes = changes
+        if changes is not None:
+            for entity in WATCHED:
+                changes.subscribe(entity, self.changes_arrived)
+            self.destroyed.connect(lambda *_: self._unsubscribe(changes))
+        self.filter.currentIndexChanged.connect(self._filter_changed)
         self._update_buttons()
-        self.refresh()
+        self.model.set_filters(self._filters())
+        self._load_totals()
+
+    @property
+    def loading(self) -> bool:
+        return self.model.loading or not self.model.ever_loaded or self.totals_loading
 
     # list -----------------------------------------------------------------------------
 
+    def _filters(self) -> dict[str, str]:
+        wanted = self.filter.currentData()
+        return {"status": wanted} if wanted else {}
+
+    def _filter_changed(self) -> None:
+        self.model.set_filters(self._filters())
+
     def refresh(self) -> None:
-        self.loading = True
-        only_open = self.filter.currentData() == "open"
-        invoicing = self.invoices
+        """F5 and after a write of this desk: the rows shown read again, and the totals."""
+        self.model.refresh(self._visible_end())
+        self._load_totals()
 
-        def load():
-            if only_open:
-                return invoicing.open_items()
-            return invoicing.list_invoices(), None
+    def _visible_end(self) -> int:
+        bottom = self.table.rowAt(self.table.viewport().height() - 1)
+        return (bottom if bottom >= 0 else self.model.rowCount()) + 1
 
-        self.tasks.run(load, on_success=self._loaded, on_finished=self._done, parent=self)
+    def changes_arrived(self, _changes) -> None:
+        """Another desk (or this one) wrote invoices or payments: refresh in one batch."""
+        self.stale = True
+        self._refresh_timer.start()
 
-    def _done(self) -> None:
-        self.loading = False
+    def _refresh_stale(self) -> None:
+        if self.stale and self.isVisible():  # a hidden page refreshes when shown again
+            self.stale = False
+            self.refresh()
 
-    def _loaded(self, result) -> None:
-        accounts, totals = result
-        selected = self.selected_numbers()
-        self.model.set_accounts(accounts)
-        if totals:
-            self.totals.setText(
-                " · ".join(f"{key}: {_amount(value)}" for key, value in totals.items())
-            )
-        else:
-            owed = [a.balance for a in accounts if a.status is not InvoiceStatus.CREDITED]
-            owed = [b for b in owed if b.amount > 0]
-            total = sum(owed[1:], owed[0]) if owed else None
-            self.totals.setText(
-                self.tr("Outstanding: %s") % _amount(total) if total else self.tr("Nothing open.")
-            )
-        for number in selected:
-            self.select(number, clear=False)
-        if self.select_after_load:
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.stale:
+            self._refresh_timer.start()
+
+    def _unsubscribe(self, changes: ChangeWatcher) -> None:
+        for entity in WATCHED:
+            changes.unsubscribe(entity, self.changes_arrived)
+
+    def _load_totals(self) -> None:
+        self.totals_loading = True
+        self.tasks.run(
+            self.invoices.open_totals,
+            on_success=self._show_totals,
+            on_finished=self._totals_done,
+            parent=self,
+        )
+
+    def _totals_done(self) -> None:
+        self.totals_loading = False
+
+    def _show_totals(self, totals: dict[str, Money]) -> None:
+        if not totals:
+            self.totals.setText(self.tr("Nothing open."))
+            return
+        self.totals.setText(
+            self.tr("Outstanding: %s") % _amount(totals["total"])
+            + " ("
+            + " · ".join(f"{k}: {_amount(v)}" for k, v in totals.items() if k != "total")
+            + ")"
+        )
+
+    def _loaded(self) -> None:
+        if self.select_after_load and self.model.row_of(self.select_after_load) >= 0:
             self.select(self.select_after_load)
             self.select_after_load = ""
         self._update_buttons()
@@ -365,26 +458,27 @@ class InvoicesPage(QWidget):
 
     def selected_numbers(self) -> list[str]:
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
-        return [self.model.account(r).invoice.number for r in rows]
+        return [self.model.row(r).number for r in rows if self.model.row(r) is not None]
 
-    def selected_account(self) -> InvoiceAccount | None:
+    def selected_account(self) -> InvoiceRow | None:
+        """The one selected row (None with none or several)."""
         rows = self.table.selectionModel().selectedRows()
-        return self.model.account(rows[0].row()) if len(rows) == 1 else None
+        return self.model.row(rows[0].row()) if len(rows) == 1 else None
 
     def _selection_changed(self, *_args) -> None:
         self._update_buttons()
-        account = self.selected_account()
-        if account and account.invoice.number != self.preview_number:
-            self.show_preview(account.invoice.number)
+        row = self.selected_account()
+        if row and row.number != self.preview_number:
+            self.show_preview(row.number)
 
     def _update_buttons(self) -> None:
         numbers = self.selected_numbers()
-        account = self.selected_account()
+        row = self.selected_account()
         self.print_button.setEnabled(bool(numbers))
-        self.save_button.setEnabled(account is not None)
-        is_invoice = account is not None and not account.invoice.is_credit_note
+        self.save_button.setEnabled(row is not None)
+        is_invoice = row is not None and not row.is_credit_note
         self.pay_button.setEnabled(is_invoice)
-        self.credit_button.setEnabled(is_invoice and account.status is not InvoiceStatus.CREDITED)
+        self.credit_button.setEnabled(is_invoice and row.status is not InvoiceStatus.CREDITED)
 
     # preview ---------------------------------------------------------------------------
 
@@ -443,10 +537,10 @@ class InvoicesPage(QWidget):
         self.tasks.run(work, on_success=printed, on_finished=self._update_buttons, parent=self)
 
     def save_selected(self) -> None:
-        account = self.selected_account()
-        if account is None:
+        row = self.selected_account()
+        if row is None:
             return
-        number = account.invoice.number
+        number = row.number
         path = self.ask_save_path(f"{number}.pdf")
         if not path:
             return
@@ -479,16 +573,19 @@ class InvoicesPage(QWidget):
 
     def _issued(self, invoice) -> None:
         self.select_after_load = invoice.number
+        self.last_issued = invoice.number
+        if self.filter.currentData() == "overdue":
+            self.filter.setCurrentIndex(0)  # a new invoice is never overdue: show it
         self.refresh()
 
     # payment and credit ------------------------------------------------------------------
 
     def open_payment_dialog(self) -> PaymentDialog | None:
-        account = self.selected_account()
-        if account is None or account.invoice.is_credit_note:
+        row = self.selected_account()
+        if row is None or row.is_credit_note:
             return None
-        number = account.invoice.number
-        dialog = PaymentDialog(number, account.balance, self)
+        number = row.number
+        dialog = PaymentDialog(number, row.balance, self)
         dialog.buttons.accepted.connect(lambda: self._submit_payment(dialog, number))
         self.dialog = dialog
         dialog.open()
@@ -516,11 +613,11 @@ class InvoicesPage(QWidget):
         )
 
     def open_credit_dialog(self) -> CreditDialog | None:
-        account = self.selected_account()
-        if account is None or account.invoice.is_credit_note:
+        row = self.selected_account()
+        if row is None or row.is_credit_note:
             return None
-        number = account.invoice.number
-        dialog = CreditDialog(number, account.invoice.currency, self)
+        number = row.number
+        dialog = CreditDialog(number, row.currency, self)
         dialog.buttons.accepted.connect(lambda: self._submit_credit(dialog, number))
         self.dialog = dialog
         dialog.open()

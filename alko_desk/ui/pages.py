@@ -133,19 +133,27 @@ def deals_page(
     return DealsPage(context, services, tasks, changes=changes)
 
 
-def invoices_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
+def invoices_page(
+    context: AppContext,
+    services: SessionServices,
+    tasks: TaskRunner,
+    changes: ChangeWatcher | None = None,
+) -> QWidget:
     from alko_desk.ui.invoices_page import InvoicesPage
 
-    return InvoicesPage(context, services, tasks)
+    return InvoicesPage(context, services, tasks, changes=changes)
 
 
-def payments_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
+def payments_page(
+    context: AppContext,
+    services: SessionServices,
+    tasks: TaskRunner,
+    changes: ChangeWatcher | None = None,
+) -> QWidget:
     """Payments are recorded on the invoice they settle: the Invoices page, open items first."""
     from alko_desk.ui.invoices_page import InvoicesPage
 
-    page = InvoicesPage(context, services, tasks)
-    page.filter.setCurrentIndex(page.filter.findData("open"))
-    return page
+    return InvoicesPage(context, services, tasks, changes=changes, only="open")
 
 
 P = Permission
@@ -171,8 +179,20 @@ SECTIONS: tuple[Section, ...] = (
         deals_page,
         watches_changes=True,
     ),
-    Section("invoices", QT_TRANSLATE_NOOP("Section", "Invoices"), P.INVOICE_READ, invoices_page),
-    Section("payments", QT_TRANSLATE_NOOP("Section", "Payments"), P.PAYMENT_READ, payments_page),
+    Section(
+        "invoices",
+        QT_TRANSLATE_NOOP("Section", "Invoices"),
+        P.INVOICE_READ,
+        invoices_page,
+        watches_changes=True,
+    ),
+    Section(
+        "payments",
+        QT_TRANSLATE_NOOP("Section", "Payments"),
+        P.PAYMENT_READ,
+        payments_page,
+        watches_changes=True,
+    ),
     Section("reports", QT_TRANSLATE_NOOP("Section", "Reports"), P.REPORT_READ),
     Section("users", QT_TRANSLATE_NOOP("Section", "Users"), P.USER_ADMIN, users_page),
     Section(

@@ -190,6 +190,7 @@ class PagedTableModel(ColumnsTableModel, Generic[Row]):
         self._column: enum.IntEnum = default_column or next(c for c in self.columns if sortable(c))
         self._order = Qt.SortOrder.AscendingOrder
         self._query = ""  # the query of the rows shown
+        self._filters: dict[str, Any] = {}  # declared filters sent with every request
         self._pending: tuple[enum.IntEnum, Qt.SortOrder, str] | None = None  # a load in flight
         self._ever_loaded = False
         self._failed = False
@@ -290,6 +291,7 @@ class PagedTableModel(ColumnsTableModel, Generic[Row]):
             sort=column.sort or "",
             descending=order == Qt.SortOrder.DescendingOrder,
             query=query,
+            filters=dict(self._filters),
         )
 
     def _read(self, what: str, request: PageRequest, arrived: Callable[[Page[Row]], None]):
@@ -327,6 +329,15 @@ class PagedTableModel(ColumnsTableModel, Generic[Row]):
     def reload(self) -> None:
         """Reads the total and the first page again, for the query shown."""
         self._load(self._column, self._order, self._query)
+
+    @property
+    def filters(self) -> dict[str, Any]:
+        return dict(self._filters)
+
+    def set_filters(self, filters: dict[str, Any]) -> None:
+        """Declared filters (PageRequest.filters) for every request from now on; reloads."""
+        self._filters = dict(filters)
+        self.reload()
 
     def set_query(self, query: str) -> None:
         """A search (or, with "", the whole list) in place of the rows, in the sort shown."""

@@ -12,11 +12,15 @@ from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPrintSupport import QPrinter
 
 from alko_desk.models.audit import AuditFilter
-from alko_desk.models.invoices import InvoiceStatus
+from alko_desk.models.deals import DealState
+from alko_desk.models.invoices import InvoiceStatus, PaymentMethod
 from alko_desk.models.money import Money
 from alko_desk.models.users import Role
 from alko_desk.ui.invoices_page import InvoiceColumn, InvoicesModel
+from alko_desk.ui.table_models import rows_from
+from alko_desk.ui.tasks import TaskRunner
 from tests.invoice_data import RUSSIAN, car_line
+from tests.vehicles_data import client_with_deal
 
 pytestmark = pytest.mark.gui
 
@@ -35,11 +39,27 @@ def issued(context, finance_session):
     ]
 
 
-def test_invoices_model_passes_the_qt_model_tester(qtmodeltester, context, issued, finance_session):
-    model = InvoicesModel()
-    model.set_accounts(context.services_for(finance_session).invoices.list_invoices())
+@pytest.fixture
+def tasks(qapp, dialogs):
+    runner = TaskRunner(dialogs)
+    yield runner
+    runner.wait_for_done(10_000)
+
+
+def test_invoices_model_passes_the_qt_model_tester(
+    qtbot, qtmodeltester, context, issued, finance_session, tasks
+):
+    invoicing = context.services_for(finance_session).invoices
+    model = InvoicesModel(rows_from(invoicing.list_page), tasks)
     qtmodeltester.check(model, force_py=True)
+    model.reload()
+    qtbot.waitUntil(lambda: model.ever_loaded and not model.loading, timeout=15_000)
+    assert model.rowCount() == 2
     assert model.data(model.index(0, InvoiceColumn.TOTAL)) == "30,000.00 EUR"
+    model.sort(InvoiceColumn.NUMBER, Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: model.ever_loaded and not model.loading, timeout=15_000)
+    assert model.row(0).number == issued[1].number
+    qtmodeltester.check(model, force_py=True)
 
 
 def test_finance_previews_prints_saves_pays_and_credits(
@@ -83,7 +103,7 @@ def test_finance_previews_prints_saves_pays_and_credits(
     )
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=15_000)
     qtbot.waitUntil(
-        lambda: page.model.account(page.model.row_of(first)).status is InvoiceStatus.PARTLY_PAID,
+        lambda: page.model.row(page.model.row_of(first)).status is InvoiceStatus.PARTLY_PAID,
         timeout=15_000,
     )
 
@@ -102,7 +122,7 @@ def test_finance_previews_prints_saves_pays_and_credits(
     qtbot.keyClicks(credit.reason, "sale cancelled")
     credit.buttons.accepted.emit()
     qtbot.waitUntil(lambda: page.model.rowCount() == 3, timeout=15_000)
-    assert page.model.account(page.model.row_of(first)).status is InvoiceStatus.CREDITED
+    assert page.model.row(page.model.row_of(first)).status is InvoiceStatus.CREDITED
 
     audit = context.services_for(admin_session).audit.entries(AuditFilter(action_prefix="invoice."))
     actions = [e.action for e in audit]
@@ -111,14 +131,143 @@ def test_finance_previews_prints_saves_pays_and_credits(
     assert context.services_for(finance_session).invoices.account(first).paid == Money.of("10000")
 
 
-def test_issuing_for_a_deal_says_deals_are_not_available_yet(
-    qtbot, open_main, finance_session, dialogs
+def test_another_desks_payment_shows_without_a_refresh(
+    qtbot, open_main, finance_session, issued, context, make_user
 ):
     window = open_main(finance_session)
     page = window.show_section("invoices")
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2 and not page.loading, timeout=15_000)
+    other = context.services_for(make_user("fred", Role.FINANCE)).invoices
+    other.record_payment(issued[0].number, Money.of("30000"), PaymentMethod.CARD)
+    row = page.model.row_of(issued[0].number)
+    qtbot.waitUntil(
+        lambda: page.model.row(row).status is InvoiceStatus.PAID, timeout=15_000
+    )  # the window's change watcher announced it; the page refreshed itself
+
+
+def test_finance_flow_from_a_saved_deal_to_a_credited_payment(
+    qtbot, open_main, context, make_user, tmp_path, admin_session, dialogs
+):
+    # a sales user builds and saves a deal with a discount that needs a manager
+    sam, deal = client_with_deal(context, make_user, percent="8", first="Пётр", last="Петров")
+    manager = context.services_for(make_user("mia", Role.MANAGER))
+    fiona = make_user("fiona", Role.FINANCE)
+    window = open_main(fiona)
+    page = window.show_section("invoices")
     qtbot.waitUntil(lambda: not page.loading, timeout=15_000)
-    page.ask_deal_id = lambda: "D-42"
+    assert page.model.rowCount() == 0
+
+    # not approved yet: refused with the reason, no number taken
+    page.ask_deal_id = lambda: deal.id
     qtbot.mouseClick(page.issue_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(dialogs.errors), timeout=15_000)
-    assert "Deals are not available" in dialogs.errors[0]
-    assert page.issue_button.isEnabled()
+    assert "approval" in dialogs.errors[-1]
+    qtbot.waitUntil(page.issue_button.isEnabled, timeout=15_000)
+
+    manager.deals.approve(manager.deals.get(deal.id), "end of quarter")
+    qtbot.mouseClick(page.issue_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=15_000)
+    qtbot.waitUntil(lambda: bool(page.selected_numbers()), timeout=15_000)
+    [number] = page.selected_numbers()
+    assert page.model.row(0).customer == "Пётр Петров"
+    assert sam.deals.get(deal.id).state is DealState.INVOICED
+    assert sam.deals.get(deal.id).invoice_number == number
+
+    # preview, then print to a PDF printer without a dialog
+    qtbot.waitUntil(lambda: page.pdf_document.status() == QPdfDocument.Status.Ready, timeout=15_000)
+    printer = QPrinter(QPrinter.PrinterMode.ScreenResolution)
+    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    out = tmp_path / "printed.pdf"
+    printer.setOutputFileName(str(out))
+    page.ask_printer = lambda p: True
+    page.print_selected(printer)
+    qtbot.waitUntil(lambda: getattr(page, "last_printed", None) == 1, timeout=30_000)
+    assert len(PdfReader(io.BytesIO(out.read_bytes())).pages) == 1
+
+    # a payment of part of it
+    dialog = page.open_payment_dialog()
+    dialog.amount.setText("")
+    qtbot.keyClicks(dialog.amount, "5000")
+    dialog.method.setCurrentIndex(dialog.method.findData(PaymentMethod.BANK_TRANSFER))
+    dialog.buttons.accepted.emit()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=15_000)
+    qtbot.waitUntil(lambda: page.model.row(0).status is InvoiceStatus.PARTLY_PAID, timeout=15_000)
+
+    # credit part of it: the deal stays invoiced
+    page.select(number)
+    credit = page.open_credit_dialog()
+    qtbot.keyClicks(credit.amount, "1000")
+    qtbot.keyClicks(credit.reason, "floor mats not delivered")
+    credit.buttons.accepted.emit()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=15_000)
+    invoice_row = page.model.row(page.model.row_of(number))
+    invoicing = context.services_for(fiona).invoices
+    account = invoicing.account(number)
+    assert account.credited == Money.of("1000") and account.paid == Money.of("5000")
+    qtbot.waitUntil(
+        lambda: page.model.row(page.model.row_of(number)).balance == account.balance,
+        timeout=15_000,
+    )
+    assert invoice_row.status is InvoiceStatus.PARTLY_PAID
+    assert sam.deals.get(deal.id).state is DealState.INVOICED
+
+    # the Deals page shows the deal invoiced
+    deals_page = window.show_section("deals")
+    qtbot.waitUntil(
+        lambda: any(
+            "Invoiced" in (deals_page.model.index(r, c).data() or "")
+            for r in range(deals_page.model.rowCount())
+            for c in range(deals_page.model.columnCount())
+        ),
+        timeout=15_000,
+    )
+    actions = [
+        e.action
+        for e in context.services_for(admin_session).audit.entries(AuditFilter(actor="fiona"))
+    ]
+    for expected in ("client.viewed", "invoice.issued", "invoice.preview", "invoice.print"):
+        assert expected in actions
+
+
+def test_finance_desk_invoices_screen_at_1366x768(
+    qtbot, open_main, context, make_user, issued, finance_session, shots
+):
+    from tests.gui.layout_checks import clipped, overlaps
+
+    sam, deal = client_with_deal(context, make_user, first="Željko", last="Kovačević-Horvat")
+    invoicing = context.services_for(finance_session).invoices
+    invoice = invoicing.issue_for_deal(deal.id)
+    invoicing.record_payment(invoice.number, Money.of("2500"), PaymentMethod.CARD)
+    invoicing.credit(issued[0].number, "price corrected", Money.of("300"))
+    window = open_main(finance_session)
+    window.resize(1366, 768)
+    page = window.show_section("invoices")
+    qtbot.waitUntil(lambda: page.model.rowCount() == 4 and not page.loading, timeout=15_000)
+    page.select(invoice.number)
+    qtbot.waitUntil(lambda: page.pdf_document.status() == QPdfDocument.Status.Ready, timeout=15_000)
+    qtbot.wait(1500)  # QPdfView renders its pages in the background
+    window.grab().save(str(shots / "finance-1366-invoices.png"))
+    fm = page.table.fontMetrics()
+    for row in range(page.model.rowCount()):  # every cell's text fits (names may elide)
+        for column in range(page.model.columnCount()):
+            text = page.model.index(row, column).data() or ""
+            if column != InvoiceColumn.CUSTOMER:
+                assert fm.horizontalAdvance(text) < page.table.columnWidth(column), text
+    assert page.table.columnWidth(InvoiceColumn.CUSTOMER) >= fm.horizontalAdvance("Пётр Петров")
+    assert clipped(page) == [], clipped(page)
+    assert overlaps(page) == [], overlaps(page)
+
+
+def test_payments_section_lists_open_invoices_only(
+    qtbot, open_main, finance_session, issued, context
+):
+    invoicing = context.services_for(finance_session).invoices
+    invoicing.record_payment(issued[1].number, Money.of("30000"), PaymentMethod.CASH)
+    window = open_main(finance_session)
+    page = window.show_section("payments")
+    qtbot.waitUntil(lambda: page.model.ever_loaded and not page.loading, timeout=15_000)
+    assert page.filter.currentData() == "open"
+    assert [page.model.row(r).number for r in range(page.model.rowCount())] == [issued[0].number]
+    assert "30,000.00 EUR" in page.totals.text()
+    page.filter.setCurrentIndex(page.filter.findData(""))
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2 and not page.loading, timeout=15_000)

@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import qVersion
 from PySide6.QtWidgets import QLabel, QWidget
 
-from alko_desk.models.users import Role
-from alko_desk.ui.pages import CLIENTS_MODULE, PlaceholderPage
+from alko_desk.models.users import Role, permissions_of
+from alko_desk.ui.pages import CLIENTS_MODULE, SECTIONS, PlaceholderPage
 from tests.conftest import ADMIN_PASSWORD
 from tests.gui.helpers import log_in
 
@@ -23,8 +23,9 @@ pytestmark = pytest.mark.gui
     "role, expected",
     [
         (Role.SALES, ["Clients", "Vehicles", "Deals"]),
-        # finance reads vehicles and deals (read-only): it invoices them
+        # finance reads vehicles and deals (read-only): it invoices them and takes payments
         (Role.FINANCE, ["Clients", "Vehicles", "Deals", "Invoices", "Payments"]),
+        # managers read invoices and payments (no Reports screen yet)
         (Role.MANAGER, ["Clients", "Vehicles", "Deals", "Invoices", "Payments", "Audit log"]),
     ],
 )
@@ -32,6 +33,18 @@ def test_navigation_shows_only_the_sections_of_the_role(open_main, make_user, ro
     window = open_main(make_user("staff1", role))
     assert window.section_titles() == expected
     assert window.role_label.text() == f"Role: {role.label}"
+    # the same as the role's permissions say, for every section that has a screen
+    allowed = permissions_of(role)
+    assert expected == [s.title for s in SECTIONS if s.factory and s.permission in allowed]
+
+
+def test_manager_reads_invoices_but_cannot_issue_pay_or_credit(open_main, make_user, qtbot):
+    window = open_main(make_user("mia", Role.MANAGER))
+    page = window.show_section("invoices")
+    qtbot.waitUntil(lambda: not page.loading, timeout=15_000)
+    assert page.print_button.isVisibleTo(page)
+    for hidden in (page.issue_button, page.pay_button, page.credit_button):
+        assert not hidden.isVisibleTo(page)
 
 
 def test_admin_sees_users_settings_backups_privacy_and_audit_but_no_client_data(
