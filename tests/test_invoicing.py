@@ -11,7 +11,7 @@ import pytest
 from pypdf import PdfReader
 
 from alko_desk.models.audit import AuditFilter
-from alko_desk.models.errors import AlkoError, PermissionDenied, ValidationError
+from alko_desk.models.errors import PermissionDenied, ValidationError
 from alko_desk.models.invoices import (
     DocumentKind,
     DocumentTampered,
@@ -53,7 +53,7 @@ def test_invoices_are_numbered_in_a_yearly_series_from_one(finance):
 def test_supplier_bank_and_terms_come_from_settings(finance):
     invoice = new_car_invoice(finance)
     assert invoice.draft.supplier.name == "ALKO Cars d.o.o."
-    assert invoice.draft.supplier.vat_id == "HR33392005961"
+    assert invoice.draft.supplier.vat_id == "HR33392005961"  # the test company (conftest)
     assert invoice.draft.supplier.country == "HR"
     assert invoice.draft.bank.iban == "HR1210010051863000160"
     assert invoice.totals.gross == TOTAL
@@ -219,12 +219,6 @@ def test_roles_sales_request_finance_issue_manager_reads(context, make_user, fin
         sales.list_invoices()
 
 
-def test_deal_invoicing_says_deals_are_not_available_yet(finance):
-    with pytest.raises(AlkoError) as err:
-        finance.issue_for_deal("deal-1")
-    assert "Deals are not available" in err.value.message
-
-
 def test_interrupted_invoice_is_completed_at_next_login(context, finance, store, audit):
     invoice = finance._insert_numbered(  # a desk that died right after the insert
         DocumentKind.INVOICE,
@@ -314,3 +308,52 @@ def test_credit_notes_never_add_up_to_more_than_the_invoice(finance):
     last = finance.credit(invoice.number, "the rest")
     assert finance.account(invoice.number).credited == invoice.totals.gross
     assert last.totals.gross > Money.zero()
+
+
+def test_invoice_list_pages_sorts_and_filters_through_the_list_index(context, finance):
+    from alko_desk.models.listing import PageRequest
+
+    first, second, third = (new_car_invoice(finance) for _ in range(3))
+    finance.record_payment(second.number, Money.of("30000"), PaymentMethod.BANK_TRANSFER)
+    finance.record_payment(third.number, Money.of("1000"), PaymentMethod.CARD)
+    note = finance.credit(first.number, "price corrected", Money.of("500"))
+
+    page = finance.list_page(PageRequest(0, 2, "number"))
+    assert page.total == 4 and [r.number for r in page.rows] == [first.number, second.number]
+    by_balance = finance.list_page(PageRequest(0, 10, "balance", descending=True))
+    assert [r.number for r in by_balance.rows][:3] == [first.number, third.number, note.number]
+    row = {r.number: r for r in by_balance.rows}
+    assert row[first.number].balance == Money.of("29500")
+    assert row[second.number].status is InvoiceStatus.PAID
+    assert row[third.number].status is InvoiceStatus.PARTLY_PAID
+    assert row[note.number].is_credit_note and row[note.number].corrects == first.number
+
+    open_ = finance.list_page(PageRequest(0, 10, "balance", filters={"status": "open"}))
+    assert [r.number for r in open_.rows] == [third.number, first.number]
+    assert finance.list_page(PageRequest(filters={"status": "overdue"})).total == 0
+    context.clock.advance(days=30)  # past the due date: read as overdue, nothing rewritten
+    overdue = finance.list_page(PageRequest(filters={"status": "overdue"}))
+    assert overdue.total == 2 and {r.status for r in overdue.rows} == {InvoiceStatus.OVERDUE}
+    assert finance.open_totals()["total"] == Money.of("29500") + Money.of("29000")
+    with pytest.raises(ValidationError):
+        finance.list_page(PageRequest(sort="customer"))
+
+    payments = finance.payments_page(PageRequest(0, 10, "amount", descending=True))
+    assert [p.id for p in payments.rows] == [f"{second.number}/1", f"{third.number}/1"]
+    entities = [c.entity for c in context.change_log.since(0).changes]
+    assert entities.count("payments") == 2 and "invoices" in entities
+
+
+def test_invoices_issued_before_the_list_index_are_listed_after_the_next_login(
+    context, finance, store
+):
+    from alko_desk.models.listing import PageRequest
+
+    issued = [new_car_invoice(finance).number for _ in range(2)]
+    for name in store.db.list_collection_names():
+        if name.startswith("ix_invoices"):
+            store.db.drop_collection(name)  # as on a database from before the index
+    context.invoice_list_repo.clear_cache()
+    assert finance.list_page(PageRequest()).total == 0
+    finance.finish_interrupted()  # what a finance login runs
+    assert [r.number for r in finance.list_page(PageRequest()).rows] == issued
