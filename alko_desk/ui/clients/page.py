@@ -135,10 +135,6 @@ class ClientsPage(QWidget):
         self.progress.setRange(0, 0)
         self.progress.setVisible(False)
         row.addWidget(self.progress)
-        self.cancel_button = QPushButton(self.tr("Cancel"))
-        self.cancel_button.setToolTip(self.tr("Stop sorting and keep the list as it was"))
-        self.cancel_button.setVisible(False)
-        row.addWidget(self.cancel_button)
         self.retry_button = QPushButton(self.tr("Try again"))
         self.retry_button.setVisible(False)
         row.addWidget(self.retry_button)
@@ -232,7 +228,6 @@ class ClientsPage(QWidget):
         QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self, self.search.setFocus)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, p.refresh)
         self.new_button.clicked.connect(self.new_client)
-        self.cancel_button.clicked.connect(self.model.cancel_loading)
         self.retry_button.clicked.connect(p.refresh)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.view.activated.connect(self._row_activated)
@@ -328,7 +323,6 @@ class ClientsPage(QWidget):
         model, p = self.model, self.presenter
         busy = model.loading
         self.progress.setVisible(busy)
-        self.cancel_button.setVisible(False)
         self.retry_button.setVisible(model.failed and not busy)
         self.progress.setRange(0, 0)
         if p.searching:
