@@ -140,6 +140,11 @@ class LoginWindow(QWidget):
         self.username.setEnabled(not busy)
         self.password.setEnabled(not busy)
         self._update_button()
+        if not busy and self.stack.currentIndex() == 0:
+            # Disabling the fields took the keyboard focus away; without this, what staff type
+            # after "not right" goes nowhere (seen on a real X server).
+            self.password.selectAll()
+            (self.password if self.username.text() else self.username).setFocus()
 
     def show_error(self, text: str) -> None:
         set_error(self.error, text)

@@ -136,6 +136,9 @@ def test_wrong_password_shows_a_message_in_the_login_window(qtbot, make_desk, ad
     assert "username or password is not right" in desk.login_window.error.text()
     assert desk.main_window is None
     assert desk.login_window.login_button.isEnabled()
+    # The next attempt can be typed straight away: the password field has the focus again.
+    qtbot.waitUntil(lambda: desk.login_window.focusWidget() is desk.login_window.password)
+    assert desk.login_window.password.selectedText() == desk.login_window.password.text()
 
 
 def test_five_failed_logins_show_the_lockout_message(qtbot, make_desk, admin_session, dialogs):
