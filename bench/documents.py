@@ -117,7 +117,7 @@ def encrypt_and_upload(ws: Workspace) -> Result:
 
     fake, documents, client_id = _uploading(ws)
     scan = _two_megabyte_scan()
-    store = documents.current_store()
+    store = documents._current_store()
     key = documents._client_key(client_id)
 
     def once():
