@@ -112,3 +112,16 @@ def test_camera_dialog_screenshot(qtbot, capture, shots):
     camera.done_button.click()
     qtbot.wait(50)
     capture.grab().save(str(shots / "documents-capture-from-camera.png"))
+
+
+def test_without_qt_multimedia_the_dialog_names_the_missing_library(qtbot, capture, monkeypatch):
+    from alko_desk.ui.documents import camera as camera_module
+
+    monkeypatch.setattr(
+        camera_module, "_multimedia", lambda: (None, "libpulse.so.0: cannot open shared object")
+    )
+    camera = capture.open_camera()
+    assert camera.stack.currentWidget() is camera.message
+    assert "Qt Multimedia could not be loaded (libpulse.so.0" in camera.message.text()
+    assert "libpulse0" in camera.message.text()
+    assert not camera.take_button.isEnabled() and not camera.look_again_button.isEnabled()

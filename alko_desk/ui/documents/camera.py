@@ -11,7 +11,9 @@ turning a still into a page (conversion and downscaling of a picture of up to 20
 runs in the task runner. With no camera, or no Qt Multimedia on this computer, the dialog
 says so and what to check, instead of a preview.
 
-`on_image_captured` is the one door a still comes in by: `QImageCapture.imageCaptured` is
+Stills are taken with `QImageCapture.capture()`, which keeps them in memory: a photo of an
+ID never touches the disk before it is sealed. `on_image_captured` is the one door a still
+comes in by: `QImageCapture.imageCaptured` is
 connected to it, and the tests hand it a frame the same way.
 """
 
@@ -94,6 +96,7 @@ class CameraDialog(QDialog):
         self._capture = None
         self._sink = None
         self._latest = None  # the newest preview frame, painted by the timer
+        self._device_id = None
 
         self.camera_combo = QComboBox()
         self.look_again_button = QPushButton(self.tr("Look again"))
@@ -132,7 +135,7 @@ class CameraDialog(QDialog):
         self._timer.setInterval(PREVIEW_INTERVAL_MS)
         self._timer.timeout.connect(self._paint_latest)
         self.camera_combo.currentIndexChanged.connect(self._camera_chosen)
-        self.look_again_button.clicked.connect(self.list_cameras)
+        self.look_again_button.clicked.connect(self.look_again)
         self.take_button.clicked.connect(self.take_photo)
         self.done_button.clicked.connect(self.accept)
         self.finished.connect(lambda _result: self.stop_camera())
@@ -167,8 +170,16 @@ class CameraDialog(QDialog):
         if keep is None:
             default = self._mm.QMediaDevices.defaultVideoInput()
             keep = ids.index(default.id()) if default.id() in ids else 0
+        self.camera_combo.blockSignals(True)
         self.camera_combo.setCurrentIndex(keep)
-        self._camera_chosen(keep)
+        self.camera_combo.blockSignals(False)
+        if self._camera is None or self._device_id != ids[keep]:
+            self._camera_chosen(keep)  # a camera plugged in elsewhere leaves this one running
+
+    def look_again(self) -> None:
+        """Lists the cameras anew and restarts the chosen one (after an error, too)."""
+        self.stop_camera()
+        self.list_cameras()
 
     def _show_problem(self, text: str) -> None:
         self.message.setText(text)
@@ -187,7 +198,7 @@ class CameraDialog(QDialog):
         self._session = mm.QMediaCaptureSession(self)
         self._camera = mm.QCamera(device, self)
         self._capture = mm.QImageCapture(self)
-        self._capture.setFileFormat(mm.QImageCapture.FileFormat.JPEG)
+        self._device_id = device.id()
         self._sink = mm.QVideoSink(self)
         self._session.setCamera(self._camera)
         self._session.setImageCapture(self._capture)
@@ -211,6 +222,7 @@ class CameraDialog(QDialog):
             if obj is not None:
                 obj.deleteLater()
         self._session = self._camera = self._capture = self._sink = None
+        self._device_id = None
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -256,6 +268,7 @@ class CameraDialog(QDialog):
             return
         self.status.setText(self.tr("Taking the photo…"))
         self.take_button.setEnabled(False)
+        # capture(), never captureToFile(): the photo of an ID stays in memory, off the disk.
         self._capture.capture()  # the still arrives at on_image_captured
 
     def on_image_captured(self, _request_id: int, image: QImage) -> None:
