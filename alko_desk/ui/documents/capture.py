@@ -194,7 +194,7 @@ class DocumentCaptureDialog(QDialog):
         self.scanner = scanner
         self.client_fields = dict(client_fields or {})
         self.max_side = max_side
-        self.today = today or documents.today()
+        self.today = today or _today_of(documents)
         self.pages: list[Image.Image] = []
         self.current = -1
         self.reading: MrzReading | None = None
@@ -622,6 +622,14 @@ class DocumentCaptureDialog(QDialog):
             self.accept()
 
         self.tasks.run(work, on_success=done, on_finished=self._refresh, parent=self)
+
+
+def _today_of(documents) -> date:
+    """The service's date in process (its clock, cheap); on a showroom desk this computer's
+    date, rather than a round trip to the server on the GUI thread."""
+    from alko_desk.remote.desk import is_remote
+
+    return date.today() if is_remote(documents) else documents.today()
 
 
 def _encode_page(image: Image.Image) -> bytes:
