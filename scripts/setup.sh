@@ -25,6 +25,8 @@ TEST_PACKAGES=(dbus dbus-daemon dbus-x11 gnome-keyring xvfb xauth)
 # wheel pip compiles with gcc); the tests render MRZs in OCR-B and scan with SANE's test backend.
 APP_PACKAGES+=(tesseract-ocr tesseract-ocr-eng libsane1 libsane-dev gcc)
 TEST_PACKAGES+=(fonts-ocr-b sane-utils)
+# Camera capture: Qt Multimedia links PulseAudio's client library even for video.
+APP_PACKAGES+=(libpulse0)
 TEST_PACKAGES+=(zbar-tools)  # zbarimg scans the EPC QR code printed on invoices
 # Pango for WeasyPrint, which only the invoice benchmark uses (scripts/setup.sh --bench).
 BENCH_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0)

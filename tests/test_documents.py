@@ -142,10 +142,27 @@ def test_deletion_reaches_cloudinary_with_invalidate(on_cloudinary, docs, client
     assert audit("document.deleted")[0].details == {"document": info.id}
 
 
-def test_the_credentials_are_stored_sealed_and_never_shown(context, admin_docs, on_cloudinary):
+def test_the_credentials_are_stored_sealed_and_never_shown(
+    context, admin_session, admin_docs, on_cloudinary
+):
+    import os
+
+    from alko_desk.models.errors import UnreadableRecord
+    from alko_desk.security.crypto import derive_key, open_sealed
+
     raw = context.store.db.meta.find_one({"_id": "document_storage"})
     assert on_cloudinary.api_secret.encode() not in bson.encode(raw)
     assert on_cloudinary.api_key.encode() not in bson.encode(raw)
+    # Sealed under the organisation key: a key derived from it opens them, no other does.
+    purpose = "alko-desk/document-settings/v1"
+    opened = open_sealed(
+        derive_key(admin_session.org_key, purpose), raw["cloudinary"], "cloudinary-credentials"
+    )
+    assert on_cloudinary.api_secret.encode() in opened
+    with pytest.raises(UnreadableRecord):
+        open_sealed(
+            derive_key(os.urandom(32), purpose), raw["cloudinary"], "cloudinary-credentials"
+        )
     status = admin_docs.storage_status()
     assert status.kind == "cloudinary" and status.cloud_name == "alko-test"
     assert on_cloudinary.api_secret not in status.describe()
@@ -230,7 +247,7 @@ def test_retries_wait_longer_each_time(context, admin_docs, docs, client_id, clo
 
 def test_reconciliation_removes_assets_no_document_refers_to(on_cloudinary, docs, client_id, audit):
     kept = docs.add(client_id, PASSPORT, [FRONT])
-    orphan = docs.current_store().public_id(new_asset_id())
+    orphan = docs._current_store().public_id(new_asset_id())
     on_cloudinary.assets[orphan] = b"left behind by a crash"
     another_database = f"alko-desk-0123456789ab/{new_asset_id()}"
     on_cloudinary.assets[another_database] = b"not ours"
@@ -366,7 +383,9 @@ def test_an_export_writes_the_pages_in_clear_and_is_audited(docs, client_id, tmp
     info = docs.add(client_id, PASSPORT, [FRONT, BACK])
     out = tmp_path / "export"
     out.mkdir()
-    written = docs.export(client_id, info.id, out)
+    from alko_desk.services.documents import save_exported
+
+    written = save_exported(out, info.id, docs.export(client_id, info.id))
     assert [p.suffix for p in written] == [".png", ".jpg"]
     assert written[0].read_bytes() == FRONT and written[1].read_bytes() == BACK
     assert audit("document.exported")[0].details == {"document": info.id, "pages": 2}

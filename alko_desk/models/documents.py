@@ -147,3 +147,28 @@ class PageContent:
 
     media_type: str
     data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class FlushResult:
+    """What one pass over the outbox did: pages uploaded, failed again, still waiting."""
+
+    uploaded: int
+    failed: int
+    waiting: int
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
+class StorageStatus:
+    """Where documents go, as staff may see it: never the API secret, only a hint of the key."""
+
+    kind: str  # "cloudinary" or "local"
+    cloud_name: str = ""
+    api_key_hint: str = ""
+    folder: str = ""
+
+    def describe(self) -> str:
+        if self.kind == "cloudinary":
+            return f"Cloudinary (cloud {self.cloud_name}, API key {self.api_key_hint})"
+        return f"Encrypted folder {self.folder}"

@@ -396,6 +396,11 @@ class _ServiceProxy:
         return f"<remote service {self._name}>"
 
 
+def is_remote(service: Any) -> bool:
+    """True for a service that runs on a showroom server (its state lives there, not here)."""
+    return isinstance(service, _ServiceProxy)
+
+
 class _GenericProxy(_ServiceProxy):
     """A service the desk has no class for (a newer server): methods as the server lists them."""
 

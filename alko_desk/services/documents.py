@@ -14,6 +14,14 @@ Who may do what (on the existing permissions): sales add, view and delete (clien
 and client.reveal), managers view (client.reveal), finance and admins neither. Admins
 choose where documents are stored (settings.admin). Every listing, view, export and
 deletion is audited, by client and document id.
+
+In a showroom this service runs on the server only (remote/server.py): desks send the
+pages' bytes over TLS and the server seals and uploads them. The Cloudinary credentials
+are sealed under the organisation key in the database and opened only inside this service
+(`_credentials`, `_current_store`: private, so the remote API never offers them); what a
+desk can ask about the store is a `StorageStatus`, which carries a hint of the API key
+and never the secret. A single desk runs the same service in its own process, with the
+same sealed credentials.
 """
 
 from __future__ import annotations
@@ -22,7 +30,6 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -31,8 +38,10 @@ from alko_desk.models.documents import (
     DocumentInfo,
     DocumentPage,
     DocumentType,
+    FlushResult,
     MrzReading,
     PageContent,
+    StorageStatus,
     UploadState,
 )
 from alko_desk.models.errors import AlkoError, NotFound, ValidationError
@@ -43,7 +52,7 @@ from alko_desk.services.audit import AuditLog
 from alko_desk.services.base import SessionService
 from alko_desk.services.clock import Clock
 from alko_desk.services.images import media_type_of
-from alko_desk.storage.document_outbox import DocumentOutbox, FlushResult
+from alko_desk.storage.document_outbox import DocumentOutbox
 from alko_desk.storage.document_store import (
     CloudinaryCredentials,
     CloudinaryDocumentStore,
@@ -66,19 +75,6 @@ EXTENSIONS = {
 
 def new_document_id() -> str:
     return os.urandom(12).hex()
-
-
-@dataclass(frozen=True)
-class StorageStatus:
-    kind: str  # "cloudinary" or "local"
-    cloud_name: str = ""
-    api_key_hint: str = ""
-    folder: str = ""
-
-    def describe(self) -> str:
-        if self.kind == "cloudinary":
-            return f"Cloudinary (cloud {self.cloud_name}, API key {self.api_key_hint})"
-        return f"Encrypted folder {self.folder}"
 
 
 class DocumentService(SessionService):
@@ -139,7 +135,7 @@ class DocumentService(SessionService):
                 self._stores[name] = LocalDocumentStore(self._local_folder())
         return self._stores[name]
 
-    def current_store(self) -> DocumentStore:
+    def _current_store(self) -> DocumentStore:
         if self._override is not None:
             return self._override
         return self._store_named(
@@ -203,7 +199,7 @@ class DocumentService(SessionService):
         copy deleted, so an interruption leaves every page readable where its record says.
         """
         self._require(Permission.SETTINGS_ADMIN, "move documents between stores", "documents")
-        target = self.current_store()
+        target = self._current_store()
         todo = [
             (client_id, doc_id, record)
             for client_id, doc_id, record in self._records.all_records()
@@ -269,7 +265,7 @@ class DocumentService(SessionService):
         media = self._validate(draft, pages)
         key = self._client_key(client_id)
         doc_id = new_document_id()
-        store = self.current_store()
+        store = self._current_store()
         now = self._clock.now()
         stored: list[DocumentPage] = []
         for data, media_type in zip(pages, media, strict=True):
@@ -380,30 +376,24 @@ class DocumentService(SessionService):
         )
         return content
 
-    def export(self, client_id: str, doc_id: str, folder: Path) -> list[Path]:
-        """Writes the pages in clear to `folder`: the one way plaintext reaches a disk. Audited."""
+    def export(self, client_id: str, doc_id: str) -> list[PageContent]:
+        """Every page in clear, for the caller to write where staff chose (`save_exported`):
+        the one way plaintext reaches a disk, and that disk is the desk's own, never the
+        showroom server's. Audited."""
         self._require(
             Permission.CLIENT_REVEAL, "export clients' ID documents", f"client:{client_id}"
         )
         self._require_recent_password()
         record = self._record(client_id, doc_id)
         key = self._client_key(client_id)
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise ValidationError(f"{folder} is not a folder.")
-        written = []
-        for n, page in enumerate(record["pages"], start=1):
-            content = self._page_bytes(client_id, page, key)
-            path = folder / f"document-{doc_id[:8]}-page{n}{EXTENSIONS[content.media_type]}"
-            path.write_bytes(content.data)
-            written.append(path)
+        contents = [self._page_bytes(client_id, page, key) for page in record["pages"]]
         self._audit.record(
             self.actor,
             "document.exported",
             f"client:{client_id}",
-            {"document": doc_id, "pages": len(written)},
+            {"document": doc_id, "pages": len(contents)},
         )
-        return written
+        return contents
 
     # -- deleting ------------------------------------------------------------------------
     def delete(self, client_id: str, doc_id: str) -> None:
@@ -435,11 +425,11 @@ class DocumentService(SessionService):
 
     def flush_outbox(self, *, force: bool = False) -> FlushResult:
         """Uploads the pages whose retry is due (all when `force`). Safe to call any time."""
-        return self._outbox.flush(self.current_store(), self._clock.now(), force=force)
+        return self._outbox.flush(self._current_store(), self._clock.now(), force=force)
 
     def reconcile(self) -> int:
         """Removes assets in the store that no document refers to (a crash mid-add). Audited."""
-        store = self.current_store()
+        store = self._current_store()
         # The store is listed before the records are read: an asset uploaded meanwhile had
         # its record written before its upload began, so it is never taken for an orphan.
         in_store = store.asset_ids()
@@ -463,6 +453,19 @@ class DocumentService(SessionService):
         from alko_desk.services.mrz_ocr import read_mrz_image
 
         return read_mrz_image(open_image_bytes(data), self.today())
+
+
+def save_exported(folder: Path, doc_id: str, contents: list[PageContent]) -> list[Path]:
+    """Writes exported pages to a folder on this computer: document-<id>-page<n>.<ext>."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValidationError(f"{folder} is not a folder.")
+    written = []
+    for n, content in enumerate(contents, start=1):
+        path = folder / f"document-{doc_id[:8]}-page{n}{EXTENSIONS[content.media_type]}"
+        path.write_bytes(content.data)
+        written.append(path)
+    return written
 
 
 def _page_context(client_id: str, asset_id: str) -> str:

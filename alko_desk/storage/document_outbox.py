@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from alko_desk.models.documents import FlushResult
 from alko_desk.storage.document_store import ASSET_ID, DocumentStore
+
+__all__ = ["DocumentOutbox", "FlushResult", "OutboxEntry", "backoff"]
 
 FIRST_DELAY = timedelta(seconds=30)
 LONGEST_DELAY = timedelta(hours=1)
@@ -33,14 +36,6 @@ class OutboxEntry:
     next_attempt: datetime | None
     last_error: str
     group: str = ""  # the document the page belongs to
-
-
-@dataclass(frozen=True)
-class FlushResult:
-    uploaded: int
-    failed: int
-    waiting: int
-    last_error: str = ""
 
 
 class DocumentOutbox:

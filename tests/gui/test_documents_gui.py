@@ -242,3 +242,22 @@ def test_names_compare_without_accents_as_the_mrz_writes_them(
     dialog = _dialog(qtbot, sales, tasks, client_id, client_fields=client)
     dialog.show_reading(parse(VALID_TD3, dialog.today))
     assert not dialog.is_red("client.last_name") and not dialog.is_red("client.first_name")
+
+
+def test_on_a_showroom_desk_the_capture_dialog_opens_without_asking_the_server(
+    qtbot, connect_remote, context, tasks
+):
+    """Opening the dialog must not wait on the network on the GUI thread (no documents.today()
+    round trip); the date is this computer's."""
+    from datetime import date
+
+    from tests.conftest import ADMIN_PASSWORD, COMPANY
+    from tests.test_documents_remote import _recorded
+
+    context.setup.initialize(COMPANY, "admin", "Ana Admin", ADMIN_PASSWORD)
+    desk = connect_remote()
+    services = desk.login("admin", ADMIN_PASSWORD)
+    seen = _recorded(desk)
+    dialog = DocumentCaptureDialog(services.documents, tasks, "")
+    qtbot.addWidget(dialog)
+    assert seen.received == [] and dialog.today == date.today()

@@ -209,6 +209,7 @@ class ClientsPage(QWidget):
                 scanner=panel.scanner,
                 client_fields={k: values.get(k, "") for k in ("first_name", "last_name")},
                 find_clients=panel.find_clients,
+                today=panel.today,
                 reading_only=True,
                 parent=form_dialog,
             )

@@ -1,4 +1,5 @@
-"""Capturing an ID document: file, drag and drop or scanner; rotate, crop, downscale; the MRZ.
+"""Capturing an ID document: file, drag and drop, scanner or camera; rotate, crop, downscale;
+the MRZ.
 
 The pages are plain Pillow images held by the dialog; every slow step (opening a file or a
 PDF, scanning, reading the MRZ, encrypting and storing) runs through the task runner. The
@@ -91,7 +92,7 @@ class CropPreview(QLabel):
         self.selection_changed.emit(False)
         if image is None:
             self.clear()
-            self.setText(self.tr("Open a file, drop it here, or scan."))
+            self.setText(self.tr("Open a file, drop it here, scan, or take a photo."))
             self._image_size = QSize()
             return
         pixmap = QPixmap.fromImage(to_qimage(image))
@@ -193,7 +194,7 @@ class DocumentCaptureDialog(QDialog):
         self.scanner = scanner
         self.client_fields = dict(client_fields or {})
         self.max_side = max_side
-        self.today = today or documents.today()
+        self.today = today or _today_of(documents)
         self.pages: list[Image.Image] = []
         self.current = -1
         self.reading: MrzReading | None = None
@@ -210,6 +211,7 @@ class DocumentCaptureDialog(QDialog):
         self.open_button = QPushButton(self.tr("Open file…"))
         self.scan_button = QPushButton(self.tr("Scan"))
         self.scan_button.setEnabled(self.scanner is not None)
+        self.camera_button = QPushButton(self.tr("Camera…"))
         self.progress = QProgressBar()
         self.progress.hide()
         self.page_list = QListWidget()
@@ -246,7 +248,7 @@ class DocumentCaptureDialog(QDialog):
         self.cancel_button = QPushButton(self.tr("Cancel"))
 
         sources = QHBoxLayout()
-        for w in (self.open_button, self.scan_button, self.progress):
+        for w in (self.open_button, self.scan_button, self.camera_button, self.progress):
             sources.addWidget(w)
         edit = QHBoxLayout()
         for w in (
@@ -288,6 +290,7 @@ class DocumentCaptureDialog(QDialog):
 
         self.open_button.clicked.connect(self._choose_files)
         self.scan_button.clicked.connect(self.scan)
+        self.camera_button.clicked.connect(self.open_camera)
         self.page_list.currentRowChanged.connect(self._select_page)
         self.rotate_left_button.clicked.connect(lambda: self.rotate(-1))
         self.rotate_right_button.clicked.connect(lambda: self.rotate(1))
@@ -355,6 +358,15 @@ class DocumentCaptureDialog(QDialog):
             on_finished=finished,
             parent=self,
         )
+
+    def open_camera(self):
+        """The camera window (ui/documents/camera.py): each photo taken arrives as a page."""
+        from alko_desk.ui.documents.camera import CameraDialog
+
+        self.camera = CameraDialog(self.tasks, max_side=self.max_side, parent=self)
+        self.camera.pages_taken.connect(self._add_pages)
+        self.camera.open()
+        return self.camera
 
     def _scan_progress(self, done: int, total: int, text: str) -> None:
         self.progress.setRange(0, max(total, 1))
@@ -610,6 +622,14 @@ class DocumentCaptureDialog(QDialog):
             self.accept()
 
         self.tasks.run(work, on_success=done, on_finished=self._refresh, parent=self)
+
+
+def _today_of(documents) -> date:
+    """The service's date in process (its clock, cheap); on a showroom desk this computer's
+    date, rather than a round trip to the server on the GUI thread."""
+    from alko_desk.remote.desk import is_remote
+
+    return date.today() if is_remote(documents) else documents.today()
 
 
 def _encode_page(image: Image.Image) -> bytes:

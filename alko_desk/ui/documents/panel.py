@@ -47,6 +47,7 @@ class ClientDocumentsPanel(QWidget):
         self.scanner = scanner
         self.client_fields = client_fields or {}
         self.infos: list[DocumentInfo] = []
+        self.today = None  # the service's date, from the last refresh
         self.table = QTableWidget(0, len(self.HEADERS))
         self.table.setHorizontalHeaderLabels([self.tr(h) for h in self.HEADERS])
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
@@ -162,7 +163,7 @@ class ClientDocumentsPanel(QWidget):
 
     def _show(self, result) -> None:
         infos, waiting, today = result
-        self.infos = infos
+        self.infos, self.today = infos, today
         self.table.setRowCount(0)
         for info in infos:
             row = self.table.rowCount()
@@ -207,6 +208,7 @@ class ClientDocumentsPanel(QWidget):
             scanner=self.scanner,
             client_fields=self.client_fields,
             find_clients=self.find_clients,
+            today=self.today,
             parent=self,
         )
         self.capture.saved.connect(lambda _info: self.refresh())

@@ -164,6 +164,10 @@ def _left(button: QPushButton) -> QHBoxLayout:
 
 def confirm_quit_with_waiting(documents, dialogs, parent: QWidget | None) -> bool:
     """Before the app quits: True to quit. Asks when documents still wait to upload."""
+    from alko_desk.remote.desk import is_remote
+
+    if is_remote(documents):
+        return True  # they wait on the showroom server, which uploads them: nothing is lost
     message = documents.waiting_message()
     if not message:
         return True
