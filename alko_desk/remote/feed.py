@@ -76,9 +76,13 @@ class MemoryFeed:
             self._head += 1
             change = Change(self._head, entity, kind, ids, datetime.now(UTC))
             self._changes.append(change)
+        self.notify()
+        return change
+
+    def notify(self) -> None:
+        """Wakes the event streams (a change was written, here or in the change log)."""
         for callback in list(self._listeners):
             callback()
-        return change
 
     def head(self) -> int:
         return self._head
