@@ -456,7 +456,7 @@ def build_app(backend: Backend) -> Starlette:
     backend.feed.add_listener(wake)
 
     def on_request() -> None:
-        # The loop that long-polls wait on; known from the first request (the app may run
+        # The loop the event streams wait on; known from the first request (the app may run
         # without lifespan events, as in the tests' switchable server).
         if waiters["loop"] is None:
             waiters["event"] = asyncio.Event()
