@@ -165,23 +165,23 @@ def add_db_commands(subparsers) -> None:
 
 def db_start(args: argparse.Namespace) -> int:
     from alko_desk.paths import data_dir, database_dir
-    from alko_desk.storage.embedded import EmbeddedServer
+    from alko_desk.storage.embedded import EmbeddedServer, public_uri
 
     folder = database_dir(data_dir())
     server = EmbeddedServer(folder, port=args.port)
     already = server.running_uri()
     if already:
         raise AlkoError(
-            f"The embedded database of {folder} is already running at {already}.",
+            f"The embedded database of {folder} is already running at {public_uri(already)}.",
             hint="Desks on this computer use it as it is. Stop that process to run it here.",
         )
     uri = server.start()
     print(f"{APP_NAME} embedded database (FerretDB {_ferretdb_version()}) is running.")
-    print(f"URI: {uri}")
+    print(f"URI: {public_uri(uri)}")
     print(f"Data: {folder}")
     print(
-        "Desks on this computer with the same data folder use it; tools can connect to the URI. "
-        "Press Ctrl-C to stop.",
+        "Desks on this computer with the same data folder use it; tools can connect to the URI "
+        f"with the login in {server.credentials_file}. Press Ctrl-C to stop.",
         flush=True,
     )
     stop = threading.Event()
@@ -209,7 +209,12 @@ def db_status(args: argparse.Namespace) -> int:
     from alko_desk.bootstrap import choose_database, describe_uri
     from alko_desk.paths import data_dir, database_dir
     from alko_desk.secrets import SecretStore
-    from alko_desk.storage.embedded import EmbeddedServer, find_ferretdb, search_locations
+    from alko_desk.storage.embedded import (
+        EmbeddedServer,
+        find_ferretdb,
+        public_uri,
+        search_locations,
+    )
 
     secrets = SecretStore()
     choice = choose_database(secrets)
@@ -239,7 +244,7 @@ def db_status(args: argparse.Namespace) -> int:
         if running:
             reachable, detail = _probe(running, db_name)
             usable = usable and reachable
-            rows.append(("Server", f"running at {running}; {detail}"))
+            rows.append(("Server", f"running at {public_uri(running)}; {detail}"))
         else:
             rows.append(("Server", "not running (the app starts it when it opens)"))
     else:

@@ -156,6 +156,7 @@ def rpc_server(server_identity):
         log_level="warning",
         access_log=False,
         lifespan="off",
+        timeout_graceful_shutdown=2,
     )
     running.server = uvicorn.Server(running.config)
     running._thread = None

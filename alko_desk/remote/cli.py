@@ -204,6 +204,13 @@ def _check_database_account(context, allow_unauthenticated: bool) -> None:
             hint="Create an account with only find, insert, update and remove on the ALKO Desk "
             "database (see the README, 'Showroom server') and put it in ALKO_MONGODB_URI.",
         )
+    if report.unrestricted and not (allow_unauthenticated or context.server is not None):
+        raise AlkoError(
+            "The server's database login may do everything, including drop the database and "
+            "create logins: FerretDB 1.x checks passwords but has no roles.",
+            hint="Use a MongoDB account with a limited role (see the README), or pass "
+            "--allow-unauthenticated-database for a database only this computer can reach.",
+        )
     if not report.users and not (allow_unauthenticated or context.server is not None):
         raise AlkoError(
             "The server's database has no login: anyone who reaches it can read and change "

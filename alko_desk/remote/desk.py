@@ -5,6 +5,7 @@
     services = desk.login("sam", password)
     services.clients.page(0, 100)                   # same shape as SessionServices
     services.confirm_password(password); services.change_password(old, new)
+    services.changes.head(); services.changes.since(n)  # pushed by the server (remote/push.py)
     services.wait_for_changes(since=0, wait=20); services.logout()
 
 The remote proxies are generated from the service classes (their public methods and
@@ -16,7 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -28,6 +29,7 @@ from alko_desk.models.listing import Progress
 from alko_desk.models.remote import ServerUnavailable, ServerUntrusted, SessionEnded
 from alko_desk.models.users import Session
 from alko_desk.remote import api, codec
+from alko_desk.remote.push import PushedChangeFeed, StreamClosed
 from alko_desk.remote.trust import (
     Pin,
     PinStore,
@@ -155,6 +157,48 @@ class _Transport:
             error = value["error"]
             raise error if isinstance(error, AlkoError) else AlkoError(str(error))
         return value["ok"]
+
+    def events(self, token: str, since: int) -> Iterator[tuple[str, Any]]:
+        """The server's change stream: (event name, decoded envelope) as each event arrives.
+        A refusal raises its domain error; a lost connection ServerUnavailable."""
+        if self._http.is_closed:
+            raise StreamClosed()
+        headers = {"authorization": f"Bearer {token}", "accept": "text/event-stream"}
+        # The server sends something every few seconds; much longer silence is a dead link.
+        timeout = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=5.0)
+        try:
+            with self._http.stream(
+                "GET", "/v1/events", headers=headers, params={"since": str(since)}, timeout=timeout
+            ) as response:
+                self._check_peer(response)
+                if response.status_code != 200 or not response.headers.get(
+                    "content-type", ""
+                ).startswith("text/event-stream"):
+                    value = codec.loads(response.read())
+                    error = value.get("error") if isinstance(value, dict) else None
+                    raise (
+                        error
+                        if isinstance(error, AlkoError)
+                        else ServerUnavailable(
+                            f"The server at {self.address} refused the change stream."
+                        )
+                    )
+                name, data = "message", []
+                for line in response.iter_lines():
+                    if line.startswith(":"):
+                        continue  # a keep-alive comment
+                    if line == "":
+                        if data:
+                            yield name, codec.loads("\n".join(data).encode("utf-8"))
+                        name, data = "message", []
+                    elif line.startswith("event:"):
+                        name = line[6:].strip()
+                    elif line.startswith("data:"):
+                        data.append(line[5:].lstrip(" "))
+        except httpx.TransportError:
+            raise ServerUnavailable(
+                f"The change stream from the ALKO Desk server at {self.address} was cut."
+            ) from None
 
     def _check_peer(self, response: httpx.Response) -> None:
         """Belt and braces over the pinned context: the connection's certificate is the pin."""
@@ -325,6 +369,11 @@ class RemoteServices:
                 setattr(self, name, proxy)
             else:
                 self.extra[name] = proxy
+        self._push: PushedChangeFeed | None = None
+        if getattr(self, "changes", None) is not None:
+            # The watcher's feed, fed by the server's push stream (the RPC one as fallback).
+            self._push = PushedChangeFeed(transport.events, lambda: self._token, self.changes)
+            self.changes = self._push
 
     def _call(self, service: str, method: str, args: list, kwargs: dict) -> Any:
         return self._transport.request(
@@ -363,10 +412,10 @@ class RemoteServices:
         return self
 
     def wait_for_changes(self, since: int = 0, wait: float = 0) -> ChangeBatch:
-        """Changes after `since`, waiting up to `wait` seconds for one (a long-poll)."""
-        return self._transport.request(
-            "GET", "/v1/changes", token=self._token, since=str(since), wait=str(wait)
-        )
+        """Changes after `since`, waiting up to `wait` seconds for the server to push one."""
+        if self._push is None:
+            return ChangeBatch(0, (), True)
+        return self._push.wait(since, wait)
 
     def verify_audit(self):
         """The audit chain, verified by the server against its signed checkpoints and the
@@ -380,6 +429,8 @@ class RemoteServices:
         return proxy.verify(memory.known() if memory is not None else None)
 
     def logout(self) -> None:
+        if self._push is not None:
+            self._push.close()
         try:
             self._transport.request("POST", "/v1/logout", token=self._token)
         except ServerUnavailable:

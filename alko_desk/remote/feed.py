@@ -1,10 +1,11 @@
 """Change announcements for remote desks.
 
 When the platform's `ChangeFeed` is on `SessionServices.changes` (head() and since(seq)),
-the server reads that. Until then this in-memory feed stands in: the RPC layer appends
-a `Change` after every successful call that is not a read, and desks long-poll it. It
-lives as long as the server process (a restart starts again at 0; desks then see an
-incomplete batch and refresh everything).
+the server's event streams read that, and this feed only wakes them (`notify`) after each
+write through the RPC. Without it this in-memory feed stands in: the RPC layer appends a
+`Change` after every successful call that is not a read. It lives as long as the server
+process (a restart starts again at 0; desks then see an incomplete batch and refresh
+everything).
 """
 
 from __future__ import annotations
@@ -76,9 +77,13 @@ class MemoryFeed:
             self._head += 1
             change = Change(self._head, entity, kind, ids, datetime.now(UTC))
             self._changes.append(change)
+        self.notify()
+        return change
+
+    def notify(self) -> None:
+        """Wakes the event streams (a change was written, here or in the change log)."""
         for callback in list(self._listeners):
             callback()
-        return change
 
     def head(self) -> int:
         return self._head

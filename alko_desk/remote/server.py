@@ -3,7 +3,7 @@
     POST /v1/login                 {username, password} -> {token, user, ...}
     POST /v1/call/{service}/{method}  {args, kwargs} -> result | domain error
     POST /v1/confirm, /v1/change-password, /v1/logout
-    GET  /v1/changes?since=N&wait=S   long-poll of change announcements
+    GET  /v1/events?since=N        change announcements pushed as Server-Sent Events
     GET  /v1/describe              the services and methods this session may call
     GET  /v1/trust, POST /v1/enrol  the signing key; enrolment-code proof
 
@@ -39,6 +39,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from alko_desk.bootstrap import AppContext, SessionServices
+from alko_desk.models.changes import ChangeBatch
 from alko_desk.models.errors import AlkoError, AuthenticationError, ValidationError
 from alko_desk.models.remote import SessionEnded
 from alko_desk.models.users import Session
@@ -54,7 +55,10 @@ log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/vnd.alko-desk+json"
 MAX_BODY = 16 * 1024 * 1024
 STREAM_CHUNK = 64 * 1024
-MAX_WAIT_SECONDS = 25.0
+# An idle event stream looks at the change log and at the account this often (writes through
+# the RPC wake it at once; this catches writes made outside it, and revoked sessions), and
+# sends a comment line so that the desk knows the connection is alive.
+EVENT_IDLE_SECONDS = 5.0
 REAUTH_FAILURES = 5
 # Argon2id takes 64 MiB a run: a few at once, not one per worker thread.
 PASSWORD_CHECKS_AT_ONCE = 4
@@ -329,8 +333,11 @@ class Backend:
                 f"The server could not read the request for “{service}.{method}”.",
             ) from None
         result = fn(*args, **kwargs)
-        if getattr(services, "changes", None) is None and not is_read(method):
-            self.feed.publish(*change_for(service, method, result))
+        if not is_read(method):
+            if getattr(services, "changes", None) is None:
+                self.feed.publish(*change_for(service, method, result))
+            else:
+                self.feed.notify()  # the service announced it in the change log: wake streams
         return result
 
     def describe(self, token: str | None) -> dict[str, list[str]]:
@@ -338,6 +345,10 @@ class Backend:
 
     def platform_feed(self, entry: ServerSession):
         return getattr(entry.services, "changes", None)
+
+    def change_source(self, entry: ServerSession):
+        """What a session's event stream reads: the platform's change log, else the RPC's own."""
+        return self.platform_feed(entry) or self.feed
 
     def close(self) -> None:
         with self._lock:
@@ -417,6 +428,18 @@ def _chunks(data: bytes) -> Iterator[bytes]:
         yield bytes(view[start : start + STREAM_CHUNK])
 
 
+def _batch_after(source, since: int) -> ChangeBatch:
+    """The changes after `since` (one `_id` lookup when nothing is new); -1: none, the head."""
+    head = source.head()
+    if since < 0 or head == since:
+        return ChangeBatch(head, (), True)
+    return source.since(since)
+
+
+def _event(name: str, value: Any) -> bytes:
+    return f"event: {name}\ndata: ".encode() + codec.dumps(value) + b"\n\n"
+
+
 def build_app(backend: Backend) -> Starlette:
     waiters: dict[str, Any] = {"event": None, "loop": None}
 
@@ -433,7 +456,7 @@ def build_app(backend: Backend) -> Starlette:
     backend.feed.add_listener(wake)
 
     def on_request() -> None:
-        # The loop that long-polls wait on; known from the first request (the app may run
+        # The loop the event streams wait on; known from the first request (the app may run
         # without lifespan events, as in the tests' switchable server).
         if waiters["loop"] is None:
             waiters["event"] = asyncio.Event()
@@ -513,30 +536,65 @@ def build_app(backend: Backend) -> Starlette:
     async def describe(request: Request) -> Response:
         return _reply({"ok": await run_in_threadpool(backend.describe, _token(request))})
 
-    async def changes(request: Request) -> Response:
+    async def events(request: Request) -> Response:
+        """Change announcements pushed to the desk (Server-Sent Events, one per message):
+        `data:` is an envelope, `{"ok": ChangeBatch}` for changes after what the desk has
+        (the first one at once, with the head), or `{"error": SessionEnded}` when the session
+        ends, after which the stream closes. `since=-1` starts at the current head."""
         try:
-            since = int(request.query_params.get("since", "0"))
-            wait = min(float(request.query_params.get("wait", "0")), MAX_WAIT_SECONDS)
+            since = int(request.query_params.get("since", "-1"))
         except ValueError:
-            raise ValidationError("since and wait are numbers.") from None
-        entry = await run_in_threadpool(backend.authorize, _token(request), touch=False)
-        platform = backend.platform_feed(entry)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(0.0, wait)
-        while True:
-            if platform is not None:
-                batch = await run_in_threadpool(platform.since, since)
-            else:
+            raise ValidationError("since is a number.") from None
+        token = _token(request)
+        entry = await run_in_threadpool(backend.authorize, token, touch=False)
+        source = backend.change_source(entry)
+        # The wake-up is taken before each read, so a write between the read and the wait
+        # still wakes the stream.
+        event = waiters["event"]
+        first = await run_in_threadpool(_batch_after, source, since)
+
+        async def stream():
+            nonlocal event
+            seen = first.head
+            loop = asyncio.get_running_loop()
+            checked = loop.time()
+            yield _event("changes", {"ok": first})
+            while True:
+                if event is None:
+                    await asyncio.sleep(EVENT_IDLE_SECONDS)
+                    woken = False
+                else:
+                    try:
+                        await asyncio.wait_for(event.wait(), EVENT_IDLE_SECONDS)
+                        woken = True
+                    except TimeoutError:
+                        woken = False
+                if not woken or loop.time() - checked >= EVENT_IDLE_SECONDS:
+                    # A busy showroom wakes the stream all the time: the account is still
+                    # read again every few seconds, so a disabled one stops hearing.
+                    checked = loop.time()
+                    try:
+                        await run_in_threadpool(backend.authorize, token, touch=False)
+                    except SessionEnded as ended:
+                        yield _event("ended", {"error": ended})
+                        return
+                if not woken:
+                    yield b": alive\n\n"
                 event = waiters["event"]
-                batch = backend.feed.since(since)
-            remaining = deadline - loop.time()
-            if batch.changes or not batch.complete or remaining <= 0:
-                return _reply({"ok": batch})
-            if platform is not None or event is None:
-                await asyncio.sleep(min(0.25, remaining))
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), remaining)
+                try:
+                    batch = await run_in_threadpool(_batch_after, source, seen)
+                except AlkoError as exc:
+                    yield _event("ended", {"error": exc})
+                    return
+                if batch.changes or not batch.complete or batch.head != seen:
+                    seen = batch.head
+                    yield _event("changes", {"ok": batch})
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
 
     async def trust(request: Request) -> Response:
         identity = backend.identity
@@ -576,7 +634,7 @@ def build_app(backend: Backend) -> Starlette:
         Route("/v1/change-password", _guarded(change_password, on_request), methods=["POST"]),
         Route("/v1/call/{service}/{method}", _guarded(call, on_request), methods=["POST"]),
         Route("/v1/describe", _guarded(describe, on_request), methods=["GET"]),
-        Route("/v1/changes", _guarded(changes, on_request), methods=["GET"]),
+        Route("/v1/events", _guarded(events, on_request), methods=["GET"]),
         Route("/v1/trust", _guarded(trust, on_request), methods=["GET"]),
         Route("/v1/enrol", _guarded(enrol, on_request), methods=["POST"]),
         Route("/v1/health", _guarded(health, on_request), methods=["GET"]),
@@ -604,6 +662,8 @@ class RunningServer:
             access_log=False,
             lifespan="on",
             timeout_keep_alive=30,
+            # Desks hold an event stream open: stopping does not wait for them to hang up.
+            timeout_graceful_shutdown=2,
         )
         self.server = uvicorn.Server(self.config)
         self._thread: threading.Thread | None = None

@@ -40,6 +40,7 @@ CERT_YEARS = 10
 DEFAULT_PORT = 7443
 PIN_PREFIX = "server-pin:"
 CHECKPOINT_PREFIX = "audit-checkpoint:"
+CHOSEN_SERVER_KEY = "server-chosen"  # the server the login window connected to last
 
 
 # ----------------------------------------------------------------------------- fingerprints
@@ -294,6 +295,13 @@ class PinStore:
 
     def keep_checkpoint(self, address: str, text: str) -> None:
         self._secrets.set(CHECKPOINT_PREFIX + canonical_address(address), text)
+
+    def chosen_server(self) -> str:
+        """The showroom server this desk works with ("" = the database on this computer)."""
+        return self._secrets.get(CHOSEN_SERVER_KEY) or ""
+
+    def choose_server(self, address: str) -> None:
+        self._secrets.set(CHOSEN_SERVER_KEY, canonical_address(address) if address else None)
 
 
 def fetch_certificate(address: str, timeout: float = 5.0) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import threading
 import uuid
 from datetime import timedelta
 
@@ -73,6 +74,9 @@ class AuthService:
         self._clock = clock
         self._hasher = hasher or passwords.PasswordHasher()
         self._process_name_key = os.urandom(32)  # only before setup, when no account exists
+        # Re-confirmations of one name run one after another, so that parallel wrong guesses
+        # each meet the count the earlier ones left (striped: names cannot grow a table).
+        self._confirm_locks = [threading.Lock() for _ in range(16)]
 
     def login(self, username: str, password: str) -> Session:
         name = normalize_username(username)
@@ -145,9 +149,16 @@ class AuthService:
             ) from None
         return org_key
 
-    def _fail(self, who: str, throttle_id: str, target: str, state: dict) -> None:
+    def _fail(
+        self,
+        who: str,
+        throttle_id: str,
+        target: str,
+        state: dict,
+        action: AuditAction = AuditAction.LOGIN_FAILED,
+    ) -> None:
         after = self._throttle.record_failure(throttle_id)
-        self._audit.record(who, AuditAction.LOGIN_FAILED, target, {"failures": after["failures"]})
+        self._audit.record(who, action, target, {"failures": after["failures"]})
         if after["failures"] >= MAX_FAILURES:
             lockouts = int(state.get("lockouts", 0)) + 1
             delay = min(FIRST_LOCKOUT * (2 ** (lockouts - 1)), LONGEST_LOCKOUT)
@@ -159,21 +170,35 @@ class AuthService:
             raise AccountLocked(_locked_message(delay))
 
     def confirm_password(self, session: Session, password: str) -> None:
-        """Proves the password again for a sensitive action or to unlock an idle desk."""
-        doc = self._users.get_doc(session.user.username)
-        if (
-            doc is None
-            or self._hasher.verify(password, passwords.PasswordHash.from_doc(doc["password"]))
-            is None
-        ):
-            self._audit.record(
-                session.user.username, AuditAction.REAUTH_FAILED, f"user:{session.user.username}"
-            )
-            raise AuthenticationError("That password is not right.")
+        """Proves the password again for a sensitive action or to unlock an idle desk.
+
+        Throttled like login, on the same counter: wrong passwords here and at the login
+        window add up, and the fifth locks the account (the unlock too) for a while."""
+        name = session.user.username
+        target = f"user:{name}"
+        stripe = self._confirm_locks[hash(name) % len(self._confirm_locks)]
+        with stripe:
+            state = self._throttle.get(name)
+            locked_until = state.get("locked_until")
+            now = self._clock.now()
+            if locked_until and locked_until > now:
+                self._audit.record(name, AuditAction.LOGIN_REFUSED_LOCKED, target)
+                raise AccountLocked(_locked_message(locked_until - now))
+            doc = self._users.get_doc(name)
+            if doc is not None and not doc.get("active", True):
+                self._audit.record(name, AuditAction.LOGIN_REFUSED_DISABLED, target)
+                raise AuthenticationError("This account is disabled. Ask an admin to re-enable it.")
+            if (
+                doc is None
+                or self._hasher.verify(password, passwords.PasswordHash.from_doc(doc["password"]))
+                is None
+            ):
+                self._fail(name, name, target, state, AuditAction.REAUTH_FAILED)
+                raise AuthenticationError("That password is not right.")
+            if state.get("failures"):
+                self._throttle.reset(name, keep_lockouts=True)
         session.authenticated_at = self._clock.now()
-        self._audit.record(
-            session.user.username, AuditAction.REAUTH, f"user:{session.user.username}"
-        )
+        self._audit.record(name, AuditAction.REAUTH, target)
 
     def change_password(self, session: Session, current: str, new: str) -> Session:
         name = session.user.username

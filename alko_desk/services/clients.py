@@ -413,6 +413,7 @@ class ClientService(SessionService):
         self._require(
             Permission.CLIENT_REVEAL, "reveal ID and licence numbers", f"client:{client_id}"
         )
+        self._require_recent_password()
         unknown = set(fields) - set(REVEALABLE_FIELDS)
         if unknown:
             raise ValidationError(f"These fields cannot be revealed: {', '.join(sorted(unknown))}.")

@@ -117,6 +117,7 @@ class DealService(SessionService):
 
     def update_settings(self, settings: DealSettings) -> None:
         self._require(Permission.SETTINGS_ADMIN, "change deal settings", "deal_settings")
+        self._require_recent_password()
         errors = {}
         if not 1 <= settings.reservation_days <= 90:
             errors["reservation_days"] = "Between 1 and 90 days."

@@ -432,6 +432,7 @@ class InvoicingService(SessionService):
 
     def update_settings(self, settings: InvoiceSettings) -> None:
         self._require(Permission.SETTINGS_ADMIN, "change invoice settings", "invoice_settings")
+        self._require_recent_password()
         probe = settings.number(settings.series_for(DocumentKind.INVOICE, 2026), 1)
         if "{year}" in probe or "/" in probe or not (1 <= settings.digits <= 12):
             raise ValidationError("The invoice series cannot be used.", {"series": probe})

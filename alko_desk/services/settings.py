@@ -28,6 +28,7 @@ class SettingsService(SessionService):
 
     def update_company(self, profile: CompanyProfile) -> None:
         self._require(Permission.SETTINGS_ADMIN, "change settings", "organisation")
+        self._require_recent_password()
         errors = validate_profile(profile)
         if errors:
             raise ValidationError("Please correct the highlighted fields.", errors)

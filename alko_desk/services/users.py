@@ -53,6 +53,8 @@ class UserAdminService(SessionService):
         self, username: str, full_name: str, role: Role, temporary_password: str
     ) -> User:
         self._require(Permission.USER_ADMIN, "create staff accounts")
+        if role is Role.ADMIN:
+            self._require_recent_password()
         name = normalize_username(username)
         errors = account_problems(username, full_name)
         problem = self._password_problem(temporary_password, name)
@@ -79,6 +81,7 @@ class UserAdminService(SessionService):
 
     def set_active(self, username: str, active: bool) -> None:
         self._require(Permission.USER_ADMIN, "disable or enable staff accounts")
+        self._require_recent_password()
         target = self._existing(username)
         if target.username == self.actor and not active:
             raise ValidationError("You cannot disable your own account.")
@@ -126,6 +129,7 @@ class UserAdminService(SessionService):
 
     def unlock(self, username: str) -> None:
         self._require(Permission.USER_ADMIN, "unlock accounts")
+        self._require_recent_password()
         self._existing(
             username
         )  # "can log in again" would be untrue of an account that is not there

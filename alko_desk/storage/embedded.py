@@ -3,6 +3,17 @@
 Started before login and stopped when the app exits. On Linux the server gets
 PDEATHSIG, so it dies with the app even when the app crashes; a pid file lets the
 next start clean up a server left behind on other systems.
+
+It runs with FerretDB's authentication on (`--test-enable-new-auth`, SCRAM-SHA-256; called
+experimental in 1.24, the default from 2.0): every command but a handful of handshakes
+(hello, ping, saslStart...) needs a login. The login is made at the first start with
+`--setup-database/--setup-username` and the password in FERRETDB_SETUP_PASSWORD (an
+environment variable, which other OS users cannot read, unlike the command line); the
+credentials live in `credentials.json` beside the database files (0600, folder 0700). The
+login's database has a random name, so a data folder from before this (or one whose
+credentials file was lost) gets a new login instead of being locked out. FerretDB 1.x has
+authentication only, no authorization: the login may do anything, including drop databases
+and create users.
 """
 
 from __future__ import annotations
@@ -10,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import secrets
 import shutil
 import signal
 import socket
@@ -19,12 +31,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pymongo
 
 from alko_desk.paths import private_dir, tighten_files
 
 FERRETDB_VERSION = "v1.24.2"
+LOGIN_USER = "alko_desk"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -116,7 +130,40 @@ class EmbeddedServer:
 
     @property
     def uri(self) -> str:
-        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+        """The address with the login (for connecting; never shown: see `public_uri`)."""
+        return self._uri(self.port)
+
+    def _uri(self, port: int) -> str:
+        login = self.credentials()
+        return (
+            f"mongodb://{quote(login['username'], safe='')}:{quote(login['password'], safe='')}"
+            f"@127.0.0.1:{port}/?directConnection=true&authSource={login['database']}"
+            "&authMechanism=SCRAM-SHA-256"
+        )
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.data_dir / "credentials.json"
+
+    def credentials(self) -> dict[str, str]:
+        """The embedded server's login, made once per data folder (0600 file, 0700 folder)."""
+        try:
+            login = json.loads(self.credentials_file.read_text())
+            if {"username", "password", "database"} <= login.keys():
+                return login
+        except (OSError, ValueError):
+            pass
+        login = {
+            "username": LOGIN_USER,
+            "password": secrets.token_urlsafe(32),
+            # A new name each time: FerretDB creates the login only with a new database.
+            "database": f"alko_login_{secrets.token_hex(4)}",
+        }
+        private_dir(self.data_dir)
+        fd = os.open(self.credentials_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(login))
+        return login
 
     @property
     def pid_file(self) -> Path:
@@ -133,7 +180,17 @@ class EmbeddedServer:
             "--debug-addr=-",
             "--telemetry=disable",
             "--log-level=warn",
+            "--test-enable-new-auth",
+            f"--setup-database={self.credentials()['database']}",
+            f"--setup-username={self.credentials()['username']}",
         ]
+
+    def environment(self) -> dict[str, str]:
+        """The child's environment: the setup password goes here, not on the command line,
+        which every OS user can read (/proc/PID/cmdline; /proc/PID/environ is the owner's)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FERRETDB_")}
+        env["FERRETDB_SETUP_PASSWORD"] = self.credentials()["password"]
+        return env
 
     def start(self, timeout: float = 15.0) -> str:
         self.binary = self.binary or find_ferretdb()
@@ -164,6 +221,7 @@ class EmbeddedServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env=self.environment(),
             preexec_fn=_die_with_parent if self.tie_to_parent and os.name == "posix" else None,
             umask=0o077 if os.name == "posix" else -1,
         )
@@ -185,7 +243,9 @@ class EmbeddedServer:
                     tail = (self.data_dir / "ferretdb.log").read_text(errors="replace")[-600:]
                     raise EmbeddedServerError(f"The embedded database stopped at start:\n{tail}")
                 try:
-                    client.admin.command("ping")
+                    # listCollections needs the login, which FerretDB creates a moment
+                    # after it first answers (ping alone would pass without it).
+                    client.admin.command("listCollections", nameOnly=True)
                     return
                 except pymongo.errors.PyMongoError:
                     time.sleep(0.02)
@@ -195,9 +255,10 @@ class EmbeddedServer:
         raise EmbeddedServerError(f"The embedded database did not answer within {timeout:.0f} s.")
 
     def running_uri(self) -> str | None:
-        """The address of a live server for this folder that another process owns, if any."""
+        """The address (with the login) of a live server for this folder that another process
+        owns, if any."""
         port = self._running_shared_server()
-        return f"mongodb://127.0.0.1:{port}/?directConnection=true" if port else None
+        return self._uri(port) if port else None
 
     def _running_shared_server(self) -> int | None:
         """The port of a server for this folder whose owner (`alko-desk db start`, another desk) lives."""
@@ -253,3 +314,13 @@ class EmbeddedServer:
             self.pid_file.unlink()
         except OSError:
             pass
+
+
+def public_uri(uri: str) -> str:
+    """`uri` without its login, to show (the password stays in the credentials file)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -45,6 +45,9 @@ class PrivilegeReport:
     supported: bool  # the server answered connectionStatus with privileges
     users: tuple[str, ...]  # who the connection is authenticated as; () when none
     dangerous: tuple[str, ...]  # roles and actions beyond what ALKO Desk needs
+    # A login the database cannot limit at all: FerretDB 1.x authenticates but has no roles,
+    # so every login may drop databases and create users.
+    unrestricted: bool = False
 
 
 def database_privileges(store: Store) -> PrivilegeReport:
@@ -64,4 +67,5 @@ def database_privileges(store: Store) -> PrivilegeReport:
             if action in DANGEROUS_ACTIONS:
                 found.add(f"action {action}")
     supported = "authenticatedUserPrivileges" in info or "authenticatedUserRoles" in info
-    return PrivilegeReport(supported, users, tuple(sorted(found)))
+    unrestricted = bool(users) and store.info.is_ferretdb
+    return PrivilegeReport(supported, users, tuple(sorted(found)), unrestricted)

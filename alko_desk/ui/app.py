@@ -98,6 +98,7 @@ class DeskController(QObject):
         self.login_window.login_requested.connect(self.log_in)
         self.login_window.retry_requested.connect(self.retry)
         self.login_window.settings_requested.connect(self.open_database_settings)
+        self.login_window.server_requested.connect(self.connect_to_server)
 
     # -- start: keyring, then the database ----------------------------------------------------
 
@@ -144,7 +145,67 @@ class DeskController(QObject):
 
     def _database_ready(self, context: AppContext) -> None:
         self.context = context
+        desk = getattr(context, "desk", None)  # a RemoteContext: working through a server
+        self.login_window.set_server(getattr(desk, "address", ""))
         self._check_setup()
+
+    # -- the showroom server ----------------------------------------------------------------
+
+    def connect_to_server(self, address: str) -> None:
+        """From the login window: work through the server at `address` (its certificate
+        confirmed by staff the first time, then pinned), or "" for this computer's database."""
+        from alko_desk.remote.trust import PinStore
+        from alko_desk.ui.server_connect import ServerConnector
+
+        secrets = self.secrets
+        if secrets is None or not getattr(secrets, "available", True):
+            self.login_window.show_server_problem(
+                self.tr(
+                    "This computer has no secure keyring, so it cannot remember which server "
+                    "to trust."
+                )
+            )
+            self.login_window.server_settled()
+            return
+        pins = PinStore(secrets)
+        if not address:
+            self.tasks.run(lambda: pins.choose_server(""), on_success=lambda _: self._reopen())
+            return
+        connector = ServerConnector(self.tasks, pins, self.login_window)
+        self._connector = connector  # kept alive while it works
+
+        def connected(desk) -> None:
+            from alko_desk.remote.desk import RemoteContext
+
+            self.login_window.server_settled()
+            self.tasks.run(lambda: pins.choose_server(desk.address))
+            self._replace_context(RemoteContext(desk, secrets=secrets))
+
+        def refused(text: str) -> None:
+            self.login_window.server_settled()
+            self.login_window.show_server_problem(text)
+
+        connector.connected.connect(connected)
+        connector.refused.connect(refused)
+        connector.connect_to(address)
+
+    def _replace_context(self, context) -> None:
+        self._close_previous()
+        self._opened.append(context)
+        self._database_ready(context)
+
+    def _reopen(self) -> None:
+        """Back to what the opener chooses (this computer's database, no server chosen)."""
+        self.login_window.server_settled()
+        self._close_previous()
+        self._open_database()
+
+    def _close_previous(self) -> None:
+        previous, self.context = self.context, None
+        if previous is not None and self._close_context_on_exit:
+            if previous in self._opened:
+                self._opened.remove(previous)
+            self.tasks.run(previous.close)  # the embedded database stops off the GUI thread
 
     def _check_setup(self) -> None:
         context = self.context
@@ -472,6 +533,10 @@ def run_gui(argv: list[str]) -> int:
         from alko_desk.bootstrap import open_context as bootstrap_open
 
         server = os.environ.get("ALKO_SERVER", "").strip()
+        if not server and secrets is not None and getattr(secrets, "available", False):
+            from alko_desk.remote.trust import PinStore
+
+            server = PinStore(secrets).chosen_server()  # chosen in the login window
         if server:  # a desk of a showroom server (issue 8)
             from alko_desk.remote.desk import open_remote_context
 

@@ -23,6 +23,8 @@ class LoginWindow(QWidget):
     login_requested = Signal(str, str, bool)  # username, password, remember the username
     retry_requested = Signal()
     settings_requested = Signal()
+    # A showroom server's address ("host:port"), or "" for the database on this computer.
+    server_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -44,6 +46,7 @@ class LoginWindow(QWidget):
         self.notice = note("")
         self.notice.setVisible(False)
         outer.addWidget(self.notice)
+        self.set_server("")
         self.set_connecting()
 
     # -- layout -----------------------------------------------------------------------------
@@ -61,6 +64,7 @@ class LoginWindow(QWidget):
         form.addRow(self.tr("&Username"), self.username)
         form.addRow(self.tr("&Password"), self.password)
         layout.addLayout(form)
+        layout.addWidget(self._build_server_row())
         self.remember = QCheckBox(self.tr("Remember my username on this computer"))
         layout.addWidget(self.remember)
         self.error = error_label()
@@ -79,6 +83,44 @@ class LoginWindow(QWidget):
         self.password.returnPressed.connect(self._submit)
         self.username.returnPressed.connect(self.password.setFocus)
         return page
+
+    def _build_server_row(self) -> QWidget:
+        """Where the desk works: this computer's database, or a showroom server. Connecting
+        to a server the desk does not know yet shows its certificate fingerprint to compare
+        (ui/server_connect.py); it is then pinned in the keyring."""
+        box = QFrame()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 6, 0, 0)
+        row = QHBoxLayout()
+        self.server_choice = note("")
+        row.addWidget(self.server_choice, 1)
+        self.server_toggle = QPushButton(self.tr("Connect to a showroom server…"))
+        self.server_toggle.setAutoDefault(False)
+        row.addWidget(self.server_toggle)
+        layout.addLayout(row)
+        self.server_panel = QWidget()
+        panel = QHBoxLayout(self.server_panel)
+        panel.setContentsMargins(0, 0, 0, 0)
+        self.server_address = QLineEdit()
+        self.server_address.setAccessibleName(self.tr("Server address"))
+        self.server_address.setPlaceholderText(self.tr("showroom-server:7443"))
+        panel.addWidget(self.server_address, 1)
+        self.server_connect = QPushButton(self.tr("Connect"))
+        self.server_connect.setAutoDefault(False)
+        panel.addWidget(self.server_connect)
+        self.use_local = QPushButton(self.tr("Use this computer"))
+        self.use_local.setAutoDefault(False)
+        panel.addWidget(self.use_local)
+        layout.addWidget(self.server_panel)
+        self.server_error = error_label()
+        layout.addWidget(self.server_error)
+        self.server_panel.setVisible(False)
+        self.server_toggle.clicked.connect(self._show_server_panel)
+        self.server_connect.clicked.connect(self._request_server)
+        self.server_address.returnPressed.connect(self._request_server)
+        self.use_local.clicked.connect(lambda: self._emit_server(""))
+        self._server = ""
+        return box
 
     def _build_problem_panel(self) -> QWidget:
         page = QFrame()
@@ -101,6 +143,9 @@ class LoginWindow(QWidget):
         layout.addStretch(1)
         row = QHBoxLayout()
         row.addStretch(1)
+        self.problem_use_local = QPushButton(self.tr("Use this computer's database"))
+        self.problem_use_local.clicked.connect(lambda: self._emit_server(""))
+        row.addWidget(self.problem_use_local)
         self.settings_button = QPushButton(self.tr("Settings…"))
         self.retry_button = QPushButton(self.tr("Retry"))
         self.retry_button.setDefault(True)
@@ -110,6 +155,62 @@ class LoginWindow(QWidget):
         self.retry_button.clicked.connect(self.retry_requested)
         self.settings_button.clicked.connect(self.settings_requested)
         return page
+
+    # -- the server -------------------------------------------------------------------------
+
+    def set_server(self, address: str) -> None:
+        """Shows where the desk works now ("" = the database on this computer)."""
+        self._server = address
+        if address:
+            self.server_choice.setText(
+                self.tr("Showroom server: {address}").format(address=address)
+            )
+            self.server_address.setText(address)
+        else:
+            self.server_choice.setText(self.tr("Database: this computer"))
+        self.use_local.setEnabled(bool(address))
+        self.server_toggle.setText(
+            self.tr("Change server…") if address else self.tr("Connect to a showroom server…")
+        )
+        set_error(self.server_error, "")
+
+    @property
+    def server(self) -> str:
+        return self._server
+
+    def show_server_problem(self, text: str) -> None:
+        self.server_panel.setVisible(True)
+        set_error(self.server_error, text)
+        self.server_address.setEnabled(True)
+        self.server_connect.setEnabled(True)
+        self.server_address.setFocus()
+
+    def _show_server_panel(self) -> None:
+        self.server_panel.setVisible(True)
+        self.server_address.setFocus()
+        self.server_address.selectAll()
+
+    def _request_server(self) -> None:
+        from alko_desk.models.errors import AlkoError
+        from alko_desk.remote.trust import parse_address
+
+        text = self.server_address.text().strip()
+        try:
+            parse_address(text)
+        except AlkoError as exc:
+            set_error(self.server_error, exc.user_text())
+            self.server_address.setFocus()
+            return
+        self._emit_server(text)
+
+    def _emit_server(self, address: str) -> None:
+        set_error(self.server_error, "")
+        self.server_connect.setEnabled(False)
+        self.server_requested.emit(address)
+
+    def server_settled(self) -> None:
+        """The connection attempt is over (connected or refused): the row takes input again."""
+        self.server_connect.setEnabled(True)
 
     # -- states -----------------------------------------------------------------------------
 

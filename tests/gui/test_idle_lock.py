@@ -211,3 +211,23 @@ def test_watcher_wakes_itself_on_the_real_clock_and_reports_idle_once(qtbot):
     watcher.check()  # a late wake-up after the lock does not report again
     assert fired == [True]
     watcher.stop()
+
+
+def test_wrong_passwords_at_the_unlock_lock_the_account_like_login(
+    qtbot, make_desk, admin_session, context
+):
+    desk = make_desk(idle_timeout_ms=60_000)
+    log_in(qtbot, desk, "admin", ADMIN_PASSWORD)
+    qtbot.waitUntil(lambda: desk.main_window is not None, timeout=10_000)
+    desk.main_window.lock_action.trigger()
+    panel = desk.desk_lock.panel
+    for _ in range(5):
+        panel.password.setText("twenty-five guesses, one at a time")
+        qtbot.mouseClick(panel.unlock_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: panel.unlock_button.isEnabled(), timeout=10_000)
+    assert "Too many failed attempts" in panel.error.text()
+    panel.password.setText(ADMIN_PASSWORD)  # the right one, too late: still locked
+    qtbot.mouseClick(panel.unlock_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.unlock_button.isEnabled(), timeout=10_000)
+    assert desk.locked and "Too many failed attempts" in panel.error.text()
+    assert context.throttle_repo.get("admin")["locked_until"] is not None
