@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from alko_desk.models.changes import ChangeKind
+from alko_desk.models.clients import ClientStatus
 from alko_desk.models.deals import (
     Approval,
     ApprovalStatus,
@@ -42,6 +43,7 @@ from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock
 from alko_desk.services.deal_calc import compute
 from alko_desk.services.intents import IntentLog
+from alko_desk.storage.clients_repo import ClientRepository
 from alko_desk.storage.deals_repo import DealRepository
 from alko_desk.storage.organisation_repo import OrganisationRepository
 from alko_desk.storage.vehicles_repo import VehicleRepository
@@ -95,8 +97,10 @@ class DealService(SessionService):
         session: Session,
         changes: ChangeLog | None = None,
         intents: IntentLog | None = None,
+        clients: ClientRepository | None = None,
     ) -> None:
         super().__init__(session, audit, clock)
+        self._clients = clients  # the buyer must exist and may be sold to (_check_client)
         self._deals = deals
         self._vehicles = vehicles
         self._org = organisation
@@ -160,6 +164,28 @@ class DealService(SessionService):
         if errors:
             raise ValidationError("The deal cannot be saved yet.", errors)
 
+    def _check_client(self, client_id: str) -> None:
+        """The buyer is a registered client whose data may be used for a sale.
+
+        Read from the client's record by `_id` (status and names are stored in clear): no
+        personal data is decrypted, so it is not a client read in the audit log."""
+        if self._clients is None or not client_id:
+            return
+        record = self._clients.get(client_id)
+        if record is None:
+            raise ValidationError(
+                f"There is no client {client_id}: it may have been removed. Choose the "
+                "client again.",
+                {"client": "No such client."},
+            )
+        if record.status == ClientStatus.RESTRICTED.value:
+            name = f"{record.first_name} {record.last_name}".strip() or client_id
+            raise ValidationError(
+                f"{name}'s data is restricted: no deal can be made with this client until a "
+                "manager lifts the restriction.",
+                {"client": "This client is restricted."},
+            )
+
     def _approval_for(self, figures: DealFigures, previous: Approval | None = None) -> Approval:
         threshold = self._deals.settings().approval_discount_percent
         if figures.discount_percent <= threshold:
@@ -174,6 +200,7 @@ class DealService(SessionService):
         terms = terms_for(vehicle, draft, vat, currency)
         figures = compute(terms)
         self._validate(draft, figures)
+        self._check_client(draft.client_id)
         now = self._clock.now()
         deal = Deal(
             id=new_deal_id(now),
@@ -251,6 +278,8 @@ class DealService(SessionService):
         )
         figures = compute(terms)
         self._validate(draft, figures)
+        if draft.client_id != base.client_id:
+            self._check_client(draft.client_id)
         now = self._clock.now()
         approval = base.approval
         state = base.state

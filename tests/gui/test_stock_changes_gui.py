@@ -10,7 +10,7 @@ from alko_desk.ui.deals_page import DealsPage
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.vehicles_page import VehiclesPage
 from tests.test_deals import deal_draft
-from tests.vehicles_data import draft
+from tests.vehicles_data import draft, register_client
 
 pytestmark = pytest.mark.gui
 WAIT = 10_000
@@ -75,6 +75,7 @@ def test_deals_page_follows_a_deal_saved_and_cancelled_on_another_desk(
 ):
     here = context.services_for(make_user("sam", Role.SALES))
     other = context.services_for(make_user("sue", Role.SALES))
+    register_client(here, "C-1")
     vehicles = [here.vehicles.add(draft(n + 1)) for n in range(3)]
     first = here.deals.create(deal_draft(vehicles[0].id))
     page, watcher = watched(DealsPage, context, here)
