@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from alko_desk.models.changes import ChangeKind
 from alko_desk.models.clients import ClientStatus
@@ -124,18 +125,26 @@ class DealService(SessionService):
         errors = {}
         if not 1 <= settings.reservation_days <= 90:
             errors["reservation_days"] = "Between 1 and 90 days."
-        if not 0 <= settings.approval_discount_percent <= 100:
+        percent = settings.approval_discount_percent
+        if not percent.is_finite() or not 0 <= percent <= 100:
             errors["approval_discount_percent"] = "Between 0 and 100 %."
+        elif percent != percent.quantize(Decimal("0.01")):
+            errors["approval_discount_percent"] = "At most two decimals, such as 7.25 %."
         if errors:
             raise ValidationError("Please correct the highlighted fields.", errors)
+        before = self._deals.settings()
         self._deals.save_settings(settings)
-        self._audit.record(
+        self._audit.record(  # old and new values: rules, not personal data
             self.actor,
             "settings.deals_changed",
             "deal_settings",
             {
                 "reservation_days": settings.reservation_days,
-                "approval_discount_percent": str(settings.approval_discount_percent),
+                "approval_discount_percent": str(percent),
+                "before": {
+                    "reservation_days": before.reservation_days,
+                    "approval_discount_percent": str(before.approval_discount_percent),
+                },
             },
         )
 

@@ -57,6 +57,7 @@ from alko_desk.models.users import Permission
 from alko_desk.models.vehicles import Vehicle, VehicleFilter, VehicleStatus
 from alko_desk.services.deal_calc import compute
 from alko_desk.services.deals import terms_for
+from alko_desk.ui.changes import SETTINGS
 from alko_desk.ui.forms import FormDialog
 from alko_desk.ui.list_pages import (
     ListSplitter,
@@ -795,6 +796,10 @@ class DealsPage(QWidget):
         self.model.loaded.connect(self._rows_arrived)
         self.model.loading_changed.connect(self._count)
         self._tasks.run(self._load_settings, on_success=self._settings_loaded, parent=self)
+        if changes is not None:  # the VAT rate for new deals, when an admin changes it
+            reload_settings = self._settings_changed
+            changes.subscribe(SETTINGS, reload_settings)
+            self.destroyed.connect(lambda *_: changes.unsubscribe(SETTINGS, reload_settings))
         self._show_deal(None)
         self.model.reload()
         self._lapse()
@@ -808,6 +813,15 @@ class DealsPage(QWidget):
 
     def _settings_loaded(self, result) -> None:
         self.vat_rate, self.currency = result
+
+    def _settings_changed(self, _changes) -> None:
+        self._tasks.run(
+            self._load_settings,
+            key=(id(self), "settings"),
+            on_success=self._settings_loaded,
+            on_failure=lambda _exc: True,  # the rate read at opening stays
+            parent=self,
+        )
 
     def _lapse(self) -> None:
         """Reservations that ran out go back to draft (a write: once per open and Refresh)."""
