@@ -767,7 +767,7 @@ class DealsPage(QWidget):
             stretch=DealColumn.VEHICLE,
             samples={
                 DealColumn.ID: "D-2612-0A0A0A",
-                DealColumn.CLIENT: "Ljubica Belošević",
+                DealColumn.CLIENT: "Вероника Лобанова",
                 DealColumn.STATE: _tr("DealState", DealState.CANCELLED.label),
                 DealColumn.APPROVAL: _tr("DealsModel", "Approved"),
                 DealColumn.TOTAL: "000,000.00 EUR",
