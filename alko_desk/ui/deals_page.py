@@ -60,12 +60,10 @@ from alko_desk.services.deals import terms_for
 from alko_desk.ui.changes import SETTINGS
 from alko_desk.ui.forms import FormDialog
 from alko_desk.ui.list_pages import (
-    ListSplitter,
-    PagedList,
-    RecordPanel,
     button_row,
     count_text,
     list_view,
+    list_with_detail,
     page_layout,
 )
 from alko_desk.ui.table_models import (
@@ -775,12 +773,16 @@ class DealsPage(QWidget):
             },
             name=self.tr("Deal list"),
         )
-        self.detail = RecordPanel(self.tr("Highlight a deal to see its figures here."))
-        self.splitter = ListSplitter(self.table, self.detail, detail_width=320)
-        layout.addWidget(self.splitter, 1)
-        self.paged = PagedList(
-            self.table, self.model, self._show_deal, changes=changes, entities=(DEALS,)
+        self.detail, self.splitter, self.paged = list_with_detail(
+            self.table,
+            self.model,
+            self._show_deal,
+            empty_text=self.tr("Highlight a deal to see its figures here."),
+            detail_width=320,
+            changes=changes,
+            entities=(DEALS,),
         )
+        layout.addWidget(self.splitter, 1)
         self.state.currentIndexChanged.connect(self._filter_changed)
         self.refresh_button.clicked.connect(self.refresh)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, self.refresh)

@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -34,7 +36,7 @@ from PySide6.QtWidgets import (
 from alko_desk.models.errors import ValidationError
 from alko_desk.ui.dialogs import may_discard
 from alko_desk.ui.tasks import TaskRunner
-from alko_desk.ui.widgets import FieldForm, HeightFitter, error_label, set_error
+from alko_desk.ui.widgets import OK_STYLE, FieldForm, HeightFitter, error_label, set_error
 
 
 class FormDialog(QDialog):
@@ -92,14 +94,8 @@ class FormDialog(QDialog):
     def run(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
         """Runs the service call off the GUI thread; OK is disabled until it answers."""
         assert self._tasks is not None
-        self.ok_button.setEnabled(False)
-        self._tasks.run(
-            work,
-            on_success=done,
-            on_failure=self.show_failure,
-            on_finished=lambda: self.ok_button.setEnabled(True),
-            parent=self,
-            title=self.windowTitle(),
+        run_from_button(
+            self._tasks, self.ok_button, work, done, self.show_failure, self.windowTitle()
         )
 
     def show_failure(self, exc: BaseException) -> bool:
@@ -114,6 +110,43 @@ class FormDialog(QDialog):
     def reject(self) -> None:
         if may_discard(getattr(self._tasks, "dialogs", None), self, self.typed()):
             super().reject()
+
+
+def save_row(text: str) -> tuple[QHBoxLayout, QLabel, QLabel, QPushButton]:
+    """A form's last row: its message (error or "Saved."), then its Save button, disabled
+    until the form has loaded. Returns (row, error, status, button)."""
+    row = QHBoxLayout()
+    error = error_label()
+    status = QLabel()
+    status.setStyleSheet(OK_STYLE)
+    row.addWidget(error, 1)
+    row.addWidget(status, 1)
+    button = QPushButton(text)
+    button.setEnabled(False)
+    row.addWidget(button)
+    return row, error, status, button
+
+
+def run_from_button(
+    tasks: TaskRunner,
+    button: QPushButton,
+    work: Callable[[], Any],
+    done: Callable[[Any], None],
+    failed: Callable[[BaseException], bool],
+    title: str,
+    parent: QWidget | None = None,
+) -> None:
+    """A save of a form: `button` disabled until the service answers (no double saves);
+    the answer goes to `parent` (default: the button's window) only while it exists."""
+    button.setEnabled(False)
+    tasks.run(
+        work,
+        on_success=done,
+        on_failure=failed,
+        on_finished=lambda: button.setEnabled(True),
+        parent=parent or button.window(),
+        title=title,
+    )
 
 
 def only_ok_is_default(dialog: QDialog, ok: QPushButton) -> None:

@@ -312,3 +312,21 @@ class PagedList(QObject):
         if watched is self.view and event.type() == QEvent.Type.Show and self.stale:
             self._timer.start()
         return False
+
+
+def list_with_detail(
+    view: QTableView,
+    model: PagedTableModel,
+    show: Callable[[Any], None],
+    *,
+    empty_text: str,
+    detail_width: int = 300,
+    changes: ChangeWatcher | None = None,
+    entities: Sequence[str] = (),
+) -> tuple[RecordPanel, ListSplitter, PagedList]:
+    """A paged list beside the panel of its highlighted record (`show` fills the panel),
+    following the change announcements of `entities`."""
+    detail = RecordPanel(empty_text)
+    splitter = ListSplitter(view, detail, detail_width)
+    paged = PagedList(view, model, show, changes=changes, entities=entities)
+    return detail, splitter, paged

@@ -9,10 +9,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
-    QLabel,
     QLineEdit,
-    QPushButton,
     QScrollArea,
     QSpinBox,
     QVBoxLayout,
@@ -25,9 +22,10 @@ from alko_desk.models.deals import DealSettings
 from alko_desk.models.errors import ValidationError
 from alko_desk.ui.changes import SETTINGS, ChangeWatcher
 from alko_desk.ui.db_settings import DatabaseUriEditor
+from alko_desk.ui.forms import run_from_button, save_row
 from alko_desk.ui.setup_wizard import CompanyForm
 from alko_desk.ui.tasks import TaskRunner
-from alko_desk.ui.widgets import OK_STYLE, FieldForm, error_label, heading, note, set_error
+from alko_desk.ui.widgets import FieldForm, heading, note, set_error
 
 if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext, SessionServices
@@ -82,15 +80,7 @@ class SettingsPage(QWidget):
         )
         layout.addWidget(lock_box)
 
-        row = QHBoxLayout()
-        self.error = error_label()
-        self.status = QLabel()
-        self.status.setStyleSheet(OK_STYLE)
-        row.addWidget(self.error, 1)
-        row.addWidget(self.status, 1)
-        self.save_button = QPushButton(self.tr("Save company settings"))
-        self.save_button.setEnabled(False)
-        row.addWidget(self.save_button)
+        row, self.error, self.status, self.save_button = save_row(self.tr("Save company settings"))
         layout.addLayout(row)
 
         self.deal_settings = (
@@ -148,14 +138,14 @@ class SettingsPage(QWidget):
             return
         profile = self.company.profile(self.idle_minutes.value())
         settings = self._settings
-        self.save_button.setEnabled(False)
-        self._tasks.run(
+        run_from_button(
+            self._tasks,
+            self.save_button,
             lambda: settings.update_company(profile),
-            on_success=lambda _: self._saved(profile),
-            on_failure=self._failed,
-            on_finished=lambda: self.save_button.setEnabled(True),
-            parent=self,
-            title=self.tr("Settings"),
+            lambda _: self._saved(profile),
+            self._failed,
+            self.tr("Settings"),
+            self,
         )
 
     def _saved(self, profile: CompanyProfile) -> None:
@@ -218,15 +208,7 @@ class DealSettingsBox(QGroupBox):
         )
         column.addLayout(form)
         column.addWidget(note(self.tr("Deals use the VAT rate of the company profile above.")))
-        row = QHBoxLayout()
-        self.error = error_label()
-        self.status = QLabel()
-        self.status.setStyleSheet(OK_STYLE)
-        row.addWidget(self.error, 1)
-        row.addWidget(self.status, 1)
-        self.save_button = QPushButton(self.tr("Save deal settings"))
-        self.save_button.setEnabled(False)
-        row.addWidget(self.save_button)
+        row, self.error, self.status, self.save_button = save_row(self.tr("Save deal settings"))
         column.addLayout(row)
         self.save_button.clicked.connect(self.save)
         self.reservation_days.valueChanged.connect(lambda _: self.status.setText(""))
@@ -269,14 +251,14 @@ class DealSettingsBox(QGroupBox):
             )
             return
         deals = self._deals
-        self.save_button.setEnabled(False)
-        self._tasks.run(
+        run_from_button(
+            self._tasks,
+            self.save_button,
             lambda: deals.update_settings(settings),
-            on_success=lambda _: self._saved(settings),
-            on_failure=self._failed,
-            on_finished=lambda: self.save_button.setEnabled(True),
-            parent=self,
-            title=self.tr("Deals"),
+            lambda _: self._saved(settings),
+            self._failed,
+            self.tr("Deals"),
+            self,
         )
 
     def _saved(self, settings: DealSettings) -> None:

@@ -44,12 +44,10 @@ from alko_desk.models.vehicles import (
 )
 from alko_desk.ui.forms import FormDialog
 from alko_desk.ui.list_pages import (
-    ListSplitter,
-    PagedList,
-    RecordPanel,
     button_row,
     count_text,
     list_view,
+    list_with_detail,
     page_layout,
 )
 from alko_desk.ui.table_models import (
@@ -477,12 +475,16 @@ class VehiclesPage(QWidget):
             },
             name=self.tr("Vehicle list"),
         )
-        self.detail = RecordPanel(self.tr("Highlight a vehicle to see it in full here."))
-        self.splitter = ListSplitter(self.table, self.detail, detail_width=300)
-        layout.addWidget(self.splitter, 1)
-        self.paged = PagedList(
-            self.table, self.model, self._show_vehicle, changes=changes, entities=(VEHICLES,)
+        self.detail, self.splitter, self.paged = list_with_detail(
+            self.table,
+            self.model,
+            self._show_vehicle,
+            empty_text=self.tr("Highlight a vehicle to see it in full here."),
+            detail_width=300,
+            changes=changes,
+            entities=(VEHICLES,),
         )
+        layout.addWidget(self.splitter, 1)
         self.apply_button.clicked.connect(self.apply_filters)
         self.clear_button.clicked.connect(self.clear_filters)
         for edit in self._filter_edits():
