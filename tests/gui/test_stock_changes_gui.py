@@ -286,3 +286,29 @@ def test_deal_detail_follows_an_approval_made_on_another_desk(qtbot, context, ma
     qtbot.waitUntil(lambda: "Approved by mia" in page.detail.text(), timeout=WAIT)
     assert page.selected().id == wanted.id
     assert "State: Approved" in page.detail.text()
+
+
+def test_vehicle_list_keeps_its_scroll_position_when_a_car_arrives_on_another_desk(
+    qtbot, context, make_user, watched
+):
+    from alko_desk.services.vehicle_demo import StockSeeder
+
+    here = context.services_for(make_user("sam", Role.SALES))
+    other = context.services_for(make_user("sue", Role.SALES))
+    StockSeeder(here.vehicles, here.deals, seed=4).seed_vehicles(60)
+    page, watcher = watched(VehiclesPage, context, here)
+    page.resize(900, 500)
+    model, view = page.model, page.table
+    qtbot.waitUntil(lambda: model.rowCount() == 60 and watcher.seen is not None, timeout=WAIT)
+    view.scrollTo(model.index(30, 0), view.ScrollHint.PositionAtTop)
+    qtbot.wait(50)
+    top = model.vehicle(view.rowAt(0)).id
+    view.selectRow(view.rowAt(0) + 2)
+    chosen = page.selected().id
+
+    context.clock.advance(hours=1)
+    other.vehicles.add(draft(99, model="Jazz"))  # the newest: inserted above the rows shown
+    qtbot.waitUntil(lambda: model.rowCount() == 61, timeout=WAIT)
+    qtbot.wait(50)
+    assert model.vehicle(view.rowAt(0)).id == top  # the rows under the user did not move
+    assert page.selected().id == chosen and page.detail.record_id == chosen
