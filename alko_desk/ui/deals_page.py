@@ -82,7 +82,8 @@ if TYPE_CHECKING:
     from alko_desk.ui.changes import ChangeWatcher
 
 _tr = QCoreApplication.translate
-DEALS = "deals"  # the entity in change announcements
+DEALS = "deals"  # the entities in change announcements
+CLIENTS = "clients"
 DEAL_ID_ROLE = ROW_ID_ROLE
 DELIVERY_DAYS = 14  # the calendar of handovers looks this far ahead
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -780,7 +781,7 @@ class DealsPage(QWidget):
             empty_text=self.tr("Highlight a deal to see its figures here."),
             detail_width=320,
             changes=changes,
-            entities=(DEALS,),
+            entities=(DEALS, CLIENTS),  # a renamed client: the names shown follow
         )
         layout.addWidget(self.splitter, 1)
         self.state.currentIndexChanged.connect(self._filter_changed)
