@@ -17,7 +17,8 @@ import enum
 from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -94,8 +95,6 @@ def list_view(
     fm = view.fontMetrics()
     bold = header.font()
     bold.setBold(True)
-    from PySide6.QtGui import QFontMetrics
-
     header_fm = QFontMetrics(bold)
     for column, sample in (samples or {}).items():
         title = str(model.headerData(int(column), Qt.Orientation.Horizontal) or "")
@@ -307,8 +306,6 @@ class PagedList(QObject):
         return (bottom if bottom >= 0 else self.model.rowCount()) + 1
 
     def eventFilter(self, watched: QObject, event) -> bool:
-        from PySide6.QtCore import QEvent
-
         if watched is self.view and event.type() == QEvent.Type.Show and self.stale:
             self._timer.start()
         return False
