@@ -182,6 +182,7 @@ class AppContext:
             session,
             changes=self.change_log,
             intents=intents,
+            clients=self.clients_repo,  # a deal's buyer must exist and not be restricted
         )
         services.documents = self.documents_for(session, services.clients)
         self._invoice_from_deals(services)

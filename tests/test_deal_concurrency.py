@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from alko_desk.models.users import Role
-from tests.vehicles_data import draft
+from tests.vehicles_data import draft, register_client
 
 ROUNDS = int(os.environ.get("ALKO_RESERVE_ROUNDS", "20"))
 
@@ -42,6 +42,7 @@ def test_two_desks_reserving_the_same_vehicle_get_one_success_each_round(
     context, make_user, mongo_uri, tmp_path
 ):
     sam = context.services_for(make_user("sam", Role.SALES))
+    register_client(sam, "C-1")
     make_user("sara", Role.SALES)
     vehicle_ids = [sam.vehicles.add(draft(n)).id for n in range(ROUNDS)]
     spawn = multiprocessing.get_context("spawn")

@@ -26,12 +26,13 @@ from alko_desk.models.money import Money
 from alko_desk.models.users import Role
 from alko_desk.models.vehicles import VehicleStatus
 from alko_desk.services.deals import ReservationRefused
-from tests.vehicles_data import draft
+from tests.vehicles_data import draft, register_client
 
 
 @pytest.fixture
 def desk(context, make_user):
     sam = context.services_for(make_user("sam", Role.SALES))
+    register_client(sam, "C-1")
     return sam
 
 
@@ -243,3 +244,36 @@ def test_handover_certificate_prints_diacritics_and_cyrillic(context, desk, fina
         e.action == "deal.certificate_printed"
         for e in context.audit_log.query(AuditFilter(action_prefix="deal."))
     )
+
+
+def test_a_deal_for_a_client_who_does_not_exist_is_refused(desk):
+    vehicle = desk.vehicles.add(draft(1))
+    with pytest.raises(ValidationError) as err:
+        desk.deals.create(deal_draft(vehicle.id, client_id="C-404"))
+    assert "no client C-404" in err.value.message
+    assert err.value.field_errors == {"client": "No such client."}
+    assert desk.vehicles.get(vehicle.id).status is VehicleStatus.IN_STOCK  # nothing reserved
+    assert desk.deals.page().total == 0
+
+
+def test_a_restricted_client_cannot_buy_and_a_deal_cannot_move_to_one(context, desk):
+    from dataclasses import replace as with_
+
+    register_client(desk, "C-2", 2)
+    vehicle = desk.vehicles.add(draft(1))
+    deal = desk.deals.create(deal_draft(vehicle.id))
+    record = context.clients_repo.get("C-2")  # restricted (GDPR Art. 18) by the record's status
+    assert context.clients_repo.update_if_version(
+        with_(record, status="restricted"), record.version
+    )
+    with pytest.raises(ValidationError) as err:
+        desk.deals.update(deal, deal_draft(vehicle.id, client_id="C-2"))
+    assert "restricted" in err.value.message and "Željko Kovačević" in err.value.message
+    with pytest.raises(ValidationError):
+        desk.deals.update(deal, deal_draft(vehicle.id, client_id="C-404"))
+    other = desk.vehicles.add(draft(2))
+    with pytest.raises(ValidationError):
+        desk.deals.create(deal_draft(other.id, client_id="C-2"))
+    assert desk.deals.get(deal.id).client_id == "C-1"
+    # the same client stays on an open deal's own edits
+    assert desk.deals.update(deal, deal_draft(vehicle.id, "1")).client_id == "C-1"

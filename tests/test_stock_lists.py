@@ -11,7 +11,7 @@ from alko_desk.models.listing import PageRequest
 from alko_desk.models.users import Role
 from alko_desk.models.vehicles import VehicleFilter, VehicleSort, VehicleStatus
 from tests.test_deals import deal_draft
-from tests.vehicles_data import draft
+from tests.vehicles_data import draft, register_client
 
 MAKES = [("Škoda", "Octavia"), ("Honda", "Accord"), ("BMW", "X3"), ("Honda", "Civic")]
 
@@ -20,6 +20,8 @@ MAKES = [("Škoda", "Octavia"), ("Honda", "Accord"), ("BMW", "X3"), ("Honda", "C
 def stock(context, make_user):
     """Fourteen vehicles added over a month, three of them reserved by deals."""
     desk = context.services_for(make_user("sam", Role.SALES))
+    register_client(desk, "C-0", 0)
+    register_client(desk, "C-1", 1)
     vehicles = []
     for n in range(14):
         make, model = MAKES[n % 4]

@@ -55,3 +55,19 @@ def client_with_deal(
         )
     )
     return sam, deal
+
+
+def register_client(services, client_id: str = "C-1", n: int = 1):
+    """A registered client with a chosen id (deals refuse a buyer who is not registered)."""
+    from tests.clients_data import draft as client_draft
+
+    return services.clients.register(
+        client_id,
+        client_draft(
+            email=f"kupac{n}@example.hr",
+            phone=f"091 234 56{n % 100:02d}",
+            id_number=f"1122334{n % 100:02d}",
+            licence=f"HR7788{n % 100:02d}",
+        ),
+        allow_shared_contact=True,
+    )

@@ -581,6 +581,15 @@ class ClientService(SessionService):
         )
         return Page(tuple(rows), total, request.start)
 
+    def rows_for(self, client_ids: list[str]) -> list[ClientRow]:
+        """The list rows of these clients (those that exist), for other lists that name
+        clients (the deal list); one `_id` lookup each, audited as a list view."""
+        self._require(Permission.CLIENT_READ, "view clients")
+        items = (self._list.get(cid) for cid in dict.fromkeys(client_ids))
+        rows = [self._row(item) for item in items if item is not None]
+        self._audit_list(rows, "list")
+        return rows
+
     def search(self, text: str) -> list[ClientRow]:
         """Name prefixes in any order, ignoring case and accents ("zelj kov" finds Željko
         Kovačević), or an exact email, phone or ID number. Rows in name order."""

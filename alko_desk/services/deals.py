@@ -11,8 +11,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from alko_desk.models.changes import ChangeKind
+from alko_desk.models.clients import ClientStatus
 from alko_desk.models.deals import (
     Approval,
     ApprovalStatus,
@@ -42,6 +44,7 @@ from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock
 from alko_desk.services.deal_calc import compute
 from alko_desk.services.intents import IntentLog
+from alko_desk.storage.clients_repo import ClientRepository
 from alko_desk.storage.deals_repo import DealRepository
 from alko_desk.storage.organisation_repo import OrganisationRepository
 from alko_desk.storage.vehicles_repo import VehicleRepository
@@ -95,8 +98,10 @@ class DealService(SessionService):
         session: Session,
         changes: ChangeLog | None = None,
         intents: IntentLog | None = None,
+        clients: ClientRepository | None = None,
     ) -> None:
         super().__init__(session, audit, clock)
+        self._clients = clients  # the buyer must exist and may be sold to (_check_client)
         self._deals = deals
         self._vehicles = vehicles
         self._org = organisation
@@ -121,18 +126,26 @@ class DealService(SessionService):
         errors = {}
         if not 1 <= settings.reservation_days <= 90:
             errors["reservation_days"] = "Between 1 and 90 days."
-        if not 0 <= settings.approval_discount_percent <= 100:
+        percent = settings.approval_discount_percent
+        if not percent.is_finite() or not 0 <= percent <= 100:
             errors["approval_discount_percent"] = "Between 0 and 100 %."
+        elif percent != percent.quantize(Decimal("0.01")):
+            errors["approval_discount_percent"] = "At most two decimals, such as 7.25 %."
         if errors:
             raise ValidationError("Please correct the highlighted fields.", errors)
+        before = self._deals.settings()
         self._deals.save_settings(settings)
-        self._audit.record(
+        self._audit.record(  # old and new values: rules, not personal data
             self.actor,
             "settings.deals_changed",
             "deal_settings",
             {
                 "reservation_days": settings.reservation_days,
-                "approval_discount_percent": str(settings.approval_discount_percent),
+                "approval_discount_percent": str(percent),
+                "before": {
+                    "reservation_days": before.reservation_days,
+                    "approval_discount_percent": str(before.approval_discount_percent),
+                },
             },
         )
 
@@ -161,6 +174,28 @@ class DealService(SessionService):
         if errors:
             raise ValidationError("The deal cannot be saved yet.", errors)
 
+    def _check_client(self, client_id: str) -> None:
+        """The buyer is a registered client whose data may be used for a sale.
+
+        Read from the client's record by `_id` (status and names are stored in clear): no
+        personal data is decrypted, so it is not a client read in the audit log."""
+        if self._clients is None or not client_id:
+            return
+        record = self._clients.get(client_id)
+        if record is None:
+            raise ValidationError(
+                f"There is no client {client_id}: it may have been removed. Choose the "
+                "client again.",
+                {"client": "No such client."},
+            )
+        if record.status == ClientStatus.RESTRICTED.value:
+            name = f"{record.first_name} {record.last_name}".strip() or client_id
+            raise ValidationError(
+                f"{name}'s data is restricted: no deal can be made with this client until a "
+                "manager lifts the restriction.",
+                {"client": "This client is restricted."},
+            )
+
     def _approval_for(self, figures: DealFigures, previous: Approval | None = None) -> Approval:
         threshold = self._deals.settings().approval_discount_percent
         if figures.discount_percent <= threshold:
@@ -175,6 +210,7 @@ class DealService(SessionService):
         terms = terms_for(vehicle, draft, vat, currency)
         figures = compute(terms)
         self._validate(draft, figures)
+        self._check_client(draft.client_id)
         now = self._clock.now()
         deal = Deal(
             id=new_deal_id(now),
@@ -252,6 +288,8 @@ class DealService(SessionService):
         )
         figures = compute(terms)
         self._validate(draft, figures)
+        if draft.client_id != base.client_id:
+            self._check_client(draft.client_id)
         now = self._clock.now()
         approval = base.approval
         state = base.state

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -40,6 +40,13 @@ from alko_desk.storage.mongo import Store, repository
 from alko_desk.storage.revisions import RevisionGuard
 
 DUPLICATE_KEY = 11000
+# A VIN guard whose vehicle was never written is a crash's leftover only after this long:
+# until then a desk may be between claiming the VIN and writing the vehicle.
+VIN_ORPHAN_GRACE = timedelta(minutes=2)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _money(doc: dict | None) -> Money | None:
@@ -181,7 +188,8 @@ class VehicleRepository:
         self._vehicles = store.collection("vehicles")
         self._vins = store.collection("vehicle_vins")
         self._imports = store.collection("vehicle_imports")
-        self._revisions = RevisionGuard(self._vehicles, store.collection("vehicle_claims"))
+        self._claims = store.collection("vehicle_claims")  # revisions, and VIN takeovers
+        self._revisions = RevisionGuard(self._vehicles, self._claims)
         self._list = DocList(store, VEHICLE_LIST)
         self._list_checked = False
 
@@ -229,7 +237,7 @@ class VehicleRepository:
         try:
             self._vehicles.insert_one(vehicle_to_doc(vehicle))
         except Exception:
-            self._vins.delete_one({"_id": vehicle.vin})
+            self._vins.delete_one({"_id": vehicle.vin, "vehicle": vehicle.id})
             raise
         self._list.put(_listed(vehicle))
 
@@ -242,7 +250,7 @@ class VehicleRepository:
         refused: list[tuple[Vehicle, str]] = []
         try:
             self._vins.insert_many(
-                [{"_id": v.vin, "vehicle": v.id} for v in vehicles], ordered=False
+                [{"_id": v.vin, "vehicle": v.id, "at": _now()} for v in vehicles], ordered=False
             )
             failed: set[int] = set()
         except BulkWriteError as exc:
@@ -267,9 +275,9 @@ class VehicleRepository:
         return refused
 
     def _claim_vin(self, vin: str, vehicle_id: str) -> None:
-        for _ in range(3):
+        for _ in range(5):
             try:
-                self._vins.insert_one({"_id": vin, "vehicle": vehicle_id})
+                self._vins.insert_one({"_id": vin, "vehicle": vehicle_id, "at": _now()})
                 return
             except DuplicateKeyError:
                 pass
@@ -278,17 +286,49 @@ class VehicleRepository:
                 continue  # released meanwhile: try again
             if guard["vehicle"] == vehicle_id:
                 return
-            holder = self.get(guard["vehicle"])
-            if holder is not None and holder.status is not VehicleStatus.DELIVERED:
-                raise VinTaken(vin, holder.id)
+            if not self._may_take_over(guard):
+                raise VinTaken(vin, guard["vehicle"])
             # A delivered car coming back (as a trade-in), or a guard a crash left behind:
             # take it over, only if nobody else did meanwhile.
-            moved = self._vins.update_one(
-                {"_id": vin, "vehicle": guard["vehicle"]}, {"$set": {"vehicle": vehicle_id}}
-            )
-            if moved.matched_count == 1:
+            if self._take_over_vin(vin, guard["vehicle"], vehicle_id):
                 return
         raise VinTaken(vin, self.holder_of_vin(vin) or "")
+
+    def _may_take_over(self, guard: dict) -> bool:
+        """The guard's holder is delivered, or was never written (a crash between the guard
+        and the vehicle; only after a grace, since a desk may be writing it right now)."""
+        holder = self.get(guard["vehicle"])
+        if holder is not None:
+            return holder.status is VehicleStatus.DELIVERED
+        at = guard.get("at")
+        if at is None:  # a guard from before guards were stamped: long settled
+            return True
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        return _now() - at > VIN_ORPHAN_GRACE
+
+    def _take_over_vin(self, vin: str, old_holder: str, vehicle_id: str) -> bool:
+        """Moves the VIN guard from `old_holder` to `vehicle_id`; of two desks taking over
+        the same guard exactly one gets True.
+
+        A conditional `update_one({_id, vehicle: old})` is not atomic across connections on
+        FerretDB 1.24 (storage/revisions.py), so the takeover is claimed first by a unique
+        insert keyed by the VIN and the holder it replaces; only the claimant writes. A
+        claimant that stopped before writing is rolled forward after a grace."""
+        claim_id = f"vin:{vin}:{old_holder}"
+        try:
+            self._claims.insert_one({"_id": claim_id, "vehicle": vehicle_id, "at": _now()})
+        except DuplicateKeyError:
+            claim = self._claims.find_one({"_id": claim_id})
+            if claim is not None:
+                at = claim["at"] if claim["at"].tzinfo else claim["at"].replace(tzinfo=UTC)
+                if _now() - at > VIN_ORPHAN_GRACE:  # its desk died before writing: finish it
+                    self._vins.replace_one(
+                        {"_id": vin, "vehicle": old_holder},
+                        {"vehicle": claim["vehicle"], "at": claim["at"]},
+                    )
+            return False
+        self._vins.replace_one({"_id": vin}, {"vehicle": vehicle_id, "at": _now()}, upsert=True)
+        return True
 
     def replace_if(self, vehicle: Vehicle, expected_rev: int) -> bool:
         """Compare-and-set on one document: writes `vehicle` (with rev = expected + 1) only if

@@ -4,14 +4,16 @@ approval, delivery planning, the handover checklist and certificate."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from PySide6.QtCore import QCoreApplication, QDate, QModelIndex, QPersistentModelIndex, Qt, QTime
+from PySide6.QtCore import QCoreApplication, QDate, Qt, QTime
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDateEdit,
@@ -22,13 +24,11 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
-    QTableView,
     QTimeEdit,
     QVBoxLayout,
     QWidget,
@@ -39,7 +39,7 @@ from alko_desk.models.deals import (
     Deal,
     DealDraft,
     DealFigures,
-    DealFilter,
+    DealSort,
     DealState,
     DeliverySchedule,
     Discount,
@@ -51,12 +51,28 @@ from alko_desk.models.deals import (
     TradeIn,
 )
 from alko_desk.models.errors import AlkoError, ValidationError
+from alko_desk.models.listing import Page, PageRequest, Progress
 from alko_desk.models.money import Money
 from alko_desk.models.users import Permission
 from alko_desk.models.vehicles import Vehicle, VehicleFilter, VehicleStatus
 from alko_desk.services.deal_calc import compute
 from alko_desk.services.deals import terms_for
-from alko_desk.ui.table_models import ColumnsTableModel
+from alko_desk.ui.changes import SETTINGS
+from alko_desk.ui.forms import FormDialog
+from alko_desk.ui.list_pages import (
+    button_row,
+    count_text,
+    list_view,
+    list_with_detail,
+    page_layout,
+)
+from alko_desk.ui.table_models import (
+    PAGE_SIZE,
+    ROW_ID_ROLE,
+    PagedTableModel,
+    RowSource,
+    rows_from,
+)
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.vehicles_page import parse_decimal
 from alko_desk.ui.widgets import error_label, heading, note, set_error
@@ -66,7 +82,11 @@ if TYPE_CHECKING:
     from alko_desk.ui.changes import ChangeWatcher
 
 _tr = QCoreApplication.translate
-DEAL_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+DEALS = "deals"  # the entities in change announcements
+CLIENTS = "clients"
+DEAL_ID_ROLE = ROW_ID_ROLE
+DELIVERY_DAYS = 14  # the calendar of handovers looks this far ahead
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 class DealColumn(enum.IntEnum):
@@ -90,69 +110,156 @@ class DealColumn(enum.IntEnum):
             DealColumn.BALANCE: _tr("DealsModel", "Balance due"),
         }[self]
 
+    @property
+    def sort(self) -> str | None:
+        """The service's sort for this column (`DealService.list_page`); None: unsortable."""
+        sort = _SORTS.get(self)
+        return sort.value if sort else None
 
-class DealsModel(ColumnsTableModel):
+    @property
+    def tooltip(self) -> str | None:
+        if self is DealColumn.CLIENT:
+            return _tr(
+                "DealsModel", "The list cannot be sorted by client: names are kept encrypted."
+            )
+        if self is DealColumn.ID:
+            return _tr("DealsModel", "Sorted by when the deal was made.")
+        return None
+
+
+_SORTS = {
+    DealColumn.ID: DealSort.CREATED,
+    DealColumn.VEHICLE: DealSort.VEHICLE,
+    DealColumn.STATE: DealSort.STATE,
+    DealColumn.APPROVAL: DealSort.APPROVAL,
+    DealColumn.TOTAL: DealSort.TOTAL,
+}
+
+
+@dataclass(frozen=True)
+class DealRow:
+    """A deal as the list shows it: with its client's name (read with the page)."""
+
+    deal: Deal
+    client_name: str = ""
+
+
+def deal_rows(services: SessionServices, today: Callable[[], date]) -> RowSource[DealRow]:
+    """The deal list's rows: `DealService.list_page`, or with the filter `deliveries` the
+    calendar of handovers (soonest first); each page with its clients' names when the user
+    may read clients (one lookup per client on the page, audited as a list view)."""
+    deals, clients, session = services.deals, services.clients, services.session
+    list_rows = rows_from(deals.list_page)
+
+    def read(request: PageRequest, progress: Progress) -> Page[DealRow]:
+        if request.filters.get("deliveries"):
+            upcoming = deals.upcoming_deliveries(today(), DELIVERY_DAYS)
+            shown = upcoming[request.start : request.start + request.count]
+            page = Page(tuple(shown), len(upcoming), request.start)
+        else:
+            page = list_rows(request, progress)
+        names: dict[str, str] = {}
+        if page.rows and session.can(Permission.CLIENT_READ):
+            try:
+                rows = clients.rows_for([d.client_id for d in page.rows])
+                names = {r.id: r.display_name for r in rows}
+            except AlkoError:
+                names = {}
+        return Page(
+            tuple(DealRow(d, names.get(d.client_id, "")) for d in page.rows),
+            page.total,
+            page.start,
+        )
+
+    return read
+
+
+class DealsModel(PagedTableModel[DealRow]):
+    """The deal list in the service's order (newest first until a header is clicked)."""
+
     columns = DealColumn
+    extra_roles: ClassVar[frozenset[int]] = frozenset({Qt.ItemDataRole.TextAlignmentRole})
 
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self._rows: list[Deal] = []
-        self.client_names: dict[str, str] = {}
-
-    def row_count(self) -> int:
-        return len(self._rows)
-
-    def set_deals(self, deals: list[Deal]) -> None:
-        self.beginResetModel()
-        self._rows = list(deals)
-        self.endResetModel()
+    def __init__(
+        self,
+        source: RowSource[DealRow],
+        tasks: TaskRunner,
+        owner: QWidget | None = None,
+        *,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        super().__init__(
+            source,
+            tasks,
+            owner,
+            page_size=page_size,
+            default_column=DealColumn.ID,
+            default_order=Qt.SortOrder.DescendingOrder,
+            key_of=lambda row: row.deal.id,
+            title=_tr("DealsModel", "Deals"),
+        )
 
     def deal(self, row: int) -> Deal | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
+        found = self.row(row)
+        return found.deal if found else None
 
-    def row_of(self, deal_id: str) -> int:
-        return next((i for i, d in enumerate(self._rows) if d.id == deal_id), -1)
-
-    def data(
-        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        d = self._rows[index.row()]
-        if role == DEAL_ID_ROLE:
-            return d.id
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        column = DealColumn(index.column())
+    def display(self, row: DealRow, column: Any) -> str:
+        d = row.deal
         if column is DealColumn.ID:
             return d.id
         if column is DealColumn.CLIENT:
-            return self.client_names.get(d.client_id, d.client_id)
+            return row.client_name or d.client_id
         if column is DealColumn.VEHICLE:
-            return f"{d.vehicle_title} · {d.vehicle_vin}"
+            return d.vehicle_title
         if column is DealColumn.STATE:
             return _tr("DealState", d.state.label)
         if column is DealColumn.APPROVAL:
-            return {
-                ApprovalStatus.NOT_NEEDED: "",
-                ApprovalStatus.PENDING: _tr("DealsModel", "Waiting for a manager"),
-                ApprovalStatus.APPROVED: _tr("DealsModel", "Approved by {who}").format(
-                    who=d.approval.by
-                ),
-                ApprovalStatus.REJECTED: _tr("DealsModel", "Rejected: {why}").format(
-                    why=d.approval.reason
-                ),
-            }[d.approval.status]
+            return approval_short(d)
         if column is DealColumn.TOTAL:
             return str(d.figures.total_price)
         return str(d.figures.balance_due)
+
+    def cell(self, row: DealRow, column: Any, role: int) -> Any:
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if column in (DealColumn.TOTAL, DealColumn.BALANCE) else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            d = row.deal
+            if column is DealColumn.APPROVAL:
+                return approval_text(d) or None
+            if column is DealColumn.VEHICLE:
+                return f"{d.vehicle_title} · {d.vehicle_vin}"
+        return super().cell(row, column, role)
+
+
+def approval_short(d: Deal) -> str:
+    """The approval in a word or two, for the list column (the detail says who and why)."""
+    return {
+        ApprovalStatus.NOT_NEEDED: "",
+        ApprovalStatus.PENDING: _tr("DealsModel", "Waiting"),
+        ApprovalStatus.APPROVED: _tr("DealsModel", "Approved"),
+        ApprovalStatus.REJECTED: _tr("DealsModel", "Rejected"),
+    }[d.approval.status]
+
+
+def approval_text(d: Deal) -> str:
+    return {
+        ApprovalStatus.NOT_NEEDED: "",
+        ApprovalStatus.PENDING: _tr("DealsModel", "Waiting for a manager"),
+        ApprovalStatus.APPROVED: _tr("DealsModel", "Approved by {who}").format(who=d.approval.by),
+        ApprovalStatus.REJECTED: _tr("DealsModel", "Rejected: {why}").format(why=d.approval.reason),
+    }[d.approval.status]
+
+
+def _less(amount: Money) -> str:
+    """An amount taken off the price: with a minus sign, unless there is nothing to take."""
+    return f"−{amount}" if amount.amount else str(amount)
 
 
 def figures_lines(f: DealFigures, tr=lambda s: s) -> list[tuple[str, str]]:
     """The figures as the builder and the detail panel show them, in order."""
     lines = [
         (tr("List price"), str(f.list_price)),
-        (tr("Discounts"), f"−{f.discount_total} ({f.discount_percent} %)"),
+        (tr("Discounts"), f"{_less(f.discount_total)} ({f.discount_percent} %)"),
         (tr("Vehicle price"), str(f.vehicle_price)),
         (tr("Accessories"), str(f.accessories_total)),
         (tr("Fees"), str(f.fees_total)),
@@ -164,10 +271,10 @@ def figures_lines(f: DealFigures, tr=lambda s: s) -> list[tuple[str, str]]:
             (tr("of which VAT {rate} %").format(rate=f.vat_shown.rate), str(f.vat_shown.vat))
         )
     lines += [
-        (tr("Trade-in"), f"−{f.trade_in_value}"),
+        (tr("Trade-in"), _less(f.trade_in_value)),
         (tr("Loan to settle"), str(f.trade_in_loan)),
-        (tr("Deposit"), f"−{f.deposit}"),
-        (tr("Financed"), f"−{f.amount_financed}"),
+        (tr("Deposit"), _less(f.deposit)),
+        (tr("Financed"), _less(f.amount_financed)),
     ]
     if f.monthly_payment is not None:
         lines.append((tr("Monthly payment"), str(f.monthly_payment)))
@@ -509,25 +616,26 @@ class DealBuilderDialog(QDialog):
         return False
 
 
-class DeliveryDialog(QDialog):
+class DeliveryDialog(FormDialog):
     def __init__(self, staff: str, parent=None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(self.tr("Schedule the delivery"))
-        form = QFormLayout(self)
+        super().__init__(
+            _tr("DeliveryDialog", "Schedule the delivery"),
+            _tr("DeliveryDialog", "Schedule"),
+            None,
+            parent,
+            min_width=380,
+        )
         self.day = QDateEdit(QDate.currentDate().addDays(1), calendarPopup=True)
         self.at = QTimeEdit(QTime(10, 0))
         self.place = QLineEdit()
         self.staff = QLineEdit(staff)
-        form.addRow(self.tr("Date"), self.day)
-        form.addRow(self.tr("Time"), self.at)
-        form.addRow(self.tr("Place"), self.place)
-        form.addRow(self.tr("Handed over by"), self.staff)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        self.fields.add("day", self.tr("Date"), self.day)
+        self.fields.add("at", self.tr("Time"), self.at)
+        self.fields.add("place", self.tr("Place"), self.place)
+        self.fields.add("staff", self.tr("Handed over by"), self.staff)
+
+    def typed(self) -> bool:
+        return bool(self.place.text().strip())
 
     def schedule(self) -> DeliverySchedule:
         d, t = self.day.date(), self.at.time()
@@ -539,11 +647,14 @@ class DeliveryDialog(QDialog):
         )
 
 
-class HandoverDialog(QDialog):
+class HandoverDialog(FormDialog):
     def __init__(self, mileage: int, parent=None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(self.tr("Handover checklist"))
-        form = QFormLayout(self)
+        super().__init__(
+            _tr("HandoverDialog", "Handover checklist"),
+            _tr("HandoverDialog", "Record handover"),
+            None,
+            parent,
+        )
         self.documents = QCheckBox(
             self.tr("Registration papers, certificate of conformity, service book")
         )
@@ -552,18 +663,16 @@ class HandoverDialog(QDialog):
         self.fuel = QSpinBox(minimum=0, maximum=100, value=50, suffix=" %")
         self.mileage = QSpinBox(minimum=0, maximum=2_000_000, value=mileage, suffix=" km")
         self.damage = QPlainTextEdit()
-        form.addRow(self.tr("Documents"), self.documents)
-        form.addRow(self.tr("Keys"), self.keys)
-        form.addRow(self.tr("Plates"), self.plates)
-        form.addRow(self.tr("Fuel / charge"), self.fuel)
-        form.addRow(self.tr("Mileage"), self.mileage)
-        form.addRow(self.tr("Damage notes"), self.damage)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        self.damage.setFixedHeight(self.damage.fontMetrics().lineSpacing() * 4 + 12)
+        for name, label, widget in (
+            ("documents", self.tr("Documents"), self.documents),
+            ("keys", self.tr("Keys"), self.keys),
+            ("plates", self.tr("Plates"), self.plates),
+            ("fuel", self.tr("Fuel / charge"), self.fuel),
+            ("mileage", self.tr("Mileage"), self.mileage),
+        ):
+            self.fields.add(name, label, widget)
+        self.form.addRow(self.tr("Damage notes"), self.damage)
 
     def checklist(self) -> HandoverChecklist:
         return HandoverChecklist(
@@ -577,6 +686,9 @@ class HandoverDialog(QDialog):
 
 
 class DealsPage(QWidget):
+    """The deal list with filters; the highlighted deal's figures beside it; the actions a
+    role may take on it."""
+
     def __init__(
         self,
         context: AppContext,
@@ -586,32 +698,34 @@ class DealsPage(QWidget):
         changes: ChangeWatcher | None = None,
     ) -> None:
         super().__init__(parent)
+        self.setAccessibleName(self.tr("Deals"))
         self._services = services
         self._tasks = tasks
         self.vat_rate, self.currency = Decimal(25), "EUR"
         self.dialog: QDialog | None = None
-        self.loading = False
-        self._generation = 0
-        self.model = DealsModel(self)
+        self._select_after = ""  # a deal to highlight once the rows holding it arrive
+        self._acting = 0  # writes in flight
+        clock = getattr(context, "clock", None)
+        today = (lambda: clock.now().astimezone().date()) if clock else date.today
+        self.model = DealsModel(deal_rows(services, today), tasks, owner=self)
         session = services.session
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 16, 16, 16)
-        layout.addWidget(heading(self.tr("Deals")))
-        bar = QHBoxLayout()
+        layout = page_layout(self, self.tr("Deals"))
         self.state = QComboBox()
         self.state.addItem(self.tr("All deals"), None)
         self.state.addItem(self.tr("Waiting for approval"), "pending")
         self.state.addItem(self.tr("Deliveries, next 14 days"), "deliveries")
         for state in DealState:
             self.state.addItem(_tr("DealState", state.label), state)
-        bar.addWidget(self.state)
+        self.count_label = note("")
+        self.count_label.setObjectName("dealsStatus")
+        self.refresh_button = QPushButton(self.tr("Refresh"))
+        layout.addLayout(button_row(self.state, self.count_label, end=(self.refresh_button,)))
         self.new_button = QPushButton(self.tr("New deal…"))
         self.edit_button = QPushButton(self.tr("Edit…"))
         self.delivery_button = QPushButton(self.tr("Schedule delivery…"))
         self.handover_button = QPushButton(self.tr("Handover…"))
         self.deliver_button = QPushButton(self.tr("Mark delivered"))
         self.certificate_button = QPushButton(self.tr("Certificate PDF…"))
-        self.refresh_button = QPushButton(self.tr("Refresh"))
         writes = session.can(Permission.DEAL_WRITE)
         for button in (
             self.new_button,
@@ -621,12 +735,16 @@ class DealsPage(QWidget):
             self.deliver_button,
         ):
             button.setVisible(writes)
-            bar.addWidget(button)
-        bar.addWidget(self.certificate_button)
-        bar.addStretch(1)
-        bar.addWidget(self.refresh_button)
-        layout.addLayout(bar)
-        decide = QHBoxLayout()
+        layout.addLayout(
+            button_row(
+                self.new_button,
+                self.edit_button,
+                self.delivery_button,
+                self.handover_button,
+                self.deliver_button,
+                self.certificate_button,
+            )
+        )
         self.reason = QLineEdit(
             placeholderText=self.tr("Reason (approval, rejection or cancellation)")
         )
@@ -637,27 +755,38 @@ class DealsPage(QWidget):
         self.approve_button.setVisible(approves)
         self.reject_button.setVisible(approves)
         self.cancel_button.setVisible(writes)
-        decide.addWidget(self.reason, 1)
-        for button in (self.approve_button, self.reject_button, self.cancel_button):
-            decide.addWidget(button)
-        layout.addLayout(decide)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(
-            DealColumn.VEHICLE, QHeaderView.ResizeMode.Stretch
+        self.reason.setVisible(approves or writes)
+        decide = button_row(
+            self.reason, self.approve_button, self.reject_button, self.cancel_button, stretch=False
         )
-        layout.addWidget(self.table, 2)
-        self.detail = QLabel()
-        self.detail.setWordWrap(True)
-        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(self.detail, 1)
-        self.state.currentIndexChanged.connect(self.reload)
-        self.refresh_button.clicked.connect(self.reload)
+        decide.setStretch(0, 1)
+        layout.addLayout(decide)
+        self.table = list_view(
+            self.model,
+            stretch=DealColumn.VEHICLE,
+            samples={
+                DealColumn.ID: "D-2612-0A0A0A",
+                DealColumn.CLIENT: "Вероника Лобанова",
+                DealColumn.STATE: _tr("DealState", DealState.CANCELLED.label),
+                DealColumn.APPROVAL: _tr("DealsModel", "Approved"),
+                DealColumn.TOTAL: "000,000.00 EUR",
+                DealColumn.BALANCE: "000,000.00 EUR",
+            },
+            name=self.tr("Deal list"),
+        )
+        self.detail, self.splitter, self.paged = list_with_detail(
+            self.table,
+            self.model,
+            self._show_deal,
+            empty_text=self.tr("Highlight a deal to see its figures here."),
+            detail_width=320,
+            changes=changes,
+            entities=(DEALS, CLIENTS),  # a renamed client: the names shown follow
+        )
+        layout.addWidget(self.splitter, 1)
+        self.state.currentIndexChanged.connect(self._filter_changed)
+        self.refresh_button.clicked.connect(self.refresh)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, self.refresh)
         self.new_button.clicked.connect(self.new_deal)
         self.edit_button.clicked.connect(self.edit_deal)
         self.approve_button.clicked.connect(lambda: self._act("approve"))
@@ -667,17 +796,17 @@ class DealsPage(QWidget):
         self.handover_button.clicked.connect(self.handover)
         self.deliver_button.clicked.connect(lambda: self._act("deliver"))
         self.certificate_button.clicked.connect(self.choose_certificate_file)
-        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.model.modelReset.connect(self._selection_changed)
+        self.model.loaded.connect(self._rows_arrived)
+        self.model.loading_changed.connect(self._count)
         self._tasks.run(self._load_settings, on_success=self._settings_loaded, parent=self)
-        if changes is not None:  # deals saved here or on another desk: the list follows
-            changes.subscribe("deals", self._changed)
-            self.destroyed.connect(lambda *_: changes.unsubscribe("deals", self._changed))
-        self.reload()
-
-    def _changed(self, _changes) -> None:
-        """Reads the list again, keeping the highlighted deal and the scroll position."""
-        self.reload(keep_scroll=True)  # the newest read wins
+        if changes is not None:  # the VAT rate for new deals, when an admin changes it
+            reload_settings = self._settings_changed
+            changes.subscribe(SETTINGS, reload_settings)
+            self.destroyed.connect(lambda *_: changes.unsubscribe(SETTINGS, reload_settings))
+        self._show_deal(None)
+        self.model.reload()
+        self._lapse()
+        self._count()
 
     # -- loading ----------------------------------------------------------------------------------
 
@@ -688,64 +817,90 @@ class DealsPage(QWidget):
     def _settings_loaded(self, result) -> None:
         self.vat_rate, self.currency = result
 
-    def reload(self, *_args, select: str = "", keep_scroll: bool = False) -> None:
-        self._generation += 1
-        generation = self._generation
-        self.loading = True
-        choice = self.state.currentData()
-        flt = (
-            DealFilter(pending_approval=True)
-            if choice == "pending"
-            else DealFilter(state=choice if isinstance(choice, DealState) else None)
+    def _settings_changed(self, _changes) -> None:
+        self._tasks.run(
+            self._load_settings,
+            key=(id(self), "settings"),
+            on_success=self._settings_loaded,
+            on_failure=lambda _exc: True,  # the rate read at opening stays
+            parent=self,
         )
-        services = self._services
-        keep = select or (self.selected().id if self.selected() else "")
 
-        def work():
-            services.deals.lapse_reservations()  # expired reservations go back to draft
-            if choice == "deliveries":  # the calendar of handovers, soonest first
-                deals = services.deals.upcoming_deliveries(date.today(), 14)
-            else:
-                deals = list(services.deals.page(flt, 0, 500).rows)
-            names = {}
-            if services.session.can(Permission.CLIENT_READ):
-                try:
-                    names = {r.id: r.display_name for r in services.clients.page(0, 2000)}
-                except AlkoError:
-                    names = {}
-            return deals, names
+    def _lapse(self) -> None:
+        """Reservations that ran out go back to draft (a write: once per open and Refresh)."""
+        deals = self._services.deals
+        if not self._services.session.can(Permission.DEAL_WRITE):
+            return
 
-        scroll = self.table.verticalScrollBar()
+        def lapsed(count: int) -> None:
+            if count:
+                self.paged.refresh()
 
-        def done(result) -> None:
-            if generation != self._generation:
-                return
-            deals, names = result
-            position = scroll.value()
-            self.model.client_names = names
-            self.model.set_deals(deals)
-            row = self.model.row_of(keep) if keep else -1
-            if row >= 0:
-                self.table.selectRow(row)
-            if keep_scroll:
-                scroll.setValue(position)
+        self._tasks.run(
+            deals.lapse_reservations,
+            key=(id(self), "lapse"),
+            on_success=lapsed,
+            on_failure=lambda _exc: True,  # the list still shows; the next Refresh tries again
+            parent=self,
+        )
 
-        self._tasks.run(work, on_success=done, on_finished=self._loaded, parent=self)
+    @property
+    def loading(self) -> bool:
+        return self.model.loading or not self.model.ever_loaded or self._acting > 0
 
-    def _loaded(self) -> None:
-        self.loading = False
+    def _filters(self) -> dict[str, Any]:
+        choice = self.state.currentData()
+        if choice == "pending":
+            return {"pending_approval": True}
+        if choice == "deliveries":
+            return {"deliveries": True}
+        return {"state": choice.value} if isinstance(choice, DealState) else {}
+
+    def _filter_changed(self) -> None:
+        calendar = self.state.currentData() == "deliveries"
+        # the calendar of handovers is in date order: no column sorts it
+        self.table.setSortingEnabled(not calendar)
+        self.table.horizontalHeader().setSortIndicatorShown(not calendar)
+        self.model.set_filters(self._filters())
+
+    def refresh(self) -> None:
+        """F5 and Refresh: the rows shown read again; lapsed reservations released."""
+        self.paged.refresh()
+        self._lapse()
+
+    def reload(self, *_args, select: str = "") -> None:
+        """Reads the list again from its first row; `select`: the deal to highlight."""
+        self._select_after = select or (self.selected().id if self.selected() else "")
+        self.model.reload()
+
+    def _rows_arrived(self) -> None:
+        if self._select_after and self.paged.select(self._select_after):
+            self._select_after = ""
+        self._count()
+
+    def _count(self, *_args) -> None:
+        self.count_label.setText(
+            count_text(
+                self.model,
+                {
+                    "loading": self.tr("Loading deals…"),
+                    "failed": self.tr("The deal list could not be read. Nothing was changed."),
+                    "partial": self.tr("{shown} of {total} deals shown; scroll for more"),
+                    "one": self.tr("1 deal"),
+                    "many": self.tr("{n} deals"),
+                },
+            )
+        )
 
     def selected(self) -> Deal | None:
-        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
-        return self.model.deal(rows[0].row()) if rows else None
+        row = self.paged.current_row()
+        return row.deal if row else None
 
     def select(self, deal_id: str) -> None:
-        row = self.model.row_of(deal_id)
-        if row >= 0:
-            self.table.selectRow(row)
+        self.paged.select(deal_id)
 
-    def _selection_changed(self, *_args) -> None:
-        deal = self.selected()
+    def _show_deal(self, row: DealRow | None) -> None:
+        deal = row.deal if row else None
         pending = bool(deal) and deal.approval.status is ApprovalStatus.PENDING
         editable = bool(deal) and deal.state in (
             DealState.DRAFT,
@@ -764,20 +919,47 @@ class DealsPage(QWidget):
         self.certificate_button.setEnabled(
             bool(deal) and deal.state in (DealState.INVOICED, DealState.DELIVERED)
         )
-        self.detail.setText(self._describe(deal) if deal else "")
+        if row is None:
+            self.detail.clear()
+            return
+        self.detail.show_record(
+            deal.id,
+            f"{deal.id} · {deal.vehicle_title}",
+            self._facts(row) + figures_lines(deal.figures, self.tr),
+            self._notes(deal),
+            amounts_from=len(self._facts(row)),
+        )
 
-    def _describe(self, deal: Deal) -> str:
-        lines = [f"{deal.id} — {deal.vehicle_title} ({deal.vehicle_vin})"]
-        lines += [f"{label}: {value}" for label, value in figures_lines(deal.figures, self.tr)]
-        lines.append(deal.figures.scheme_reason)
+    def _facts(self, row: DealRow) -> list[tuple[str, str]]:
+        deal = row.deal
+        state = _tr("DealState", deal.state.label)
+        if deal.reserved_until and deal.state in (DealState.RESERVED, DealState.APPROVED):
+            state += self.tr(" until {day}").format(
+                day=f"{deal.reserved_until.astimezone():%d.%m.%Y}"
+            )
+        facts = [
+            (self.tr("Client"), row.client_name or deal.client_id),
+            (self.tr("VIN"), deal.vehicle_vin),
+            (self.tr("State"), state),
+            (self.tr("Salesperson"), deal.salesperson),
+        ]
+        approval = approval_text(deal)
+        if approval:
+            facts.append((self.tr("Approval"), approval))
         if deal.delivery:
             d = deal.delivery
-            lines.append(
-                self.tr("Delivery: {day} {at}, {place} ({staff})").format(
-                    day=f"{d.day:%d.%m.%Y}", at=f"{d.at:%H:%M}", place=d.place, staff=d.staff
+            facts.append(
+                (
+                    self.tr("Delivery"),
+                    self.tr("{day} {at}, {place} ({staff})").format(
+                        day=f"{d.day:%d.%m.%Y}", at=f"{d.at:%H:%M}", place=d.place, staff=d.staff
+                    ),
                 )
             )
-        return "\n".join(lines)
+        return facts
+
+    def _notes(self, deal: Deal) -> str:
+        return deal.figures.scheme_reason
 
     # -- actions ----------------------------------------------------------------------------------
 
@@ -796,7 +978,8 @@ class DealsPage(QWidget):
 
         def closed(result: int) -> None:
             if dialog.saved:
-                self.reload(select=dialog.saved.id)
+                self._select_after = dialog.saved.id
+                self.paged.refresh()
 
         dialog.finished.connect(closed)
         dialog.open()
@@ -819,9 +1002,14 @@ class DealsPage(QWidget):
     def _run(self, work) -> None:
         def done(deal: Deal) -> None:
             self.reason.clear()
-            self.reload(select=deal.id)
+            self._select_after = deal.id
+            self.paged.refresh()
 
-        self._tasks.run(work, on_success=done, parent=self)
+        def over() -> None:
+            self._acting -= 1
+
+        self._acting += 1
+        self._tasks.run(work, on_success=done, on_finished=over, parent=self)
 
     def schedule_delivery(self) -> DeliveryDialog | None:
         deal = self.selected()

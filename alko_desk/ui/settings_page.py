@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
+    QLineEdit,
     QScrollArea,
     QSpinBox,
     QVBoxLayout,
@@ -19,12 +18,14 @@ from PySide6.QtWidgets import (
 
 from alko_desk.models.changes import Change, ChangeKind
 from alko_desk.models.company import CompanyProfile
+from alko_desk.models.deals import DealSettings
 from alko_desk.models.errors import ValidationError
 from alko_desk.ui.changes import SETTINGS, ChangeWatcher
 from alko_desk.ui.db_settings import DatabaseUriEditor
+from alko_desk.ui.forms import run_from_button, save_row
 from alko_desk.ui.setup_wizard import CompanyForm
 from alko_desk.ui.tasks import TaskRunner
-from alko_desk.ui.widgets import OK_STYLE, FieldForm, error_label, heading, set_error
+from alko_desk.ui.widgets import FieldForm, heading, note, set_error
 
 if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext, SessionServices
@@ -79,16 +80,14 @@ class SettingsPage(QWidget):
         )
         layout.addWidget(lock_box)
 
-        row = QHBoxLayout()
-        self.error = error_label()
-        self.status = QLabel()
-        self.status.setStyleSheet(OK_STYLE)
-        row.addWidget(self.error, 1)
-        row.addWidget(self.status, 1)
-        self.save_button = QPushButton(self.tr("Save company settings"))
-        self.save_button.setEnabled(False)
-        row.addWidget(self.save_button)
+        row, self.error, self.status, self.save_button = save_row(self.tr("Save company settings"))
         layout.addLayout(row)
+
+        self.deal_settings = (
+            DealSettingsBox(services, tasks, changes) if services.deals is not None else None
+        )
+        if self.deal_settings is not None:
+            layout.addWidget(self.deal_settings)
 
         self.document_store = self._build_document_store(services, tasks, layout)
 
@@ -139,14 +138,14 @@ class SettingsPage(QWidget):
             return
         profile = self.company.profile(self.idle_minutes.value())
         settings = self._settings
-        self.save_button.setEnabled(False)
-        self._tasks.run(
+        run_from_button(
+            self._tasks,
+            self.save_button,
             lambda: settings.update_company(profile),
-            on_success=lambda _: self._saved(profile),
-            on_failure=self._failed,
-            on_finished=lambda: self.save_button.setEnabled(True),
-            parent=self,
-            title=self.tr("Settings"),
+            lambda _: self._saved(profile),
+            self._failed,
+            self.tr("Settings"),
+            self,
         )
 
     def _saved(self, profile: CompanyProfile) -> None:
@@ -171,3 +170,111 @@ class SettingsPage(QWidget):
         else:
             set_error(self.error, exc.message)
         return True
+
+
+class DealSettingsBox(QGroupBox):
+    """The rules deals follow: how long a reservation holds the car, and above which discount
+    a manager must approve. The VAT rate deals use is the company's (above)."""
+
+    def __init__(
+        self, services: SessionServices, tasks: TaskRunner, changes: ChangeWatcher | None = None
+    ) -> None:
+        super().__init__()
+        self.setTitle(self.tr("Deals"))
+        self._deals = services.deals
+        self._tasks = tasks
+        self._changes = changes
+        self.loaded: DealSettings | None = None
+        column = QVBoxLayout(self)
+        form = QFormLayout()
+        self.fields = FieldForm(form, self)
+        self.reservation_days = QSpinBox()
+        self.reservation_days.setRange(1, 90)
+        self.reservation_days.setSuffix(self.tr(" days"))
+        self.fields.add(
+            "reservation_days",
+            self.tr("A reservation lapses after"),
+            self.reservation_days,
+            self.tr("Saving a deal reserves the car; after this long the car is free again."),
+        )
+        self.approval_percent = QLineEdit()
+        self.approval_percent.setMaximumWidth(140)
+        self.reservation_days.setMaximumWidth(140)
+        self.fields.add(
+            "approval_discount_percent",
+            self.tr("A manager approves discounts above (%)"),
+            self.approval_percent,
+            self.tr("A deal with a larger discount cannot be invoiced until a manager approves."),
+        )
+        column.addLayout(form)
+        column.addWidget(note(self.tr("Deals use the VAT rate of the company profile above.")))
+        row, self.error, self.status, self.save_button = save_row(self.tr("Save deal settings"))
+        column.addLayout(row)
+        self.save_button.clicked.connect(self.save)
+        self.reservation_days.valueChanged.connect(lambda _: self.status.setText(""))
+        self.approval_percent.textEdited.connect(lambda _: self.status.setText(""))
+        self.load()
+
+    def load(self) -> None:
+        self._tasks.run(
+            self._deals.settings, on_success=self._loaded, parent=self, title=self.tr("Deals")
+        )
+
+    def _loaded(self, settings: DealSettings) -> None:
+        self.loaded = settings
+        self.reservation_days.setValue(settings.reservation_days)
+        self.approval_percent.setText(_percent_text(settings.approval_discount_percent))
+        self.save_button.setEnabled(True)
+
+    def settings(self) -> DealSettings:
+        """As typed; ValueError when the percentage is not a number."""
+        text = self.approval_percent.text().strip().replace(" ", "").replace(",", ".")
+        try:
+            percent = Decimal(text.removesuffix("%"))
+        except InvalidOperation:
+            raise ValueError(text) from None
+        if not percent.is_finite():
+            raise ValueError(text)
+        return DealSettings(
+            reservation_days=self.reservation_days.value(), approval_discount_percent=percent
+        )
+
+    def save(self) -> None:
+        self.fields.clear_errors()
+        set_error(self.error, "")
+        self.status.setText("")
+        try:
+            settings = self.settings()
+        except ValueError:
+            self.fields.show_errors(
+                {"approval_discount_percent": self.tr("Enter a percentage, such as 5 or 7,5.")}
+            )
+            return
+        deals = self._deals
+        run_from_button(
+            self._tasks,
+            self.save_button,
+            lambda: deals.update_settings(settings),
+            lambda _: self._saved(settings),
+            self._failed,
+            self.tr("Deals"),
+            self,
+        )
+
+    def _saved(self, settings: DealSettings) -> None:
+        self.loaded = settings
+        self.status.setText(self.tr("Saved."))
+        if self._changes is not None:  # open Deals pages read the rules again
+            self._changes.publish((Change(0, SETTINGS, ChangeKind.UPDATED),))
+
+    def _failed(self, exc: BaseException) -> bool:
+        if not isinstance(exc, ValidationError):
+            return False
+        unplaced = self.fields.show_errors(exc.field_errors)
+        set_error(self.error, exc.user_text() if unplaced or not exc.field_errors else "")
+        return True
+
+
+def _percent_text(value: Decimal) -> str:
+    """5 rather than 5.00; 7,5 as a Croatian desk types it."""
+    return format(value.normalize(), "f").replace(".", ",")

@@ -124,6 +124,9 @@ class _ControlProgress(Progress):
         return self._cancelled or self._control.cancelled
 
 
+ControlProgress = _ControlProgress  # for other long tasks that report through a service token
+
+
 class SortableColumn(Protocol):
     """What `PagedTableModel` needs of a column: its header and the sort it stands for."""
 
@@ -174,6 +177,7 @@ class PagedTableModel(ColumnsTableModel, Generic[Row]):
         *,
         page_size: int = PAGE_SIZE,
         default_column: enum.IntEnum | None = None,
+        default_order: Qt.SortOrder = Qt.SortOrder.AscendingOrder,
         key_of: Callable[[Row], Hashable] = lambda row: row.id,  # type: ignore[attr-defined]
         title: str = "",
         parent: QObject | None = None,
@@ -188,7 +192,7 @@ class PagedTableModel(ColumnsTableModel, Generic[Row]):
         self._rows: list[Row] = []
         self._total = 0
         self._column: enum.IntEnum = default_column or next(c for c in self.columns if sortable(c))
-        self._order = Qt.SortOrder.AscendingOrder
+        self._order = default_order
         self._query = ""  # the query of the rows shown
         self._filters: dict[str, Any] = {}  # declared filters sent with every request
         self._pending: tuple[enum.IntEnum, Qt.SortOrder, str] | None = None  # a load in flight

@@ -17,17 +17,12 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
-    QHBoxLayout,
     QHeaderView,
     QLineEdit,
     QPushButton,
-    QTableView,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -35,15 +30,12 @@ from alko_desk.models.errors import ValidationError
 from alko_desk.models.users import Role, User
 from alko_desk.security.passwords import password_problem
 from alko_desk.services.account_validation import account_problems
-from alko_desk.ui.dialogs import may_discard
+from alko_desk.ui.forms import FormDialog, only_ok_is_default
+from alko_desk.ui.list_pages import button_row, list_view, page_layout
 from alko_desk.ui.table_models import ColumnsTableModel
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import (
-    FieldForm,
-    HeightFitter,
     PasswordFields,
-    error_label,
-    heading,
     note,
     set_error,
 )
@@ -172,7 +164,7 @@ class _TemporaryPassword(PasswordFields):
         self.suggest.clicked.connect(lambda: self.set_password(suggest_temporary_password()))
 
 
-class CreateUserDialog(QDialog):
+class CreateUserDialog(FormDialog):
     """Stays open until the account exists, so nothing typed is lost to an error."""
 
     def __init__(
@@ -182,38 +174,25 @@ class CreateUserDialog(QDialog):
         company_name: str = "",
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent)
+        super().__init__(
+            _tr("CreateUserDialog", "New staff account"),
+            _tr("CreateUserDialog", "Create account"),
+            tasks,
+            parent,
+        )
         self._submit_fn = submit
-        self._tasks = tasks
         self._company_name = company_name
         self.created: User | None = None
-        self.setWindowTitle(self.tr("New staff account"))
-        self.setMinimumWidth(480)
-        layout = QVBoxLayout(self)
-        form = QFormLayout()
-        self.fields = FieldForm(form, self)
         self.username = self.fields.add("username", self.tr("Username"), QLineEdit())
         self.full_name = self.fields.add("full_name", self.tr("Full name"), QLineEdit())
         self.role = QComboBox()
         for role in Role:
             self.role.addItem(_tr("Role", role.label), role)
         self.fields.add("role", self.tr("Role"), self.role)
-        self.password = _TemporaryPassword(self._check, form, self)
-        layout.addLayout(form)
-        layout.addWidget(note(self.tr("The person chooses their own password at first login.")))
-        self.error = error_label()
-        layout.addWidget(self.error)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText(self.tr("Create account"))
-        buttons.accepted.connect(self.submit)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        self.password = _TemporaryPassword(self._check, self.form, self)
+        self.body.addWidget(note(self.tr("The person chooses their own password at first login.")))
         self.username.textChanged.connect(self.password.update)
-        _only_ok_is_default(self, self.ok_button)
-        self.fitter = HeightFitter(self)
+        only_ok_is_default(self, self.ok_button)
 
     def _check(self, password: str) -> str | None:
         return password_problem(
@@ -243,47 +222,23 @@ class CreateUserDialog(QDialog):
                 self.password.first.setFocus()
         if errors or problem:
             return
-        work = self._submit_fn(values)
-        self.ok_button.setEnabled(False)
-        self._tasks.run(
-            work,
-            on_success=self._created,
-            on_failure=self._failed,
-            on_finished=lambda: self.ok_button.setEnabled(True),
-            parent=self,
-            title=self.windowTitle(),
-        )
+        self.run(self._submit_fn(values), self._created)
 
     def _created(self, user: User) -> None:
         self.created = user
         self.accept()
 
-    def reject(self) -> None:
-        typed = any(w.text() for w in (self.username, self.full_name, self.password.first))
-        if may_discard(getattr(self._tasks, "dialogs", None), self, typed):
-            super().reject()
-
-    def _failed(self, exc: BaseException) -> bool:
-        if not isinstance(exc, ValidationError):
-            return False
-        errors = dict(exc.field_errors)
-        password = errors.pop("password", "")
-        if password:
-            self.password.show_error(password)
-        unplaced = self.fields.show_errors(errors)
-        if unplaced or not exc.field_errors:
-            set_error(self.error, exc.user_text())
-        return True
+    def show_failure(self, exc: BaseException) -> bool:
+        if isinstance(exc, ValidationError) and "password" in exc.field_errors:
+            errors = dict(exc.field_errors)
+            self.password.show_error(errors.pop("password"))
+            exc = ValidationError(exc.message, errors)
+            if not errors:
+                return True
+        return super().show_failure(exc)
 
 
-def _only_ok_is_default(dialog: QDialog, ok: QPushButton) -> None:
-    """Enter submits; a focused Cancel or "Suggest one" never takes Enter instead."""
-    for button in dialog.findChildren(QPushButton):
-        button.setAutoDefault(False)
-    ok.setDefault(True)
-
-
-class ResetPasswordDialog(QDialog):
+class ResetPasswordDialog(FormDialog):
     def __init__(
         self,
         username: str,
@@ -292,44 +247,29 @@ class ResetPasswordDialog(QDialog):
         company_name: str = "",
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent)
+        super().__init__(
+            _tr("ResetPasswordDialog", "Reset password of {user}").format(user=username),
+            _tr("ResetPasswordDialog", "Reset password"),
+            tasks,
+            parent,
+            min_width=460,
+        )
         self._submit_fn = submit
-        self._tasks = tasks
-        self.setWindowTitle(self.tr("Reset password of {user}").format(user=username))
-        self.setMinimumWidth(460)
-        layout = QVBoxLayout(self)
-        layout.addWidget(
+        self.outer.insertWidget(
+            0,
             note(
                 self.tr(
                     "Give {user} a temporary password; they choose their own at the next "
                     "login. A lockout is lifted too."
                 ).format(user=username)
-            )
+            ),
         )
-        form = QFormLayout()
         self.password = _TemporaryPassword(
             lambda pw: password_problem(pw, username=username, company_name=company_name),
-            form,
+            self.form,
             self,
         )
-        layout.addLayout(form)
-        self.error = error_label()
-        layout.addWidget(self.error)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText(self.tr("Reset password"))
-        buttons.accepted.connect(self.submit)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        _only_ok_is_default(self, self.ok_button)
-        self.fitter = HeightFitter(self)
-
-    def reject(self) -> None:
-        typed = bool(self.password.first.text())
-        if may_discard(getattr(self._tasks, "dialogs", None), self, typed):
-            super().reject()
+        only_ok_is_default(self, self.ok_button)
 
     def submit(self) -> None:
         problem = self.password.problem()
@@ -337,21 +277,7 @@ class ResetPasswordDialog(QDialog):
         if problem:
             self.password.show_error(problem)
             return
-        self.ok_button.setEnabled(False)
-        self._tasks.run(
-            self._submit_fn(self.password.password()),
-            on_success=lambda _: self.accept(),
-            on_failure=self._failed,
-            on_finished=lambda: self.ok_button.setEnabled(True),
-            parent=self,
-            title=self.windowTitle(),
-        )
-
-    def _failed(self, exc: BaseException) -> bool:
-        if isinstance(exc, ValidationError):
-            set_error(self.error, exc.user_text())
-            return True
-        return False
+        self.run(self._submit_fn(self.password.password()), lambda _: self.accept())
 
 
 class UsersPresenter:
@@ -430,34 +356,24 @@ class UsersPage(QWidget):
         self._company_name = ""
         self.presenter = UsersPresenter(services, tasks, self)
         self.dialog: QDialog | None = None
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 16, 16, 16)
-        layout.addWidget(heading(self.tr("Staff accounts")))
-        bar = QHBoxLayout()
+        layout = page_layout(self, self.tr("Staff accounts"))
         self.new_button = QPushButton(self.tr("New account…"))
         self.active_button = QPushButton(self.tr("Disable"))
         self.reset_button = QPushButton(self.tr("Reset password…"))
         self.role_button = QPushButton(self.tr("Change role…"))
         self.unlock_button = QPushButton(self.tr("Unlock"))
         self.refresh_button = QPushButton(self.tr("Refresh"))
-        for button in (
-            self.new_button,
-            self.active_button,
-            self.reset_button,
-            self.role_button,
-            self.unlock_button,
-        ):
-            bar.addWidget(button)
-        bar.addStretch(1)
-        bar.addWidget(self.refresh_button)
-        layout.addLayout(bar)
-        self.table = QTableView()
-        self.table.setModel(self.presenter.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setAlternatingRowColors(True)
+        layout.addLayout(
+            button_row(
+                self.new_button,
+                self.active_button,
+                self.reset_button,
+                self.role_button,
+                self.unlock_button,
+                end=(self.refresh_button,),
+            )
+        )
+        self.table = list_view(self.presenter.model, stretch=UserColumn.FULL_NAME)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(UserColumn.FULL_NAME, QHeaderView.ResizeMode.Stretch)

@@ -4,12 +4,14 @@ supplier stock import with its preview."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from PySide6.QtCore import QCoreApplication, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -17,14 +19,12 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QTableView,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 )
 
 from alko_desk.models.errors import ValidationError
-from alko_desk.models.listing import Progress
 from alko_desk.models.money import Money
 from alko_desk.models.users import Permission
 from alko_desk.models.vehicles import (
@@ -40,21 +39,36 @@ from alko_desk.models.vehicles import (
     ImportPreview,
     Vehicle,
     VehicleDraft,
-    VehicleFilter,
     VehicleSort,
     VehicleStatus,
 )
-from alko_desk.ui.table_models import ROOT, ColumnsTableModel
+from alko_desk.ui.forms import FormDialog
+from alko_desk.ui.list_pages import (
+    button_row,
+    count_text,
+    list_view,
+    list_with_detail,
+    page_layout,
+)
+from alko_desk.ui.table_models import (
+    PAGE_SIZE,
+    ROW_ID_ROLE,
+    ControlProgress,
+    PagedTableModel,
+    RowSource,
+    rows_from,
+)
 from alko_desk.ui.tasks import TaskRunner
-from alko_desk.ui.widgets import FieldForm, error_label, heading, note, set_error
+from alko_desk.ui.widgets import error_label, note, set_error
 
 if TYPE_CHECKING:
     from alko_desk.bootstrap import AppContext, SessionServices
     from alko_desk.ui.changes import ChangeWatcher
 
 _tr = QCoreApplication.translate
-VEHICLE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
-PAGE_SIZE = 200
+VEHICLES = "vehicles"  # the entity in change announcements
+VEHICLE_ID_ROLE = ROW_ID_ROLE
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 class VehicleColumn(enum.IntEnum):
@@ -79,74 +93,71 @@ class VehicleColumn(enum.IntEnum):
         }[self]
 
     @property
-    def sort(self) -> VehicleSort | None:
-        return {
-            VehicleColumn.VEHICLE: VehicleSort.MAKE,
-            VehicleColumn.YEAR: VehicleSort.YEAR,
-            VehicleColumn.MILEAGE: VehicleSort.MILEAGE,
-            VehicleColumn.PRICE: VehicleSort.PRICE,
-            VehicleColumn.STATUS: VehicleSort.STATUS,
-            VehicleColumn.DAYS: VehicleSort.DAYS_IN_STOCK,
-        }.get(self)
+    def sort(self) -> str | None:
+        """The service's sort for this column (`VehicleService.list_page`); None: unsortable."""
+        sort = _SORTS.get(self)
+        return sort.value if sort else None
+
+    @property
+    def tooltip(self) -> str | None:
+        if self is VehicleColumn.VIN:
+            return _tr("VehiclesModel", "The list cannot be sorted by VIN: type it in the search.")
+        return None
 
 
-class VehiclesModel(ColumnsTableModel):
-    """Rows in the order the service returns them; more are fetched as the view scrolls."""
+_SORTS = {
+    VehicleColumn.VEHICLE: VehicleSort.MAKE,
+    VehicleColumn.YEAR: VehicleSort.YEAR,
+    VehicleColumn.MILEAGE: VehicleSort.MILEAGE,
+    VehicleColumn.PRICE: VehicleSort.PRICE,
+    VehicleColumn.STATUS: VehicleSort.STATUS,
+    VehicleColumn.DAYS: VehicleSort.DAYS_IN_STOCK,
+}
+_NUMBERS = frozenset(
+    {VehicleColumn.YEAR, VehicleColumn.MILEAGE, VehicleColumn.PRICE, VehicleColumn.DAYS}
+)
+
+
+def mileage_text(km: int) -> str:
+    return f"{km:,} km".replace(",", ".")
+
+
+class VehiclesModel(PagedTableModel[Vehicle]):
+    """The vehicle list in the service's order (newest arrivals first until a header is
+    clicked), a page at a time; days in stock counted by the desk's clock."""
 
     columns = VehicleColumn
+    extra_roles: ClassVar[frozenset[int]] = frozenset({Qt.ItemDataRole.TextAlignmentRole})
 
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self._rows: list[Vehicle] = []
-        self.total = 0
-        self.now = datetime.now().astimezone()
-        self.fetch_more_requested = None  # set by the presenter: loads the next page
+    def __init__(
+        self,
+        source: RowSource[Vehicle],
+        tasks: TaskRunner,
+        owner: QWidget | None = None,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        # fewest days in stock first: the newest arrivals on top
+        super().__init__(
+            source,
+            tasks,
+            owner,
+            page_size=page_size,
+            default_column=VehicleColumn.DAYS,
+            title=_tr("VehiclesModel", "Vehicles"),
+        )
+        self._clock = now
+        self.now = now()
+        self.loaded.connect(self._tick)
 
-    def row_count(self) -> int:
-        return len(self._rows)
-
-    def reset(self, rows: list[Vehicle], total: int, now: datetime) -> None:
-        self.beginResetModel()
-        self._rows, self.total, self.now = list(rows), total, now
-        self.endResetModel()
-
-    def append(self, rows: list[Vehicle]) -> None:
-        if not rows:
-            return
-        first = len(self._rows)
-        self.beginInsertRows(ROOT, first, first + len(rows) - 1)
-        self._rows.extend(rows)
-        self.endInsertRows()
+    def _tick(self) -> None:
+        self.now = self._clock()
 
     def vehicle(self, row: int) -> Vehicle | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
+        return self.row(row)
 
-    def canFetchMore(self, parent: QModelIndex | QPersistentModelIndex = ROOT) -> bool:
-        return not parent.isValid() and len(self._rows) < self.total
-
-    def fetchMore(self, parent: QModelIndex | QPersistentModelIndex = ROOT) -> None:
-        if self.fetch_more_requested and self.canFetchMore(parent):
-            self.fetch_more_requested()
-
-    def data(
-        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        v = self._rows[index.row()]
-        column = VehicleColumn(index.column())
-        if role == VEHICLE_ID_ROLE:
-            return v.id
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (
-            VehicleColumn.MILEAGE,
-            VehicleColumn.PRICE,
-            VehicleColumn.DAYS,
-        ):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole and column is VehicleColumn.VIN and v.vin_warning:
-            return v.vin_warning
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
+    def display(self, v: Vehicle, column: Any) -> str:
         if column is VehicleColumn.VIN:
             return v.vin
         if column is VehicleColumn.VEHICLE:
@@ -154,12 +165,19 @@ class VehiclesModel(ColumnsTableModel):
         if column is VehicleColumn.YEAR:
             return str(v.model_year or "")
         if column is VehicleColumn.MILEAGE:
-            return f"{v.draft.mileage_km:,} km".replace(",", ".")
+            return mileage_text(v.draft.mileage_km)
         if column is VehicleColumn.PRICE:
             return str(v.list_price)
         if column is VehicleColumn.STATUS:
             return _tr("VehicleStatus", v.status.label)
         return str(v.days_in_stock(self.now))
+
+    def cell(self, v: Vehicle, column: Any, role: int) -> Any:
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if column in _NUMBERS else None
+        if role == Qt.ItemDataRole.ToolTipRole and column is VehicleColumn.VIN and v.vin_warning:
+            return v.vin_warning
+        return super().cell(v, column, role)
 
 
 def parse_decimal(text: str) -> Decimal | None:
@@ -182,112 +200,6 @@ def parse_decimal(text: str) -> Decimal | None:
     if not value.is_finite():
         raise ValueError(text)
     return value
-
-
-class VehiclesPresenter:
-    def __init__(self, services: SessionServices, tasks: TaskRunner, view: QWidget) -> None:
-        self._services = services
-        self._tasks = tasks
-        self._view = view
-        self.model = VehiclesModel(view)
-        self.model.fetch_more_requested = self.load_more
-        self.filters = VehicleFilter()
-        self.sort = VehicleSort.ADDED
-        self.descending = True
-        self.loading = False
-        self._generation = 0  # the latest request wins
-
-    def reload(self) -> None:
-        self._generation += 1
-        generation = self._generation
-        self.loading = True
-        flt, sort, desc = self.filters, self.sort, self.descending
-        vehicles = self._services.vehicles
-
-        def work():
-            return vehicles.page(flt, sort, desc, 0, PAGE_SIZE), vehicles.now()
-
-        def done(result) -> None:
-            if generation == self._generation:
-                page, now = result
-                self.model.reset(list(page.rows), page.total, now)
-
-        self._tasks.run(work, on_success=done, on_finished=self._loaded, parent=self._view)
-
-    def _loaded(self) -> None:
-        self.loading = False
-
-    def refresh(self, table: QTableView) -> None:
-        """Reads the rows shown again (after a change), keeping the highlighted vehicle and
-        the scroll position; the newest read wins."""
-        self._generation += 1
-        generation = self._generation
-        self.loading = True
-        flt, sort, desc = self.filters, self.sort, self.descending
-        count = max(PAGE_SIZE, self.model.row_count())
-        vehicles = self._services.vehicles
-
-        def work():
-            return vehicles.page(flt, sort, desc, 0, count), vehicles.now()
-
-        def done(result) -> None:
-            if generation != self._generation:
-                return
-            page, now = result
-            selected = table.selectionModel().selectedRows() if table.selectionModel() else []
-            keep = self.model.vehicle(selected[0].row()) if selected else None
-            position = table.verticalScrollBar().value()
-            self.model.reset(list(page.rows), page.total, now)
-            if keep is not None:
-                row = next(
-                    (
-                        i
-                        for i in range(self.model.row_count())
-                        if self.model.vehicle(i).id == keep.id
-                    ),
-                    -1,
-                )
-                if row >= 0:
-                    table.selectRow(row)
-            table.verticalScrollBar().setValue(position)
-
-        self._tasks.run(work, on_success=done, on_finished=self._loaded, parent=self._view)
-
-    def load_more(self) -> None:
-        if self.loading:
-            return
-        self.loading = True
-        generation = self._generation
-        start = self.model.row_count()
-        flt, sort, desc = self.filters, self.sort, self.descending
-        vehicles = self._services.vehicles
-
-        def done(page) -> None:
-            if generation == self._generation and start == self.model.row_count():
-                self.model.append(list(page.rows))
-
-        self._tasks.run(
-            lambda: vehicles.page(flt, sort, desc, start, PAGE_SIZE),
-            on_success=done,
-            on_finished=self._loaded,
-            parent=self._view,
-        )
-
-
-class _ControlProgress(Progress):
-    """The service's progress token, fed from and cancelled through the task's control."""
-
-    def __init__(self, control) -> None:
-        super().__init__()
-        self._control = control
-
-    def report(self, done: int, total: int = 0, text: str = "") -> None:
-        super().report(done, total, text)
-        self._control.progress(done, total, text)
-
-    @property
-    def cancelled(self) -> bool:
-        return self._control.cancelled
 
 
 class ImportDialog(QDialog):
@@ -372,7 +284,7 @@ class ImportDialog(QDialog):
         self.import_button.setEnabled(False)
         self.progress.setVisible(True)
         self._task = self._tasks.run(
-            lambda control: vehicles.import_rows(preview, _ControlProgress(control)),
+            lambda control: vehicles.import_rows(preview, ControlProgress(control)),
             with_control=True,
             on_success=self._imported,
             on_progress=self._on_progress,
@@ -393,20 +305,21 @@ class ImportDialog(QDialog):
         self.reject()
 
 
-class AddVehicleDialog(QDialog):
+class AddVehicleDialog(FormDialog):
     """A vehicle typed in by hand; the VIN is checked as it is typed (no database needed)."""
 
     def __init__(self, services: SessionServices, tasks: TaskRunner, currency: str, parent=None):
-        super().__init__(parent)
+        super().__init__(
+            _tr("AddVehicleDialog", "Add a vehicle"),
+            _tr("AddVehicleDialog", "Add to stock"),
+            tasks,
+            parent,
+            min_width=520,
+        )
         self._services = services
-        self._tasks = tasks
         self._currency = currency
         self.added: Vehicle | None = None
-        self.setWindowTitle(self.tr("Add a vehicle"))
-        self.setMinimumWidth(520)
-        layout = QVBoxLayout(self)
-        form = QFormLayout()
-        self.fields = FieldForm(form, self)
+        form = self.form
         self.vin = self.fields.add("vin", self.tr("VIN"), QLineEdit())
         self.vin_check = note("")
         self.vin_check.setWordWrap(True)
@@ -426,17 +339,6 @@ class AddVehicleDialog(QDialog):
         self.without_vat = QCheckBox(self.tr("Bought without deductible VAT (margin scheme)"))
         form.addRow("", self.without_vat)
         self.location = self.fields.add("location", self.tr("Location"), QLineEdit())
-        layout.addLayout(form)
-        self.error = error_label()
-        layout.addWidget(self.error)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText(self.tr("Add to stock"))
-        buttons.accepted.connect(self.submit)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
         self.vin.textChanged.connect(self.check_vin)
 
     def check_vin(self) -> None:
@@ -506,38 +408,23 @@ class AddVehicleDialog(QDialog):
         )
 
     def submit(self) -> None:
-        self.fields.clear_errors()
-        set_error(self.error, "")
+        self.clear_messages()
         try:
             draft = self.draft()
         except ValidationError as exc:
-            self._failed(exc)
+            self.show_failure(exc)
             return
         vehicles = self._services.vehicles
-        self.ok_button.setEnabled(False)
-        self._tasks.run(
-            lambda: vehicles.add(draft),
-            on_success=self._added,
-            on_failure=self._failed,
-            on_finished=lambda: self.ok_button.setEnabled(True),
-            parent=self,
-            title=self.windowTitle(),
-        )
+        self.run(lambda: vehicles.add(draft), self._added)
 
     def _added(self, vehicle: Vehicle) -> None:
         self.added = vehicle
         self.accept()
 
-    def _failed(self, exc: BaseException) -> bool:
-        if not isinstance(exc, ValidationError):
-            return False
-        unplaced = self.fields.show_errors(exc.field_errors)
-        if unplaced or not exc.field_errors:
-            set_error(self.error, exc.user_text())
-        return True
-
 
 class VehiclesPage(QWidget):
+    """Stock with filters; the highlighted vehicle in full beside the list."""
+
     def __init__(
         self,
         context: AppContext,
@@ -547,14 +434,72 @@ class VehiclesPage(QWidget):
         changes: ChangeWatcher | None = None,
     ) -> None:
         super().__init__(parent)
+        self.setAccessibleName(self.tr("Vehicles"))
         self._services = services
         self._tasks = tasks
-        self.presenter = VehiclesPresenter(services, tasks, self)
         self.dialog: QDialog | None = None
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 16, 16, 16)
-        layout.addWidget(heading(self.tr("Vehicles")))
-        bar = QHBoxLayout()
+        clock = getattr(context, "clock", None)
+        self.model = VehiclesModel(
+            rows_from(services.vehicles.list_page),
+            tasks,
+            owner=self,
+            **({"now": clock.now} if clock is not None else {}),
+        )
+        layout = page_layout(self, self.tr("Vehicles"))
+        layout.addLayout(self._build_filters())
+        writes = services.session.can(Permission.VEHICLE_WRITE)
+        self.add_button = QPushButton(self.tr("Add vehicle…"))
+        self.add_button.setVisible(writes)
+        self.import_button = QPushButton(self.tr("Import stock list…"))
+        self.import_button.setVisible(writes)
+        self.refresh_button = QPushButton(self.tr("Refresh"))
+        self.count_label = note("")
+        self.count_label.setObjectName("vehiclesStatus")
+        layout.addLayout(
+            button_row(
+                self.add_button, self.import_button, self.count_label, end=(self.refresh_button,)
+            )
+        )
+        self.filter_error = error_label()
+        layout.addWidget(self.filter_error)
+        self.table = list_view(
+            self.model,
+            stretch=VehicleColumn.VEHICLE,
+            samples={
+                VehicleColumn.VIN: "WVWZZZ1JZXW000000",
+                VehicleColumn.YEAR: "2026",
+                VehicleColumn.MILEAGE: "000.000 km",
+                VehicleColumn.PRICE: "000,000.00 EUR",
+                VehicleColumn.STATUS: _tr("VehicleStatus", VehicleStatus.DELIVERED.label),
+                VehicleColumn.DAYS: "0000",
+            },
+            name=self.tr("Vehicle list"),
+        )
+        self.detail, self.splitter, self.paged = list_with_detail(
+            self.table,
+            self.model,
+            self._show_vehicle,
+            empty_text=self.tr("Highlight a vehicle to see it in full here."),
+            detail_width=300,
+            changes=changes,
+            entities=(VEHICLES,),
+        )
+        layout.addWidget(self.splitter, 1)
+        self.apply_button.clicked.connect(self.apply_filters)
+        self.clear_button.clicked.connect(self.clear_filters)
+        for edit in self._filter_edits():
+            edit.returnPressed.connect(self.apply_filters)
+        self.status.currentIndexChanged.connect(self.apply_filters)
+        self.refresh_button.clicked.connect(self.refresh)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, self.refresh)
+        self.import_button.clicked.connect(self.choose_import_file)
+        self.add_button.clicked.connect(self.add_vehicle)
+        self.model.loaded.connect(self._count)
+        self.model.loading_changed.connect(self._count)
+        self.model.reload()
+        self._count()
+
+    def _build_filters(self) -> QHBoxLayout:
         self.status = QComboBox()
         self.status.addItem(self.tr("Any status"), None)
         for status in VehicleStatus:
@@ -565,106 +510,145 @@ class VehiclesPage(QWidget):
         self.price_min = QLineEdit(placeholderText=self.tr("Price from"))
         self.price_max = QLineEdit(placeholderText=self.tr("Price to"))
         self.min_days = QLineEdit(placeholderText=self.tr("Days in stock ≥"))
-        for w in (
+        for edit in self._filter_edits():
+            edit.setClearButtonEnabled(True)
+            edit.setMinimumWidth(90)
+        self.apply_button = QPushButton(self.tr("Filter"))
+        self.clear_button = QPushButton(self.tr("Clear"))
+        return button_row(
             self.status,
+            *self._filter_edits(),
+            self.apply_button,
+            self.clear_button,
+            stretch=False,
+        )
+
+    def _filter_edits(self) -> tuple[QLineEdit, ...]:
+        return (
             self.make,
             self.model_name,
             self.year_from,
             self.price_min,
             self.price_max,
             self.min_days,
-        ):
-            bar.addWidget(w)
-        self.apply_button = QPushButton(self.tr("Filter"))
-        bar.addWidget(self.apply_button)
-        layout.addLayout(bar)
-        actions = QHBoxLayout()
-        writes = services.session.can(Permission.VEHICLE_WRITE)
-        self.add_button = QPushButton(self.tr("Add vehicle…"))
-        self.add_button.setVisible(writes)
-        actions.addWidget(self.add_button)
-        self.import_button = QPushButton(self.tr("Import stock list…"))
-        self.import_button.setVisible(writes)
-        self.refresh_button = QPushButton(self.tr("Refresh"))
-        self.count_label = note("")
-        actions.addWidget(self.import_button)
-        actions.addWidget(self.count_label)
-        actions.addStretch(1)
-        actions.addWidget(self.refresh_button)
-        layout.addLayout(actions)
-        self.filter_error = error_label()
-        layout.addWidget(self.filter_error)
-        self.table = QTableView()
-        self.table.setModel(self.presenter.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(
-            VehicleColumn.VEHICLE, QHeaderView.ResizeMode.Stretch
         )
-        self.table.horizontalHeader().setSectionsClickable(True)
-        self.table.horizontalHeader().sectionClicked.connect(self._sort_by)
-        layout.addWidget(self.table)
-        self.apply_button.clicked.connect(self.apply_filters)
-        for edit in (self.make, self.model_name, self.year_from, self.price_min, self.price_max):
-            edit.returnPressed.connect(self.apply_filters)
-        self.status.currentIndexChanged.connect(self.apply_filters)
-        self.refresh_button.clicked.connect(self.presenter.reload)
-        self.import_button.clicked.connect(self.choose_import_file)
-        self.add_button.clicked.connect(self.add_vehicle)
-        self.presenter.model.modelReset.connect(self._count)
-        if changes is not None:  # vehicles changed here or on another desk: the list follows
-            changes.subscribe("vehicles", self._changed)
-            self.destroyed.connect(lambda *_: changes.unsubscribe("vehicles", self._changed))
-        self.presenter.reload()
 
-    def _changed(self, _changes) -> None:
-        self.presenter.refresh(self.table)
+    # -- the list ----------------------------------------------------------------------------
 
-    def _count(self) -> None:
-        self.count_label.setText(self.tr("{n} vehicles").format(n=self.presenter.model.total))
+    def refresh(self) -> None:
+        """F5, Refresh, and after a write of this desk: the rows shown read again."""
+        self.paged.refresh()
 
-    def _sort_by(self, section: int) -> None:
-        sort = VehicleColumn(section).sort
-        header = self.table.horizontalHeader()
-        if sort is None:
-            header.setSortIndicatorShown(False)
-            return
-        p = self.presenter
-        p.descending = not p.descending if p.sort is sort else False
-        p.sort = sort
-        header.setSortIndicatorShown(True)
-        header.setSortIndicator(
-            section, Qt.SortOrder.DescendingOrder if p.descending else Qt.SortOrder.AscendingOrder
+    @property
+    def loading(self) -> bool:
+        return self.model.loading or not self.model.ever_loaded
+
+    def selected(self) -> Vehicle | None:
+        return self.paged.current_row()
+
+    def select(self, vehicle_id: str) -> bool:
+        return self.paged.select(vehicle_id)
+
+    def _count(self, *_args) -> None:
+        self.count_label.setText(
+            count_text(
+                self.model,
+                {
+                    "loading": self.tr("Loading vehicles…"),
+                    "failed": self.tr("The vehicle list could not be read. Nothing was changed."),
+                    "partial": self.tr("{shown} of {total} vehicles shown; scroll for more"),
+                    "one": self.tr("1 vehicle"),
+                    "many": self.tr("{n} vehicles"),
+                },
+            )
         )
-        p.reload()
+
+    def filters(self) -> dict[str, str]:
+        """The filters as typed, for `VehicleService.list_page`; ValueError on a bad number."""
+        values: dict[str, str] = {}
+        status = self.status.currentData()
+        if status is not None:
+            values["status"] = status.value
+        for key, edit in (("make", self.make), ("model", self.model_name)):
+            if edit.text().strip():
+                values[key] = edit.text().strip()
+        for key, edit in (("year_from", self.year_from), ("min_days_in_stock", self.min_days)):
+            text = edit.text().strip()
+            if text:
+                if not text.isdigit():
+                    raise ValueError(text)
+                values[key] = text
+        for key, edit in (("price_min", self.price_min), ("price_max", self.price_max)):
+            amount = parse_decimal(edit.text())
+            if amount is not None:
+                values[key] = str(amount)
+        return values
 
     def apply_filters(self) -> None:
         set_error(self.filter_error, "")
         try:
-            year = int(self.year_from.text()) if self.year_from.text().strip() else None
-            days = int(self.min_days.text()) if self.min_days.text().strip() else None
-            pmin = parse_decimal(self.price_min.text())
-            pmax = parse_decimal(self.price_max.text())
+            filters = self.filters()
         except ValueError:
             set_error(self.filter_error, self.tr("Years, days and prices are numbers."))
             return
-        self.presenter.filters = VehicleFilter(
-            status=self.status.currentData(),
-            make=self.make.text().strip(),
-            model=self.model_name.text().strip(),
-            year_from=year,
-            price_min=pmin,
-            price_max=pmax,
-            min_days_in_stock=days,
-        )
-        self.presenter.reload()
+        self.model.set_filters(filters)
+
+    def clear_filters(self) -> None:
+        blocked = self.status.blockSignals(True)
+        self.status.setCurrentIndex(0)
+        self.status.blockSignals(blocked)
+        for edit in self._filter_edits():
+            edit.clear()
+        self.apply_filters()
+
+    # -- the highlighted vehicle -------------------------------------------------------------
+
+    def _show_vehicle(self, vehicle: Vehicle | None) -> None:
+        if vehicle is None:
+            self.detail.clear()
+            return
+        d = vehicle.draft
+        status = _tr("VehicleStatus", vehicle.status.label)
+        if vehicle.reserved_by:
+            status = self.tr("{status} for deal {deal}").format(
+                status=status, deal=vehicle.reserved_by
+            )
+        if vehicle.reserved_until and vehicle.status is VehicleStatus.RESERVED:
+            status += self.tr(" until {day}").format(
+                day=f"{vehicle.reserved_until.astimezone():%d.%m.%Y}"
+            )
+        rows = [
+            (self.tr("VIN"), vehicle.vin),
+            (self.tr("Condition"), _tr("Condition", d.condition.label)),
+            (self.tr("Model year"), str(d.model_year or "—")),
+            (
+                self.tr("First registration"),
+                f"{d.first_registration:%d.%m.%Y}" if d.first_registration else "—",
+            ),
+            (self.tr("Colour"), d.colour or "—"),
+            (self.tr("Fuel"), _tr("Fuel", d.fuel.label)),
+            (self.tr("Transmission"), _tr("Transmission", d.transmission.label)),
+            (self.tr("Mileage"), mileage_text(d.mileage_km)),
+            (self.tr("List price"), str(d.list_price)),
+        ]
+        if d.purchase_cost is not None:
+            rows.append((self.tr("Purchase cost"), str(d.purchase_cost)))
+        if d.acquired_without_vat:
+            rows.append((self.tr("VAT"), self.tr("Bought without deductible VAT")))
+        rows += [
+            (self.tr("Location"), d.location or "—"),
+            (self.tr("Status"), status),
+            (self.tr("In stock since"), f"{vehicle.added_at.astimezone():%d.%m.%Y}"),
+            (self.tr("Days in stock"), str(vehicle.days_in_stock(self.model.now))),
+        ]
+        self.detail.show_record(vehicle.id, vehicle.title, rows, vehicle.vin_warning)
+
+    # -- adding and importing ----------------------------------------------------------------
 
     def add_vehicle(self) -> AddVehicleDialog:
         currency = self._services.vehicles.currency
         self.dialog = dialog = AddVehicleDialog(self._services, self._tasks, currency, self)
-        dialog.finished.connect(lambda _: self.presenter.reload() if dialog.added else None)
+        dialog.finished.connect(lambda _: self.refresh() if dialog.added else None)
         dialog.open()
         return dialog
 
@@ -677,6 +661,6 @@ class VehiclesPage(QWidget):
 
     def open_import(self, path: Path) -> ImportDialog:
         self.dialog = ImportDialog(self._services, self._tasks, path, self)
-        self.dialog.finished.connect(lambda _: self.presenter.reload())
+        self.dialog.finished.connect(lambda _: self.refresh())
         self.dialog.open()
         return self.dialog

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from PySide6.QtCore import QDate, Qt
 
 from alko_desk.models.audit import AuditEntry, AuditFilter
+from alko_desk.models.deals import ApprovalStatus, DealSettings
 from alko_desk.models.users import Role
 from alko_desk.ui.audit_page import PAGE_SIZE, AuditColumn, AuditModel
 from tests.conftest import ADMIN_PASSWORD
+from tests.test_deals import deal_draft
+from tests.vehicles_data import draft as vehicle_draft
+from tests.vehicles_data import register_client
 
 pytestmark = pytest.mark.gui
 
@@ -185,3 +190,41 @@ def test_new_idle_minutes_apply_to_the_running_desk(qtbot, make_desk, context, a
     profile = replace(context.services_for(admin_session).settings.company(), idle_lock_minutes=2)
     desk.main_window.company_changed.emit(profile)
     assert desk.idle.timeout_ms == 2 * 60_000
+
+
+def test_admin_changes_the_deal_rules_on_the_settings_page_validated_and_audited(
+    qtbot, settings_page, context, admin_session, make_user
+):
+    _, page = settings_page
+    box = page.deal_settings
+    qtbot.waitUntil(lambda: box.loaded is not None, timeout=10_000)
+    assert box.reservation_days.value() == 7 and box.approval_percent.text() == "5"
+
+    box.approval_percent.setText("pet")  # not a number: said beside the field, nothing saved
+    qtbot.mouseClick(box.save_button, Qt.MouseButton.LeftButton)
+    assert "percentage" in box.fields.error_text("approval_discount_percent")
+    box.approval_percent.setText("120")  # the service's range
+    qtbot.mouseClick(box.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: box.fields.error_text("approval_discount_percent") == "Between 0 and 100 %.",
+        timeout=10_000,
+    )
+    assert context.deals_repo.settings() == DealSettings()
+
+    box.reservation_days.setValue(10)
+    box.approval_percent.setText("7,5")
+    qtbot.mouseClick(box.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: box.status.text() == "Saved.", timeout=10_000)
+    assert box.fields.error_text("approval_discount_percent") == ""
+    assert context.deals_repo.settings() == DealSettings(10, Decimal("7.5"))
+    entries = context.audit_log.query(AuditFilter(action_prefix="settings.deals_changed"))
+    assert [(e.actor, e.details["reservation_days"], e.details["before"]) for e in entries] == [
+        ("admin", 10, {"reservation_days": 7, "approval_discount_percent": "5"})
+    ]
+    # the new threshold is what deals follow: 7 % no longer needs a manager
+    sales = context.services_for(make_user("sam", Role.SALES))
+    register_client(sales, "C-1")
+    car = sales.vehicles.add(vehicle_draft(1))
+    deal = sales.deals.create(deal_draft(car.id, "7", trade_in=None, financing=None))
+    assert deal.approval.status is ApprovalStatus.NOT_NEEDED
+    assert deal.reserved_until == context.clock.now() + timedelta(days=10)

@@ -181,15 +181,15 @@ def test_vehicles_page_filters_and_imports(qtbot, open_main, make_user, context,
     sales.vehicles.add(vehicle_draft(1, price="18000", make="Škoda", model="Octavia"))
     sales.vehicles.add(vehicle_draft(2, price="32000"))
     page = open_main(sam).show_section("vehicles")
-    qtbot.waitUntil(lambda: page.presenter.model.rowCount() == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=10_000)
     page.make.setText("škoda")  # QTest aborts on keys outside Latin-1
     qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: page.presenter.model.rowCount() == 1, timeout=10_000)
-    model = page.presenter.model
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=10_000)
+    model = page.model
     assert model.data(model.index(0, VehicleColumn.VEHICLE)).startswith("Škoda Octavia")
     page.make.clear()
     page.apply_button.click()
-    qtbot.waitUntil(lambda: page.presenter.model.rowCount() == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=10_000)
     path = tmp_path / "stock.csv"
     path.write_text(
         f"vin,make,model,price\n{vin_n(3)},Kia,Ceed,22500\n{vin_n(4)},Kia,Sportage,\n",
@@ -201,22 +201,33 @@ def test_vehicles_page_filters_and_imports(qtbot, open_main, make_user, context,
     assert dialog.import_button.isEnabled()
     qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=10_000)
-    qtbot.waitUntil(lambda: page.presenter.model.rowCount() == 3, timeout=10_000)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 3, timeout=10_000)
     assert Decimal(22500) in {v.list_price.amount for v in sales.vehicles.page().rows}
 
 
-def test_vehicle_and_deal_models_pass_the_qt_model_tester(qtmodeltester, context, make_user):
-    sales = context.services_for(make_user("sam", Role.SALES))
-    vehicle = sales.vehicles.add(vehicle_draft(1))
-    model = VehiclesModel()
-    model.reset([vehicle], 1, sales.vehicles.now())
-    qtmodeltester.check(model, force_py=True)
-    sales.clients.register(new_client_id(), client_draft())
+def test_vehicle_and_deal_models_pass_the_qt_model_tester(
+    qtbot, qtmodeltester, context, make_user, dialogs
+):
     from alko_desk.models.deals import DealDraft
+    from alko_desk.ui.deals_page import deal_rows
+    from alko_desk.ui.table_models import rows_from
+    from alko_desk.ui.tasks import TaskRunner
 
-    deals = DealsModel()
-    deals.set_deals([sales.deals.create(DealDraft("C-1", vehicle.id))])
+    sales = context.services_for(make_user("sam", Role.SALES))
+    tasks = TaskRunner(dialogs)
+    vehicles = [sales.vehicles.add(vehicle_draft(n)) for n in range(3)]
+    client = sales.clients.register(new_client_id(), client_draft())
+    sales.deals.create(DealDraft(client.id, vehicles[0].id))
+    model = VehiclesModel(rows_from(sales.vehicles.list_page), tasks, page_size=2)
+    model.reload()
+    qtbot.waitUntil(lambda: model.rowCount() == 2 and not model.loading, timeout=10_000)
+    qtmodeltester.check(model, force_py=True)
+    deals = DealsModel(deal_rows(sales, lambda: context.clock.now().date()), tasks)
+    deals.reload()
+    qtbot.waitUntil(lambda: deals.rowCount() == 1 and not deals.loading, timeout=10_000)
     qtmodeltester.check(deals, force_py=True)
+    assert deals.data(deals.index(0, DealColumn.CLIENT)) == client.display_name
+    tasks.wait_for_done(10_000)
 
 
 def test_add_vehicle_dialog_checks_the_vin_as_typed(qtbot, open_main, make_user, context):
@@ -240,4 +251,4 @@ def test_add_vehicle_dialog_checks_the_vin_as_typed(qtbot, open_main, make_user,
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.added is not None, timeout=10_000)
     assert dialog.added.list_price == Money.of("12990.00")
-    qtbot.waitUntil(lambda: page.presenter.model.rowCount() == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=10_000)

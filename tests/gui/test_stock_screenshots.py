@@ -1,0 +1,60 @@
+"""The Vehicles and Deals pages as a user sees them at 1366×768: rendered offscreen, saved as
+PNGs (ALKO_SCREENSHOTS=docs/screenshots) and checked for cut-off and overlapping text."""
+
+from __future__ import annotations
+
+import pytest
+
+from alko_desk.models.users import Role
+from alko_desk.services.demo import DemoSeeder
+from alko_desk.services.vehicle_demo import StockSeeder
+from tests.gui.layout_checks import clipped, overlaps
+
+pytestmark = pytest.mark.gui
+WAIT = 15_000
+
+
+def looks_right(widget) -> None:
+    assert clipped(widget) == [], clipped(widget)
+    assert overlaps(widget) == [], overlaps(widget)
+
+
+@pytest.fixture
+def stocked(context, make_user):
+    """A sales desk with 40 cars in stock and 12 deals for 6 demo clients."""
+    session = make_user("sam", Role.SALES, "Sam Sales")
+    services = context.services_for(session)
+    buyers = [
+        services.clients.register(cid, d).id
+        for cid, d in DemoSeeder(services.clients, seed=5).drafts(6)
+    ]
+    stock = StockSeeder(services.vehicles, services.deals, seed=3)
+    stock.seed_vehicles(40)
+    stock.seed_deals(12, buyers)
+    return session
+
+
+def test_vehicles_page_at_1366(qtbot, open_main, stocked, shots):
+    window = open_main(stocked)
+    window.resize(1366, 768)
+    page = window.show_section("vehicles")
+    model = page.model
+    qtbot.waitUntil(lambda: model.rowCount() > 30 and not model.loading, timeout=WAIT)
+    page.table.selectRow(1)
+    qtbot.waitUntil(lambda: page.detail.text() != "", timeout=WAIT)
+    qtbot.wait(80)
+    window.grab().save(str(shots / "desk-1366-vehicles.png"))
+    looks_right(page)
+
+
+def test_deals_page_at_1366(qtbot, open_main, stocked, shots):
+    window = open_main(stocked)
+    window.resize(1366, 768)
+    page = window.show_section("deals")
+    model = page.model
+    qtbot.waitUntil(lambda: model.rowCount() == 12 and not model.loading, timeout=WAIT)
+    page.table.selectRow(0)
+    qtbot.waitUntil(lambda: page.detail.text() != "", timeout=WAIT)
+    qtbot.wait(80)
+    window.grab().save(str(shots / "desk-1366-deals.png"))
+    looks_right(page)
