@@ -119,7 +119,8 @@ _NUMBERS = frozenset(
 
 
 def mileage_text(km: int) -> str:
-    return f"{km:,} km".replace(",", ".")
+    # Grouped like the prices beside it ("15,470.00 EUR"), not in a second convention.
+    return f"{km:,} km"
 
 
 class VehiclesModel(PagedTableModel[Vehicle]):
@@ -468,7 +469,7 @@ class VehiclesPage(QWidget):
             samples={
                 VehicleColumn.VIN: "WVWZZZ1JZXW000000",
                 VehicleColumn.YEAR: "2026",
-                VehicleColumn.MILEAGE: "000.000 km",
+                VehicleColumn.MILEAGE: "000,000 km",
                 VehicleColumn.PRICE: "000,000.00 EUR",
                 VehicleColumn.STATUS: _tr("VehicleStatus", VehicleStatus.DELIVERED.label),
                 VehicleColumn.DAYS: "0000",

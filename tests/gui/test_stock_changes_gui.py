@@ -312,3 +312,10 @@ def test_vehicle_list_keeps_its_scroll_position_when_a_car_arrives_on_another_de
     qtbot.wait(50)
     assert model.vehicle(view.rowAt(0)).id == top  # the rows under the user did not move
     assert page.selected().id == chosen and page.detail.record_id == chosen
+
+
+def test_mileage_is_grouped_like_the_prices_beside_it():
+    from alko_desk.ui.vehicles_page import mileage_text
+
+    assert mileage_text(151965) == "151,965 km"  # prices read "15,470.00 EUR"
+    assert mileage_text(40) == "40 km"
