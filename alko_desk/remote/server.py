@@ -87,7 +87,7 @@ def wipe(value: object) -> None:
 
 
 def wipe_org_keys(keys: OrgKeys) -> None:
-    for name in ("_wrap", "_blind", "_directory"):
+    for name in ("_wrap", "_blind", "_directory", "_mac"):
         wipe(getattr(keys, name, None))
 
 
@@ -268,6 +268,10 @@ class Backend:
                 wipe_org_keys(keys)
         wipe(entry.session.org_key)
         entry.session.org_key = b""
+        for key in entry.session.tier_keys.values():
+            wipe(key)
+        wipe(entry.session.account_private)
+        self.context.keyring.forget(entry.session)
         entry.services = None  # type: ignore[assignment]
 
     def logout(self, token: str | None) -> None:
