@@ -17,7 +17,7 @@ from alko_desk.models.errors import (
 )
 from alko_desk.models.users import Session, User
 from alko_desk.security import passwords
-from alko_desk.security.crypto import open_sealed, seal
+from alko_desk.security.crypto import generate_keypair, open_sealed, seal
 from alko_desk.security.key_check import org_key_matches
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.clock import Clock
@@ -217,12 +217,17 @@ class AuthService:
                 {"new": "Same as the current password."},
             )
         self._check_policy(new, name)
+        # Leaving a temporary password (which an admin chose): a new key pair, so that nothing
+        # sealed to the old one, which that password opens, reaches this account any more.
+        private = session.account_private or None
+        if doc.get("must_change_password") or private is None:
+            private = generate_keypair()[0]
         changes = {
-            **account_secrets(
-                new, session.org_key, name, self._hasher, session.account_private or None
-            ),
+            **account_secrets(new, session.org_key, name, self._hasher, private),
             "must_change_password": False,
         }
+        if private != session.account_private:
+            changes["grants"] = {}
         self._users.update(name, stamped(session.org_key, doc, changes))
         self._audit.record(name, AuditAction.PASSWORD_CHANGED, f"user:{name}")
         user = _user(self._users.get_doc(name))
@@ -232,10 +237,11 @@ class AuthService:
             authenticated_at=self._clock.now(),
             session_id=session.session_id,
             tier_keys=dict(session.tier_keys),
-            account_private=session.account_private,
+            account_private=private,
         )
-        if renewed.tier_keys:
-            self._keyring.start(renewed)
+        if private != session.account_private:
+            self._keyring.regrant(renewed)
+        self._keyring.start(renewed)
         return renewed
 
     def _check_policy(self, password: str, username: str) -> None:

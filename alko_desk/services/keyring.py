@@ -238,7 +238,11 @@ class Keyring:
         and that lacks them. Returns the usernames served."""
         served = []
         for doc in self._users.all_docs():
-            if not doc.get("active", True) or not doc.get("pub"):
+            if (
+                not doc.get("active", True)
+                or not doc.get("pub")
+                or doc.get("must_change_password")  # a password an admin chose opens its pair
+            ):
                 continue
             try:
                 role = Role(doc.get("role"))
@@ -270,6 +274,11 @@ class Keyring:
                 for t, k in keys.items()
             },
         )
+
+    def regrant(self, session: Session) -> None:
+        """Seals the keys a session holds to its account's new key pair (password change)."""
+        if session.tier_keys:
+            self._store_grants(session.user.username, dict(session.tier_keys))
 
     def forget(self, session: Session) -> None:
         with self._lock:
