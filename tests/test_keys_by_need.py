@@ -376,3 +376,31 @@ def test_a_database_from_before_keys_by_need_moves_at_the_first_login_and_admins
     moved._recover_upgrade_keys(None)
     assert _audit(context, "client.keys_upgraded")[0].details["count"] == 0
     assert moved.get(other.id).draft.last_name == "Петров"
+
+
+# ----------------------------------------------------------------------------- the server
+
+
+def test_on_the_server_a_new_account_gets_its_keys_from_a_colleague_logged_in_at_once(
+    context, connect_remote
+):
+    from alko_desk.models.errors import PermissionDenied
+    from tests.conftest import COMPANY
+
+    context.setup.initialize(COMPANY, "admin", "Ana Admin", ADMIN_PASSWORD)
+    remote = connect_remote()
+    admin = remote.login("admin", ADMIN_PASSWORD)
+    admin.users.create_user("sam", "Sam Sales", Role.SALES, STAFF_PASSWORD)
+    sam = remote.login("sam", STAFF_PASSWORD).change_password(
+        STAFF_PASSWORD, "sam phrase is long 9"
+    )
+    client = sam.clients.register(new_client_id(), draft())
+    admin.users.create_user("fin", "Fin Finance", Role.FINANCE, STAFF_PASSWORD)
+    fin = remote.login("fin", STAFF_PASSWORD).change_password(
+        STAFF_PASSWORD, "fin phrase is long 9"
+    )
+    seen = fin.clients.get(client.id)  # sam is logged in at the server: fin's keys came at once
+    assert seen.draft.email == draft().email and seen.draft.id_number == HIDDEN
+    with pytest.raises(PermissionDenied):
+        admin.clients.get(client.id)
+    assert _audit(context, "user.keys_granted")[0].target == "user:fin"

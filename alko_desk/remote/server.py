@@ -307,6 +307,10 @@ class Backend:
                 session = self.context.auth.change_password(entry.session, current, new)
             entry.session.user = session.user
             entry.session.authenticated_at = session.authenticated_at
+            # leaving a temporary password gives the account a new key pair (services/keyring.py)
+            entry.session.account_private = session.account_private
+            entry.session.tier_keys.update(session.tier_keys)
+            self.context.keyring.start(entry.session)
             doc = self.context.users_repo.get_doc(session.user.username) or {}
             entry.password_stamp = _stamp(doc)
         return entry
