@@ -230,7 +230,7 @@ def test_an_older_ciphertext_of_the_same_field_put_back_is_refused(context, stor
     "edit",
     [
         {"consent.granted": True},
-        {"status": "customer"},
+        {"status": "active"},
         {"preferred_channel": ContactChannel.PHONE.value},
         {"first_name": "Ivan"},
     ],
