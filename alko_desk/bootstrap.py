@@ -235,7 +235,6 @@ class AppContext:
                 self.clock,
                 session,
                 self.hasher,
-                keyring=self.keyring,
             ),
             settings=SettingsService(self.organisation_repo, self.audit_log, self.clock, session),
             audit=AuditService(self.audit_log, session),

@@ -14,7 +14,7 @@ from alko_desk.services.audit import AuditLog
 from alko_desk.services.auth import account_secrets, normalize_username
 from alko_desk.services.base import SessionService
 from alko_desk.services.clock import Clock
-from alko_desk.services.keyring import Keyring, grants_dropped_by, stamp_new_account, stamped
+from alko_desk.services.keyring import grants_dropped_by, stamp_new_account, stamped
 from alko_desk.storage.organisation_repo import OrganisationRepository
 from alko_desk.storage.users_repo import LoginThrottleRepository, UserRepository
 
@@ -31,10 +31,8 @@ class UserAdminService(SessionService):
         clock: Clock,
         session: Session,
         hasher: passwords.PasswordHasher | None = None,
-        keyring: Keyring | None = None,
     ) -> None:
         super().__init__(session, audit, clock)
-        self._keyring = keyring
         self._users = users
         self._throttle = throttle
         self._org = organisation
