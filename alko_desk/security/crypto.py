@@ -1,11 +1,17 @@
 """Field encryption (AES-256-GCM), key wrapping and keyed blind indexes.
 
-Key hierarchy:
+Key hierarchy (keys by need; services/keyring.py says who holds what):
 - the organisation key (32 random bytes) is never stored in clear: each staff
-  account keeps a copy wrapped under a key derived from its password;
-- purpose keys are derived from it with HKDF (wrapping client data keys, blind indexes);
-- each client has a data key of its own, wrapped by the organisation's wrap key.
-  Destroying that wrapped key makes the client's fields unreadable for good.
+  account keeps a copy wrapped under a key derived from its password. It opens no
+  client data: key check, account MACs, settings' secrets;
+- two tier keys, "clients" and "ids", reach only the roles that need them, sealed to
+  each account's X25519 public key; the client wrap, blind-index, list and client-MAC
+  keys derive from "clients" with HKDF (`ClientTierKeys`);
+- each client has a data key of its own, wrapped by the "clients" wrap key; ID and
+  licence numbers need the "ids" key as well (`BoundFieldCipher`). Destroying the
+  wrapped data key makes the client's fields unreadable for good.
+`OrgKeys` and `FieldCipher` (derived from the organisation key, fields bound to client and
+field only) remain to read data written before keys by need, during its upgrade.
 """
 
 from __future__ import annotations
