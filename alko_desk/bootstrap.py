@@ -27,6 +27,7 @@ from alko_desk.services.invoicing import (
     InvoiceRecovery,
     InvoicingService,
 )
+from alko_desk.services.keyring import Keyring
 from alko_desk.services.settings import SettingsService
 from alko_desk.services.setup import SetupService
 from alko_desk.services.users import UserAdminService
@@ -131,6 +132,8 @@ class AppContext:
         )
         # Argon2id at the production cost unless a test hands a cheaper one in.
         self.hasher = PasswordHasher(password_cost)
+        # who holds which client-data key; grants them between sessions (services/keyring.py)
+        self.keyring = Keyring(self.users_repo, self.organisation_repo, self.audit_log)
         self.auth = AuthService(
             self.users_repo,
             self.throttle_repo,
@@ -138,6 +141,7 @@ class AppContext:
             self.audit_log,
             self.clock,
             self.hasher,
+            keyring=self.keyring,
         )
         self.clients_repo = ClientRepository(store)
         self.client_keys_repo = ClientKeyRepository(store)
@@ -246,6 +250,7 @@ class AppContext:
                 self.clock,
                 session,
                 phone_region=self._phone_region,
+                keyring=self.keyring,
             ),
             client_cards=ClientCardService(session, self.audit_log, self.clock),
             invoices=InvoicingService(

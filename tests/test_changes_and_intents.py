@@ -86,7 +86,13 @@ def test_an_interrupted_edit_is_reindexed_at_next_login(context, make_user):
             {"client_id": c.id, "old_lk": record.lookups},
         )
     )
-    assert context.clients_repo.update_if_version(replace(record, last_name="Horvat"), 1)
+    # the document as the edit saves it: fields sealed for version 2, signed
+    cipher = clients._cipher(c.id)
+    edited = replace(clients._draft(record, cipher, masked=False), last_name="Horvat")
+    saved = replace(
+        record, version=2, last_name="Horvat", sealed=clients._sealed(edited, cipher, 2)
+    )
+    assert context.clients_repo.update_if_version(clients._signed(saved), 1)
     assert [r.display_name for r in clients.search("horvat")] == []
     again = context.auth.login("sam", "sam chooses a long passphrase 9")
     assert context.finish_interrupted_work(again) == 1

@@ -139,14 +139,17 @@ def test_fields_cannot_be_read_with_another_clients_key_or_after_the_key_is_dest
     assert isinstance(gone, UnreadableClient) and "key" in gone.reason
 
 
-def test_tampered_ciphertext_shows_the_client_as_unreadable(context, sales):
+def test_tampered_ciphertext_is_refused_as_tampering(context, sales):
+    from alko_desk.models.errors import TamperedRecord
+
     a = sales.register(new_client_id(), draft())
     record = context.clients_repo.get(a.id)
     blob = bytearray(record.sealed["email"])
     blob[-1] ^= 1
     tampered = replace(record, sealed={**record.sealed, "email": bytes(blob)})
     assert context.clients_repo.update_if_version(tampered, record.version)
-    assert isinstance(sales.get(a.id), UnreadableClient)
+    with pytest.raises(TamperedRecord, match="changed outside ALKO Desk"):
+        sales.get(a.id)
 
 
 def test_second_desk_saving_a_stale_copy_is_refused_and_told_what_changed(

@@ -70,17 +70,16 @@ FULL_NAME = "Ivan Horvat"
 def provoke_a_birth_date_parse_error(context, make_user) -> BaseException:
     """A client whose stored birth date does not parse: reading it raises with the value in
     the exception's message (date.fromisoformat's habit)."""
-    from alko_desk.security.crypto import FieldCipher, OrgKeys
-
     session = make_user("sam", Role.SALES)
     clients = context.services_for(session).clients
     client = clients.register(new_client_id(), draft(email=EMAIL))
-    key = OrgKeys(session.org_key).unwrap_client_key(
-        client.id, context.client_keys_repo.get(client.id)
-    )
-    bad = FieldCipher(client.id, key).encrypt("birth_date", BIRTH_DATE)
     record = context.clients_repo.get(client.id)
-    tampered = replace(record, sealed={**record.sealed, "birth_date": bad})
+    # written with the keys (a bug, not an attack): sealed and signed for the next version
+    cipher = clients._cipher(client.id)
+    plain = {f: cipher.decrypt(f, blob, 1) for f, blob in record.sealed.items()}
+    plain["birth_date"] = BIRTH_DATE
+    sealed = {f: cipher.encrypt(f, value, 2) for f, value in plain.items()}
+    tampered = clients._signed(replace(record, version=2, sealed=sealed))
     assert context.clients_repo.update_if_version(tampered, record.version)
     with pytest.raises(Exception) as raised:
         clients.get(client.id)

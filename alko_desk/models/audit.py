@@ -71,6 +71,7 @@ class AuditAction(StrEnum):
     LOGIN_REFUSED_DISABLED = "login.refused_disabled"
     LOGIN_KEY_UNREADABLE = "login.key_unreadable"
     LOGIN_KEY_MISMATCH = "login.key_mismatch"
+    LOGIN_ACCOUNT_TAMPERED = "login.account_tampered"
     LOGOUT = "logout"
     REAUTH = "reauth"
     REAUTH_FAILED = "reauth.failed"
@@ -83,6 +84,7 @@ class AuditAction(StrEnum):
     USER_PASSWORD_RESET = "user.password_reset"
     USER_ROLE_CHANGED = "user.role_changed"
     USER_UNLOCKED = "user.unlocked"
+    USER_KEYS_GRANTED = "user.keys_granted"
     SETTINGS_CHANGED = "settings.changed"
     SETUP_COMPLETED = "setup.completed"
     CLIENT_REGISTERED = "client.registered"
@@ -95,7 +97,10 @@ class AuditAction(StrEnum):
     CLIENT_LIST_VIEWED = "client.list_viewed"
     CLIENT_SEARCH_VIEWED = "client.search_viewed"
     CLIENT_PRINTED = "client.printed"
+    CLIENT_KEYS_UPGRADED = "client.keys_upgraded"
     FRAUD_IDENTITY_CONFLICT = "fraud.identity_conflict"
+    FRAUD_CLIENT_TAMPERED = "fraud.client_tampered"
+    FRAUD_KEY_GRANT_FORGED = "fraud.key_grant_forged"
     REVIEW_DONE = "review.done"
     SETTINGS_DEALS_CHANGED = "settings.deals_changed"
     SETTINGS_INVOICES_CHANGED = "settings.invoices_changed"
@@ -163,6 +168,11 @@ _ACTION_LABELS = {
     AuditAction.LOGIN_REFUSED_DISABLED: "Login refused: account disabled",
     AuditAction.LOGIN_KEY_UNREADABLE: "Login refused: key copy unreadable",
     AuditAction.LOGIN_KEY_MISMATCH: "Login refused: not this organisation's key",
+    AuditAction.LOGIN_ACCOUNT_TAMPERED: "Login refused: account edited outside ALKO Desk",
+    AuditAction.FRAUD_CLIENT_TAMPERED: "Client record edited outside ALKO Desk",
+    AuditAction.FRAUD_KEY_GRANT_FORGED: "Forged key grant refused",
+    AuditAction.USER_KEYS_GRANTED: "Client data keys handed to an account",
+    AuditAction.CLIENT_KEYS_UPGRADED: "Client data moved to keys by need",
     AuditAction.LOGOUT: "Logged out",
     AuditAction.REAUTH: "Password confirmed again",
     AuditAction.REAUTH_FAILED: "Password confirmation failed",

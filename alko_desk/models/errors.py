@@ -69,3 +69,11 @@ class SetupRequired(AlkoError):
 
 class UnreadableRecord(AlkoError):
     """Encrypted data that cannot be decrypted: wrong, missing or destroyed key, or tampering."""
+
+
+class TamperedRecord(UnreadableRecord):
+    """Stored data fails its integrity check: edited, swapped or put back in the database."""
+
+
+class KeysNotGranted(AlkoError):
+    """The account's role works with client data, but no colleague has handed it the keys yet."""

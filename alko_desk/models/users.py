@@ -114,12 +114,18 @@ class User:
 
 @dataclass
 class Session:
-    """The logged-in user, the organisation key they unlocked, and when they last proved it."""
+    """The logged-in user, the keys they unlocked, and when they last proved it.
+
+    `org_key` opens no client data: `tier_keys` does ("clients", "ids"), as far as the role
+    needs and a colleague has granted them; `account_private` opens grants that arrive later.
+    """
 
     user: User
     org_key: bytes = field(repr=False)
     authenticated_at: datetime
     session_id: str
+    tier_keys: dict[str, bytes] = field(default_factory=dict, repr=False)
+    account_private: bytes = field(default=b"", repr=False)
 
     def can(self, permission: Permission) -> bool:
         return self.user.can(permission)

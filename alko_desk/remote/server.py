@@ -91,7 +91,7 @@ def wipe(value: object) -> None:
 
 
 def wipe_org_keys(keys: OrgKeys) -> None:
-    for name in ("_wrap", "_blind", "_directory"):
+    for name in ("_wrap", "_blind", "_directory", "_mac"):
         wipe(getattr(keys, name, None))
 
 
@@ -272,6 +272,10 @@ class Backend:
                 wipe_org_keys(keys)
         wipe(entry.session.org_key)
         entry.session.org_key = b""
+        for key in entry.session.tier_keys.values():
+            wipe(key)
+        wipe(entry.session.account_private)
+        self.context.keyring.forget(entry.session)
         entry.services = None  # type: ignore[assignment]
 
     def logout(self, token: str | None) -> None:
@@ -307,6 +311,10 @@ class Backend:
                 session = self.context.auth.change_password(entry.session, current, new)
             entry.session.user = session.user
             entry.session.authenticated_at = session.authenticated_at
+            # leaving a temporary password gives the account a new key pair (services/keyring.py)
+            entry.session.account_private = session.account_private
+            entry.session.tier_keys.update(session.tier_keys)
+            self.context.keyring.start(entry.session)
             doc = self.context.users_repo.get_doc(session.user.username) or {}
             entry.password_stamp = _stamp(doc)
         return entry

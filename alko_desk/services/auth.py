@@ -18,10 +18,11 @@ from alko_desk.models.errors import (
 )
 from alko_desk.models.users import Session, User
 from alko_desk.security import passwords
-from alko_desk.security.crypto import open_sealed, seal
+from alko_desk.security.crypto import generate_keypair, open_sealed, seal
 from alko_desk.security.key_check import org_key_matches
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.clock import Clock
+from alko_desk.services.keyring import Keyring, account_intact, new_account_keys, stamped
 from alko_desk.storage.organisation_repo import OrganisationRepository
 from alko_desk.storage.users_repo import LoginThrottleRepository, UserRepository, user_from_doc
 
@@ -48,13 +49,20 @@ def account_secrets(
     org_key: bytes,
     username: str,
     hasher: passwords.PasswordHasher | None = None,
+    private: bytes | None = None,
 ) -> dict:
-    """What an account stores: its password hash and the organisation key wrapped for it."""
+    """What an account stores: its password hash, the organisation key wrapped for it and its
+    key pair (services/keyring.py; `private` keeps the pair, and so its grants, on a change of
+    password). A new pair has no grants: "grants" is emptied with it."""
     hashed, account_key = (hasher or passwords.PasswordHasher()).hash(password)
-    return {
+    secrets = {
         "password": hashed.to_doc(),
         "org_key_wrapped": wrap_org_key(org_key, account_key, username),
+        **new_account_keys(account_key, username, private),
     }
+    if private is None:
+        secrets["grants"] = {}
+    return secrets
 
 
 class AuthService:
@@ -66,8 +74,10 @@ class AuthService:
         audit: AuditLog,
         clock: Clock,
         hasher: passwords.PasswordHasher | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         self._users = users
+        self._keyring = keyring or Keyring(users, organisation, audit)
         self._throttle = throttle
         self._org = organisation
         self._audit = audit
@@ -109,9 +119,6 @@ class AuthService:
         if account_key is None:
             self._fail(who, throttle_id, target, state)
             raise AuthenticationError(WRONG_CREDENTIALS)
-        if not doc.get("active", True):
-            self._audit.record(name, AuditAction.LOGIN_REFUSED_DISABLED, target)
-            raise AuthenticationError("This account is disabled. Ask an admin to re-enable it.")
         org_key = self._unwrap_org_key(doc, account_key, name)
         if org_doc is None or not org_key_matches(org_doc, org_key):
             # An account whose key is not the organisation's was not made by this app: one
@@ -122,12 +129,31 @@ class AuthService:
                 "so ALKO Desk will not open with it.",
                 hint="Ask an admin to check this account, and to reset its password if it is genuine.",
             )
+        if self._keyring.ensure_integrity(org_key, org_doc):
+            doc = self._users.get_doc(name) or doc
+        if not account_intact(org_key, doc):
+            # role, active flag or key pair edited in the database: refused, not trusted
+            self._audit.record(name, AuditAction.LOGIN_ACCOUNT_TAMPERED, target)
+            raise AuthenticationError(
+                "This account was changed outside ALKO Desk, so it cannot be used.",
+                hint="Ask an admin to check the account and the audit log.",
+            )
+        if not doc.get("active", True):
+            self._audit.record(name, AuditAction.LOGIN_REFUSED_DISABLED, target)
+            raise AuthenticationError("This account is disabled. Ask an admin to re-enable it.")
+        private, tier_keys = self._keyring.open_account(doc, account_key, org_key)
         self._throttle.reset(name)
         self._users.update(name, {"last_login_at": now})
         session = Session(
-            user=_user(doc), org_key=org_key, authenticated_at=now, session_id=uuid.uuid4().hex
+            user=_user(doc),
+            org_key=org_key,
+            authenticated_at=now,
+            session_id=uuid.uuid4().hex,
+            tier_keys=tier_keys,
+            account_private=private,
         )
         self._audit.record(name, AuditAction.LOGIN, target, {"session": session.session_id})
+        self._keyring.start(session)
         return session
 
     def _unknown_id(self, name: str, org_doc: dict | None) -> str:
@@ -216,21 +242,32 @@ class AuthService:
                 {"new": "Same as the current password."},
             )
         self._check_policy(new, name)
-        self._users.update(
-            name,
-            {
-                **account_secrets(new, session.org_key, name, self._hasher),
-                "must_change_password": False,
-            },
-        )
+        # Leaving a temporary password (which an admin chose): a new key pair, so that nothing
+        # sealed to the old one, which that password opens, reaches this account any more.
+        private = session.account_private or None
+        if doc.get("must_change_password") or private is None:
+            private = generate_keypair()[0]
+        changes = {
+            **account_secrets(new, session.org_key, name, self._hasher, private),
+            "must_change_password": False,
+        }
+        if private != session.account_private:
+            changes["grants"] = {}
+        self._users.update(name, stamped(session.org_key, doc, changes))
         self._audit.record(name, AuditAction.PASSWORD_CHANGED, f"user:{name}")
         user = _user(self._users.get_doc(name))
-        return Session(
+        renewed = Session(
             user=user,
             org_key=session.org_key,
             authenticated_at=self._clock.now(),
             session_id=session.session_id,
+            tier_keys=dict(session.tier_keys),
+            account_private=private,
         )
+        if private != session.account_private:
+            self._keyring.regrant(renewed)
+        self._keyring.start(renewed)
+        return renewed
 
     def _check_policy(self, password: str, username: str) -> None:
         profile = self._org.profile()
@@ -242,6 +279,7 @@ class AuthService:
 
     def logout(self, session: Session, reason: str = AuditAction.LOGOUT) -> None:
         reason = AuditAction(reason)  # outside the try: an unknown reason is a programming error
+        self._keyring.forget(session)
         try:
             self._audit.record(
                 session.user.username,

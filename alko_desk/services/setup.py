@@ -17,6 +17,7 @@ from alko_desk.services.audit import AuditLog
 from alko_desk.services.auth import account_secrets, normalize_username
 from alko_desk.services.clock import Clock
 from alko_desk.services.company_validation import validate_profile
+from alko_desk.services.keyring import stamp_new_account
 from alko_desk.services.users import USERNAME_RE
 from alko_desk.storage.organisation_repo import OrganisationRepository, profile_to_doc
 from alko_desk.storage.users_repo import UserRepository
@@ -77,6 +78,7 @@ class SetupService:
         admin = User(
             username=name, full_name=admin_full_name.strip(), role=Role.ADMIN, created_at=now
         )
-        self._users.insert(admin, account_secrets(admin_password, org_key, name, self._hasher))
+        secrets = account_secrets(admin_password, org_key, name, self._hasher)
+        self._users.insert(admin, stamp_new_account(org_key, admin, secrets))
         self._audit.record(name, AuditAction.SETUP_COMPLETED, "organisation", {"admin": name})
         return admin

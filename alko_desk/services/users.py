@@ -14,6 +14,7 @@ from alko_desk.services.audit import AuditLog
 from alko_desk.services.auth import account_secrets, normalize_username
 from alko_desk.services.base import SessionService
 from alko_desk.services.clock import Clock
+from alko_desk.services.keyring import grants_dropped_by, stamp_new_account, stamped
 from alko_desk.storage.organisation_repo import OrganisationRepository
 from alko_desk.storage.users_repo import LoginThrottleRepository, UserRepository
 
@@ -70,10 +71,8 @@ class UserAdminService(SessionService):
             must_change_password=True,
             created_at=self._clock.now(),
         )
-        self._users.insert(
-            user,
-            account_secrets(temporary_password, self._session.org_key, name, self._hasher),
-        )
+        secrets = account_secrets(temporary_password, self._session.org_key, name, self._hasher)
+        self._users.insert(user, stamp_new_account(self._session.org_key, user, secrets))
         self._audit.record(
             self.actor, AuditAction.USER_CREATED, f"user:{name}", {"role": role.value}
         )
@@ -85,7 +84,9 @@ class UserAdminService(SessionService):
         target = self._existing(username)
         if target.username == self.actor and not active:
             raise ValidationError("You cannot disable your own account.")
-        self._users.update(target.username, {"active": active})
+        self._restamp(target.username, {"active": active})
+        if not active:  # a copy of the database and the old password open nothing new
+            self._users.unset(target.username, grants_dropped_by(None))
         self._audit.record(
             self.actor,
             AuditAction.USER_ENABLED if active else AuditAction.USER_DISABLED,
@@ -99,7 +100,9 @@ class UserAdminService(SessionService):
         problem = self._password_problem(temporary_password, target.username)
         if problem:
             raise ValidationError(problem, {"password": problem})
-        self._users.update(
+        # A new key pair without grants: the admin chose this password, so what the account
+        # held stays closed to it until a colleague who holds the keys hands them over.
+        self._restamp(
             target.username,
             {
                 **account_secrets(
@@ -119,7 +122,8 @@ class UserAdminService(SessionService):
             raise ValidationError(
                 "You cannot take the admin role from yourself; ask another admin."
             )
-        self._users.update(target.username, {"role": role.value})
+        self._restamp(target.username, {"role": role.value})
+        self._users.unset(target.username, grants_dropped_by(role))
         self._audit.record(
             self.actor,
             AuditAction.USER_ROLE_CHANGED,
@@ -136,6 +140,11 @@ class UserAdminService(SessionService):
         name = normalize_username(username)
         self._throttle.reset(name)
         self._audit.record(self.actor, AuditAction.USER_UNLOCKED, f"user:{name}")
+
+    def _restamp(self, username: str, changes: dict) -> None:
+        """Writes `changes` with the account's new MAC (services/keyring.py)."""
+        doc = self._users.get_doc(username) or {"_id": username}
+        self._users.update(username, stamped(self._session.org_key, doc, changes))
 
     def _existing(self, username: str) -> User:
         user = self._users.get(normalize_username(username))

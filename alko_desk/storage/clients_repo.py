@@ -39,6 +39,7 @@ class ClientRecord:
     sealed: dict[str, bytes]  # field name -> ciphertext under the client's data key
     lookups: dict[str, str] = field(default_factory=dict)  # kind -> blind-index lookup id
     updated_by: str = ""
+    mac: bytes = b""  # over id, version, names, status, channel, consent (services/clients.py)
 
 
 def _to_doc(r: ClientRecord) -> dict:
@@ -57,6 +58,7 @@ def _to_doc(r: ClientRecord) -> dict:
         "last_activity": r.last_activity,
         "enc": r.sealed,
         "lk": r.lookups,
+        "mac": r.mac,
     }
 
 
@@ -76,6 +78,7 @@ def _from_doc(d: dict) -> ClientRecord:
         sealed={k: bytes(v) for k, v in (d.get("enc") or {}).items()},
         lookups=dict(d.get("lk") or {}),
         updated_by=d.get("updated_by", ""),
+        mac=bytes(d.get("mac") or b""),
     )
 
 
@@ -191,18 +194,27 @@ class ClientKeyRepository:
         self._keys = store.collection("client_keys")
 
     def get(self, client_id: str) -> bytes | None:
+        entry = self.get_entry(client_id)
+        return entry[0] if entry else None
+
+    def get_entry(self, client_id: str) -> tuple[bytes, int] | None:
+        """(wrapped key, wrapping version): 1 under the organisation key, 2 under the
+        "clients" tier key (keys by need)."""
         doc = self._keys.find_one({"_id": client_id})
-        return bytes(doc["wrapped"]) if doc else None
+        return (bytes(doc["wrapped"]), int(doc.get("v", 1))) if doc else None
 
     def insert(self, client_id: str, wrapped: bytes) -> bool:
         try:
-            self._keys.insert_one({"_id": client_id, "wrapped": wrapped})
+            self._keys.insert_one({"_id": client_id, "wrapped": wrapped, "v": 2})
         except DuplicateKeyError:
             return False
         return True
 
     def insert_many(self, items: list[tuple[str, bytes]]) -> None:
-        _insert_tolerant(self._keys, [{"_id": cid, "wrapped": w} for cid, w in items])
+        _insert_tolerant(self._keys, [{"_id": cid, "wrapped": w, "v": 2} for cid, w in items])
+
+    def rewrap(self, client_id: str, wrapped: bytes) -> None:
+        self._keys.update_one({"_id": client_id}, {"$set": {"wrapped": wrapped, "v": 2}})
 
     def destroy(self, client_id: str) -> None:
         self._keys.delete_one({"_id": client_id})
@@ -214,6 +226,10 @@ class LookupRepository:
 
     def __init__(self, store: Store) -> None:
         self._lookups = store.collection("client_lookups")
+
+    def clear(self) -> None:
+        """Drops every lookup (their key changed: services/clients.py rebuilds them)."""
+        self._lookups.delete_many({})
 
     def find(self, lookup_id: str) -> list[str]:
         doc = self._lookups.find_one({"_id": lookup_id})

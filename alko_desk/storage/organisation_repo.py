@@ -58,6 +58,16 @@ class OrganisationRepository:
     def update_profile(self, profile: CompanyProfile) -> None:
         self._meta.update_one({"_id": ORG_DOC_ID}, {"$set": {"profile": profile_to_doc(profile)}})
 
+    def claim_tiers(self, checks: dict[str, bytes]) -> bool:
+        """Records the tier keys' checks unless some are recorded already (two first logins)."""
+        result = self._meta.update_one(
+            {"_id": ORG_DOC_ID, "tiers": {"$exists": False}}, {"$set": {"tiers": checks}}
+        )
+        return result.modified_count == 1
+
+    def set_key_check(self, key_check: bytes) -> None:
+        self._meta.update_one({"_id": ORG_DOC_ID}, {"$set": {"key_check": key_check}})
+
     def profile(self) -> CompanyProfile | None:
         doc = self.get()
         return profile_from_doc(doc["profile"]) if doc else None

@@ -70,10 +70,23 @@ def _m3_flat_keys_and_lookups(store: Store) -> None:
             store.db.drop_collection(f"{name}.{part}")
 
 
+def _m4_keys_by_need(store: Store) -> None:
+    """Client data moves from keys derived from the organisation key to the tier keys (keys
+    by need, services/keyring.py). It needs those keys, so the first login that holds them
+    does it, through the intent log's "clients.upgrade_keys" handler."""
+    if store.partitioned_collection("clients").part_keys():
+        store.db.pending_ops.replace_one(
+            {"_id": "clients.upgrade_keys:all"},
+            {"_id": "clients.upgrade_keys:all", "kind": "clients.upgrade_keys", "data": {}},
+            upsert=True,
+        )
+
+
 MIGRATIONS: list[Callable[[Store], None]] = [
     _m1_base_indexes,
     _m2_client_list_index,
     _m3_flat_keys_and_lookups,
+    _m4_keys_by_need,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

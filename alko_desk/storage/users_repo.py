@@ -65,6 +65,14 @@ class UserRepository:
     def update(self, username: str, fields: dict[str, Any]) -> bool:
         return self._users.update_one({"_id": username}, {"$set": fields}).matched_count == 1
 
+    def unset(self, username: str, fields: list[str]) -> None:
+        if fields:
+            self._users.update_one({"_id": username}, {"$unset": dict.fromkeys(fields, "")})
+
+    def all_docs(self) -> list[dict]:
+        """Every account (a few dozen): for granting keys and stamping MACs."""
+        return list(self._users.find({}))
+
 
 @repository
 class LoginThrottleRepository:
