@@ -236,6 +236,7 @@ class AppContext:
                 self.clock,
                 session,
                 self.hasher,
+                changes=self.change_log,
             ),
             settings=SettingsService(self.organisation_repo, self.audit_log, self.clock, session),
             audit=AuditService(self.audit_log, session),

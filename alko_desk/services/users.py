@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 
 from alko_desk.models.audit import AuditAction
+from alko_desk.models.changes import ChangeKind
 from alko_desk.models.errors import NotFound, ValidationError
 from alko_desk.models.users import Permission, Role, Session, User
 from alko_desk.security import passwords
@@ -13,12 +14,14 @@ from alko_desk.services.account_validation import account_problems
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.auth import account_secrets, normalize_username
 from alko_desk.services.base import SessionService
+from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock
 from alko_desk.services.keyring import grants_dropped_by, stamp_new_account, stamped
 from alko_desk.storage.organisation_repo import OrganisationRepository
 from alko_desk.storage.users_repo import LoginThrottleRepository, UserRepository
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
+ENTITY = "users"  # in change announcements: open Users pages refresh
 
 
 class UserAdminService(SessionService):
@@ -31,9 +34,11 @@ class UserAdminService(SessionService):
         clock: Clock,
         session: Session,
         hasher: passwords.PasswordHasher | None = None,
+        changes: ChangeLog | None = None,
     ) -> None:
         super().__init__(session, audit, clock)
         self._users = users
+        self._changes = changes
         self._throttle = throttle
         self._org = organisation
         self._hasher = hasher or passwords.PasswordHasher()
@@ -76,6 +81,7 @@ class UserAdminService(SessionService):
         self._audit.record(
             self.actor, AuditAction.USER_CREATED, f"user:{name}", {"role": role.value}
         )
+        self._announce(ChangeKind.ADDED, name)
         return user
 
     def set_active(self, username: str, active: bool) -> None:
@@ -92,6 +98,7 @@ class UserAdminService(SessionService):
             AuditAction.USER_ENABLED if active else AuditAction.USER_DISABLED,
             f"user:{target.username}",
         )
+        self._announce(ChangeKind.UPDATED, target.username)
 
     def reset_password(self, username: str, temporary_password: str) -> None:
         self._require(Permission.USER_ADMIN, "reset passwords")
@@ -113,6 +120,7 @@ class UserAdminService(SessionService):
         )
         self._throttle.reset(target.username)
         self._audit.record(self.actor, AuditAction.USER_PASSWORD_RESET, f"user:{target.username}")
+        self._announce(ChangeKind.UPDATED, target.username)
 
     def change_role(self, username: str, role: Role) -> None:
         self._require(Permission.USER_ADMIN, "change roles")
@@ -130,6 +138,7 @@ class UserAdminService(SessionService):
             f"user:{target.username}",
             {"from": target.role.value, "to": role.value},
         )
+        self._announce(ChangeKind.UPDATED, target.username)
 
     def unlock(self, username: str) -> None:
         self._require(Permission.USER_ADMIN, "unlock accounts")
@@ -140,6 +149,12 @@ class UserAdminService(SessionService):
         name = normalize_username(username)
         self._throttle.reset(name)
         self._audit.record(self.actor, AuditAction.USER_UNLOCKED, f"user:{name}")
+        self._announce(ChangeKind.UPDATED, name)
+
+    def _announce(self, kind: ChangeKind, username: str) -> None:
+        """Tells open Users pages, on this desk and others, that an account changed."""
+        if self._changes is not None:
+            self._changes.announce(ENTITY, kind, (username,))
 
     def _restamp(self, username: str, changes: dict) -> None:
         """Writes `changes` with the account's new MAC (services/keyring.py)."""

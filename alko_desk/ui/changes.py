@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 WATCH_INTERVAL_MS = 1000
 ANY = "*"  # subscribe to every entity
 SETTINGS = "settings"  # the company profile (idle lock, phone region...)
+USERS = "users"  # staff accounts (services/users.py)
 
 ChangeHandler = Callable[[Sequence[Change]], None]
 

@@ -88,10 +88,15 @@ def clients_page(
     return page_class(context, services, tasks, changes=changes)
 
 
-def users_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
+def users_page(
+    context: AppContext,
+    services: SessionServices,
+    tasks: TaskRunner,
+    changes: ChangeWatcher | None = None,
+) -> QWidget:
     from alko_desk.ui.users_page import UsersPage
 
-    return UsersPage(context, services, tasks)
+    return UsersPage(context, services, tasks, changes=changes)
 
 
 def audit_page(context: AppContext, services: SessionServices, tasks: TaskRunner) -> QWidget:
@@ -194,7 +199,13 @@ SECTIONS: tuple[Section, ...] = (
         watches_changes=True,
     ),
     Section("reports", QT_TRANSLATE_NOOP("Section", "Reports"), P.REPORT_READ),
-    Section("users", QT_TRANSLATE_NOOP("Section", "Users"), P.USER_ADMIN, users_page),
+    Section(
+        "users",
+        QT_TRANSLATE_NOOP("Section", "Users"),
+        P.USER_ADMIN,
+        users_page,
+        watches_changes=True,
+    ),
     Section(
         "settings",
         QT_TRANSLATE_NOOP("Section", "Settings"),

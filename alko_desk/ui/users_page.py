@@ -30,6 +30,7 @@ from alko_desk.models.errors import ValidationError
 from alko_desk.models.users import Role, User
 from alko_desk.security.passwords import password_problem
 from alko_desk.services.account_validation import account_problems
+from alko_desk.ui.changes import USERS, ChangeWatcher
 from alko_desk.ui.forms import FormDialog, only_ok_is_default
 from alko_desk.ui.list_pages import button_row, list_view, page_layout
 from alko_desk.ui.table_models import ColumnsTableModel
@@ -349,6 +350,7 @@ class UsersPage(QWidget):
         services: SessionServices,
         tasks: TaskRunner,
         parent: QWidget | None = None,
+        changes: ChangeWatcher | None = None,
     ) -> None:
         super().__init__(parent)
         self._context = context
@@ -388,6 +390,9 @@ class UsersPage(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         self._update_buttons()
         self.presenter.refresh()
+        if changes is not None:  # accounts added or changed here, on another desk or the CLI
+            changes.subscribe(USERS, self.changes_arrived)
+            self.destroyed.connect(lambda *_: changes.unsubscribe(USERS, self.changes_arrived))
         settings = services.settings
         tasks.run(
             lambda: settings.company().name,
@@ -398,6 +403,11 @@ class UsersPage(QWidget):
 
     def _set_company(self, name: str) -> None:
         self._company_name = name
+
+    def changes_arrived(self, _changes) -> None:
+        """Reloads the (small) list and keeps the highlighted account highlighted."""
+        user = self.selected_user()
+        self.presenter.refresh(self._reselect(user.username) if user else None)
 
     # -- selection --------------------------------------------------------------------------
 

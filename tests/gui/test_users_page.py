@@ -202,3 +202,15 @@ def test_admin_unlocks_a_locked_out_account(qtbot, users_page, make_user, contex
     qtbot.mouseClick(page.unlock_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: cell(page, "sam", UserColumn.LOCKED) == "", timeout=10_000)
     assert context.auth.login("sam", "sam chooses a long passphrase 9")
+
+
+def test_an_account_made_on_another_desk_appears_and_the_highlight_stays(
+    qtbot, users_page, context, admin_session
+):
+    users_page.select_user("admin")
+    other_desk = context.services_for(admin_session).users
+    other_desk.create_user("vesna", "Vesna Vozačić", Role.SALES, STAFF_PASSWORD)
+    wait_for_row(qtbot, users_page, "vesna")  # no Refresh pressed
+    assert users_page.selected_user().username == "admin"
+    other_desk.change_role("vesna", Role.FINANCE)
+    qtbot.waitUntil(lambda: cell(users_page, "vesna", UserColumn.ROLE) == "Finance", timeout=10_000)
