@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from PySide6.QtCore import QCoreApplication, QDate, Qt, QTime
+from PySide6.QtCore import QCoreApplication, QDate, Qt, QTime, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -86,6 +86,8 @@ DEALS = "deals"  # the entities in change announcements
 CLIENTS = "clients"
 DEAL_ID_ROLE = ROW_ID_ROLE
 DELIVERY_DAYS = 14  # the calendar of handovers looks this far ahead
+FIRST_CLIENTS = 200  # offered before anything is typed; typing searches all of them
+CLIENT_SEARCH_DELAY_MS = 250  # typing pauses this long before the search runs
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
@@ -287,6 +289,8 @@ class DealBuilder(QWidget):
     """The deal form: every change recomputes the figures at once, on the GUI thread (the
     arithmetic is pure and takes well under a millisecond)."""
 
+    client_search_requested = Signal(str)  # typed text, after a pause; "" for the first clients
+
     def __init__(self, vat_rate: Decimal, currency: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.vat_rate = vat_rate
@@ -296,10 +300,20 @@ class DealBuilder(QWidget):
         outer = QHBoxLayout(self)
         left = QVBoxLayout()
         form = QFormLayout()
+        self.client_search = QLineEdit(
+            placeholderText=self.tr("Find a client: name, or a full email, phone or ID number")
+        )
+        self.client_search.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self, singleShot=True, interval=CLIENT_SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(
+            lambda: self.client_search_requested.emit(self.client_search.text().strip())
+        )
+        self.client_search.textEdited.connect(lambda _: self._search_timer.start())
         self.client = QComboBox()
         self.client.setEditable(False)
         self.vehicle = QComboBox()
-        form.addRow(self.tr("Client"), self.client)
+        form.addRow(self.tr("Client"), self.client_search)
+        form.addRow("", self.client)
         form.addRow(self.tr("Vehicle"), self.vehicle)
         self.discount_percent = QLineEdit(placeholderText="0")
         self.discount_amount = QLineEdit(placeholderText="0,00")
@@ -372,9 +386,15 @@ class DealBuilder(QWidget):
     # -- choices --------------------------------------------------------------------------------
 
     def set_clients(self, clients: list[tuple[str, str]]) -> None:
+        """Offers `clients` and picks the first; when a search finds nobody, the client chosen
+        before stays chosen rather than leaving the deal without a buyer."""
+        chosen_id, chosen_name = self.client.currentData(), self.client.currentText()
         self.client.clear()
         for client_id, name in clients:
             self.client.addItem(name, client_id)
+        if not clients and chosen_id:
+            self.client.addItem(chosen_name, chosen_id)
+        self.client.setCurrentIndex(0 if self.client.count() else -1)
 
     def set_vehicles(self, vehicles: list[Vehicle]) -> None:
         self.vehicles = {v.id: v for v in vehicles}
@@ -558,8 +578,10 @@ class DealBuilderDialog(QDialog):
         services = self._services
         base = self.base
 
+        self.builder.client_search_requested.connect(self._search_clients)
+
         def work():
-            clients = [(r.id, r.display_name) for r in services.clients.page(0, 500)]
+            clients = [(r.id, r.display_name) for r in services.clients.page(0, FIRST_CLIENTS)]
             if base:
                 return clients, [services.vehicles.get(base.vehicle_id)]
             stock = services.vehicles.page(
@@ -577,6 +599,18 @@ class DealBuilderDialog(QDialog):
             self.loaded = True
 
         self._tasks.run(work, on_success=done, parent=self)
+
+    def _search_clients(self, text: str) -> None:
+        """Every registered client can be found, not only the first ones in name order."""
+        clients = self._services.clients
+
+        def work() -> list[tuple[str, str]]:
+            rows = clients.search(text) if text else clients.page(0, FIRST_CLIENTS)
+            return [(r.id, r.display_name) for r in rows]
+
+        self._tasks.run(
+            work, on_success=self.builder.set_clients, parent=self, key=("deal-clients", id(self))
+        )
 
     def save(self) -> None:
         set_error(self.error, "")

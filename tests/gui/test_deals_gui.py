@@ -252,3 +252,33 @@ def test_add_vehicle_dialog_checks_the_vin_as_typed(qtbot, open_main, make_user,
     qtbot.waitUntil(lambda: dialog.added is not None, timeout=10_000)
     assert dialog.added.list_price == Money.of("12990.00")
     qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=10_000)
+
+
+def test_the_deal_builder_finds_any_client_not_only_the_first_ones(
+    qtbot, open_main, make_user, context, monkeypatch
+):
+    import alko_desk.ui.deals_page as deals_page
+
+    monkeypatch.setattr(deals_page, "FIRST_CLIENTS", 1)  # as if the showroom had thousands
+    sam = make_user("sam", Role.SALES)
+    sales = context.services_for(sam)
+    sales.clients.register(new_client_id(), client_draft("Ana", "Anić"))
+    zora = sales.clients.register(
+        new_client_id(),
+        client_draft(
+            "Zora", "Žagar", email="z@example.com", phone="091 111 2222", id_number="998877665"
+        ),
+    )
+    sales.vehicles.add(vehicle_draft(1))
+    page = open_main(sam).show_section("deals")
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    dialog = page.dialog
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
+    b = dialog.builder
+    assert b.client.findData(zora.id) < 0  # only the first client is offered at first
+    qtbot.keyClicks(b.client_search, "zag")
+    qtbot.waitUntil(lambda: b.client.currentData() == zora.id, timeout=10_000)
+    qtbot.keyClicks(b.client_search, "nobody")  # finds nobody: Zora stays the buyer
+    qtbot.wait(deals_page.CLIENT_SEARCH_DELAY_MS * 3)
+    qtbot.waitUntil(lambda: b.client.currentData() == zora.id, timeout=10_000)
+    assert b.client.count() == 1
