@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from PySide6.QtCore import QCoreApplication, QDate, Qt, QTime, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QDate, Qt, QTime, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -88,6 +88,24 @@ DEAL_ID_ROLE = ROW_ID_ROLE
 DELIVERY_DAYS = 14  # the calendar of handovers looks this far ahead
 FIRST_CLIENTS = 200  # offered before anything is typed; typing searches all of them
 CLIENT_SEARCH_DELAY_MS = 250  # typing pauses this long before the search runs
+# Asked when the button is pressed (title, label, required), so the audit entry has its why.
+REASON_PROMPTS = {
+    "approve": (
+        QT_TRANSLATE_NOOP("DealsPage", "Approve the discount of {id}"),
+        QT_TRANSLATE_NOOP("DealsPage", "Reason (optional):"),
+        False,
+    ),
+    "reject": (
+        QT_TRANSLATE_NOOP("DealsPage", "Reject the discount of {id}"),
+        QT_TRANSLATE_NOOP("DealsPage", "Why is it rejected? The salesperson sees this."),
+        True,
+    ),
+    "cancel": (
+        QT_TRANSLATE_NOOP("DealsPage", "Cancel deal {id}"),
+        QT_TRANSLATE_NOOP("DealsPage", "Why is the deal cancelled? The car goes back in stock."),
+        True,
+    ),
+}
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
@@ -769,6 +787,13 @@ class DealsPage(QWidget):
             self.deliver_button,
         ):
             button.setVisible(writes)
+        self.approve_button = QPushButton(self.tr("Approve discount…"))
+        self.reject_button = QPushButton(self.tr("Reject discount…"))
+        self.cancel_button = QPushButton(self.tr("Cancel deal…"))
+        approves = session.can(Permission.DEAL_APPROVE)
+        self.approve_button.setVisible(approves)
+        self.reject_button.setVisible(approves)
+        self.cancel_button.setVisible(writes)
         layout.addLayout(
             button_row(
                 self.new_button,
@@ -777,24 +802,11 @@ class DealsPage(QWidget):
                 self.handover_button,
                 self.deliver_button,
                 self.certificate_button,
+                self.approve_button,
+                self.reject_button,
+                end=(self.cancel_button,),
             )
         )
-        self.reason = QLineEdit(
-            placeholderText=self.tr("Reason (approval, rejection or cancellation)")
-        )
-        self.approve_button = QPushButton(self.tr("Approve discount"))
-        self.reject_button = QPushButton(self.tr("Reject"))
-        self.cancel_button = QPushButton(self.tr("Cancel deal"))
-        approves = session.can(Permission.DEAL_APPROVE)
-        self.approve_button.setVisible(approves)
-        self.reject_button.setVisible(approves)
-        self.cancel_button.setVisible(writes)
-        self.reason.setVisible(approves or writes)
-        decide = button_row(
-            self.reason, self.approve_button, self.reject_button, self.cancel_button, stretch=False
-        )
-        decide.setStretch(0, 1)
-        layout.addLayout(decide)
         self.table = list_view(
             self.model,
             stretch=DealColumn.VEHICLE,
@@ -1024,7 +1036,15 @@ class DealsPage(QWidget):
         if deal is None:
             return
         deals = self._services.deals
-        reason = self.reason.text()
+        reason = ""
+        if action in REASON_PROMPTS:
+            title, label, required = REASON_PROMPTS[action]
+            answer = self._tasks.dialogs.text(
+                self, _tr("DealsPage", title).format(id=deal.id), _tr("DealsPage", label), required
+            )
+            if answer is None:
+                return
+            reason = answer
         work = {
             "approve": lambda: deals.approve(deals.get(deal.id), reason),
             "reject": lambda: deals.reject(deals.get(deal.id), reason),
@@ -1035,7 +1055,6 @@ class DealsPage(QWidget):
 
     def _run(self, work) -> None:
         def done(deal: Deal) -> None:
-            self.reason.clear()
             self._select_after = deal.id
             self.paged.refresh()
 

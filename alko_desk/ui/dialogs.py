@@ -116,6 +116,28 @@ class DialogService(QObject):
         value, ok = QInputDialog.getItem(parent, title, label, items, current, False)
         return value if ok else None
 
+    def text(
+        self, parent: QWidget | None, title: str, label: str, required: bool = False
+    ) -> str | None:
+        """One line of text (a reason, a note); None when cancelled. A required text keeps
+        OK disabled until something is typed."""
+        dialog = QInputDialog(parent)
+        dialog.setWindowTitle(title)
+        dialog.setLabelText(label)
+        dialog.setInputMode(QInputDialog.InputMode.TextInput)
+        dialog.resize(max(dialog.width(), 420), dialog.height())
+        buttons = dialog.findChild(QDialogButtonBox)
+        if required and buttons is not None:
+            ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+            ok.setEnabled(False)
+            dialog.textValueChanged.connect(lambda value: ok.setEnabled(bool(value.strip())))
+        try:
+            if dialog.exec() == QDialog.DialogCode.Accepted:
+                return dialog.textValue().strip()
+            return None
+        finally:
+            dialog.deleteLater()
+
     def generic_error(self, parent: QWidget | None) -> None:
         box = QMessageBox(
             QMessageBox.Icon.Critical,

@@ -41,6 +41,8 @@ class ScriptedDialogs(DialogService):
         self.retry_answers: list[bool] = []
         self.password_answers: list[str | None] = []
         self.choose_answers: list[str | None] = []
+        self.text_prompts: list[str] = []
+        self.text_answers: list[str | None] = []
         self.confirm_answer = True
 
     def error(self, parent, title, text):
@@ -63,6 +65,10 @@ class ScriptedDialogs(DialogService):
 
     def choose(self, parent, title, label, items, current=0):
         return self.choose_answers.pop(0) if self.choose_answers else None
+
+    def text(self, parent, title, label, required=False):
+        self.text_prompts.append(label)
+        return self.text_answers.pop(0) if self.text_answers else None
 
     def generic_error(self, parent):
         self.generic_errors += 1

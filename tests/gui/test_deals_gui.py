@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from PySide6.QtCore import Qt
 
-from alko_desk.models.deals import ApprovalStatus, DealState
+from alko_desk.models.deals import ApprovalStatus, DealDraft, DealState
 from alko_desk.models.money import Money
 from alko_desk.models.users import Role
 from alko_desk.models.vehicles import Condition, VehicleStatus
@@ -49,7 +49,7 @@ def figure(builder, label: str) -> str:
 
 
 def test_deal_builder_flow_trade_in_financing_manager_approval_delivery(
-    qtbot, open_main, make_user, context
+    qtbot, open_main, make_user, context, dialogs
 ):
     sam = make_user("sam", Role.SALES, "Sam Sales")
     mia = make_user("mia", Role.MANAGER, "Mia Manager")
@@ -110,11 +110,12 @@ def test_deal_builder_flow_trade_in_financing_manager_approval_delivery(
     )
     manager_page.table.selectRow(0)
     assert manager_page.approve_button.isEnabled()
-    qtbot.keyClicks(manager_page.reason, "End of quarter")
+    dialogs.text_answers.append("End of quarter")  # the reason, asked when Approve is pressed
     qtbot.mouseClick(manager_page.approve_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
         lambda: context.deals_repo.get(deal.id).state is DealState.APPROVED, timeout=10_000
     )
+    assert context.deals_repo.get(deal.id).approval.reason == "End of quarter"
 
     # the delivery is planned from the list, and shows in the calendar of deliveries
     page.reload(select=deal.id)
@@ -282,3 +283,25 @@ def test_the_deal_builder_finds_any_client_not_only_the_first_ones(
     qtbot.wait(deals_page.CLIENT_SEARCH_DELAY_MS * 3)
     qtbot.waitUntil(lambda: b.client.currentData() == zora.id, timeout=10_000)
     assert b.client.count() == 1
+
+
+def test_cancelling_a_deal_asks_why_and_a_closed_prompt_cancels_nothing(
+    qtbot, open_main, make_user, context, dialogs
+):
+    sam = make_user("sam", Role.SALES)
+    sales = context.services_for(sam)
+    client = sales.clients.register(new_client_id(), client_draft())
+    vehicle = sales.vehicles.add(vehicle_draft(1))
+    deal = sales.deals.create(DealDraft(client.id, vehicle.id))
+    page = open_main(sam).show_section("deals")
+    qtbot.waitUntil(lambda: not page.loading and page.model.rowCount() == 1, timeout=10_000)
+    page.table.selectRow(0)
+    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)  # prompt closed: None
+    assert dialogs.text_prompts and "Why is the deal cancelled" in dialogs.text_prompts[-1]
+    qtbot.wait(300)
+    assert context.deals_repo.get(deal.id).state is DealState.RESERVED
+    dialogs.text_answers.append("Client bought elsewhere")
+    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: context.deals_repo.get(deal.id).state is DealState.CANCELLED, timeout=10_000
+    )
