@@ -94,6 +94,16 @@ class Workspace:
         )
         return env
 
+    def server_cpu_seconds(self) -> float | None:
+        """CPU time the shared FerretDB has used so far (Linux /proc), None where unknown.
+        On a shared machine CPU time says more than wall time."""
+        process = self._server.process if self._server is not None else None
+        try:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (AttributeError, OSError, ValueError, IndexError):
+            return None
+
     def close(self) -> None:
         for ctx in self._contexts:
             ctx.store.db.client.drop_database(ctx.store.db.name)

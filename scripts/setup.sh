@@ -28,6 +28,10 @@ TEST_PACKAGES+=(fonts-ocr-b sane-utils)
 # Camera capture: Qt Multimedia links PulseAudio's client library even for video.
 APP_PACKAGES+=(libpulse0)
 TEST_PACKAGES+=(zbar-tools)  # zbarimg scans the EPC QR code printed on invoices
+# veraPDF checks invoice PDFs as PDF/A-3 (tests/test_pdfa.py): Java and Maven, unless the
+# machine has its own (scripts/install-verapdf.sh fetches veraPDF from Maven Central).
+command -v javac >/dev/null 2>&1 || TEST_PACKAGES+=(default-jdk-headless)
+command -v mvn >/dev/null 2>&1 || TEST_PACKAGES+=(maven)
 # Pango for WeasyPrint, which only the invoice benchmark uses (scripts/setup.sh --bench).
 BENCH_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0)
 
@@ -97,3 +101,4 @@ if [ "${1:-}" = "--bench" ] && ! .venv/bin/python -c 'import weasyprint' 2>/dev/
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 fi
 bash scripts/install-ferretdb.sh
+if [ "${1:-}" = "--tests" ]; then bash scripts/install-verapdf.sh; fi

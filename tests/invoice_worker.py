@@ -1,10 +1,9 @@
 """A desk that issues invoices, run as its own process by tests/test_invoice_concurrency.py.
 
-    python -m tests.invoice_worker URI DB USER PASSWORD COUNT [--crash-at STEP] [--fast-pdf]
+    python -m tests.invoice_worker URI DB USER PASSWORD COUNT [--crash-at STEP]
 
 Prints one issued number per line. `--crash-at STEP` kills the process with SIGKILL at that
-step of issuing the first invoice (see STEPS); `--fast-pdf` stands in a tiny fixed PDF for
-the real rendering, so that many processes race on the numbering alone.
+step of issuing the first invoice (see STEPS).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from datetime import date
 from pathlib import Path
 
 from alko_desk.bootstrap import AppContext
-from alko_desk.services import invoicing
 from alko_desk.storage.invoices_repo import InvoiceRepository
 from alko_desk.storage.mongo import Store, connect
 from tests.invoice_data import CROATIAN, car_line
@@ -60,10 +58,7 @@ def main() -> None:
     parser.add_argument("password")
     parser.add_argument("count", type=int)
     parser.add_argument("--crash-at", choices=sorted(STEPS))
-    parser.add_argument("--fast-pdf", action="store_true")
     args = parser.parse_args()
-    if args.fast_pdf:
-        invoicing.render_document = lambda invoice, settings: b"%PDF-1.4 " + invoice.number.encode()
     store = Store.open(connect(args.uri), args.db)
     context = AppContext(store, data_dir=Path(tempfile.mkdtemp(prefix="alko-worker-")))
     session = context.auth.login(args.user, args.password)

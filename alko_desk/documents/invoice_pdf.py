@@ -216,7 +216,8 @@ def _logo(path: str):
     if not path or not Path(path).is_file():
         return None
     try:
-        image = Image(path)
+        stat = Path(path).stat()
+        image = Image(io.BytesIO(_logo_bytes(path, stat.st_mtime_ns, stat.st_size)))
         ratio = image.imageHeight / float(image.imageWidth or 1)
         image.drawWidth = 45 * mm
         image.drawHeight = 45 * mm * ratio
@@ -224,6 +225,23 @@ def _logo(path: str):
         return image
     except Exception:  # noqa: BLE001 - an unreadable logo must not stop an invoice
         return None
+
+
+@functools.lru_cache(maxsize=4)
+def _logo_bytes(path: str, _mtime_ns: int, _size: int) -> bytes:
+    """The logo as PDF/A can take it: a CMYK (or palette, 16-bit...) image would paint in a
+    device colour space that our sRGB output intent does not cover (veraPDF 6.2.4.3), so
+    anything but RGB or grey is converted to RGB once per file version."""
+    from PIL import Image as PilImage
+
+    with PilImage.open(path) as picture:
+        if picture.mode in ("RGB", "RGBA", "L", "LA") and picture.format in ("PNG", "JPEG"):
+            return Path(path).read_bytes()
+        has_alpha = "A" in picture.getbands() or "transparency" in picture.info
+        converted = picture.convert("RGBA" if has_alpha else "RGB")
+    out = io.BytesIO()
+    converted.save(out, format="PNG")
+    return out.getvalue()
 
 
 def _key_values(rows: list[tuple[str, str]], s: _Styles) -> Table:

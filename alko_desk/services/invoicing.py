@@ -178,6 +178,23 @@ def sha256(data: bytes) -> str:
 # ----------------------------------------------------------------------------- list index
 
 
+def _list_row(invoice: Invoice, paid: Money, balance: Money, status: InvoiceStatus) -> InvoiceRow:
+    """The list-index row of an invoice or credit note, with the figures its ledger gives."""
+    return InvoiceRow(
+        invoice.number,
+        invoice.kind,
+        invoice.issue_date,
+        invoice.due_date,
+        invoice.draft.customer.name,
+        invoice.draft.deal_id,
+        invoice.totals.gross,
+        paid,
+        balance,
+        status,
+        invoice.corrects.number if invoice.corrects else "",
+    )
+
+
 class InvoiceIndexer:
     """Keeps the invoice and payment lists (storage/app_index.py) in step with the documents.
 
@@ -203,26 +220,11 @@ class InvoiceIndexer:
         if doc is None:
             return
         invoice = invoice_from_doc(doc)
+        zero = Money.zero(invoice.currency)
         if invoice.is_credit_note:
-            zero = Money.zero(invoice.currency)
-            self._invoices.put(
-                InvoiceRow(
-                    invoice.number,
-                    invoice.kind,
-                    invoice.issue_date,
-                    invoice.due_date,
-                    invoice.draft.customer.name,
-                    invoice.draft.deal_id,
-                    invoice.totals.gross,
-                    zero,
-                    zero,
-                    InvoiceStatus.CREDITED,
-                    invoice.corrects.number,
-                )
-            )
+            self._invoices.put(_list_row(invoice, zero, zero, InvoiceStatus.CREDITED))
             self.put(invoice.corrects.number)
             return
-        zero = Money.zero(invoice.currency)
         credited = zero
         for note_number in doc.get("credit_notes", []):
             note = self._repo.get(note_number)
@@ -234,20 +236,7 @@ class InvoiceIndexer:
         # as of the due date: overdue is decided when the row is read
         status = account_status(invoice, credited, paid, refunded, invoice.due_date)
         balance = invoice.totals.due - credited - paid + refunded
-        self._invoices.put(
-            InvoiceRow(
-                invoice.number,
-                invoice.kind,
-                invoice.issue_date,
-                invoice.due_date,
-                invoice.draft.customer.name,
-                invoice.draft.deal_id,
-                invoice.totals.gross,
-                paid,
-                balance,
-                status,
-            )
-        )
+        self._invoices.put(_list_row(invoice, paid, balance, status))
         if self._payments is not None and payments:
             self._payments.put_many(
                 PaymentRow(

@@ -523,30 +523,43 @@ class InvoicesPage(QWidget):
         printer = printer or QPrinter(QPrinter.PrinterMode.HighResolution)
         if not self.ask_printer(printer):
             return
-        invoicing = self.invoices
-        self.print_button.setEnabled(False)
         self.last_printed = None
-
-        def work():
-            documents = [invoicing.pdf(number, "print") for number in numbers]
-            return print_pdfs(printer, documents)
 
         def printed(pages: int) -> None:
             self.last_printed = pages
 
-        self.tasks.run(work, on_success=printed, on_finished=self._update_buttons, parent=self)
+        self._send_stored_pdfs(
+            numbers, "print", lambda documents: print_pdfs(printer, documents), printed
+        )
 
     def save_selected(self) -> None:
+        """Saves the highlighted invoice's stored PDF to a file the user chooses."""
         row = self.selected_account()
         if row is None:
             return
-        number = row.number
-        path = self.ask_save_path(f"{number}.pdf")
+        path = self.ask_save_path(f"{row.number}.pdf")
         if not path:
             return
+        self._send_stored_pdfs(
+            [row.number], "save", lambda documents: Path(path).write_bytes(documents[0])
+        )
+
+    def _send_stored_pdfs(
+        self,
+        numbers: list[str],
+        purpose: str,
+        send: Callable[[list[bytes]], Any],
+        on_sent: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Print and save alike: in a worker, the stored PDFs (hash-checked, and audited as
+        `purpose` by the service) go to `send`; the buttons wait until it is done."""
         invoicing = self.invoices
+        self.print_button.setEnabled(False)
+        self.save_button.setEnabled(False)
         self.tasks.run(
-            lambda: Path(path).write_bytes(invoicing.pdf(number, "save")),
+            lambda: send([invoicing.pdf(number, purpose) for number in numbers]),
+            on_success=on_sent,
+            on_finished=self._update_buttons,
             parent=self,
         )
 
