@@ -106,6 +106,11 @@ class InvoiceStatus(enum.Enum):
     OVERDUE = "overdue"
     CREDITED = "credited"
 
+    @property
+    def label(self) -> str:
+        """As lists show it ("Partly paid"), like the other entities' states."""
+        return self.value.capitalize()
+
 
 class PaymentMethod(enum.Enum):
     CASH = "cash"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QBuffer, QByteArray, QCoreApplication, QIODevice, QSize, Qt, QTimer
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QBrush, QColor, QPainter
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
@@ -132,18 +132,25 @@ class InvoicesModel(PagedTableModel[InvoiceRow]):
         if column is InvoiceColumn.TOTAL:
             return ("-" if row.is_credit_note else "") + _amount(row.gross)
         if row.is_credit_note:
-            return _tr("InvoicesModel", "credit note") if column is InvoiceColumn.STATUS else ""
+            return _tr("InvoicesModel", "Credit note") if column is InvoiceColumn.STATUS else ""
         if column is InvoiceColumn.PAID:
             return _amount(row.paid)
         if column is InvoiceColumn.BALANCE:
             return _amount(row.balance)
-        return row.status.value
+        return _tr("InvoiceStatus", row.status.label)
 
     def cell(self, row: InvoiceRow, column: InvoiceColumn, role: int) -> Any:
         if role == Qt.ItemDataRole.TextAlignmentRole:
             if column in self.RIGHT:
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             return None
+        if (
+            role == Qt.ItemDataRole.ForegroundRole
+            and column is InvoiceColumn.STATUS
+            and row.status is InvoiceStatus.OVERDUE
+            and not row.is_credit_note
+        ):
+            return QBrush(QColor("#b3261e"))  # overdue stands out in the list
         if role == Qt.ItemDataRole.ToolTipRole and row.is_credit_note:
             return _tr("InvoicesModel", "Credit note for %s") % row.corrects
         return super().cell(row, column, role)

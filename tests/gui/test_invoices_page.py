@@ -271,3 +271,40 @@ def test_payments_section_lists_open_invoices_only(
     assert "30,000.00 EUR" in page.totals.text()
     page.filter.setCurrentIndex(page.filter.findData(""))
     qtbot.waitUntil(lambda: page.model.rowCount() == 2 and not page.loading, timeout=15_000)
+
+
+def test_statuses_read_like_the_other_lists_and_overdue_stands_out(qtbot):
+    from PySide6.QtGui import QBrush
+
+    from alko_desk.models.invoices import DocumentKind, InvoiceRow, InvoiceStatus
+    from alko_desk.ui.invoices_page import InvoiceColumn, InvoicesModel
+    from alko_desk.ui.tasks import TaskRunner
+    from tests.gui.helpers import ScriptedDialogs
+
+    def row(status: InvoiceStatus, kind=DocumentKind.INVOICE) -> InvoiceRow:
+        eur = Money.of("100.00")
+        return InvoiceRow(
+            "ALKO-2026-000001",
+            kind,
+            date(2026, 11, 1),
+            date(2026, 11, 9),
+            "Ana",
+            "D-1",
+            eur,
+            Money.of("0.00"),
+            eur,
+            status,
+        )
+
+    model = InvoicesModel(lambda request, progress: None, TaskRunner(ScriptedDialogs()))
+    assert model.display(row(InvoiceStatus.PARTLY_PAID), InvoiceColumn.STATUS) == "Partly paid"
+    credit = row(InvoiceStatus.OPEN, DocumentKind.CREDIT_NOTE)
+    assert model.display(credit, InvoiceColumn.STATUS) == "Credit note"
+    overdue = model.cell(
+        row(InvoiceStatus.OVERDUE), InvoiceColumn.STATUS, Qt.ItemDataRole.ForegroundRole
+    )
+    assert isinstance(overdue, QBrush)
+    assert (
+        model.cell(row(InvoiceStatus.OPEN), InvoiceColumn.STATUS, Qt.ItemDataRole.ForegroundRole)
+        is None
+    )
