@@ -83,7 +83,7 @@ def seeding(ws: Workspace) -> Result:
     seeded(ws)
     reused = " (seeded by an earlier run, reused)" if ws._clients_seed_reused else ""
     return Result.at_most(
-        ws._clients_seed_seconds, 180, "s", detail="through ClientService.register_many" + reused
+        ws._clients_seed_seconds, 180, "s", detail="through ClientService.register_batches" + reused
     )
 
 
