@@ -1,4 +1,10 @@
-"""What benchmarks share: a temporary folder, one embedded server, a set-up desk."""
+"""What benchmarks share: a temporary folder, one embedded server, a set-up desk.
+
+`ALKO_BENCH_KEEP=/some/folder` keeps the workspace there instead of a temporary folder: its
+embedded database survives the run, and the next run with the same folder reuses what was
+seeded (100,000 or 500,000 clients take minutes to seed; a GUI measurement does not need
+them seeded again). Delete the folder to start afresh.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +41,13 @@ class Workspace:
     """Created once per `python -m bench`; everything it starts is stopped by close()."""
 
     def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="alko-bench-"))
+        kept = os.environ.get("ALKO_BENCH_KEEP", "")
+        self.kept = bool(kept)
+        if kept:
+            self.root = Path(kept).resolve()
+            self.root.mkdir(parents=True, exist_ok=True)
+        else:
+            self.root = Path(tempfile.mkdtemp(prefix="alko-bench-"))
         self._server: EmbeddedServer | None = None
         self._client = None
         self._contexts: list[AppContext] = []
@@ -50,21 +62,41 @@ class Workspace:
     def mongo_uri(self) -> str:
         """One embedded FerretDB shared by the benchmarks that only need a database."""
         if self._server is None:
-            self._server = EmbeddedServer(self.path("shared-db"))
+            folder = self.root / "shared-db" if self.kept else self.path("shared-db")
+            folder.mkdir(exist_ok=True)
+            self._server = EmbeddedServer(folder)
             self._server.start()
         return self._server.uri
 
     def context(self, *, set_up: bool = True) -> AppContext:
         """An AppContext on a fresh database of the shared server, with the admin when set_up."""
-        if self._client is None:
-            self._client = connect(self.mongo_uri())
-        store = Store.open(self._client, f"bench_{uuid.uuid4().hex[:12]}")
-        ensure_schema(store)
-        ctx = AppContext(store, data_dir=self.path("data"))
+        ctx = self._open(f"bench_{uuid.uuid4().hex[:12]}", self.path("data"))
         if set_up:
             ctx.setup.initialize(COMPANY, ADMIN, "Ana Admin", ADMIN_PASSWORD)
         self._contexts.append(ctx)
         return ctx
+
+    def kept_context(self, name: str, *, fresh: bool) -> AppContext:
+        """With ALKO_BENCH_KEEP: a context on the database `name`, kept after the run so that
+        the next one reuses it; `fresh` drops what was there and sets it up again."""
+        if self._client is None:
+            self._client = connect(self.mongo_uri())
+        data = self.root / f"data-{name}"
+        if fresh:
+            self._client.drop_database(name)
+            shutil.rmtree(data, ignore_errors=True)
+        data.mkdir(exist_ok=True)
+        ctx = self._open(name, data)
+        if fresh:
+            ctx.setup.initialize(COMPANY, ADMIN, "Ana Admin", ADMIN_PASSWORD)
+        return ctx
+
+    def _open(self, name: str, data_dir: Path) -> AppContext:
+        if self._client is None:
+            self._client = connect(self.mongo_uri())
+        store = Store.open(self._client, name)
+        ensure_schema(store)
+        return AppContext(store, data_dir=data_dir)
 
     def desk_data_dir(self) -> Path:
         """A desk's data folder with a set-up embedded database, server stopped (a cold start)."""
@@ -111,4 +143,5 @@ class Workspace:
             self._client.close()
         if self._server is not None:
             self._server.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not self.kept:
+            shutil.rmtree(self.root, ignore_errors=True)

@@ -172,3 +172,47 @@ def test_a_sort_whose_keys_start_with_a_value_pages_as_a_filter(store, list_inde
     assert [p[1] for _, p in desc] == [30, 20]
     assert index.page("status_price", 0, 5, within="scrapped\x1e") == []
     assert index.count("status_price", "reserved\x1e") == 1
+
+
+def test_a_bulk_load_merges_into_the_index_in_one_commit(store, small_buckets, list_index):
+    rng = random.Random(11)
+    entries = [
+        _entry(n, f"{rng.choice('abcdefgh')}{rng.randrange(1000):03d} x", rng.randrange(500))
+        for n in range(300)
+    ]
+    index = list_index(store, SPEC)
+    index.put_many(entries[:100])
+    edited = [_entry(n, f"zz{n:03d} edited", 900 + n, tag="edited") for n in range(0, 100, 10)]
+    final = {e.id: e for e in entries} | {e.id: e for e in edited}
+    index.bulk_load(edited + entries[100:])  # new records and replaced ones, unsorted
+    assert index.count() == 300
+    for sort in SPEC.sorts:
+        expected = _expected(list(final.values()), sort)
+        assert [i for i, _ in index.page(sort, 0, 300)] == expected
+        assert [i for i, _ in index.page(sort, 0, 300, descending=True)] == expected[::-1]
+    assert [i for i, _ in index.search(["zz01"])] == ["id00010"]
+    assert index.lookup("code", "C10") == [("id00010", ["zz010 edited", 910, "edited"])]
+    old_word = entries[10].words[0]
+    assert "id00010" not in [i for i, _ in index.search([old_word])]
+    if isinstance(index, BucketListIndex):  # every bucket stored is one the newest root uses
+        root = index._root()
+        used = {b[0] for buckets in root.trees.values() for b in buckets}
+        stored = {d["_id"] for d in store.collection("ix_things").find({}) if d["_id"][:2] == "b:"}
+        assert stored == used and root.number == 2  # the put_many, then the bulk load
+
+
+def test_a_small_bulk_load_changes_only_the_buckets_it_touches(store, small_buckets, list_index):
+    index = list_index(store, SPEC)
+    index.bulk_load(_entry(n, f"name{n:03d}", n) for n in range(200))
+    assert [i for i, _ in index.page("price", 0, 3, descending=True)] == [
+        "id00199",
+        "id00198",
+        "id00197",
+    ]
+    if not isinstance(index, BucketListIndex):
+        return
+    before = {d["_id"] for d in store.collection("ix_things").find({}) if d["_id"][:2] == "b:"}
+    index.bulk_load([_entry(500, "name500", 500)])  # tiny beside the index: put_many's path
+    after = {d["_id"] for d in store.collection("ix_things").find({}) if d["_id"][:2] == "b:"}
+    assert len(after - before) < 10 and len(before & after) > len(before) // 2
+    assert index.count() == 201 and index.page("name", 200, 1)[0][0] == "id00500"

@@ -116,3 +116,26 @@ def test_an_upgraded_database_builds_the_client_list_at_the_first_login(context,
     context.finish_interrupted_work(context.auth.login("sam", "sam chooses a long passphrase 9"))
     assert {r.id for r in clients.page(0, 10)} == ids and clients.count() == 2
     assert [r.display_name for r in clients.search("bab")] == ["Ana Babić"]
+
+
+def test_batches_stored_but_not_yet_listed_are_listed_at_next_login(context, make_user):
+    from alko_desk.services.clients import ClientBatch
+    from alko_desk.services.demo import DemoSeeder
+
+    session = make_user("sam", Role.SALES)
+    clients = context.services_for(session).clients
+    seeder = DemoSeeder(clients, seed=3)
+    stored = [seeder.drafts(4, 0), seeder.drafts(3, 4)]
+
+    def batches():
+        yield from (ClientBatch(items) for items in stored)
+        raise RuntimeError("the desk lost power before the list was built")
+
+    with pytest.raises(RuntimeError):
+        clients.register_batches(batches())
+    assert clients.count() == 0  # stored, not yet listed
+    assert [i.kind for i in context.pending_repo.all()] == ["clients.import"] * 2
+    again = context.auth.login("sam", "sam chooses a long passphrase 9")
+    assert context.finish_interrupted_work(again) == 2
+    ids = {cid for items in stored for cid, _ in items}
+    assert {r.id for r in clients.page(0, 10)} == ids and clients.count() == 7

@@ -323,3 +323,13 @@ def test_every_declared_sort_pages_both_ways_and_search_keeps_the_list_order(sal
     with pytest.raises(ValidationError):
         sales.list_page(PageRequest(sort="city"))
     assert sales.SORTS == ("name", "status", "last_activity")
+
+
+def test_many_shared_contacts_in_one_import_are_all_recorded(context):
+    # 150 values already known: more updates than FerretDB 1.24 answers in one command
+    # (it kept every update's connection until the command ended and hung past 100).
+    lookups = context.lookups_repo
+    lookups.add_many([(f"phone:{n}", f"first{n}") for n in range(150)])
+    lookups.add_many([(f"phone:{n}", f"second{n}") for n in range(150)])
+    assert lookups.find("phone:0") == ["first0", "second0"]
+    assert lookups.find("phone:149") == ["first149", "second149"]

@@ -16,8 +16,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from alko_desk import PRIVACY_POLICY_VERSION
@@ -122,6 +122,16 @@ def _flat(draft: ClientDraft) -> dict[str, str]:
 
 SEALED = ENCRYPTED_FIELDS
 HIDDEN = "••••••"  # an ID or licence number shown to a role that holds no key to it
+
+
+@dataclass(frozen=True)
+class ClientBatch:
+    """New clients for `ClientService.register_batches`: (client id, draft) pairs, and where
+    known when each was last in contact and when they first became a client."""
+
+    items: list[tuple[str, ClientDraft]]
+    last_activity: dict[str, datetime] = field(default_factory=dict)
+    registered: dict[str, datetime] = field(default_factory=dict)
 
 
 class ClientService(SessionService):
@@ -234,9 +244,41 @@ class ClientService(SessionService):
         `last_activity` carries when an imported client was last in contact, where known, and
         `registered` when they first became a client (never after their last activity).
         """
+        batch = ClientBatch(items, last_activity or {}, registered or {})
+        return self.register_batches([batch], progress)
+
+    def register_batches(
+        self, batches: Iterable[ClientBatch], progress: Progress | None = None
+    ) -> int:
+        """Registers batches of new clients (seeding, big imports), then lists them all at once.
+
+        Each batch's documents are written as it comes (under its own intent); the list
+        index is built once at the end in one sorted pass (`bulk_load`), so its cost does
+        not grow with the number of batches. A batch's intent stays open until its clients
+        are listed: a crash in between is completed at the next start.
+        """
         self._require(Permission.CLIENT_WRITE, "register clients")
-        if not items:
+        listed: list[tuple[ClientListItem, ClientListKeys]] = []
+        written: list[tuple[str, int]] = []  # (intent, clients)
+        for batch in batches:
+            if batch.items:
+                intent, entries = self._store_batch(batch, progress)
+                listed.extend(entries)
+                written.append((intent, len(entries)))
+        if not written:
             return 0
+        self._list.bulk_load(listed)
+        for intent, count in written:
+            self._audit.record(self.actor, "client.imported", "", {"count": count, "batch": intent})
+            self._intents.done(intent)
+        self._changes.announce(ENTITY, ChangeKind.MANY)
+        return len(listed)
+
+    def _store_batch(
+        self, batch: ClientBatch, progress: Progress | None
+    ) -> tuple[str, list[tuple[ClientListItem, ClientListKeys]]]:
+        """Writes one batch's keys, records and lookups; returns its open intent and list entries."""
+        items = batch.items
         now = self._clock.now()
         records, keys, lookups, listed = [], [], [], []
         ids_key = self._ids_key()
@@ -246,11 +288,11 @@ class ClientService(SessionService):
                 raise ValidationError(f"{draft.display_name}: {'; '.join(errors.values())}", errors)
             data_key = new_key()
             keys.append((client_id, self._tier.wrap_client_key(client_id, data_key)))
-            active = (last_activity or {}).get(client_id, now)
+            active = batch.last_activity.get(client_id, now)
             cipher = BoundFieldCipher(client_id, data_key, ids_key)
             record = self._new_record(client_id, normalized, cipher, now, "import", active)
-            if registered and client_id in registered:
-                record = replace(record, created_at=registered[client_id])
+            if client_id in batch.registered:
+                record = replace(record, created_at=batch.registered[client_id])
             records.append(record)
             listed.append(self._list_entry(record, normalized))
             lookups.extend((lookup_id, client_id) for lookup_id in record.lookups.values())
@@ -262,13 +304,7 @@ class ClientService(SessionService):
         self._keys.insert_many(keys)
         self._clients.insert_many(records)
         self._lookups.add_many(lookups)
-        self._list.put_many(listed)
-        self._audit.record(
-            self.actor, "client.imported", "", {"count": len(records), "batch": intent}
-        )
-        self._intents.done(intent)
-        self._changes.announce(ENTITY, ChangeKind.MANY)
-        return len(records)
+        return intent, listed
 
     def _new_record(
         self,
@@ -860,6 +896,7 @@ class ClientService(SessionService):
         self._changes.announce(ENTITY, ChangeKind.MANY)
 
     def _put_list_entries(self, records) -> None:
+        """One bulk load: a sorted pass over the index, or `put_many` when the records are few."""
         batch: list[tuple[ClientListItem, ClientListKeys]] = []
         for record in records:
             try:
@@ -867,11 +904,8 @@ class ClientService(SessionService):
             except UnreadableRecord:
                 continue
             batch.append(self._list_entry(record, draft))
-            if len(batch) >= 50000:
-                self._list.put_many(batch)
-                batch = []
         if batch:
-            self._list.put_many(batch)
+            self._list.bulk_load(batch)
 
 
 def _row_order(sort: ClientSort) -> Callable[[ClientRow], tuple]:

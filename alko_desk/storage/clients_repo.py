@@ -82,6 +82,8 @@ def _from_doc(d: dict) -> ClientRecord:
     )
 
 
+UPDATES_PER_COMMAND = 50  # FerretDB hangs on a command of more than ~100 updates (see add_many)
+
 CLIENT_RECORDS = RecordSpec("clients", to_doc=_to_doc, from_doc=_from_doc)
 
 
@@ -249,11 +251,12 @@ class LookupRepository:
         existing = _insert_tolerant(
             self._lookups, [{"_id": lid, "ids": ids} for lid, ids in groups.items()]
         )
-        if existing:
-            self._lookups.bulk_write(
-                [
-                    UpdateOne({"_id": lid}, {"$addToSet": {"ids": {"$each": groups[lid]}}})
-                    for lid in existing
-                ],
-                ordered=False,
-            )
+        updates = [
+            UpdateOne({"_id": lid}, {"$addToSet": {"ids": {"$each": groups[lid]}}})
+            for lid in existing
+        ]
+        # A few per command: FerretDB 1.24 keeps each update's query (and its SQLite
+        # connection) open until the whole command ends (`defer` inside its loop in
+        # handler/msg_update.go), so past 100 updates its pool is empty and it hangs.
+        for i in range(0, len(updates), UPDATES_PER_COMMAND):
+            self._lookups.bulk_write(updates[i : i + UPDATES_PER_COMMAND], ordered=False)
