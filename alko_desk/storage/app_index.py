@@ -33,6 +33,7 @@ a small stub, so that its number can never be claimed again.
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import threading
 import uuid
@@ -64,6 +65,16 @@ class ListSpec:
     sorts: tuple[str, ...]  # sort names; the first is the default order (also of search results)
     searchable: bool = False  # prefix search over `IndexEntry.words`
     exact: tuple[str, ...] = ()  # exact-lookup fields
+    # equality filters on fields of few values (a status, a make): each (value, sort) gets
+    # its own sub-tree, so a filtered page in any sort is a page of that sub-tree
+    equal: tuple[str, ...] = ()
+    # sorts whose keys a filter may bound (price from..to, arrival date): a range on the
+    # requested sort is a slice; on another sort, buckets are skipped by their min/max keys
+    ranges: tuple[str, ...] = ()
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.equal or self.ranges)
 
     @property
     def default_sort(self) -> str:
@@ -79,8 +90,32 @@ class IndexEntry:
     payload: Any  # JSON-serialisable row data, returned as stored
     words: tuple[str, ...] = ()  # folded name words, for prefix search
     exact: Mapping[str, Sequence[str]] = field(default_factory=dict)  # field -> values
+    equal: Mapping[str, str] = field(default_factory=dict)  # equality field -> its value
 
 
+@dataclass(frozen=True)
+class Where:
+    """A filter over declared fields: every condition must hold.
+
+    `ranges` bound a declared sort's key: lo <= key < hi ("" leaves that side open; keys
+    of one sort have one shape, so a bound compares as a key does). `keep` is a last check
+    over the stored payload for what no index serves (a "contains" text): it costs a scan
+    of whatever the other conditions leave, so use it for narrow lists or rare queries.
+    """
+
+    equal: Mapping[str, str] = field(default_factory=dict)
+    ranges: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    keep: Callable[[Any], bool] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.equal and not self.ranges and self.keep is None
+
+    def signature(self) -> tuple:
+        return tuple(sorted(self.equal.items())), tuple(sorted(self.ranges.items()))
+
+
+EVERYTHING = Where()
 Hit = tuple[str, Any]  # (record id, payload)
 
 
@@ -113,6 +148,7 @@ class _Root:
         self.number = number
         self.trees = trees
         self._firsts = {name: [b[1] for b in buckets] for name, buckets in trees.items()}
+        self._sizes: dict[str, int] = {}
 
     def buckets(self, tree: str) -> list[list]:
         return self.trees.get(tree, [])
@@ -122,7 +158,10 @@ class _Root:
         return max(0, bisect.bisect_right(self._firsts.get(tree, []), key) - 1)
 
     def count(self, tree: str) -> int:
-        return sum(b[2] for b in self.buckets(tree))
+        size = self._sizes.get(tree)
+        if size is None:
+            size = self._sizes[tree] = sum(b[2] for b in self.buckets(tree))
+        return size
 
 
 _GONE = _Root(-1, {})
@@ -142,23 +181,144 @@ class BucketListIndex:
         self._cache_bytes = 0
         self._decoded: OrderedDict[str, list] = OrderedDict()
         self._roots: dict[int, _Root] = {}
+        self._counts: OrderedDict[tuple, int] = OrderedDict()  # (root, filter) -> matches
 
     # -- reading ---------------------------------------------------------------------------
-    def count(self, sort: str = "", within: str = "") -> int:
-        """All records, or those whose `sort` key starts with `within` (a declared filter)."""
+    def count(self, sort: str = "", within: str = "", where: Where = EVERYTHING) -> int:
+        """All records, or those whose `sort` key starts with `within` (a declared filter),
+        or those matching `where`."""
+        if not where.empty:
+            _check(self.spec, where)
+            return self._read(lambda root: self._where_count(root, where))
         tree = self._sort_tree(sort or self.spec.default_sort)
         if not within:
             return self._read(lambda root: root.count(tree))
         return self._read(lambda root: len(range(*self._bounds(root, tree, within))))
 
     def page(
-        self, sort: str, start: int, count: int, descending: bool = False, within: str = ""
+        self,
+        sort: str,
+        start: int,
+        count: int,
+        descending: bool = False,
+        within: str = "",
+        where: Where = EVERYTHING,
     ) -> list[Hit]:
         """Rows start..start+count in `sort` order (from the end when `descending`); with
         `within`, only records whose key starts with it (keys like "status\x1eprice" make
-        a sort that is also a filter)."""
+        a sort that is also a filter); with `where`, only the records matching it."""
+        if not where.empty:
+            _check(self.spec, where)
+            return self._read(
+                lambda root: self._where_page(root, sort, max(0, start), count, descending, where)
+            )
         tree = self._sort_tree(sort)
         return self._read(lambda root: self._page(root, tree, start, count, descending, within))
+
+    # -- filtered reads: the narrowest tree, buckets skipped by their summaries ----------------
+    def _narrowest(self, root: _Root, sort: str, where: Where) -> tuple[str, str]:
+        """The tree to walk in `sort` order: the sub-tree of the rarest asked value, or the
+        sort's own tree; and the equality field that tree serves ("" for none)."""
+        best, served = self._sort_tree(sort), ""
+        size = root.count(best)
+        for name, value in sorted(where.equal.items()):
+            tree = self._eq_tree(sort, name, value)
+            if root.count(tree) < size:
+                best, served, size = tree, name, root.count(tree)
+        return best, served
+
+    def _where_page(
+        self, root: _Root, sort: str, start: int, count: int, desc: bool, where: Where
+    ) -> list[Hit]:
+        if count <= 0:
+            return []
+        tree, served = self._narrowest(root, sort, where)
+        lo, hi = where.ranges.get(sort, ("", ""))
+        rest = _Residual(self.spec, where, served, sort)
+        if rest.empty:  # a slice of one tree: positions, then the page's buckets only
+            first = self._position(root, tree, lo) if lo else 0
+            end = self._position(root, tree, hi) if hi else root.count(tree)
+            return self._page_between(root, tree, start, count, desc, first, end)
+        out: list[Hit] = []
+        skip = start
+        buckets = root.buckets(tree)
+        first_i, last_i = self._bucket_span(root, tree, lo, hi)
+        order = range(last_i, first_i - 1, -1) if desc else range(first_i, last_i + 1)
+        for i in order:
+            known = rest.bucket_count(buckets[i])
+            if known == 0:
+                continue
+            if known is not None and skip >= known and _inside(buckets, i, lo, hi):
+                skip -= known  # a whole bucket of rows before the page: not even decoded
+                continue
+            entries = self._bucket(buckets[i][0])
+            for entry in reversed(entries) if desc else entries:
+                key = entry[0]
+                if (lo and key < lo) or (hi and key >= hi):
+                    continue
+                if not rest.matches(entry):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                out.append((entry[1], entry[2]))
+                if len(out) >= count:
+                    return out
+        return out
+
+    def _where_count(self, root: _Root, where: Where) -> int:
+        signature = (root.number, where.signature())
+        if where.keep is None:
+            with self._lock:
+                cached = self._counts.get(signature)
+            if cached is not None:
+                return cached
+        # count in the sort (a ranged one, else the default) whose slice is the smallest
+        best: tuple[int, str, str, str, str] | None = None
+        for sort in [*sorted(where.ranges), self.spec.default_sort]:
+            tree, served = self._narrowest(root, sort, where)
+            lo, hi = where.ranges.get(sort, ("", ""))
+            first = self._position(root, tree, lo) if lo else 0
+            end = self._position(root, tree, hi) if hi else root.count(tree)
+            if best is None or end - first < best[0]:
+                best = (max(0, end - first), sort, tree, served, lo + SEP + hi)
+        assert best is not None
+        size, sort, tree, served, bounds = best
+        lo, hi = bounds.split(SEP)
+        rest = _Residual(self.spec, where, served, sort)
+        total = size if rest.empty else self._count_matching(root, tree, lo, hi, rest)
+        if where.keep is None:
+            with self._lock:
+                self._counts[signature] = total
+                while len(self._counts) > 256:
+                    self._counts.popitem(last=False)
+        return total
+
+    def _count_matching(self, root: _Root, tree: str, lo: str, hi: str, rest: _Residual) -> int:
+        buckets = root.buckets(tree)
+        first_i, last_i = self._bucket_span(root, tree, lo, hi)
+        total = 0
+        for i in range(first_i, last_i + 1):
+            known = rest.bucket_count(buckets[i])
+            if known == 0:
+                continue
+            if known is not None and _inside(buckets, i, lo, hi):
+                total += known
+                continue
+            for entry in self._bucket(buckets[i][0]):
+                key = entry[0]
+                if (lo and key < lo) or (hi and key >= hi):
+                    continue
+                total += rest.matches(entry)
+        return total
+
+    @staticmethod
+    def _bucket_span(root: _Root, tree: str, lo: str, hi: str) -> tuple[int, int]:
+        """The first and last bucket that may hold keys in [lo, hi)."""
+        n = len(root.buckets(tree))
+        if not n:
+            return 0, -1
+        return (root.locate(tree, lo) if lo else 0), (root.locate(tree, hi) if hi else n - 1)
 
     def search(self, words: Sequence[str], limit: int = 500) -> list[Hit]:
         """Records having a word that starts with each of `words`, in the default order.
@@ -211,8 +371,15 @@ class BucketListIndex:
     def _page(
         self, root: _Root, tree: str, start: int, count: int, desc: bool, within: str
     ) -> list[Hit]:
+        first, end = self._bounds(root, tree, within)
+        return self._page_between(root, tree, start, count, desc, first, end)
+
+    def _page_between(
+        self, root: _Root, tree: str, start: int, count: int, desc: bool, first: int, end: int
+    ) -> list[Hit]:
+        """Rows start..start+count of the entries at positions first..end (exclusive)."""
         buckets = root.buckets(tree)
-        start, (first, end) = max(0, start), self._bounds(root, tree, within)
+        start = max(0, start)
         if desc:  # position `start` from the end
             hi = end - start  # exclusive
             lo = max(first, hi - count)
@@ -241,7 +408,7 @@ class BucketListIndex:
     def _slice(self, buckets: list[list], lo: int, hi: int) -> list[Hit]:
         out: list[Hit] = []
         offset = 0
-        for bucket_id, _, n in buckets:
+        for bucket_id, _, n, *_ in buckets:
             if offset + n <= lo:
                 offset += n
                 continue
@@ -360,6 +527,7 @@ class BucketListIndex:
             self._decoded.clear()
             self._cache_bytes = 0
             self._roots.clear()
+            self._counts.clear()
 
     # -- writing -----------------------------------------------------------------------------
     def put(self, entry: IndexEntry) -> None:
@@ -420,10 +588,16 @@ class BucketListIndex:
         exact values also the default sort key (the order of results) and the words."""
         default = _full(entry.keys[self.spec.default_sort], entry.id)
         out: dict[str, list[list]] = {}
-        for sort in self.spec.sorts:  # in key order already: no default key to carry
-            out[self._sort_tree(sort)] = [
-                [_full(entry.keys[sort], entry.id), entry.id, entry.payload]
-            ]
+        spec = self.spec
+        # with filters declared, sort entries carry what the filters read: the equality
+        # values, then the keys of the ranged sorts (`_Residual` reads them by position)
+        values = [entry.equal.get(name, "") for name in spec.equal]
+        tail = [[*values, *(entry.keys[r] for r in spec.ranges)]] if spec.filtered else []
+        for sort in spec.sorts:  # in key order already: no default key to carry
+            row = [_full(entry.keys[sort], entry.id), entry.id, entry.payload, *tail]
+            out[self._sort_tree(sort)] = [row]
+            for name, value in zip(spec.equal, values, strict=True):
+                out[self._eq_tree(sort, name, value)] = [row]
         words = sorted(set(entry.words)) if self.spec.searchable else []
         if words:
             out["w"] = [
@@ -440,6 +614,11 @@ class BucketListIndex:
     @staticmethod
     def _sort_tree(sort: str) -> str:
         return f"s:{sort}"
+
+    @staticmethod
+    def _eq_tree(sort: str, name: str, value: str) -> str:
+        """The sub-tree of the records whose `name` is `value`, in `sort` order."""
+        return f"q:{sort}{SEP}{name}{SEP}{value}"
 
     def _commit(self, plan) -> None:
         for _ in range(100):
@@ -487,6 +666,87 @@ class BucketListIndex:
         """Nothing to create on FerretDB: the collection appears with the first commit."""
 
 
+def _check(spec: ListSpec, where: Where) -> None:
+    unknown = [f for f in where.equal if f not in spec.equal]
+    unknown += [r for r in where.ranges if r not in spec.ranges]
+    if unknown:
+        raise ValueError(f"the {spec.name} list declares no filter on {', '.join(unknown)}")
+
+
+def _summary(spec: ListSpec, entries: list[list]) -> list:
+    """What the root keeps of a bucket of a filtered list, to skip or count it unread:
+    per equality field the count of each value, per ranged sort the least and greatest key."""
+    counts: list[dict[str, int]] = [{} for _ in spec.equal]
+    bounds: list[list[str]] = []
+    for n in range(len(spec.ranges)):
+        keys = [e[3][len(spec.equal) + n] for e in entries]
+        bounds.append([min(keys), max(keys)])
+    for entry in entries:
+        for n, value in enumerate(entry[3][: len(spec.equal)]):
+            counts[n][value] = counts[n].get(value, 0) + 1
+    return [counts, bounds]
+
+
+def _inside(buckets: list[list], i: int, lo: str, hi: str) -> bool:
+    """Whether every key bucket i can hold lies in [lo, hi)."""
+    if lo and buckets[i][1] < lo:
+        return False
+    return not hi or (i + 1 < len(buckets) and buckets[i + 1][1] <= hi)
+
+
+class _Residual:
+    """The conditions of a filter that the walked tree does not serve by itself."""
+
+    def __init__(self, spec: ListSpec, where: Where, served: str, sort: str) -> None:
+        position = {name: n for n, name in enumerate(spec.equal)}
+        self.equal = [(position[f], v) for f, v in sorted(where.equal.items()) if f != served]
+        first_range = len(spec.equal)
+        self.ranges = [
+            (spec.ranges.index(r), first_range + spec.ranges.index(r), lo, hi)
+            for r, (lo, hi) in sorted(where.ranges.items())
+            if r != sort
+        ]
+        self.keep = where.keep
+
+    @property
+    def empty(self) -> bool:
+        return not self.equal and not self.ranges and self.keep is None
+
+    def matches(self, entry: list) -> bool:
+        values = entry[3]
+        for n, value in self.equal:
+            if values[n] != value:
+                return False
+        for _, n, lo, hi in self.ranges:
+            key = values[n]
+            if (lo and key < lo) or (hi and key >= hi):
+                return False
+        return self.keep is None or bool(self.keep(entry[2]))
+
+    def bucket_count(self, record: list) -> int | None:
+        """How many of a bucket's entries match, from its summary: 0 when none can, None
+        when only reading it tells."""
+        if len(record) < 4:
+            return None
+        counts, bounds = record[3]
+        exact: int | None = record[2]
+        for n, value in self.equal:
+            if value not in counts[n]:
+                return 0
+        for r, _, lo, hi in self.ranges:
+            least, greatest = bounds[r]
+            if (hi and least >= hi) or (lo and greatest < lo):
+                return 0
+            if (lo and least < lo) or (hi and greatest >= hi):
+                exact = None  # the bucket straddles a bound
+        if self.keep is not None or len(self.equal) > 1:
+            return None
+        if self.equal and exact is not None:
+            n, value = self.equal[0]
+            return counts[n][value]
+        return exact
+
+
 class _Writer:
     """Collects one commit: rebuilt buckets (inserted at once under fresh ids) per tree."""
 
@@ -531,10 +791,14 @@ class _Writer:
                 ]
             else:
                 pieces = [new_entries] if new_entries else []
+            summarise = self._index.spec.filtered and tree[:2] in ("s:", "q:")
             for piece in pieces:
                 bucket_id = f"b:{uuid.uuid4().hex}"
                 self._staged.append({"_id": bucket_id, "e": _pack(piece)})
-                rebuilt.append([bucket_id, piece[0][0], len(piece)])
+                record = [bucket_id, piece[0][0], len(piece)]
+                if summarise:
+                    record.append(_summary(self._index.spec, piece))
+                rebuilt.append(record)
         if rebuilt:
             rebuilt[0][1] = ""  # the first bucket takes every key below its first
         self._trees[tree] = rebuilt
@@ -571,28 +835,55 @@ class NativeListIndex:
             self._coll.create_index([("w", ASCENDING)], name="words")
         for name in self.spec.exact:
             self._coll.create_index([(f"x.{name}", ASCENDING)], name=f"exact_{name}")
+        for name in self.spec.equal:  # the sub-trees' counterpart: (value, sort) compounds
+            for sort in self.spec.sorts:
+                self._coll.create_index(
+                    [(f"e.{name}", ASCENDING), (f"s.{sort}", ASCENDING)], name=f"eq_{name}_{sort}"
+                )
 
-    def _within(self, sort: str, within: str) -> dict:
-        if not within:
-            return {}
-        return {f"s.{sort or self.spec.default_sort}": {"$gte": within, "$lt": _after(within)}}
+    def _within(self, sort: str, within: str, where: Where = EVERYTHING) -> dict:
+        query: dict[str, Any] = {}
+        if within:
+            sort = sort or self.spec.default_sort
+            query[f"s.{sort}"] = {"$gte": within, "$lt": _after(within)}
+        _check(self.spec, where)
+        for name, value in where.equal.items():
+            query[f"e.{name}"] = value
+        for sort, (lo, hi) in where.ranges.items():
+            bound = query.setdefault(f"s.{sort}", {})
+            if lo:
+                bound["$gte"] = max(lo, bound.get("$gte", lo))
+            if hi:
+                bound["$lt"] = min(hi, bound.get("$lt", hi))
+            if not bound:
+                del query[f"s.{sort}"]
+        return query
 
-    def count(self, sort: str = "", within: str = "") -> int:
-        return self._coll.count_documents(self._within(sort, within))
+    def count(self, sort: str = "", within: str = "", where: Where = EVERYTHING) -> int:
+        query = self._within(sort, within, where)
+        if where.keep is None:
+            return self._coll.count_documents(query)
+        return sum(1 for d in self._coll.find(query, {"r": 1}) if where.keep(d["r"]))
 
     def page(
-        self, sort: str, start: int, count: int, descending: bool = False, within: str = ""
+        self,
+        sort: str,
+        start: int,
+        count: int,
+        descending: bool = False,
+        within: str = "",
+        where: Where = EVERYTHING,
     ) -> list[Hit]:
         if start < 0 or count <= 0:
             return []
         order = DESCENDING if descending else ASCENDING
-        cursor = (
-            self._coll.find(self._within(sort, within), {"r": 1})
-            .sort(f"s.{sort}", order)
-            .skip(start)
-            .limit(count)
+        cursor = self._coll.find(self._within(sort, within, where), {"r": 1}).sort(
+            f"s.{sort}", order
         )
-        return [(d["_id"], d["r"]) for d in cursor]
+        if where.keep is None:
+            return [(d["_id"], d["r"]) for d in cursor.skip(start).limit(count)]
+        kept = (d for d in cursor if where.keep(d["r"]))  # what no index serves: a scan
+        return [(d["_id"], d["r"]) for d in itertools.islice(kept, start, start + count)]
 
     def search(self, words: Sequence[str], limit: int = 500) -> list[Hit]:
         if not self.spec.searchable or not words:
@@ -621,6 +912,7 @@ class NativeListIndex:
             "s": {sort: _full(entry.keys[sort], entry.id) for sort in self.spec.sorts},
             "w": sorted(set(entry.words)) if self.spec.searchable else [],
             "x": {name: list(entry.exact.get(name, ())) for name in self.spec.exact},
+            "e": {name: entry.equal.get(name, "") for name in self.spec.equal},
             "r": entry.payload,
         }
 
@@ -686,13 +978,20 @@ class ListRepository(Generic[T, Row]):
     def remove(self, record_id: str) -> None:
         self._index.remove(record_id)
 
-    def count(self, sort: str = "", within: str = "") -> int:
-        return self._index.count(sort, within)
+    def count(self, sort: str = "", within: str = "", where: Where = EVERYTHING) -> int:
+        return self._index.count(sort, within, where)
 
     def page(
-        self, sort: str, start: int, count: int, descending: bool = False, within: str = ""
+        self,
+        sort: str,
+        start: int,
+        count: int,
+        descending: bool = False,
+        within: str = "",
+        where: Where = EVERYTHING,
     ) -> list[Row]:
-        hits = self._index.page(sort or self.spec.default_sort, start, count, descending, within)
+        sort = sort or self.spec.default_sort
+        hits = self._index.page(sort, start, count, descending, within, where)
         return [self._row(i, p) for i, p in hits]
 
     def search(self, words: Sequence[str], limit: int = 500) -> list[Row]:
