@@ -351,3 +351,25 @@ def test_a_filtered_first_page_reads_a_few_buckets_not_the_list(store, small_buc
     buckets = [r for r in reads if r.startswith("b:")]
     all_buckets = sum(len(b) for b in index._root().trees.values())
     assert len(buckets) <= 12 < all_buckets // 4, (len(buckets), all_buckets)
+
+
+def test_buckets_written_with_inline_payloads_are_read_and_rewritten(
+    store, small_buckets, monkeypatch
+):
+    """Indexes written before payloads had their own blob (clients, invoices) stay readable,
+    and their buckets take the new shape as writes touch them."""
+    old_shape = lambda piece: {"e": app_index._pack(piece)}  # noqa: E731 - the former writer
+    monkeypatch.setattr(app_index, "_pack_bucket", old_shape)
+    entries = [_entry(n, f"name{n:03d}", n) for n in range(40)]
+    BucketListIndex(store, SPEC).put_many(entries)
+    monkeypatch.undo()
+    index = BucketListIndex(store, SPEC)
+    assert [i for i, _ in index.page("price", 0, 40)] == [e.id for e in entries]
+    assert index.lookup("code", "C7") == [("id00007", ["name007", 7, "row"])]
+    index.put(_entry(7, "name007", 7, tag="edited"))
+    assert index.get("id00007") == ["name007", 7, "edited"]
+    assert index.search(["name00"])[:2] == [("id00000", ["name000", 0, "row"])] + [
+        ("id00001", ["name001", 1, "row"])
+    ]
+    shapes = {"p" in d for d in store.collection("ix_things").find({}) if d["_id"][:2] == "b:"}
+    assert shapes == {True, False}  # the touched buckets were re-packed, the others kept

@@ -127,6 +127,33 @@ def _unpack(blob: bytes) -> Any:
     return json.loads(zlib.decompress(blob))
 
 
+class _Json(str):
+    """A payload as stored: JSON text, parsed only for the rows a read returns."""
+
+
+def _load(payload: Any) -> Any:
+    return json.loads(payload) if isinstance(payload, _Json) else payload
+
+
+def _pack_bucket(entries: list[list]) -> dict[str, Binary]:
+    """A bucket in two blobs: `e` the entries without their payloads (what ordering,
+    filtering and counting read), `p` the payloads' JSON, one a line. A write re-packs a
+    bucket without parsing its payloads; a read parses only the rows it returns."""
+    heads = [[e[0], e[1], *e[3:]] for e in entries]
+    lines = [
+        p if isinstance(p, _Json) else json.dumps(p, ensure_ascii=False)
+        for p in (e[2] for e in entries)
+    ]
+    return {"e": _pack(heads), "p": Binary(zlib.compress("\n".join(lines).encode(), 1))}
+
+
+def _unpack_bucket(head: bytes, payloads: bytes | None) -> list[list]:
+    if payloads is None:  # a bucket written before the split: payloads inline
+        return _unpack(head)
+    lines = zlib.decompress(payloads).decode().split("\n")
+    return [[h[0], h[1], _Json(p), *h[2:]] for h, p in zip(_unpack(head), lines, strict=True)]
+
+
 def _after(prefix: str) -> str:
     """The least string above every string that starts with `prefix`."""
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
@@ -167,6 +194,10 @@ class _Root:
 _GONE = _Root(-1, {})
 
 
+def _size(blob: tuple[bytes, bytes | None]) -> int:
+    return len(blob[0]) + len(blob[1] or b"")
+
+
 class _Missing(Exception):
     """A bucket of the root being read was deleted by a newer commit."""
 
@@ -177,7 +208,8 @@ class BucketListIndex:
         self.spec = spec
         self._coll = store.collection(f"ix_{spec.name}")
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, bytes] = OrderedDict()  # bucket id -> packed entries
+        # bucket id -> packed entries and payloads
+        self._cache: OrderedDict[str, tuple[bytes, bytes | None]] = OrderedDict()
         self._cache_bytes = 0
         self._decoded: OrderedDict[str, list] = OrderedDict()
         self._roots: dict[int, _Root] = {}
@@ -261,7 +293,7 @@ class BucketListIndex:
                 if skip:
                     skip -= 1
                     continue
-                out.append((entry[1], entry[2]))
+                out.append((entry[1], _load(entry[2])))
                 if len(out) >= count:
                     return out
         return out
@@ -340,7 +372,7 @@ class BucketListIndex:
                     if len(found) >= limit:
                         break
             ordered = sorted(found.values(), key=lambda e: e[3])
-            return [(e[1], e[2]) for e in ordered]
+            return [(e[1], _load(e[2])) for e in ordered]
 
         return self._read(run)
 
@@ -348,7 +380,7 @@ class BucketListIndex:
         tree = f"x:{field_name}"
         lo = value + SEP
         return self._read(
-            lambda root: [(e[1], e[2]) for e in self._range(root, tree, lo, lo + TOP)]
+            lambda root: [(e[1], _load(e[2])) for e in self._range(root, tree, lo, lo + TOP)]
         )
 
     def get(self, record_id: str) -> Any | None:
@@ -358,13 +390,13 @@ class BucketListIndex:
             entry = self._find_id(root, record_id)
             if entry is None:
                 return None
-            default = entry[2].get(self._sort_tree(self.spec.default_sort))
+            default = _load(entry[2]).get(self._sort_tree(self.spec.default_sort))
             if not default:
                 return None
             hits = self._range(
                 root, self._sort_tree(self.spec.default_sort), default[0], default[0]
             )
-            return next((e[2] for e in hits), None)
+            return next((_load(e[2]) for e in hits), None)
 
         return self._read(run)
 
@@ -415,7 +447,7 @@ class BucketListIndex:
             if offset >= hi:
                 break
             entries = self._bucket(bucket_id)
-            out.extend((e[1], e[2]) for e in entries[max(0, lo - offset) : hi - offset])
+            out.extend((e[1], _load(e[2])) for e in entries[max(0, lo - offset) : hi - offset])
             offset += n
         return out
 
@@ -506,14 +538,14 @@ class BucketListIndex:
             doc = self._coll.find_one({"_id": bucket_id})
             if doc is None:
                 raise _Missing(bucket_id)
-            blob = bytes(doc["e"])
+            blob = (bytes(doc["e"]), bytes(doc["p"]) if "p" in doc else None)
             with self._lock:
                 self._cache[bucket_id] = blob
-                self._cache_bytes += len(blob)
+                self._cache_bytes += _size(blob)
                 while self._cache_bytes > CACHE_BYTES and len(self._cache) > 1:
                     _, old = self._cache.popitem(last=False)
-                    self._cache_bytes -= len(old)
-        entries = _unpack(blob)
+                    self._cache_bytes -= _size(old)
+        entries = _unpack_bucket(*blob)
         with self._lock:
             self._decoded[bucket_id] = entries
             while len(self._decoded) > DECODED_BUCKETS:
@@ -554,7 +586,7 @@ class BucketListIndex:
         for record_id in sorted({*puts, *removals}):
             old = self._find_id(root, record_id)
             new_entries = self._entries_of(puts[record_id]) if record_id in puts else {}
-            old_keys = old[2] if old else {}
+            old_keys = _load(old[2]) if old else {}
             new_keys = {tree: [e[0] for e in es] for tree, es in new_entries.items()}
             unchanged = old is not None and old_keys == new_keys and record_id in puts
             if unchanged and self._same_payload(root, old_keys, puts[record_id]):
@@ -581,7 +613,7 @@ class BucketListIndex:
         if full is None:
             return False
         current = next(iter(self._range(root, tree, full, full)), None)
-        return current is not None and current[2] == entry.payload
+        return current is not None and _load(current[2]) == entry.payload
 
     def _entries_of(self, entry: IndexEntry) -> dict[str, list[list]]:
         """The bucket entries of one record, per tree: [key, id, payload], and for words and
@@ -721,7 +753,7 @@ class _Residual:
             key = values[n]
             if (lo and key < lo) or (hi and key >= hi):
                 return False
-        return self.keep is None or bool(self.keep(entry[2]))
+        return self.keep is None or bool(self.keep(_load(entry[2])))
 
     def bucket_count(self, record: list) -> int | None:
         """How many of a bucket's entries match, from its summary: 0 when none can, None
@@ -794,7 +826,7 @@ class _Writer:
             summarise = self._index.spec.filtered and tree[:2] in ("s:", "q:")
             for piece in pieces:
                 bucket_id = f"b:{uuid.uuid4().hex}"
-                self._staged.append({"_id": bucket_id, "e": _pack(piece)})
+                self._staged.append({"_id": bucket_id, **_pack_bucket(piece)})
                 record = [bucket_id, piece[0][0], len(piece)]
                 if summarise:
                     record.append(_summary(self._index.spec, piece))
