@@ -20,6 +20,17 @@ two-level structure reached only by `_id`:
   returned document, so a page costs one or two documents, not a hundred);
 - a *root* document listing every tree's buckets with their first key and count.
 
+*Filters* (`ListSpec.equal`, `ListSpec.ranges`, asked through a `Where`): each equality
+field's value gets a sub-tree per sort (`q:<sort>\x1f<field>\x1f<value>`), so a filtered
+page is a page of the rarest asked value's sub-tree; the other conditions are checked per
+entry, on the equality values and ranged keys every entry of a filtered list carries. The
+root keeps, for each bucket of such a list, how many entries hold each equality value and
+the least and greatest key of each ranged sort: buckets that cannot match are skipped
+unread, and most counts come from the root alone. A page stops reading once it is filled.
+
+Buckets keep their payloads apart from their keys (two blobs), so that writes re-pack
+them without parsing and reads parse only the rows they return.
+
 Buckets and roots are immutable: a write builds the buckets it changes under new ids and
 then claims the next root number by inserting `root:<n+1>` (a unique `_id`, so the insert
 is the compare-and-set: a desk that lost the race deletes its buckets and tries again).
