@@ -314,6 +314,17 @@ class AppContext:
             logging.getLogger(__name__).exception("finishing interrupted invoices failed")
             return 0
 
+    def list_unlisted_invoices(self) -> int:
+        """A start-up step: invoices issued before their list index existed are listed once
+        (so that no list read, and no login, writes). Returns how many were listed."""
+        if self.invoice_list_repo.count() or self.invoices_repo.first() is None:
+            return 0
+        indexer = InvoiceIndexer(self.invoices_repo, self.invoice_list_repo, self.payment_list_repo)
+        numbers = self.invoices_repo.numbers()
+        for number in numbers:
+            indexer.put(number)
+        return len(numbers)
+
     def about_info(self) -> dict[str, str]:
         """Versions for the About dialog (the UI never imports pymongo itself)."""
         import pymongo
@@ -366,6 +377,11 @@ def open_context(
         raise
     if not choice.embedded:
         label = f"{store.info.label} at {label}"
-    return AppContext(
+    context = AppContext(
         store, data_dir=data_dir, clock=clock, server=server, database_label=label, secrets=secrets
     )
+    try:
+        context.list_unlisted_invoices()
+    except Exception:  # the lists stay as they were; the next start tries again
+        logging.getLogger(__name__).exception("listing the invoices at start failed")
+    return context

@@ -344,7 +344,7 @@ def test_invoice_list_pages_sorts_and_filters_through_the_list_index(context, fi
     assert entities.count("payments") == 2 and "invoices" in entities
 
 
-def test_invoices_issued_before_the_list_index_are_listed_after_the_next_login(
+def test_invoices_issued_before_the_list_index_are_listed_at_the_next_start(
     context, finance, store
 ):
     from alko_desk.models.listing import PageRequest
@@ -355,5 +355,8 @@ def test_invoices_issued_before_the_list_index_are_listed_after_the_next_login(
             store.db.drop_collection(name)  # as on a database from before the index
     context.invoice_list_repo.clear_cache()
     assert finance.list_page(PageRequest()).total == 0
-    finance.finish_interrupted()  # what a finance login runs
+    finance.finish_interrupted()  # a login lists nothing: only the start-up step does
+    assert finance.list_page(PageRequest()).total == 0
+    assert context.list_unlisted_invoices() == 2  # what open_context runs at start
     assert [r.number for r in finance.list_page(PageRequest()).rows] == issued
+    assert context.list_unlisted_invoices() == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from alko_desk.models.changes import ChangeKind
@@ -90,6 +92,12 @@ VEHICLE_FILTERS = [
     {"price_min": "22000", "price_max": "26000.50"},
     {"min_days_in_stock": 10, "max_days_in_stock": 20},
     {"status": "in_stock", "price_min": "21000", "make": "BMW"},
+    {"year_to": 2016},
+    {"min_days_in_stock": 22},
+    {"max_days_in_stock": 4, "status": "in_stock"},
+    {"year_from": 2016, "price_max": "27000", "min_days_in_stock": 3},
+    {"model": "accord", "text": "honda"},
+    {"price_min": "20000.50", "price_max": "20000.50"},
 ]
 
 
@@ -101,7 +109,7 @@ def test_vehicle_filters_give_exactly_the_matching_vehicles(stock):
     for filters in VEHICLE_FILTERS:
         wanted = [v.id for v in everything if vehicle_filter(filters).matches(v, now)]
         assert wanted, filters  # the case tests something
-        for sort in (VehicleSort.ADDED, VehicleSort.MAKE, VehicleSort.STATUS, VehicleSort.PRICE):
+        for sort in VehicleSort:
             for descending in (False, True):
                 rows = _all_pages(
                     stock.vehicles.list_page, sort.value, descending, size=3, **filters
@@ -144,6 +152,8 @@ DEAL_FILTERS = [
     ({"client_id": "C-0"}, 1),
     ({"client_id": "C-1", "state": "cancelled"}, 1),
     ({"salesperson": "sam", "state": "reserved"}, 2),
+    ({"salesperson": "sam", "pending_approval": True}, 1),
+    ({"salesperson": "nobody"}, 0),
 ]
 
 
@@ -158,6 +168,9 @@ def test_deal_filters_give_exactly_the_matching_deals(stock):
         )
         wanted = sorted(d.id for d in everything if flt.matches(d))
         assert len(wanted) == expected, filters
+        if not wanted:
+            assert stock.deals.list_page(PageRequest(filters=filters)).total == 0
+            continue
         for sort in DealSort:
             for descending in (False, True):
                 rows = _all_pages(stock.deals.list_page, sort.value, descending, size=1, **filters)
@@ -218,3 +231,47 @@ def test_an_interrupted_deal_creation_frees_the_car_at_the_next_start(context, s
     assert fresh.clients.recover_pending() == 1
     assert fresh.vehicles.get(vehicle.id).status is VehicleStatus.IN_STOCK
     assert context.pending_repo.all() == []
+
+
+def _document_counts(store) -> dict[str, int]:
+    return {name: store.db[name].count_documents({}) for name in store.db.list_collection_names()}
+
+
+def test_a_list_read_on_a_fresh_database_writes_nothing(context, make_user, store):
+    desk = context.services_for(make_user("rea", Role.SALES))
+    finance = context.services_for(make_user("fin", Role.FINANCE))
+    before = _document_counts(store)
+    for sort in ("added", "price"):
+        assert desk.vehicles.list_page(PageRequest(sort=sort, filters={"make": "BMW"})).total == 0
+    assert desk.vehicles.list_page(PageRequest(filters={"price_min": "100"})).rows == ()
+    assert desk.vehicles.count() == 0 and desk.deals.page().total == 0
+    assert desk.deals.list_page(PageRequest(filters={"state": "draft"})).total == 0
+    assert desk.deals.list_page(PageRequest(filters={"client_id": "C-1"})).total == 0
+    assert finance.invoices.list_page(PageRequest()).total == 0
+    assert _document_counts(store) == before
+
+
+def test_stock_from_before_the_filtered_index_is_listed_by_the_migration_not_by_a_read(
+    context, stock, store
+):
+    from alko_desk.storage.schema import SCHEMA_DOC_ID, ensure_schema
+
+    vehicles = stock.vehicles.page(count=100).rows
+    deals = stock.deals.page(count=100).rows
+    for name in ("ix_vehicles", "ix_deals"):
+        store.db.drop_collection(name)  # as on a database from before the filters
+    store.db.meta.update_one({"_id": SCHEMA_DOC_ID}, {"$set": {"version": 4}})
+    context.vehicles_repo.clear_list_cache()
+    context.deals_repo.clear_list_cache()
+    before = _document_counts(store)
+    assert stock.vehicles.page().total == 0 and stock.deals.page().total == 0
+    assert _document_counts(store) == before  # the read builds nothing
+    assert ensure_schema(store) == 5  # what the next start runs
+    context.vehicles_repo.clear_list_cache()
+    context.deals_repo.clear_list_cache()
+    assert {v.id for v in stock.vehicles.page(count=100).rows} == {v.id for v in vehicles}
+    assert {d.id for d in stock.deals.page(count=100).rows} == {d.id for d in deals}
+    honda = stock.vehicles.page(VehicleFilter(make="honda", price_min=Decimal("20000"))).rows
+    assert honda and all(v.make == "Honda" for v in honda)
+    cancelled = stock.deals.page(DealFilter(state=DealState.CANCELLED)).rows
+    assert [d.id for d in cancelled] == [d.id for d in deals if d.state is DealState.CANCELLED]

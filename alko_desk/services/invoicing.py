@@ -406,13 +406,10 @@ class InvoicingService(SessionService):
                 log.exception("could not announce a change of %s", entity)
 
     def finish_interrupted(self) -> int:
-        """Completes invoices a crashed desk left after their insert (also run at login);
-        builds the list index once for invoices issued before it existed."""
-        done = InvoiceRecovery(self._repo, self._audit, self._deals, self._indexer).run()
-        unlisted = self._invoice_list is not None and self._invoice_list.count() == 0
-        if unlisted and self._session.can(Permission.INVOICE_WRITE) and self._repo.all():
-            self.rebuild_lists()
-        return done
+        """Completes invoices a crashed desk left after their insert (also run at login).
+        Invoices issued before the list index existed are listed at start-up
+        (`AppContext.list_unlisted_invoices`), not here."""
+        return InvoiceRecovery(self._repo, self._audit, self._deals, self._indexer).run()
 
     # settings and drafts ---------------------------------------------------------
 

@@ -20,6 +20,17 @@ two-level structure reached only by `_id`:
   returned document, so a page costs one or two documents, not a hundred);
 - a *root* document listing every tree's buckets with their first key and count.
 
+*Filters* (`ListSpec.equal`, `ListSpec.ranges`, asked through a `Where`): each equality
+field's value gets a sub-tree per sort (`q:<sort>\x1f<field>\x1f<value>`), so a filtered
+page is a page of the rarest asked value's sub-tree; the other conditions are checked per
+entry, on the equality values and ranged keys every entry of a filtered list carries. The
+root keeps, for each bucket of such a list, how many entries hold each equality value and
+the least and greatest key of each ranged sort: buckets that cannot match are skipped
+unread, and most counts come from the root alone. A page stops reading once it is filled.
+
+Buckets keep their payloads apart from their keys (two blobs), so that writes re-pack
+them without parsing and reads parse only the rows they return.
+
 Buckets and roots are immutable: a write builds the buckets it changes under new ids and
 then claims the next root number by inserting `root:<n+1>` (a unique `_id`, so the insert
 is the compare-and-set: a desk that lost the race deletes its buckets and tries again).
@@ -34,6 +45,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import json
 import threading
 import uuid
@@ -67,6 +79,16 @@ class ListSpec:
     sorts: tuple[str, ...]  # sort names; the first is the default order (also of search results)
     searchable: bool = False  # prefix search over `IndexEntry.words`
     exact: tuple[str, ...] = ()  # exact-lookup fields
+    # equality filters on fields of few values (a status, a make): each (value, sort) gets
+    # its own sub-tree, so a filtered page in any sort is a page of that sub-tree
+    equal: tuple[str, ...] = ()
+    # sorts whose keys a filter may bound (price from..to, arrival date): a range on the
+    # requested sort is a slice; on another sort, buckets are skipped by their min/max keys
+    ranges: tuple[str, ...] = ()
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.equal or self.ranges)
 
     @property
     def default_sort(self) -> str:
@@ -82,8 +104,32 @@ class IndexEntry:
     payload: Any  # JSON-serialisable row data, returned as stored
     words: tuple[str, ...] = ()  # folded name words, for prefix search
     exact: Mapping[str, Sequence[str]] = field(default_factory=dict)  # field -> values
+    equal: Mapping[str, str] = field(default_factory=dict)  # equality field -> its value
 
 
+@dataclass(frozen=True)
+class Where:
+    """A filter over declared fields: every condition must hold.
+
+    `ranges` bound a declared sort's key: lo <= key < hi ("" leaves that side open; keys
+    of one sort have one shape, so a bound compares as a key does). `keep` is a last check
+    over the stored payload for what no index serves (a "contains" text): it costs a scan
+    of whatever the other conditions leave, so use it for narrow lists or rare queries.
+    """
+
+    equal: Mapping[str, str] = field(default_factory=dict)
+    ranges: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    keep: Callable[[Any], bool] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.equal and not self.ranges and self.keep is None
+
+    def signature(self) -> tuple:
+        return tuple(sorted(self.equal.items())), tuple(sorted(self.ranges.items()))
+
+
+EVERYTHING = Where()
 Hit = tuple[str, Any]  # (record id, payload)
 
 
@@ -93,6 +139,38 @@ def _pack(value: Any) -> Binary:
 
 def _unpack(blob: bytes) -> Any:
     return json.loads(zlib.decompress(blob))
+
+
+class _Json(str):
+    """A payload as stored: JSON text, parsed only for the rows a read returns."""
+
+
+def _load(payload: Any) -> Any:
+    return json.loads(payload) if isinstance(payload, _Json) else payload
+
+
+def _pack_bucket(entries: list[list]) -> dict[str, Binary]:
+    """A bucket in two blobs: `e` the entries without their payloads (what ordering,
+    filtering and counting read), `p` the payloads' JSON, one a line. A write re-packs a
+    bucket without parsing its payloads; a read parses only the rows it returns."""
+    heads = [[e[0], e[1], *e[3:]] for e in entries]
+    lines = [
+        p if isinstance(p, _Json) else json.dumps(p, ensure_ascii=False)
+        for p in (e[2] for e in entries)
+    ]
+    return {"e": _pack(heads), "p": Binary(zlib.compress("\n".join(lines).encode(), 1))}
+
+
+def _blobs(doc: dict) -> tuple[bytes, bytes | None]:
+    """A stored bucket's head blob and its payload blob (None in buckets of the former shape)."""
+    return bytes(doc["e"]), bytes(doc["p"]) if "p" in doc else None
+
+
+def _unpack_bucket(head: bytes, payloads: bytes | None) -> list[list]:
+    if payloads is None:  # a bucket written before the split: payloads inline
+        return _unpack(head)
+    lines = zlib.decompress(payloads).decode().split("\n")
+    return [[h[0], h[1], _Json(p), *h[2:]] for h, p in zip(_unpack(head), lines, strict=True)]
 
 
 def _after(prefix: str) -> str:
@@ -119,6 +197,7 @@ class _Root:
         self.number = number
         self.trees = trees
         self._firsts = {name: [b[1] for b in buckets] for name, buckets in trees.items()}
+        self._sizes: dict[str, int] = {}
 
     def buckets(self, tree: str) -> list[list]:
         return self.trees.get(tree, [])
@@ -128,10 +207,17 @@ class _Root:
         return max(0, bisect.bisect_right(self._firsts.get(tree, []), key) - 1)
 
     def count(self, tree: str) -> int:
-        return sum(b[2] for b in self.buckets(tree))
+        size = self._sizes.get(tree)
+        if size is None:
+            size = self._sizes[tree] = sum(b[2] for b in self.buckets(tree))
+        return size
 
 
 _GONE = _Root(-1, {})
+
+
+def _size(blob: tuple[bytes, bytes | None]) -> int:
+    return len(blob[0]) + len(blob[1] or b"")
 
 
 class _Missing(Exception):
@@ -144,27 +230,149 @@ class BucketListIndex:
         self.spec = spec
         self._coll = store.collection(f"ix_{spec.name}")
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, bytes] = OrderedDict()  # bucket id -> packed entries
+        # bucket id -> packed entries and payloads
+        self._cache: OrderedDict[str, tuple[bytes, bytes | None]] = OrderedDict()
         self._cache_bytes = 0
         self._decoded: OrderedDict[str, list] = OrderedDict()
         self._roots: dict[int, _Root] = {}
+        self._counts: OrderedDict[tuple, int] = OrderedDict()  # (root, filter) -> matches
 
     # -- reading ---------------------------------------------------------------------------
-    def count(self, sort: str = "", within: str = "") -> int:
-        """All records, or those whose `sort` key starts with `within` (a declared filter)."""
+    def count(self, sort: str = "", within: str = "", where: Where = EVERYTHING) -> int:
+        """All records, or those whose `sort` key starts with `within` (a declared filter),
+        or those matching `where`."""
+        if not where.empty:
+            _check(self.spec, where)
+            return self._read(lambda root: self._where_count(root, where))
         tree = self._sort_tree(sort or self.spec.default_sort)
         if not within:
             return self._read(lambda root: root.count(tree))
         return self._read(lambda root: len(range(*self._bounds(root, tree, within))))
 
     def page(
-        self, sort: str, start: int, count: int, descending: bool = False, within: str = ""
+        self,
+        sort: str,
+        start: int,
+        count: int,
+        descending: bool = False,
+        within: str = "",
+        where: Where = EVERYTHING,
     ) -> list[Hit]:
         """Rows start..start+count in `sort` order (from the end when `descending`); with
         `within`, only records whose key starts with it (keys like "status\x1eprice" make
-        a sort that is also a filter)."""
+        a sort that is also a filter); with `where`, only the records matching it."""
+        if not where.empty:
+            _check(self.spec, where)
+            return self._read(
+                lambda root: self._where_page(root, sort, max(0, start), count, descending, where)
+            )
         tree = self._sort_tree(sort)
         return self._read(lambda root: self._page(root, tree, start, count, descending, within))
+
+    # -- filtered reads: the narrowest tree, buckets skipped by their summaries ----------------
+    def _narrowest(self, root: _Root, sort: str, where: Where) -> tuple[str, str]:
+        """The tree to walk in `sort` order: the sub-tree of the rarest asked value, or the
+        sort's own tree; and the equality field that tree serves ("" for none)."""
+        best, served = self._sort_tree(sort), ""
+        size = root.count(best)
+        for name, value in sorted(where.equal.items()):
+            tree = self._eq_tree(sort, name, value)
+            if root.count(tree) < size:
+                best, served, size = tree, name, root.count(tree)
+        return best, served
+
+    def _where_page(
+        self, root: _Root, sort: str, start: int, count: int, desc: bool, where: Where
+    ) -> list[Hit]:
+        if count <= 0:
+            return []
+        tree, served = self._narrowest(root, sort, where)
+        lo, hi = where.ranges.get(sort, ("", ""))
+        rest = _Residual(self.spec, where, served, sort)
+        if rest.empty:  # a slice of one tree: positions, then the page's buckets only
+            first = self._position(root, tree, lo) if lo else 0
+            end = self._position(root, tree, hi) if hi else root.count(tree)
+            return self._page_between(root, tree, start, count, desc, first, end)
+        out: list[Hit] = []
+        skip = start
+        buckets = root.buckets(tree)
+        first_i, last_i = self._bucket_span(root, tree, lo, hi)
+        order = range(last_i, first_i - 1, -1) if desc else range(first_i, last_i + 1)
+        for i in order:
+            known = rest.bucket_count(buckets[i])
+            if known == 0:
+                continue
+            if known is not None and skip >= known and _inside(buckets, i, lo, hi):
+                skip -= known  # a whole bucket of rows before the page: not even decoded
+                continue
+            entries = self._bucket(buckets[i][0])
+            for entry in reversed(entries) if desc else entries:
+                key = entry[0]
+                if (lo and key < lo) or (hi and key >= hi):
+                    continue
+                if not rest.matches(entry):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                out.append((entry[1], _load(entry[2])))
+                if len(out) >= count:
+                    return out
+        return out
+
+    def _where_count(self, root: _Root, where: Where) -> int:
+        signature = (root.number, where.signature())
+        if where.keep is None:
+            with self._lock:
+                cached = self._counts.get(signature)
+            if cached is not None:
+                return cached
+        # count in the sort (a ranged one, else the default) whose slice is the smallest
+        best: tuple[int, str, str, str, str] | None = None
+        for sort in [*sorted(where.ranges), self.spec.default_sort]:
+            tree, served = self._narrowest(root, sort, where)
+            lo, hi = where.ranges.get(sort, ("", ""))
+            first = self._position(root, tree, lo) if lo else 0
+            end = self._position(root, tree, hi) if hi else root.count(tree)
+            if best is None or end - first < best[0]:
+                best = (max(0, end - first), sort, tree, served, lo + SEP + hi)
+        assert best is not None
+        size, sort, tree, served, bounds = best
+        lo, hi = bounds.split(SEP)
+        rest = _Residual(self.spec, where, served, sort)
+        total = size if rest.empty else self._count_matching(root, tree, lo, hi, rest)
+        if where.keep is None:
+            with self._lock:
+                self._counts[signature] = total
+                while len(self._counts) > 256:
+                    self._counts.popitem(last=False)
+        return total
+
+    def _count_matching(self, root: _Root, tree: str, lo: str, hi: str, rest: _Residual) -> int:
+        buckets = root.buckets(tree)
+        first_i, last_i = self._bucket_span(root, tree, lo, hi)
+        total = 0
+        for i in range(first_i, last_i + 1):
+            known = rest.bucket_count(buckets[i])
+            if known == 0:
+                continue
+            if known is not None and _inside(buckets, i, lo, hi):
+                total += known
+                continue
+            for entry in self._bucket(buckets[i][0]):
+                key = entry[0]
+                if (lo and key < lo) or (hi and key >= hi):
+                    continue
+                total += rest.matches(entry)
+        return total
+
+    @staticmethod
+    def _bucket_span(root: _Root, tree: str, lo: str, hi: str) -> tuple[int, int]:
+        """The first and last bucket that may hold keys in [lo, hi)."""
+        n = len(root.buckets(tree))
+        if not n:
+            return 0, -1
+        return (root.locate(tree, lo) if lo else 0), (root.locate(tree, hi) if hi else n - 1)
 
     def search(self, words: Sequence[str], limit: int = 500) -> list[Hit]:
         """Records having a word that starts with each of `words`, in the default order.
@@ -186,7 +394,7 @@ class BucketListIndex:
                     if len(found) >= limit:
                         break
             ordered = sorted(found.values(), key=lambda e: e[3])
-            return [(e[1], e[2]) for e in ordered]
+            return [(e[1], _load(e[2])) for e in ordered]
 
         return self._read(run)
 
@@ -194,7 +402,7 @@ class BucketListIndex:
         tree = f"x:{field_name}"
         lo = value + SEP
         return self._read(
-            lambda root: [(e[1], e[2]) for e in self._range(root, tree, lo, lo + TOP)]
+            lambda root: [(e[1], _load(e[2])) for e in self._range(root, tree, lo, lo + TOP)]
         )
 
     def get(self, record_id: str) -> Any | None:
@@ -204,21 +412,28 @@ class BucketListIndex:
             entry = self._find_id(root, record_id)
             if entry is None:
                 return None
-            default = entry[2].get(self._sort_tree(self.spec.default_sort))
+            default = _load(entry[2]).get(self._sort_tree(self.spec.default_sort))
             if not default:
                 return None
             hits = self._range(
                 root, self._sort_tree(self.spec.default_sort), default[0], default[0]
             )
-            return next((e[2] for e in hits), None)
+            return next((_load(e[2]) for e in hits), None)
 
         return self._read(run)
 
     def _page(
         self, root: _Root, tree: str, start: int, count: int, desc: bool, within: str
     ) -> list[Hit]:
+        first, end = self._bounds(root, tree, within)
+        return self._page_between(root, tree, start, count, desc, first, end)
+
+    def _page_between(
+        self, root: _Root, tree: str, start: int, count: int, desc: bool, first: int, end: int
+    ) -> list[Hit]:
+        """Rows start..start+count of the entries at positions first..end (exclusive)."""
         buckets = root.buckets(tree)
-        start, (first, end) = max(0, start), self._bounds(root, tree, within)
+        start = max(0, start)
         if desc:  # position `start` from the end
             hi = end - start  # exclusive
             lo = max(first, hi - count)
@@ -247,14 +462,14 @@ class BucketListIndex:
     def _slice(self, buckets: list[list], lo: int, hi: int) -> list[Hit]:
         out: list[Hit] = []
         offset = 0
-        for bucket_id, _, n in buckets:
+        for bucket_id, _, n, *_ in buckets:
             if offset + n <= lo:
                 offset += n
                 continue
             if offset >= hi:
                 break
             entries = self._bucket(bucket_id)
-            out.extend((e[1], e[2]) for e in entries[max(0, lo - offset) : hi - offset])
+            out.extend((e[1], _load(e[2])) for e in entries[max(0, lo - offset) : hi - offset])
             offset += n
         return out
 
@@ -343,24 +558,24 @@ class BucketListIndex:
             doc = self._coll.find_one({"_id": bucket_id})
             if doc is None:
                 raise _Missing(bucket_id)
-            blob = bytes(doc["e"])
+            blob = _blobs(doc)
             self._remember(bucket_id, blob)
-        entries = _unpack(blob)
+        entries = _unpack_bucket(*blob)
         with self._lock:
             self._decoded[bucket_id] = entries
             while len(self._decoded) > DECODED_BUCKETS:
                 self._decoded.popitem(last=False)
         return entries
 
-    def _remember(self, bucket_id: str, blob: bytes) -> None:
+    def _remember(self, bucket_id: str, blob: tuple[bytes, bytes | None]) -> None:
         with self._lock:
             if bucket_id in self._cache:
                 return
             self._cache[bucket_id] = blob
-            self._cache_bytes += len(blob)
+            self._cache_bytes += _size(blob)
             while self._cache_bytes > CACHE_BYTES and len(self._cache) > 1:
                 _, old = self._cache.popitem(last=False)
-                self._cache_bytes -= len(old)
+                self._cache_bytes -= _size(old)
 
     def _remember_root(self, root: _Root) -> None:
         with self._lock:
@@ -374,6 +589,7 @@ class BucketListIndex:
             self._decoded.clear()
             self._cache_bytes = 0
             self._roots.clear()
+            self._counts.clear()
 
     # -- writing -----------------------------------------------------------------------------
     def put(self, entry: IndexEntry) -> None:
@@ -421,11 +637,11 @@ class BucketListIndex:
 
     def _tree_entries(self, root: _Root, tree: str) -> Iterator[list]:
         """Every entry of a tree in key order, read bucket by bucket past the caches."""
-        for bucket_id, _, _ in root.buckets(tree):
+        for bucket_id, *_ in root.buckets(tree):
             doc = self._coll.find_one({"_id": bucket_id})
             if doc is None:
                 raise _Missing(bucket_id)
-            yield from _unpack(doc["e"])
+            yield from _unpack_bucket(*_blobs(doc))
 
     def _apply(
         self, root: _Root, writer: _Writer, puts: dict[str, IndexEntry], removals: Sequence[str]
@@ -439,7 +655,7 @@ class BucketListIndex:
         for record_id in sorted({*puts, *removals}):
             old = self._find_id(root, record_id)
             new_entries = self._entries_of(puts[record_id]) if record_id in puts else {}
-            old_keys = old[2] if old else {}
+            old_keys = _load(old[2]) if old else {}
             new_keys = {tree: [e[0] for e in es] for tree, es in new_entries.items()}
             unchanged = old is not None and old_keys == new_keys and record_id in puts
             if unchanged and self._same_payload(root, old_keys, puts[record_id]):
@@ -466,17 +682,23 @@ class BucketListIndex:
         if full is None:
             return False
         current = next(iter(self._range(root, tree, full, full)), None)
-        return current is not None and current[2] == entry.payload
+        return current is not None and _load(current[2]) == entry.payload
 
     def _entries_of(self, entry: IndexEntry) -> dict[str, list[list]]:
         """The bucket entries of one record, per tree: [key, id, payload], and for words and
         exact values also the default sort key (the order of results) and the words."""
         default = _full(entry.keys[self.spec.default_sort], entry.id)
         out: dict[str, list[list]] = {}
-        for sort in self.spec.sorts:  # in key order already: no default key to carry
-            out[self._sort_tree(sort)] = [
-                [_full(entry.keys[sort], entry.id), entry.id, entry.payload]
-            ]
+        spec = self.spec
+        # with filters declared, sort entries carry what the filters read: the equality
+        # values, then the keys of the ranged sorts (`_Residual` reads them by position)
+        values = [entry.equal.get(name, "") for name in spec.equal]
+        tail = [[*values, *(entry.keys[r] for r in spec.ranges)]] if spec.filtered else []
+        for sort in spec.sorts:  # in key order already: no default key to carry
+            row = [_full(entry.keys[sort], entry.id), entry.id, entry.payload, *tail]
+            out[self._sort_tree(sort)] = [row]
+            for name, value in zip(spec.equal, values, strict=True):
+                out[self._eq_tree(sort, name, value)] = [row]
         words = sorted(set(entry.words)) if self.spec.searchable else []
         if words:
             out["w"] = [
@@ -493,6 +715,11 @@ class BucketListIndex:
     @staticmethod
     def _sort_tree(sort: str) -> str:
         return f"s:{sort}"
+
+    @staticmethod
+    def _eq_tree(sort: str, name: str, value: str) -> str:
+        """The sub-tree of the records whose `name` is `value`, in `sort` order."""
+        return f"q:{sort}{SEP}{name}{SEP}{value}"
 
     def _commit(self, plan) -> None:
         for _ in range(100):
@@ -543,6 +770,87 @@ class BucketListIndex:
         """Nothing to create on FerretDB: the collection appears with the first commit."""
 
 
+def _check(spec: ListSpec, where: Where) -> None:
+    unknown = [f for f in where.equal if f not in spec.equal]
+    unknown += [r for r in where.ranges if r not in spec.ranges]
+    if unknown:
+        raise ValueError(f"the {spec.name} list declares no filter on {', '.join(unknown)}")
+
+
+def _summary(spec: ListSpec, entries: list[list]) -> list:
+    """What the root keeps of a bucket of a filtered list, to skip or count it unread:
+    per equality field the count of each value, per ranged sort the least and greatest key."""
+    counts: list[dict[str, int]] = [{} for _ in spec.equal]
+    bounds: list[list[str]] = []
+    for n in range(len(spec.ranges)):
+        keys = [e[3][len(spec.equal) + n] for e in entries]
+        bounds.append([min(keys), max(keys)])
+    for entry in entries:
+        for n, value in enumerate(entry[3][: len(spec.equal)]):
+            counts[n][value] = counts[n].get(value, 0) + 1
+    return [counts, bounds]
+
+
+def _inside(buckets: list[list], i: int, lo: str, hi: str) -> bool:
+    """Whether every key bucket i can hold lies in [lo, hi)."""
+    if lo and buckets[i][1] < lo:
+        return False
+    return not hi or (i + 1 < len(buckets) and buckets[i + 1][1] <= hi)
+
+
+class _Residual:
+    """The conditions of a filter that the walked tree does not serve by itself."""
+
+    def __init__(self, spec: ListSpec, where: Where, served: str, sort: str) -> None:
+        position = {name: n for n, name in enumerate(spec.equal)}
+        self.equal = [(position[f], v) for f, v in sorted(where.equal.items()) if f != served]
+        first_range = len(spec.equal)
+        self.ranges = [
+            (spec.ranges.index(r), first_range + spec.ranges.index(r), lo, hi)
+            for r, (lo, hi) in sorted(where.ranges.items())
+            if r != sort
+        ]
+        self.keep = where.keep
+
+    @property
+    def empty(self) -> bool:
+        return not self.equal and not self.ranges and self.keep is None
+
+    def matches(self, entry: list) -> bool:
+        values = entry[3]
+        for n, value in self.equal:
+            if values[n] != value:
+                return False
+        for _, n, lo, hi in self.ranges:
+            key = values[n]
+            if (lo and key < lo) or (hi and key >= hi):
+                return False
+        return self.keep is None or bool(self.keep(_load(entry[2])))
+
+    def bucket_count(self, record: list) -> int | None:
+        """How many of a bucket's entries match, from its summary: 0 when none can, None
+        when only reading it tells."""
+        if len(record) < 4:
+            return None
+        counts, bounds = record[3]
+        exact: int | None = record[2]
+        for n, value in self.equal:
+            if value not in counts[n]:
+                return 0
+        for r, _, lo, hi in self.ranges:
+            least, greatest = bounds[r]
+            if (hi and least >= hi) or (lo and greatest < lo):
+                return 0
+            if (lo and least < lo) or (hi and greatest >= hi):
+                exact = None  # the bucket straddles a bound
+        if self.keep is not None or len(self.equal) > 1:
+            return None
+        if self.equal and exact is not None:
+            n, value = self.equal[0]
+            return counts[n][value]
+        return exact
+
+
 class _Writer:
     """Collects one commit: rebuilt buckets (inserted at once under fresh ids) per tree."""
 
@@ -587,10 +895,7 @@ class _Writer:
                 ]
             else:
                 pieces = [new_entries] if new_entries else []
-            for piece in pieces:
-                bucket_id = f"b:{uuid.uuid4().hex}"
-                self._staged.append({"_id": bucket_id, "e": _pack(piece)})
-                rebuilt.append([bucket_id, piece[0][0], len(piece)])
+            rebuilt.extend(self._stage(tree, piece) for piece in pieces)
         if rebuilt:
             rebuilt[0][1] = ""  # the first bucket takes every key below its first
         self._trees[tree] = rebuilt
@@ -604,21 +909,26 @@ class _Writer:
         for entry in entries:
             piece.append(entry)
             if len(piece) >= BUCKET_TARGET:
-                rebuilt.append(self._stage(piece))
+                rebuilt.append(self._stage(tree, piece))
+                if len(self._staged) >= 256:
+                    self._flush()
                 piece = []
         if piece:
-            rebuilt.append(self._stage(piece))
+            rebuilt.append(self._stage(tree, piece))
         if rebuilt:
             rebuilt[0][1] = ""  # the first bucket takes every key below its first
         self._trees[tree] = rebuilt
         self._flush()
 
-    def _stage(self, piece: list[list]) -> list:
+    def _stage(self, tree: str, piece: list[list]) -> list:
+        """Stages one new bucket; returns its record in the tree (with the summary that a
+        filtered list's sort trees keep in the root)."""
         bucket_id = f"b:{uuid.uuid4().hex}"
-        self._staged.append({"_id": bucket_id, "e": _pack(piece)})
-        if len(self._staged) >= 256:
-            self._flush()
-        return [bucket_id, piece[0][0], len(piece)]
+        self._staged.append({"_id": bucket_id, **_pack_bucket(piece)})
+        record = [bucket_id, piece[0][0], len(piece)]
+        if self._index.spec.filtered and tree[:2] in ("s:", "q:"):
+            record.append(_summary(self._index.spec, piece))
+        return record
 
     def _flush(self) -> None:
         self.created.extend(d["_id"] for d in self._staged)
@@ -630,7 +940,7 @@ class _Writer:
         self.created.extend(d["_id"] for d in self._staged)
         self._index._insert_buckets(self._staged)
         for doc in self._staged:
-            self._index._remember(doc["_id"], bytes(doc["e"]))
+            self._index._remember(doc["_id"], _blobs(doc))
         self._staged = []
         return {name: buckets for name, buckets in self._trees.items() if buckets}
 
@@ -659,28 +969,55 @@ class NativeListIndex:
             self._coll.create_index([("w", ASCENDING)], name="words")
         for name in self.spec.exact:
             self._coll.create_index([(f"x.{name}", ASCENDING)], name=f"exact_{name}")
+        for name in self.spec.equal:  # the sub-trees' counterpart: (value, sort) compounds
+            for sort in self.spec.sorts:
+                self._coll.create_index(
+                    [(f"e.{name}", ASCENDING), (f"s.{sort}", ASCENDING)], name=f"eq_{name}_{sort}"
+                )
 
-    def _within(self, sort: str, within: str) -> dict:
-        if not within:
-            return {}
-        return {f"s.{sort or self.spec.default_sort}": {"$gte": within, "$lt": _after(within)}}
+    def _within(self, sort: str, within: str, where: Where = EVERYTHING) -> dict:
+        query: dict[str, Any] = {}
+        if within:
+            sort = sort or self.spec.default_sort
+            query[f"s.{sort}"] = {"$gte": within, "$lt": _after(within)}
+        _check(self.spec, where)
+        for name, value in where.equal.items():
+            query[f"e.{name}"] = value
+        for sort, (lo, hi) in where.ranges.items():
+            bound = query.setdefault(f"s.{sort}", {})
+            if lo:
+                bound["$gte"] = max(lo, bound.get("$gte", lo))
+            if hi:
+                bound["$lt"] = min(hi, bound.get("$lt", hi))
+            if not bound:
+                del query[f"s.{sort}"]
+        return query
 
-    def count(self, sort: str = "", within: str = "") -> int:
-        return self._coll.count_documents(self._within(sort, within))
+    def count(self, sort: str = "", within: str = "", where: Where = EVERYTHING) -> int:
+        query = self._within(sort, within, where)
+        if where.keep is None:
+            return self._coll.count_documents(query)
+        return sum(1 for d in self._coll.find(query, {"r": 1}) if where.keep(d["r"]))
 
     def page(
-        self, sort: str, start: int, count: int, descending: bool = False, within: str = ""
+        self,
+        sort: str,
+        start: int,
+        count: int,
+        descending: bool = False,
+        within: str = "",
+        where: Where = EVERYTHING,
     ) -> list[Hit]:
         if start < 0 or count <= 0:
             return []
         order = DESCENDING if descending else ASCENDING
-        cursor = (
-            self._coll.find(self._within(sort, within), {"r": 1})
-            .sort(f"s.{sort}", order)
-            .skip(start)
-            .limit(count)
+        cursor = self._coll.find(self._within(sort, within, where), {"r": 1}).sort(
+            f"s.{sort}", order
         )
-        return [(d["_id"], d["r"]) for d in cursor]
+        if where.keep is None:
+            return [(d["_id"], d["r"]) for d in cursor.skip(start).limit(count)]
+        kept = (d for d in cursor if where.keep(d["r"]))  # what no index serves: a scan
+        return [(d["_id"], d["r"]) for d in itertools.islice(kept, start, start + count)]
 
     def search(self, words: Sequence[str], limit: int = 500) -> list[Hit]:
         if not self.spec.searchable or not words:
@@ -709,6 +1046,7 @@ class NativeListIndex:
             "s": {sort: _full(entry.keys[sort], entry.id) for sort in self.spec.sorts},
             "w": sorted(set(entry.words)) if self.spec.searchable else [],
             "x": {name: list(entry.exact.get(name, ())) for name in self.spec.exact},
+            "e": {name: entry.equal.get(name, "") for name in self.spec.equal},
             "r": entry.payload,
         }
 
@@ -782,13 +1120,20 @@ class ListRepository(Generic[T, Row]):
     def remove(self, record_id: str) -> None:
         self._index.remove(record_id)
 
-    def count(self, sort: str = "", within: str = "") -> int:
-        return self._index.count(sort, within)
+    def count(self, sort: str = "", within: str = "", where: Where = EVERYTHING) -> int:
+        return self._index.count(sort, within, where)
 
     def page(
-        self, sort: str, start: int, count: int, descending: bool = False, within: str = ""
+        self,
+        sort: str,
+        start: int,
+        count: int,
+        descending: bool = False,
+        within: str = "",
+        where: Where = EVERYTHING,
     ) -> list[Row]:
-        hits = self._index.page(sort or self.spec.default_sort, start, count, descending, within)
+        sort = sort or self.spec.default_sort
+        hits = self._index.page(sort, start, count, descending, within, where)
         return [self._row(i, p) for i, p in hits]
 
     def search(self, words: Sequence[str], limit: int = 500) -> list[Row]:

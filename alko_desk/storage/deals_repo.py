@@ -3,8 +3,9 @@
 A deal document holds its terms (every input of the arithmetic) and, for lists, its totals.
 Reading a deal recomputes its figures from the terms, so what a screen shows is always
 what the document alone gives. Listing (`page`) is the one place that filters and orders:
-it reads the list index `ix_deals` (storage/doc_lists.py), which every write here keeps;
-state and pending approval are sort prefixes, client and vehicle exact lookups.
+it reads the list index `ix_deals` (storage/doc_lists.py), which every write here keeps
+(and, for a database from before it, a schema migration builds: a read never writes);
+state, approval and salesperson are equality filters, client and vehicle exact lookups.
 """
 
 from __future__ import annotations
@@ -33,13 +34,12 @@ from alko_desk.models.deals import (
     ItemKind,
     LineItem,
     TradeIn,
-    deal_list_fields,
 )
 from alko_desk.models.listing import Page
 from alko_desk.models.money import Money
 from alko_desk.models.vehicles import Condition
-from alko_desk.storage.app_index import ListSpec
-from alko_desk.storage.doc_lists import DocList, Driver, Listed, number, part, stamp
+from alko_desk.storage.app_index import ListSpec, Where
+from alko_desk.storage.doc_lists import DocList, Listed, number, part, stamp
 from alko_desk.storage.mongo import Store, repository
 from alko_desk.storage.revisions import RevisionGuard
 
@@ -242,6 +242,7 @@ DEAL_LIST = ListSpec(
     name="deals",
     sorts=("created", "state", "approval", "total", "vehicle"),
     exact=("client", "vehicle"),
+    equal=("state", "approval", "salesperson"),
 )
 STATE_ORDER = {s: str(i) for i, s in enumerate(DealState)}
 APPROVAL_ORDER = {  # pending first: what a manager looks for
@@ -253,37 +254,59 @@ APPROVAL_ORDER = {  # pending first: what a manager looks for
 
 
 def _listed(deal: Deal) -> Listed:
-    created = stamp(deal.created_at)
+    return _listed_doc(deal_to_doc(deal))
+
+
+def _listed_doc(doc: dict[str, Any]) -> Listed:
+    """A deal's list entry from its stored document alone (a migration has no calculator:
+    the stored totals are what reading the terms gives, see `deal_to_doc`)."""
+    created = stamp(doc["created_at"])
+    state = DealState(doc["state"])
+    approval = ApprovalStatus((doc.get("approval") or {}).get("status", "not_needed"))
+    total = stored_totals(doc)["total_price"].amount
     keys = {
         "created": created,
-        "state": part(STATE_ORDER[deal.state]) + created,
-        "approval": part(APPROVAL_ORDER[deal.approval.status]) + created,
-        "total": number(deal.figures.total_price.amount * 100),
-        "vehicle": part(deal.vehicle_title.casefold(), deal.vehicle_vin) + created,
+        "state": part(STATE_ORDER[state]) + created,
+        "approval": part(APPROVAL_ORDER[approval]) + created,
+        "total": number(total * 100),
+        "vehicle": part(doc.get("vehicle_title", "").casefold(), doc.get("vehicle_vin", ""))
+        + created,
     }
-    exact = {"client": [deal.client_id], "vehicle": [deal.vehicle_id]}
-    return Listed(deal.id, keys, deal_list_fields(deal), deal_to_doc(deal), exact)
+    exact = {"client": [doc["client_id"]], "vehicle": [doc["vehicle_id"]]}
+    salesperson = doc.get("salesperson", "")
+    fields = [state.value, doc["client_id"], doc["vehicle_id"], salesperson, approval.value]
+    equal = {"state": state.value, "approval": approval.value, "salesperson": salesperson}
+    return Listed(doc["_id"], keys, fields, doc, exact, equal)
 
 
-def _driver(filters: DealFilter, sort: str) -> tuple[Driver, DealFilter]:
-    """What the index serves of `filters`, and what is left to check per entry."""
-    if filters.pending_approval and (sort == "approval" or filters.state is None):
-        prefix = part(APPROVAL_ORDER[ApprovalStatus.PENDING])
-        return Driver("approval", prefix, orders=("created",)), replace(
-            filters, pending_approval=False
-        )
-    if filters.state is not None:
-        state = part(STATE_ORDER[filters.state])
-        return Driver("state", state, orders=("created",)), replace(filters, state=None)
+def _where(filters: DealFilter) -> tuple[Where, tuple[str, str] | None, DealFilter]:
+    """What the index serves of `filters`: equality values, or an exact lookup (a client's
+    or a vehicle's few deals) with the rest checked on them."""
     if filters.vehicle_id:
-        return Driver(exact_field="vehicle", exact_value=filters.vehicle_id), replace(
-            filters, vehicle_id=""
-        )
+        return Where(), ("vehicle", filters.vehicle_id), replace(filters, vehicle_id="")
     if filters.client_id:
-        return Driver(exact_field="client", exact_value=filters.client_id), replace(
-            filters, client_id=""
-        )
-    return Driver(), filters
+        return Where(), ("client", filters.client_id), replace(filters, client_id="")
+    equal = {"state": filters.state.value} if filters.state is not None else {}
+    if filters.pending_approval:
+        equal["approval"] = ApprovalStatus.PENDING.value
+    if filters.salesperson:
+        equal["salesperson"] = filters.salesperson
+    return Where(equal), None, DealFilter()
+
+
+def rebuild_deal_list(deals, doc_list: DocList) -> int:
+    """Lists every stored deal from its document (no calculator needed); returns how many."""
+    docs = list(deals.find({}))
+    for i in range(0, len(docs), 5000):
+        doc_list.put_many(_listed_doc(d) for d in docs[i : i + 5000])
+    return len(docs)
+
+
+def build_deal_list(store: Store) -> int:
+    """The deal list index from the documents (schema migrations)."""
+    doc_list = DocList(store, DEAL_LIST)
+    doc_list.ensure()
+    return rebuild_deal_list(store.collection("deals"), doc_list)
 
 
 @repository
@@ -294,7 +317,6 @@ class DealRepository:
         self._meta = store.collection("meta")
         self._revisions = RevisionGuard(self._deals, store.collection("deal_claims"))
         self._list = DocList(store, DEAL_LIST)
-        self._list_checked = False
 
     def get(self, deal_id: str) -> Deal | None:
         doc = self._deals.find_one({"_id": deal_id})
@@ -343,30 +365,23 @@ class DealRepository:
         sort: DealSort = DealSort.CREATED,
         descending: bool = True,
     ) -> Page[Deal]:
-        """The one place deals are listed (newest first by default), from the list index."""
-        self._check_list()
-        driver, rest = _driver(filters, sort.value)
+        """The one place deals are listed (newest first by default), from the list index;
+        a read only (never a write)."""
+        where, exact, rest = _where(filters)
         keep = None if rest == DealFilter() else rest.matches_fields
-        docs, total = self._list.page(sort.value, descending, start, count, driver, keep)
+        docs, total = self._list.page(sort.value, descending, start, count, where, keep, exact)
         return Page(tuple(deal_from_doc(d, self._calculate) for d in docs), total, start)
 
     def count(self) -> int:
-        self._check_list()
         return self._list.count()
 
     def rebuild_list(self) -> int:
-        """Puts every deal into the list index (a database from before the index)."""
-        deals = self.all()
-        for i in range(0, len(deals), 5000):
-            self._list.put_many(_listed(d) for d in deals[i : i + 5000])
-        return len(deals)
+        """Puts every deal into the list index: a schema migration's step, never a read's."""
+        return rebuild_deal_list(self._deals, self._list)
 
-    def _check_list(self) -> None:
-        if self._list_checked:
-            return
-        if self._list.count() == 0 and self._deals.find_one({}) is not None:
-            self.rebuild_list()
-        self._list_checked = True
+    def ensure_list(self) -> None:
+        """The list's native indexes (MongoDB); nothing on FerretDB."""
+        self._list.ensure()
 
     def clear_list_cache(self) -> None:
         self._list.clear_cache()

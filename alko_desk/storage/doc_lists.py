@@ -2,17 +2,14 @@
 
 Vehicles and deals show rows that are their whole record, so each index entry carries the
 record's document (as extended JSON, decoded only for the rows of a page), the filter
-fields (decoded for a scan) and the sort keys. A repository declares its `ListSpec` and
-asks `DocList.page` with:
+fields and the sort keys. A repository declares its `ListSpec` (sorts, equality filters,
+ranged sorts) and asks `DocList.page` with the sort, the direction and a `Where`: its
+equality values and key ranges are served by the index at the cost of a page
+(app_index.py); `keep`, a predicate over the filter fields, is for what no index serves
+(a "contains" text).
 
-- the sort tree and direction;
-- the *driver*: a tree and key prefix that serves one filter exactly (a filter that is a
-  sort prefix, like a vehicle's status or make), or an exact-lookup field and value;
-- a predicate over the filter fields for whatever the driver does not serve.
-
-With no predicate and the driver being the sort tree (or no driver), a page costs a page
-of the index. Otherwise the driver's entries are scanned (the index's entries, never the
-records), filtered, ordered by their stored sort keys and sliced.
+A filter on an exact-lookup field (a client's deals) reads that record's few entries and
+orders them by their stored sort keys.
 """
 
 from __future__ import annotations
@@ -24,11 +21,10 @@ from typing import Any
 
 from bson import json_util
 
-from alko_desk.storage.app_index import IndexEntry, ListRepository, ListSpec
+from alko_desk.storage.app_index import EVERYTHING, IndexEntry, ListRepository, ListSpec, Where
 from alko_desk.storage.mongo import Store
 
 KEY_SEP = "\x1e"  # between parts of one key: below every character of a part
-ALL = 10**9
 _JSON_OUT = json_util.JSONOptions(json_mode=json_util.JSONMode.RELAXED)
 _JSON_IN = json_util.JSONOptions(tz_aware=True, tzinfo=UTC)
 
@@ -57,19 +53,7 @@ class Listed:
     fields: Sequence[Any]  # JSON values the filters read
     doc: dict[str, Any]  # the record's document, as its repository stores it
     exact: Mapping[str, Sequence[str]] | None = None
-
-
-@dataclass(frozen=True)
-class Driver:
-    """How the index narrows a filtered list before any scan."""
-
-    tree: str = ""  # a sort whose keys start with `prefix`
-    prefix: str = ""
-    exact_field: str = ""  # or an exact lookup
-    exact_value: str = ""
-    # sorts whose order the tree's keys keep within `prefix` (keys "state\x1e<created>"
-    # are in created order within one state): such a filter and sort is a page read too
-    orders: tuple[str, ...] = ()
+    equal: Mapping[str, str] | None = None  # the declared equality filters' values
 
 
 def _entry(item: Listed) -> IndexEntry:
@@ -82,6 +66,7 @@ def _entry(item: Listed) -> IndexEntry:
             "d": json_util.dumps(item.doc, json_options=_JSON_OUT),
         },
         exact=dict(item.exact or {}),
+        equal=dict(item.equal or {}),
     )
 
 
@@ -125,28 +110,22 @@ class DocList:
         descending: bool,
         start: int,
         count: int,
-        driver: Driver | None = None,
+        where: Where = EVERYTHING,
         keep: Callable[[Sequence[Any]], bool] | None = None,
+        exact: tuple[str, str] | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """Documents start..start+count and the total matching."""
+        """Documents start..start+count and the total matching: those with the `exact`
+        field value if given (then `keep` alone filters them), else those matching `where`
+        and `keep` (over the stored filter fields)."""
         start, count = max(0, start), max(0, count)
-        driver = driver or Driver()
-        if keep is None and not driver.exact_field:
-            tree = sort if driver.tree in ("", sort) else driver.tree
-            if tree == sort or sort in driver.orders:
-                total = self._list.count(tree, driver.prefix)
-                hits = self._list.page(tree, start, count, descending, driver.prefix)
-                return [decode(p) for _, p in hits], total
-        hits = self._scan(driver, sort)
+        if exact is not None:
+            hits = self._list.lookup(*exact)
+            if keep is not None:
+                hits = [h for h in hits if keep(h[1]["f"])]
+            hits.sort(key=lambda h: (h[1]["k"][sort], h[0]), reverse=descending)
+            return [decode(p) for _, p in hits[start : start + count]], len(hits)
         if keep is not None:
-            hits = [h for h in hits if keep(h[1]["f"])]
-        if driver.exact_field or driver.tree not in ("", sort):
-            hits.sort(key=lambda h: (h[1]["k"][sort], h[0]))
-        if descending:
-            hits.reverse()
-        return [decode(p) for _, p in hits[start : start + count]], len(hits)
-
-    def _scan(self, driver: Driver, sort: str) -> list[tuple[str, Any]]:
-        if driver.exact_field:
-            return self._list.lookup(driver.exact_field, driver.exact_value)
-        return self._list.page(driver.tree or sort, 0, ALL, False, driver.prefix)
+            where = Where(where.equal, where.ranges, lambda payload: keep(payload["f"]))
+        total = self._list.count(sort, where=where)
+        hits = self._list.page(sort, start, count, descending, where=where) if total else []
+        return [decode(p) for _, p in hits], total

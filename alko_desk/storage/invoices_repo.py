@@ -320,6 +320,13 @@ class InvoiceRepository:
         query = {"series": series} if series else {}
         return list(self._invoices.find(query))
 
+    def first(self) -> dict | None:
+        """Any one invoice (whether there are any)."""
+        return self._invoices.find_one({})
+
+    def numbers(self) -> list[str]:
+        return [d["_id"] for d in self._invoices.find({}, {"_id": 1})]
+
     def incomplete(self) -> list[str]:
         return [d["_id"] for d in self._invoices.find({"complete": False}, {"_id": 1})]
 

@@ -82,11 +82,27 @@ def _m4_keys_by_need(store: Store) -> None:
         )
 
 
+def _m5_filtered_stock_lists(store: Store) -> None:
+    """The vehicle and deal lists gain their filters' sub-trees (storage/app_index.py
+    `ListSpec.equal`/`ranges`): both indexes are built again from the documents, here at
+    start rather than by the first list read (a read never writes)."""
+    from alko_desk.storage.deals_repo import build_deal_list
+    from alko_desk.storage.vehicles_repo import VehicleRepository
+
+    for name in ("ix_vehicles", "ix_deals"):
+        store.db.drop_collection(name)
+    vehicles = VehicleRepository(store)
+    vehicles.ensure_list()
+    vehicles.rebuild_list()
+    build_deal_list(store)
+
+
 MIGRATIONS: list[Callable[[Store], None]] = [
     _m1_base_indexes,
     _m2_client_list_index,
     _m3_flat_keys_and_lookups,
     _m4_keys_by_need,
+    _m5_filtered_stock_lists,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -8,13 +8,17 @@
   cancelled or crashed import is undone whole.
 
 - `ix_vehicles`: the list index (storage/app_index.py through storage/doc_lists.py), kept
-  by every write here: a sort per column, the status and make/model filters as sort
-  prefixes, the other filters over the entries' filter fields. `page` is the one place that
-  lists vehicles; it never reads the vehicle documents.
+  by every write here: a sort per column, status, make and model as equality filters,
+  price, model year and arrival (days in stock) as ranges; only the "contains" text is
+  checked entry by entry. `page` is the one place that lists vehicles; it never reads the
+  vehicle documents, and never writes (the index is built by the writes and, for a
+  database from before it, by a schema migration).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -34,8 +38,8 @@ from alko_desk.models.vehicles import (
     VehicleStatus,
     list_fields,
 )
-from alko_desk.storage.app_index import ListSpec
-from alko_desk.storage.doc_lists import DocList, Driver, Listed, number, part, stamp
+from alko_desk.storage.app_index import ListSpec, Where
+from alko_desk.storage.doc_lists import DocList, Listed, number, part, stamp
 from alko_desk.storage.mongo import Store, repository
 from alko_desk.storage.revisions import RevisionGuard
 
@@ -127,7 +131,10 @@ def vehicle_from_doc(doc: dict[str, Any]) -> Vehicle:
 
 
 VEHICLE_LIST = ListSpec(
-    name="vehicles", sorts=("added", "make", "price", "year", "mileage", "status")
+    name="vehicles",
+    sorts=("added", "make", "price", "year", "mileage", "status"),
+    equal=("status", "make", "model"),
+    ranges=("added", "price", "year"),  # days in stock bound the arrival date
 )
 STATUS_ORDER = {s: str(i) for i, s in enumerate(VehicleStatus)}
 # sort -> (tree, flips the direction): fewer days in stock is a later arrival
@@ -152,25 +159,45 @@ def _listed(v: Vehicle) -> Listed:
         "mileage": number(d.mileage_km, 10),
         "status": part(STATUS_ORDER[v.status]) + stamp(v.added_at),
     }
-    return Listed(v.id, keys, list_fields(v), vehicle_to_doc(v))
+    equal = {"status": v.status.value, "make": d.make.casefold(), "model": d.model.casefold()}
+    return Listed(v.id, keys, list_fields(v), vehicle_to_doc(v), equal=equal)
 
 
-def _driver(filters: VehicleFilter, sort_tree: str) -> Driver:
-    """The filter the index serves as a sort prefix: make (and model) or status, preferring
-    the one that is also the requested sort."""
-    make = Driver("make", part(filters.make.casefold())) if filters.make else None
-    if make and filters.model:
-        make = Driver("make", part(filters.make.casefold(), filters.model.casefold()))
-    status = (  # its keys are "status\x1e<added>": in arrival order within a status
-        Driver("status", part(STATUS_ORDER[filters.status]), orders=("added",))
-        if filters.status
-        else None
-    )
-    options = [d for d in (make, status) if d]
-    for d in options:
-        if d.tree == sort_tree or sort_tree in d.orders:
-            return d
-    return options[0] if options else Driver()
+def _cents(amount, rounding) -> str:
+    return number(rounding(amount * 100))
+
+
+def _where(filters: VehicleFilter, now: datetime) -> tuple[Where, Callable[[list], bool] | None]:
+    """The filters as the index serves them, and the "contains" text it checks entry by
+    entry (over `list_fields`); together the same answers as `VehicleFilter.matches`."""
+    f = filters
+    equal = {"status": f.status.value} if f.status is not None else {}
+    if f.make:
+        equal["make"] = f.make.casefold()
+    if f.model:
+        equal["model"] = f.model.casefold()
+    ranges: dict[str, tuple[str, str]] = {}
+    if f.year_from is not None or f.year_to is not None:
+        # a vehicle without a model year (key 0000) is outside any year range
+        lo = number(max(1, f.year_from or 1), 4)
+        hi = number(f.year_to + 1, 4) if f.year_to is not None else ""
+        ranges["year"] = (lo, hi)
+    if f.price_min is not None or f.price_max is not None:
+        lo = _cents(f.price_min, math.ceil) if f.price_min is not None else ""
+        hi = _cents(f.price_max, math.floor) if f.price_max is not None else ""
+        ranges["price"] = (lo, number(int(hi) + 1) if hi else "")
+    if f.min_days_in_stock is not None or f.max_days_in_stock is not None:
+        # days in stock d = whole days since arrival: d >= n means arrived at or before
+        # now - n days; d <= n means arrived after now - (n + 1) days
+        lo = hi = ""
+        if f.max_days_in_stock is not None:
+            lo = stamp(now - timedelta(days=f.max_days_in_stock + 1) + timedelta(microseconds=1))
+        if f.min_days_in_stock:  # 0 or less: every vehicle (a future arrival counts as 0)
+            hi = stamp(now - timedelta(days=f.min_days_in_stock) + timedelta(microseconds=1))
+        ranges["added"] = (lo, hi)
+    text = f.text.casefold()
+    keep = (lambda fields: text in fields[-1]) if text else None
+    return Where(equal, ranges), keep
 
 
 class VinTaken(Exception):
@@ -191,7 +218,6 @@ class VehicleRepository:
         self._claims = store.collection("vehicle_claims")  # revisions, and VIN takeovers
         self._revisions = RevisionGuard(self._vehicles, self._claims)
         self._list = DocList(store, VEHICLE_LIST)
-        self._list_checked = False
 
     # ------------------------------------------------------------------ by id
 
@@ -367,7 +393,6 @@ class VehicleRepository:
         return [vehicle_from_doc(d) for d in self._vehicles.find({})]
 
     def count(self) -> int:
-        self._check_list()
         return self._list.count()
 
     def page(
@@ -379,34 +404,24 @@ class VehicleRepository:
         count: int,
         now: datetime,
     ) -> Page[Vehicle]:
-        """The one place vehicles are listed: from the list index, never the documents."""
-        self._check_list()
+        """The one place vehicles are listed: from the list index, never the documents;
+        a read only (never a write)."""
         tree, flip = _TREES[sort]
-        driver = _driver(filters, tree)
-        rest = replace(
-            filters,
-            status=None if driver.tree == "status" else filters.status,
-            make="" if driver.tree == "make" else filters.make,
-            model="" if driver.tree == "make" else filters.model,
-        )
-        keep = None if rest == VehicleFilter() else (lambda f: rest.matches_fields(f, now))
-        docs, total = self._list.page(tree, descending != flip, start, count, driver, keep)
+        where, keep = _where(filters, now)
+        docs, total = self._list.page(tree, descending != flip, start, count, where, keep)
         return Page(tuple(vehicle_from_doc(d) for d in docs), total, start)
 
     def rebuild_list(self) -> int:
-        """Puts every vehicle into the list index (a database from before the index)."""
+        """Puts every vehicle into the list index: a schema migration's step (an index from
+        before the filters, or none), never a read's."""
         vehicles = self.all()
         for i in range(0, len(vehicles), 5000):
             self._list.put_many(_listed(v) for v in vehicles[i : i + 5000])
         return len(vehicles)
 
-    def _check_list(self) -> None:
-        """Once per repository: an empty index over existing vehicles is built."""
-        if self._list_checked:
-            return
-        if self._list.count() == 0 and self._vehicles.find_one({}) is not None:
-            self.rebuild_list()
-        self._list_checked = True
+    def ensure_list(self) -> None:
+        """The list's native indexes (MongoDB); nothing on FerretDB."""
+        self._list.ensure()
 
     def clear_list_cache(self) -> None:
         self._list.clear_cache()
