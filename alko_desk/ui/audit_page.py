@@ -248,7 +248,7 @@ class AuditPresenter:
 
     def count_flags(self, done: Callable[[int], None]) -> None:
         self.tasks.run(
-            lambda: len(self.audit.unreviewed_flags()),
+            self.audit.count_unreviewed_flags,
             on_success=done,
             parent=self.view,
             title=_tr("AuditPage", "Audit log"),
