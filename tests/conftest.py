@@ -23,6 +23,13 @@ from alko_desk.storage.mongo import Store, connect
 
 ADMIN_PASSWORD = "the blue lorry leaves at dawn 42"
 STAFF_PASSWORD = "a fine temporary passphrase 7"
+
+
+def staff_passphrase(username: str) -> str:
+    """The password `make_user` gives an account in place of the temporary one."""
+    return f"{username} chooses a long passphrase 9"
+
+
 COMPANY = CompanyProfile(
     name="ALKO Cars d.o.o.",
     address="Ilica 1, 10000 Zagreb, Croatia",
@@ -95,8 +102,7 @@ def make_user(context, admin_session):
         admin = context.services_for(admin_session)
         admin.users.create_user(username, full_name, role, STAFF_PASSWORD)
         session = context.auth.login(username, STAFF_PASSWORD)
-        new_password = f"{username} chooses a long passphrase 9"
-        return context.auth.change_password(session, STAFF_PASSWORD, new_password)
+        return context.auth.change_password(session, STAFF_PASSWORD, staff_passphrase(username))
 
     return _make
 
