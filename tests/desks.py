@@ -12,10 +12,12 @@ barrier, results, *args)`; `barrier` lines the desks up, `results` collects what
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from alko_desk.models.errors import AlkoError
 from tests.conftest import staff_passphrase
 
 DESKS = ("sam", "sara")
@@ -71,4 +73,23 @@ def race(
     for p in desks:
         p.join(timeout=30)
         assert p.exitcode == 0
+    return outcomes
+
+
+def all_at_once(call: Callable[[], Any], times: int) -> list[type]:
+    """`call` on `times` threads at once (as many desks as that); the kinds of AlkoError
+    they met, one per call that failed."""
+    outcomes: list[type] = []
+
+    def attempt() -> None:
+        try:
+            call()
+        except AlkoError as exc:
+            outcomes.append(type(exc))
+
+    threads = [threading.Thread(target=attempt) for _ in range(times)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     return outcomes
