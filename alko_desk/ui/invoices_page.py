@@ -90,6 +90,7 @@ class InvoicesModel(ListModel[InvoiceRow]):
     columns = InvoiceColumn
     title = "Invoices"
     first_sort = InvoiceColumn.NUMBER
+    extra_roles = ListModel.extra_roles | {Qt.ItemDataRole.ForegroundRole}  # overdue in red
 
     def display(self, row: InvoiceRow, column: InvoiceColumn) -> str:
         if column is InvoiceColumn.NUMBER:
