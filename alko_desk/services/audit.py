@@ -266,29 +266,18 @@ class AuditService:
 
     def entries(self, flt: AuditFilter) -> list[AuditEntry]:
         self._require_own_password()
-        if not self._session.can(Permission.AUDIT_READ):
-            self._log.record(
-                self._session.user.username,
-                AuditAction.PERMISSION_DENIED,
-                "audit",
-                {"operation": "read audit log"},
-            )
-            raise PermissionDenied("Your role may not read the audit log.")
+        self._require_read("read audit log", "Your role may not read the audit log.")
         return self._log.query(flt)
 
     def verify(self) -> ChainReport:
         self._require_own_password()
-        if not self._session.can(Permission.AUDIT_READ):
-            self._log.record(
-                self._session.user.username,
-                AuditAction.PERMISSION_DENIED,
-                "audit",
-                {"operation": "verify"},
-            )
-            raise PermissionDenied("Your role may not verify the audit log.")
+        self._require_read("verify", "Your role may not verify the audit log.")
         return self._log.verify()
 
-    def _require_read(self, operation: str) -> None:
+    def _require_read(
+        self, operation: str, refusal: str = "Your role may not review the audit log."
+    ) -> None:
+        """AUDIT_READ, or a denial recorded in the log itself and `refusal` raised."""
         if not self._session.can(Permission.AUDIT_READ):
             self._log.record(
                 self._session.user.username,
@@ -296,7 +285,7 @@ class AuditService:
                 "audit",
                 {"operation": operation},
             )
-            raise PermissionDenied("Your role may not review the audit log.")
+            raise PermissionDenied(refusal)
 
     def unreviewed_flags(self) -> list[AuditEntry]:
         """Flagged entries (fraud.*) that nobody has marked reviewed yet, newest first."""
