@@ -116,3 +116,23 @@ def test_the_flag_index_catches_up_on_entries_another_desk_wrote(context, admin_
     assert [e.seq for e in audit.unreviewed_flags()] == [flagged.seq]
     other_desk.record("mia", "review.done", f"audit:{flagged.seq}", {"seq": flagged.seq})
     assert audit.count_unreviewed_flags() == 0
+
+
+def test_each_refusal_says_what_was_refused_and_is_itself_recorded(context, make_user):
+    from alko_desk.models.audit import AuditAction, AuditFilter
+    from alko_desk.models.errors import PermissionDenied
+    from alko_desk.models.users import Role
+
+    sales = context.services_for(make_user("sam", Role.SALES)).audit
+    with pytest.raises(PermissionDenied, match="may not read the audit log"):
+        sales.entries(AuditFilter())
+    with pytest.raises(PermissionDenied, match="may not verify the audit log"):
+        sales.verify()
+    with pytest.raises(PermissionDenied, match="may not review the audit log"):
+        sales.count_unreviewed_flags()
+    denied = context.audit_log.query(AuditFilter(action_prefix=AuditAction.PERMISSION_DENIED))
+    assert [(e.actor, e.details["operation"]) for e in denied[:3]] == [
+        ("sam", "count flags"),
+        ("sam", "verify"),
+        ("sam", "read audit log"),
+    ]
