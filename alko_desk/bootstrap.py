@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alko_desk.models.company import CompanyProfile
 from alko_desk.models.users import Session
 from alko_desk.secrets import MONGODB_URI_KEY, SecretStore
 from alko_desk.security.passwords import PRODUCTION_COST, HashCost, PasswordHasher
@@ -28,6 +29,7 @@ from alko_desk.services.invoicing import (
     InvoicingService,
 )
 from alko_desk.services.keyring import Keyring
+from alko_desk.services.settings import ENTITY as SETTINGS_ENTITY
 from alko_desk.services.settings import SettingsService
 from alko_desk.services.setup import SetupService
 from alko_desk.services.users import UserAdminService
@@ -55,6 +57,7 @@ from alko_desk.storage.users_repo import LoginThrottleRepository, UserRepository
 from alko_desk.storage.vehicles_repo import VehicleRepository
 
 DEFAULT_DB_NAME = "alko_desk"
+PROFILE_TTL = 30.0  # seconds a cached company profile is used (changes on other desks)
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,10 @@ class AppContext:
         self.client_list_repo = ClientListRepository(store)
         self.pending_repo = IntentRepository(store)
         self.change_log = ChangeLog(ChangeRepository(store), self.clock)
-        self._region_cache: tuple[float, str] | None = None
+        # The company profile as services are built with it: read again after PROFILE_TTL
+        # seconds, or at once when this process announces a settings change.
+        self._profile_cache: tuple[float, CompanyProfile] | None = None
+        self.change_log.listen(SETTINGS_ENTITY, self.settings_changed)
         self.vehicles_repo = VehicleRepository(store)
         self.deals_repo = DealRepository(store, compute_deal)
         self.setup = SetupService(
@@ -204,8 +210,23 @@ class AppContext:
         invoices.use_deals(source)
 
     def _currency(self) -> str:
-        profile = self.organisation_repo.profile()
+        profile = self._profile()
         return profile.currency if profile else "EUR"
+
+    def _profile(self) -> CompanyProfile | None:
+        """The company profile, cached: every `services_for` and every keystroke of a phone
+        number asks (a desk that has not been set up yet reads it each time)."""
+        now = time.monotonic()
+        cached = self._profile_cache
+        if cached is not None and now - cached[0] <= PROFILE_TTL:
+            return cached[1]
+        profile = self.organisation_repo.profile()
+        self._profile_cache = (now, profile) if profile else None
+        return profile
+
+    def settings_changed(self, _seq: int = 0) -> None:
+        """The company profile changed: the next service built reads it again."""
+        self._profile_cache = None
 
     def documents_for(self, session: Session, clients: ClientService) -> DocumentService:
         """ID documents: sealed with the client's key, fetched through ClientService's check."""
@@ -238,7 +259,9 @@ class AppContext:
                 self.hasher,
                 changes=self.change_log,
             ),
-            settings=SettingsService(self.organisation_repo, self.audit_log, self.clock, session),
+            settings=SettingsService(
+                self.organisation_repo, self.audit_log, self.clock, session, self.change_log
+            ),
             audit=AuditService(self.audit_log, session),
             clients=ClientService(
                 self.clients_repo,
@@ -270,12 +293,8 @@ class AppContext:
         return services
 
     def _phone_region(self) -> str:
-        # Read on every validation while typing, so cached for a short while.
-        now = time.monotonic()
-        if self._region_cache is None or now - self._region_cache[0] > 30:
-            profile = self.organisation_repo.profile()
-            self._region_cache = (now, profile.phone_region if profile else "HR")
-        return self._region_cache[1]
+        profile = self._profile()
+        return profile.phone_region if profile else "HR"
 
     def finish_interrupted_work(self, session: Session) -> int:
         """Completes registrations and edits a crash left half-done (needs a session's keys).

@@ -23,6 +23,15 @@ from alko_desk.storage.mongo import Store, connect
 
 ADMIN_PASSWORD = "the blue lorry leaves at dawn 42"
 STAFF_PASSWORD = "a fine temporary passphrase 7"
+
+
+def staff_passphrase(username: str) -> str:
+    """The password `make_user` gives an account in place of the temporary one."""
+    return f"{username} chooses a long passphrase 9"
+
+
+SAM_PASSWORD = staff_passphrase("sam")
+
 COMPANY = CompanyProfile(
     name="ALKO Cars d.o.o.",
     address="Ilica 1, 10000 Zagreb, Croatia",
@@ -95,8 +104,7 @@ def make_user(context, admin_session):
         admin = context.services_for(admin_session)
         admin.users.create_user(username, full_name, role, STAFF_PASSWORD)
         session = context.auth.login(username, STAFF_PASSWORD)
-        new_password = f"{username} chooses a long passphrase 9"
-        return context.auth.change_password(session, STAFF_PASSWORD, new_password)
+        return context.auth.change_password(session, STAFF_PASSWORD, staff_passphrase(username))
 
     return _make
 
@@ -205,6 +213,26 @@ def connect_remote(remote_backend, server_address, server_identity):
         desk.close()
 
 
+@pytest.fixture
+def remote(connect_remote, context):
+    """The organisation set up, and one desk connected to the showroom server."""
+    context.setup.initialize(COMPANY, "admin", "Ana Admin", ADMIN_PASSWORD)
+    return connect_remote()
+
+
+@pytest.fixture
+def admin(remote):
+    """The admin logged in on the `remote` desk."""
+    return remote.login("admin", ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def sam(remote, admin):
+    """Sam (sales), made by the admin, logged in on the `remote` desk with SAM_PASSWORD."""
+    admin.users.create_user("sam", "Sam Sales", Role.SALES, STAFF_PASSWORD)
+    return remote.login("sam", STAFF_PASSWORD).change_password(STAFF_PASSWORD, SAM_PASSWORD)
+
+
 @pytest.fixture(params=["in-process", "remote"])
 def desk(request, context):
     """The one client interface, over each transport: LocalDesk or RemoteDesk."""
@@ -229,6 +257,6 @@ def desk_user(desk, desk_admin):
     def _make(username: str, role: Role, full_name: str = "Staff Member"):
         desk_admin.users.create_user(username, full_name, role, STAFF_PASSWORD)
         services = desk.login(username, STAFF_PASSWORD)
-        return services.change_password(STAFF_PASSWORD, f"{username} chooses a long passphrase 9")
+        return services.change_password(STAFF_PASSWORD, staff_passphrase(username))
 
     return _make

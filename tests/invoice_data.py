@@ -96,19 +96,7 @@ def deposit_draft() -> InvoiceDraft:
 
 def issued(d: InvoiceDraft, number: str = "ALKO-2026-000001") -> Invoice:
     """An invoice as issuing makes it, without a database (for document tests)."""
-    series, _, seq = number.rpartition("-")
-    return Invoice(
-        number=number,
-        series=series,
-        sequence=int(seq),
-        kind=DocumentKind.INVOICE,
-        issue_date=date(2026, 11, 25),
-        due_date=date(2026, 11, 25) + timedelta(days=d.payment_terms_days),
-        draft=d,
-        totals=d.totals(),
-        issued_by="fiona",
-        issued_at=datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
-    )
+    return _document(DocumentKind.INVOICE, d, number, date(2026, 11, 25), d.payment_terms_days)
 
 
 def credit_note_of(
@@ -121,18 +109,44 @@ def credit_note_of(
     d = replace(
         original.draft, lines=credit_lines(original, amount, "price reduction"), deposits=()
     )
+    return _document(
+        DocumentKind.CREDIT_NOTE,
+        d,
+        number,
+        date(2026, 11, 26),
+        corrects=InvoiceRef(original.number, original.issue_date),
+        reason="price reduction",
+    )
+
+
+def _document(
+    kind: DocumentKind, d: InvoiceDraft, number: str, day: date, due_days: int = 0, **more
+) -> Invoice:
     series, _, seq = number.rpartition("-")
     return Invoice(
         number=number,
         series=series,
         sequence=int(seq),
-        kind=DocumentKind.CREDIT_NOTE,
-        issue_date=date(2026, 11, 26),
-        due_date=date(2026, 11, 26),
+        kind=kind,
+        issue_date=day,
+        due_date=day + timedelta(days=due_days),
         draft=d,
         totals=d.totals(),
         issued_by="fiona",
-        issued_at=datetime(2026, 11, 26, 9, 0, tzinfo=UTC),
-        corrects=InvoiceRef(original.number, original.issue_date),
-        reason="price reduction",
+        issued_at=datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC),
+        **more,
     )
+
+
+def one_of_each_kind() -> dict[str, Invoice]:
+    """A document of every kind the e-invoice must describe (the EN 16931 rules and the
+    PDF/A-3 checks go through the same set); the credit notes correct the first invoice."""
+    original = issued(draft(customer=RUSSIAN))
+    return {
+        "standard_rated_new_car": original,
+        "margin_scheme_used_car": issued(margin_draft()),
+        "intra_community_business_buyer": issued(intra_community_draft()),
+        "deposit_already_paid": issued(deposit_draft()),
+        "full_credit_note": credit_note_of(original),
+        "partial_credit_note": credit_note_of(original, Money.of("1000.00")),
+    }

@@ -80,3 +80,59 @@ def test_a_desk_that_saw_the_head_detects_the_end_cut_even_with_the_hint_rolled_
     assert (
         fresh_desk.audit_log.verify().ok
     )  # without the anchor the cut is invisible: why it exists
+
+
+def test_unreviewed_flags_are_counted_from_an_index_that_reads_each_entry_once(
+    context, admin_session, small_blocks, monkeypatch
+):
+    audit = context.services_for(admin_session).audit
+    record(context, 4)
+    first = context.audit_log.record("system", "fraud.same_document", "client:a", {})
+    second = context.audit_log.record("system", "fraud.same_document", "client:b", {})
+    record(context, 2)
+    assert audit.count_unreviewed_flags() == 2
+    audit.mark_reviewed(first.seq)
+    read: list[str] = []
+    entries_in_block = context.audit_log._repo.entries_in_block
+    monkeypatch.setattr(
+        context.audit_log._repo,
+        "entries_in_block",
+        lambda key: read.append(key) or entries_in_block(key),
+    )
+    assert audit.count_unreviewed_flags() == 1
+    assert [e.seq for e in audit.unreviewed_flags()] == [second.seq]
+    # only the block holding the entries written since the last look was read again
+    assert sorted(set(read)) == [block_of(second.seq + 3)]
+
+
+def test_the_flag_index_catches_up_on_entries_another_desk_wrote(context, admin_session):
+    from alko_desk.services.audit import AuditLog, HeadAnchor
+    from alko_desk.storage.audit_repo import AuditRepository
+
+    other_desk = AuditLog(AuditRepository(context.store), context.clock, HeadAnchor(None, "x"))
+    audit = context.services_for(admin_session).audit
+    assert audit.count_unreviewed_flags() == 0
+    flagged = other_desk.record("system", "fraud.same_document", "client:a", {})
+    assert [e.seq for e in audit.unreviewed_flags()] == [flagged.seq]
+    other_desk.record("mia", "review.done", f"audit:{flagged.seq}", {"seq": flagged.seq})
+    assert audit.count_unreviewed_flags() == 0
+
+
+def test_each_refusal_says_what_was_refused_and_is_itself_recorded(context, make_user):
+    from alko_desk.models.audit import AuditAction, AuditFilter
+    from alko_desk.models.errors import PermissionDenied
+    from alko_desk.models.users import Role
+
+    sales = context.services_for(make_user("sam", Role.SALES)).audit
+    with pytest.raises(PermissionDenied, match="may not read the audit log"):
+        sales.entries(AuditFilter())
+    with pytest.raises(PermissionDenied, match="may not verify the audit log"):
+        sales.verify()
+    with pytest.raises(PermissionDenied, match="may not review the audit log"):
+        sales.count_unreviewed_flags()
+    denied = context.audit_log.query(AuditFilter(action_prefix=AuditAction.PERMISSION_DENIED))
+    assert [(e.actor, e.details["operation"]) for e in denied[:3]] == [
+        ("sam", "count flags"),
+        ("sam", "verify"),
+        ("sam", "read audit log"),
+    ]

@@ -139,3 +139,22 @@ def test_batches_stored_but_not_yet_listed_are_listed_at_next_login(context, mak
     assert context.finish_interrupted_work(again) == 2
     ids = {cid for items in stored for cid, _ in items}
     assert {r.id for r in clients.page(0, 10)} == ids and clients.count() == 7
+
+
+def test_sessions_are_built_on_a_cached_profile_that_a_settings_change_drops(
+    context, admin_session, monkeypatch
+):
+    from dataclasses import replace
+
+    admin = context.services_for(admin_session)
+    reads: list[int] = []
+    profile = context.organisation_repo.profile
+    monkeypatch.setattr(context.organisation_repo, "profile", lambda: reads.append(1) or profile())
+    for _ in range(3):
+        assert context.services_for(admin_session).vehicles.currency == "EUR"
+    assert reads == []
+    start = admin.changes.head()
+    admin.settings.update_company(replace(admin.settings.company(), currency="USD"))
+    changes = admin.changes.since(start).changes
+    assert [(c.entity, c.kind) for c in changes] == [("settings", ChangeKind.UPDATED)]
+    assert context.services_for(admin_session).vehicles.currency == "USD"

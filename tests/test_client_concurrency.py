@@ -6,27 +6,20 @@ both match); the compare-and-set in storage/records.py must still let exactly on
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from dataclasses import replace
-from pathlib import Path
 
+from alko_desk.models.errors import ConcurrentModification
 from alko_desk.models.users import Role
 from tests.clients_data import draft
+from tests.desks import race
 
 ROUNDS = int(os.environ.get("ALKO_CLIENT_EDIT_ROUNDS", "20"))
 
 
-def _desk(uri: str, db_name: str, username: str, data_dir: str, client_id, barrier, results):
-    from alko_desk.bootstrap import AppContext
-    from alko_desk.models.errors import ConcurrentModification
-    from alko_desk.storage.mongo import Store, connect
-
-    client = connect(uri)
-    ctx = AppContext(Store.open(client, db_name), data_dir=Path(data_dir))
-    session = ctx.auth.login(username, f"{username} chooses a long passphrase 9")
-    clients = ctx.services_for(session).clients
-    for n in range(ROUNDS):
+def _edit_rounds(services, username: str, barrier, results, client_id: str, rounds: int):
+    clients = services.clients
+    for n in range(rounds):
         base = clients.get(client_id)
         barrier.wait(timeout=60)  # both hold the same version
         edit = replace(base.draft, notes=f"round {n} by {username}")
@@ -37,7 +30,6 @@ def _desk(uri: str, db_name: str, username: str, data_dir: str, client_id, barri
         except ConcurrentModification:
             results.put((n, username, "conflict", base.version))
         barrier.wait(timeout=60)  # the next round starts from what won
-    client.close()
 
 
 def test_two_desks_editing_the_same_client_version_get_one_save_each_round(
@@ -47,30 +39,16 @@ def test_two_desks_editing_the_same_client_version_get_one_save_each_round(
     make_user("sara", Role.SALES)
     client_id = "c" + os.urandom(8).hex()
     sam.clients.register(client_id, draft())
-    spawn = multiprocessing.get_context("spawn")
-    barrier = spawn.Barrier(2)
-    results = spawn.Queue()
-    desks = [
-        spawn.Process(
-            target=_desk,
-            args=(
-                mongo_uri,
-                context.store.db.name,
-                name,
-                str(tmp_path / name),
-                client_id,
-                barrier,
-                results,
-            ),
-        )
-        for name in ("sam", "sara")
-    ]
-    for p in desks:
-        p.start()
-    outcomes = [results.get(timeout=180) for _ in range(2 * ROUNDS)]
-    for p in desks:
-        p.join(timeout=30)
-        assert p.exitcode == 0
+    outcomes = race(
+        context,
+        mongo_uri,
+        tmp_path,
+        _edit_rounds,
+        client_id,
+        ROUNDS,
+        expect=2 * ROUNDS,
+        timeout=180,
+    )
     both_saved = []
     for n in range(ROUNDS):
         mine = [o for o in outcomes if o[0] == n]

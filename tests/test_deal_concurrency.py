@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
+from alko_desk.models.deals import DealDraft, Discount, DiscountKind
 from alko_desk.models.users import Role
+from alko_desk.services.deals import ReservationRefused
+from tests.desks import race
 from tests.vehicles_data import draft, register_client
 
 ROUNDS = int(os.environ.get("ALKO_RESERVE_ROUNDS", "20"))
 
 
-def _desk(uri: str, db_name: str, username: str, data_dir: str, vehicle_ids, barrier, results):
-    from alko_desk.bootstrap import AppContext
-    from alko_desk.models.deals import DealDraft, Discount, DiscountKind
-    from alko_desk.services.deals import ReservationRefused
-    from alko_desk.storage.mongo import Store, connect
-
-    client = connect(uri)
-    ctx = AppContext(Store.open(client, db_name), data_dir=Path(data_dir))
-    session = ctx.auth.login(username, f"{username} chooses a long passphrase 9")
-    deals = ctx.services_for(session).deals
+def _reserve_each(services, username: str, barrier, results, vehicle_ids):
+    deals = services.deals
     for vehicle_id in vehicle_ids:
         barrier.wait(timeout=60)
         deal_draft = DealDraft(
@@ -35,7 +28,6 @@ def _desk(uri: str, db_name: str, username: str, data_dir: str, vehicle_ids, bar
             results.put((vehicle_id, username, "won", deal.id))
         except ReservationRefused as refused:
             results.put((vehicle_id, username, "refused", refused.other_deal))
-    client.close()
 
 
 def test_two_desks_reserving_the_same_vehicle_get_one_success_each_round(
@@ -45,30 +37,9 @@ def test_two_desks_reserving_the_same_vehicle_get_one_success_each_round(
     register_client(sam, "C-1")
     make_user("sara", Role.SALES)
     vehicle_ids = [sam.vehicles.add(draft(n)).id for n in range(ROUNDS)]
-    spawn = multiprocessing.get_context("spawn")
-    barrier = spawn.Barrier(2)
-    results = spawn.Queue()
-    desks = [
-        spawn.Process(
-            target=_desk,
-            args=(
-                mongo_uri,
-                context.store.db.name,
-                name,
-                str(tmp_path / name),
-                vehicle_ids,
-                barrier,
-                results,
-            ),
-        )
-        for name in ("sam", "sara")
-    ]
-    for p in desks:
-        p.start()
-    outcomes = [results.get(timeout=120) for _ in range(2 * ROUNDS)]
-    for p in desks:
-        p.join(timeout=30)
-        assert p.exitcode == 0
+    outcomes = race(
+        context, mongo_uri, tmp_path, _reserve_each, vehicle_ids, expect=2 * len(vehicle_ids)
+    )
     for vehicle_id in vehicle_ids:
         mine = [o for o in outcomes if o[0] == vehicle_id]
         won = [o for o in mine if o[2] == "won"]

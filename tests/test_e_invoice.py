@@ -19,16 +19,7 @@ from pypdf import PdfReader
 
 from alko_desk.documents.cii import embed_e_invoice, invoice_xml
 from alko_desk.documents.invoice_pdf import render_invoice_pdf
-from alko_desk.models.money import Money
-from tests.invoice_data import (
-    RUSSIAN,
-    credit_note_of,
-    deposit_draft,
-    draft,
-    intra_community_draft,
-    issued,
-    margin_draft,
-)
+from tests.invoice_data import one_of_each_kind
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = {
@@ -73,15 +64,8 @@ def en16931():
         yield validate
 
 
-ORIGINAL = issued(draft())
-CASES = {
-    "standard_rated_new_car": issued(draft(customer=RUSSIAN)),
-    "margin_scheme_used_car": issued(margin_draft()),
-    "intra_community_business_buyer": issued(intra_community_draft()),
-    "deposit_already_paid": issued(deposit_draft()),
-    "full_credit_note": credit_note_of(ORIGINAL),
-    "partial_credit_note": credit_note_of(ORIGINAL, Money.of("1000.00")),
-}
+CASES = one_of_each_kind()
+ORIGINAL = CASES["standard_rated_new_car"]  # what the credit notes correct
 
 
 @pytest.mark.parametrize("case", list(CASES))

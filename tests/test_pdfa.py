@@ -25,16 +25,7 @@ from alko_desk.models.invoices import InvoiceSettings
 from alko_desk.models.money import Money
 from alko_desk.models.users import Role
 from alko_desk.services.invoicing import render_document
-from tests.invoice_data import (
-    RUSSIAN,
-    car_line,
-    credit_note_of,
-    deposit_draft,
-    draft,
-    intra_community_draft,
-    issued,
-    margin_draft,
-)
+from tests.invoice_data import RUSSIAN, car_line, draft, issued, one_of_each_kind
 
 ROOT = Path(__file__).resolve().parent.parent
 VERAPDF = ROOT / ".tools" / "verapdf"
@@ -103,21 +94,15 @@ def _logo(tmp_path: Path, mode: str, colour, name: str) -> str:
 
 
 def test_invoices_and_credit_notes_are_pdfa_3b(verapdf, tmp_path):
-    original = issued(draft(customer=RUSSIAN))
+    kinds = one_of_each_kind()
+    original = kinds["standard_rated_new_car"]
     many_lines = tuple(
         car_line(description=f"Zimske gume / Зимние шины, komplet {i}") for i in range(1, 61)
     )
     transparent_png = _logo(tmp_path, "RGBA", (200, 30, 30, 120), "logo.png")
     cmyk_jpeg = _logo(tmp_path, "CMYK", (0, 100, 100, 0), "logo.jpg")
-    documents = {
-        "standard_rated_cyrillic_name": render_document(original, InvoiceSettings()),
-        "margin_scheme": render_document(issued(margin_draft()), InvoiceSettings()),
-        "intra_community": render_document(issued(intra_community_draft()), InvoiceSettings()),
-        "deposit": render_document(issued(deposit_draft()), InvoiceSettings()),
-        "full_credit_note": render_document(credit_note_of(original), InvoiceSettings()),
-        "partial_credit_note": render_document(
-            credit_note_of(original, Money.of("1000.00")), InvoiceSettings()
-        ),
+    documents = {name: render_document(doc, InvoiceSettings()) for name, doc in kinds.items()}
+    documents |= {
         # four pages, and a logo with transparency (a soft mask, allowed in PDF/A-3)
         "multi_page_with_png_logo": render_document(
             issued(draft(lines=many_lines)), InvoiceSettings(logo_path=transparent_png)

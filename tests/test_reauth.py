@@ -1,7 +1,6 @@
 """Sensitive actions need the password confirmed within the last few minutes, over both
 transports; re-confirmation (and the idle unlock, which is one) is throttled like login."""
 
-import threading
 from dataclasses import replace
 
 import pytest
@@ -17,6 +16,7 @@ from alko_desk.models.users import Role
 from alko_desk.services.clients import new_client_id
 from tests.clients_data import draft
 from tests.conftest import ADMIN_PASSWORD, STAFF_PASSWORD
+from tests.desks import all_at_once
 
 SAM_PASSWORD = "sam chooses a long passphrase 9"
 
@@ -127,19 +127,7 @@ def test_a_right_reconfirmation_clears_earlier_failures(context, make_user):
 
 def test_parallel_wrong_reconfirmations_are_all_counted(context, make_user):
     sam = make_user("sam", Role.SALES)
-    outcomes: list[type] = []
-
-    def guess() -> None:
-        try:
-            context.auth.confirm_password(sam, "not my password at all")
-        except AuthenticationError as exc:
-            outcomes.append(type(exc))
-
-    threads = [threading.Thread(target=guess) for _ in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = all_at_once(lambda: context.auth.confirm_password(sam, "not my password at all"), 12)
     # Five are checked and fail; every later one meets the lockout without a check.
     assert outcomes.count(AuthenticationError) == 4
     assert outcomes.count(AccountLocked) == 8

@@ -6,30 +6,10 @@ import pytest
 
 from alko_desk.models.changes import ChangeKind
 from alko_desk.models.remote import SessionEnded
-from alko_desk.models.users import Role
 from alko_desk.remote import server as server_module
 from alko_desk.services.clients import new_client_id
 from tests.clients_data import IVAN, draft
-from tests.conftest import ADMIN_PASSWORD, COMPANY, STAFF_PASSWORD
-
-SAM_PASSWORD = "sam chooses a long passphrase 9"
-
-
-@pytest.fixture
-def remote(connect_remote, context):
-    context.setup.initialize(COMPANY, "admin", "Ana Admin", ADMIN_PASSWORD)
-    return connect_remote()
-
-
-@pytest.fixture
-def admin(remote):
-    return remote.login("admin", ADMIN_PASSWORD)
-
-
-@pytest.fixture
-def sam(remote, admin):
-    admin.users.create_user("sam", "Sam Sales", Role.SALES, STAFF_PASSWORD)
-    return remote.login("sam", STAFF_PASSWORD).change_password(STAFF_PASSWORD, SAM_PASSWORD)
+from tests.conftest import ADMIN_PASSWORD, SAM_PASSWORD
 
 
 def _wait(condition, seconds=5.0):

@@ -17,7 +17,7 @@ from alko_desk.models.errors import (
     PermissionDenied,
 )
 from alko_desk.models.remote import ServerUntrusted, SessionEnded
-from alko_desk.models.users import Permission, Role
+from alko_desk.models.users import Permission
 from alko_desk.remote.desk import RemoteDesk
 from alko_desk.remote.server import Backend, RunningServer
 from alko_desk.remote.trust import PinStore, init_identity
@@ -25,26 +25,8 @@ from alko_desk.secrets import SecretStore
 from alko_desk.services.base import SessionService
 from alko_desk.services.clients import new_client_id
 from tests.clients_data import draft
-from tests.conftest import ADMIN_PASSWORD, COMPANY, STAFF_PASSWORD, MemorySecrets
-
-SAM_PASSWORD = "sam chooses a long passphrase 9"
-
-
-@pytest.fixture
-def remote(connect_remote, context):
-    context.setup.initialize(COMPANY, "admin", "Ana Admin", ADMIN_PASSWORD)
-    return connect_remote()
-
-
-@pytest.fixture
-def admin(remote):
-    return remote.login("admin", ADMIN_PASSWORD)
-
-
-@pytest.fixture
-def sam(remote, admin):
-    admin.users.create_user("sam", "Sam Sales", Role.SALES, STAFF_PASSWORD)
-    return remote.login("sam", STAFF_PASSWORD).change_password(STAFF_PASSWORD, SAM_PASSWORD)
+from tests.conftest import ADMIN_PASSWORD, SAM_PASSWORD, MemorySecrets
+from tests.desks import all_at_once
 
 
 def _audit(context, prefix):
@@ -116,19 +98,7 @@ def test_logout_drops_the_session_and_zeroes_its_organisation_key(remote_backend
 
 
 def test_parallel_wrong_passwords_are_each_counted_and_the_lockout_holds(context, remote, sam):
-    outcomes = []
-
-    def guess():
-        try:
-            remote.login("sam", "wrong password, wrong!")
-        except AlkoError as exc:
-            outcomes.append(type(exc))
-
-    threads = [threading.Thread(target=guess) for _ in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = all_at_once(lambda: remote.login("sam", "wrong password, wrong!"), 12)
     assert len(outcomes) == 12
     assert outcomes.count(AuthenticationError) == 4  # the fifth locks
     assert outcomes.count(AccountLocked) == 8

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,40 @@ class AuditLog:
                 )
         return ChainReport(True, checked, head)
 
+    def entry(self, seq: int) -> AuditEntry | None:
+        doc = self._repo.get(seq)
+        return _entry_from_doc(doc) if doc else None
+
+    def open_flags(self) -> list[int]:
+        """The flagged entries (fraud.*) that no review entry names yet, oldest first.
+
+        Kept in a small index that every look brings up to date with the entries written
+        since the last one (a block read per 1,000 of them), so that the log is read once
+        in all, not once per look.
+        """
+        was, still_open = self._repo.flag_index()
+        scanned, flags = was, dict.fromkeys(still_open)
+        for doc in self._entries_after(was):
+            scanned = doc["seq"]
+            if doc["action"].startswith(FLAG_PREFIX):
+                flags[scanned] = None
+            elif doc["action"].startswith(REVIEWED_ACTION):
+                flags.pop(doc.get("details", {}).get("seq"), None)
+        if scanned != was:
+            self._repo.save_flag_index(was, scanned, list(flags))
+        return list(flags)
+
+    def _entries_after(self, seq: int) -> Iterator[dict]:
+        """The entries after `seq` in order, up to the first one not (yet) written."""
+        for key in self._repo.blocks_after(seq):
+            for doc in self._repo.entries_in_block(key):
+                if doc["seq"] <= seq:
+                    continue
+                if doc["seq"] != seq + 1:
+                    return
+                seq += 1
+                yield doc
+
     def query(self, flt: AuditFilter) -> list[AuditEntry]:
         out: list[AuditEntry] = []
         for key in reversed(self._repo.block_keys()):
@@ -215,7 +250,6 @@ def _matches(doc: dict, flt: AuditFilter) -> bool:
 
 FLAG_PREFIX = AuditCategory.FRAUD.value
 REVIEWED_ACTION = AuditAction.REVIEW_DONE  # not under FLAG_PREFIX: a review is not itself a flag
-FLAG_SCAN_LIMIT = 1_000_000
 
 
 class AuditService:
@@ -232,29 +266,18 @@ class AuditService:
 
     def entries(self, flt: AuditFilter) -> list[AuditEntry]:
         self._require_own_password()
-        if not self._session.can(Permission.AUDIT_READ):
-            self._log.record(
-                self._session.user.username,
-                AuditAction.PERMISSION_DENIED,
-                "audit",
-                {"operation": "read audit log"},
-            )
-            raise PermissionDenied("Your role may not read the audit log.")
+        self._require_read("read audit log", "Your role may not read the audit log.")
         return self._log.query(flt)
 
     def verify(self) -> ChainReport:
         self._require_own_password()
-        if not self._session.can(Permission.AUDIT_READ):
-            self._log.record(
-                self._session.user.username,
-                AuditAction.PERMISSION_DENIED,
-                "audit",
-                {"operation": "verify"},
-            )
-            raise PermissionDenied("Your role may not verify the audit log.")
+        self._require_read("verify", "Your role may not verify the audit log.")
         return self._log.verify()
 
-    def _require_read(self, operation: str) -> None:
+    def _require_read(
+        self, operation: str, refusal: str = "Your role may not review the audit log."
+    ) -> None:
+        """AUDIT_READ, or a denial recorded in the log itself and `refusal` raised."""
         if not self._session.can(Permission.AUDIT_READ):
             self._log.record(
                 self._session.user.username,
@@ -262,17 +285,18 @@ class AuditService:
                 "audit",
                 {"operation": operation},
             )
-            raise PermissionDenied("Your role may not review the audit log.")
+            raise PermissionDenied(refusal)
 
     def unreviewed_flags(self) -> list[AuditEntry]:
         """Flagged entries (fraud.*) that nobody has marked reviewed yet, newest first."""
         self._require_read("list flags")
-        flags = self._log.query(AuditFilter(action_prefix=FLAG_PREFIX, limit=FLAG_SCAN_LIMIT))
-        if not flags:
-            return []
-        reviews = self._log.query(AuditFilter(action_prefix=REVIEWED_ACTION, limit=FLAG_SCAN_LIMIT))
-        reviewed = {r.details.get("seq") for r in reviews}
-        return [f for f in flags if f.seq not in reviewed]
+        found = (self._log.entry(seq) for seq in reversed(self._log.open_flags()))
+        return [entry for entry in found if entry is not None]
+
+    def count_unreviewed_flags(self) -> int:
+        """How many flagged entries nobody has marked reviewed yet (the Audit page's banner)."""
+        self._require_read("count flags")
+        return len(self._log.open_flags())
 
     def mark_reviewed(self, seq: int, note: str = "") -> AuditEntry:
         """Records that the caller looked at flagged entry `seq` (the log itself never changes)."""

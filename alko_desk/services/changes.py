@@ -9,7 +9,8 @@ arrive; a reader that fell behind the pruning gets `complete=False` and refreshe
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 
 from alko_desk.models.changes import Change, ChangeBatch, ChangeKind
 from alko_desk.models.errors import AlkoError, PasswordChangeRequired
@@ -27,6 +28,12 @@ class ChangeLog:
         self._clock = clock
         self._lock = threading.Lock()
         self._head = 0
+        self._listeners: dict[str, list[Callable[[int], None]]] = defaultdict(list)
+
+    def listen(self, entity: str, handler: Callable[[int], None]) -> None:
+        """`handler(seq)` after each change to `entity` announced in this process (caches
+        of the composition root; screens and other desks watch the log itself)."""
+        self._listeners[entity].append(handler)
 
     def announce(self, entity: str, kind: ChangeKind, ids: Sequence[str] = ()) -> int:
         """Appends one change; returns its number."""
@@ -44,7 +51,9 @@ class ChangeLog:
             self._repo.advance_head(seq)
             if seq > KEEP:
                 self._repo.delete(seq - KEEP)
-            return seq
+        for handler in self._listeners.get(entity, ()):
+            handler(seq)
+        return seq
 
     def head(self) -> int:
         seq = self._repo.head_hint()

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 from alko_desk.models.audit import AuditAction
+from alko_desk.models.changes import ChangeKind
 from alko_desk.models.company import CompanyProfile
 from alko_desk.models.errors import SetupRequired, ValidationError
 from alko_desk.models.users import Permission, Session
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.base import SessionService
+from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock
 from alko_desk.services.setup import validate_profile
 from alko_desk.storage.organisation_repo import OrganisationRepository, profile_to_doc
 
+ENTITY = "settings"  # in change announcements: the company profile (ui/changes.py SETTINGS)
+
 
 class SettingsService(SessionService):
     def __init__(
-        self, organisation: OrganisationRepository, audit: AuditLog, clock: Clock, session: Session
+        self,
+        organisation: OrganisationRepository,
+        audit: AuditLog,
+        clock: Clock,
+        session: Session,
+        changes: ChangeLog | None = None,
     ) -> None:
         super().__init__(session, audit, clock)
         self._org = organisation
+        self._changes = changes
 
     def company(self) -> CompanyProfile:
         profile = self._org.profile()
@@ -39,3 +49,5 @@ class SettingsService(SessionService):
         self._audit.record(
             self.actor, AuditAction.SETTINGS_CHANGED, "organisation", {"fields": changed}
         )
+        if self._changes is not None:  # other desks' screens, and the cached profile here
+            self._changes.announce(ENTITY, ChangeKind.UPDATED)

@@ -8,6 +8,8 @@ from alko_desk.storage.mongo import Store, repository
 
 BLOCK_SIZE = 1000
 HEAD_DOC_ID = "audit_head"
+# The unreviewed flags, kept by reading each entry once (services/audit.py `open_flags`).
+FLAGS_DOC_ID = "audit_flags"
 
 
 def entry_id(seq: int) -> str:
@@ -56,3 +58,28 @@ class AuditRepository:
 
     def entries_in_block(self, key: str) -> list[dict]:
         return sorted(self._entries.find_all(key), key=lambda d: d["seq"])
+
+    def blocks_after(self, seq: int) -> list[str]:
+        """The blocks that may hold entries after `seq`, in order."""
+        first = block_of(seq + 1)
+        return [key for key in self.block_keys() if key >= first]
+
+    # -- the index of unreviewed flags ---------------------------------------------------------
+
+    def flag_index(self) -> tuple[int, list[int]]:
+        """(the last entry the index has read, the flagged entries still unreviewed then)."""
+        doc = self._meta.find_one({"_id": FLAGS_DOC_ID})
+        return (int(doc["scanned"]), [int(s) for s in doc["open"]]) if doc else (0, [])
+
+    def save_flag_index(self, was: int, scanned: int, open_flags: list[int]) -> bool:
+        """Moves the index from entry `was` on to `scanned`; False if another desk moved it
+        first (its answer is as good: both read the same entries)."""
+        try:
+            result = self._meta.update_one(
+                {"_id": FLAGS_DOC_ID, "scanned": was},
+                {"$set": {"scanned": scanned, "open": open_flags}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # the document exists and is at another entry
+        return result.matched_count == 1 or result.upserted_id is not None

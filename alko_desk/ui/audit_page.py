@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
@@ -44,6 +43,7 @@ from alko_desk.models.audit import (
     ChainReport,
 )
 from alko_desk.services.audit import FLAG_PREFIX
+from alko_desk.ui.list_pages import Column, ListColumn
 from alko_desk.ui.table_models import ColumnsTableModel
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import ERROR_STYLE, OK_STYLE, heading, note
@@ -74,24 +74,13 @@ def action_choices() -> list[tuple[str, str]]:
 ACTION_PREFIXES = [prefix for prefix, _ in action_choices()]
 
 
-class AuditColumn(enum.IntEnum):
-    SEQ = 0
-    TIME = 1
-    ACTOR = 2
-    ACTION = 3
-    TARGET = 4
-    DETAILS = 5
-
-    @property
-    def header(self) -> str:
-        return {
-            AuditColumn.SEQ: _tr("AuditModel", "#"),
-            AuditColumn.TIME: _tr("AuditModel", "Time"),
-            AuditColumn.ACTOR: _tr("AuditModel", "Who"),
-            AuditColumn.ACTION: _tr("AuditModel", "Action"),
-            AuditColumn.TARGET: _tr("AuditModel", "Target"),
-            AuditColumn.DETAILS: _tr("AuditModel", "Details"),
-        }[self]
+class AuditColumn(ListColumn, context="AuditModel"):
+    SEQ = Column("#")
+    TIME = Column("Time")
+    ACTOR = Column("Who")
+    ACTION = Column("Action")
+    TARGET = Column("Target")
+    DETAILS = Column("Details")
 
 
 def _details(details: dict[str, Any]) -> str:
@@ -248,7 +237,7 @@ class AuditPresenter:
 
     def count_flags(self, done: Callable[[int], None]) -> None:
         self.tasks.run(
-            lambda: len(self.audit.unreviewed_flags()),
+            self.audit.count_unreviewed_flags,
             on_success=done,
             parent=self.view,
             title=_tr("AuditPage", "Audit log"),

@@ -3,13 +3,12 @@ approval, delivery planning, the handover checklist and certificate."""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QDate, Qt, QTime, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -60,16 +59,16 @@ from alko_desk.services.deals import terms_for
 from alko_desk.ui.changes import SETTINGS
 from alko_desk.ui.forms import FormDialog
 from alko_desk.ui.list_pages import (
+    Column,
+    ListColumn,
+    ListModel,
     button_row,
-    count_text,
     list_view,
     list_with_detail,
     page_layout,
 )
 from alko_desk.ui.table_models import (
-    PAGE_SIZE,
     ROW_ID_ROLE,
-    PagedTableModel,
     RowSource,
     rows_from,
 )
@@ -106,54 +105,28 @@ REASON_PROMPTS = {
         True,
     ),
 }
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+MONEY = "000,000.00 EUR"  # the widest usual amount: sizes the columns of amounts
 
 
-class DealColumn(enum.IntEnum):
-    ID = 0
-    CLIENT = 1
-    VEHICLE = 2
-    STATE = 3
-    APPROVAL = 4
-    TOTAL = 5
-    BALANCE = 6
-
-    @property
-    def header(self) -> str:
-        return {
-            DealColumn.ID: _tr("DealsModel", "Deal"),
-            DealColumn.CLIENT: _tr("DealsModel", "Client"),
-            DealColumn.VEHICLE: _tr("DealsModel", "Vehicle"),
-            DealColumn.STATE: _tr("DealsModel", "State"),
-            DealColumn.APPROVAL: _tr("DealsModel", "Approval"),
-            DealColumn.TOTAL: _tr("DealsModel", "Total"),
-            DealColumn.BALANCE: _tr("DealsModel", "Balance due"),
-        }[self]
-
-    @property
-    def sort(self) -> str | None:
-        """The service's sort for this column (`DealService.list_page`); None: unsortable."""
-        sort = _SORTS.get(self)
-        return sort.value if sort else None
-
-    @property
-    def tooltip(self) -> str | None:
-        if self is DealColumn.CLIENT:
-            return _tr(
-                "DealsModel", "The list cannot be sorted by client: names are kept encrypted."
-            )
-        if self is DealColumn.ID:
-            return _tr("DealsModel", "Sorted by when the deal was made.")
-        return None
-
-
-_SORTS = {
-    DealColumn.ID: DealSort.CREATED,
-    DealColumn.VEHICLE: DealSort.VEHICLE,
-    DealColumn.STATE: DealSort.STATE,
-    DealColumn.APPROVAL: DealSort.APPROVAL,
-    DealColumn.TOTAL: DealSort.TOTAL,
-}
+class DealColumn(ListColumn, context="DealsModel"):
+    ID = Column(
+        "Deal",
+        DealSort.CREATED,
+        sample="D-2612-0A0A0A",
+        tooltip="Sorted by when the deal was made.",
+    )
+    CLIENT = Column(
+        "Client",
+        sample="Вероника Лобанова",
+        tooltip="The list cannot be sorted by client: names are kept encrypted.",
+    )
+    VEHICLE = Column("Vehicle", DealSort.VEHICLE, stretch=True)
+    STATE = Column(
+        "State", DealSort.STATE, sample=DealState.CANCELLED.label, sample_context="DealState"
+    )
+    APPROVAL = Column("Approval", DealSort.APPROVAL, sample="Approved", sample_context="DealsModel")
+    TOTAL = Column("Total", DealSort.TOTAL, sample=MONEY, right=True)
+    BALANCE = Column("Balance due", sample=MONEY, right=True)
 
 
 @dataclass(frozen=True)
@@ -194,30 +167,17 @@ def deal_rows(services: SessionServices, today: Callable[[], date]) -> RowSource
     return read
 
 
-class DealsModel(PagedTableModel[DealRow]):
+class DealsModel(ListModel[DealRow]):
     """The deal list in the service's order (newest first until a header is clicked)."""
 
     columns = DealColumn
-    extra_roles: ClassVar[frozenset[int]] = frozenset({Qt.ItemDataRole.TextAlignmentRole})
+    title = "Deals"
+    first_sort = DealColumn.ID
+    first_order = Qt.SortOrder.DescendingOrder
 
-    def __init__(
-        self,
-        source: RowSource[DealRow],
-        tasks: TaskRunner,
-        owner: QWidget | None = None,
-        *,
-        page_size: int = PAGE_SIZE,
-    ) -> None:
-        super().__init__(
-            source,
-            tasks,
-            owner,
-            page_size=page_size,
-            default_column=DealColumn.ID,
-            default_order=Qt.SortOrder.DescendingOrder,
-            key_of=lambda row: row.deal.id,
-            title=_tr("DealsModel", "Deals"),
-        )
+    @staticmethod
+    def key_of(row: DealRow) -> str:
+        return row.deal.id
 
     def deal(self, row: int) -> Deal | None:
         found = self.row(row)
@@ -240,8 +200,6 @@ class DealsModel(PagedTableModel[DealRow]):
         return str(d.figures.balance_due)
 
     def cell(self, row: DealRow, column: Any, role: int) -> Any:
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if column in (DealColumn.TOTAL, DealColumn.BALANCE) else None
         if role == Qt.ItemDataRole.ToolTipRole:
             d = row.deal
             if column is DealColumn.APPROVAL:
@@ -807,19 +765,7 @@ class DealsPage(QWidget):
                 end=(self.cancel_button,),
             )
         )
-        self.table = list_view(
-            self.model,
-            stretch=DealColumn.VEHICLE,
-            samples={
-                DealColumn.ID: "D-2612-0A0A0A",
-                DealColumn.CLIENT: "Вероника Лобанова",
-                DealColumn.STATE: _tr("DealState", DealState.CANCELLED.label),
-                DealColumn.APPROVAL: _tr("DealsModel", "Approved"),
-                DealColumn.TOTAL: "000,000.00 EUR",
-                DealColumn.BALANCE: "000,000.00 EUR",
-            },
-            name=self.tr("Deal list"),
-        )
+        self.table = list_view(self.model, name=self.tr("Deal list"))
         self.detail, self.splitter, self.paged = list_with_detail(
             self.table,
             self.model,
@@ -843,7 +789,6 @@ class DealsPage(QWidget):
         self.deliver_button.clicked.connect(lambda: self._act("deliver"))
         self.certificate_button.clicked.connect(self.choose_certificate_file)
         self.model.loaded.connect(self._rows_arrived)
-        self.model.loading_changed.connect(self._count)
         self._tasks.run(self._load_settings, on_success=self._settings_loaded, parent=self)
         if changes is not None:  # the VAT rate for new deals, when an admin changes it
             reload_settings = self._settings_changed
@@ -852,7 +797,16 @@ class DealsPage(QWidget):
         self._show_deal(None)
         self.model.reload()
         self._lapse()
-        self._count()
+        self.paged.show_count(
+            self.count_label,
+            {
+                "loading": self.tr("Loading deals…"),
+                "failed": self.tr("The deal list could not be read. Nothing was changed."),
+                "partial": self.tr("{shown} of {total} deals shown; scroll for more"),
+                "one": self.tr("1 deal"),
+                "many": self.tr("{n} deals"),
+            },
+        )
 
     # -- loading ----------------------------------------------------------------------------------
 
@@ -922,21 +876,6 @@ class DealsPage(QWidget):
     def _rows_arrived(self) -> None:
         if self._select_after and self.paged.select(self._select_after):
             self._select_after = ""
-        self._count()
-
-    def _count(self, *_args) -> None:
-        self.count_label.setText(
-            count_text(
-                self.model,
-                {
-                    "loading": self.tr("Loading deals…"),
-                    "failed": self.tr("The deal list could not be read. Nothing was changed."),
-                    "partial": self.tr("{shown} of {total} deals shown; scroll for more"),
-                    "one": self.tr("1 deal"),
-                    "many": self.tr("{n} deals"),
-                },
-            )
-        )
 
     def selected(self) -> Deal | None:
         row = self.paged.current_row()

@@ -13,7 +13,6 @@ service checks first.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -47,10 +46,9 @@ from alko_desk.models.errors import ValidationError
 from alko_desk.models.invoices import InvoiceRow, InvoiceStatus, PaymentMethod
 from alko_desk.models.money import Money
 from alko_desk.models.users import Permission
+from alko_desk.ui.list_pages import Column, ListColumn, ListModel
 from alko_desk.ui.table_models import (
     ROW_ID_ROLE,
-    PagedTableModel,
-    RowSource,
     ViewAnchor,
     bind_header,
     rows_from,
@@ -68,36 +66,16 @@ WATCHED = ("invoices", "payments")
 _tr = QCoreApplication.translate
 
 
-class InvoiceColumn(enum.IntEnum):
-    NUMBER = 0
-    ISSUED = 1
-    CUSTOMER = 2
-    TOTAL = 3
-    PAID = 4
-    BALANCE = 5
-    STATUS = 6
+class InvoiceColumn(ListColumn, context="InvoicesModel"):
+    """Sorts: InvoicingService.INVOICE_SORTS."""
 
-    @property
-    def header(self) -> str:
-        return {
-            InvoiceColumn.NUMBER: _tr("InvoicesModel", "Number"),
-            InvoiceColumn.ISSUED: _tr("InvoicesModel", "Issued"),
-            InvoiceColumn.CUSTOMER: _tr("InvoicesModel", "Customer"),
-            InvoiceColumn.TOTAL: _tr("InvoicesModel", "Total"),
-            InvoiceColumn.PAID: _tr("InvoicesModel", "Paid"),
-            InvoiceColumn.BALANCE: _tr("InvoicesModel", "Balance"),
-            InvoiceColumn.STATUS: _tr("InvoicesModel", "Status"),
-        }[self]
-
-    @property
-    def sort(self) -> str | None:
-        """The service's sort for this column (InvoicingService.INVOICE_SORTS), or None."""
-        return {
-            InvoiceColumn.NUMBER: "number",
-            InvoiceColumn.ISSUED: "issue_date",
-            InvoiceColumn.STATUS: "status",
-            InvoiceColumn.BALANCE: "balance",
-        }.get(self)
+    NUMBER = Column("Number", "number", sample="ALKO-CN-2026-000000")
+    ISSUED = Column("Issued", "issue_date", sample="2026-12-31")
+    CUSTOMER = Column("Customer", stretch=True)
+    TOTAL = Column("Total", sample="-00,000.00 EUR", right=True)
+    PAID = Column("Paid", sample="00,000.00 EUR", right=True)
+    BALANCE = Column("Balance", "balance", sample="-00,000.00 EUR", right=True)
+    STATUS = Column("Status", "status", sample="partly paid")
 
 
 def _amount(money: Money) -> str:
@@ -106,21 +84,13 @@ def _amount(money: Money) -> str:
     return format_money(money)
 
 
-class InvoicesModel(PagedTableModel[InvoiceRow]):
+class InvoicesModel(ListModel[InvoiceRow]):
     """Invoices and credit notes a page at a time, in the order the service returns them."""
 
     columns = InvoiceColumn
-    RIGHT = (InvoiceColumn.TOTAL, InvoiceColumn.PAID, InvoiceColumn.BALANCE)
-    extra_roles = frozenset({Qt.ItemDataRole.TextAlignmentRole})
-
-    def __init__(self, source: RowSource[InvoiceRow], tasks: TaskRunner, owner=None) -> None:
-        super().__init__(
-            source,
-            tasks,
-            owner,
-            default_column=InvoiceColumn.NUMBER,
-            title=_tr("InvoicesModel", "Invoices"),
-        )
+    title = "Invoices"
+    first_sort = InvoiceColumn.NUMBER
+    extra_roles = ListModel.extra_roles | {Qt.ItemDataRole.ForegroundRole}  # overdue in red
 
     def display(self, row: InvoiceRow, column: InvoiceColumn) -> str:
         if column is InvoiceColumn.NUMBER:
@@ -140,10 +110,6 @@ class InvoicesModel(PagedTableModel[InvoiceRow]):
         return _tr("InvoiceStatus", row.status.label)
 
     def cell(self, row: InvoiceRow, column: InvoiceColumn, role: int) -> Any:
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            if column in self.RIGHT:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return None
         if (
             role == Qt.ItemDataRole.ForegroundRole
             and column is InvoiceColumn.STATUS
@@ -306,14 +272,7 @@ class InvoicesPage(QWidget):
         header.setSectionResizeMode(InvoiceColumn.CUSTOMER, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(40)
         fm, pad = self.table.fontMetrics(), 14
-        for column, sample in (
-            (InvoiceColumn.NUMBER, "ALKO-CN-2026-000000"),
-            (InvoiceColumn.ISSUED, "2026-12-31"),
-            (InvoiceColumn.TOTAL, "-00,000.00 EUR"),
-            (InvoiceColumn.PAID, "00,000.00 EUR"),
-            (InvoiceColumn.BALANCE, "-00,000.00 EUR"),
-            (InvoiceColumn.STATUS, "partly paid"),
-        ):
+        for column, sample in InvoiceColumn.samples().items():
             header_text = column.header
             width = max(fm.horizontalAdvance(sample), fm.horizontalAdvance(header_text) + 12)
             self.table.setColumnWidth(column, width + pad)

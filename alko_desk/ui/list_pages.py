@@ -1,5 +1,8 @@
 """The parts every list screen is built from, so that no screen copies another's.
 
+- `ListColumn` and `Column`: a list's columns declared one line each (header, the service's
+  sort, the sample text that sizes the column, figures on the right, a header tooltip).
+- `ListModel`: the paged model of such columns; a list states its title and first sort.
 - `page_layout(widget, title)`: the screen's margins and heading.
 - `button_row(...)`: a row of filters or buttons, with an optional right-hand end.
 - `list_view(model, ...)`: a table of whole rows, one highlighted at a time, columns sized
@@ -15,9 +18,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Hashable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,7 +36,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alko_desk.ui.table_models import ROW_ID_ROLE, PagedTableModel, ViewAnchor, bind_header
+from alko_desk.ui.table_models import (
+    PAGE_SIZE,
+    ROW_ID_ROLE,
+    PagedTableModel,
+    RowSource,
+    ViewAnchor,
+    bind_header,
+)
+from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import heading, note
 
 if TYPE_CHECKING:
@@ -41,6 +53,124 @@ if TYPE_CHECKING:
     from alko_desk.ui.changes import ChangeWatcher
 
 REFRESH_DELAY_MS = 150  # changes arriving together are read in one refresh
+RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_tr = QCoreApplication.translate
+Row = TypeVar("Row")
+
+
+# -- columns and their model -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """What a list declares of one column (see `ListColumn`)."""
+
+    header: str  # source text, translated in the column enum's context
+    sort: enum.Enum | str | None = None  # the service's sort; None: the column does not sort
+    sample: str = ""  # the column's widest usual text: `list_view` sizes it for this
+    sample_context: str = ""  # translate the sample in this context (a status's label)
+    tooltip: str = ""  # the header's tooltip, source text in the enum's context
+    right: bool = False  # figures: aligned right
+    stretch: bool = False  # takes the width the others leave (`list_view`)
+
+
+class ListColumn(enum.IntEnum):
+    """The columns of a list, numbered in the order declared, each a `Column`; headers,
+    tooltips and samples are translated in the context the class names:
+
+        class DealColumn(ListColumn, context="DealsModel"):
+            ID = Column("Deal", DealSort.CREATED, sample="D-2612-0A0A0A")
+            CLIENT = Column("Client", tooltip="The list cannot be sorted by client: ...")
+
+    Members have what the table models ask of a column: `header`, `sort` (the sort's
+    value, or None), `tooltip`; and `alignment` and `sample` for the view.
+    """
+
+    context: ClassVar[str]
+    spec: Column
+
+    def __new__(cls, spec: Column) -> ListColumn:
+        number = len(cls.__members__)
+        member = int.__new__(cls, number)
+        member._value_ = number
+        member.spec = spec
+        return member
+
+    def __init_subclass__(cls, context: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.context = context
+
+    @property
+    def header(self) -> str:
+        return _tr(self.context, self.spec.header)
+
+    @property
+    def sort(self) -> str | None:
+        sort = self.spec.sort
+        return sort.value if isinstance(sort, enum.Enum) else sort
+
+    @property
+    def tooltip(self) -> str | None:
+        return _tr(self.context, self.spec.tooltip) if self.spec.tooltip else None
+
+    @property
+    def alignment(self) -> int | None:
+        return RIGHT if self.spec.right else None
+
+    @property
+    def sample(self) -> str:
+        spec = self.spec
+        return _tr(spec.sample_context, spec.sample) if spec.sample_context else spec.sample
+
+    @classmethod
+    def samples(cls) -> dict[ListColumn, str]:
+        return {column: column.sample for column in cls if column.spec.sample}
+
+    @classmethod
+    def stretched(cls) -> ListColumn | None:
+        return next((column for column in cls if column.spec.stretch), None)
+
+
+class ListModel(PagedTableModel[Row]):
+    """A paged list of `ListColumn` columns: figures aligned right, and the constructor
+    every list has, with its title and first sort declared on the class."""
+
+    columns: ClassVar[type[ListColumn]]
+    title: ClassVar[str] = ""  # source text, translated in the columns' context
+    first_sort: ClassVar[ListColumn | None] = None  # None: the first sortable column
+    first_order: ClassVar[Qt.SortOrder] = Qt.SortOrder.AscendingOrder
+    extra_roles: ClassVar[frozenset[int]] = frozenset({Qt.ItemDataRole.TextAlignmentRole})
+
+    def __init__(
+        self,
+        source: RowSource[Row],
+        tasks: TaskRunner,
+        owner: QWidget | None = None,
+        *,
+        page_size: int = PAGE_SIZE,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(
+            source,
+            tasks,
+            owner,
+            page_size=page_size,
+            default_column=self.first_sort,
+            default_order=self.first_order,
+            key_of=self.key_of,
+            title=_tr(self.columns.context, self.title),
+            parent=parent,
+        )
+
+    @staticmethod
+    def key_of(row: Any) -> Hashable:
+        """The record id of a row."""
+        return row.id
+
+    def cell(self, row: Row, column: Any, role: int) -> Any:
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return column.alignment
+        return super().cell(row, column, role)
 
 
 def page_layout(widget: QWidget, title: str) -> QVBoxLayout:
@@ -66,14 +196,19 @@ def button_row(*widgets: QWidget, end: Sequence[QWidget] = (), stretch: bool = T
 def list_view(
     model: QAbstractItemModel,
     *,
-    stretch: int,
+    stretch: int | None = None,
     samples: dict[enum.IntEnum, str] | None = None,
     name: str = "",
 ) -> QTableView:
     """A read-only table of whole rows, one highlighted at a time, texts on one line.
 
     `stretch` takes the width left; each column in `samples` is as wide as its sample text
-    (or its header, if wider), so that ids, VINs and amounts are never cut."""
+    (or its header, if wider), so that ids, VINs and amounts are never cut. Both default to
+    what the model's `ListColumn` columns declare."""
+    columns = getattr(model, "columns", None)
+    if isinstance(columns, type) and issubclass(columns, ListColumn):
+        stretch = columns.stretched() if stretch is None else stretch
+        samples = columns.samples() if samples is None else samples
     view = QTableView()
     view.setModel(model)
     if name:
@@ -91,7 +226,8 @@ def list_view(
     header.setStretchLastSection(False)
     header.setMinimumSectionSize(40)
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    if stretch is not None:
+        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     fm = view.fontMetrics()
     bold = header.font()
     bold.setBold(True)
@@ -284,6 +420,16 @@ class PagedList(QObject):
             return  # nothing new about the highlighted record
         self._shown = row
         self._current_changed(row)
+
+    def show_count(self, label: QLabel, texts: dict[str, str]) -> None:
+        """`label` says how many rows the list has (`count_text`'s `texts`), from now on."""
+
+        def update(*_args) -> None:
+            label.setText(count_text(self.model, texts))
+
+        self.model.loaded.connect(update)
+        self.model.loading_changed.connect(update)
+        update()
 
     # -- changes ---------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import secrets as pysecrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from alko_desk.security.passwords import password_problem
 from alko_desk.services.account_validation import account_problems
 from alko_desk.ui.changes import USERS, ChangeWatcher
 from alko_desk.ui.forms import FormDialog, only_ok_is_default
-from alko_desk.ui.list_pages import button_row, list_view, page_layout
+from alko_desk.ui.list_pages import Column, ListColumn, button_row, list_view, page_layout
 from alko_desk.ui.table_models import ColumnsTableModel
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import (
@@ -49,26 +48,14 @@ _tr = QCoreApplication.translate
 ROOT = QModelIndex()  # the invisible root of a flat table
 
 
-class UserColumn(enum.IntEnum):
-    USERNAME = 0
-    FULL_NAME = 1
-    ROLE = 2
-    STATUS = 3
-    MUST_CHANGE = 4
-    LOCKED = 5
-    LAST_LOGIN = 6
-
-    @property
-    def header(self) -> str:
-        return {
-            UserColumn.USERNAME: _tr("UsersModel", "Username"),
-            UserColumn.FULL_NAME: _tr("UsersModel", "Full name"),
-            UserColumn.ROLE: _tr("UsersModel", "Role"),
-            UserColumn.STATUS: _tr("UsersModel", "Account"),
-            UserColumn.MUST_CHANGE: _tr("UsersModel", "Must change password"),
-            UserColumn.LOCKED: _tr("UsersModel", "Locked"),
-            UserColumn.LAST_LOGIN: _tr("UsersModel", "Last login"),
-        }[self]
+class UserColumn(ListColumn, context="UsersModel"):
+    USERNAME = Column("Username")
+    FULL_NAME = Column("Full name")
+    ROLE = Column("Role")
+    STATUS = Column("Account")
+    MUST_CHANGE = Column("Must change password")
+    LOCKED = Column("Locked")
+    LAST_LOGIN = Column("Last login")
 
 
 def _local(dt: datetime | None) -> str:

@@ -3,12 +3,11 @@ supplier stock import with its preview."""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -44,8 +43,10 @@ from alko_desk.models.vehicles import (
 )
 from alko_desk.ui.forms import FormDialog
 from alko_desk.ui.list_pages import (
+    Column,
+    ListColumn,
+    ListModel,
     button_row,
-    count_text,
     list_view,
     list_with_detail,
     page_layout,
@@ -54,7 +55,6 @@ from alko_desk.ui.table_models import (
     PAGE_SIZE,
     ROW_ID_ROLE,
     ControlProgress,
-    PagedTableModel,
     RowSource,
     rows_from,
 )
@@ -68,54 +68,25 @@ if TYPE_CHECKING:
 _tr = QCoreApplication.translate
 VEHICLES = "vehicles"  # the entity in change announcements
 VEHICLE_ID_ROLE = ROW_ID_ROLE
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
-class VehicleColumn(enum.IntEnum):
-    VIN = 0
-    VEHICLE = 1
-    YEAR = 2
-    MILEAGE = 3
-    PRICE = 4
-    STATUS = 5
-    DAYS = 6
-
-    @property
-    def header(self) -> str:
-        return {
-            VehicleColumn.VIN: _tr("VehiclesModel", "VIN"),
-            VehicleColumn.VEHICLE: _tr("VehiclesModel", "Vehicle"),
-            VehicleColumn.YEAR: _tr("VehiclesModel", "Year"),
-            VehicleColumn.MILEAGE: _tr("VehiclesModel", "Mileage"),
-            VehicleColumn.PRICE: _tr("VehiclesModel", "Price"),
-            VehicleColumn.STATUS: _tr("VehiclesModel", "Status"),
-            VehicleColumn.DAYS: _tr("VehiclesModel", "Days in stock"),
-        }[self]
-
-    @property
-    def sort(self) -> str | None:
-        """The service's sort for this column (`VehicleService.list_page`); None: unsortable."""
-        sort = _SORTS.get(self)
-        return sort.value if sort else None
-
-    @property
-    def tooltip(self) -> str | None:
-        if self is VehicleColumn.VIN:
-            return _tr("VehiclesModel", "The list cannot be sorted by VIN: type it in the search.")
-        return None
-
-
-_SORTS = {
-    VehicleColumn.VEHICLE: VehicleSort.MAKE,
-    VehicleColumn.YEAR: VehicleSort.YEAR,
-    VehicleColumn.MILEAGE: VehicleSort.MILEAGE,
-    VehicleColumn.PRICE: VehicleSort.PRICE,
-    VehicleColumn.STATUS: VehicleSort.STATUS,
-    VehicleColumn.DAYS: VehicleSort.DAYS_IN_STOCK,
-}
-_NUMBERS = frozenset(
-    {VehicleColumn.YEAR, VehicleColumn.MILEAGE, VehicleColumn.PRICE, VehicleColumn.DAYS}
-)
+class VehicleColumn(ListColumn, context="VehiclesModel"):
+    VIN = Column(
+        "VIN",
+        sample="WVWZZZ1JZXW000000",
+        tooltip="The list cannot be sorted by VIN: type it in the search.",
+    )
+    VEHICLE = Column("Vehicle", VehicleSort.MAKE, stretch=True)
+    YEAR = Column("Year", VehicleSort.YEAR, sample="2026", right=True)
+    MILEAGE = Column("Mileage", VehicleSort.MILEAGE, sample="000,000 km", right=True)
+    PRICE = Column("Price", VehicleSort.PRICE, sample="000,000.00 EUR", right=True)
+    STATUS = Column(
+        "Status",
+        VehicleSort.STATUS,
+        sample=VehicleStatus.DELIVERED.label,
+        sample_context="VehicleStatus",
+    )
+    DAYS = Column("Days in stock", VehicleSort.DAYS_IN_STOCK, sample="0000", right=True)
 
 
 def mileage_text(km: int) -> str:
@@ -123,12 +94,13 @@ def mileage_text(km: int) -> str:
     return f"{km:,} km"
 
 
-class VehiclesModel(PagedTableModel[Vehicle]):
+class VehiclesModel(ListModel[Vehicle]):
     """The vehicle list in the service's order (newest arrivals first until a header is
     clicked), a page at a time; days in stock counted by the desk's clock."""
 
     columns = VehicleColumn
-    extra_roles: ClassVar[frozenset[int]] = frozenset({Qt.ItemDataRole.TextAlignmentRole})
+    title = "Vehicles"
+    first_sort = VehicleColumn.DAYS  # fewest days in stock first: the newest arrivals on top
 
     def __init__(
         self,
@@ -139,15 +111,7 @@ class VehiclesModel(PagedTableModel[Vehicle]):
         now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
         page_size: int = PAGE_SIZE,
     ) -> None:
-        # fewest days in stock first: the newest arrivals on top
-        super().__init__(
-            source,
-            tasks,
-            owner,
-            page_size=page_size,
-            default_column=VehicleColumn.DAYS,
-            title=_tr("VehiclesModel", "Vehicles"),
-        )
+        super().__init__(source, tasks, owner, page_size=page_size)
         self._clock = now
         self.now = now()
         self.loaded.connect(self._tick)
@@ -174,8 +138,6 @@ class VehiclesModel(PagedTableModel[Vehicle]):
         return str(v.days_in_stock(self.now))
 
     def cell(self, v: Vehicle, column: Any, role: int) -> Any:
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if column in _NUMBERS else None
         if role == Qt.ItemDataRole.ToolTipRole and column is VehicleColumn.VIN and v.vin_warning:
             return v.vin_warning
         return super().cell(v, column, role)
@@ -463,19 +425,7 @@ class VehiclesPage(QWidget):
         )
         self.filter_error = error_label()
         layout.addWidget(self.filter_error)
-        self.table = list_view(
-            self.model,
-            stretch=VehicleColumn.VEHICLE,
-            samples={
-                VehicleColumn.VIN: "WVWZZZ1JZXW000000",
-                VehicleColumn.YEAR: "2026",
-                VehicleColumn.MILEAGE: "000,000 km",
-                VehicleColumn.PRICE: "000,000.00 EUR",
-                VehicleColumn.STATUS: _tr("VehicleStatus", VehicleStatus.DELIVERED.label),
-                VehicleColumn.DAYS: "0000",
-            },
-            name=self.tr("Vehicle list"),
-        )
+        self.table = list_view(self.model, name=self.tr("Vehicle list"))
         self.detail, self.splitter, self.paged = list_with_detail(
             self.table,
             self.model,
@@ -495,10 +445,17 @@ class VehiclesPage(QWidget):
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, self.refresh)
         self.import_button.clicked.connect(self.choose_import_file)
         self.add_button.clicked.connect(self.add_vehicle)
-        self.model.loaded.connect(self._count)
-        self.model.loading_changed.connect(self._count)
         self.model.reload()
-        self._count()
+        self.paged.show_count(
+            self.count_label,
+            {
+                "loading": self.tr("Loading vehicles…"),
+                "failed": self.tr("The vehicle list could not be read. Nothing was changed."),
+                "partial": self.tr("{shown} of {total} vehicles shown; scroll for more"),
+                "one": self.tr("1 vehicle"),
+                "many": self.tr("{n} vehicles"),
+            },
+        )
 
     def _build_filters(self) -> QHBoxLayout:
         self.status = QComboBox()
@@ -549,20 +506,6 @@ class VehiclesPage(QWidget):
 
     def select(self, vehicle_id: str) -> bool:
         return self.paged.select(vehicle_id)
-
-    def _count(self, *_args) -> None:
-        self.count_label.setText(
-            count_text(
-                self.model,
-                {
-                    "loading": self.tr("Loading vehicles…"),
-                    "failed": self.tr("The vehicle list could not be read. Nothing was changed."),
-                    "partial": self.tr("{shown} of {total} vehicles shown; scroll for more"),
-                    "one": self.tr("1 vehicle"),
-                    "many": self.tr("{n} vehicles"),
-                },
-            )
-        )
 
     def filters(self) -> dict[str, str]:
         """The filters as typed, for `VehicleService.list_page`; ValueError on a bad number."""

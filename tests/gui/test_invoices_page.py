@@ -308,3 +308,14 @@ def test_statuses_read_like_the_other_lists_and_overdue_stands_out(qtbot):
         model.cell(row(InvoiceStatus.OPEN), InvoiceColumn.STATUS, Qt.ItemDataRole.ForegroundRole)
         is None
     )
+    # and the view is given it: the list serves the colour through data()
+    from alko_desk.models.listing import Page
+
+    listed = InvoicesModel(
+        lambda request, progress: Page((row(InvoiceStatus.OVERDUE),), 1, 0),
+        TaskRunner(ScriptedDialogs()),
+    )
+    listed.reload()
+    qtbot.waitUntil(lambda: listed.rowCount() == 1, timeout=10_000)
+    status = listed.index(0, InvoiceColumn.STATUS)
+    assert isinstance(listed.data(status, Qt.ItemDataRole.ForegroundRole), QBrush)

@@ -7,27 +7,23 @@ pages every declared sort at the cost of a page (the app-kept list index).
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QWidget
 
 from alko_desk.models.clients import ClientRow, ClientSort, ClientStatus
 from alko_desk.ui.clients.formatting import format_datetime
+from alko_desk.ui.list_pages import Column, ListColumn, ListModel
 from alko_desk.ui.table_models import (
-    PAGE_SIZE,
     ROW_ID_ROLE,
     ROW_ROLE,
-    PagedTableModel,
     RowSource,
     rows_from,
     unsortable_tooltip,
 )
-from alko_desk.ui.tasks import TaskRunner
 
 if TYPE_CHECKING:
     from alko_desk.services.clients import ClientService
@@ -38,27 +34,12 @@ _tr = QCoreApplication.translate
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class ClientColumn(enum.IntEnum):
-    NAME = 0
-    CITY = 1
-    PHONE = 2
-    LAST_ACTIVITY = 3
-    STATUS = 4
-
-    @property
-    def header(self) -> str:
-        return {
-            ClientColumn.NAME: _tr("ClientList", "Name"),
-            ClientColumn.CITY: _tr("ClientList", "City"),
-            ClientColumn.PHONE: _tr("ClientList", "Phone"),
-            ClientColumn.LAST_ACTIVITY: _tr("ClientList", "Last activity"),
-            ClientColumn.STATUS: _tr("ClientList", "Status"),
-        }[self]
-
-    @property
-    def sort(self) -> str | None:
-        """The service's sort for this column; None when the column cannot be sorted."""
-        return _SORTS.get(self)
+class ClientColumn(ListColumn, context="ClientList"):
+    NAME = Column("Name", ClientSort.NAME)
+    CITY = Column("City")
+    PHONE = Column("Phone")
+    LAST_ACTIVITY = Column("Last activity", ClientSort.LAST_ACTIVITY)
+    STATUS = Column("Status", ClientSort.STATUS)
 
     @property
     def sort_key(self) -> ClientSort | None:
@@ -79,41 +60,19 @@ class ClientColumn(enum.IntEnum):
         return next(c for c in cls if c.sort_key is sort)
 
 
-_SORTS = {
-    ClientColumn.NAME: ClientSort.NAME.value,
-    ClientColumn.LAST_ACTIVITY: ClientSort.LAST_ACTIVITY.value,
-    ClientColumn.STATUS: ClientSort.STATUS.value,
-}
-
 STATUS_COLOURS = {
     ClientStatus.RESTRICTED: QColor("#b3261e"),
     ClientStatus.ACTIVE: QColor("#1e6b34"),
 }
 
 
-class ClientListModel(PagedTableModel[ClientRow]):
+class ClientListModel(ListModel[ClientRow]):
     """Rows of the client list, in the service's order (see `PagedTableModel`)."""
 
     columns = ClientColumn
+    title = "Clients"
+    first_sort = ClientColumn.NAME
     extra_roles: ClassVar[frozenset[int]] = frozenset({Qt.ItemDataRole.ForegroundRole})
-
-    def __init__(
-        self,
-        source: RowSource[ClientRow],
-        tasks: TaskRunner,
-        owner: QWidget | None = None,
-        page_size: int = PAGE_SIZE,
-        parent: QObject | None = None,
-    ) -> None:
-        super().__init__(
-            source,
-            tasks,
-            owner,
-            page_size=page_size,
-            default_column=ClientColumn.NAME,
-            title=_tr("ClientList", "Clients"),
-            parent=parent,
-        )
 
     def client_id(self, row: int) -> str | None:
         return self.row_id(row)  # type: ignore[return-value]
