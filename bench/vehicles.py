@@ -266,7 +266,6 @@ def _stocked(ws: Workspace):
     ctx, services = _desk(ws)
     seeder = StockSeeder(services.vehicles, services.deals, seed=5)
     start = time.perf_counter()
-    for first in range(0, VEHICLES, 5000):
-        seeder.seed_vehicles(min(5000, VEHICLES - first), start=first)
+    seeder.seed_vehicles(VEHICLES)  # one import: stored in batches, listed in one pass
     ws._vehicles_stocked = ctx, services, time.perf_counter() - start
     return ws._vehicles_stocked

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from alko_desk.models.deals import (
@@ -126,9 +126,33 @@ class StockSeeder:
         return drafts
 
     def seed_vehicles(self, count: int, start: int = 0, progress: Progress | None = None) -> int:
+        """Adds `count` vehicles as one import (stored in batches, listed in one pass), each
+        arrived some time in the past months (`arrival`), so days in stock mean something."""
         drafts = self.vehicle_drafts(count, start)
-        preview = ImportPreview(tuple(ImportRow(i + 2, {}, d) for i, d in enumerate(drafts)))
+        now = self._vehicles.now()
+        preview = ImportPreview(
+            tuple(
+                ImportRow(i + 2, {}, d, arrived_at=self.arrival(d, now))
+                for i, d in enumerate(drafts)
+            )
+        )
         return self._vehicles.import_rows(preview, progress).imported
+
+    def arrival(self, draft: VehicleDraft, now: datetime) -> datetime:
+        """When a demo car came into stock: most sell within weeks, a few stand for months
+        (used cars longer); during opening hours on a weekday, never in the future."""
+        rng = self._rng
+        mean_days = 55 if draft.condition is Condition.USED else 35
+        days = min(
+            rng.expovariate(1 / mean_days), 330 if draft.condition is Condition.USED else 200
+        )
+        day = (now - timedelta(days=days)).date()
+        while day.weekday() >= 5:  # deliveries come on weekdays
+            day -= timedelta(days=1)
+        at = datetime.combine(day, time(8), tzinfo=now.tzinfo) + timedelta(
+            minutes=rng.randrange(0, 10 * 60)
+        )
+        return min(at, now - timedelta(minutes=rng.randrange(5, 120)))
 
     def seed_deals(
         self,

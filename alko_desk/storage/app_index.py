@@ -602,7 +602,13 @@ class BucketListIndex:
             self._commit(lambda root, w: self._apply(root, w, entries, ()))
 
     def remove(self, record_id: str) -> None:
-        self._commit(lambda root, w: self._apply(root, w, {}, (record_id,)))
+        self.remove_many([record_id])
+
+    def remove_many(self, record_ids: Iterable[str]) -> None:
+        """Removes the records' entries in one commit (ids not listed are ignored)."""
+        removals = tuple(dict.fromkeys(record_ids))
+        if removals:
+            self._commit(lambda root, w: self._apply(root, w, {}, removals))
 
     def bulk_load(self, entries: Iterable[IndexEntry]) -> None:
         """Adds or replaces many records at once (seeding, imports, rebuilds): like `put_many`,
@@ -690,25 +696,25 @@ class BucketListIndex:
         default = _full(entry.keys[self.spec.default_sort], entry.id)
         out: dict[str, list[list]] = {}
         spec = self.spec
+        # serialised once: the same payload goes into every tree (a vehicle's into 25)
+        payload = _Json(json.dumps(entry.payload, ensure_ascii=False))
         # with filters declared, sort entries carry what the filters read: the equality
         # values, then the keys of the ranged sorts (`_Residual` reads them by position)
         values = [entry.equal.get(name, "") for name in spec.equal]
         tail = [[*values, *(entry.keys[r] for r in spec.ranges)]] if spec.filtered else []
         for sort in spec.sorts:  # in key order already: no default key to carry
-            row = [_full(entry.keys[sort], entry.id), entry.id, entry.payload, *tail]
+            row = [_full(entry.keys[sort], entry.id), entry.id, payload, *tail]
             out[self._sort_tree(sort)] = [row]
             for name, value in zip(spec.equal, values, strict=True):
                 out[self._eq_tree(sort, name, value)] = [row]
         words = sorted(set(entry.words)) if self.spec.searchable else []
         if words:
-            out["w"] = [
-                [_full(w, entry.id), entry.id, entry.payload, default, words] for w in words
-            ]
+            out["w"] = [[_full(w, entry.id), entry.id, payload, default, words] for w in words]
         for name in self.spec.exact:
             values = sorted(set(entry.exact.get(name, ())))
             if values:
                 out[f"x:{name}"] = [
-                    [_full(v, entry.id), entry.id, entry.payload, default] for v in values
+                    [_full(v, entry.id), entry.id, payload, default] for v in values
                 ]
         return out
 
@@ -1065,6 +1071,11 @@ class NativeListIndex:
     def remove(self, record_id: str) -> None:
         self._coll.delete_one({"_id": record_id})
 
+    def remove_many(self, record_ids: Iterable[str]) -> None:
+        ids = list(record_ids)
+        for i in range(0, len(ids), 5000):
+            self._coll.delete_many({"_id": {"$in": ids[i : i + 5000]}})
+
     def clear_cache(self) -> None:
         pass
 
@@ -1119,6 +1130,10 @@ class ListRepository(Generic[T, Row]):
 
     def remove(self, record_id: str) -> None:
         self._index.remove(record_id)
+
+    def remove_many(self, record_ids: Iterable[str]) -> None:
+        """Several records' entries removed at once (an undone import): one commit."""
+        self._index.remove_many(record_ids)
 
     def count(self, sort: str = "", within: str = "", where: Where = EVERYTHING) -> int:
         return self._index.count(sort, within, where)

@@ -95,8 +95,15 @@ class DocList:
     def put_many(self, items: Iterable[Listed]) -> None:
         self._list.put_many(items)
 
+    def bulk_load(self, items: Iterable[Listed]) -> None:
+        """Many records at once (seeding, imports): one sorted pass, one commit."""
+        self._list.bulk_load(items)
+
     def remove(self, record_id: str) -> None:
         self._list.remove(record_id)
+
+    def remove_many(self, record_ids: Iterable[str]) -> None:
+        self._list.remove_many(record_ids)
 
     def count(self) -> int:
         return self._list.count()

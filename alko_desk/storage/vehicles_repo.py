@@ -23,6 +23,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from pymongo import DeleteOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from alko_desk.models.listing import Page
@@ -267,10 +268,14 @@ class VehicleRepository:
             raise
         self._list.put(_listed(vehicle))
 
-    def insert_many(self, vehicles: list[Vehicle]) -> list[tuple[Vehicle, str]]:
+    def insert_many(
+        self, vehicles: list[Vehicle], *, listed: bool = True
+    ) -> list[tuple[Vehicle, str]]:
         """Claims every VIN in one round trip and writes the vehicles that got theirs.
 
-        Returns (vehicle, id of the vehicle holding its VIN) for those refused."""
+        Returns (vehicle, id of the vehicle holding its VIN) for those refused. With
+        `listed=False` the vehicles are not put on the list: the caller lists a whole
+        import at once with `list_many` (one sorted pass over the index)."""
         if not vehicles:
             return []
         refused: list[tuple[Vehicle, str]] = []
@@ -297,8 +302,15 @@ class VehicleRepository:
             accepted.append(vehicle)
         if accepted:
             self._vehicles.insert_many([vehicle_to_doc(v) for v in accepted], ordered=False)
-            self._list.put_many(_listed(v) for v in accepted)
+            if listed:
+                self._list.put_many(_listed(v) for v in accepted)
         return refused
+
+    def list_many(self, vehicles: list[Vehicle]) -> None:
+        """Lists vehicles already stored (an import, seeding, a recovery): one bulk load,
+        so its cost follows the size of the list once, not once per batch."""
+        if vehicles:
+            self._list.bulk_load(_listed(v) for v in vehicles)
 
     def _claim_vin(self, vin: str, vehicle_id: str) -> None:
         for _ in range(5):
@@ -364,6 +376,27 @@ class VehicleRepository:
             return False
         self._list.put(_listed(replace(vehicle, rev=expected_rev + 1)))
         return True
+
+    def delete_many(self, vehicle_ids: list[str]) -> None:
+        """Deletes vehicles (an import undone) and their VIN guards; their list entries go
+        in one commit (ids never listed cost nothing there)."""
+        vehicles = self.get_many(vehicle_ids)
+        # one command of `_id` statements each (FerretDB scans the collection for `$in`)
+        for i in range(0, len(vehicle_ids), 500):
+            chunk = vehicle_ids[i : i + 500]
+            self._vehicles.bulk_write([DeleteOne({"_id": v}) for v in chunk], ordered=False)
+        self._list.remove_many(vehicle_ids)
+        # a guard still naming the vehicle goes, by `_id` alone (a second key in the filter
+        # makes FerretDB scan every guard, once per statement)
+        held = self.holders_of_vins([v.vin for v in vehicles.values()])
+        guards = [
+            DeleteOne({"_id": v.vin}) for vid, v in vehicles.items() if held.get(v.vin) == vid
+        ]
+        for i in range(0, len(guards), 500):
+            self._vins.bulk_write(guards[i : i + 500], ordered=False)
+        for vid, vehicle in vehicles.items():
+            if vehicle.rev > 1:
+                self._revisions.forget(vid, vehicle.rev - 1)
 
     def delete(self, vehicle_id: str) -> None:
         vehicle = self.get(vehicle_id)
