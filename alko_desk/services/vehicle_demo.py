@@ -147,12 +147,11 @@ class StockSeeder:
             rng.expovariate(1 / mean_days), 330 if draft.condition is Condition.USED else 200
         )
         day = (now - timedelta(days=days)).date()
-        while day.weekday() >= 5:  # deliveries come on weekdays
-            day -= timedelta(days=1)
-        at = datetime.combine(day, time(8), tzinfo=now.tzinfo) + timedelta(
-            minutes=rng.randrange(0, 10 * 60)
-        )
-        return min(at, now - timedelta(minutes=rng.randrange(5, 120)))
+        minutes = timedelta(minutes=rng.randrange(0, 10 * 60))
+        at = datetime.combine(day, time(8), tzinfo=now.tzinfo) + minutes
+        while at.weekday() >= 5 or at >= now:  # a weekday, and never later than now
+            at -= timedelta(days=1)
+        return at
 
     def seed_deals(
         self,
