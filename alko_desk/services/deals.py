@@ -196,8 +196,13 @@ class DealService(SessionService):
                 {"client": "This client is restricted."},
             )
 
-    def _approval_for(self, figures: DealFigures, previous: Approval | None = None) -> Approval:
-        threshold = self._deals.settings().approval_discount_percent
+    def _approval_for(
+        self,
+        figures: DealFigures,
+        previous: Approval | None = None,
+        settings: DealSettings | None = None,
+    ) -> Approval:
+        threshold = (settings or self._deals.settings()).approval_discount_percent
         if figures.discount_percent <= threshold:
             return Approval(ApprovalStatus.NOT_NEEDED)
         return Approval(ApprovalStatus.PENDING)
@@ -211,6 +216,7 @@ class DealService(SessionService):
         figures = compute(terms)
         self._validate(draft, figures)
         self._check_client(draft.client_id)
+        settings = self._deals.settings()  # read once: approval threshold, reservation days
         now = self._clock.now()
         deal = Deal(
             id=new_deal_id(now),
@@ -224,7 +230,7 @@ class DealService(SessionService):
             salesperson=self.actor,
             created_at=now,
             updated_at=now,
-            approval=self._approval_for(figures),
+            approval=self._approval_for(figures, settings=settings),
             notes=draft.notes,
             history=((now, self.actor, "created"),),
         )
@@ -235,7 +241,7 @@ class DealService(SessionService):
         )
         if reserve:
             try:
-                held = self._reserve_vehicle(deal.id, vehicle.id)
+                held = self._reserve_vehicle(deal.id, vehicle.id, settings.reservation_days)
             except BaseException:
                 if intent is not None:  # nothing was reserved: nothing to recover
                     self._intents.done(intent)
@@ -661,8 +667,8 @@ class DealService(SessionService):
             raise ValidationError("This vehicle no longer exists.", {"vehicle": "Choose another."})
         return vehicle
 
-    def _reserve_vehicle(self, deal_id: str, vehicle_id: str) -> Vehicle:
-        days = self._deals.settings().reservation_days
+    def _reserve_vehicle(self, deal_id: str, vehicle_id: str, days: int | None = None) -> Vehicle:
+        days = days if days is not None else self._deals.settings().reservation_days
         for _ in range(20):
             vehicle = self._vehicles.get_for_write(vehicle_id)
             if vehicle is None:

@@ -52,6 +52,7 @@ import uuid
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
@@ -69,6 +70,19 @@ BUCKET_MAX = 800  # a bucket this big is split in two on the next write
 CACHE_BYTES = 32 * 1024 * 1024  # packed buckets kept per index (100,000 clients: ~all)
 DECODED_BUCKETS = 8  # decoded ones: a page and its neighbours
 BULK_RATIO = 64  # bulk_load rebuilds the trees unless the index is this many times bigger
+IO_THREADS = 4  # `_id` reads of one commit sent in parallel
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _io_pool() -> ThreadPoolExecutor:
+    """A few threads shared by every index, for the `_id` round trips of one commit."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="list-index-io")
+        return _POOL
 
 
 @dataclass(frozen=True)
@@ -514,6 +528,12 @@ class BucketListIndex:
         A superseded root is replaced by a stub, never deleted, so that its number can never
         be claimed again by a desk that planned on an older root.
         """
+        with self._lock:
+            known = max(self._roots, default=0)
+        if known:  # the newest this desk knows: one probe for a newer one (roots come in turn)
+            current = self._load_root(known)
+            if current not in (None, _GONE) and self._load_root(known + 1) is None:
+                return current
         for _ in range(10):
             head = self._coll.find_one({"_id": self._head_id()})
             number = int(head["n"]) if head else 0
@@ -672,15 +692,41 @@ class BucketListIndex:
                 adds.setdefault(tree, []).extend(es)
             if old is not None:
                 by_id_drops.add(record_id)
-            if record_id in puts:
-                by_id_adds.append([record_id, record_id, new_keys])
+            if record_id in puts:  # as stored, so that an unchanged bucket compares equal
+                keys_json = _Json(json.dumps(new_keys, ensure_ascii=False))
+                by_id_adds.append([record_id, record_id, keys_json])
         if not (adds or drops or by_id_adds or by_id_drops):
             return False
         adds.setdefault("id", []).extend(by_id_adds)
         drops.setdefault("id", set()).update(by_id_drops)
+        self._prefetch(root, adds, drops)
         for tree in set(adds) | set(drops):
             writer.change(tree, adds.get(tree, []), drops.get(tree, set()))
         return True
+
+    def _prefetch(
+        self, root: _Root, adds: dict[str, list[list]], drops: dict[str, set[str]]
+    ) -> None:
+        """Reads the buckets a commit will rebuild that are not cached, a few at a time in
+        parallel (a vehicle's status change touches ~30 buckets: one `_id` read each)."""
+        wanted: set[str] = set()
+        for tree in set(adds) | set(drops):
+            buckets = root.buckets(tree)
+            if not buckets:
+                continue
+            keys = [e[0] for e in adds.get(tree, [])] + list(drops.get(tree, ()))
+            wanted.update(buckets[root.locate(tree, k)][0] for k in keys)
+        with self._lock:
+            missing = [b for b in wanted if b not in self._cache]
+        if len(missing) < 2:
+            return
+
+        def fetch(bucket_id: str) -> None:
+            doc = self._coll.find_one({"_id": bucket_id})
+            if doc is not None:  # a missing one is met again by change(): _Missing, replan
+                self._remember(bucket_id, _blobs(doc))
+
+        list(_io_pool().map(fetch, missing))
 
     def _same_payload(self, root: _Root, keys: dict[str, list[str]], entry: IndexEntry) -> bool:
         tree = self._sort_tree(self.spec.default_sort)
@@ -768,7 +814,8 @@ class BucketListIndex:
 
     def _delete(self, ids: list[str]) -> None:
         """One command, one `_id` filter per document (FerretDB scans the collection for
-        `$in`, but answers each `_id` statement from the index)."""
+        `$in`, but answers each `_id` statement from the index). Not in parallel: FerretDB's
+        SQLite writes one at a time, and parallel commands measured slower."""
         for i in range(0, len(ids), 500):
             self._coll.bulk_write([DeleteOne({"_id": d}) for d in ids[i : i + 500]], ordered=False)
 
@@ -891,9 +938,12 @@ class _Writer:
             current = self._index._bucket(old[0]) if old[0] else []
             merged = {e[0]: e for e in current if e[0] not in dropped}
             merged.update((e[0], e) for e in add_groups.get(i, []))
+            new_entries = [merged[k] for k in sorted(merged)]
+            if old[0] and new_entries == current:  # the same entries: the bucket stays
+                rebuilt.append(old)
+                continue
             if old[0]:
                 self.replaced.append(old[0])
-            new_entries = [merged[k] for k in sorted(merged)]
             if len(new_entries) > BUCKET_MAX:
                 pieces = [
                     new_entries[k : k + BUCKET_TARGET]

@@ -330,11 +330,11 @@ class DealRepository:
         self._list.put(_listed(deal))
 
     def insert_many(self, deals: list[Deal]) -> None:
-        """Bulk path (demo seeding, benchmarks): documents, then their list entries."""
+        """Bulk path (demo seeding, benchmarks): documents, then their list entries in one
+        bulk load (one sorted pass over the list index, one commit)."""
         for i in range(0, len(deals), 1000):
             self._deals.insert_many([deal_to_doc(d) for d in deals[i : i + 1000]], ordered=False)
-        for i in range(0, len(deals), 10000):
-            self._list.put_many(_listed(d) for d in deals[i : i + 10000])
+        self._list.bulk_load(_listed(d) for d in deals)
 
     def replace_if(self, deal: Deal, expected_rev: int) -> bool:
         if not self._revisions.replace_if(deal_to_doc(deal), expected_rev):
