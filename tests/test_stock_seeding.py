@@ -173,3 +173,57 @@ def test_demo_vehicles_arrived_over_past_months_and_deals_come_after_them(contex
         vehicle = services.vehicles.get(deal.vehicle_id)
         assert vehicle.status is VehicleStatus.RESERVED
         assert vehicle.added_at < deal.created_at <= context.clock.now()
+
+
+def test_a_batch_of_deals_crashed_before_its_cars_were_listed_is_completed_at_the_next_start(
+    context, sam, monkeypatch
+):
+    from tests.test_deals import deal_draft
+    from tests.vehicles_data import register_client
+
+    services = context.services_for(sam)
+    register_client(services, "C-1", 1)
+    cars = [services.vehicles.add(draft(n, price="30000.00")) for n in range(1, 5)]
+    context.clock.advance(days=2)
+    week_ago = context.clock.now() - timedelta(days=1)
+    items = [(deal_draft(car.id, client_id="C-1"), week_ago) for car in cars[:3]]
+    _die_while(monkeypatch, VehicleRepository, "list_many")
+    with pytest.raises(Crash):
+        services.deals.create_many(items)
+    monkeypatch.undo()
+    reserved = services.vehicles.list_page(PageRequest(0, 10, filters={"status": "reserved"}))
+    assert reserved.total == 0  # the cars are reserved, their list entries not yet written
+
+    context.finish_interrupted_work(sam)
+
+    deals = services.deals.page(count=10).rows
+    assert len(deals) == 3 and {d.created_at for d in deals} == {week_ago}
+    reserved = services.vehicles.list_page(PageRequest(0, 10, filters={"status": "reserved"}))
+    assert {v.id for v in reserved.rows} == {d.vehicle_id for d in deals}
+    assert {v.reserved_by for v in reserved.rows} == {d.id for d in deals}
+    assert context.pending_repo.all() == []
+
+
+def test_a_batch_of_deals_crashed_while_reserving_frees_the_cars_at_the_next_start(
+    context, sam, monkeypatch
+):
+    from tests.test_deals import deal_draft
+    from tests.vehicles_data import register_client
+
+    services = context.services_for(sam)
+    register_client(services, "C-1", 1)
+    cars = [services.vehicles.add(draft(n, price="30000.00")) for n in range(1, 5)]
+    items = [(deal_draft(car.id, client_id="C-1"), None) for car in cars]
+    _die_while(monkeypatch, VehicleRepository, "replace_if", after_calls=2)
+    with pytest.raises(Crash):
+        services.deals.create_many(items)
+    monkeypatch.undo()
+    assert sum(v.status is VehicleStatus.RESERVED for v in context.vehicles_repo.all()) == 2
+
+    context.finish_interrupted_work(sam)
+
+    assert {v.status for v in context.vehicles_repo.all()} == {VehicleStatus.IN_STOCK}
+    in_stock = services.vehicles.list_page(PageRequest(0, 10, filters={"status": "in_stock"}))
+    assert in_stock.total == 4
+    assert services.deals.page().total == 0
+    assert len(services.deals.create_many(items)) == 4  # and they can be sold again

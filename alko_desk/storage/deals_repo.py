@@ -336,6 +336,11 @@ class DealRepository:
             self._deals.insert_many([deal_to_doc(d) for d in deals[i : i + 1000]], ordered=False)
         self._list.bulk_load(_listed(d) for d in deals)
 
+    def list_many(self, deals: list[Deal]) -> None:
+        """Lists deals already stored (a recovered batch): one bulk load."""
+        if deals:
+            self._list.bulk_load(_listed(d) for d in deals)
+
     def replace_if(self, deal: Deal, expected_rev: int) -> bool:
         if not self._revisions.replace_if(deal_to_doc(deal), expected_rev):
             return False

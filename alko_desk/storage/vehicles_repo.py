@@ -368,13 +368,15 @@ class VehicleRepository:
         self._vins.replace_one({"_id": vin}, {"vehicle": vehicle_id, "at": _now()}, upsert=True)
         return True
 
-    def replace_if(self, vehicle: Vehicle, expected_rev: int) -> bool:
+    def replace_if(self, vehicle: Vehicle, expected_rev: int, *, listed: bool = True) -> bool:
         """Compare-and-set on one document: writes `vehicle` (with rev = expected + 1) only if
         nobody wrote since `expected_rev` was read. Two desks: exactly one gets True
-        (see storage/revisions.py for why this is not a conditional replace_one)."""
+        (see storage/revisions.py for why this is not a conditional replace_one). With
+        `listed=False` the caller lists it later (`list_many`, a batch of deals)."""
         if not self._revisions.replace_if(vehicle_to_doc(vehicle), expected_rev):
             return False
-        self._list.put(_listed(replace(vehicle, rev=expected_rev + 1)))
+        if listed:
+            self._list.put(_listed(replace(vehicle, rev=expected_rev + 1)))
         return True
 
     def delete_many(self, vehicle_ids: list[str]) -> None:
