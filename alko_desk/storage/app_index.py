@@ -366,6 +366,7 @@ class BucketListIndex:
         buckets = root.buckets(tree)
         first_i, last_i = self._bucket_span(root, tree, lo, hi)
         total = 0
+        unknown = []  # the buckets only reading tells about
         for i in range(first_i, last_i + 1):
             known = rest.bucket_count(buckets[i])
             if known == 0:
@@ -373,7 +374,11 @@ class BucketListIndex:
             if known is not None and _inside(buckets, i, lo, hi):
                 total += known
                 continue
-            for entry in self._bucket(buckets[i][0]):
+            unknown.append(i)
+        self._fetch(buckets[i][0] for i in unknown)
+        read = self._bucket if rest.keep is not None else self._heads  # payloads: for `keep`
+        for i in unknown:
+            for entry in read(buckets[i][0]):
                 key = entry[0]
                 if (lo and key < lo) or (hi and key >= hi):
                     continue
@@ -587,6 +592,18 @@ class BucketListIndex:
                 self._decoded.popitem(last=False)
         return entries
 
+    def _heads(self, bucket_id: str) -> list:
+        """A bucket's entries without their payloads (None in their place): what counting
+        reads, without inflating the payload blob."""
+        with self._lock:
+            entries = self._decoded.get(bucket_id)
+            blob = self._cache.get(bucket_id) if entries is None else None
+        if entries is not None:
+            return entries
+        if blob is None or blob[1] is None:  # not cached, or the former shape: read in full
+            return self._bucket(bucket_id)
+        return [[h[0], h[1], None, *h[2:]] for h in _unpack(blob[0])]
+
     def _remember(self, bucket_id: str, blob: tuple[bytes, bytes | None]) -> None:
         with self._lock:
             if bucket_id in self._cache:
@@ -716,14 +733,19 @@ class BucketListIndex:
                 continue
             keys = [e[0] for e in adds.get(tree, [])] + list(drops.get(tree, ()))
             wanted.update(buckets[root.locate(tree, k)][0] for k in keys)
+        self._fetch(wanted)
+
+    def _fetch(self, bucket_ids: Iterable[str]) -> None:
+        """Reads into the cache the buckets not there yet, a few at a time in parallel (one
+        `_id` round trip each; their latencies overlap)."""
         with self._lock:
-            missing = [b for b in wanted if b not in self._cache]
+            missing = [b for b in dict.fromkeys(bucket_ids) if b not in self._cache]
         if len(missing) < 2:
             return
 
         def fetch(bucket_id: str) -> None:
             doc = self._coll.find_one({"_id": bucket_id})
-            if doc is not None:  # a missing one is met again by change(): _Missing, replan
+            if doc is not None:  # a missing one is met again when read: _Missing, read anew
                 self._remember(bucket_id, _blobs(doc))
 
         list(_io_pool().map(fetch, missing))

@@ -297,8 +297,7 @@ def _where(filters: DealFilter) -> tuple[Where, tuple[str, str] | None, DealFilt
 def rebuild_deal_list(deals, doc_list: DocList) -> int:
     """Lists every stored deal from its document (no calculator needed); returns how many."""
     docs = list(deals.find({}))
-    for i in range(0, len(docs), 5000):
-        doc_list.put_many(_listed_doc(d) for d in docs[i : i + 5000])
+    doc_list.bulk_load(_listed_doc(d) for d in docs)  # one sorted pass, one commit
     return len(docs)
 
 

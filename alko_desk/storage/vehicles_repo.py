@@ -450,8 +450,7 @@ class VehicleRepository:
         """Puts every vehicle into the list index: a schema migration's step (an index from
         before the filters, or none), never a read's."""
         vehicles = self.all()
-        for i in range(0, len(vehicles), 5000):
-            self._list.put_many(_listed(v) for v in vehicles[i : i + 5000])
+        self.list_many(vehicles)  # one sorted pass, one commit
         return len(vehicles)
 
     def ensure_list(self) -> None:
