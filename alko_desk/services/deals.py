@@ -9,7 +9,7 @@ always written first and undone if the deal cannot be written.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -36,7 +36,7 @@ from alko_desk.models.errors import (
     NotFound,
     ValidationError,
 )
-from alko_desk.models.listing import Page, PageRequest
+from alko_desk.models.listing import Page, PageRequest, Progress
 from alko_desk.models.users import Permission, Session
 from alko_desk.models.vehicles import Vehicle, VehicleStatus
 from alko_desk.services.audit import AuditLog
@@ -281,7 +281,7 @@ class DealService(SessionService):
     def create_many(
         self,
         items: Sequence[tuple[DealDraft, datetime | None]],
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress | None = None,
     ) -> list[Deal]:
         """Saves many new deals, each reserving its vehicle (demo data, imports of open
         deals), with the checks of `create`; a draft whose car is taken or whose figures do
@@ -353,7 +353,7 @@ class DealService(SessionService):
                 held.append(reserved)
                 made.append(deal)
             if progress and n % 100 == 0:
-                progress(n, len(planned))
+                progress.report(n, len(planned), "Saving deals")
         self._deals.insert_many(made)
         self._vehicles.list_many(held)
         if intent is not None:
@@ -374,7 +374,7 @@ class DealService(SessionService):
             self._announce(VEHICLES, kind=ChangeKind.MANY)
             self._announce(DEALS, kind=ChangeKind.MANY)
         if progress:
-            progress(len(planned), len(planned))
+            progress.report(len(planned), len(planned), "Saving deals")
         return made
 
     def _recover_create_many(self, intent) -> None:
