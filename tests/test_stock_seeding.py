@@ -227,3 +227,25 @@ def test_a_batch_of_deals_crashed_while_reserving_frees_the_cars_at_the_next_sta
     assert in_stock.total == 4
     assert services.deals.page().total == 0
     assert len(services.deals.create_many(items)) == 4  # and they can be sold again
+
+
+def test_reading_a_just_saved_vehicle_or_deal_for_a_write_rewrites_no_list(context, sam):
+    """Keys and rows are made as the database keeps datetimes (milliseconds): reading a
+    record back for its next write finds its list entry unchanged (no second commit)."""
+    from tests.test_deals import deal_draft
+    from tests.vehicles_data import register_client
+
+    services = context.services_for(sam)
+    register_client(services, "C-1", 1)
+    context.clock.advance(microseconds=123_456)
+    vehicle = services.vehicles.add(draft(1, price="30000.00"))
+    deal = services.deals.create(deal_draft(vehicle.id, client_id="C-1"))
+    roots = {name: store_root(context, name) for name in ("ix_vehicles", "ix_deals")}
+    assert context.vehicles_repo.get_for_write(vehicle.id).reserved_by == deal.id
+    assert context.deals_repo.get_for_write(deal.id).id == deal.id
+    assert {name: store_root(context, name) for name in roots} == roots
+
+
+def store_root(context, collection: str) -> int:
+    head = context.store.collection(collection).find_one({"_id": "head"})
+    return int(head["n"])

@@ -39,7 +39,7 @@ from alko_desk.models.listing import Page
 from alko_desk.models.money import Money
 from alko_desk.models.vehicles import Condition
 from alko_desk.storage.app_index import ListSpec, Where
-from alko_desk.storage.doc_lists import DocList, Listed, number, part, stamp
+from alko_desk.storage.doc_lists import DocList, Listed, number, part, stamp, stored
 from alko_desk.storage.mongo import Store, repository
 from alko_desk.storage.revisions import RevisionGuard
 
@@ -260,7 +260,7 @@ def _listed(deal: Deal) -> Listed:
 def _listed_doc(doc: dict[str, Any]) -> Listed:
     """A deal's list entry from its stored document alone (a migration has no calculator:
     the stored totals are what reading the terms gives, see `deal_to_doc`)."""
-    created = stamp(doc["created_at"])
+    created = stamp(stored(doc["created_at"]))
     state = DealState(doc["state"])
     approval = ApprovalStatus((doc.get("approval") or {}).get("status", "not_needed"))
     total = stored_totals(doc)["total_price"].amount

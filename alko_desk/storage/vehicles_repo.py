@@ -40,7 +40,7 @@ from alko_desk.models.vehicles import (
     list_fields,
 )
 from alko_desk.storage.app_index import ListSpec, Where
-from alko_desk.storage.doc_lists import DocList, Listed, number, part, stamp
+from alko_desk.storage.doc_lists import DocList, Listed, number, part, stamp, stored
 from alko_desk.storage.mongo import Store, repository
 from alko_desk.storage.revisions import RevisionGuard
 
@@ -151,14 +151,16 @@ _TREES = {
 
 
 def _listed(v: Vehicle) -> Listed:
+    v = replace(v, added_at=stored(v.added_at))  # as read back: the entry must not differ
     d = v.draft
+    added = stamp(v.added_at)
     keys = {
-        "added": stamp(v.added_at),
+        "added": added,
         "make": part(d.make.casefold(), d.model.casefold()),
         "price": number(d.list_price.amount * 100),
         "year": number(d.model_year or 0, 4),
         "mileage": number(d.mileage_km, 10),
-        "status": part(STATUS_ORDER[v.status]) + stamp(v.added_at),
+        "status": part(STATUS_ORDER[v.status]) + added,
     }
     equal = {"status": v.status.value, "make": d.make.casefold(), "model": d.model.casefold()}
     return Listed(v.id, keys, list_fields(v), vehicle_to_doc(v), equal=equal)
