@@ -402,7 +402,10 @@ def test_buckets_written_with_inline_payloads_are_read_and_rewritten(
 ):
     """Indexes written before payloads had their own blob (clients, invoices) stay readable,
     and their buckets take the new shape as writes touch them."""
-    old_shape = lambda piece: {"e": app_index._pack(piece)}  # noqa: E731 - the former writer
+
+    def old_shape(piece):  # the former writer: payloads inline, as objects
+        return {"e": app_index._pack([[e[0], e[1], app_index._load(e[2]), *e[3:]] for e in piece])}
+
     monkeypatch.setattr(app_index, "_pack_bucket", old_shape)
     entries = [_entry(n, f"name{n:03d}", n) for n in range(40)]
     BucketListIndex(store, SPEC).put_many(entries)

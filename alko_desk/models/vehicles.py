@@ -236,6 +236,7 @@ class ImportRow:
     draft: VehicleDraft | None = None
     problem: str = ""  # empty: the row will be imported
     warning: str = ""
+    arrived_at: datetime | None = None  # when the car came into stock (None: on import)
 
     @property
     def ok(self) -> bool:

@@ -9,6 +9,7 @@ always written first and undone if the deal cannot be written.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -35,7 +36,7 @@ from alko_desk.models.errors import (
     NotFound,
     ValidationError,
 )
-from alko_desk.models.listing import Page, PageRequest
+from alko_desk.models.listing import Page, PageRequest, Progress
 from alko_desk.models.users import Permission, Session
 from alko_desk.models.vehicles import Vehicle, VehicleStatus
 from alko_desk.services.audit import AuditLog
@@ -109,6 +110,7 @@ class DealService(SessionService):
         self._intents = intents
         if intents is not None:
             intents.register("deals.create", self._recover_create)
+            intents.register("deals.create_many", self._recover_create_many)
 
     def _announce(self, entity: str, *ids: str, kind: ChangeKind = ChangeKind.UPDATED) -> None:
         """Tells open screens what changed (services/changes.py)."""
@@ -196,8 +198,13 @@ class DealService(SessionService):
                 {"client": "This client is restricted."},
             )
 
-    def _approval_for(self, figures: DealFigures, previous: Approval | None = None) -> Approval:
-        threshold = self._deals.settings().approval_discount_percent
+    def _approval_for(
+        self,
+        figures: DealFigures,
+        previous: Approval | None = None,
+        settings: DealSettings | None = None,
+    ) -> Approval:
+        threshold = (settings or self._deals.settings()).approval_discount_percent
         if figures.discount_percent <= threshold:
             return Approval(ApprovalStatus.NOT_NEEDED)
         return Approval(ApprovalStatus.PENDING)
@@ -211,6 +218,7 @@ class DealService(SessionService):
         figures = compute(terms)
         self._validate(draft, figures)
         self._check_client(draft.client_id)
+        settings = self._deals.settings()  # read once: approval threshold, reservation days
         now = self._clock.now()
         deal = Deal(
             id=new_deal_id(now),
@@ -224,7 +232,7 @@ class DealService(SessionService):
             salesperson=self.actor,
             created_at=now,
             updated_at=now,
-            approval=self._approval_for(figures),
+            approval=self._approval_for(figures, settings=settings),
             notes=draft.notes,
             history=((now, self.actor, "created"),),
         )
@@ -235,7 +243,7 @@ class DealService(SessionService):
         )
         if reserve:
             try:
-                held = self._reserve_vehicle(deal.id, vehicle.id)
+                held = self._reserve_vehicle(deal.id, vehicle.id, settings.reservation_days)
             except BaseException:
                 if intent is not None:  # nothing was reserved: nothing to recover
                     self._intents.done(intent)
@@ -269,6 +277,126 @@ class DealService(SessionService):
             },
         )
         return deal
+
+    def create_many(
+        self,
+        items: Sequence[tuple[DealDraft, datetime | None]],
+        progress: Progress | None = None,
+    ) -> list[Deal]:
+        """Saves many new deals, each reserving its vehicle (demo data, imports of open
+        deals), with the checks of `create`; a draft whose car is taken or whose figures do
+        not add up is left out. `created_at` (None: now) backdates a deal made elsewhere;
+        never before its car arrived nor after now, and its reservation runs from it.
+
+        Vehicles are reserved and deals stored one by one, then both lists are written at
+        once (a bulk load each) instead of two list commits per deal. The batch's intent
+        stays open until they are listed: a crash in between is completed at the next start
+        (stored deals listed, cars whose deal was never stored released)."""
+        self._require(Permission.DEAL_WRITE, "create deals")
+        settings = self._deals.settings()
+        vat, currency = self._vat_and_currency()
+        now = self._clock.now()
+        planned: list[tuple[Deal, Vehicle]] = []
+        for draft, created in items:
+            vehicle = self._vehicles.get(draft.vehicle_id)
+            if vehicle is None or vehicle.status is not VehicleStatus.IN_STOCK:
+                continue
+            terms = terms_for(vehicle, draft, vat, currency)
+            figures = compute(terms)
+            try:
+                self._validate(draft, figures)
+                self._check_client(draft.client_id)
+            except ValidationError:
+                continue
+            at = min(max(created or now, vehicle.added_at), now)
+            deal = Deal(
+                id=new_deal_id(at),
+                client_id=draft.client_id,
+                vehicle_id=vehicle.id,
+                vehicle_vin=vehicle.vin,
+                vehicle_title=vehicle.title,
+                state=DealState.RESERVED,
+                terms=terms,
+                figures=figures,
+                salesperson=self.actor,
+                created_at=at,
+                updated_at=at,
+                approval=self._approval_for(figures, settings=settings),
+                notes=draft.notes,
+                reserved_until=at + timedelta(days=settings.reservation_days),
+                history=((at, self.actor, "created"), (at, self.actor, "vehicle reserved")),
+            )
+            planned.append((deal, vehicle))
+        if not planned:
+            return []
+        batch = "B-" + secrets.token_hex(6).upper()
+        intent = None
+        if self._intents is not None:  # two lists side by side: FerretDB has no nested arrays
+            intent = self._intents.begin(
+                "deals.create_many",
+                batch,
+                deal_ids=[d.id for d, _ in planned],
+                vehicle_ids=[v.id for _, v in planned],
+            )
+        made: list[Deal] = []
+        held: list[Vehicle] = []
+        for n, (deal, vehicle) in enumerate(planned):
+            reserved = replace(
+                vehicle,
+                status=VehicleStatus.RESERVED,
+                reserved_by=deal.id,
+                reserved_until=deal.reserved_until,
+                updated_at=deal.created_at,
+                rev=vehicle.rev + 1,
+            )
+            if self._vehicles.replace_if(reserved, vehicle.rev, listed=False):
+                held.append(reserved)
+                made.append(deal)
+            if progress and n % 100 == 0:
+                progress.report(n, len(planned), "Saving deals")
+        self._deals.insert_many(made)
+        self._vehicles.list_many(held)
+        if intent is not None:
+            self._intents.done(intent)
+        for deal in made:
+            self._audit.record(
+                self.actor,
+                "deal.created",
+                f"deal:{deal.id}",
+                {
+                    "vehicle": deal.vehicle_id,
+                    "client": deal.client_id,
+                    "state": deal.state.value,
+                    "approval": deal.approval.status.value,
+                },
+            )
+        if made:
+            self._announce(VEHICLES, kind=ChangeKind.MANY)
+            self._announce(DEALS, kind=ChangeKind.MANY)
+        if progress:
+            progress.report(len(planned), len(planned), "Saving deals")
+        return made
+
+    def _recover_create_many(self, intent) -> None:
+        """A batch of deals a crash interrupted: the stored deals and their cars are listed,
+        a car whose deal was never stored goes back to stock."""
+        deals, held = [], []
+        pairs = zip(
+            intent.data.get("deal_ids", []), intent.data.get("vehicle_ids", []), strict=True
+        )
+        for deal_id, vehicle_id in pairs:
+            deal = self._deals.get(deal_id)
+            if deal is None:
+                self._release_vehicle(deal_id, vehicle_id)
+                continue
+            deals.append(deal)
+            vehicle = self._vehicles.get(vehicle_id)
+            if vehicle is not None:
+                held.append(vehicle)
+        self._deals.list_many(deals)
+        self._vehicles.list_many(held)
+        self._announce(VEHICLES, kind=ChangeKind.MANY)
+        self._announce(DEALS, kind=ChangeKind.MANY)
 
     def update(self, base: Deal, draft: DealDraft) -> Deal:
         """New terms for an open deal; a changed discount may need approval again."""
@@ -661,8 +789,8 @@ class DealService(SessionService):
             raise ValidationError("This vehicle no longer exists.", {"vehicle": "Choose another."})
         return vehicle
 
-    def _reserve_vehicle(self, deal_id: str, vehicle_id: str) -> Vehicle:
-        days = self._deals.settings().reservation_days
+    def _reserve_vehicle(self, deal_id: str, vehicle_id: str, days: int | None = None) -> Vehicle:
+        days = days if days is not None else self._deals.settings().reservation_days
         for _ in range(20):
             vehicle = self._vehicles.get_for_write(vehicle_id)
             if vehicle is None:

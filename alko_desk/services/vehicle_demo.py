@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from alko_desk.models.deals import (
@@ -63,6 +63,7 @@ LOCATIONS = [
     "Rijeka, Zvonimirova 3",
 ]
 LENDERS = ["Erste Leasing", "PBZ Leasing", "Raiffeisen Leasing", "UniCredit Leasing"]
+DEAL_BATCH = 500  # deals saved per create_many (each lists its batch in one pass)
 _YEAR_CODES = "ABCDEFGHJKLMNPRSTVWXY123456789"
 _VIN_CHARS = sorted(ALPHABET)
 
@@ -126,9 +127,32 @@ class StockSeeder:
         return drafts
 
     def seed_vehicles(self, count: int, start: int = 0, progress: Progress | None = None) -> int:
+        """Adds `count` vehicles as one import (stored in batches, listed in one pass), each
+        arrived some time in the past months (`arrival`), so days in stock mean something."""
         drafts = self.vehicle_drafts(count, start)
-        preview = ImportPreview(tuple(ImportRow(i + 2, {}, d) for i, d in enumerate(drafts)))
+        now = self._vehicles.now()
+        preview = ImportPreview(
+            tuple(
+                ImportRow(i + 2, {}, d, arrived_at=self.arrival(d, now))
+                for i, d in enumerate(drafts)
+            )
+        )
         return self._vehicles.import_rows(preview, progress).imported
+
+    def arrival(self, draft: VehicleDraft, now: datetime) -> datetime:
+        """When a demo car came into stock: most sell within weeks, a few stand for months
+        (used cars longer); during opening hours on a weekday, never in the future."""
+        rng = self._rng
+        mean_days = 55 if draft.condition is Condition.USED else 35
+        days = min(
+            rng.expovariate(1 / mean_days), 330 if draft.condition is Condition.USED else 200
+        )
+        day = (now - timedelta(days=days)).date()
+        minutes = timedelta(minutes=rng.randrange(0, 10 * 60))
+        at = datetime.combine(day, time(8), tzinfo=now.tzinfo) + minutes
+        while at.weekday() >= 5 or at >= now:  # a weekday, and never later than now
+            at -= timedelta(days=1)
+        return at
 
     def seed_deals(
         self,
@@ -137,7 +161,9 @@ class StockSeeder:
         progress: Callable[[int, int], None] | None = None,
     ) -> int:
         """Deals on vehicles in stock: most reserved and ready to invoice, a few waiting for a
-        manager's approval (discount above the threshold)."""
+        manager's approval (discount above the threshold). Made over the last days (within
+        the reservation period, so none has lapsed), each after its car arrived; saved in
+        batches through `DealService.create_many` (lists written once per batch)."""
         rng = self._rng
         stock = list(
             self._vehicles.page(VehicleFilter(status=VehicleStatus.IN_STOCK), count=10**7).rows
@@ -145,7 +171,11 @@ class StockSeeder:
         rng.shuffle(stock)
         if not client_ids:
             raise AlkoError("Deals need clients: seed some first (--clients N).")
-        threshold = self._deals.settings().approval_discount_percent
+        settings = self._deals.settings()
+        threshold = settings.approval_discount_percent
+        now = self._vehicles.now()
+        window = timedelta(days=max(1, settings.reservation_days - 1))
+        batch: list[tuple[DealDraft, datetime]] = []
         done = 0
         for vehicle in stock[:count]:
             price = vehicle.list_price.amount
@@ -183,11 +213,17 @@ class StockSeeder:
                 deposit=deposit,
                 financing=financing,
             )
-            try:
-                self._deals.create(draft)
-            except AlkoError:
-                continue  # reserved meanwhile by another desk, or figures that do not add up
-            done += 1
+            created = now - window * rng.random()
+            if created <= vehicle.added_at:  # a car that came in lately: sold since it came
+                created = vehicle.added_at + (now - vehicle.added_at) * rng.uniform(0.2, 0.9)
+            batch.append((draft, created))
+            if len(batch) >= DEAL_BATCH:
+                done += len(self._deals.create_many(batch))
+                batch = []
+                if progress:
+                    progress(done, count)
+        if batch:
+            done += len(self._deals.create_many(batch))
             if progress:
                 progress(done, count)
         return done

@@ -352,7 +352,14 @@ class VehicleService(SessionService):
         return ImportRow(line, raw, draft, warning=warning)
 
     def import_rows(self, preview: ImportPreview, progress: Progress | None = None) -> ImportResult:
-        """Imports the good rows. Cancelled (or crashed, see `recover_imports`): nothing stays."""
+        """Imports the good rows. Cancelled (or crashed while storing, see `recover_imports`):
+        nothing stays.
+
+        The vehicles are stored a batch at a time, then listed all at once (one sorted pass
+        over the list index, `VehicleRepository.list_many`): the list's cost follows its size
+        once, not once per batch. The import's intent stays open until they are listed; a
+        crash before every vehicle is stored is undone at the next start, one after it is
+        completed (the vehicles listed)."""
         self._require(Permission.VEHICLE_WRITE, "import vehicles")
         now = self._clock.now()
         good = preview.good
@@ -361,7 +368,7 @@ class VehicleService(SessionService):
                 id=new_vehicle_id(),
                 draft=row.draft,
                 status=VehicleStatus.IN_STOCK,
-                added_at=now,
+                added_at=min(row.arrived_at, now) if row.arrived_at else now,
                 updated_at=now,
                 vin_warning=row.warning,
             )
@@ -380,28 +387,36 @@ class VehicleService(SessionService):
             else:
                 self._vehicles.finish_import(batch_id)
 
-        written: list[str] = []
+        written: list[Vehicle] = []
         skipped = len(preview.rows) - len(good)
         try:
             for i in range(0, len(vehicles), IMPORT_BATCH):
                 if progress and progress.cancelled:
-                    self._undo(written)
+                    self._undo([v.id for v in written])
                     finish()
                     self._audit.record(
                         self.actor, "vehicle.import_cancelled", "", {"batch": batch_id}
                     )
                     return ImportResult(0, len(preview.rows), cancelled=True)
                 chunk = vehicles[i : i + IMPORT_BATCH]
-                refused = self._vehicles.insert_many(chunk)
+                refused = self._vehicles.insert_many(chunk, listed=False)
                 refused_ids = {v.id for v, _ in refused}
-                written.extend(v.id for v in chunk if v.id not in refused_ids)
+                written.extend(v for v in chunk if v.id not in refused_ids)
                 skipped += len(refused)
                 if progress:
                     progress.report(
                         min(i + IMPORT_BATCH, len(vehicles)), len(vehicles), "Importing"
                     )
+            if written and self._intents is not None:
+                # every vehicle is stored: from here a crash is completed, not undone
+                self._intents.begin(
+                    "vehicles.import", batch_id, vehicle_ids=[v.id for v in written], stored=True
+                )
+            if progress and written:
+                progress.report(len(vehicles), len(vehicles), "Listing the vehicles")
+            self._vehicles.list_many(written)
         except BaseException:
-            self._undo(written)
+            self._undo([v.id for v in written])
             finish()
             raise
         finish()
@@ -413,28 +428,40 @@ class VehicleService(SessionService):
             "",
             {"count": len(written), "skipped": skipped, "batch": batch_id},
         )
-        return ImportResult(len(written), skipped, vehicle_ids=tuple(written))
+        return ImportResult(len(written), skipped, vehicle_ids=tuple(v.id for v in written))
 
     def _undo(self, vehicle_ids: list[str]) -> None:
-        for vid in vehicle_ids:
-            self._vehicles.delete(vid)
+        self._vehicles.delete_many(vehicle_ids)
         if vehicle_ids:
             self._announce(ChangeKind.MANY)
 
     def _remove_unsold(self, vehicle_ids: list[str]) -> int:
-        removed = 0
-        for vid in vehicle_ids:
-            vehicle = self._vehicles.get(vid)
-            if vehicle and vehicle.status is VehicleStatus.IN_STOCK:
-                self._vehicles.delete(vid)
-                removed += 1
-        if removed:
+        unsold = [
+            vid
+            for vid, vehicle in self._vehicles.get_many(vehicle_ids).items()
+            if vehicle.status is VehicleStatus.IN_STOCK
+        ]
+        self._vehicles.delete_many(unsold)
+        if unsold:
             self._announce(ChangeKind.MANY)
-        return removed
+        return len(unsold)
 
     def _recover_import(self, intent: IntentRecord) -> None:
-        """An import a crash interrupted is undone (the intent log's handler)."""
-        self._remove_unsold(list(intent.data.get("vehicle_ids", [])))
+        """An import a crash interrupted (the intent log's handler): undone while it was
+        still storing vehicles; listed when every vehicle was stored."""
+        ids = list(intent.data.get("vehicle_ids", []))
+        if intent.data.get("stored"):
+            stored = list(self._vehicles.get_many(ids).values())
+            self._vehicles.list_many(stored)
+            self._announce(ChangeKind.MANY)
+            self._audit.record(
+                "system",
+                "vehicle.imported",
+                "",
+                {"count": len(stored), "batch": intent.id, "completed_at_start": True},
+            )
+            return
+        self._remove_unsold(ids)
         self._audit.record("system", "vehicle.import_undone", "", {"batch": intent.id})
 
     def recover_imports(self) -> int:

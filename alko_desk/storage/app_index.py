@@ -52,6 +52,7 @@ import uuid
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
@@ -69,6 +70,19 @@ BUCKET_MAX = 800  # a bucket this big is split in two on the next write
 CACHE_BYTES = 32 * 1024 * 1024  # packed buckets kept per index (100,000 clients: ~all)
 DECODED_BUCKETS = 8  # decoded ones: a page and its neighbours
 BULK_RATIO = 64  # bulk_load rebuilds the trees unless the index is this many times bigger
+IO_THREADS = 4  # `_id` reads of one commit sent in parallel
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _io_pool() -> ThreadPoolExecutor:
+    """A few threads shared by every index, for the `_id` round trips of one commit."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="list-index-io")
+        return _POOL
 
 
 @dataclass(frozen=True)
@@ -352,6 +366,7 @@ class BucketListIndex:
         buckets = root.buckets(tree)
         first_i, last_i = self._bucket_span(root, tree, lo, hi)
         total = 0
+        unknown = []  # the buckets only reading tells about
         for i in range(first_i, last_i + 1):
             known = rest.bucket_count(buckets[i])
             if known == 0:
@@ -359,7 +374,11 @@ class BucketListIndex:
             if known is not None and _inside(buckets, i, lo, hi):
                 total += known
                 continue
-            for entry in self._bucket(buckets[i][0]):
+            unknown.append(i)
+        self._fetch(buckets[i][0] for i in unknown)
+        read = self._bucket if rest.keep is not None else self._heads  # payloads: for `keep`
+        for i in unknown:
+            for entry in read(buckets[i][0]):
                 key = entry[0]
                 if (lo and key < lo) or (hi and key >= hi):
                     continue
@@ -514,6 +533,12 @@ class BucketListIndex:
         A superseded root is replaced by a stub, never deleted, so that its number can never
         be claimed again by a desk that planned on an older root.
         """
+        with self._lock:
+            known = max(self._roots, default=0)
+        if known:  # the newest this desk knows: one probe for a newer one (roots come in turn)
+            current = self._load_root(known)
+            if current not in (None, _GONE) and self._load_root(known + 1) is None:
+                return current
         for _ in range(10):
             head = self._coll.find_one({"_id": self._head_id()})
             number = int(head["n"]) if head else 0
@@ -567,6 +592,18 @@ class BucketListIndex:
                 self._decoded.popitem(last=False)
         return entries
 
+    def _heads(self, bucket_id: str) -> list:
+        """A bucket's entries without their payloads (None in their place): what counting
+        reads, without inflating the payload blob."""
+        with self._lock:
+            entries = self._decoded.get(bucket_id)
+            blob = self._cache.get(bucket_id) if entries is None else None
+        if entries is not None:
+            return entries
+        if blob is None or blob[1] is None:  # not cached, or the former shape: read in full
+            return self._bucket(bucket_id)
+        return [[h[0], h[1], None, *h[2:]] for h in _unpack(blob[0])]
+
     def _remember(self, bucket_id: str, blob: tuple[bytes, bytes | None]) -> None:
         with self._lock:
             if bucket_id in self._cache:
@@ -602,7 +639,13 @@ class BucketListIndex:
             self._commit(lambda root, w: self._apply(root, w, entries, ()))
 
     def remove(self, record_id: str) -> None:
-        self._commit(lambda root, w: self._apply(root, w, {}, (record_id,)))
+        self.remove_many([record_id])
+
+    def remove_many(self, record_ids: Iterable[str]) -> None:
+        """Removes the records' entries in one commit (ids not listed are ignored)."""
+        removals = tuple(dict.fromkeys(record_ids))
+        if removals:
+            self._commit(lambda root, w: self._apply(root, w, {}, removals))
 
     def bulk_load(self, entries: Iterable[IndexEntry]) -> None:
         """Adds or replaces many records at once (seeding, imports, rebuilds): like `put_many`,
@@ -666,15 +709,46 @@ class BucketListIndex:
                 adds.setdefault(tree, []).extend(es)
             if old is not None:
                 by_id_drops.add(record_id)
-            if record_id in puts:
-                by_id_adds.append([record_id, record_id, new_keys])
+            if record_id in puts:  # as stored, so that an unchanged bucket compares equal
+                keys_json = _Json(json.dumps(new_keys, ensure_ascii=False))
+                by_id_adds.append([record_id, record_id, keys_json])
         if not (adds or drops or by_id_adds or by_id_drops):
             return False
         adds.setdefault("id", []).extend(by_id_adds)
         drops.setdefault("id", set()).update(by_id_drops)
+        self._prefetch(root, adds, drops)
         for tree in set(adds) | set(drops):
             writer.change(tree, adds.get(tree, []), drops.get(tree, set()))
         return True
+
+    def _prefetch(
+        self, root: _Root, adds: dict[str, list[list]], drops: dict[str, set[str]]
+    ) -> None:
+        """Reads the buckets a commit will rebuild that are not cached, a few at a time in
+        parallel (a vehicle's status change touches ~30 buckets: one `_id` read each)."""
+        wanted: set[str] = set()
+        for tree in set(adds) | set(drops):
+            buckets = root.buckets(tree)
+            if not buckets:
+                continue
+            keys = [e[0] for e in adds.get(tree, [])] + list(drops.get(tree, ()))
+            wanted.update(buckets[root.locate(tree, k)][0] for k in keys)
+        self._fetch(wanted)
+
+    def _fetch(self, bucket_ids: Iterable[str]) -> None:
+        """Reads into the cache the buckets not there yet, a few at a time in parallel (one
+        `_id` round trip each; their latencies overlap)."""
+        with self._lock:
+            missing = [b for b in dict.fromkeys(bucket_ids) if b not in self._cache]
+        if len(missing) < 2:
+            return
+
+        def fetch(bucket_id: str) -> None:
+            doc = self._coll.find_one({"_id": bucket_id})
+            if doc is not None:  # a missing one is met again when read: _Missing, read anew
+                self._remember(bucket_id, _blobs(doc))
+
+        list(_io_pool().map(fetch, missing))
 
     def _same_payload(self, root: _Root, keys: dict[str, list[str]], entry: IndexEntry) -> bool:
         tree = self._sort_tree(self.spec.default_sort)
@@ -690,25 +764,25 @@ class BucketListIndex:
         default = _full(entry.keys[self.spec.default_sort], entry.id)
         out: dict[str, list[list]] = {}
         spec = self.spec
+        # serialised once: the same payload goes into every tree (a vehicle's into 25)
+        payload = _Json(json.dumps(entry.payload, ensure_ascii=False))
         # with filters declared, sort entries carry what the filters read: the equality
         # values, then the keys of the ranged sorts (`_Residual` reads them by position)
         values = [entry.equal.get(name, "") for name in spec.equal]
         tail = [[*values, *(entry.keys[r] for r in spec.ranges)]] if spec.filtered else []
         for sort in spec.sorts:  # in key order already: no default key to carry
-            row = [_full(entry.keys[sort], entry.id), entry.id, entry.payload, *tail]
+            row = [_full(entry.keys[sort], entry.id), entry.id, payload, *tail]
             out[self._sort_tree(sort)] = [row]
             for name, value in zip(spec.equal, values, strict=True):
                 out[self._eq_tree(sort, name, value)] = [row]
         words = sorted(set(entry.words)) if self.spec.searchable else []
         if words:
-            out["w"] = [
-                [_full(w, entry.id), entry.id, entry.payload, default, words] for w in words
-            ]
+            out["w"] = [[_full(w, entry.id), entry.id, payload, default, words] for w in words]
         for name in self.spec.exact:
             values = sorted(set(entry.exact.get(name, ())))
             if values:
                 out[f"x:{name}"] = [
-                    [_full(v, entry.id), entry.id, entry.payload, default] for v in values
+                    [_full(v, entry.id), entry.id, payload, default] for v in values
                 ]
         return out
 
@@ -762,7 +836,8 @@ class BucketListIndex:
 
     def _delete(self, ids: list[str]) -> None:
         """One command, one `_id` filter per document (FerretDB scans the collection for
-        `$in`, but answers each `_id` statement from the index)."""
+        `$in`, but answers each `_id` statement from the index). Not in parallel: FerretDB's
+        SQLite writes one at a time, and parallel commands measured slower."""
         for i in range(0, len(ids), 500):
             self._coll.bulk_write([DeleteOne({"_id": d}) for d in ids[i : i + 500]], ordered=False)
 
@@ -885,9 +960,12 @@ class _Writer:
             current = self._index._bucket(old[0]) if old[0] else []
             merged = {e[0]: e for e in current if e[0] not in dropped}
             merged.update((e[0], e) for e in add_groups.get(i, []))
+            new_entries = [merged[k] for k in sorted(merged)]
+            if old[0] and new_entries == current:  # the same entries: the bucket stays
+                rebuilt.append(old)
+                continue
             if old[0]:
                 self.replaced.append(old[0])
-            new_entries = [merged[k] for k in sorted(merged)]
             if len(new_entries) > BUCKET_MAX:
                 pieces = [
                     new_entries[k : k + BUCKET_TARGET]
@@ -1065,6 +1143,11 @@ class NativeListIndex:
     def remove(self, record_id: str) -> None:
         self._coll.delete_one({"_id": record_id})
 
+    def remove_many(self, record_ids: Iterable[str]) -> None:
+        ids = list(record_ids)
+        for i in range(0, len(ids), 5000):
+            self._coll.delete_many({"_id": {"$in": ids[i : i + 5000]}})
+
     def clear_cache(self) -> None:
         pass
 
@@ -1119,6 +1202,10 @@ class ListRepository(Generic[T, Row]):
 
     def remove(self, record_id: str) -> None:
         self._index.remove(record_id)
+
+    def remove_many(self, record_ids: Iterable[str]) -> None:
+        """Several records' entries removed at once (an undone import): one commit."""
+        self._index.remove_many(record_ids)
 
     def count(self, sort: str = "", within: str = "", where: Where = EVERYTHING) -> int:
         return self._index.count(sort, within, where)

@@ -39,7 +39,7 @@ from alko_desk.models.listing import Page
 from alko_desk.models.money import Money
 from alko_desk.models.vehicles import Condition
 from alko_desk.storage.app_index import ListSpec, Where
-from alko_desk.storage.doc_lists import DocList, Listed, number, part, stamp
+from alko_desk.storage.doc_lists import DocList, Listed, number, part, stamp, stored
 from alko_desk.storage.mongo import Store, repository
 from alko_desk.storage.revisions import RevisionGuard
 
@@ -260,7 +260,7 @@ def _listed(deal: Deal) -> Listed:
 def _listed_doc(doc: dict[str, Any]) -> Listed:
     """A deal's list entry from its stored document alone (a migration has no calculator:
     the stored totals are what reading the terms gives, see `deal_to_doc`)."""
-    created = stamp(doc["created_at"])
+    created = stamp(stored(doc["created_at"]))
     state = DealState(doc["state"])
     approval = ApprovalStatus((doc.get("approval") or {}).get("status", "not_needed"))
     total = stored_totals(doc)["total_price"].amount
@@ -297,8 +297,7 @@ def _where(filters: DealFilter) -> tuple[Where, tuple[str, str] | None, DealFilt
 def rebuild_deal_list(deals, doc_list: DocList) -> int:
     """Lists every stored deal from its document (no calculator needed); returns how many."""
     docs = list(deals.find({}))
-    for i in range(0, len(docs), 5000):
-        doc_list.put_many(_listed_doc(d) for d in docs[i : i + 5000])
+    doc_list.bulk_load(_listed_doc(d) for d in docs)  # one sorted pass, one commit
     return len(docs)
 
 
@@ -330,11 +329,16 @@ class DealRepository:
         self._list.put(_listed(deal))
 
     def insert_many(self, deals: list[Deal]) -> None:
-        """Bulk path (demo seeding, benchmarks): documents, then their list entries."""
+        """Bulk path (demo seeding, benchmarks): documents, then their list entries in one
+        bulk load (one sorted pass over the list index, one commit)."""
         for i in range(0, len(deals), 1000):
             self._deals.insert_many([deal_to_doc(d) for d in deals[i : i + 1000]], ordered=False)
-        for i in range(0, len(deals), 10000):
-            self._list.put_many(_listed(d) for d in deals[i : i + 10000])
+        self._list.bulk_load(_listed(d) for d in deals)
+
+    def list_many(self, deals: list[Deal]) -> None:
+        """Lists deals already stored (a recovered batch): one bulk load."""
+        if deals:
+            self._list.bulk_load(_listed(d) for d in deals)
 
     def replace_if(self, deal: Deal, expected_rev: int) -> bool:
         if not self._revisions.replace_if(deal_to_doc(deal), expected_rev):

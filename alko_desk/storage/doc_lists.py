@@ -34,6 +34,13 @@ def stamp(at: datetime | None) -> str:
     return at.astimezone(UTC).strftime("%Y%m%d%H%M%S%f") if at else "0" * 20
 
 
+def stored(at: datetime) -> datetime:
+    """A datetime as the database keeps it (BSON: milliseconds). Keys made from a record
+    before it is stored must equal those made from it read back: otherwise the first
+    `get_for_write` finds the entry changed and rewrites every tree of the record."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
 def number(value: int, width: int = 15) -> str:
     """A non-negative integer as a fixed-width key (negatives sort first, as 0)."""
     return f"{max(0, int(value)):0{width}d}"
@@ -95,8 +102,15 @@ class DocList:
     def put_many(self, items: Iterable[Listed]) -> None:
         self._list.put_many(items)
 
+    def bulk_load(self, items: Iterable[Listed]) -> None:
+        """Many records at once (seeding, imports): one sorted pass, one commit."""
+        self._list.bulk_load(items)
+
     def remove(self, record_id: str) -> None:
         self._list.remove(record_id)
+
+    def remove_many(self, record_ids: Iterable[str]) -> None:
+        self._list.remove_many(record_ids)
 
     def count(self) -> int:
         return self._list.count()

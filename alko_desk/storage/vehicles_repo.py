@@ -23,6 +23,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from pymongo import DeleteOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from alko_desk.models.listing import Page
@@ -39,7 +40,7 @@ from alko_desk.models.vehicles import (
     list_fields,
 )
 from alko_desk.storage.app_index import ListSpec, Where
-from alko_desk.storage.doc_lists import DocList, Listed, number, part, stamp
+from alko_desk.storage.doc_lists import DocList, Listed, number, part, stamp, stored
 from alko_desk.storage.mongo import Store, repository
 from alko_desk.storage.revisions import RevisionGuard
 
@@ -150,14 +151,16 @@ _TREES = {
 
 
 def _listed(v: Vehicle) -> Listed:
+    v = replace(v, added_at=stored(v.added_at))  # as read back: the entry must not differ
     d = v.draft
+    added = stamp(v.added_at)
     keys = {
-        "added": stamp(v.added_at),
+        "added": added,
         "make": part(d.make.casefold(), d.model.casefold()),
         "price": number(d.list_price.amount * 100),
         "year": number(d.model_year or 0, 4),
         "mileage": number(d.mileage_km, 10),
-        "status": part(STATUS_ORDER[v.status]) + stamp(v.added_at),
+        "status": part(STATUS_ORDER[v.status]) + added,
     }
     equal = {"status": v.status.value, "make": d.make.casefold(), "model": d.model.casefold()}
     return Listed(v.id, keys, list_fields(v), vehicle_to_doc(v), equal=equal)
@@ -267,10 +270,14 @@ class VehicleRepository:
             raise
         self._list.put(_listed(vehicle))
 
-    def insert_many(self, vehicles: list[Vehicle]) -> list[tuple[Vehicle, str]]:
+    def insert_many(
+        self, vehicles: list[Vehicle], *, listed: bool = True
+    ) -> list[tuple[Vehicle, str]]:
         """Claims every VIN in one round trip and writes the vehicles that got theirs.
 
-        Returns (vehicle, id of the vehicle holding its VIN) for those refused."""
+        Returns (vehicle, id of the vehicle holding its VIN) for those refused. With
+        `listed=False` the vehicles are not put on the list: the caller lists a whole
+        import at once with `list_many` (one sorted pass over the index)."""
         if not vehicles:
             return []
         refused: list[tuple[Vehicle, str]] = []
@@ -297,8 +304,15 @@ class VehicleRepository:
             accepted.append(vehicle)
         if accepted:
             self._vehicles.insert_many([vehicle_to_doc(v) for v in accepted], ordered=False)
-            self._list.put_many(_listed(v) for v in accepted)
+            if listed:
+                self._list.put_many(_listed(v) for v in accepted)
         return refused
+
+    def list_many(self, vehicles: list[Vehicle]) -> None:
+        """Lists vehicles already stored (an import, seeding, a recovery): one bulk load,
+        so its cost follows the size of the list once, not once per batch."""
+        if vehicles:
+            self._list.bulk_load(_listed(v) for v in vehicles)
 
     def _claim_vin(self, vin: str, vehicle_id: str) -> None:
         for _ in range(5):
@@ -356,14 +370,37 @@ class VehicleRepository:
         self._vins.replace_one({"_id": vin}, {"vehicle": vehicle_id, "at": _now()}, upsert=True)
         return True
 
-    def replace_if(self, vehicle: Vehicle, expected_rev: int) -> bool:
+    def replace_if(self, vehicle: Vehicle, expected_rev: int, *, listed: bool = True) -> bool:
         """Compare-and-set on one document: writes `vehicle` (with rev = expected + 1) only if
         nobody wrote since `expected_rev` was read. Two desks: exactly one gets True
-        (see storage/revisions.py for why this is not a conditional replace_one)."""
+        (see storage/revisions.py for why this is not a conditional replace_one). With
+        `listed=False` the caller lists it later (`list_many`, a batch of deals)."""
         if not self._revisions.replace_if(vehicle_to_doc(vehicle), expected_rev):
             return False
-        self._list.put(_listed(replace(vehicle, rev=expected_rev + 1)))
+        if listed:
+            self._list.put(_listed(replace(vehicle, rev=expected_rev + 1)))
         return True
+
+    def delete_many(self, vehicle_ids: list[str]) -> None:
+        """Deletes vehicles (an import undone) and their VIN guards; their list entries go
+        in one commit (ids never listed cost nothing there)."""
+        vehicles = self.get_many(vehicle_ids)
+        # one command of `_id` statements each (FerretDB scans the collection for `$in`)
+        for i in range(0, len(vehicle_ids), 500):
+            chunk = vehicle_ids[i : i + 500]
+            self._vehicles.bulk_write([DeleteOne({"_id": v}) for v in chunk], ordered=False)
+        self._list.remove_many(vehicle_ids)
+        # a guard still naming the vehicle goes, by `_id` alone (a second key in the filter
+        # makes FerretDB scan every guard, once per statement)
+        held = self.holders_of_vins([v.vin for v in vehicles.values()])
+        guards = [
+            DeleteOne({"_id": v.vin}) for vid, v in vehicles.items() if held.get(v.vin) == vid
+        ]
+        for i in range(0, len(guards), 500):
+            self._vins.bulk_write(guards[i : i + 500], ordered=False)
+        for vid, vehicle in vehicles.items():
+            if vehicle.rev > 1:
+                self._revisions.forget(vid, vehicle.rev - 1)
 
     def delete(self, vehicle_id: str) -> None:
         vehicle = self.get(vehicle_id)
@@ -415,8 +452,7 @@ class VehicleRepository:
         """Puts every vehicle into the list index: a schema migration's step (an index from
         before the filters, or none), never a read's."""
         vehicles = self.all()
-        for i in range(0, len(vehicles), 5000):
-            self._list.put_many(_listed(v) for v in vehicles[i : i + 5000])
+        self.list_many(vehicles)  # one sorted pass, one commit
         return len(vehicles)
 
     def ensure_list(self) -> None:
