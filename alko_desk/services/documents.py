@@ -12,8 +12,9 @@ any point loses nothing: the outbox retries (`flush_outbox`) with the same asset
 
 Who may do what (on the existing permissions): sales add, view and delete (client.write
 and client.reveal), managers view (client.reveal), finance and admins neither. Admins
-choose where documents are stored (settings.admin). Every listing, view, export and
-deletion is audited, by client and document id.
+choose where documents are stored (settings.admin). The reconciliation, which deletes from
+the store, is for sales and admins. Every listing, view, export and deletion is audited, by
+client and document id, and so is every refusal.
 
 In a showroom this service runs on the server only (remote/server.py): desks send the
 pages' bytes over TLS and the server seals and uploads them. The Cloudinary credentials
@@ -413,6 +414,14 @@ class DocumentService(SessionService):
                 pass
 
     # -- the outbox and the reconciliation -----------------------------------------------
+    def _require_store_upkeep(self, operation: str) -> None:
+        """Admins (settings.admin) or those who write documents (client.write); refused and
+        audited for everyone else (finance, managers)."""
+        if self._session.can(Permission.SETTINGS_ADMIN):
+            self._require(Permission.SETTINGS_ADMIN, operation, "documents")
+        else:
+            self._require(Permission.CLIENT_WRITE, operation, "documents")
+
     def waiting_count(self) -> int:
         """How many documents wait on this desk to be uploaded."""
         return self._outbox.group_count()
@@ -428,7 +437,12 @@ class DocumentService(SessionService):
         return self._outbox.flush(self._current_store(), self._clock.now(), force=force)
 
     def reconcile(self) -> int:
-        """Removes assets in the store that no document refers to (a crash mid-add). Audited."""
+        """Removes assets in the store that no document refers to (a crash mid-add).
+
+        It deletes from the store, so only those who add and delete documents (sales) or
+        look after the store (admins) may run it; a refusal is audited, and so is every
+        removal (a run that finds nothing writes no entry: it runs on a timer)."""
+        self._require_store_upkeep("remove orphaned document uploads")
         store = self._current_store()
         # The store is listed before the records are read: an asset uploaded meanwhile had
         # its record written before its upload began, so it is never taken for an orphan.
