@@ -236,6 +236,15 @@ def test_a_waiting_upload_is_retried_by_the_window_timer_and_the_count_goes(
     assert len(fake.uploads) == 1
     assert sales.documents.list(ana)[0].state is UploadState.STORED
 
+    # The first round without a failure also ran the periodic reconciliation (sales may).
+    assert uploads.reconcile and uploads.next_reconcile > 0
+    orphan = f"{next(iter(fake.uploads)).split('/')[0]}/{'0' * 32}"
+    fake.assets[orphan] = b"left by a crash"
+    uploads.next_reconcile = 0.0  # due again
+    with qtbot.waitSignal(uploads.reconciled, timeout=WAIT) as removed:
+        uploads.retry_now()
+    assert removed.args == [1] and orphan not in fake.assets and len(fake.assets) == 1
+
 
 def test_the_timer_round_runs_in_a_worker_and_backs_off_on_errors(qtbot, runner):
     import threading
@@ -339,6 +348,70 @@ def test_finance_has_no_documents_yet_the_window_still_retries(qtbot, context, m
     window.show()
     assert window.uploads is not None  # this desk's outbox goes up whoever is logged in
     assert not window.uploads_label.isVisible()
+    # ...but the reconciliation, which deletes at the store, is not finance's to run
+    assert not window.uploads.reconcile and window.uploads.next_reconcile is None
+
+
+class _Documents:
+    """What the retrier calls, counted: a store of the given kind, uploads failing or not."""
+
+    def __init__(self, kind: str = "cloudinary") -> None:
+        from alko_desk.models.documents import StorageStatus
+
+        self.status = StorageStatus(kind)
+        self.failed = 0
+        self.reconciled = 0
+
+    def flush_outbox(self):
+        from alko_desk.models.documents import FlushResult
+
+        return FlushResult(0, self.failed, self.failed)
+
+    def waiting_message(self):
+        return ""
+
+    def storage_status(self):
+        return self.status
+
+    def reconcile(self):
+        self.reconciled += 1
+        return 2
+
+
+def _round(qtbot, uploads) -> None:
+    with qtbot.waitSignal(uploads.round_done, timeout=WAIT):
+        uploads.retry_now()
+
+
+def test_the_reconciliation_runs_on_the_upload_timer_when_due_and_only_at_cloudinary(qtbot, runner):
+    now = [1000.0]
+    documents = _Documents()
+    uploads = UploadRetrier(
+        documents, runner, reconcile=True, reconcile_every_s=3600, monotonic=lambda: now[0]
+    )
+    with qtbot.waitSignal(uploads.reconciled, timeout=WAIT) as removed:
+        uploads.retry_now()  # due at the first round
+    assert removed.args == [2] and documents.reconciled == 1
+    _round(qtbot, uploads)
+    now[0] += 3599
+    _round(qtbot, uploads)
+    assert documents.reconciled == 1  # not again within the hour
+    now[0] += 1
+    documents.failed = 1  # the store is unreachable: not this round
+    _round(qtbot, uploads)
+    assert documents.reconciled == 1
+    documents.failed = 0
+    _round(qtbot, uploads)
+    assert documents.reconciled == 2
+
+    folder = _Documents("local")  # a shared folder is not the organisation's alone
+    local = UploadRetrier(folder, runner, reconcile=True, monotonic=lambda: now[0])
+    _round(qtbot, local)
+    assert folder.reconciled == 0 and local.next_reconcile > now[0]
+    refused = _Documents()
+    finance = UploadRetrier(refused, runner, monotonic=lambda: now[0])  # reconcile=False
+    _round(qtbot, finance)
+    assert refused.reconciled == 0 and finance.next_reconcile is None
 
 
 def test_registration_reads_the_id_document_and_fills_only_the_ticked_fields(
