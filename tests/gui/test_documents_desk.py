@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QScrollArea
 
+from alko_desk.models.audit import AuditFilter
 from alko_desk.models.documents import DocumentDraft, DocumentType, UploadState
 from alko_desk.models.users import Role
 from alko_desk.services.clients import new_client_id
@@ -319,6 +320,7 @@ def test_admin_settings_choose_the_document_store_after_the_password_again(
 
     context.clock.advance(minutes=30)  # the login is no longer recent
     dialogs.password_answers = [ADMIN_PASSWORD]
+    dialogs.confirm_answer = False  # the offer to move the documents: not now
     store.cloud_name.setText("alko-cars")
     store.api_key.setText("123456789012345")
     qtbot.keyClicks(store.api_secret, "a-long-api-secret")
@@ -326,14 +328,24 @@ def test_admin_settings_choose_the_document_store_after_the_password_again(
         qtbot.mouseClick(store.save_button, LEFT)
     assert len(dialogs.password_prompts) == 1 and store.api_secret.text() == ""
     qtbot.waitUntil(lambda: "Cloudinary (cloud alko-cars" in store.status.text(), timeout=WAIT)
+    assert (
+        len(dialogs.confirms) == 1 and "Move them to the store now in use?" in dialogs.confirms[0]
+    )
+    assert store.migrate_status.text() == ""  # declined: nothing moved
 
     folder = tmp_path / "shared-documents"
     folder.mkdir()
     store.local_folder.setText(str(folder))
+    dialogs.confirm_answer = True  # this time the documents move at once
     with qtbot.waitSignal(store.saved, timeout=WAIT):
         qtbot.mouseClick(store.local_button, LEFT)
     qtbot.waitUntil(lambda: str(folder) in store.status.text(), timeout=WAIT)
     assert services.documents.storage_status().folder == str(folder)
+    assert len(dialogs.confirms) == 2
+    qtbot.waitUntil(lambda: store.migrate_status.text() == "0 page(s) moved.", timeout=WAIT)
+    assert [
+        e.details for e in services.audit.entries(AuditFilter(action_prefix="document.mig"))
+    ] == [{"pages": 0, "to": "local"}]
     page.findChildren(QScrollArea)[0].ensureWidgetVisible(store.migrate_button)
     qtbot.wait(50)
     assert clipped(page) == [] and overlaps(page) == []

@@ -105,6 +105,7 @@ class DocumentStorageSettings(QWidget):
             self.errors.clear()
             self.refresh()
             self.saved.emit()
+            self.offer_migration()
 
         self.tasks.run(
             lambda: documents.configure_cloudinary(*values),
@@ -132,8 +133,24 @@ class DocumentStorageSettings(QWidget):
         def done(_result) -> None:
             self.refresh()
             self.saved.emit()
+            self.offer_migration()
 
         self.tasks.run(lambda: documents.use_local_store(folder), on_success=done, parent=self)
+
+    def offer_migration(self) -> None:
+        """After a switch: the documents stored before stay readable where they are, and
+        move now if the admin says so (or later with the button)."""
+        if self.tasks.dialogs.confirm(
+            self,
+            self.tr("Move existing documents?"),
+            self.tr(
+                "Documents stored before this change stay readable where they are. Move them "
+                "to the store now in use? (You can also do it later with “Move existing "
+                "documents to the store in use”.)"
+            ),
+            self.tr("Move them now"),
+        ):
+            self.migrate()
 
     def migrate(self) -> None:
         documents = self.documents
