@@ -122,6 +122,8 @@ def test_a_remote_desk_adds_views_and_deletes_a_document_the_server_uploads(
     assert status.kind == "cloudinary" and status.cloud_name == fake.cloud_name
     assert status.api_key_hint and status.api_key_hint != fake.api_key
     assert admin.documents.reconcile() == 0
+    admin.documents.set_page_side_limit(1500)  # Settings' page size reaches every desk
+    assert sam.documents.page_side_limit() == 1500
     # An export hands the pages to the desk, which writes them; nothing lands on the server.
     again = sam.documents.add(client_id, PASSPORT, [FRONT])
     sam.confirm_password(SAM_PASSWORD)

@@ -52,7 +52,7 @@ from alko_desk.security.crypto import OrgKeys, derive_key, open_sealed, seal
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.base import SessionService
 from alko_desk.services.clock import Clock
-from alko_desk.services.images import media_type_of
+from alko_desk.services.images import DEFAULT_MAX_SIDE, PAGE_SIDE_RANGE, media_type_of
 from alko_desk.storage.document_outbox import DocumentOutbox
 from alko_desk.storage.document_store import (
     CloudinaryCredentials,
@@ -191,6 +191,29 @@ class DocumentService(SessionService):
         self._stores.clear()
         self._audit.record(
             self.actor, "settings.changed", "documents", {"fields": ["document_store"]}
+        )
+
+    def page_side_limit(self) -> int:
+        """The long side, in pixels, that the capture editor downscales a page to (a number,
+        no client data: any staff member reads it)."""
+        value = self._settings.get().get("max_page_side")
+        return int(value) if value else DEFAULT_MAX_SIDE
+
+    def set_page_side_limit(self, pixels: int) -> None:
+        """Admins choose how far pages are downscaled before they are stored. Audited."""
+        self._require(Permission.SETTINGS_ADMIN, "change how documents are stored", "documents")
+        low, high = PAGE_SIDE_RANGE
+        if isinstance(pixels, bool) or not isinstance(pixels, int) or not low <= pixels <= high:
+            raise ValidationError(
+                "Please correct the page size.",
+                {"max_page_side": f"Choose between {low:,} and {high:,} pixels."},
+            )
+        self._settings.update({"max_page_side": pixels})
+        self._audit.record(
+            self.actor,
+            "settings.changed",
+            "documents",
+            {"fields": ["max_page_side"], "max_page_side": pixels},
         )
 
     def migrate_to_current_store(self, progress: Progress | None = None) -> int:

@@ -14,6 +14,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from alko_desk.models.errors import ValidationError
 
 DEFAULT_MAX_SIDE = 2000
+PAGE_SIDE_RANGE = (800, 6000)  # what Settings may choose: an MRZ stays readable, a page small
 PDF_DPI = 200
 MEDIA_TYPES = {
     "PNG": "image/png",

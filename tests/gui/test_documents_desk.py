@@ -191,6 +191,30 @@ def test_add_document_captures_for_the_highlighted_client_and_the_mrz_is_compare
     page.grab().save(str(shots / "clients-documents.png"))
 
 
+def test_pages_are_downscaled_to_the_size_chosen_in_settings(
+    qtbot, context, admin_session, make_user, runner, tmp_path
+):
+    from PIL import Image
+
+    context.services_for(admin_session).documents.set_page_side_limit(900)
+    session = make_user("sam", Role.SALES, "Sam Sales")
+    sales = context.services_for(session)
+    ana = sales.clients.register(new_client_id(), draft()).id
+    page = _clients_page(qtbot, context, sales, session_tasks(context, runner, session))
+    _highlight(qtbot, page, ana)
+    panel = _documents_tab(page)
+    qtbot.waitUntil(lambda: panel.empty.isVisible(), timeout=WAIT)
+    assert panel.max_side == 900
+    qtbot.mouseClick(panel.add_button, LEFT)
+    dialog = panel.capture
+    big = tmp_path / "scan.png"
+    Image.new("RGB", (3000, 1800), "white").save(big)
+    dialog.load_files([big])
+    qtbot.waitUntil(lambda: len(dialog.pages) == 1, timeout=WAIT)
+    assert dialog.max_side == 900 and dialog.pages[0].size == (900, 540)
+    dialog.reject()
+
+
 def test_a_waiting_upload_is_retried_by_the_window_timer_and_the_count_goes(
     qtbot, context, admin_session, make_user, runner, passport, fake, shots
 ):
@@ -342,6 +366,11 @@ def test_admin_settings_choose_the_document_store_after_the_password_again(
     qtbot.waitUntil(lambda: str(folder) in store.status.text(), timeout=WAIT)
     assert services.documents.storage_status().folder == str(folder)
     assert len(dialogs.confirms) == 2
+    assert store.page_side.value() == 2000  # the default, read from the service
+    store.page_side.setValue(1600)
+    with qtbot.waitSignal(store.saved, timeout=WAIT):
+        qtbot.mouseClick(store.page_side_button, LEFT)
+    assert services.documents.page_side_limit() == 1600
     qtbot.waitUntil(lambda: store.migrate_status.text() == "0 page(s) moved.", timeout=WAIT)
     assert [
         e.details for e in services.audit.entries(AuditFilter(action_prefix="document.mig"))
