@@ -7,7 +7,8 @@ MRZ's fields are offered beside what was typed and what the client's record says
 mismatches and an expired document are shown in red, and nothing is applied until staff
 tick the fields to use.
 
-PDF pages are rendered with pypdfium2 (QtPdf ships only in PySide6-Addons).
+PDF pages are rendered with pypdfium2 (services/images.py, which the command line's
+`document read-mrz` shares without Qt); every page of a multi-page PDF or TIFF is added.
 """
 
 from __future__ import annotations
@@ -330,7 +331,10 @@ class DocumentCaptureDialog(QDialog):
         max_side = self.max_side
         self.status.setText(self.tr("Opening…"))
         self.tasks.run(
-            lambda: [images.downscale(images.open_image(p), max_side) for p in paths],
+            # every page of a multi-page PDF or TIFF (front and back in one file)
+            lambda: [
+                images.downscale(page, max_side) for p in paths for page in images.open_pages(p)
+            ],
             on_success=self._add_pages,
             on_finished=lambda: self.status.setText(""),
             parent=self,
