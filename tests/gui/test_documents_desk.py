@@ -15,6 +15,7 @@ from alko_desk.models.audit import AuditFilter
 from alko_desk.models.documents import DocumentDraft, DocumentType, UploadState
 from alko_desk.models.users import Role
 from alko_desk.services.clients import new_client_id
+from alko_desk.storage.document_store import StoreUnavailable
 from alko_desk.ui.clients.page import ClientsPage
 from alko_desk.ui.documents.uploads import UploadRetrier
 from alko_desk.ui.main_window import MainWindow
@@ -402,6 +403,7 @@ class _Documents:
         self.status = StorageStatus(kind)
         self.failed = 0
         self.reconciled = 0
+        self.listing_refused = False
 
     def flush_outbox(self):
         from alko_desk.models.documents import FlushResult
@@ -416,6 +418,8 @@ class _Documents:
 
     def reconcile(self):
         self.reconciled += 1
+        if self.listing_refused:
+            raise StoreUnavailable("Cloudinary refused the listing.")
         return 2
 
 
@@ -444,6 +448,14 @@ def test_the_reconciliation_runs_on_the_upload_timer_when_due_and_only_at_cloudi
     documents.failed = 0
     _round(qtbot, uploads)
     assert documents.reconciled == 2
+    now[0] += 3600
+    documents.listing_refused = True  # the upload round still reports; retried in 15 min
+    with qtbot.waitSignal(uploads.round_done, timeout=WAIT) as round_:
+        uploads.retry_now()
+    assert round_.args == [0, 0] and documents.reconciled == 3
+    assert uploads.next_reconcile == now[0] + 15 * 60
+    _round(qtbot, uploads)
+    assert documents.reconciled == 3
 
     folder = _Documents("local")  # a shared folder is not the organisation's alone
     local = UploadRetrier(folder, runner, reconcile=True, monotonic=lambda: now[0])

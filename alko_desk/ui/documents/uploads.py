@@ -29,6 +29,8 @@ FIRST_MS = 30_000
 LONGEST_MS = 15 * 60_000
 START_DELAY_MS = 3_000  # documents left waiting by the last run go up soon after login
 RECONCILE_EVERY_S = 6 * 3600  # Cloudinary's Admin API (the listing) is rate-limited per hour
+RECONCILE_RETRY_S = 15 * 60  # after a reconciliation that could not run (listing refused...)
+RECONCILE_FAILED = -1
 
 
 class UploadRetrier(QObject):
@@ -99,7 +101,9 @@ class UploadRetrier(QObject):
             self.interval_ms = min(self.interval_ms * 2, self.longest_ms)
         else:
             self.interval_ms = self.first_ms
-        if removed is not None:
+        if removed == RECONCILE_FAILED:  # not every round: the Admin API is rate-limited
+            self.next_reconcile = self._monotonic() + min(RECONCILE_RETRY_S, self.reconcile_every_s)
+        elif removed is not None:
             self.next_reconcile = self._monotonic() + self.reconcile_every_s
             self.reconciled.emit(removed)
         self._show(waiting)
@@ -123,13 +127,15 @@ class UploadRetrier(QObject):
             self.waiting_changed.emit(waiting)
 
 
-def _reconcile_cloudinary(documents) -> int | None:
-    """Orphans removed at Cloudinary (0 for another store); None when it could not run now
-    (Cloudinary unreachable...): the next round tries again."""
+def _reconcile_cloudinary(documents) -> int:
+    """Orphans removed at Cloudinary (0 for another store); RECONCILE_FAILED when it could not
+    run (Cloudinary unreachable, the listing refused...), which never fails the upload round."""
     try:
         if documents.storage_status().kind != "cloudinary":
             return 0
         return documents.reconcile()
     except AlkoError as exc:
         log.info("document reconciliation did not run: %s", type(exc).__name__)
-        return None
+    except Exception:  # noqa: BLE001 - the uploads' round must still report what went up
+        log.exception("document reconciliation failed")
+    return RECONCILE_FAILED
