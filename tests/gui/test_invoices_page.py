@@ -164,6 +164,11 @@ def test_finance_previews_prints_saves_pays_and_credits(
     qtbot.mouseClick(page.receipt_button, Qt.MouseButton.LeftButton)  # one entry: no question
     qtbot.waitUntil(lambda: page.last_receipt == str(refund_receipt), timeout=15_000)
     assert "Refund receipt" in PdfReader(str(refund_receipt)).pages[0].extract_text()
+    page.select(issued[1].number)  # nothing paid on it: said, and no file asked for
+    page.ask_save_path = lambda suggested: pytest.fail("no receipt to save")
+    qtbot.mouseClick(page.receipt_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(dialogs.infos), timeout=15_000)
+    assert dialogs.infos == [f"No payment or refund is recorded on {issued[1].number} yet."]
 
     audit = context.services_for(admin_session).audit.entries(AuditFilter())
     actions = [e.action for e in audit]
