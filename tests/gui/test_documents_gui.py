@@ -163,7 +163,20 @@ def test_a_scan_arrives_as_a_page_in_the_editor(qtbot, sales, tasks, client_id):
     with qtbot.waitSignal(dialog.pages_changed, timeout=20_000):
         qtbot.mouseClick(dialog.scan_button, qtbot_left())
     assert len(dialog.pages) == 1 and abs(dialog.pages[0].width - 1011) <= 2
+    assert dialog.pages[0].mode == "RGB"
     assert dialog.save_button.isEnabled() and dialog.scan_button.isEnabled()
+
+    # the device list, another resolution and grey: a smaller grey page
+    qtbot.mouseClick(dialog.find_scanners_button, qtbot_left())
+    qtbot.waitUntil(lambda: dialog.scanner_combo.count() == 2, timeout=20_000)
+    assert dialog.scanner_combo.itemData(1) == "test:0" and "1 scanner" in dialog.status.text()
+    dialog.scanner_combo.setCurrentIndex(1)
+    dialog.dpi_combo.setCurrentIndex(dialog.dpi_combo.findData(150))
+    dialog.colour_combo.setCurrentIndex(dialog.colour_combo.findData(False))
+    with qtbot.waitSignal(dialog.pages_changed, timeout=20_000):
+        qtbot.mouseClick(dialog.scan_button, qtbot_left())
+    second = dialog.pages[1]
+    assert abs(second.width - 506) <= 2 and second.mode == "L"
 
 
 def test_the_list_says_one_document_is_waiting_to_upload(
