@@ -61,7 +61,7 @@ def add_commands(subparsers) -> None:
         "sync",
         document_sync,
         "Upload the documents waiting on this desk now, then remove stored assets that no "
-        "document refers to (left by a crash).",
+        "document refers to (left by a crash; sales staff and admins only).",
     )
     sync.add_argument("--as", dest="acting", metavar="USER", required=True)
 
@@ -182,10 +182,11 @@ def document_sync(args: argparse.Namespace) -> int:
     with acting_services(args) as services:
         documents = services.documents
         result = documents.flush_outbox(force=True)
-        removed = documents.reconcile() if result.failed == 0 else 0
-    print(f"Uploaded {result.uploaded} page(s); {result.waiting} still waiting.")
-    if result.failed:
-        print(f"The store could not be reached: {result.last_error}", file=sys.stderr)
-        return 1
+        # What went up is said before the reconciliation, which may refuse this role.
+        print(f"Uploaded {result.uploaded} page(s); {result.waiting} still waiting.", flush=True)
+        if result.failed:
+            print(f"The store could not be reached: {result.last_error}", file=sys.stderr)
+            return 1
+        removed = documents.reconcile()
     print(f"Removed {removed} stored asset(s) that no document refers to.")
     return EXIT_OK

@@ -1,9 +1,11 @@
 """A desk that issues invoices, run as its own process by tests/test_invoice_concurrency.py.
 
     python -m tests.invoice_worker URI DB USER PASSWORD COUNT [--crash-at STEP]
+                                   [--deal DEAL_ID] [--now ISO_DATETIME]
 
 Prints one issued number per line. `--crash-at STEP` kills the process with SIGKILL at that
-step of issuing the first invoice (see STEPS).
+step of issuing the first invoice (see STEPS). `--deal` issues the invoice of that deal (once)
+instead of drafts; `--now` fixes the desk's clock (the test's own clock, for claims that lapse).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import os
 import signal
 import sys
 import tempfile
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from alko_desk.bootstrap import AppContext
+from alko_desk.services.clock import FixedClock
 from alko_desk.storage.invoices_repo import InvoiceRepository
 from alko_desk.storage.mongo import Store, connect
 from tests.invoice_data import CROATIAN, car_line
@@ -58,14 +61,20 @@ def main() -> None:
     parser.add_argument("password")
     parser.add_argument("count", type=int)
     parser.add_argument("--crash-at", choices=sorted(STEPS))
+    parser.add_argument("--deal", default="")
+    parser.add_argument("--now", type=datetime.fromisoformat)
     args = parser.parse_args()
     store = Store.open(connect(args.uri), args.db)
-    context = AppContext(store, data_dir=Path(tempfile.mkdtemp(prefix="alko-worker-")))
+    clock = {"clock": FixedClock(args.now)} if args.now else {}
+    context = AppContext(store, data_dir=Path(tempfile.mkdtemp(prefix="alko-worker-")), **clock)
     session = context.auth.login(args.user, args.password)
     context.finish_interrupted_work(session)  # what a desk does at login
     service = context.services_for(session).invoices
     if args.crash_at:
         _crash_at(args.crash_at)
+    if args.deal:
+        print(service.issue_for_deal(args.deal).number, flush=True)
+        return
     for _ in range(args.count):
         draft = service.new_draft(CROATIAN, [car_line()], date(2026, 11, 24))
         print(service.issue(draft).number, flush=True)

@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+from pypdf import PdfReader
 
 from alko_desk.models.users import Role
 from tests.invoice_data import NEW_CAR_VIN
@@ -90,6 +91,20 @@ def test_finance_issues_pays_credits_and_exports_from_the_command_line(
     assert rows[number]["status"] == "partly paid"
     assert rows[number]["customer"] == "Пётр Петров"
     assert rows[note]["corrects"] == number
+    series = note.rpartition("-")[0]
+    notes_only = alko(
+        "invoice", "list", "--series", series, "--json", "--as", "fiona", env=finance_env
+    )  # fmt: skip
+    assert [r["number"] for r in json.loads(notes_only.stdout)] == [note]
+
+    receipt = tmp_path / "receipt.pdf"
+    written = alko(
+        "payment", "receipt", f"{number}/1", "--out", str(receipt), "--as", "fiona",
+        env=finance_env,
+    )  # fmt: skip
+    assert written.returncode == 0, written.stderr
+    text = PdfReader(str(receipt)).pages[0].extract_text()
+    assert "Payment receipt" in text and "10,000.00 EUR" in text and "Пётр Петров" in text
 
     out = tmp_path / "invoice.pdf"
     exported = alko("invoice", "pdf", number, "--out", str(out), "--as", "fiona", env=finance_env)

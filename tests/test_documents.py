@@ -328,6 +328,21 @@ def test_only_admins_choose_where_documents_go(docs, fake):
         docs.configure_cloudinary(fake.cloud_name, fake.api_key, fake.api_secret)
 
 
+def test_admins_choose_the_page_size_pages_are_downscaled_to(admin_docs, docs, audit):
+    assert docs.page_side_limit() == 2000  # the default
+    with pytest.raises(PermissionDenied):
+        docs.set_page_side_limit(1200)
+    for wrong in (799, 6001, "1200", 1200.0):
+        with pytest.raises(ValidationError) as refused:
+            admin_docs.set_page_side_limit(wrong)
+        assert "800" in refused.value.field_errors["max_page_side"]
+    admin_docs.set_page_side_limit(1200)
+    assert docs.page_side_limit() == 1200
+    [changed] = [e for e in audit("settings.changed") if e.target == "documents"]
+    assert changed.details == {"fields": ["max_page_side"], "max_page_side": 1200}
+    assert [e.actor for e in audit("permission.denied")] == ["sam"]
+
+
 def test_switching_stores_moves_the_pages_both_ways_and_they_stay_readable(
     context, admin_docs, fake, docs, client_id, audit
 ):

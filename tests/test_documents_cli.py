@@ -47,6 +47,10 @@ def test_sales_add_a_two_page_passport_and_list_it_and_finance_may_not(
     refused = alko("document", "list", client_id, "--as", "fin", env=as_fin)
     assert refused.returncode == 1
     assert "may not see clients' ID documents" in refused.stderr
+    # Finance may upload what waits, but not remove anything from the store.
+    fin_sync = alko("document", "sync", "--as", "fin", env=as_fin)
+    assert fin_sync.returncode == 1 and "0 still waiting" in fin_sync.stdout
+    assert "(Finance) may not remove orphaned document uploads" in fin_sync.stderr
 
 
 def test_an_unknown_document_type_is_a_sentence_not_a_traceback(cli_env, tmp_path):  # noqa: F811

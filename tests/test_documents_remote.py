@@ -7,14 +7,17 @@ HTTP client), so that the tests can assert the secret is in none of it."""
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import httpx
 import pytest
 
+from alko_desk.models.audit import AuditFilter
 from alko_desk.models.documents import DocumentDraft, DocumentType, UploadState
-from alko_desk.models.errors import AlkoError
+from alko_desk.models.errors import AlkoError, PermissionDenied
 from alko_desk.models.users import Role
 from alko_desk.services.clients import new_client_id
+from alko_desk.storage.document_store import LocalDocumentStore, new_asset_id
 from tests.clients_data import draft
 from tests.conftest import ADMIN_PASSWORD, COMPANY, STAFF_PASSWORD
 from tests.fake_cloudinary import FakeCloudinary
@@ -119,6 +122,8 @@ def test_a_remote_desk_adds_views_and_deletes_a_document_the_server_uploads(
     assert status.kind == "cloudinary" and status.cloud_name == fake.cloud_name
     assert status.api_key_hint and status.api_key_hint != fake.api_key
     assert admin.documents.reconcile() == 0
+    admin.documents.set_page_side_limit(1500)  # Settings' page size reaches every desk
+    assert sam.documents.page_side_limit() == 1500
     # An export hands the pages to the desk, which writes them; nothing lands on the server.
     again = sam.documents.add(client_id, PASSPORT, [FRONT])
     sam.confirm_password(SAM_PASSWORD)
@@ -165,3 +170,26 @@ def test_an_upload_that_fails_waits_on_the_server_and_goes_up_from_a_desk_later(
     assert (result.uploaded, result.failed, result.waiting) == (1, 0, 0)
     assert len(fake.assets) == 1
     _assert_secret_never_received(recorders, fake)
+
+
+def test_only_sales_and_admins_may_remove_orphaned_uploads(desk, desk_admin, desk_user):
+    """The reconciliation deletes from the store: finance and managers are refused (and the
+    refusal audited) in-process and through the server alike, and the orphan stays."""
+    store = LocalDocumentStore(Path(desk_admin.documents.storage_status().folder))
+    orphan = new_asset_id()
+    store.put(orphan, b"ciphertext a crash left without a record")
+    for username, role in (("fin", Role.FINANCE), ("meg", Role.MANAGER)):
+        with pytest.raises(PermissionDenied) as refused:
+            desk_user(username, role).documents.reconcile()
+        assert f"({role.label}) may not remove orphaned document uploads" in refused.value.message
+    assert orphan in store.asset_ids()
+    denials = desk_admin.audit.entries(AuditFilter(action_prefix="permission.denied"))
+    assert {(d.actor, d.target, d.details["permission"]) for d in denials} == {
+        ("fin", "documents", "client.write"),
+        ("meg", "documents", "client.write"),
+    }
+    assert desk_user("sam", Role.SALES).documents.reconcile() == 1
+    assert orphan not in store.asset_ids()
+    [removed] = desk_admin.audit.entries(AuditFilter(action_prefix="document.orphans_removed"))
+    assert (removed.actor, removed.details) == ("sam", {"count": 1})
+    assert desk_admin.documents.reconcile() == 0

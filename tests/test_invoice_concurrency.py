@@ -85,3 +85,74 @@ def test_desk_killed_at_each_step_of_issuing_leaves_numbers_contiguous(
         assert doc["complete"], doc["_id"]
         pdf = store.collection("invoice_pdfs").find_one({"_id": doc["_id"]})
         assert hashlib.sha256(bytes(pdf["pdf"])).hexdigest() == doc["pdf_sha256"]
+
+
+@pytest.mark.timeout(300)
+def test_a_desk_killed_while_invoicing_a_deal_leaves_it_invoiced_whole_or_free_to_invoice(
+    mongo_uri, store, context, make_user, finance_login, clock
+):
+    """For each step of issuing a deal's invoice, a desk killed there: after the next finance
+    login the deal either has its whole invoice (PDF stored with its hash, the deal invoiced)
+    or, killed before its number was taken, is invoiced again with the next number once the
+    dead desk's claim on the deal lapses. The numbers stay contiguous throughout."""
+    from alko_desk.models.deals import DealState
+    from alko_desk.models.errors import ConcurrentModification, ValidationError
+    from alko_desk.services.invoicing import CLAIM_STALE_AFTER
+    from tests.vehicles_data import client_with_deal
+
+    sam = context.services_for(make_user("sam", Role.SALES))
+    fiona = context.auth.login(*finance_login)
+    finance = context.services_for(fiona).invoices
+    expected = 0
+    _, first_deal = client_with_deal(context, sales=sam)
+    for n, step in enumerate(STEPS, start=1):
+        deal = first_deal if n == 1 else _another_deal(sam, first_deal.client_id, n)
+        crashed = _worker(
+            mongo_uri, store, finance_login, 1, "--crash-at", step, "--deal", deal.id,
+            "--now", clock.now().isoformat(),
+        )  # fmt: skip
+        crashed.communicate(timeout=120)
+        assert crashed.returncode == -signal.SIGKILL, step
+        context.finish_interrupted_work(fiona)  # what the next finance login does
+        found = context.invoices_repo.by_deal(deal.id)
+        if step == "before_insert":
+            assert found == []  # no number was taken...
+            with pytest.raises(ConcurrentModification):  # ...the dead desk's claim holds...
+                finance.issue_for_deal(deal.id)
+            clock.advance(seconds=CLAIM_STALE_AFTER.total_seconds() + 1)
+            invoice = finance.issue_for_deal(deal.id)  # ...until it lapses
+        else:
+            [doc] = found
+            invoice = finance.get(doc["_id"])
+        expected += 1
+        assert invoice.sequence == expected, step
+        stored = store.collection("invoices").find_one({"_id": invoice.number})
+        pdf = store.collection("invoice_pdfs").find_one({"_id": invoice.number})
+        assert stored["complete"] and stored["deal_id"] == deal.id, step
+        assert hashlib.sha256(bytes(pdf["pdf"])).hexdigest() == stored["pdf_sha256"], step
+        invoiced = sam.deals.get(deal.id)
+        assert (invoiced.state, invoiced.invoice_number) == (DealState.INVOICED, invoice.number)
+        if step != "before_insert":  # the dead desk's claim still holds for a while...
+            with pytest.raises(ConcurrentModification):
+                finance.issue_for_deal(deal.id)
+            clock.advance(seconds=CLAIM_STALE_AFTER.total_seconds() + 1)
+        with pytest.raises(ValidationError, match="already invoiced"):  # ...never twice
+            finance.issue_for_deal(deal.id)
+    assert [n for _, n in _numbers(store)] == list(range(1, expected + 1))
+
+
+def _another_deal(sales, client_id: str, n: int):
+    """A deal for the same client on another new car (the n-th of the test's vehicles)."""
+    from decimal import Decimal
+
+    from alko_desk.models.deals import DealDraft, Discount, DiscountKind
+    from tests.vehicles_data import draft as vehicle_draft
+
+    vehicle = sales.vehicles.add(vehicle_draft(n, price="30000.00"))
+    return sales.deals.create(
+        DealDraft(
+            client_id=client_id,
+            vehicle_id=vehicle.id,
+            discounts=(Discount(DiscountKind.PERCENT, Decimal(0)),),
+        )
+    )

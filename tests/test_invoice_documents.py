@@ -160,6 +160,40 @@ def test_qr_code_is_drawn_only_for_eur():
     assert "11,250,000.00 HUF" in text
 
 
+def _right_edges(pdf: bytes) -> dict[str, list[float]]:
+    """Each piece of text on page 1 with where it ends on the right (points), in the font and
+    size it was drawn with (the embedded fonts' widths, as reportlab measured them)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from alko_desk.documents.fonts import register_fonts
+
+    regular, bold = register_fonts()
+    edges: dict[str, list[float]] = {}
+
+    def visit(text, cm, tm, font, size):
+        if not text.strip() or font is None:
+            return
+        name = bold if str(font["/BaseFont"]).endswith("Bold") else regular
+        x = tm[4] * cm[0] + cm[4]
+        edges.setdefault(text.strip(), []).append(x + stringWidth(text.strip(), name, size))
+
+    PdfReader(io.BytesIO(pdf)).pages[0].extract_text(visitor_text=visit)
+    return edges
+
+
+def test_amounts_are_right_aligned_in_their_columns():
+    lines = (
+        InvoiceLine("Car", Decimal(1), Money.of("24000.00"), VatCategory.STANDARD, Decimal(25)),
+        InvoiceLine("Mats", Decimal(1), Money.of("350.00"), VatCategory.STANDARD, Decimal(25)),
+    )
+    edges = _right_edges(render_invoice_pdf(issued(draft(lines=lines))))
+    unit_price, amount = edges["24,000.00"]  # the big line's unit price and its amount
+    assert edges["350.00"] == pytest.approx([unit_price, amount], abs=0.5)
+    assert amount - unit_price > 50  # two columns, not one
+    totals = edges["24,350.00 EUR"][-1], edges["6,087.50 EUR"][-1], edges["30,437.50 EUR"][0]
+    assert max(totals) - min(totals) < 0.5  # the totals' figures end on one line (the total bold)
+
+
 def test_amounts_follow_the_currency_minor_unit():
     assert format_money(Money.of("1234567.5")) == "1,234,567.50 EUR"
     assert format_money(Money.of("1500", "JPY")) == "1,500 JPY"

@@ -1,6 +1,6 @@
-"""Invoice and credit-note PDFs are PDF/A-3B, as veraPDF (the PDF Association's reference
-validator) judges them: XMP metadata, the sRGB output intent, embedded fonts, the Factur-X XML
-attached with its relationship (`/AF`, `/AFRelationship`), no device colours.
+"""Invoice, credit-note and receipt PDFs are PDF/A-3B, as veraPDF (the PDF Association's
+reference validator) judges them: XMP metadata, the sRGB output intent, embedded fonts, the
+Factur-X XML attached with its relationship (`/AF`, `/AFRelationship`), no device colours.
 
 veraPDF comes from Maven Central through scripts/install-verapdf.sh (run by
 `scripts/setup.sh --tests`) into .tools/verapdf; scripts/verapdf/PdfaCheck.java runs it on
@@ -12,20 +12,35 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from alko_desk.documents.invoice_pdf import render_invoice_pdf
-from alko_desk.models.invoices import InvoiceSettings
+from alko_desk.documents.invoice_pdf import render_invoice_pdf, render_receipt_pdf
+from alko_desk.models.invoices import (
+    Address,
+    InvoiceSettings,
+    Party,
+    Payment,
+    PaymentKind,
+    PaymentMethod,
+)
 from alko_desk.models.money import Money
 from alko_desk.models.users import Role
 from alko_desk.services.invoicing import render_document
-from tests.invoice_data import RUSSIAN, car_line, draft, issued, one_of_each_kind
+from tests.invoice_data import (
+    CROATIAN,
+    RUSSIAN,
+    car_line,
+    credit_note_of,
+    draft,
+    issued,
+    one_of_each_kind,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 VERAPDF = ROOT / ".tools" / "verapdf"
@@ -137,17 +152,77 @@ def finance(context, make_user):
     return context.services_for(make_user("fiona", Role.FINANCE)).invoices
 
 
-def test_stored_invoice_and_credit_note_pdfs_are_pdfa_3b(verapdf, finance):
-    """The bytes the service stores at issue (and prints, saves and exports) are PDF/A-3B."""
+def test_stored_invoice_credit_note_and_receipt_pdfs_are_pdfa_3b(verapdf, finance):
+    """The bytes the service stores at issue (and prints, saves and exports) are PDF/A-3B,
+    and so are the receipts it prints for a payment and for a refund."""
     invoice = finance.issue(finance.new_draft(RUSSIAN, [car_line()], date(2026, 11, 24)))
+    paid = finance.record_payment(invoice.number, invoice.totals.due, PaymentMethod.CASH)
     note = finance.credit(invoice.number, "price reduction", Money.of("500.00"))
+    refund = finance.record_refund(note.number, Money.of("500.00"), PaymentMethod.BANK_TRANSFER)
     verdicts = verapdf(
         {
             "stored_invoice": finance.pdf(invoice.number, "export"),
             "stored_credit_note": finance.pdf(note.number, "export"),
+            "payment_receipt": finance.receipt_pdf(paid.id),
+            "refund_receipt": finance.receipt_pdf(refund.id),
         }
     )
     assert {name: v.status for name, v in verdicts.items()} == {
         "stored_invoice": "PASS",
         "stored_credit_note": "PASS",
+        "payment_receipt": "PASS",
+        "refund_receipt": "PASS",
     }, "\n".join(f"{n}: {v}" for n, v in verdicts.items())
+
+
+def _receipt(invoice, kind=PaymentKind.PAYMENT, amount="10000.00", **settings) -> bytes:
+    payment = Payment(
+        id=f"{invoice.number}/1",
+        invoice_number=invoice.number,
+        kind=kind,
+        method=PaymentMethod.CARD if kind is PaymentKind.PAYMENT else PaymentMethod.BANK_TRANSFER,
+        amount=Money.of(amount),
+        paid_on=date(2026, 11, 26),
+        reference="auth 4711 / Ђорђе",
+        recorded_by="fiona",
+        recorded_at=datetime(2026, 11, 26, 10, tzinfo=UTC),
+    )
+    return render_receipt_pdf(payment, invoice, Money.of("20437.50"), InvoiceSettings(**settings))
+
+
+def test_payment_and_refund_receipts_are_pdfa_3b(verapdf, tmp_path):
+    """Receipts carry no e-invoice, so they get their PDF/A metadata on their own (pdfa.py);
+    names in Cyrillic and with diacritics print in the embedded fonts and come out as text."""
+    # A supplier whose name is not Latin-1: the Info entries become UTF-16 and the XMP must
+    # still say the same (ISO 19005-3 6.6.2.3).
+    cyrillic_supplier = replace(
+        draft(customer=RUSSIAN),
+        supplier=Party("Ауто Ђурђевић д.о.о.", Address("Ilica 1", "Zagreb", "10000", "HR"), "HR1"),
+    )
+    note = credit_note_of(issued(draft(customer=CROATIAN)), Money.of("250.00"))
+    receipts = {
+        "payment_cyrillic_customer": _receipt(issued(draft(customer=RUSSIAN))),
+        "refund_croatian_customer": _receipt(note, PaymentKind.REFUND, "250.00"),
+        "overpayment": _receipt(issued(draft()), PaymentKind.OVERPAYMENT, "99.99"),
+        "cyrillic_supplier": _receipt(issued(cyrillic_supplier)),
+        "cmyk_logo": _receipt(
+            issued(draft()), logo_path=_logo(tmp_path, "CMYK", (0, 100, 100, 0), "logo.jpg")
+        ),
+    }
+    verdicts = verapdf(receipts)
+    bad = {name: str(v) for name, v in verdicts.items() if v.status != "PASS"}
+    assert not bad, "\n".join(f"{name}: {text}" for name, text in bad.items())
+    for name, customer in (
+        ("payment_cyrillic_customer", RUSSIAN.name),
+        ("refund_croatian_customer", CROATIAN.name),
+        ("cyrillic_supplier", "Ауто Ђурђевић д.о.о."),
+    ):
+        reader = PdfReader(io.BytesIO(receipts[name]))
+        assert customer in reader.pages[0].extract_text()
+        xmp = reader.xmp_metadata
+        assert (xmp.pdfaid_part, xmp.pdfaid_conformance) == ("3", "B")
+        assert xmp.dc_title["x-default"] == reader.metadata.title
+    assert (
+        "Ауто Ђурђевић д.о.о."
+        in PdfReader(io.BytesIO(receipts["cyrillic_supplier"])).metadata.author
+    )

@@ -4,6 +4,11 @@ Every document embeds its fonts (DejaVu Sans, see fonts.py), numbers its pages
 ("Page 1 of 2"), right-aligns amounts in the currency's format and, for an amount
 due in EUR, carries an EPC QR code that a banking app scans into a SEPA transfer.
 Rendering is deterministic (`invariant`): the same invoice gives the same bytes.
+
+All of them are PDF/A-3B: the sRGB output intent and the embedded fonts come from here; the
+XMP metadata that declares the conformance, and the rewrite that PDF/A's stream syntax
+needs, from the factur-x library for invoices and credit notes (which carry their e-invoice)
+and from `pdfa.as_pdfa_3b` for receipts.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from reportlab.platypus import (
 
 from alko_desk.documents.epc_qr import epc_payload
 from alko_desk.documents.fonts import register_fonts
+from alko_desk.documents.pdfa import as_pdfa_3b
 from alko_desk.models.invoices import (
     Invoice,
     InvoiceSettings,
@@ -175,7 +181,7 @@ def _canvas_class(footer: str):
     return type("_FooterCanvas", (_NumberedCanvas,), {"footer_text": footer})
 
 
-def _build(story: list, *, title: str, author: str, footer: str) -> bytes:
+def _build(story: list, *, title: str, author: str, footer: str, keywords: str = "") -> bytes:
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
@@ -187,6 +193,7 @@ def _build(story: list, *, title: str, author: str, footer: str) -> bytes:
         title=title,
         author=author,
         subject=title,
+        keywords=keywords,
         creator="ALKO Desk",
         invariant=1,
         # Otherwise reportlab starts every page in Helvetica, a font it does not embed (PDF/A).
@@ -541,9 +548,12 @@ def render_receipt_pdf(
     rows.append(("Balance after this entry", format_money(balance_after)))
     rows.append(("Recorded by", payment.recorded_by))
     story.append(_key_values(rows, s))
-    return _build(
+    printable = _build(
         story,
         title=f"{title} {payment.id}",
         author=draft.supplier.name,
         footer=f"{draft.supplier.name} · VAT ID {draft.supplier.vat_id} · {payment.id}",
+        keywords=f"{title}, {invoice.number}",
     )
+    # Nothing is embedded in a receipt (an invoice gets its PDF/A metadata with its e-invoice)
+    return as_pdfa_3b(printable)

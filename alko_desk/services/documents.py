@@ -12,8 +12,9 @@ any point loses nothing: the outbox retries (`flush_outbox`) with the same asset
 
 Who may do what (on the existing permissions): sales add, view and delete (client.write
 and client.reveal), managers view (client.reveal), finance and admins neither. Admins
-choose where documents are stored (settings.admin). Every listing, view, export and
-deletion is audited, by client and document id.
+choose where documents are stored (settings.admin). The reconciliation, which deletes from
+the store, is for sales and admins. Every listing, view, export and deletion is audited, by
+client and document id, and so is every refusal.
 
 In a showroom this service runs on the server only (remote/server.py): desks send the
 pages' bytes over TLS and the server seals and uploads them. The Cloudinary credentials
@@ -51,7 +52,7 @@ from alko_desk.security.crypto import OrgKeys, derive_key, open_sealed, seal
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.base import SessionService
 from alko_desk.services.clock import Clock
-from alko_desk.services.images import media_type_of
+from alko_desk.services.images import DEFAULT_MAX_SIDE, PAGE_SIDE_RANGE, media_type_of
 from alko_desk.storage.document_outbox import DocumentOutbox
 from alko_desk.storage.document_store import (
     CloudinaryCredentials,
@@ -190,6 +191,29 @@ class DocumentService(SessionService):
         self._stores.clear()
         self._audit.record(
             self.actor, "settings.changed", "documents", {"fields": ["document_store"]}
+        )
+
+    def page_side_limit(self) -> int:
+        """The long side, in pixels, that the capture editor downscales a page to (a number,
+        no client data: any staff member reads it)."""
+        value = self._settings.get().get("max_page_side")
+        return int(value) if value else DEFAULT_MAX_SIDE
+
+    def set_page_side_limit(self, pixels: int) -> None:
+        """Admins choose how far pages are downscaled before they are stored. Audited."""
+        self._require(Permission.SETTINGS_ADMIN, "change how documents are stored", "documents")
+        low, high = PAGE_SIDE_RANGE
+        if isinstance(pixels, bool) or not isinstance(pixels, int) or not low <= pixels <= high:
+            raise ValidationError(
+                "Please correct the page size.",
+                {"max_page_side": f"Choose between {low:,} and {high:,} pixels."},
+            )
+        self._settings.update({"max_page_side": pixels})
+        self._audit.record(
+            self.actor,
+            "settings.changed",
+            "documents",
+            {"fields": ["max_page_side"], "max_page_side": pixels},
         )
 
     def migrate_to_current_store(self, progress: Progress | None = None) -> int:
@@ -413,6 +437,14 @@ class DocumentService(SessionService):
                 pass
 
     # -- the outbox and the reconciliation -----------------------------------------------
+    def _require_store_upkeep(self, operation: str) -> None:
+        """Admins (settings.admin) or those who write documents (client.write); refused and
+        audited for everyone else (finance, managers)."""
+        if self._session.can(Permission.SETTINGS_ADMIN):
+            self._require(Permission.SETTINGS_ADMIN, operation, "documents")
+        else:
+            self._require(Permission.CLIENT_WRITE, operation, "documents")
+
     def waiting_count(self) -> int:
         """How many documents wait on this desk to be uploaded."""
         return self._outbox.group_count()
@@ -428,7 +460,12 @@ class DocumentService(SessionService):
         return self._outbox.flush(self._current_store(), self._clock.now(), force=force)
 
     def reconcile(self) -> int:
-        """Removes assets in the store that no document refers to (a crash mid-add). Audited."""
+        """Removes assets in the store that no document refers to (a crash mid-add).
+
+        It deletes from the store, so only those who add and delete documents (sales) or
+        look after the store (admins) may run it; a refusal is audited, and so is every
+        removal (a run that finds nothing writes no entry: it runs on a timer)."""
+        self._require_store_upkeep("remove orphaned document uploads")
         store = self._current_store()
         # The store is listed before the records are read: an asset uploaded meanwhile had
         # its record written before its upload began, so it is never taken for an orphan.

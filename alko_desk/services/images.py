@@ -1,7 +1,9 @@
-"""Opening scans and photos (PNG, JPEG, TIFF, the first page of a PDF) and preparing them.
+"""Opening scans and photos (PNG, JPEG, TIFF, PDF) and preparing them.
 
-Pillow decodes the images; pypdfium2 renders a PDF's first page. Nothing here touches a
-disk except to read the file it is given.
+Pillow decodes the images; pypdfium2 renders a PDF's pages. `open_image` gives the first
+page (the MRZ is read from it); `open_pages` every page of a multi-page PDF or TIFF, so that
+the front and back of an ID card scanned into one file stay one document. Nothing here
+touches a disk except to read the file it is given.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from alko_desk.models.errors import ValidationError
 
 DEFAULT_MAX_SIDE = 2000
+PAGE_SIDE_RANGE = (800, 6000)  # what Settings may choose: an MRZ stays readable, a page small
 PDF_DPI = 200
 MEDIA_TYPES = {
     "PNG": "image/png",
@@ -21,6 +24,7 @@ MEDIA_TYPES = {
     "TIFF": "image/tiff",
 }
 PDF = "application/pdf"
+MAX_FILE_PAGES = 10  # the most pages a document may have (services/documents.py MAX_PAGES)
 
 
 def media_type_of(data: bytes) -> str:
@@ -41,21 +45,47 @@ def media_type_of(data: bytes) -> str:
 
 def open_image_bytes(data: bytes, *, pdf_dpi: int = PDF_DPI) -> Image.Image:
     """The image (for a PDF, its first page rendered), upright per its EXIF orientation."""
+    return open_pages_bytes(data, pdf_dpi=pdf_dpi, limit=1)[0]
+
+
+def open_pages_bytes(
+    data: bytes, *, pdf_dpi: int = PDF_DPI, limit: int = MAX_FILE_PAGES
+) -> list[Image.Image]:
+    """Every page of the file, in order (a PDF's pages rendered, a TIFF's frames), upright;
+    more than `limit` pages is refused rather than cut short."""
     if media_type_of(data) == PDF:
-        return _pdf_first_page(data, pdf_dpi)
+        return _pdf_pages(data, pdf_dpi, limit)
     try:
         image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        count = getattr(image, "n_frames", 1)
+        _check_page_count(count, limit)
+        pages = []
+        for frame in range(min(count, limit)):
+            image.seek(frame)
+            image.load()
+            pages.append(ImageOps.exif_transpose(image.copy()))
+    except (UnidentifiedImageError, OSError, EOFError, Image.DecompressionBombError):
         raise ValidationError(
             "This image cannot be read: the file is damaged or not an image.",
             {"file": "Choose another scan or photo."},
         ) from None
-    return ImageOps.exif_transpose(image)
+    return pages
 
 
 def open_image(path: Path, *, pdf_dpi: int = PDF_DPI) -> Image.Image:
     return open_image_bytes(read_file(path), pdf_dpi=pdf_dpi)
+
+
+def open_pages(path: Path, *, pdf_dpi: int = PDF_DPI) -> list[Image.Image]:
+    return open_pages_bytes(read_file(path), pdf_dpi=pdf_dpi)
+
+
+def _check_page_count(count: int, limit: int) -> None:
+    if count > limit and limit > 1:
+        raise ValidationError(
+            f"This file has {count} pages; a document has at most {limit}.",
+            {"file": "Split the file, or scan the document's pages on their own."},
+        )
 
 
 def read_file(path: Path) -> bytes:
@@ -69,7 +99,7 @@ def read_file(path: Path) -> bytes:
         raise ValidationError(f"{path} cannot be read: {exc.strerror}.") from None
 
 
-def _pdf_first_page(data: bytes, dpi: int) -> Image.Image:
+def _pdf_pages(data: bytes, dpi: int, limit: int) -> list[Image.Image]:
     import pypdfium2
 
     try:
@@ -81,11 +111,15 @@ def _pdf_first_page(data: bytes, dpi: int) -> Image.Image:
     try:
         if len(pdf) == 0:
             raise ValidationError("This PDF has no pages.")
-        page = pdf[0]
-        try:
-            return page.render(scale=dpi / 72).to_pil()
-        finally:
-            page.close()
+        _check_page_count(len(pdf), limit)
+        pages = []
+        for number in range(min(len(pdf), limit)):
+            page = pdf[number]
+            try:
+                pages.append(page.render(scale=dpi / 72).to_pil())
+            finally:
+                page.close()
+        return pages
     finally:
         pdf.close()
 

@@ -123,21 +123,32 @@ class InvoicesModel(ListModel[InvoiceRow]):
 
 
 class PaymentDialog(QDialog):
-    def __init__(self, number: str, balance: Money, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, number: str, balance: Money, parent: QWidget | None = None, *, refund: bool = False
+    ) -> None:
+        """`refund`: money paid back against credit note `number`; `balance` is what the
+        customer is owed back (the amount offered)."""
         super().__init__(parent)
-        self.setWindowTitle(self.tr("Record payment on %s") % number)
+        self.refund = refund
+        self.setWindowTitle(
+            (self.tr("Record refund against %s") if refund else self.tr("Record payment on %s"))
+            % number
+        )
         self.currency = balance.currency
         form = QFormLayout(self)
         self.amount = QLineEdit(f"{max(balance.amount, Decimal(0)):.2f}")
         self.method = QComboBox()
         for method in PaymentMethod:
             self.method.addItem(method.value, method)
+        if refund:
+            self.method.setCurrentIndex(self.method.findData(PaymentMethod.BANK_TRANSFER))
         self.reference = QLineEdit()
         self.overpayment = QCheckBox(self.tr("The customer paid more than the balance"))
         form.addRow(self.tr("Amount (%s)") % balance.currency, self.amount)
         form.addRow(self.tr("Method"), self.method)
         form.addRow(self.tr("Reference"), self.reference)
         form.addRow("", self.overpayment)
+        self.overpayment.setVisible(not refund)
         self.error = error_label()
         form.addRow(self.error)
         self.buttons = QDialogButtonBox(
@@ -180,6 +191,19 @@ class CreditDialog(QDialog):
             return Money(Decimal(text), self.currency)
         except (InvalidOperation, ValueError):
             raise ValidationError(self.tr("Enter the amount like 1250.00.")) from None
+
+
+def _entry_label(payment) -> str:
+    """`ALKO-2026-000001/2 · 26.11.2026 · refund · bank transfer · 250.00 EUR`"""
+    return " · ".join(
+        (
+            payment.id,
+            payment.paid_on.strftime("%d.%m.%Y"),
+            payment.kind.value,
+            payment.method.value,
+            _amount(payment.amount),
+        )
+    )
 
 
 def print_pdfs(printer: QPrinter, documents: list[bytes]) -> int:
@@ -312,19 +336,34 @@ class InvoicesPage(QWidget):
         self.print_button = QPushButton(self.tr("Print…"))
         self.save_button = QPushButton(self.tr("Save as PDF…"))
         self.pay_button = QPushButton(self.tr("Record payment…"))
+        self.refund_button = QPushButton(self.tr("Record refund…"))
+        self.receipt_button = QPushButton(self.tr("Receipt…"))
         self.credit_button = QPushButton(self.tr("Credit note…"))
         self.print_button.clicked.connect(self.print_selected)
         self.save_button.clicked.connect(self.save_selected)
         self.pay_button.clicked.connect(self.open_payment_dialog)
+        self.refund_button.clicked.connect(self.start_refund)
+        self.receipt_button.clicked.connect(self.save_receipt)
         self.credit_button.clicked.connect(self.open_credit_dialog)
-        for button in (self.print_button, self.save_button, self.pay_button, self.credit_button):
+        for button in (
+            self.print_button,
+            self.save_button,
+            self.pay_button,
+            self.refund_button,
+            self.receipt_button,
+            self.credit_button,
+        ):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout.addLayout(buttons)
         can_issue = services.session.can(Permission.INVOICE_WRITE)
         self.issue_button.setVisible(can_issue)
         self.credit_button.setVisible(can_issue)
-        self.pay_button.setVisible(services.session.can(Permission.PAYMENT_WRITE))
+        can_pay = services.session.can(Permission.PAYMENT_WRITE)
+        self.pay_button.setVisible(can_pay)
+        self.refund_button.setVisible(can_pay)
+        self.receipt_button.setVisible(services.session.can(Permission.PAYMENT_READ))
+        self.last_receipt = ""  # the path of the receipt saved last
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -444,6 +483,8 @@ class InvoicesPage(QWidget):
         self.save_button.setEnabled(row is not None)
         is_invoice = row is not None and not row.is_credit_note
         self.pay_button.setEnabled(is_invoice)
+        self.refund_button.setEnabled(row is not None and row.is_credit_note)
+        self.receipt_button.setEnabled(row is not None)
         self.credit_button.setEnabled(is_invoice and row.status is not InvoiceStatus.CREDITED)
 
     # preview ---------------------------------------------------------------------------
@@ -477,7 +518,7 @@ class InvoicesPage(QWidget):
 
     def _save_dialog(self, suggested: str) -> str:
         path, _ = QFileDialog.getSaveFileName(
-            self, self.tr("Save invoice as PDF"), suggested, self.tr("PDF files (*.pdf)")
+            self, self.tr("Save as PDF"), suggested, self.tr("PDF files (*.pdf)")
         )
         return path
 
@@ -589,6 +630,91 @@ class InvoicesPage(QWidget):
             on_failure=lambda exc: self._show_in(dialog, exc),
             on_finished=lambda: dialog.buttons.setEnabled(True),
             parent=dialog,
+        )
+
+    def start_refund(self) -> None:
+        """Against the highlighted credit note: asks what the customer is owed back first."""
+        row = self.selected_account()
+        if row is None or not row.is_credit_note:
+            return
+        note, invoicing = row.number, self.invoices
+        self.tasks.run(
+            lambda: invoicing.account(row.corrects).balance,
+            on_success=lambda balance: self.open_refund_dialog(note, -balance),
+            parent=self,
+        )
+
+    def open_refund_dialog(self, credit_note: str, owed_back: Money) -> PaymentDialog:
+        dialog = PaymentDialog(credit_note, owed_back, self, refund=True)
+        dialog.buttons.accepted.connect(lambda: self._submit_refund(dialog, credit_note))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _submit_refund(self, dialog: PaymentDialog, credit_note: str) -> None:
+        try:
+            amount = dialog.money()
+        except ValidationError as exc:
+            set_error(dialog.error, exc.message)
+            return
+        method, reference = dialog.method.currentData(), dialog.reference.text()
+        invoicing = self.invoices
+        dialog.buttons.setEnabled(False)
+        self.tasks.run(
+            lambda: invoicing.record_refund(credit_note, amount, method, reference=reference),
+            on_success=lambda _refund: (dialog.accept(), self.refresh()),
+            on_failure=lambda exc: self._show_in(dialog, exc),
+            on_finished=lambda: dialog.buttons.setEnabled(True),
+            parent=dialog,
+        )
+
+    # receipts ------------------------------------------------------------------------------
+
+    def save_receipt(self) -> None:
+        """The receipt PDF of a payment on the highlighted invoice (or of a refund against the
+        highlighted credit note), saved where the user chooses; the service audits it."""
+        row = self.selected_account()
+        if row is None:
+            return
+        invoicing = self.invoices
+        number = row.corrects if row.is_credit_note else row.number
+
+        def entries():
+            payments = invoicing.account(number).payments
+            if row.is_credit_note:
+                return [p for p in payments if p.credit_note == row.number]
+            return list(payments)
+
+        self.tasks.run(
+            entries, on_success=lambda found: self._receipt_for(row.number, found), parent=self
+        )
+
+    def _receipt_for(self, number: str, payments: list) -> None:
+        dialogs = self.tasks.dialogs
+        if not payments:
+            dialogs.info(
+                self,
+                self.tr("Receipt"),
+                self.tr("No payment or refund is recorded on %s yet.") % number,
+            )
+            return
+        chosen = payments[-1]
+        if len(payments) > 1:
+            labels = [_entry_label(p) for p in payments]
+            picked = dialogs.choose(
+                self, self.tr("Receipt"), self.tr("Receipt for:"), labels, len(labels) - 1
+            )
+            if picked is None:
+                return
+            chosen = payments[labels.index(picked)]
+        path = self.ask_save_path(f"{chosen.id.replace('/', '-')}-receipt.pdf")
+        if not path:
+            return
+        invoicing, payment_id = self.invoices, chosen.id
+        self.tasks.run(
+            lambda: Path(path).write_bytes(invoicing.receipt_pdf(payment_id)),
+            on_success=lambda _size: setattr(self, "last_receipt", path),
+            parent=self,
         )
 
     def open_credit_dialog(self) -> CreditDialog | None:

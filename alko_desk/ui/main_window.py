@@ -379,7 +379,12 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.uploads_label)
         if documents is None:
             return None
-        uploads = UploadRetrier(documents, self.tasks, parent=self)
+        session = self.services.session
+        # The periodic reconciliation deletes at the store: for those the service lets do it.
+        may_reconcile = session.can(Permission.CLIENT_WRITE) or session.can(
+            Permission.SETTINGS_ADMIN
+        )
+        uploads = UploadRetrier(documents, self.tasks, reconcile=may_reconcile, parent=self)
         uploads.waiting_changed.connect(self._show_waiting_uploads)
         uploads.start()
         return uploads

@@ -11,9 +11,11 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QScrollArea
 
+from alko_desk.models.audit import AuditFilter
 from alko_desk.models.documents import DocumentDraft, DocumentType, UploadState
 from alko_desk.models.users import Role
 from alko_desk.services.clients import new_client_id
+from alko_desk.storage.document_store import StoreUnavailable
 from alko_desk.ui.clients.page import ClientsPage
 from alko_desk.ui.documents.uploads import UploadRetrier
 from alko_desk.ui.main_window import MainWindow
@@ -190,6 +192,30 @@ def test_add_document_captures_for_the_highlighted_client_and_the_mrz_is_compare
     page.grab().save(str(shots / "clients-documents.png"))
 
 
+def test_pages_are_downscaled_to_the_size_chosen_in_settings(
+    qtbot, context, admin_session, make_user, runner, tmp_path
+):
+    from PIL import Image
+
+    context.services_for(admin_session).documents.set_page_side_limit(900)
+    session = make_user("sam", Role.SALES, "Sam Sales")
+    sales = context.services_for(session)
+    ana = sales.clients.register(new_client_id(), draft()).id
+    page = _clients_page(qtbot, context, sales, session_tasks(context, runner, session))
+    _highlight(qtbot, page, ana)
+    panel = _documents_tab(page)
+    qtbot.waitUntil(lambda: panel.empty.isVisible(), timeout=WAIT)
+    assert panel.max_side == 900
+    qtbot.mouseClick(panel.add_button, LEFT)
+    dialog = panel.capture
+    big = tmp_path / "scan.png"
+    Image.new("RGB", (3000, 1800), "white").save(big)
+    dialog.load_files([big])
+    qtbot.waitUntil(lambda: len(dialog.pages) == 1, timeout=WAIT)
+    assert dialog.max_side == 900 and dialog.pages[0].size == (900, 540)
+    dialog.reject()
+
+
 def test_a_waiting_upload_is_retried_by_the_window_timer_and_the_count_goes(
     qtbot, context, admin_session, make_user, runner, passport, fake, shots
 ):
@@ -235,6 +261,15 @@ def test_a_waiting_upload_is_retried_by_the_window_timer_and_the_count_goes(
     qtbot.waitUntil(lambda: not window.uploads_label.isVisible(), timeout=WAIT)
     assert len(fake.uploads) == 1
     assert sales.documents.list(ana)[0].state is UploadState.STORED
+
+    # The first round without a failure also ran the periodic reconciliation (sales may).
+    assert uploads.reconcile and uploads.next_reconcile > 0
+    orphan = f"{next(iter(fake.uploads)).split('/')[0]}/{'0' * 32}"
+    fake.assets[orphan] = b"left by a crash"
+    uploads.next_reconcile = 0.0  # due again
+    with qtbot.waitSignal(uploads.reconciled, timeout=WAIT) as removed:
+        uploads.retry_now()
+    assert removed.args == [1] and orphan not in fake.assets and len(fake.assets) == 1
 
 
 def test_the_timer_round_runs_in_a_worker_and_backs_off_on_errors(qtbot, runner):
@@ -310,6 +345,7 @@ def test_admin_settings_choose_the_document_store_after_the_password_again(
 
     context.clock.advance(minutes=30)  # the login is no longer recent
     dialogs.password_answers = [ADMIN_PASSWORD]
+    dialogs.confirm_answer = False  # the offer to move the documents: not now
     store.cloud_name.setText("alko-cars")
     store.api_key.setText("123456789012345")
     qtbot.keyClicks(store.api_secret, "a-long-api-secret")
@@ -317,14 +353,29 @@ def test_admin_settings_choose_the_document_store_after_the_password_again(
         qtbot.mouseClick(store.save_button, LEFT)
     assert len(dialogs.password_prompts) == 1 and store.api_secret.text() == ""
     qtbot.waitUntil(lambda: "Cloudinary (cloud alko-cars" in store.status.text(), timeout=WAIT)
+    assert (
+        len(dialogs.confirms) == 1 and "Move them to the store now in use?" in dialogs.confirms[0]
+    )
+    assert store.migrate_status.text() == ""  # declined: nothing moved
 
     folder = tmp_path / "shared-documents"
     folder.mkdir()
     store.local_folder.setText(str(folder))
+    dialogs.confirm_answer = True  # this time the documents move at once
     with qtbot.waitSignal(store.saved, timeout=WAIT):
         qtbot.mouseClick(store.local_button, LEFT)
     qtbot.waitUntil(lambda: str(folder) in store.status.text(), timeout=WAIT)
     assert services.documents.storage_status().folder == str(folder)
+    assert len(dialogs.confirms) == 2
+    assert store.page_side.value() == 2000  # the default, read from the service
+    store.page_side.setValue(1600)
+    with qtbot.waitSignal(store.saved, timeout=WAIT):
+        qtbot.mouseClick(store.page_side_button, LEFT)
+    assert services.documents.page_side_limit() == 1600
+    qtbot.waitUntil(lambda: store.migrate_status.text() == "0 page(s) moved.", timeout=WAIT)
+    assert [
+        e.details for e in services.audit.entries(AuditFilter(action_prefix="document.mig"))
+    ] == [{"pages": 0, "to": "local"}]
     page.findChildren(QScrollArea)[0].ensureWidgetVisible(store.migrate_button)
     qtbot.wait(50)
     assert clipped(page) == [] and overlaps(page) == []
@@ -339,6 +390,81 @@ def test_finance_has_no_documents_yet_the_window_still_retries(qtbot, context, m
     window.show()
     assert window.uploads is not None  # this desk's outbox goes up whoever is logged in
     assert not window.uploads_label.isVisible()
+    # ...but the reconciliation, which deletes at the store, is not finance's to run
+    assert not window.uploads.reconcile and window.uploads.next_reconcile is None
+
+
+class _Documents:
+    """What the retrier calls, counted: a store of the given kind, uploads failing or not."""
+
+    def __init__(self, kind: str = "cloudinary") -> None:
+        from alko_desk.models.documents import StorageStatus
+
+        self.status = StorageStatus(kind)
+        self.failed = 0
+        self.reconciled = 0
+        self.listing_refused = False
+
+    def flush_outbox(self):
+        from alko_desk.models.documents import FlushResult
+
+        return FlushResult(0, self.failed, self.failed)
+
+    def waiting_message(self):
+        return ""
+
+    def storage_status(self):
+        return self.status
+
+    def reconcile(self):
+        self.reconciled += 1
+        if self.listing_refused:
+            raise StoreUnavailable("Cloudinary refused the listing.")
+        return 2
+
+
+def _round(qtbot, uploads) -> None:
+    with qtbot.waitSignal(uploads.round_done, timeout=WAIT):
+        uploads.retry_now()
+
+
+def test_the_reconciliation_runs_on_the_upload_timer_when_due_and_only_at_cloudinary(qtbot, runner):
+    now = [1000.0]
+    documents = _Documents()
+    uploads = UploadRetrier(
+        documents, runner, reconcile=True, reconcile_every_s=3600, monotonic=lambda: now[0]
+    )
+    with qtbot.waitSignal(uploads.reconciled, timeout=WAIT) as removed:
+        uploads.retry_now()  # due at the first round
+    assert removed.args == [2] and documents.reconciled == 1
+    _round(qtbot, uploads)
+    now[0] += 3599
+    _round(qtbot, uploads)
+    assert documents.reconciled == 1  # not again within the hour
+    now[0] += 1
+    documents.failed = 1  # the store is unreachable: not this round
+    _round(qtbot, uploads)
+    assert documents.reconciled == 1
+    documents.failed = 0
+    _round(qtbot, uploads)
+    assert documents.reconciled == 2
+    now[0] += 3600
+    documents.listing_refused = True  # the upload round still reports; retried in 15 min
+    with qtbot.waitSignal(uploads.round_done, timeout=WAIT) as round_:
+        uploads.retry_now()
+    assert round_.args == [0, 0] and documents.reconciled == 3
+    assert uploads.next_reconcile == now[0] + 15 * 60
+    _round(qtbot, uploads)
+    assert documents.reconciled == 3
+
+    folder = _Documents("local")  # a shared folder is not the organisation's alone
+    local = UploadRetrier(folder, runner, reconcile=True, monotonic=lambda: now[0])
+    _round(qtbot, local)
+    assert folder.reconciled == 0 and local.next_reconcile > now[0]
+    refused = _Documents()
+    finance = UploadRetrier(refused, runner, monotonic=lambda: now[0])  # reconcile=False
+    _round(qtbot, finance)
+    assert refused.reconciled == 0 and finance.next_reconcile is None
 
 
 def test_registration_reads_the_id_document_and_fills_only_the_ticked_fields(

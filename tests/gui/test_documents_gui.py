@@ -72,6 +72,41 @@ def test_a_file_is_downscaled_rotated_and_cropped(qtbot, sales, tasks, client_id
     assert abs(dialog.pages[0].width - wide // 2) <= 4
 
 
+@pytest.mark.parametrize("fmt", ["PDF", "TIFF"])
+def test_every_page_of_a_multi_page_file_is_kept_together(
+    qtbot, sales, tasks, client_id, tmp_path, fmt
+):
+    """The front and back of an ID card scanned into one file: both pages, in order."""
+    from PIL import Image
+
+    front, back = Image.new("RGB", (600, 400), "red"), Image.new("RGB", (600, 400), "blue")
+    path = tmp_path / f"card.{fmt.lower()}"
+    front.save(path, fmt, save_all=True, append_images=[back])
+    dialog = _dialog(qtbot, sales, tasks, client_id)
+    dialog.load_files([path])
+    qtbot.waitUntil(lambda: len(dialog.pages) == 2, timeout=10_000)
+    centre = [
+        page.convert("RGB").getpixel((page.width // 2, page.height // 2)) for page in dialog.pages
+    ]
+    assert centre[0][0] > 200 > centre[0][2] and centre[1][2] > 200 > centre[1][0]
+    qtbot.wait(100)
+    assert len(dialog.pages) == 2  # nothing more arrives
+
+
+def test_a_file_of_more_pages_than_a_document_holds_is_refused(tmp_path):
+    from PIL import Image
+
+    from alko_desk.models.errors import ValidationError
+    from alko_desk.services.images import open_image, open_pages
+
+    path = tmp_path / "eleven.pdf"
+    pages = [Image.new("RGB", (100, 100), "white") for _ in range(11)]
+    pages[0].save(path, "PDF", save_all=True, append_images=pages[1:])
+    with pytest.raises(ValidationError, match="11 pages"):
+        open_pages(path)
+    assert open_image(path).size[0] > 100  # the first page still reads (for the MRZ)
+
+
 def test_mrz_fields_are_offered_mismatches_in_red_and_applied_only_when_ticked(
     qtbot, sales, tasks, client_id, passport_png
 ):
@@ -128,7 +163,20 @@ def test_a_scan_arrives_as_a_page_in_the_editor(qtbot, sales, tasks, client_id):
     with qtbot.waitSignal(dialog.pages_changed, timeout=20_000):
         qtbot.mouseClick(dialog.scan_button, qtbot_left())
     assert len(dialog.pages) == 1 and abs(dialog.pages[0].width - 1011) <= 2
+    assert dialog.pages[0].mode == "RGB"
     assert dialog.save_button.isEnabled() and dialog.scan_button.isEnabled()
+
+    # the device list, another resolution and grey: a smaller grey page
+    qtbot.mouseClick(dialog.find_scanners_button, qtbot_left())
+    qtbot.waitUntil(lambda: dialog.scanner_combo.count() == 2, timeout=20_000)
+    assert dialog.scanner_combo.itemData(1) == "test:0" and "1 scanner" in dialog.status.text()
+    dialog.scanner_combo.setCurrentIndex(1)
+    dialog.dpi_combo.setCurrentIndex(dialog.dpi_combo.findData(150))
+    dialog.colour_combo.setCurrentIndex(dialog.colour_combo.findData(False))
+    with qtbot.waitSignal(dialog.pages_changed, timeout=20_000):
+        qtbot.mouseClick(dialog.scan_button, qtbot_left())
+    second = dialog.pages[1]
+    assert abs(second.width - 506) <= 2 and second.mode == "L"
 
 
 def test_the_list_says_one_document_is_waiting_to_upload(

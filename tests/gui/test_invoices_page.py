@@ -63,7 +63,7 @@ def test_invoices_model_passes_the_qt_model_tester(
 
 
 def test_finance_previews_prints_saves_pays_and_credits(
-    qtbot, open_main, finance_session, issued, context, admin_session, tmp_path
+    qtbot, open_main, finance_session, issued, context, admin_session, tmp_path, dialogs
 ):
     window = open_main(finance_session)
     page = window.show_section("invoices")
@@ -123,12 +123,75 @@ def test_finance_previews_prints_saves_pays_and_credits(
     credit.buttons.accepted.emit()
     qtbot.waitUntil(lambda: page.model.rowCount() == 3, timeout=15_000)
     assert page.model.row(page.model.row_of(first)).status is InvoiceStatus.CREDITED
-
-    audit = context.services_for(admin_session).audit.entries(AuditFilter(action_prefix="invoice."))
-    actions = [e.action for e in audit]
-    for expected in ("invoice.preview", "invoice.print", "invoice.save", "invoice.credited"):
-        assert expected in actions
     assert context.services_for(finance_session).invoices.account(first).paid == Money.of("10000")
+
+    # the 10,000 paid is refunded against the credit note: the dialog offers what is owed back
+    note = next(
+        page.model.row(r).number
+        for r in range(page.model.rowCount())
+        if page.model.row(r).is_credit_note
+    )
+    page.select(first)
+    assert not page.refund_button.isEnabled() and page.receipt_button.isEnabled()
+    page.select(note)
+    assert page.refund_button.isEnabled() and not page.pay_button.isEnabled()
+    page.dialog = None
+    qtbot.mouseClick(page.refund_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.dialog is not None and page.dialog.isVisible(), timeout=15_000)
+    refund = page.dialog
+    assert refund.refund and refund.amount.text() == "10000.00"
+    assert not refund.overpayment.isVisibleTo(refund)
+    refund.buttons.accepted.emit()
+    qtbot.waitUntil(lambda: not refund.isVisible(), timeout=15_000)
+    account = context.services_for(finance_session).invoices.account(first)
+    assert account.refunded == Money.of("10000") and account.balance == Money.zero()
+
+    # receipts: the payment on the invoice (chosen among its two entries), the refund on the note
+    page.select(first)
+    receipt = tmp_path / "receipt.pdf"
+    suggested_names = []
+    page.ask_save_path = lambda suggested: suggested_names.append(suggested) or str(receipt)
+    dialogs.choose = _pick(dialogs, f"{first}/1 · ")
+    qtbot.mouseClick(page.receipt_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.last_receipt == str(receipt), timeout=15_000)
+    assert len(dialogs.choices_offered) == 2 and "refund" in dialogs.choices_offered[1]
+    assert suggested_names == [f"{first}-1-receipt.pdf"]
+    text = PdfReader(str(receipt)).pages[0].extract_text()
+    assert "Payment receipt" in text and "10,000.00 EUR" in text and RUSSIAN.name in text
+    page.select(note)
+    refund_receipt = tmp_path / "refund.pdf"
+    page.ask_save_path = lambda suggested: str(refund_receipt)
+    qtbot.mouseClick(page.receipt_button, Qt.MouseButton.LeftButton)  # one entry: no question
+    qtbot.waitUntil(lambda: page.last_receipt == str(refund_receipt), timeout=15_000)
+    assert "Refund receipt" in PdfReader(str(refund_receipt)).pages[0].extract_text()
+    page.select(issued[1].number)  # nothing paid on it: said, and no file asked for
+    page.ask_save_path = lambda suggested: pytest.fail("no receipt to save")
+    qtbot.mouseClick(page.receipt_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(dialogs.infos), timeout=15_000)
+    assert dialogs.infos == [f"No payment or refund is recorded on {issued[1].number} yet."]
+
+    audit = context.services_for(admin_session).audit.entries(AuditFilter())
+    actions = [e.action for e in audit]
+    for expected in (
+        "invoice.preview",
+        "invoice.print",
+        "invoice.save",
+        "invoice.credited",
+        "payment.refunded",
+        "payment.receipt",
+    ):
+        assert expected in actions
+    assert actions.count("payment.receipt") == 2
+
+
+def _pick(dialogs, prefix: str):
+    """A scripted choice: the item starting with `prefix` (the labels carry the entry's id)."""
+
+    def choose(parent, title, label, items, current=0):
+        dialogs.choices_offered = list(items)
+        return next(item for item in items if item.startswith(prefix))
+
+    return choose
 
 
 def test_another_desks_payment_shows_without_a_refresh(

@@ -210,6 +210,7 @@ class ClientsPage(QWidget):
                 client_fields={k: values.get(k, "") for k in ("first_name", "last_name")},
                 find_clients=panel.find_clients,
                 today=panel.today,
+                max_side=panel.max_side,
                 reading_only=True,
                 parent=form_dialog,
             )

@@ -7,7 +7,8 @@ MRZ's fields are offered beside what was typed and what the client's record says
 mismatches and an expired document are shown in red, and nothing is applied until staff
 tick the fields to use.
 
-PDF pages are rendered with pypdfium2 (QtPdf ships only in PySide6-Addons).
+PDF pages are rendered with pypdfium2 (services/images.py, which the command line's
+`document read-mrz` shares without Qt); every page of a multi-page PDF or TIFF is added.
 """
 
 from __future__ import annotations
@@ -159,6 +160,9 @@ FORM_ID_TYPES = {
 }
 
 
+SCAN_DPIS = (150, 200, 300, 600)  # 300: an MRZ reads well and a card stays about 1,000 px
+
+
 class DocumentCaptureDialog(QDialog):
     saved = Signal(object)  # DocumentInfo
     # Reading only (registration): the ticked fields, by the client form's field names.
@@ -214,6 +218,25 @@ class DocumentCaptureDialog(QDialog):
         self.camera_button = QPushButton(self.tr("Camera…"))
         self.progress = QProgressBar()
         self.progress.hide()
+        # Which scanner, at what resolution, in colour or grey (SANE's device list on demand:
+        # looking for network scanners can take seconds).
+        self.scanner_combo = QComboBox()
+        self.scanner_combo.addItem(self.tr("First scanner found"), None)
+        self.find_scanners_button = QPushButton(self.tr("Find scanners"))
+        self.dpi_combo = QComboBox()
+        for dpi in SCAN_DPIS:
+            self.dpi_combo.addItem(self.tr("%d dpi") % dpi, dpi)
+        self.dpi_combo.setCurrentIndex(SCAN_DPIS.index(300))
+        self.colour_combo = QComboBox()
+        self.colour_combo.addItem(self.tr("Colour"), True)
+        self.colour_combo.addItem(self.tr("Grey"), False)
+        for w in (
+            self.scanner_combo,
+            self.find_scanners_button,
+            self.dpi_combo,
+            self.colour_combo,
+        ):
+            w.setEnabled(self.scanner is not None)
         self.page_list = QListWidget()
         self.page_list.setMaximumWidth(120)
         self.preview = CropPreview()
@@ -250,6 +273,10 @@ class DocumentCaptureDialog(QDialog):
         sources = QHBoxLayout()
         for w in (self.open_button, self.scan_button, self.camera_button, self.progress):
             sources.addWidget(w)
+        scan_settings = QHBoxLayout()
+        scan_settings.addWidget(self.scanner_combo, 1)
+        for w in (self.find_scanners_button, self.dpi_combo, self.colour_combo):
+            scan_settings.addWidget(w)
         edit = QHBoxLayout()
         for w in (
             self.rotate_left_button,
@@ -275,6 +302,7 @@ class DocumentCaptureDialog(QDialog):
         right.addWidget(self.apply_button)
         left = QVBoxLayout()
         left.addLayout(sources)
+        left.addLayout(scan_settings)
         left.addLayout(pages, 1)
         left.addLayout(edit)
         body = QHBoxLayout()
@@ -290,6 +318,7 @@ class DocumentCaptureDialog(QDialog):
 
         self.open_button.clicked.connect(self._choose_files)
         self.scan_button.clicked.connect(self.scan)
+        self.find_scanners_button.clicked.connect(self.find_scanners)
         self.camera_button.clicked.connect(self.open_camera)
         self.page_list.currentRowChanged.connect(self._select_page)
         self.rotate_left_button.clicked.connect(lambda: self.rotate(-1))
@@ -330,20 +359,53 @@ class DocumentCaptureDialog(QDialog):
         max_side = self.max_side
         self.status.setText(self.tr("Opening…"))
         self.tasks.run(
-            lambda: [images.downscale(images.open_image(p), max_side) for p in paths],
+            # every page of a multi-page PDF or TIFF (front and back in one file)
+            lambda: [
+                images.downscale(page, max_side) for p in paths for page in images.open_pages(p)
+            ],
             on_success=self._add_pages,
             on_finished=lambda: self.status.setText(""),
             parent=self,
         )
 
+    def find_scanners(self) -> None:
+        """SANE's device list in a worker; the choice stays "first found" until one is picked."""
+        scanner = self.scanner
+        self.find_scanners_button.setEnabled(False)
+        self.status.setText(self.tr("Looking for scanners…"))
+
+        def found(devices) -> None:
+            chosen = self.scanner_combo.currentData()
+            while self.scanner_combo.count() > 1:
+                self.scanner_combo.removeItem(1)
+            for device in devices:
+                self.scanner_combo.addItem(device.label, device.name)
+            self.scanner_combo.setCurrentIndex(max(0, self.scanner_combo.findData(chosen)))
+            self.status.setText(
+                self.tr("%n scanner(s) found.", "", len(devices))
+                if devices
+                else self.tr("No scanner found: check that it is on and connected.")
+            )
+
+        self.tasks.run(
+            scanner.devices,
+            on_success=found,
+            on_finished=lambda: self.find_scanners_button.setEnabled(True),
+            parent=self,
+        )
+
     def scan(self) -> None:
         scanner, max_side = self.scanner, self.max_side
+        device, dpi = self.scanner_combo.currentData(), self.dpi_combo.currentData()
+        colour = self.colour_combo.currentData()
         self.scan_button.setEnabled(False)
         self.progress.setRange(0, 0)
         self.progress.show()
 
         def work(control):
-            image = scanner.scan(dpi=300, progress=_ForwardedProgress(control))
+            image = scanner.scan(
+                device, dpi=dpi, color=colour, progress=_ForwardedProgress(control)
+            )
             return [images.downscale(image, max_side)]
 
         def finished():

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from alko_desk.models.documents import DocumentInfo, UploadState
 from alko_desk.models.errors import AlkoError
+from alko_desk.services.images import DEFAULT_MAX_SIDE
 from alko_desk.ui.documents.capture import RED, DocumentCaptureDialog
 from alko_desk.ui.tasks import TaskRunner
 
@@ -48,6 +49,7 @@ class ClientDocumentsPanel(QWidget):
         self.client_fields = client_fields or {}
         self.infos: list[DocumentInfo] = []
         self.today = None  # the service's date, from the last refresh
+        self.max_side = DEFAULT_MAX_SIDE  # Settings' page size, from the last refresh
         self.table = QTableWidget(0, len(self.HEADERS))
         self.table.setHorizontalHeaderLabels([self.tr(h) for h in self.HEADERS])
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
@@ -130,7 +132,12 @@ class ClientDocumentsPanel(QWidget):
         if not client_id:
             return
         self.tasks.run(
-            lambda: (documents.list(client_id), documents.waiting_message(), documents.today()),
+            lambda: (
+                documents.list(client_id),
+                documents.waiting_message(),
+                documents.today(),
+                documents.page_side_limit(),
+            ),
             on_success=self._show,
             on_failure=self._failed,
             key=self._key,
@@ -162,8 +169,8 @@ class ClientDocumentsPanel(QWidget):
             self.sync()
 
     def _show(self, result) -> None:
-        infos, waiting, today = result
-        self.infos, self.today = infos, today
+        infos, waiting, today, max_side = result
+        self.infos, self.today, self.max_side = infos, today, max_side
         self.table.setRowCount(0)
         for info in infos:
             row = self.table.rowCount()
@@ -209,6 +216,7 @@ class ClientDocumentsPanel(QWidget):
             client_fields=self.client_fields,
             find_clients=self.find_clients,
             today=self.today,
+            max_side=self.max_side,
             parent=self,
         )
         self.capture.saved.connect(lambda _info: self.refresh())

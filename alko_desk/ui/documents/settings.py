@@ -2,6 +2,7 @@
 
 The secret is typed once and sent to the service, which seals it under the organisation
 key; the form never shows it again (the status names the cloud and a masked API key).
+Also how far the capture editor downscales a page (the long side, 2,000 px by default).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from alko_desk.models.errors import ValidationError
+from alko_desk.services.images import DEFAULT_MAX_SIDE, PAGE_SIDE_RANGE
 from alko_desk.ui.tasks import TaskRunner
 from alko_desk.ui.widgets import note
 
@@ -49,6 +52,12 @@ class DocumentStorageSettings(QWidget):
         self.migrate_button = QPushButton(self.tr("Move existing documents to the store in use"))
         self.migrate_status = QLabel()
         self.migrate_status.setWordWrap(True)
+        self.page_side = QSpinBox()
+        self.page_side.setRange(*PAGE_SIDE_RANGE)
+        self.page_side.setSingleStep(100)
+        self.page_side.setSuffix(" px")
+        self.page_side.setValue(DEFAULT_MAX_SIDE)
+        self.page_side_button = QPushButton(self.tr("Use this size"))
         form = QFormLayout()
         form.addRow(self.tr("Cloud name"), self.cloud_name)
         form.addRow(self.tr("API key"), self.api_key)
@@ -59,6 +68,11 @@ class DocumentStorageSettings(QWidget):
         folder_row.addWidget(self.browse_button)
         form.addRow(self.tr("Or a folder"), folder_row)
         form.addRow("", _left(self.local_button))
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.page_side)
+        size_row.addWidget(self.page_side_button)
+        size_row.addStretch(1)
+        form.addRow(self.tr("Downscale pages to"), size_row)
         migrate = QHBoxLayout()
         migrate.addWidget(self.migrate_button)
         migrate.addWidget(self.migrate_status, 1)
@@ -80,13 +94,40 @@ class DocumentStorageSettings(QWidget):
         self.local_button.clicked.connect(self.use_local)
         self.browse_button.clicked.connect(self._browse)
         self.migrate_button.clicked.connect(self.migrate)
+        self.page_side_button.clicked.connect(self.save_page_side)
 
     def refresh(self) -> None:
+        documents = self.documents
+
+        def show(result) -> None:
+            status, side = result
+            self.status.setText(self.tr("Documents are stored in: ") + status.describe())
+            self.page_side.setValue(side)
+
         self.tasks.run(
-            self.documents.storage_status,
-            on_success=lambda s: self.status.setText(
-                self.tr("Documents are stored in: ") + s.describe()
-            ),
+            lambda: (documents.storage_status(), documents.page_side_limit()),
+            on_success=show,
+            parent=self,
+        )
+
+    def save_page_side(self) -> None:
+        """The long side, in pixels, that new pages are downscaled to (the capture editor)."""
+        documents, pixels = self.documents, self.page_side.value()
+
+        def failed(exc: BaseException) -> bool:
+            if isinstance(exc, ValidationError):
+                self.errors.setText("\n".join(exc.field_errors.values()) or exc.message)
+                return True
+            return False
+
+        def done(_result) -> None:
+            self.errors.clear()
+            self.saved.emit()
+
+        self.tasks.run(
+            lambda: documents.set_page_side_limit(pixels),
+            on_success=done,
+            on_failure=failed,
             parent=self,
         )
 
@@ -105,6 +146,7 @@ class DocumentStorageSettings(QWidget):
             self.errors.clear()
             self.refresh()
             self.saved.emit()
+            self.offer_migration()
 
         self.tasks.run(
             lambda: documents.configure_cloudinary(*values),
@@ -132,8 +174,24 @@ class DocumentStorageSettings(QWidget):
         def done(_result) -> None:
             self.refresh()
             self.saved.emit()
+            self.offer_migration()
 
         self.tasks.run(lambda: documents.use_local_store(folder), on_success=done, parent=self)
+
+    def offer_migration(self) -> None:
+        """After a switch: the documents stored before stay readable where they are, and
+        move now if the admin says so (or later with the button)."""
+        if self.tasks.dialogs.confirm(
+            self,
+            self.tr("Move existing documents?"),
+            self.tr(
+                "Documents stored before this change stay readable where they are. Move them "
+                "to the store now in use? (You can also do it later with “Move existing "
+                "documents to the store in use”.)"
+            ),
+            self.tr("Move them now"),
+        ):
+            self.migrate()
 
     def migrate(self) -> None:
         documents = self.documents
