@@ -18,6 +18,7 @@ from alko_desk.services.auth import account_secrets, normalize_username
 from alko_desk.services.clock import Clock
 from alko_desk.services.company_validation import validate_profile
 from alko_desk.services.keyring import stamp_new_account
+from alko_desk.services.throttle import LoginThrottle
 from alko_desk.services.users import USERNAME_RE
 from alko_desk.storage.organisation_repo import OrganisationRepository, profile_to_doc
 from alko_desk.storage.users_repo import UserRepository
@@ -33,7 +34,9 @@ class SetupService:
         audit: AuditLog,
         clock: Clock,
         hasher: passwords.PasswordHasher | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
+        self._throttle = throttle
         self._org = organisation
         self._users = users
         self._audit = audit
@@ -80,5 +83,7 @@ class SetupService:
         )
         secrets = account_secrets(admin_password, org_key, name, self._hasher)
         self._users.insert(admin, stamp_new_account(org_key, admin, secrets))
+        if self._throttle is not None:  # the admin's failed-login record, under its MAC
+            self._throttle.add_account(name, org_key)
         self._audit.record(name, AuditAction.SETUP_COMPLETED, "organisation", {"admin": name})
         return admin

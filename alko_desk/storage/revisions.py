@@ -26,8 +26,10 @@ class RevisionGuard:
         self._docs = documents
         self._claims = claims
 
-    def replace_if(self, doc: dict[str, Any], expected_rev: int) -> bool:
-        """Writes `doc` as revision expected_rev + 1 if nobody else wrote over expected_rev."""
+    def replace_if(self, doc: dict[str, Any], expected_rev: int, *, create: bool = False) -> bool:
+        """Writes `doc` as revision expected_rev + 1 if nobody else wrote over expected_rev.
+
+        `create`: the document may not exist yet (it is inserted)."""
         doc = {**doc, "rev": expected_rev + 1}
         try:
             self._claims.insert_one(
@@ -35,7 +37,7 @@ class RevisionGuard:
             )
         except DuplicateKeyError:
             return False
-        self._docs.replace_one({"_id": doc["_id"]}, doc)
+        self._docs.replace_one({"_id": doc["_id"]}, doc, upsert=create)
         return True
 
     def settled(self, doc_id: str, *, wait_s: float = 3.0) -> dict | None:
