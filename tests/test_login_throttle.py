@@ -90,14 +90,33 @@ def test_an_older_copy_put_back_is_detected(context, make_user, store):
         context.auth.login("sam", SAM_PASSWORD)
 
 
-def test_another_accounts_genuine_record_does_not_fit(context, make_user, store):
+def test_an_older_copy_put_back_with_its_claims_is_rolled_forward_to_the_lock(
+    context, make_user, store, tmp_path, clock
+):
+    """A new process (a restarted server: no memory of revisions) meets the copy."""
+    make_user("sam", Role.SALES)
+    clean = _records(store).find_one({"_id": "sam"})
+    _lock_out(context.auth)
+    _records(store).replace_one({"_id": "sam"}, clean)
+    restarted = AppContext(
+        store, data_dir=Path(tmp_path), clock=clock, password_cost=context.hasher.cost
+    )
+    with pytest.raises(AccountLocked, match="Try again in 1 minute"):
+        restarted.auth.login("sam", SAM_PASSWORD)
+
+
+def test_another_accounts_genuine_record_does_not_fit(context, make_user, store, tmp_path, clock):
     make_user("sam", Role.SALES)
     make_user("ivo", Role.SALES)
     _lock_out(context.auth)
     ivo = _records(store).find_one({"_id": "ivo"})
     _records(store).replace_one({"_id": "sam"}, {**ivo, "_id": "sam"})
+    store.collection("login_throttle_claims").delete_many({})
+    restarted = AppContext(  # no memory of sam's revisions: only the MAC can tell
+        store, data_dir=Path(tmp_path), clock=clock, password_cost=context.hasher.cost
+    )
     with pytest.raises(AccountLocked, match="changed outside ALKO Desk"):
-        context.auth.login("sam", SAM_PASSWORD)
+        restarted.auth.login("sam", SAM_PASSWORD)
 
 
 def test_an_admin_unlock_clears_the_lock_of_an_edited_record(desk, desk_admin, desk_user, store):

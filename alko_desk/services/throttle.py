@@ -52,6 +52,7 @@ TAMPERED_MESSAGE = (
 )
 _MAC_KIND = "login-throttle"
 _FORCED_WRITE_TRIES = 16
+_MEMORY_LIMIT = 10_000  # names counted in memory without a key; the oldest goes first
 
 
 def locked_message(remaining: timedelta) -> str:
@@ -151,6 +152,8 @@ class LoginThrottle:
             until = _lock_holding(state, self._clock.now())
             if until is None:
                 new, attempt = self._next(throttle_id, state)
+                if len(self._memory) >= _MEMORY_LIMIT:  # names sprayed at a keyless process
+                    self._memory.pop(next(iter(self._memory)))
                 self._memory[throttle_id] = new
                 return attempt
         self._refuse(who, target, until)

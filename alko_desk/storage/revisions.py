@@ -40,8 +40,11 @@ class RevisionGuard:
         self._docs.replace_one({"_id": doc["_id"]}, doc, upsert=create)
         return True
 
-    def settled(self, doc_id: str, *, wait_s: float = 3.0) -> dict | None:
-        """The document once no claimed write on it is in flight (waits a moment for one)."""
+    def settled(self, doc_id: str, *, wait_s: float = 3.0, follow: bool = False) -> dict | None:
+        """The document once no claimed write on it is in flight (waits a moment for one).
+
+        `follow`: after rolling a claim forward, keeps going while the next revision is claimed
+        too (an older copy of the document put back over later writes is undone entirely)."""
         deadline = time.monotonic() + wait_s
         while True:
             doc = self._docs.find_one({"_id": doc_id})
@@ -53,7 +56,9 @@ class RevisionGuard:
             stale = datetime.now(UTC) - claim["at"] > ROLL_FORWARD_AFTER
             if stale or time.monotonic() > deadline:
                 self._docs.replace_one({"_id": doc_id}, claim["doc"])
-                return claim["doc"]
+                if not follow:
+                    return claim["doc"]
+                continue
             time.sleep(0.005)
 
     def forget(self, doc_id: str, rev: int) -> None:

@@ -89,8 +89,9 @@ class LoginThrottleRepository:
         self._guard = RevisionGuard(self._coll, store.collection("login_throttle_claims"))
 
     def find(self, throttle_id: str) -> dict | None:
-        """The record once no claimed write on it is in flight."""
-        return self._guard.settled(throttle_id)
+        """The record once no claimed write on it is in flight; an older copy put back over
+        later writes is rolled forward to the newest that was claimed."""
+        return self._guard.settled(throttle_id, follow=True)
 
     def get(self, throttle_id: str) -> dict:
         return self.find(throttle_id) or {"_id": throttle_id, "failures": 0, "rev": 0}
