@@ -136,6 +136,7 @@ class AppContext:
         # a MAC whose key is kept in the data folder (services/throttle.py)
         self.login_throttle = LoginThrottle(
             self.throttle_repo,
+            self.organisation_repo,
             self.clock,
             ThrottleKey(data_dir / THROTTLE_KEY_FILE, scope=store.db.name),
             self.audit_log,

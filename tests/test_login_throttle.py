@@ -266,3 +266,32 @@ def test_passwords_can_be_checked_from_several_threads_at_once():
     for t in threads:
         t.join(timeout=30)
     assert done == [True, True, True]
+
+
+def test_a_database_from_before_the_records_gets_them_and_then_misses_none(
+    context, make_user, admin_session, store, tmp_path, clock
+):
+    from alko_desk.security.key_check import key_check_version, make_key_check
+
+    make_user("sam", Role.SALES)
+    org_key = admin_session.org_key
+    _records(store).delete_many({})  # as the code before these records left the database
+    store.collection("login_throttle_claims").delete_many({})
+    meta = store.collection("meta")
+    meta.update_one(
+        {"_id": "organisation"}, {"$set": {"key_check": make_key_check(org_key, version=2)}}
+    )
+
+    def desk(folder):
+        return AppContext(
+            store, data_dir=Path(tmp_path) / folder, clock=clock, password_cost=context.hasher.cost
+        )
+
+    desk("first").auth.login("admin", ADMIN_PASSWORD)
+    assert {d["_id"] for d in _records(store).find()} == {"admin", "sam"}
+    assert key_check_version(meta.find_one({"_id": "organisation"}), org_key) == 3
+    _records(store).delete_one({"_id": "sam"})
+    second = desk("second")
+    second.auth.login("admin", ADMIN_PASSWORD)  # learns the key here; recreates nothing
+    with pytest.raises(AccountLocked, match="changed outside ALKO Desk"):
+        second.auth.login("sam", SAM_PASSWORD)

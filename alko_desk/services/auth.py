@@ -117,7 +117,7 @@ class AuthService:
                 "so ALKO Desk will not open with it.",
                 hint="Ask an admin to check this account, and to reset its password if it is genuine.",
             )
-        self._throttle.learn(org_key, self._usernames)
+        self._throttle.upgrade(org_key, org_doc, self._usernames)
         self._throttle.succeeded(attempt)  # the password is right: the count is of guesses
         if self._keyring.ensure_integrity(org_key, org_doc):
             doc = self._users.get_doc(name) or doc
@@ -181,7 +181,7 @@ class AuthService:
             self._audit.record(name, AuditAction.LOGIN_REFUSED_DISABLED, target)
             raise AuthenticationError("This account is disabled. Ask an admin to re-enable it.")
         if session.org_key:
-            self._throttle.learn(session.org_key, self._usernames)
+            self._throttle.learn(session.org_key)
         attempt = self._throttle.begin(name, name, target, account=doc is not None)
         if (
             doc is None

@@ -15,6 +15,8 @@ organisation key for this purpose only (`throttle_mac_key`). Attempts are counte
 anyone has logged in, so that key has to be at hand without a login: it is learned at setup
 and at every login and kept outside the database, in a private file of the data folder (the
 desk's, or on a showroom the server's). It can forge throttle records and nothing else.
+The organisation's key check at version 3 says every account has a record, so a missing one
+is an edit on every process (security/key_check.py).
 A record whose MAC does not match, an account's record that is gone, or a record older than
 one this process has seen (a copy put back) is audited as `fraud.login_throttle_tampered`
 and the account is locked for the longest lockout; an admin's unlock clears it.
@@ -38,8 +40,10 @@ from pathlib import Path
 from alko_desk.models.audit import AuditAction
 from alko_desk.models.errors import AccountLocked
 from alko_desk.security.crypto import mac_matches, record_mac, throttle_mac_key
+from alko_desk.security.key_check import key_check_version, make_key_check
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.clock import Clock
+from alko_desk.storage.organisation_repo import OrganisationRepository
 from alko_desk.storage.users_repo import LoginThrottleRepository
 
 MAX_FAILURES = 5
@@ -118,9 +122,15 @@ class Attempt:
 
 class LoginThrottle:
     def __init__(
-        self, repo: LoginThrottleRepository, clock: Clock, key: ThrottleKey, audit: AuditLog
+        self,
+        repo: LoginThrottleRepository,
+        organisation: OrganisationRepository,
+        clock: Clock,
+        key: ThrottleKey,
+        audit: AuditLog,
     ) -> None:
         self._repo = repo
+        self._org = organisation
         self._clock = clock
         self._key = key
         self._audit = audit
@@ -205,27 +215,38 @@ class LoginThrottle:
         self._clear(attempt.throttle_id, lockouts)
 
     # -- admins and setup ------------------------------------------------------------------
-    def learn(self, org_key: bytes, usernames: Callable[[], Iterable[str]]) -> None:
-        """After setup or a login: the key, and a record for every account that has none (a
-        database from before these records; on a process that had the key already, a missing
-        record is an edit and stays one)."""
-        if not self._key.learn(org_key):
+    def learn(self, org_key: bytes) -> None:
+        """Takes the key from a session's organisation key (a re-confirmation, an admin)."""
+        if self._key.learn(org_key):
+            with self._lock:
+                self._memory.clear()
+
+    def upgrade(
+        self, org_key: bytes, org_doc: dict, usernames: Callable[[], Iterable[str]]
+    ) -> None:
+        """At a login: the key, and on a database from before these records (key check below
+        version 3) a record for every account that has none, then the version 3 check that
+        says every account has one. A version 1 database gets its check from the account MACs'
+        upgrade (services/keyring.py), which follows at the same login."""
+        self.learn(org_key)
+        version = key_check_version(org_doc, org_key)
+        if version >= 3:
             return
-        with self._lock:
-            self._memory.clear()
         have = self._repo.known_ids()
         for name in usernames():
             if name not in have:
                 self._write(name, None, _clear_state(0))
+        if version == 2:
+            self._org.set_key_check(make_key_check(org_key, version=3))
 
     def add_account(self, username: str, org_key: bytes) -> None:
         """A new account's record (it must exist from the start: see `begin`)."""
-        self._key.learn(org_key)
+        self.learn(org_key)
         self._clear(username, 0)
 
     def reset(self, username: str, org_key: bytes) -> None:
         """An admin's unlock (or password reset): a clean record, whatever the one there says."""
-        self._key.learn(org_key)
+        self.learn(org_key)
         self._clear(username, 0)
 
     def locked_until(self, throttle_id: str) -> datetime | None:
