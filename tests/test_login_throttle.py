@@ -180,19 +180,25 @@ def _guess_at_once(guesses) -> list[type]:
     return outcomes
 
 
-def test_login_idle_unlock_and_reconfirmation_share_one_throttle_under_a_race(
+def test_login_idle_unlock_reconfirmation_and_password_change_share_one_throttle_in_a_race(
     desk, desk_user, context
 ):
-    """16 wrong passwords at once, alternating login and re-confirmation (the idle unlock is
-    a re-confirmation): five are checked, the rest meet the lock unchecked."""
+    """16 wrong passwords at once, through login, re-confirmation (the idle unlock is one) and
+    the current password of a password change: five are checked, the rest meet the lock
+    unchecked."""
     sam = desk_user("sam", Role.SALES)
-    guesses = [
-        (lambda: desk.login("sam", WRONG)) if i % 2 else (lambda: sam.confirm_password(WRONG))
-        for i in range(16)
+    ways = [
+        lambda: desk.login("sam", WRONG),
+        lambda: sam.confirm_password(WRONG),
+        lambda: sam.change_password(WRONG, "a new passphrase for sam 77"),
     ]
-    outcomes = _guess_at_once(guesses)
+    outcomes = _guess_at_once([ways[i % 3] for i in range(16)])
     assert len(outcomes) == 16
-    checked = _audit(context, "login.failed") + _audit(context, "reauth.failed")
+    checked = [
+        e
+        for prefix in ("login.failed", "reauth.failed", "password.change_failed")
+        for e in _audit(context, prefix)
+    ]
     assert len(checked) == 5
     assert sorted(e.details["failures"] for e in checked) == [1, 2, 3, 4, 5]
     # four wrong, then the fifth checked locks and the rest meet the lock (over the server a

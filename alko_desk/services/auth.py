@@ -188,7 +188,7 @@ class AuthService:
             or self._hasher.verify(password, passwords.PasswordHash.from_doc(doc["password"]))
             is None
         ):
-            self._throttle.failed(attempt, name, target, reauth=True)
+            self._throttle.failed(attempt, name, target, kind="reauth")
             raise AuthenticationError("That password is not right.")
         self._throttle.succeeded(attempt, keep_lockouts=True)
         session.authenticated_at = self._clock.now()
@@ -196,14 +196,20 @@ class AuthService:
 
     def change_password(self, session: Session, current: str, new: str) -> Session:
         name = session.user.username
+        target = f"user:{name}"
         doc = self._users.get_doc(name)
+        if session.org_key:
+            self._throttle.learn(session.org_key)
+        # the current password is a guess like any other: the same throttle as login
+        attempt = self._throttle.begin(name, name, target, account=doc is not None)
         if (
             doc is None
             or self._hasher.verify(current, passwords.PasswordHash.from_doc(doc["password"]))
             is None
         ):
-            self._audit.record(name, AuditAction.PASSWORD_CHANGE_FAILED, f"user:{name}")
+            self._throttle.failed(attempt, name, target, kind="password_change")
             raise AuthenticationError("Your current password is not right.")
+        self._throttle.succeeded(attempt, keep_lockouts=True)
         if new == current:
             raise ValidationError(
                 "Choose a password different from the current one.",

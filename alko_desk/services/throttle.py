@@ -1,5 +1,5 @@
-"""One throttle per account for every way of proving a password: login, the idle unlock and
-re-confirmation (issue 8).
+"""One throttle per account for every way of proving a password: login, the idle unlock,
+re-confirmation and the current password of a password change (issue 8).
 
 **One count, taken before the check.** An attempt is counted before its password is
 checked, by a compare-and-set on the account's record (storage/revisions.py: a unique insert
@@ -190,13 +190,20 @@ class LoginThrottle:
         who: str,
         target: str,
         *,
-        reauth: bool = False,
+        kind: str = "login",
     ) -> None:
         """The attempt's password was wrong (it is counted already). Raises AccountLocked when
-        it was the last allowed. `reauth`: a re-confirmation or idle unlock, not a login."""
+        it was the last allowed. `kind`: "login", "reauth" (a re-confirmation or the idle
+        unlock) or "password_change" (the current password when changing it)."""
         self._audit.record(
             who,
-            AuditAction.REAUTH_FAILED if reauth else AuditAction.LOGIN_FAILED,
+            AuditAction.REAUTH_FAILED
+            if kind == "reauth"
+            else (
+                AuditAction.PASSWORD_CHANGE_FAILED
+                if kind == "password_change"
+                else AuditAction.LOGIN_FAILED
+            ),
             target,
             {"failures": attempt.failures},
         )
