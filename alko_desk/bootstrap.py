@@ -32,6 +32,8 @@ from alko_desk.services.keyring import Keyring
 from alko_desk.services.settings import ENTITY as SETTINGS_ENTITY
 from alko_desk.services.settings import SettingsService
 from alko_desk.services.setup import SetupService
+from alko_desk.services.throttle import KEY_FILE as THROTTLE_KEY_FILE
+from alko_desk.services.throttle import LoginThrottle, ThrottleKey
 from alko_desk.services.users import UserAdminService
 from alko_desk.services.vehicles import VehicleService
 from alko_desk.storage.audit_repo import AuditRepository
@@ -133,13 +135,22 @@ class AppContext:
             self.clock,
             HeadAnchor(data_dir / "audit-anchor.json", scope=f"{store.db.name}"),
         )
+        # one failed-login count per account for login, idle unlock and re-confirmation, under
+        # a MAC whose key is kept in the data folder (services/throttle.py)
+        self.login_throttle = LoginThrottle(
+            self.throttle_repo,
+            self.organisation_repo,
+            self.clock,
+            ThrottleKey(data_dir / THROTTLE_KEY_FILE, scope=store.db.name),
+            self.audit_log,
+        )
         # Argon2id at the production cost unless a test hands a cheaper one in.
         self.hasher = PasswordHasher(password_cost)
         # who holds which client-data key; grants them between sessions (services/keyring.py)
         self.keyring = Keyring(self.users_repo, self.organisation_repo, self.audit_log)
         self.auth = AuthService(
             self.users_repo,
-            self.throttle_repo,
+            self.login_throttle,
             self.organisation_repo,
             self.audit_log,
             self.clock,
@@ -159,7 +170,12 @@ class AppContext:
         self.vehicles_repo = VehicleRepository(store)
         self.deals_repo = DealRepository(store, compute_deal)
         self.setup = SetupService(
-            self.organisation_repo, self.users_repo, self.audit_log, self.clock, self.hasher
+            self.organisation_repo,
+            self.users_repo,
+            self.audit_log,
+            self.clock,
+            self.hasher,
+            throttle=self.login_throttle,
         )
         self.document_store_override = None  # tests and benchmarks: a store of their own
         self.document_upload_timeout = 15.0  # seconds before an upload waits in the outbox
@@ -251,7 +267,7 @@ class AppContext:
             session=session,
             users=UserAdminService(
                 self.users_repo,
-                self.throttle_repo,
+                self.login_throttle,
                 self.organisation_repo,
                 self.audit_log,
                 self.clock,

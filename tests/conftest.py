@@ -180,7 +180,10 @@ def remote_backend(rpc_server, server_identity, context, tmp_path):
     from alko_desk.remote.server import Backend, ServerContext, build_app
 
     server_context = ServerContext(
-        context.store, data_dir=Path(tmp_path) / "server-data", clock=context.clock
+        context.store,
+        data_dir=Path(tmp_path) / "server-data",
+        clock=context.clock,
+        password_cost=context.hasher.cost,  # the test's cheap Argon2id, as on the desk side
     )
     backend = Backend(server_context, server_identity)
     rpc_server.switch.app = build_app(backend)

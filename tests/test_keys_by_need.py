@@ -290,6 +290,9 @@ def test_a_forged_admin_with_a_chosen_key_and_its_own_mac_is_refused(context, st
     forged = User("mallory", "Mallory", Role.ADMIN, created_at=datetime(2026, 11, 25, tzinfo=UTC))
     secrets = account_secrets(STAFF_PASSWORD, chosen, "mallory", context.hasher)
     context.users_repo.insert(forged, stamp_new_account(chosen, forged, secrets))
+    # with a genuine failed-login record too (else the login stops before the password:
+    # tests/test_login_throttle.py), so that the key check is what refuses it
+    context.login_throttle.add_account("mallory", admin_session.org_key)
     with pytest.raises(AuthenticationError, match="organisation's key"):
         context.auth.login("mallory", STAFF_PASSWORD)
     # a MAC made with the real organisation key cannot be had without it: stripping the

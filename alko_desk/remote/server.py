@@ -47,7 +47,6 @@ from alko_desk.remote import api, codec
 from alko_desk.remote.feed import MemoryFeed, change_for, is_read
 from alko_desk.remote.trust import ServerIdentity
 from alko_desk.security.crypto import OrgKeys
-from alko_desk.services.auth import normalize_username
 from alko_desk.storage.users_repo import user_from_doc
 
 log = logging.getLogger(__name__)
@@ -155,9 +154,6 @@ class Backend:
         self._sessions: dict[str, ServerSession] = {}
         self._idle_ended: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
-        # Attempts on one name run one after another, so parallel guesses meet the lockout
-        # the earlier ones caused (striped: an attacker's names cannot grow a table).
-        self._login_locks = [threading.Lock() for _ in range(64)]
         self._idle_cache: tuple[float, timedelta] | None = None
         self._recovered = False
         self._password_slots = threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE)
@@ -167,10 +163,10 @@ class Backend:
     def login(self, username: str, password: str) -> tuple[str, ServerSession]:
         if not isinstance(username, str) or not isinstance(password, str):
             raise AuthenticationError("Enter your username and password.")
-        name = normalize_username(username)
-        stripe = self._login_locks[int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % 64]
         self.sweep()
-        with stripe, self._password_slots:
+        # Parallel guesses on one name each meet the count the earlier ones left: the
+        # throttle counts an attempt before its check, in the database (services/throttle.py).
+        with self._password_slots:
             session = self.context.auth.login(username, password)
         if not self._recovered:
             # Only this server writes, so what a crash left half-done is finished once, at the

@@ -180,6 +180,13 @@ def integrity_key(org_key: bytes) -> bytes:
     return derive_key(org_key, "alko-desk/integrity-mac/v1")
 
 
+def throttle_mac_key(org_key: bytes) -> bytes:
+    """The MAC key of login-throttle records (services/throttle.py). A key of its own, not
+    `integrity_key`: it is kept outside the database between logins, so it must open and forge
+    nothing but throttle records."""
+    return derive_key(org_key, "alko-desk/login-throttle-mac/v1")
+
+
 def _canonical(value):
     from datetime import UTC, datetime, timedelta
 

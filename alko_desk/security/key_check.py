@@ -7,6 +7,11 @@ Version 2 of the check also says "every account carries a MAC" (services/keyring
 written once the accounts are stamped and never goes back, so a database writer cannot strip
 the MACs and pass the accounts off as older than them (only restoring a copy of the check
 from before the upgrade would, and making one needs the organisation key).
+
+Version 3 also says "every account has a failed-login record under its MAC"
+(services/throttle.py): from then on an account's missing record is an edit, never a
+database from before the records, on every process, including one that logs in for the first
+time.
 """
 
 from __future__ import annotations
@@ -14,8 +19,12 @@ from __future__ import annotations
 from alko_desk.security.crypto import derive_key, open_sealed, seal
 
 KEY_CHECK_PLAINTEXT = b"alko-desk organisation key"
-_PURPOSES = {1: "alko-desk/key-check/v1", 2: "alko-desk/key-check/v2"}
-CURRENT = 2
+_PURPOSES = {
+    1: "alko-desk/key-check/v1",
+    2: "alko-desk/key-check/v2",
+    3: "alko-desk/key-check/v3",
+}
+CURRENT = 3
 
 
 def make_key_check(org_key: bytes, version: int = CURRENT) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import os
 import re
+import threading
 import unicodedata
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -56,6 +57,13 @@ class PasswordHash:
         return cls(salt=bytes(doc["salt"]), verifier=bytes(doc["verifier"]), params=params)
 
 
+# One Argon2id run at a time in a process: with more than one lane, two runs at once in
+# different threads never return with cryptography 50 / OpenSSL 4.0 (measured: two threads
+# verifying at the production cost, lanes=4, were still running after 20 s; one run takes
+# 0.4 s), or fail with MemoryError. The showroom server checks passwords from a thread pool.
+_ARGON2_ONE_AT_A_TIME = threading.Lock()
+
+
 def _derive(password: str, salt: bytes, params: dict) -> bytes:
     kdf = Argon2id(
         salt=salt,
@@ -64,7 +72,9 @@ def _derive(password: str, salt: bytes, params: dict) -> bytes:
         lanes=params["lanes"],
         memory_cost=params["memory_kib"],
     )
-    return kdf.derive(unicodedata.normalize("NFKC", password).encode("utf-8"))
+    secret = unicodedata.normalize("NFKC", password).encode("utf-8")
+    with _ARGON2_ONE_AT_A_TIME:
+        return kdf.derive(secret)
 
 
 def hash_password(password: str, params: dict | None = None) -> tuple[PasswordHash, bytes]:

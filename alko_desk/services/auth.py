@@ -5,13 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import threading
 import uuid
-from datetime import timedelta
 
 from alko_desk.models.audit import AuditAction
 from alko_desk.models.errors import (
-    AccountLocked,
     AuthenticationError,
     UnreadableRecord,
     ValidationError,
@@ -23,12 +20,10 @@ from alko_desk.security.key_check import org_key_matches
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.clock import Clock
 from alko_desk.services.keyring import Keyring, account_intact, new_account_keys, stamped
+from alko_desk.services.throttle import LoginThrottle
 from alko_desk.storage.organisation_repo import OrganisationRepository
-from alko_desk.storage.users_repo import LoginThrottleRepository, UserRepository, user_from_doc
+from alko_desk.storage.users_repo import UserRepository, user_from_doc
 
-MAX_FAILURES = 5
-FIRST_LOCKOUT = timedelta(minutes=1)
-LONGEST_LOCKOUT = timedelta(hours=1)
 WRONG_CREDENTIALS = "The username or password is not right. Check them and try again."
 # Who a failed login by a name that is no account is attributed to. What was typed is never
 # stored (it may be a password typed into the wrong field): only a keyed hash of it, so that
@@ -69,7 +64,7 @@ class AuthService:
     def __init__(
         self,
         users: UserRepository,
-        throttle: LoginThrottleRepository,
+        throttle: LoginThrottle,
         organisation: OrganisationRepository,
         audit: AuditLog,
         clock: Clock,
@@ -84,9 +79,6 @@ class AuthService:
         self._clock = clock
         self._hasher = hasher or passwords.PasswordHasher()
         self._process_name_key = os.urandom(32)  # only before setup, when no account exists
-        # Re-confirmations of one name run one after another, so that parallel wrong guesses
-        # each meet the count the earlier ones left (striped: names cannot grow a table).
-        self._confirm_locks = [threading.Lock() for _ in range(16)]
 
     def login(self, username: str, password: str) -> Session:
         name = normalize_username(username)
@@ -95,7 +87,6 @@ class AuthService:
         return self._login(name, password)
 
     def _login(self, name: str, password: str) -> Session:
-        now = self._clock.now()
         doc = self._users.get_doc(name)
         org_doc = self._org.get()
         # An existing account is throttled and audited by its name; anything else by a keyed
@@ -104,11 +95,8 @@ class AuthService:
             (name, name) if doc is not None else (UNKNOWN_USER, self._unknown_id(name, org_doc))
         )
         target = f"user:{name}" if doc is not None else throttle_id
-        state = self._throttle.get(throttle_id)
-        locked_until = state.get("locked_until")
-        if locked_until and locked_until > now:
-            self._audit.record(who, AuditAction.LOGIN_REFUSED_LOCKED, target)
-            raise AccountLocked(_locked_message(locked_until - now))
+        # counted before the check: parallel guesses each meet the count (services/throttle.py)
+        attempt = self._throttle.begin(throttle_id, who, target, account=doc is not None)
         account_key = None
         if doc is None:
             self._hasher.burn_time_like_a_verify()
@@ -117,7 +105,7 @@ class AuthService:
                 password, passwords.PasswordHash.from_doc(doc["password"])
             )
         if account_key is None:
-            self._fail(who, throttle_id, target, state)
+            self._throttle.failed(attempt, who, target)
             raise AuthenticationError(WRONG_CREDENTIALS)
         org_key = self._unwrap_org_key(doc, account_key, name)
         if org_doc is None or not org_key_matches(org_doc, org_key):
@@ -129,6 +117,8 @@ class AuthService:
                 "so ALKO Desk will not open with it.",
                 hint="Ask an admin to check this account, and to reset its password if it is genuine.",
             )
+        self._throttle.upgrade(org_key, org_doc, self._usernames)
+        self._throttle.succeeded(attempt)  # the password is right: the count is of guesses
         if self._keyring.ensure_integrity(org_key, org_doc):
             doc = self._users.get_doc(name) or doc
         if not account_intact(org_key, doc):
@@ -142,7 +132,7 @@ class AuthService:
             self._audit.record(name, AuditAction.LOGIN_REFUSED_DISABLED, target)
             raise AuthenticationError("This account is disabled. Ask an admin to re-enable it.")
         private, tier_keys = self._keyring.open_account(doc, account_key, org_key)
-        self._throttle.reset(name)
+        now = self._clock.now()
         self._users.update(name, {"last_login_at": now})
         session = Session(
             user=_user(doc),
@@ -175,67 +165,51 @@ class AuthService:
             ) from None
         return org_key
 
-    def _fail(
-        self,
-        who: str,
-        throttle_id: str,
-        target: str,
-        state: dict,
-        action: AuditAction = AuditAction.LOGIN_FAILED,
-    ) -> None:
-        after = self._throttle.record_failure(throttle_id)
-        self._audit.record(who, action, target, {"failures": after["failures"]})
-        if after["failures"] >= MAX_FAILURES:
-            lockouts = int(state.get("lockouts", 0)) + 1
-            delay = min(FIRST_LOCKOUT * (2 ** (lockouts - 1)), LONGEST_LOCKOUT)
-            until = self._clock.now() + delay
-            self._throttle.lock(throttle_id, until, lockouts)
-            self._audit.record(
-                "system", AuditAction.LOGIN_LOCKOUT, target, {"minutes": delay.total_seconds() / 60}
-            )
-            raise AccountLocked(_locked_message(delay))
+    def _usernames(self) -> list[str]:
+        return [d["_id"] for d in self._users.all_docs()]
 
     def confirm_password(self, session: Session, password: str) -> None:
         """Proves the password again for a sensitive action or to unlock an idle desk.
 
-        Throttled like login, on the same counter: wrong passwords here and at the login
-        window add up, and the fifth locks the account (the unlock too) for a while."""
+        Throttled like login, on the same record (services/throttle.py): wrong passwords here
+        and at the login window add up, and the fifth locks the account (the unlock too) for a
+        while."""
         name = session.user.username
         target = f"user:{name}"
-        stripe = self._confirm_locks[hash(name) % len(self._confirm_locks)]
-        with stripe:
-            state = self._throttle.get(name)
-            locked_until = state.get("locked_until")
-            now = self._clock.now()
-            if locked_until and locked_until > now:
-                self._audit.record(name, AuditAction.LOGIN_REFUSED_LOCKED, target)
-                raise AccountLocked(_locked_message(locked_until - now))
-            doc = self._users.get_doc(name)
-            if doc is not None and not doc.get("active", True):
-                self._audit.record(name, AuditAction.LOGIN_REFUSED_DISABLED, target)
-                raise AuthenticationError("This account is disabled. Ask an admin to re-enable it.")
-            if (
-                doc is None
-                or self._hasher.verify(password, passwords.PasswordHash.from_doc(doc["password"]))
-                is None
-            ):
-                self._fail(name, name, target, state, AuditAction.REAUTH_FAILED)
-                raise AuthenticationError("That password is not right.")
-            if state.get("failures"):
-                self._throttle.reset(name, keep_lockouts=True)
+        doc = self._users.get_doc(name)
+        if doc is not None and not doc.get("active", True):
+            self._audit.record(name, AuditAction.LOGIN_REFUSED_DISABLED, target)
+            raise AuthenticationError("This account is disabled. Ask an admin to re-enable it.")
+        if session.org_key:
+            self._throttle.learn(session.org_key)
+        attempt = self._throttle.begin(name, name, target, account=doc is not None)
+        if (
+            doc is None
+            or self._hasher.verify(password, passwords.PasswordHash.from_doc(doc["password"]))
+            is None
+        ):
+            self._throttle.failed(attempt, name, target, kind="reauth")
+            raise AuthenticationError("That password is not right.")
+        self._throttle.succeeded(attempt, keep_lockouts=True)
         session.authenticated_at = self._clock.now()
         self._audit.record(name, AuditAction.REAUTH, target)
 
     def change_password(self, session: Session, current: str, new: str) -> Session:
         name = session.user.username
+        target = f"user:{name}"
         doc = self._users.get_doc(name)
+        if session.org_key:
+            self._throttle.learn(session.org_key)
+        # the current password is a guess like any other: the same throttle as login
+        attempt = self._throttle.begin(name, name, target, account=doc is not None)
         if (
             doc is None
             or self._hasher.verify(current, passwords.PasswordHash.from_doc(doc["password"]))
             is None
         ):
-            self._audit.record(name, AuditAction.PASSWORD_CHANGE_FAILED, f"user:{name}")
+            self._throttle.failed(attempt, name, target, kind="password_change")
             raise AuthenticationError("Your current password is not right.")
+        self._throttle.succeeded(attempt, keep_lockouts=True)
         if new == current:
             raise ValidationError(
                 "Choose a password different from the current one.",
@@ -289,14 +263,6 @@ class AuthService:
             )
         except Exception:  # noqa: BLE001 - logging out must work with the database gone
             pass
-
-
-def _locked_message(remaining: timedelta) -> str:
-    minutes = max(1, round(remaining.total_seconds() / 60))
-    return (
-        f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
-        "or ask an admin to unlock the account."
-    )
 
 
 def _user(doc: dict) -> User:

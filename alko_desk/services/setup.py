@@ -18,6 +18,7 @@ from alko_desk.services.auth import account_secrets, normalize_username
 from alko_desk.services.clock import Clock
 from alko_desk.services.company_validation import validate_profile
 from alko_desk.services.keyring import stamp_new_account
+from alko_desk.services.throttle import LoginThrottle
 from alko_desk.services.users import USERNAME_RE
 from alko_desk.storage.organisation_repo import OrganisationRepository, profile_to_doc
 from alko_desk.storage.users_repo import UserRepository
@@ -33,7 +34,9 @@ class SetupService:
         audit: AuditLog,
         clock: Clock,
         hasher: passwords.PasswordHasher | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
+        self._throttle = throttle
         self._org = organisation
         self._users = users
         self._audit = audit
@@ -69,7 +72,8 @@ class SetupService:
             {
                 "org_id": uuid.uuid4().hex,
                 "profile": profile_to_doc(profile),
-                "key_check": make_key_check(org_key),
+                # version 3 says every account has a failed-login record: only with the throttle
+                "key_check": make_key_check(org_key, version=3 if self._throttle else 2),
                 "login_name_key": os.urandom(32),
                 "policy_version": PRIVACY_POLICY_VERSION,
                 "created_at": now,
@@ -80,5 +84,7 @@ class SetupService:
         )
         secrets = account_secrets(admin_password, org_key, name, self._hasher)
         self._users.insert(admin, stamp_new_account(org_key, admin, secrets))
+        if self._throttle is not None:  # the admin's failed-login record, under its MAC
+            self._throttle.add_account(name, org_key)
         self._audit.record(name, AuditAction.SETUP_COMPLETED, "organisation", {"admin": name})
         return admin

@@ -17,8 +17,9 @@ from alko_desk.services.base import SessionService
 from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock
 from alko_desk.services.keyring import grants_dropped_by, stamp_new_account, stamped
+from alko_desk.services.throttle import LoginThrottle
 from alko_desk.storage.organisation_repo import OrganisationRepository
-from alko_desk.storage.users_repo import LoginThrottleRepository, UserRepository
+from alko_desk.storage.users_repo import UserRepository
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 ENTITY = "users"  # in change announcements: open Users pages refresh
@@ -28,7 +29,7 @@ class UserAdminService(SessionService):
     def __init__(
         self,
         users: UserRepository,
-        throttle: LoginThrottleRepository,
+        throttle: LoginThrottle,
         organisation: OrganisationRepository,
         audit: AuditLog,
         clock: Clock,
@@ -48,9 +49,7 @@ class UserAdminService(SessionService):
         return [
             replace(
                 u,
-                locked_until=_future(
-                    self._throttle.get(u.username).get("locked_until"), self._clock
-                ),
+                locked_until=self._throttle.locked_until(u.username),
             )
             for u in self._users.list()
         ]
@@ -78,6 +77,7 @@ class UserAdminService(SessionService):
         )
         secrets = account_secrets(temporary_password, self._session.org_key, name, self._hasher)
         self._users.insert(user, stamp_new_account(self._session.org_key, user, secrets))
+        self._throttle.add_account(name, self._session.org_key)
         self._audit.record(
             self.actor, AuditAction.USER_CREATED, f"user:{name}", {"role": role.value}
         )
@@ -118,7 +118,7 @@ class UserAdminService(SessionService):
                 "must_change_password": True,
             },
         )
-        self._throttle.reset(target.username)
+        self._throttle.reset(target.username, self._session.org_key)
         self._audit.record(self.actor, AuditAction.USER_PASSWORD_RESET, f"user:{target.username}")
         self._announce(ChangeKind.UPDATED, target.username)
 
@@ -147,7 +147,7 @@ class UserAdminService(SessionService):
             username
         )  # "can log in again" would be untrue of an account that is not there
         name = normalize_username(username)
-        self._throttle.reset(name)
+        self._throttle.reset(name, self._session.org_key)
         self._audit.record(self.actor, AuditAction.USER_UNLOCKED, f"user:{name}")
         self._announce(ChangeKind.UPDATED, name)
 
@@ -172,7 +172,3 @@ class UserAdminService(SessionService):
         return passwords.password_problem(
             password, username=username, company_name=profile.name if profile else ""
         )
-
-
-def _future(value, clock: Clock):
-    return value if value and value > clock.now() else None

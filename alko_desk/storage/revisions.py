@@ -26,8 +26,10 @@ class RevisionGuard:
         self._docs = documents
         self._claims = claims
 
-    def replace_if(self, doc: dict[str, Any], expected_rev: int) -> bool:
-        """Writes `doc` as revision expected_rev + 1 if nobody else wrote over expected_rev."""
+    def replace_if(self, doc: dict[str, Any], expected_rev: int, *, create: bool = False) -> bool:
+        """Writes `doc` as revision expected_rev + 1 if nobody else wrote over expected_rev.
+
+        `create`: the document may not exist yet (it is inserted)."""
         doc = {**doc, "rev": expected_rev + 1}
         try:
             self._claims.insert_one(
@@ -35,11 +37,14 @@ class RevisionGuard:
             )
         except DuplicateKeyError:
             return False
-        self._docs.replace_one({"_id": doc["_id"]}, doc)
+        self._docs.replace_one({"_id": doc["_id"]}, doc, upsert=create)
         return True
 
-    def settled(self, doc_id: str, *, wait_s: float = 3.0) -> dict | None:
-        """The document once no claimed write on it is in flight (waits a moment for one)."""
+    def settled(self, doc_id: str, *, wait_s: float = 3.0, follow: bool = False) -> dict | None:
+        """The document once no claimed write on it is in flight (waits a moment for one).
+
+        `follow`: after rolling a claim forward, keeps going while the next revision is claimed
+        too (an older copy of the document put back over later writes is undone entirely)."""
         deadline = time.monotonic() + wait_s
         while True:
             doc = self._docs.find_one({"_id": doc_id})
@@ -51,7 +56,9 @@ class RevisionGuard:
             stale = datetime.now(UTC) - claim["at"] > ROLL_FORWARD_AFTER
             if stale or time.monotonic() > deadline:
                 self._docs.replace_one({"_id": doc_id}, claim["doc"])
-                return claim["doc"]
+                if not follow:
+                    return claim["doc"]
+                continue
             time.sleep(0.005)
 
     def forget(self, doc_id: str, rev: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -10,6 +9,7 @@ from pymongo.errors import DuplicateKeyError
 from alko_desk.models.errors import ValidationError
 from alko_desk.models.users import Role, User
 from alko_desk.storage.mongo import Store, repository
+from alko_desk.storage.revisions import RevisionGuard
 
 
 def user_from_doc(doc: dict) -> User:
@@ -76,33 +76,30 @@ class UserRepository:
 
 @repository
 class LoginThrottleRepository:
-    """Failed-login counters: by account name, or by a keyed hash (`unknown:…`) for a name that
-    is no account, so that what was typed (perhaps a password) is never stored."""
+    """Failed-login records: by account name, or by a keyed hash (`unknown:…`) for a name that
+    is no account, so that what was typed (perhaps a password) is never stored.
+
+    Written only by compare-and-set on the record's `rev` (storage/revisions.py: a unique
+    claim insert, atomic on FerretDB 1.24 too), so that parallel attempts on one name, from
+    any process, each meet the count the earlier ones left. What the fields mean and their
+    MAC: services/throttle.py."""
 
     def __init__(self, store: Store) -> None:
         self._coll = store.collection("login_throttle")
+        self._guard = RevisionGuard(self._coll, store.collection("login_throttle_claims"))
 
-    def get(self, username: str) -> dict:
-        return self._coll.find_one({"_id": username}) or {"_id": username, "failures": 0}
+    def find(self, throttle_id: str) -> dict | None:
+        """The record once no claimed write on it is in flight; an older copy put back over
+        later writes is rolled forward to the newest that was claimed."""
+        return self._guard.settled(throttle_id, follow=True)
 
-    def record_failure(self, username: str) -> dict:
-        from pymongo import ReturnDocument
+    def get(self, throttle_id: str) -> dict:
+        return self.find(throttle_id) or {"_id": throttle_id, "failures": 0, "rev": 0}
 
-        return self._coll.find_one_and_update(
-            {"_id": username},
-            {"$inc": {"failures": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
+    def replace_if(self, doc: dict[str, Any], expected_rev: int) -> bool:
+        """Writes `doc` as revision expected_rev + 1 unless another write took that revision."""
+        return self._guard.replace_if(doc, expected_rev, create=True)
 
-    def lock(self, username: str, until: datetime, lockouts: int) -> None:
-        self._coll.update_one(
-            {"_id": username},
-            {"$set": {"locked_until": until, "lockouts": lockouts, "failures": 0}},
-        )
-
-    def reset(self, username: str, *, keep_lockouts: bool = False) -> None:
-        fields: dict[str, Any] = {"failures": 0, "locked_until": None}
-        if not keep_lockouts:
-            fields["lockouts"] = 0
-        self._coll.update_one({"_id": username}, {"$set": fields})
+    def known_ids(self) -> set[str]:
+        """The names that have a record (a few dozen accounts plus unknown-name hashes)."""
+        return {d["_id"] for d in self._coll.find({}, {"_id": 1})}
