@@ -289,10 +289,13 @@ class ClientService(SessionService):
             data_key = new_key()
             keys.append((client_id, self._tier.wrap_client_key(client_id, data_key)))
             active = batch.last_activity.get(client_id, now)
+            # A back-dated registration gave its consent on that day, not at the import: the
+            # record (consent included, under its MAC) is made as of the registration.
+            registered = batch.registered.get(client_id, now)
             cipher = BoundFieldCipher(client_id, data_key, ids_key)
-            record = self._new_record(client_id, normalized, cipher, now, "import", active)
-            if client_id in batch.registered:
-                record = replace(record, created_at=batch.registered[client_id])
+            record = self._new_record(
+                client_id, normalized, cipher, registered, "import", active, written=now
+            )
             records.append(record)
             listed.append(self._list_entry(record, normalized))
             lookups.extend((lookup_id, client_id) for lookup_id in record.lookups.values())
@@ -314,7 +317,10 @@ class ClientService(SessionService):
         now: datetime,
         source: str,
         last_activity: datetime,
+        written: datetime | None = None,
     ) -> ClientRecord:
+        """A new client registered at `now` (consent given then); `written`: when the record
+        is stored, if later (an import of older registrations)."""
         record = ClientRecord(
             id=client_id,
             version=1,
@@ -325,7 +331,7 @@ class ClientService(SessionService):
             consent=self._consent(draft.marketing_consent, now, source),
             created_at=now,
             created_by=self.actor,
-            updated_at=now,
+            updated_at=written or now,
             last_activity=last_activity,
             sealed=self._sealed(draft, cipher, 1),
             lookups=self._lookup_ids(draft),
@@ -722,6 +728,18 @@ class ClientService(SessionService):
             request.start, request.count, request.sort or self.SORTS[0], request.descending
         )
         return Page(tuple(rows), total, request.start)
+
+    def list_position(self, client_id: str, request: PageRequest) -> int:
+        """The row at which this client stands in the list `request` asks for (its sort, its
+        search), so that a screen can fetch that page and select them; -1 when the client
+        is not in it. Costs two index reads without a search, a search with one."""
+        self._require(Permission.CLIENT_READ, "view clients")
+        if request.sort and request.sort not in self.SORTS:
+            raise ValidationError(f"Clients cannot be sorted by {request.sort}.")
+        if request.query.strip():
+            rows = self.list_page(replace(request, start=0, count=SEARCH_LIMIT)).rows
+            return next((i for i, r in enumerate(rows) if r.id == client_id), -1)
+        return self._list.position(client_id, request.sort or self.SORTS[0], request.descending)
 
     def rows_for(self, client_ids: list[str]) -> list[ClientRow]:
         """The list rows of these clients (those that exist), for other lists that name
