@@ -87,7 +87,7 @@ _SORTS = {
 
 STATUS_COLOURS = {
     ClientStatus.RESTRICTED: QColor("#b3261e"),
-    ClientStatus.ACTIVE: QColor("#1e6b34"),
+    ClientStatus.CUSTOMER: QColor("#1e6b34"),
 }
 
 
