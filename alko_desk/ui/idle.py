@@ -291,8 +291,6 @@ class DeskLock(QObject):
                 self._disabled.append(window)
         if host is not self._main:
             self._covers.append(PlainCover(self._main))
-            self._host_min_size = host.minimumSize()
-            host.setMinimumSize(host.minimumSize().expandedTo(QSize(440, 300)))
         set_locked = getattr(self._main, "set_locked", None)
         if set_locked:
             set_locked(True)
@@ -303,6 +301,11 @@ class DeskLock(QObject):
             if central is not None:
                 central.setEnabled(True)
         self.panel = LockPanel(host, self._who)
+        if host is not self._main:
+            # A small dialog (a reason prompt) grows to hold the whole card with its margins.
+            self._host_min_size = host.minimumSize()
+            needed = self.panel.minimumSizeHint().expandedTo(QSize(0, 300))
+            host.setMinimumSize(host.minimumSize().expandedTo(needed))
         self.panel.unlock_requested.connect(self._unlock)
         self.panel.switch_requested.connect(self.switch_user)
         self.panel.show()
