@@ -269,6 +269,7 @@ class DeskLock(QObject):
         self._covers: list[_Cover] = []
         self._disabled: list[QWidget] = []
         self._host_min_size = None
+        self._host_size = QSize()
 
     @property
     def locked(self) -> bool:
@@ -304,6 +305,7 @@ class DeskLock(QObject):
         if host is not self._main:
             # A small dialog (a reason prompt) grows to hold the whole card with its margins.
             self._host_min_size = host.minimumSize()
+            self._host_size = host.size()  # given back at unlock, or the form stays stretched
             needed = self.panel.minimumSizeHint().expandedTo(QSize(0, 300))
             host.setMinimumSize(host.minimumSize().expandedTo(needed))
         self.panel.unlock_requested.connect(self._unlock)
@@ -371,6 +373,7 @@ class DeskLock(QObject):
         self._disabled.clear()
         if self._host_min_size is not None and host is not None and shiboken6.isValid(host):
             host.setMinimumSize(self._host_min_size)
+            host.resize(self._host_size)
         self._host_min_size = None
         if shiboken6.isValid(self._main):
             set_locked = getattr(self._main, "set_locked", None)

@@ -250,6 +250,7 @@ def test_lock_over_a_reason_prompt_shows_the_whole_unlock_card_and_keeps_the_rea
             QTimer.singleShot(20, lock_then_unlock)
             return
         qtbot.keyClicks(prompt.edit, "client bought elsewhere")
+        seen["size"] = prompt.size()
         let_time_pass(desk, idle_clock, 310)
         panel = desk.desk_lock.panel
         qtbot.wait(50)  # the host grows to its new minimum
@@ -269,6 +270,7 @@ def test_lock_over_a_reason_prompt_shows_the_whole_unlock_card_and_keeps_the_rea
             QTimer.singleShot(50, send_when_unlocked)
             return
         seen["kept"] = prompt.edit.text()
+        seen["size_after"] = prompt.size()
         qtbot.keyClick(prompt.edit, Qt.Key.Key_Return)
 
     QTimer.singleShot(0, lock_then_unlock)
@@ -277,3 +279,4 @@ def test_lock_over_a_reason_prompt_shows_the_whole_unlock_card_and_keeps_the_rea
     left, right = seen["margin"]
     assert left >= 8 and right >= 8 and abs(left - right) <= 2  # centred, not cut at the edge
     assert seen["kept"] == "client bought elsewhere" and answer == "client bought elsewhere"
+    assert seen["size_after"] == seen["size"]  # the prompt is its own size again
