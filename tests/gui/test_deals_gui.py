@@ -65,7 +65,8 @@ def test_deal_builder_flow_trade_in_financing_manager_approval_delivery(
     dialog = page.dialog
     qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
     b = dialog.builder
-    assert b.client.currentData() == client.id
+    assert b.client.currentData() is None  # no buyer chosen for the salesperson
+    b.client.setCurrentIndex(b.client.findData(client.id))
     assert b.vehicle.currentData() == vehicle.id
     assert figure(b, "Balance due") == "30,000.00 EUR"
     qtbot.keyClicks(b.discount_percent, "8")  # above the 5 % threshold: needs a manager
@@ -160,12 +161,13 @@ def test_second_desk_sees_the_refusal_naming_the_other_deal(qtbot, open_main, ma
     sam = make_user("sam", Role.SALES)
     sara = make_user("sara", Role.SALES)
     sales = context.services_for(sam)
-    sales.clients.register(new_client_id(), client_draft())
+    client = sales.clients.register(new_client_id(), client_draft())
     vehicle = sales.vehicles.add(vehicle_draft(1))
     page = open_main(sara).show_section("deals")
     qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
     dialog = page.dialog
     qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
+    dialog.builder.client.setCurrentIndex(dialog.builder.client.findData(client.id))
     first = sales.deals.create(
         __import__("alko_desk.models.deals", fromlist=["DealDraft"]).DealDraft(
             dialog.builder.client.currentData(), vehicle.id
@@ -305,3 +307,60 @@ def test_cancelling_a_deal_asks_why_and_a_closed_prompt_cancels_nothing(
     qtbot.waitUntil(
         lambda: context.deals_repo.get(deal.id).state is DealState.CANCELLED, timeout=10_000
     )
+
+
+def test_the_deal_builder_tells_same_name_clients_apart_and_chooses_nobody_unasked(
+    qtbot, open_main, make_user, context, monkeypatch
+):
+    import alko_desk.ui.deals_page as deals_page
+
+    monkeypatch.setattr(deals_page, "FIRST_CLIENTS", 1)
+    sam = make_user("sam", Role.SALES)
+    sales = context.services_for(sam)
+    sales.clients.register(new_client_id(), client_draft("Ana", "Anić"))
+    for n, city in enumerate(["Rijeka", "Pula"]):
+        sales.clients.register(
+            new_client_id(),
+            client_draft(
+                "Anica",
+                "Ban",
+                email=f"anica{n}@example.hr",
+                phone=f"091 111 22{n}2",
+                id_number=f"99887766{n}",
+                city=city,
+            ),
+        )
+    sales.vehicles.add(vehicle_draft(1))
+    page = open_main(sam).show_section("deals")
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    dialog = page.dialog
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
+    b = dialog.builder
+    assert b.client.currentIndex() == -1 and b.client.currentData() is None
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "client" in dialog.error.text().lower(), timeout=10_000)
+    assert sales.deals.page().total == 0  # nobody was sold a car by default
+
+    qtbot.keyClicks(b.client_search, "ban")
+    qtbot.waitUntil(lambda: b.client.count() == 2, timeout=10_000)
+    labels = [b.client.itemText(i) for i in range(2)]
+    assert len(set(labels)) == 2, labels
+    assert labels[0].startswith("Anica Ban · ") and "Pula" in " ".join(labels)
+    assert "Rijeka" in " ".join(labels) and "•" in labels[0]  # the phone, masked
+    pula = next(i for i in range(2) if "Pula" in b.client.itemText(i))
+    b.client.setCurrentIndex(pula)
+    chosen = b.client.currentData()
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: sales.deals.page().total == 1, timeout=10_000)
+    deal = sales.deals.page().rows[0]
+    assert deal.client_id == chosen
+
+    # editing it: the buyer (beyond the first client offered) is named, not shown as an id
+    page.select(deal.id)
+    qtbot.waitUntil(lambda: page.selected() is not None, timeout=10_000)
+    qtbot.mouseClick(page.edit_button, Qt.MouseButton.LeftButton)
+    editing = page.dialog
+    qtbot.waitUntil(lambda: editing.loaded, timeout=10_000)
+    assert editing.builder.client.currentData() == chosen
+    assert editing.builder.client.currentText().startswith("Anica Ban · Pula")
+    editing.reject()
