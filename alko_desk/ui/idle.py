@@ -216,6 +216,13 @@ class LockPanel(_Cover):
         self.password.returnPressed.connect(self._submit)
         self.switch_button.clicked.connect(self.switch_requested)
 
+    def focusInEvent(self, event) -> None:
+        # A click on the dark cover (or the card) would take the focus from the password, and
+        # the password typed next would go nowhere: it goes back to the password field.
+        super().focusInEvent(event)
+        if self.password.isEnabled():
+            self.password.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def _submit(self) -> None:
         if self.unlock_button.isEnabled():
             self.unlock_requested.emit(self.password.text())

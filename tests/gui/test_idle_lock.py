@@ -280,3 +280,22 @@ def test_lock_over_a_reason_prompt_shows_the_whole_unlock_card_and_keeps_the_rea
     assert left >= 8 and right >= 8 and abs(left - right) <= 2  # centred, not cut at the edge
     assert seen["kept"] == "client bought elsewhere" and answer == "client bought elsewhere"
     assert seen["size_after"] == seen["size"]  # the prompt is its own size again
+
+
+def test_a_click_anywhere_on_the_lock_screen_leaves_the_typing_in_the_password(
+    qtbot, idle_desk, idle_clock
+):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QApplication
+
+    desk = idle_desk
+    desk.main_window.activateWindow()
+    let_time_pass(desk, idle_clock, 310)
+    panel = desk.desk_lock.panel
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is panel.password, timeout=5_000)
+    for where in (QPoint(5, 5), QPoint(panel.width() // 2, panel.height() - 5)):
+        qtbot.mouseClick(panel, Qt.MouseButton.LeftButton, pos=where)  # the dark cover
+        assert QApplication.focusWidget() is panel.password
+    qtbot.keyClicks(QApplication.focusWidget(), ADMIN_PASSWORD)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not desk.locked, timeout=10_000)
