@@ -364,3 +364,25 @@ def test_the_deal_builder_tells_same_name_clients_apart_and_chooses_nobody_unask
     assert editing.builder.client.currentData() == chosen
     assert editing.builder.client.currentText().startswith("Anica Ban · Pula")
     editing.reject()
+
+
+def test_the_deal_list_shows_every_column_on_a_maximized_1366_screen(
+    qtbot, open_main, make_user, context
+):
+    from alko_desk.models.deals import DealDraft
+
+    sam = make_user("sam", Role.SALES)
+    sales = context.services_for(sam)
+    client = sales.clients.register(new_client_id(), client_draft())
+    vehicle = sales.vehicles.add(vehicle_draft(1))
+    sales.deals.create(DealDraft(client.id, vehicle.id))
+    window = open_main(sam)
+    window.resize(1366, 740)  # maximized on a 1366×768 screen, under the title bar
+    page = window.show_section("deals")
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1 and not page.loading, timeout=10_000)
+    qtbot.wait(100)
+    header = page.table.horizontalHeader()
+    used = sum(header.sectionSize(i) for i in range(header.count()))
+    assert used <= page.table.viewport().width()  # nothing beyond a horizontal scroll
+    assert not page.table.horizontalScrollBar().isVisible()
+    assert header.sectionSize(DealColumn.VEHICLE) >= 100
