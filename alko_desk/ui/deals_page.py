@@ -88,6 +88,7 @@ CLIENTS = "clients"
 DEAL_ID_ROLE = ROW_ID_ROLE
 DELIVERY_DAYS = 14  # the calendar of handovers looks this far ahead
 FIRST_CLIENTS = 200  # offered before anything is typed; typing searches all of them
+VEHICLE_CHOICE_MAX = 640  # px: the widest the vehicle choice makes the deal builder
 CLIENT_SEARCH_DELAY_MS = 250  # typing pauses this long before the search runs
 # Asked when the button is pressed (title, label, required), so the audit entry has its why.
 REASON_PROMPTS = {
@@ -342,6 +343,8 @@ class DealBuilder(QWidget):
         self.client.setPlaceholderText(self.tr("Choose the client, or search for them above"))
         self.client.setAccessibleName(self.tr("Client"))
         self.vehicle = QComboBox()
+        # the whole choice shows, VIN included (two cars of one model differ only by it)
+        self.vehicle.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         form.addRow(self.tr("Client"), self.client_search)
         form.addRow("", self.client)
         form.addRow(self.tr("Vehicle"), self.vehicle)
@@ -392,7 +395,7 @@ class DealBuilder(QWidget):
         left.addWidget(fin)
         self.input_error = error_label()
         left.addWidget(self.input_error)
-        outer.addLayout(left, 3)
+        outer.addLayout(left, 1)  # the choices and fields take the width; figures keep theirs
         right = QVBoxLayout()
         right.addWidget(heading(self.tr("Figures"), 13))
         self.figures_grid = QGridLayout()
@@ -404,7 +407,7 @@ class DealBuilder(QWidget):
         self.problems = error_label()
         right.addWidget(self.problems)
         right.addStretch(1)
-        outer.addLayout(right, 2)
+        outer.addLayout(right, 0)
         for edit in self.findChildren(QLineEdit):
             edit.textChanged.connect(self.recompute)
         self.term.valueChanged.connect(self.recompute)
@@ -437,6 +440,8 @@ class DealBuilder(QWidget):
         self.vehicle.clear()
         for v in vehicles:
             self.vehicle.addItem(f"{v.title} · {v.list_price} · {v.vin}", v.id)
+        # as wide as the longest choice (the dialog grows to it), within reason
+        self.vehicle.setMinimumWidth(min(self.vehicle.sizeHint().width(), VEHICLE_CHOICE_MAX))
 
     def load_deal(self, deal: Deal, vehicle: Vehicle, label: str = "") -> None:
         """Fills the form from an existing deal (editing); `label`: its client as the list

@@ -386,3 +386,21 @@ def test_the_deal_list_shows_every_column_on_a_maximized_1366_screen(
     assert used <= page.table.viewport().width()  # nothing beyond a horizontal scroll
     assert not page.table.horizontalScrollBar().isVisible()
     assert header.sectionSize(DealColumn.VEHICLE) >= 100
+
+
+def test_the_deal_builder_shows_the_whole_vehicle_choice_vin_included(
+    qtbot, open_main, make_user, context
+):
+    sam = make_user("sam", Role.SALES)
+    sales = context.services_for(sam)
+    sales.vehicles.add(vehicle_draft(1, make="Mercedes-Benz", model="C 200 Ambition"))
+    page = open_main(sam).show_section("deals")
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    dialog = page.dialog
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
+    qtbot.wait(50)
+    combo = dialog.builder.vehicle
+    text = combo.currentText()
+    assert text.endswith(vin_n(1))
+    assert combo.fontMetrics().horizontalAdvance(text) + 24 <= combo.width(), (text, combo.width())
+    dialog.reject()
