@@ -192,8 +192,9 @@ class ListSplitter(QSplitter):
         self.setChildrenCollapsible(False)
         self.addWidget(view)
         self.addWidget(detail)
-        self.setStretchFactor(0, 3)
-        self.setStretchFactor(1, 1)
+        # A wider window widens the list (its columns need it); the panel keeps its width.
+        self.setStretchFactor(0, 1)
+        self.setStretchFactor(1, 0)
         self._detail_width = detail_width
         self._sized = False
 

@@ -404,3 +404,16 @@ def test_the_deal_builder_shows_the_whole_vehicle_choice_vin_included(
     assert text.endswith(vin_n(1))
     assert combo.fontMetrics().horizontalAdvance(text) + 24 <= combo.width(), (text, combo.width())
     dialog.reject()
+
+
+def test_a_wider_window_widens_the_deal_list_not_its_detail_panel(qtbot, open_main, make_user):
+    window = open_main(make_user("sam", Role.SALES))
+    window.resize(1100, 700)
+    page = window.show_section("deals")
+    qtbot.waitUntil(lambda: not page.loading, timeout=10_000)
+    qtbot.wait(50)
+    list_before, detail_before = page.splitter.sizes()
+    window.resize(1366, 740)  # maximized after the first show (a restored geometry)
+    qtbot.waitUntil(lambda: page.splitter.sizes()[0] > list_before, timeout=5_000)
+    list_after, detail_after = page.splitter.sizes()
+    assert detail_after == detail_before and list_after - list_before >= 250
