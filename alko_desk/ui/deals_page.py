@@ -90,22 +90,26 @@ DELIVERY_DAYS = 14  # the calendar of handovers looks this far ahead
 FIRST_CLIENTS = 200  # offered before anything is typed; typing searches all of them
 VEHICLE_CHOICE_MAX = 640  # px: the widest the vehicle choice makes the deal builder
 CLIENT_SEARCH_DELAY_MS = 250  # typing pauses this long before the search runs
-# Asked when the button is pressed (title, label, required), so the audit entry has its why.
+# Asked when the button is pressed (title, label, required, the button that does it), so the
+# audit entry has its why.
 REASON_PROMPTS = {
     "approve": (
         QT_TRANSLATE_NOOP("DealsPage", "Approve the discount of {id}"),
         QT_TRANSLATE_NOOP("DealsPage", "Reason (optional):"),
         False,
+        QT_TRANSLATE_NOOP("DealsPage", "Approve"),
     ),
     "reject": (
         QT_TRANSLATE_NOOP("DealsPage", "Reject the discount of {id}"),
         QT_TRANSLATE_NOOP("DealsPage", "Why is it rejected? The salesperson sees this."),
         True,
+        QT_TRANSLATE_NOOP("DealsPage", "Reject"),
     ),
     "cancel": (
         QT_TRANSLATE_NOOP("DealsPage", "Cancel deal {id}"),
         QT_TRANSLATE_NOOP("DealsPage", "Why is the deal cancelled? The car goes back in stock."),
         True,
+        QT_TRANSLATE_NOOP("DealsPage", "Cancel the deal"),
     ),
 }
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -1067,9 +1071,13 @@ class DealsPage(QWidget):
         deals = self._services.deals
         reason = ""
         if action in REASON_PROMPTS:
-            title, label, required = REASON_PROMPTS[action]
+            title, label, required, ok_text = REASON_PROMPTS[action]
             answer = self._tasks.dialogs.text(
-                self, _tr("DealsPage", title).format(id=deal.id), _tr("DealsPage", label), required
+                self,
+                _tr("DealsPage", title).format(id=deal.id),
+                _tr("DealsPage", label),
+                required,
+                ok_text=_tr("DealsPage", ok_text),
             )
             if answer is None:
                 return

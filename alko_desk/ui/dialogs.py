@@ -60,7 +60,12 @@ class TextPromptDialog(QDialog):
     be disabled before, and an empty required reason went through to the service."""
 
     def __init__(
-        self, title: str, label: str, required: bool = False, parent: QWidget | None = None
+        self,
+        title: str,
+        label: str,
+        required: bool = False,
+        parent: QWidget | None = None,
+        ok_text: str = "",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
@@ -77,6 +82,9 @@ class TextPromptDialog(QDialog):
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        if ok_text:  # "Cancel deal" beside a plain "Cancel" reads both ways: name the action
+            self.ok_button.setText(ok_text)
+            self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(self.tr("Back"))
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
@@ -161,11 +169,16 @@ class DialogService(QObject):
         return value if ok else None
 
     def text(
-        self, parent: QWidget | None, title: str, label: str, required: bool = False
+        self,
+        parent: QWidget | None,
+        title: str,
+        label: str,
+        required: bool = False,
+        ok_text: str = "",
     ) -> str | None:
         """One line of text (a reason, a note); None when cancelled. A required text keeps
         OK disabled until something is typed."""
-        dialog = TextPromptDialog(title, label, required, parent)
+        dialog = TextPromptDialog(title, label, required, parent, ok_text)
         try:
             if dialog.exec() == QDialog.DialogCode.Accepted:
                 return dialog.value()

@@ -300,6 +300,7 @@ def test_cancelling_a_deal_asks_why_and_a_closed_prompt_cancels_nothing(
     page.table.selectRow(0)
     qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)  # prompt closed: None
     assert dialogs.text_prompts and "Why is the deal cancelled" in dialogs.text_prompts[-1]
+    assert dialogs.text_buttons[-1] == "Cancel the deal"  # not a bare OK beside "Cancel"
     qtbot.wait(300)
     assert context.deals_repo.get(deal.id).state is DealState.RESERVED
     dialogs.text_answers.append("Client bought elsewhere")

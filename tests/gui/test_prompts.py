@@ -52,3 +52,16 @@ def test_an_optional_reason_may_be_empty_and_cancel_gives_none(qtbot, qapp):
     assert seen
     answer_prompt(qtbot, lambda d: qtbot.keyClick(d.edit, Qt.Key.Key_Escape))
     assert DialogService().text(None, "Reject", "Why?", True) is None
+
+
+def test_a_prompt_that_names_its_action_offers_back_beside_it(qtbot, qapp):
+    seen = answer_prompt(
+        qtbot,
+        lambda d: (
+            d.ok_button.text(),
+            d.buttons.button(d.buttons.StandardButton.Cancel).text(),
+            d.reject(),
+        ),
+    )
+    DialogService().text(None, "Cancel deal D-1", "Why?", True, ok_text="Cancel the deal")
+    assert seen[0][:2] == ("Cancel the deal", "Back")
