@@ -277,6 +277,7 @@ class DeskLock(QObject):
         self._disabled: list[QWidget] = []
         self._host_min_size = None
         self._host_size = QSize()
+        self._focus: QWidget | None = None
 
     @property
     def locked(self) -> bool:
@@ -286,6 +287,7 @@ class DeskLock(QObject):
         if self.locked or not shiboken6.isValid(self._main):
             return
         host = self._host()
+        self._focus = host.focusWidget()  # where typing goes again after the unlock
         for window in QApplication.topLevelWidgets():
             if (
                 window is host
@@ -386,5 +388,12 @@ class DeskLock(QObject):
             set_locked = getattr(self._main, "set_locked", None)
             if set_locked:
                 set_locked(False)
+        focus, self._focus = self._focus, None
+        if focus is not None and shiboken6.isValid(focus) and focus.isVisible():
+            # back where the user was typing, the text as it was: not all of it selected (as
+            # a focus moved by Tab would), where the next key would replace a typed reason
+            focus.setFocus(Qt.FocusReason.OtherFocusReason)
+            if isinstance(focus, QLineEdit):
+                focus.deselect()
         self.locked_changed.emit(False)
         self.unlocked.emit()

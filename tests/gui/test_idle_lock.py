@@ -270,6 +270,8 @@ def test_lock_over_a_reason_prompt_shows_the_whole_unlock_card_and_keeps_the_rea
             QTimer.singleShot(50, send_when_unlocked)
             return
         seen["kept"] = prompt.edit.text()
+        seen["focus_back"] = QApplication.focusWidget() is prompt.edit
+        seen["selected"] = prompt.edit.selectedText()
         seen["size_after"] = prompt.size()
         qtbot.keyClick(prompt.edit, Qt.Key.Key_Return)
 
@@ -280,6 +282,7 @@ def test_lock_over_a_reason_prompt_shows_the_whole_unlock_card_and_keeps_the_rea
     assert left >= 8 and right >= 8 and abs(left - right) <= 2  # centred, not cut at the edge
     assert seen["kept"] == "client bought elsewhere" and answer == "client bought elsewhere"
     assert seen["size_after"] == seen["size"]  # the prompt is its own size again
+    assert seen["focus_back"] and seen["selected"] == ""  # typing on adds to the reason
 
 
 def test_a_click_anywhere_on_the_lock_screen_leaves_the_typing_in_the_password(
