@@ -224,6 +224,11 @@ class LockPanel(_Cover):
             self.password.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _submit(self) -> None:
+        if not self.password.text():
+            # Enter on an empty field (a key pressed to wake the screen) is no attempt: it
+            # would count towards the account's lock like a wrong password.
+            self.password.setFocus()
+            return
         if self.unlock_button.isEnabled():
             self.unlock_requested.emit(self.password.text())
 

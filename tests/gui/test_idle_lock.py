@@ -302,3 +302,15 @@ def test_a_click_anywhere_on_the_lock_screen_leaves_the_typing_in_the_password(
     qtbot.keyClicks(QApplication.focusWidget(), ADMIN_PASSWORD)
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not desk.locked, timeout=10_000)
+
+
+def test_enter_on_an_empty_password_is_not_a_failed_unlock(qtbot, idle_desk, idle_clock, context):
+    desk = idle_desk
+    let_time_pass(desk, idle_clock, 310)
+    panel = desk.desk_lock.panel
+    qtbot.keyClick(panel.password, Qt.Key.Key_Return)
+    qtbot.mouseClick(panel.unlock_button, Qt.MouseButton.LeftButton)
+    qtbot.wait(300)
+    assert desk.locked and panel.error.text() == ""
+    failures = context.audit_log.query(AuditFilter(action_prefix="reauth.failed"))
+    assert failures == []
