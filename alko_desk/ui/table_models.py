@@ -56,6 +56,7 @@ ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's record id (str)
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2  # the row record itself
 PAGE_SIZE = 100
 REFRESH_LIMIT = 2000  # rows re-read in one request when a change arrives (see `refresh`)
+FETCH_CHUNK = 2000  # rows read in one request while fetching down to a record (`fetch_through`)
 _tr = QCoreApplication.translate
 _Index = QModelIndex | QPersistentModelIndex
 Row = TypeVar("Row")
@@ -415,13 +416,18 @@ class PagedTableModel(ColumnsTableModel, Generic[Row]):
             done(True)
             return
         start = len(self._rows)
-        count = position + self.page_size - start
+        # In reads of at most FETCH_CHUNK rows, as scrolling down that far would: a record
+        # deep in 100,000 is not one request of tens of thousands of rows.
+        count = min(position + self.page_size - start, FETCH_CHUNK)
         request = self._request(start, count, self._column, self._order, self._query)
         self._tasks.supersede(self._key("fetch"))
 
         def arrived(page: Page[Row]) -> None:
             applied = start == len(self._rows)
             self._page_arrived(start, page)
+            if applied and position >= len(self._rows) and len(self._rows) > start:
+                self.fetch_through(position, done)  # the next chunk
+                return
             done(applied and position < len(self._rows))
 
         self._tasks.run(

@@ -350,6 +350,28 @@ def test_a_client_registered_beyond_the_loaded_rows_is_scrolled_to_and_selected(
     assert page.view.viewport().rect().intersects(page.view.visualRect(index))  # scrolled to
 
 
+def test_a_client_far_down_the_list_is_fetched_in_chunks_and_selected(
+    qtbot, open_page, sales, monkeypatch
+):
+    import alko_desk.ui.table_models as table_models
+
+    monkeypatch.setattr(table_models, "FETCH_CHUNK", 70)
+    seed(sales, 250)
+    page = open_page(sales)
+    asked: list[int] = []
+    source = page.model._source
+    page.model._source = lambda request, progress: (
+        asked.append(request.count) or source(request, progress)
+    )
+    form = new_form(qtbot, page)
+    type_into(qtbot, form, **{**ZELJKO_TYPED, "last_name": "Živković"})
+    qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)
+    saved_and_closed(qtbot, form)
+    qtbot.waitUntil(lambda: page.selected_client_id() is not None, timeout=WAIT)
+    assert page.model.row_of(page.selected_client_id()) == 250
+    assert asked.count(70) >= 2, asked  # chunks, not one read of 250 rows
+
+
 def test_list_that_cannot_be_read_says_so_and_tries_again(
     qtbot, context, tasks, sales, dialogs, monkeypatch
 ):
