@@ -271,7 +271,11 @@ def approval_text(d: Deal) -> str:
     return {
         ApprovalStatus.NOT_NEEDED: "",
         ApprovalStatus.PENDING: _tr("DealsModel", "Waiting for a manager"),
-        ApprovalStatus.APPROVED: _tr("DealsModel", "Approved by {who}").format(who=d.approval.by),
+        ApprovalStatus.APPROVED: (
+            _tr("DealsModel", "Approved by {who}: {why}")
+            if d.approval.reason
+            else _tr("DealsModel", "Approved by {who}")
+        ).format(who=d.approval.by, why=d.approval.reason),
         ApprovalStatus.REJECTED: _tr("DealsModel", "Rejected: {why}").format(why=d.approval.reason),
     }[d.approval.status]
 
@@ -1022,6 +1026,8 @@ class DealsPage(QWidget):
             (self.tr("State"), state),
             (self.tr("Salesperson"), deal.salesperson),
         ]
+        if deal.state is DealState.CANCELLED and deal.cancel_reason:
+            facts.append((self.tr("Why cancelled"), deal.cancel_reason))
         approval = approval_text(deal)
         if approval:
             facts.append((self.tr("Approval"), approval))

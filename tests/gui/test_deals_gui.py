@@ -121,6 +121,10 @@ def test_deal_builder_flow_trade_in_financing_manager_approval_delivery(
     # the delivery is planned from the list, and shows in the calendar of deliveries
     page.reload(select=deal.id)
     qtbot.waitUntil(lambda: not page.loading and page.selected() is not None, timeout=10_000)
+    # the reason is shown with the approval to the salesperson, not only audited
+    qtbot.waitUntil(
+        lambda: "Approval: Approved by mia: End of quarter" in page.detail.text(), timeout=10_000
+    )
     qtbot.mouseClick(page.delivery_button, Qt.MouseButton.LeftButton)
     planner = page.dialog
     qtbot.keyClicks(planner.place, "Zagreb showroom")
@@ -307,6 +311,9 @@ def test_cancelling_a_deal_asks_why_and_a_closed_prompt_cancels_nothing(
     qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
         lambda: context.deals_repo.get(deal.id).state is DealState.CANCELLED, timeout=10_000
+    )
+    qtbot.waitUntil(  # the reason asked for is shown with the deal, not only audited
+        lambda: "Why cancelled: Client bought elsewhere" in page.detail.text(), timeout=10_000
     )
 
 
