@@ -209,6 +209,7 @@ class AppContext:
             changes=self.change_log,
             intents=intents,
             clients=self.clients_repo,  # a deal's buyer must exist and not be restricted
+            customers=services.clients,  # an invoiced buyer becomes a customer
         )
         services.documents = self.documents_for(session, services.clients)
         self._invoice_from_deals(services)

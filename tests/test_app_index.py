@@ -76,6 +76,19 @@ def test_pages_in_every_sort_both_ways_match_a_full_sort(store, small_buckets, l
     assert index.page("name", 300, 10) == [] and index.page("name", 0, 10, descending=True)
 
 
+def test_a_records_position_is_its_row_in_every_sort_both_ways(store, small_buckets, list_index):
+    rng = random.Random(5)
+    entries = [_entry(n, f"{rng.choice('abc')}{n % 7} y", rng.randrange(50)) for n in range(60)]
+    index = list_index(store, SPEC)
+    index.put_many(entries)
+    for sort in SPEC.sorts:
+        expected = _expected(entries, sort)
+        for row in (0, 13, 59):
+            assert index.position(expected[row], sort) == row
+            assert index.position(expected[row], sort, descending=True) == 59 - row
+    assert index.position("id99999", "name") == -1
+
+
 def test_changing_a_key_moves_the_record_and_removing_it_leaves_no_trace(
     store, small_buckets, list_index
 ):

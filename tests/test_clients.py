@@ -1,4 +1,5 @@
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -333,3 +334,40 @@ def test_many_shared_contacts_in_one_import_are_all_recorded(context):
     lookups.add_many([(f"phone:{n}", f"second{n}") for n in range(150)])
     assert lookups.find("phone:0") == ["first0", "second0"]
     assert lookups.find("phone:149") == ["first149", "second149"]
+
+
+def test_demo_clients_consent_on_the_day_they_registered_and_still_verify(sales):
+    """Back-dated registrations (demo data, imports) carry their consent from that day."""
+    from alko_desk.services.demo import DemoSeeder
+
+    DemoSeeder(sales, seed=5).seed(12)
+    rows = sales.page(0, 20)
+    assert len(rows) == 12
+    for row in rows:
+        client = sales.get(row.id)  # refused as tampered if the MAC did not cover the consent
+        assert client.consent.at == client.created_at, client.draft.display_name
+        assert client.created_at < sales.now() - timedelta(minutes=59)
+        assert client.last_activity >= client.created_at
+
+
+def test_list_position_is_where_the_client_stands_in_every_sort_and_search(sales):
+    from alko_desk.models.listing import PageRequest
+
+    names = [("Ana", "Babić"), ("Zora", "Anić"), ("Iva", "Žic"), ("Ivo", "Car")]
+    for n, (first, last) in enumerate(names):
+        email = f"c{n}@x.hr"
+        sales.register(
+            new_client_id(), draft(first, last, email=email, phone="", id_number=f"77{n}000001")
+        )
+    for sort in ("name", "status", "last_activity"):
+        for descending in (False, True):
+            request = PageRequest(0, 10, sort, descending)
+            rows = sales.list_page(request).rows
+            assert [sales.list_position(r.id, request) for r in rows] == [0, 1, 2, 3]
+    search = PageRequest(0, 10, "name", query="iv")
+    found = sales.list_page(search).rows
+    assert [r.display_name for r in found] == ["Ivo Car", "Iva Žic"]
+    assert sales.list_position(found[1].id, search) == 1
+    ana = next(r for r in sales.list_page(PageRequest()).rows if r.display_name == "Ana Babić")
+    assert sales.list_position(ana.id, search) == -1
+    assert sales.list_position("no-such-client", PageRequest()) == -1

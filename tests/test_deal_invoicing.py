@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import SimpleNamespace as NS
@@ -175,3 +176,110 @@ def test_a_deal_invoice_interrupted_after_its_insert_is_finished_by_a_finance_lo
     assert context.finish_interrupted_invoices(finance.session) == 1
     assert sam.deals.get(deal.id).invoice_number == interrupted.number
     assert invoicing.get(interrupted.number).pdf_sha256
+
+
+# ----------------------------------------------------------------------------- client status
+
+
+def test_invoicing_a_deal_makes_its_prospect_a_customer_once_audited_and_announced(
+    context, make_user, finance
+):
+    from alko_desk.models.clients import ClientStatus
+
+    sam, deal = client_with_deal(context, make_user)
+    before = sam.clients.get(deal.client_id)
+    assert before.status is ClientStatus.PROSPECT
+    head = context.change_log.head()
+    finance.invoices.issue_for_deal(deal.id)  # finance holds no key to ID numbers
+
+    after = sam.clients.get(deal.client_id)  # its MAC verifies and every field still opens
+    assert after.status is ClientStatus.CUSTOMER and after.status.label == "Customer"
+    assert after.version == before.version + 1
+    assert sam.clients.reveal(deal.client_id)["id_number"] == "112233445"
+    [row] = sam.clients.search("zeljko.kovacevic@example.hr")
+    assert row.status is ClientStatus.CUSTOMER  # the list entry too
+    from alko_desk.models.listing import PageRequest
+
+    by_status = sam.clients.list_page(PageRequest(0, 10, "status")).rows
+    assert [r.status for r in by_status] == [ClientStatus.CUSTOMER]
+    entries = context.audit_log.query(AuditFilter(action_prefix="client.became_customer"))
+    assert [(e.actor, e.target, e.details["deal"]) for e in entries] == [
+        ("fiona", f"client:{deal.client_id}", deal.id)
+    ]
+    changed = [c for c in context.change_log.since(head).changes if c.entity == "clients"]
+    assert [c.ids for c in changed] == [(deal.client_id,)]
+
+    # again (a recovery, a delivery): nothing more is written, audited or announced
+    assert finance.clients.record_purchase(deal.client_id, deal.id) is ClientStatus.CUSTOMER
+    assert sam.clients.get(deal.client_id).version == after.version
+    assert len(context.audit_log.query(AuditFilter(action_prefix="client.became"))) == 1
+
+
+def test_an_edit_opened_before_the_sale_still_saves_on_the_customer(context, make_user, finance):
+    from alko_desk.models.clients import ClientStatus
+
+    sam, deal = client_with_deal(context, make_user)
+    opened = sam.clients.get(deal.client_id)  # the form opens; then finance invoices
+    finance.invoices.issue_for_deal(deal.id)
+    edited = sam.clients.update(opened, replace(opened.draft, notes="Wants winter tyres"))
+    assert edited.status is ClientStatus.CUSTOMER and edited.draft.notes == "Wants winter tyres"
+    assert sam.clients.reveal(deal.client_id)["id_number"] == "112233445"
+
+
+def test_a_restricted_client_stays_restricted_and_roles_without_deals_are_refused(
+    context, make_user, finance
+):
+    from alko_desk.models.clients import ClientStatus
+    from alko_desk.models.errors import PermissionDenied
+
+    sam, deal = client_with_deal(context, make_user)
+    manager = context.services_for(make_user("mia", Role.MANAGER))
+    with pytest.raises(PermissionDenied):
+        manager.clients.record_purchase(deal.client_id, deal.id)
+    assert sam.clients.get(deal.client_id).status is ClientStatus.PROSPECT
+    record = context.clients_repo.get(deal.client_id)
+    restricted = sam.clients._signed(  # as a restriction on request would be written
+        replace(
+            record,
+            status=ClientStatus.RESTRICTED.value,
+            version=record.version + 1,
+            sealed_version=record.version,
+        )
+    )
+    context.clients_repo.update_if_version(restricted, record.version)
+    assert finance.clients.record_purchase(deal.client_id, deal.id) is ClientStatus.RESTRICTED
+    assert sam.clients.get(deal.client_id).status is ClientStatus.RESTRICTED
+
+
+def test_a_crash_between_the_customer_and_the_deal_is_finished_by_the_invoice_recovery(
+    context, make_user, finance, monkeypatch
+):
+    from alko_desk.models.clients import ClientStatus
+    from alko_desk.services.deals import DealService
+
+    sam, deal = client_with_deal(context, make_user)
+    fiona = context.services_for(finance.session)
+
+    def crash(self, base, status):
+        raise RuntimeError("the desk lost power")
+
+    monkeypatch.setattr(DealService, "_set_vehicle", crash)
+    with pytest.raises(RuntimeError):
+        fiona.invoices.issue_for_deal(deal.id)
+    monkeypatch.undo()
+    assert sam.deals.get(deal.id).state is DealState.RESERVED
+    # the list entry as a crash between the record and the list would leave it
+    record = context.clients_repo.get(deal.client_id)
+    assert record.status == ClientStatus.CUSTOMER.value
+    context.client_list_repo.put(
+        sam.clients._list_entry(
+            replace(record, status="prospect"),
+            None,
+            sealed_extra=context.client_list_repo.get(deal.client_id).sealed_extra,
+        )
+    )
+    assert sam.clients.search("zeljko")[0].status is ClientStatus.PROSPECT
+    assert context.finish_interrupted_invoices(finance.session) == 1
+    assert sam.deals.get(deal.id).state is DealState.INVOICED
+    assert sam.clients.search("zeljko")[0].status is ClientStatus.CUSTOMER
+    assert sam.clients.get(deal.client_id).version == record.version

@@ -98,6 +98,7 @@ class AuditAction(StrEnum):
     CLIENT_SEARCH_VIEWED = "client.search_viewed"
     CLIENT_PRINTED = "client.printed"
     CLIENT_KEYS_UPGRADED = "client.keys_upgraded"
+    CLIENT_BECAME_CUSTOMER = "client.became_customer"
     FRAUD_IDENTITY_CONFLICT = "fraud.identity_conflict"
     FRAUD_CLIENT_TAMPERED = "fraud.client_tampered"
     FRAUD_KEY_GRANT_FORGED = "fraud.key_grant_forged"
@@ -199,6 +200,7 @@ _ACTION_LABELS = {
     AuditAction.CLIENT_LIST_VIEWED: "Client list page viewed",
     AuditAction.CLIENT_SEARCH_VIEWED: "Client search results viewed",
     AuditAction.CLIENT_PRINTED: "Client card printed",
+    AuditAction.CLIENT_BECAME_CUSTOMER: "Client became a customer (a deal invoiced)",
     AuditAction.FRAUD_IDENTITY_CONFLICT: "Same ID number under another name",
     AuditAction.REVIEW_DONE: "Flagged entry reviewed",
     AuditAction.SETTINGS_DEALS_CHANGED: "Deal settings changed",

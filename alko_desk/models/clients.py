@@ -37,13 +37,20 @@ class ContactChannel(enum.Enum):
 
 
 class ClientStatus(enum.Enum):
+    """Where a client stands with the dealership. A prospect becomes a customer once a deal
+    of theirs is invoiced (ClientService.record_purchase); a customer stays one. Restricted
+    (processing restricted on request) is never changed by a sale."""
+
     PROSPECT = "prospect"
-    ACTIVE = "active"
+    CUSTOMER = "active"  # the value stored since before the rule (then named ACTIVE)
     RESTRICTED = "restricted"
+    ACTIVE = "active"  # an alias of CUSTOMER, for older callers
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        return {"prospect": "Prospect", "active": "Customer", "restricted": "Restricted"}[
+            self.value
+        ]
 
 
 @dataclass(frozen=True)

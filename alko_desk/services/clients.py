@@ -289,10 +289,13 @@ class ClientService(SessionService):
             data_key = new_key()
             keys.append((client_id, self._tier.wrap_client_key(client_id, data_key)))
             active = batch.last_activity.get(client_id, now)
+            # A back-dated registration gave its consent on that day, not at the import: the
+            # record (consent included, under its MAC) is made as of the registration.
+            registered = batch.registered.get(client_id, now)
             cipher = BoundFieldCipher(client_id, data_key, ids_key)
-            record = self._new_record(client_id, normalized, cipher, now, "import", active)
-            if client_id in batch.registered:
-                record = replace(record, created_at=batch.registered[client_id])
+            record = self._new_record(
+                client_id, normalized, cipher, registered, "import", active, written=now
+            )
             records.append(record)
             listed.append(self._list_entry(record, normalized))
             lookups.extend((lookup_id, client_id) for lookup_id in record.lookups.values())
@@ -314,7 +317,10 @@ class ClientService(SessionService):
         now: datetime,
         source: str,
         last_activity: datetime,
+        written: datetime | None = None,
     ) -> ClientRecord:
+        """A new client registered at `now` (consent given then); `written`: when the record
+        is stored, if later (an import of older registrations)."""
         record = ClientRecord(
             id=client_id,
             version=1,
@@ -325,7 +331,7 @@ class ClientService(SessionService):
             consent=self._consent(draft.marketing_consent, now, source),
             created_at=now,
             created_by=self.actor,
-            updated_at=now,
+            updated_at=written or now,
             last_activity=last_activity,
             sealed=self._sealed(draft, cipher, 1),
             lookups=self._lookup_ids(draft),
@@ -352,7 +358,7 @@ class ClientService(SessionService):
     def _mac_fields(record: ClientRecord) -> dict:
         """The plaintext fields that matter: a database edit of any of them is refused."""
         consent = record.consent
-        return {
+        fields = {
             "id": record.id,
             "version": record.version,
             "status": record.status,
@@ -363,6 +369,9 @@ class ClientService(SessionService):
                 k: consent.get(k) for k in ("granted", "at", "by", "policy_version", "source")
             },
         }
+        if record.seal_version != record.version:  # seals of an older version: bound here too
+            fields["sealed_version"] = record.seal_version
+        return fields
 
     def _signed(self, record: ClientRecord) -> ClientRecord:
         return replace(record, mac=self._tier.record_mac(self._mac_fields(record)))
@@ -394,13 +403,18 @@ class ClientService(SessionService):
         self._list.put(self._list_entry(record, draft))
 
     def _list_entry(
-        self, record: ClientRecord, draft: ClientDraft
+        self, record: ClientRecord, draft: ClientDraft | None, sealed_extra: str = ""
     ) -> tuple[ClientListItem, ClientListKeys]:
-        """What the list shows of a client (city and phone sealed) and how it is ordered."""
-        extra = json.dumps(
-            {"city": draft.address.city, "phone": mask_phone(draft.phone)}, ensure_ascii=False
-        ).encode()
-        sealed = base64.b64encode(self._tier.seal_directory(record.id, extra)).decode("ascii")
+        """What the list shows of a client (city and phone sealed) and how it is ordered;
+        `sealed_extra`: city and phone as sealed already (then no draft is needed)."""
+        if draft is None:
+            sealed = sealed_extra
+        else:
+            extra = json.dumps(
+                {"city": draft.address.city, "phone": mask_phone(draft.phone)},
+                ensure_ascii=False,
+            ).encode()
+            sealed = base64.b64encode(self._tier.seal_directory(record.id, extra)).decode("ascii")
         activity = record.last_activity.astimezone(UTC) if record.last_activity else None
         name = sort_key(record.last_name, record.first_name)
         return (
@@ -493,7 +507,7 @@ class ClientService(SessionService):
         if blob is None:
             raise self._tampered(record.id, f"sealed field {field} missing")
         try:
-            return cipher.decrypt(field, blob, record.version)
+            return cipher.decrypt(field, blob, record.seal_version)
         except UnreadableRecord:
             raise self._tampered(record.id, f"sealed field {field}") from None
 
@@ -623,8 +637,12 @@ class ClientService(SessionService):
         if same_document_number(normalized.licence_number, stored.licence_number):
             # kept as typed, compared normalised: the same number written another way is no edit
             normalized = replace(normalized, licence_number=stored.licence_number)
-        if record.version != base.version:
+        if record.version != base.version and _flat(self._to_client(record, cipher).draft) != _flat(
+            base.draft
+        ):
             raise self._conflict(record, cipher, base)
+        # (a newer version whose fields are those the form started from changed only what the
+        # form does not edit, such as the status after a sale: the edit applies on top of it)
         changed = [f for f, v in _flat(normalized).items() if _flat(stored)[f] != v]
         if not changed:
             return self._to_client(record, cipher)
@@ -633,6 +651,7 @@ class ClientService(SessionService):
         edited = replace(
             record,
             version=record.version + 1,  # what update_if_version writes: the seals bind it
+            sealed_version=0,
             first_name=normalized.first_name,
             last_name=normalized.last_name,
             preferred_channel=normalized.preferred_channel.value,
@@ -651,7 +670,7 @@ class ClientService(SessionService):
         intent = self._intents.begin(
             "clients.reindex", base.id, client_id=base.id, old_lk=record.lookups
         )
-        if not self._clients.update_if_version(edited, base.version):
+        if not self._clients.update_if_version(edited, record.version):
             self._intents.done(intent)
             raise self._conflict(self._load(base.id), cipher, base)
         updated = self._load(base.id)
@@ -660,6 +679,66 @@ class ClientService(SessionService):
         self._audit.record(self.actor, "client.updated", f"client:{base.id}", {"fields": changed})
         self._changes.announce(ENTITY, ChangeKind.UPDATED, (base.id,))
         return self._to_client(updated, cipher)
+
+    # -- status after a sale ---------------------------------------------------------------
+    def record_purchase(self, client_id: str, deal_id: str) -> ClientStatus:
+        """A deal of this client was invoiced: a prospect becomes a customer (ACTIVE); a
+        customer stays one and a restricted client stays restricted. Returns the status.
+
+        Called by the deal service when it marks a deal invoiced or delivered, with that
+        caller's permission; idempotent, so a retry or a recovery after a crash (the invoice's
+        completion runs `mark_invoiced` again) ends the same way, and the list entry is
+        written again each time in case a crash came between the record and the list.
+        Only plain fields change (status, activity): the sealed fields are not opened or
+        sealed again (finance holds no key to ID numbers), so the new version keeps its seals
+        bound to the version they were written at (`sealed_version`), under the record's MAC.
+        """
+        if not (
+            self._session.can(Permission.INVOICE_WRITE) or self._session.can(Permission.DEAL_WRITE)
+        ):
+            self._require(Permission.INVOICE_WRITE, "record a sale", f"client:{client_id}")
+        for _ in range(10):
+            record = self._load(client_id)
+            if record.status != ClientStatus.PROSPECT.value:
+                self._relist(record)
+                return ClientStatus(record.status)
+            now = self._clock.now()
+            bought = self._signed(
+                replace(
+                    record,
+                    version=record.version + 1,
+                    sealed_version=record.seal_version,
+                    status=ClientStatus.CUSTOMER.value,
+                    updated_at=now,
+                    updated_by=self.actor,
+                    last_activity=max(now, record.last_activity or now),
+                )
+            )
+            if self._clients.update_if_version(bought, record.version):
+                self._relist(self._load(client_id))
+                self._audit.record(
+                    self.actor,
+                    AuditAction.CLIENT_BECAME_CUSTOMER,
+                    f"client:{client_id}",
+                    {"deal": deal_id, "from": record.status, "to": ClientStatus.CUSTOMER.value},
+                )
+                self._changes.announce(ENTITY, ChangeKind.UPDATED, (client_id,))
+                return ClientStatus.CUSTOMER
+            # edited on another desk meanwhile: read it again
+        raise ConcurrentModification(
+            "This client is being changed on other desks; please try again.", [], None
+        )
+
+    def _relist(self, record: ClientRecord) -> None:
+        """The list entry of a record whose plain fields changed: the city and phone the list
+        shows (sealed for the list) are kept from its current entry."""
+        current = self._list.get(record.id)
+        if current is None:  # never listed (an interrupted registration): from the record
+            draft = self._draft(record, self._cipher(record.id), masked=True)
+            self._list.put(self._list_entry(record, draft))
+            return
+        item, keys = self._list_entry(record, None, sealed_extra=current.sealed_extra)
+        self._list.put((item, keys))
 
     def _conflict(
         self, current_record: ClientRecord, cipher: BoundFieldCipher, base: Client
@@ -722,6 +801,18 @@ class ClientService(SessionService):
             request.start, request.count, request.sort or self.SORTS[0], request.descending
         )
         return Page(tuple(rows), total, request.start)
+
+    def list_position(self, client_id: str, request: PageRequest) -> int:
+        """The row at which this client stands in the list `request` asks for (its sort, its
+        search), so that a screen can fetch that page and select them; -1 when the client
+        is not in it. Costs two index reads without a search, a search with one."""
+        self._require(Permission.CLIENT_READ, "view clients")
+        if request.sort and request.sort not in self.SORTS:
+            raise ValidationError(f"Clients cannot be sorted by {request.sort}.")
+        if request.query.strip():
+            rows = self.list_page(replace(request, start=0, count=SEARCH_LIMIT)).rows
+            return next((i for i, r in enumerate(rows) if r.id == client_id), -1)
+        return self._list.position(client_id, request.sort or self.SORTS[0], request.descending)
 
     def rows_for(self, client_ids: list[str]) -> list[ClientRow]:
         """The list rows of these clients (those that exist), for other lists that name
@@ -844,6 +935,7 @@ class ClientService(SessionService):
                 replace(
                     record,
                     version=record.version + 1,
+                    sealed_version=0,
                     sealed=self._sealed(draft, cipher, record.version + 1),
                     lookups=self._lookup_ids(draft),
                 )

@@ -8,11 +8,13 @@ always written first and undone if the deal cannot be written.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from alko_desk.models.changes import ChangeKind
 from alko_desk.models.clients import ClientStatus
@@ -33,7 +35,10 @@ from alko_desk.models.deals import (
 from alko_desk.models.errors import (
     AlkoError,
     ConcurrentModification,
+    KeysNotGranted,
     NotFound,
+    PermissionDenied,
+    UnreadableRecord,
     ValidationError,
 )
 from alko_desk.models.listing import Page, PageRequest, Progress
@@ -51,6 +56,13 @@ from alko_desk.storage.organisation_repo import OrganisationRepository
 from alko_desk.storage.vehicles_repo import VehicleRepository
 
 ORPHAN_GRACE = timedelta(minutes=2)  # a reservation whose deal never got written
+log = logging.getLogger(__name__)
+
+
+class Customers(Protocol):
+    """What deals tell the clients' side (ClientService): a client's deal was invoiced."""
+
+    def record_purchase(self, client_id: str, deal_id: str) -> object: ...
 
 
 class ReservationRefused(AlkoError):
@@ -100,9 +112,11 @@ class DealService(SessionService):
         changes: ChangeLog | None = None,
         intents: IntentLog | None = None,
         clients: ClientRepository | None = None,
+        customers: Customers | None = None,
     ) -> None:
         super().__init__(session, audit, clock)
         self._clients = clients  # the buyer must exist and may be sold to (_check_client)
+        self._customers = customers  # a buyer becomes a customer when invoiced (_client_bought)
         self._deals = deals
         self._vehicles = vehicles
         self._org = organisation
@@ -521,6 +535,7 @@ class DealService(SessionService):
             if base.needs_approval:
                 raise ValidationError("The discount needs a manager's approval before invoicing.")
             raise ValidationError(f"A deal that is {base.state.label.lower()} cannot be invoiced.")
+        self._client_bought(base)
         self._set_vehicle(base, VehicleStatus.SOLD)
         now = self._clock.now()
         updated = replace(
@@ -677,6 +692,7 @@ class DealService(SessionService):
         missing = base.checklist.missing() if base.checklist else ["the handover checklist"]
         if missing:
             raise ValidationError("The handover is not complete: " + ", ".join(missing) + ".")
+        self._client_bought(base)  # done at invoicing; again for deals invoiced before the rule
         self._set_vehicle(base, VehicleStatus.DELIVERED)
         now = self._clock.now()
         updated = replace(
@@ -891,6 +907,19 @@ class DealService(SessionService):
                 self._announce(VEHICLES, vehicle.id)
                 return
         raise AlkoError("The vehicle is being changed by other desks; please try again.")
+
+    def _client_bought(self, deal: Deal) -> None:
+        """The buyer becomes a customer. Before the deal is saved invoiced: the invoice exists
+        already, and a crash before the deal's save runs `mark_invoiced` again from the
+        invoice's completion (services/invoicing.py), which repeats this step (idempotent).
+        A client whose record cannot be changed (removed, unreadable, no key at hand) does
+        not stop the invoice's deal: that is logged, and the status is left as it is."""
+        if self._customers is None or not deal.client_id:
+            return
+        try:
+            self._customers.record_purchase(deal.client_id, deal.id)
+        except (NotFound, UnreadableRecord, KeysNotGranted, PermissionDenied) as exc:
+            log.warning("deal %s: the client's status was not updated (%s)", deal.id, exc)
 
     def _save(self, deal: Deal, expected_rev: int) -> Deal:
         saved = replace(deal, rev=expected_rev + 1)

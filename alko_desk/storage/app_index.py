@@ -441,6 +441,22 @@ class BucketListIndex:
 
         return self._read(run)
 
+    def position(self, record_id: str, sort: str = "", descending: bool = False) -> int:
+        """Where a record stands in the whole list in `sort` order (from the end when
+        `descending`): the start of the page that shows it. -1 when it is not listed.
+        Two bucket reads: its by-id entry (its keys), then the sort tree at its key."""
+        tree = self._sort_tree(sort or self.spec.default_sort)
+
+        def run(root: _Root) -> int:
+            entry = self._find_id(root, record_id)
+            keys = _load(entry[2]).get(tree) if entry is not None else None
+            if not keys:
+                return -1
+            at = self._position(root, tree, keys[0])
+            return root.count(tree) - 1 - at if descending else at
+
+        return self._read(run)
+
     def _page(
         self, root: _Root, tree: str, start: int, count: int, desc: bool, within: str
     ) -> list[Hit]:
@@ -1118,6 +1134,14 @@ class NativeListIndex:
         doc = self._coll.find_one({"_id": record_id}, {"r": 1})
         return doc["r"] if doc else None
 
+    def position(self, record_id: str, sort: str = "", descending: bool = False) -> int:
+        sort = sort or self.spec.default_sort
+        doc = self._coll.find_one({"_id": record_id}, {"s": 1})
+        key = (doc or {}).get("s", {}).get(sort)
+        if key is None:
+            return -1
+        return self._coll.count_documents({f"s.{sort}": {"$gt" if descending else "$lt": key}})
+
     def _doc(self, entry: IndexEntry) -> dict:
         return {
             "_id": entry.id,
@@ -1228,6 +1252,10 @@ class ListRepository(Generic[T, Row]):
 
     def lookup(self, field_name: str, value: str) -> list[Row]:
         return [self._row(i, p) for i, p in self._index.lookup(field_name, value)]
+
+    def position(self, record_id: str, sort: str = "", descending: bool = False) -> int:
+        """The record's row number in the whole list in this order; -1 when not listed."""
+        return self._index.position(record_id, sort, descending)
 
     def get(self, record_id: str) -> Row | None:
         payload = self._index.get(record_id)

@@ -40,6 +40,13 @@ class ClientRecord:
     lookups: dict[str, str] = field(default_factory=dict)  # kind -> blind-index lookup id
     updated_by: str = ""
     mac: bytes = b""  # over id, version, names, status, channel, consent (services/clients.py)
+    # The version the sealed fields are bound to, when a later version changed only plain
+    # fields (a status); 0: the record's own version.
+    sealed_version: int = 0
+
+    @property
+    def seal_version(self) -> int:
+        return self.sealed_version or self.version
 
 
 def _to_doc(r: ClientRecord) -> dict:
@@ -59,6 +66,7 @@ def _to_doc(r: ClientRecord) -> dict:
         "enc": r.sealed,
         "lk": r.lookups,
         "mac": r.mac,
+        "sv": r.sealed_version,  # always written: updates $set the document's fields
     }
 
 
@@ -79,6 +87,7 @@ def _from_doc(d: dict) -> ClientRecord:
         lookups=dict(d.get("lk") or {}),
         updated_by=d.get("updated_by", ""),
         mac=bytes(d.get("mac") or b""),
+        sealed_version=int(d.get("sv") or 0),
     )
 
 

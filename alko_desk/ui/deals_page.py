@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alko_desk.models.clients import ClientRow
 from alko_desk.models.deals import (
     ApprovalStatus,
     Deal,
@@ -86,23 +87,28 @@ CLIENTS = "clients"
 DEAL_ID_ROLE = ROW_ID_ROLE
 DELIVERY_DAYS = 14  # the calendar of handovers looks this far ahead
 FIRST_CLIENTS = 200  # offered before anything is typed; typing searches all of them
+VEHICLE_CHOICE_MAX = 640  # px: the widest the vehicle choice makes the deal builder
 CLIENT_SEARCH_DELAY_MS = 250  # typing pauses this long before the search runs
-# Asked when the button is pressed (title, label, required), so the audit entry has its why.
+# Asked when the button is pressed (title, label, required, the button that does it), so the
+# audit entry has its why.
 REASON_PROMPTS = {
     "approve": (
         QT_TRANSLATE_NOOP("DealsPage", "Approve the discount of {id}"),
         QT_TRANSLATE_NOOP("DealsPage", "Reason (optional):"),
         False,
+        QT_TRANSLATE_NOOP("DealsPage", "Approve"),
     ),
     "reject": (
         QT_TRANSLATE_NOOP("DealsPage", "Reject the discount of {id}"),
         QT_TRANSLATE_NOOP("DealsPage", "Why is it rejected? The salesperson sees this."),
         True,
+        QT_TRANSLATE_NOOP("DealsPage", "Reject"),
     ),
     "cancel": (
         QT_TRANSLATE_NOOP("DealsPage", "Cancel deal {id}"),
         QT_TRANSLATE_NOOP("DealsPage", "Why is the deal cancelled? The car goes back in stock."),
         True,
+        QT_TRANSLATE_NOOP("DealsPage", "Cancel the deal"),
     ),
 }
 MONEY = "000,000.00 EUR"  # the widest usual amount: sizes the columns of amounts
@@ -223,7 +229,11 @@ def approval_text(d: Deal) -> str:
     return {
         ApprovalStatus.NOT_NEEDED: "",
         ApprovalStatus.PENDING: _tr("DealsModel", "Waiting for a manager"),
-        ApprovalStatus.APPROVED: _tr("DealsModel", "Approved by {who}").format(who=d.approval.by),
+        ApprovalStatus.APPROVED: (
+            _tr("DealsModel", "Approved by {who}: {why}")
+            if d.approval.reason
+            else _tr("DealsModel", "Approved by {who}")
+        ).format(who=d.approval.by, why=d.approval.reason),
         ApprovalStatus.REJECTED: _tr("DealsModel", "Rejected: {why}").format(why=d.approval.reason),
     }[d.approval.status]
 
@@ -261,6 +271,13 @@ def figures_lines(f: DealFigures, tr=lambda s: s) -> list[tuple[str, str]]:
     return lines
 
 
+def client_choice(row: ClientRow) -> tuple[str, str]:
+    """A client as the deal builder offers them: the name, and the city and masked phone
+    that tell apart two clients of the same name (the list shows the same)."""
+    extra = [part for part in (row.city, row.phone_masked) if part]
+    return row.id, " · ".join([row.display_name, *extra])
+
+
 class DealBuilder(QWidget):
     """The deal form: every change recomputes the figures at once, on the GUI thread (the
     arithmetic is pure and takes well under a millisecond)."""
@@ -287,7 +304,13 @@ class DealBuilder(QWidget):
         self.client_search.textEdited.connect(lambda _: self._search_timer.start())
         self.client = QComboBox()
         self.client.setEditable(False)
+        # No buyer is chosen for the salesperson: a first client preselected went into
+        # deals unnoticed. Searching picks the best match; the service refuses none.
+        self.client.setPlaceholderText(self.tr("Choose the client, or search for them above"))
+        self.client.setAccessibleName(self.tr("Client"))
         self.vehicle = QComboBox()
+        # the whole choice shows, VIN included (two cars of one model differ only by it)
+        self.vehicle.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         form.addRow(self.tr("Client"), self.client_search)
         form.addRow("", self.client)
         form.addRow(self.tr("Vehicle"), self.vehicle)
@@ -338,7 +361,7 @@ class DealBuilder(QWidget):
         left.addWidget(fin)
         self.input_error = error_label()
         left.addWidget(self.input_error)
-        outer.addLayout(left, 3)
+        outer.addLayout(left, 1)  # the choices and fields take the width; figures keep theirs
         right = QVBoxLayout()
         right.addWidget(heading(self.tr("Figures"), 13))
         self.figures_grid = QGridLayout()
@@ -350,7 +373,7 @@ class DealBuilder(QWidget):
         self.problems = error_label()
         right.addWidget(self.problems)
         right.addStretch(1)
-        outer.addLayout(right, 2)
+        outer.addLayout(right, 0)
         for edit in self.findChildren(QLineEdit):
             edit.textChanged.connect(self.recompute)
         self.term.valueChanged.connect(self.recompute)
@@ -361,29 +384,38 @@ class DealBuilder(QWidget):
 
     # -- choices --------------------------------------------------------------------------------
 
-    def set_clients(self, clients: list[tuple[str, str]]) -> None:
-        """Offers `clients` and picks the first; when a search finds nobody, the client chosen
-        before stays chosen rather than leaving the deal without a buyer."""
+    def set_clients(self, clients: list[tuple[str, str]], *, pick_first: bool = True) -> None:
+        """Offers `clients` (id, label); picks the first after a search (`pick_first`), else
+        keeps the client chosen before if offered, or none. When a search finds nobody, the
+        client chosen before stays chosen rather than leaving the deal without a buyer."""
         chosen_id, chosen_name = self.client.currentData(), self.client.currentText()
         self.client.clear()
         for client_id, name in clients:
             self.client.addItem(name, client_id)
-        if not clients and chosen_id:
-            self.client.addItem(chosen_name, chosen_id)
-        self.client.setCurrentIndex(0 if self.client.count() else -1)
+        kept = self.client.findData(chosen_id) if chosen_id else -1
+        if kept < 0 and chosen_id and (not clients or not pick_first):
+            self.client.insertItem(0, chosen_name, chosen_id)
+            kept = 0
+        if pick_first and clients:
+            self.client.setCurrentIndex(0)
+        else:
+            self.client.setCurrentIndex(kept)
 
     def set_vehicles(self, vehicles: list[Vehicle]) -> None:
         self.vehicles = {v.id: v for v in vehicles}
         self.vehicle.clear()
         for v in vehicles:
             self.vehicle.addItem(f"{v.title} · {v.list_price} · {v.vin}", v.id)
+        # as wide as the longest choice (the dialog grows to it), within reason
+        self.vehicle.setMinimumWidth(min(self.vehicle.sizeHint().width(), VEHICLE_CHOICE_MAX))
 
-    def load_deal(self, deal: Deal, vehicle: Vehicle) -> None:
-        """Fills the form from an existing deal (editing)."""
+    def load_deal(self, deal: Deal, vehicle: Vehicle, label: str = "") -> None:
+        """Fills the form from an existing deal (editing); `label`: its client as the list
+        of clients names them, when they are not among those offered."""
         self.set_vehicles([vehicle])
         index = self.client.findData(deal.client_id)
         if index < 0:
-            self.client.addItem(deal.client_id, deal.client_id)
+            self.client.addItem(label or deal.client_id, deal.client_id)
             index = self.client.count() - 1
         self.client.setCurrentIndex(index)
         t = deal.terms
@@ -557,19 +589,21 @@ class DealBuilderDialog(QDialog):
         self.builder.client_search_requested.connect(self._search_clients)
 
         def work():
-            clients = [(r.id, r.display_name) for r in services.clients.page(0, FIRST_CLIENTS)]
+            clients = [client_choice(r) for r in services.clients.page(0, FIRST_CLIENTS)]
             if base:
-                return clients, [services.vehicles.get(base.vehicle_id)]
+                buyer = services.clients.rows_for([base.client_id])
+                label = client_choice(buyer[0])[1] if buyer else ""
+                return clients, [services.vehicles.get(base.vehicle_id)], label
             stock = services.vehicles.page(
                 VehicleFilter(status=VehicleStatus.IN_STOCK), count=2000
             ).rows
-            return clients, list(stock)
+            return clients, list(stock), ""
 
         def done(result) -> None:
-            clients, vehicles = result
-            self.builder.set_clients(clients)
+            clients, vehicles, label = result
+            self.builder.set_clients(clients, pick_first=False)
             if base:
-                self.builder.load_deal(base, vehicles[0])
+                self.builder.load_deal(base, vehicles[0], label)
             else:
                 self.builder.set_vehicles(vehicles)
             self.loaded = True
@@ -582,10 +616,13 @@ class DealBuilderDialog(QDialog):
 
         def work() -> list[tuple[str, str]]:
             rows = clients.search(text) if text else clients.page(0, FIRST_CLIENTS)
-            return [(r.id, r.display_name) for r in rows]
+            return [client_choice(r) for r in rows]
 
         self._tasks.run(
-            work, on_success=self.builder.set_clients, parent=self, key=("deal-clients", id(self))
+            work,
+            on_success=lambda found: self.builder.set_clients(found, pick_first=bool(text)),
+            parent=self,
+            key=("deal-clients", id(self)),
         )
 
     def save(self) -> None:
@@ -928,6 +965,8 @@ class DealsPage(QWidget):
             (self.tr("State"), state),
             (self.tr("Salesperson"), deal.salesperson),
         ]
+        if deal.state is DealState.CANCELLED and deal.cancel_reason:
+            facts.append((self.tr("Why cancelled"), deal.cancel_reason))
         approval = approval_text(deal)
         if approval:
             facts.append((self.tr("Approval"), approval))
@@ -977,9 +1016,13 @@ class DealsPage(QWidget):
         deals = self._services.deals
         reason = ""
         if action in REASON_PROMPTS:
-            title, label, required = REASON_PROMPTS[action]
+            title, label, required, ok_text = REASON_PROMPTS[action]
             answer = self._tasks.dialogs.text(
-                self, _tr("DealsPage", title).format(id=deal.id), _tr("DealsPage", label), required
+                self,
+                _tr("DealsPage", title).format(id=deal.id),
+                _tr("DealsPage", label),
+                required,
+                ok_text=_tr("DealsPage", ok_text),
             )
             if answer is None:
                 return

@@ -53,6 +53,58 @@ class PasswordPromptDialog(QDialog):
         self.password.setFocus()
 
 
+class TextPromptDialog(QDialog):
+    """One line of text (a reason); when `required`, OK (and Enter) stay off until text is typed.
+
+    Not a `QInputDialog`: that one builds its buttons only when first shown, so OK could not
+    be disabled before, and an empty required reason went through to the service."""
+
+    def __init__(
+        self,
+        title: str,
+        label: str,
+        required: bool = False,
+        parent: QWidget | None = None,
+        ok_text: str = "",
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setMinimumWidth(420)
+        layout = QVBoxLayout(self)
+        message = QLabel(label)
+        message.setWordWrap(True)
+        layout.addWidget(message)
+        self.edit = QLineEdit()
+        self.edit.setAccessibleName(label)
+        message.setBuddy(self.edit)
+        layout.addWidget(self.edit)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        if ok_text:  # "Cancel deal" beside a plain "Cancel" reads both ways: name the action
+            self.ok_button.setText(ok_text)
+            self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(self.tr("Back"))
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self._required = required
+        if required:
+            self.ok_button.setEnabled(False)
+            self.edit.textChanged.connect(
+                lambda text: self.ok_button.setEnabled(bool(text.strip()))
+            )
+        self.edit.setFocus()
+
+    def accept(self) -> None:
+        if self._required and not self.edit.text().strip():
+            return  # Enter in an empty required field: nothing to send yet
+        super().accept()
+
+    def value(self) -> str:
+        return self.edit.text().strip()
+
+
 def may_discard(dialogs: DialogService | None, parent: QWidget | None, unsaved: bool) -> bool:
     """Whether a form with `unsaved` input may close: asks "Discard changes?" first, Cancel default."""
     if not unsaved or dialogs is None:
@@ -117,23 +169,19 @@ class DialogService(QObject):
         return value if ok else None
 
     def text(
-        self, parent: QWidget | None, title: str, label: str, required: bool = False
+        self,
+        parent: QWidget | None,
+        title: str,
+        label: str,
+        required: bool = False,
+        ok_text: str = "",
     ) -> str | None:
         """One line of text (a reason, a note); None when cancelled. A required text keeps
         OK disabled until something is typed."""
-        dialog = QInputDialog(parent)
-        dialog.setWindowTitle(title)
-        dialog.setLabelText(label)
-        dialog.setInputMode(QInputDialog.InputMode.TextInput)
-        dialog.resize(max(dialog.width(), 420), dialog.height())
-        buttons = dialog.findChild(QDialogButtonBox)
-        if required and buttons is not None:
-            ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
-            ok.setEnabled(False)
-            dialog.textValueChanged.connect(lambda value: ok.setEnabled(bool(value.strip())))
+        dialog = TextPromptDialog(title, label, required, parent, ok_text)
         try:
             if dialog.exec() == QDialog.DialogCode.Accepted:
-                return dialog.textValue().strip()
+                return dialog.value()
             return None
         finally:
             dialog.deleteLater()

@@ -216,7 +216,19 @@ class LockPanel(_Cover):
         self.password.returnPressed.connect(self._submit)
         self.switch_button.clicked.connect(self.switch_requested)
 
+    def focusInEvent(self, event) -> None:
+        # A click on the dark cover (or the card) would take the focus from the password, and
+        # the password typed next would go nowhere: it goes back to the password field.
+        super().focusInEvent(event)
+        if self.password.isEnabled():
+            self.password.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def _submit(self) -> None:
+        if not self.password.text():
+            # Enter on an empty field (a key pressed to wake the screen) is no attempt: it
+            # would count towards the account's lock like a wrong password.
+            self.password.setFocus()
+            return
         if self.unlock_button.isEnabled():
             self.unlock_requested.emit(self.password.text())
 
@@ -269,6 +281,8 @@ class DeskLock(QObject):
         self._covers: list[_Cover] = []
         self._disabled: list[QWidget] = []
         self._host_min_size = None
+        self._host_size = QSize()
+        self._focus: QWidget | None = None
 
     @property
     def locked(self) -> bool:
@@ -278,6 +292,7 @@ class DeskLock(QObject):
         if self.locked or not shiboken6.isValid(self._main):
             return
         host = self._host()
+        self._focus = host.focusWidget()  # where typing goes again after the unlock
         for window in QApplication.topLevelWidgets():
             if (
                 window is host
@@ -291,8 +306,6 @@ class DeskLock(QObject):
                 self._disabled.append(window)
         if host is not self._main:
             self._covers.append(PlainCover(self._main))
-            self._host_min_size = host.minimumSize()
-            host.setMinimumSize(host.minimumSize().expandedTo(QSize(440, 300)))
         set_locked = getattr(self._main, "set_locked", None)
         if set_locked:
             set_locked(True)
@@ -303,6 +316,12 @@ class DeskLock(QObject):
             if central is not None:
                 central.setEnabled(True)
         self.panel = LockPanel(host, self._who)
+        if host is not self._main:
+            # A small dialog (a reason prompt) grows to hold the whole card with its margins.
+            self._host_min_size = host.minimumSize()
+            self._host_size = host.size()  # given back at unlock, or the form stays stretched
+            needed = self.panel.minimumSizeHint().expandedTo(QSize(0, 300))
+            host.setMinimumSize(host.minimumSize().expandedTo(needed))
         self.panel.unlock_requested.connect(self._unlock)
         self.panel.switch_requested.connect(self.switch_user)
         self.panel.show()
@@ -368,10 +387,18 @@ class DeskLock(QObject):
         self._disabled.clear()
         if self._host_min_size is not None and host is not None and shiboken6.isValid(host):
             host.setMinimumSize(self._host_min_size)
+            host.resize(self._host_size)
         self._host_min_size = None
         if shiboken6.isValid(self._main):
             set_locked = getattr(self._main, "set_locked", None)
             if set_locked:
                 set_locked(False)
+        focus, self._focus = self._focus, None
+        if focus is not None and shiboken6.isValid(focus) and focus.isVisible():
+            # back where the user was typing, the text as it was: not all of it selected (as
+            # a focus moved by Tab would), where the next key would replace a typed reason
+            focus.setFocus(Qt.FocusReason.OtherFocusReason)
+            if isinstance(focus, QLineEdit):
+                focus.deselect()
         self.locked_changed.emit(False)
         self.unlocked.emit()

@@ -328,8 +328,9 @@ class ListSplitter(QSplitter):
         self.setChildrenCollapsible(False)
         self.addWidget(view)
         self.addWidget(detail)
-        self.setStretchFactor(0, 3)
-        self.setStretchFactor(1, 1)
+        # A wider window widens the list (its columns need it); the panel keeps its width.
+        self.setStretchFactor(0, 1)
+        self.setStretchFactor(1, 0)
         self._detail_width = detail_width
         self._sized = False
 
@@ -375,6 +376,8 @@ class PagedList(QObject):
         self.model = model
         self._current_changed = current_changed
         self._shown: Any = None
+        self._kept: Hashable | None = None  # the highlighted record while its rows change
+        self._moving = False  # rows are being replaced: the highlight is restored after
         self.stale = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -383,7 +386,13 @@ class PagedList(QObject):
         bind_header(view, model)
         self.anchor = ViewAnchor(view, model)
         view.selectionModel().selectionChanged.connect(self._follow)
-        model.modelReset.connect(self._follow)
+        # A refresh removes and inserts the rows that moved; a sort or reload replaces them
+        # all. Either way the highlight goes with its record (or goes away), never to the row
+        # that slid into its place.
+        model.refreshing.connect(self._keep)
+        model.modelAboutToBeReset.connect(self._keep)
+        model.refreshed.connect(self._restore)
+        model.modelReset.connect(lambda: self._restore(scroll=True))
         model.rowsRemoved.connect(self._follow)
         model.dataChanged.connect(self._follow)
         view.installEventFilter(self)
@@ -414,7 +423,31 @@ class PagedList(QObject):
         self.view.scrollTo(self.model.index(row, 0))
         return True
 
+    def _keep(self) -> None:
+        if not self._moving:
+            self._kept = self.current_id()
+            self._moving = True
+
+    def _restore(self, scroll: bool = False) -> None:
+        kept, self._kept, self._moving = self._kept, None, False
+        row = self.model.row_of(kept) if kept is not None else -1
+        selection = self.view.selectionModel()
+        blocked = selection.blockSignals(True)
+        try:
+            if row >= 0:
+                self.view.selectRow(row)
+            else:
+                selection.clear()
+        finally:
+            selection.blockSignals(blocked)
+        if row >= 0 and scroll:
+            self.view.scrollTo(self.model.index(row, 0))
+        self.view.viewport().update()
+        self._follow()
+
     def _follow(self, *_args) -> None:
+        if self._moving:
+            return  # the rows are changing: `_restore` reports once they have
         row = self.current_row()
         if row is self._shown and row is not None:
             return  # nothing new about the highlighted record

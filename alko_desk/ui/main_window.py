@@ -85,6 +85,12 @@ def first_start_size(available: QSize, minimum: QSize) -> QSize:
     )
 
 
+def first_start_maximized(available: QSize) -> bool:
+    """On a laptop-sized screen (1280 to 1599 px wide) the first start fills it: at nine
+    tenths the deal and vehicle lists beside their detail panel cut their columns."""
+    return 1280 <= available.width() < 1600
+
+
 class MainWindow(QMainWindow):
     lock_requested = Signal()
     logout_requested = Signal()
@@ -304,6 +310,8 @@ class MainWindow(QMainWindow):
             area.x() + max(0, (area.width() - self.frameGeometry().width()) // 2),
             area.y() + max(0, (area.height() - self.frameGeometry().height()) // 2),
         )
+        if first_start_maximized(area.size()):  # the size above stays for "restore"
+            self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
 
     # -- sections ---------------------------------------------------------------------------
 

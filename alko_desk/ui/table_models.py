@@ -56,6 +56,7 @@ ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's record id (str)
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2  # the row record itself
 PAGE_SIZE = 100
 REFRESH_LIMIT = 2000  # rows re-read in one request when a change arrives (see `refresh`)
+FETCH_CHUNK = 2000  # rows read in one request while fetching down to a record (`fetch_through`)
 _tr = QCoreApplication.translate
 _Index = QModelIndex | QPersistentModelIndex
 Row = TypeVar("Row")
@@ -399,6 +400,46 @@ class PagedTableModel(ColumnsTableModel, Generic[Row]):
         self._total = max(self._total, len(self._rows))
         self.endInsertRows()
         self.loaded.emit()
+
+    def request_for_position(self) -> PageRequest:
+        """The list shown (its sort, search and filters), to ask where a record stands in it."""
+        column, order = self.shown_sort
+        query = self._pending[2] if self._pending else self._query
+        return self._request(0, self.page_size, column, order, query)
+
+    def fetch_through(self, position: int, done: Callable[[bool | None], None]) -> None:
+        """Loads the rows down to `position` (and a page past it) in one read, then calls
+        `done(True)`; `done(False)` when the rows changed meanwhile (a reload or refresh
+        replaced them), `done(None)` when the read failed. For showing one record far down
+        the list: its position comes from the service (e.g. `ClientService.list_position`)."""
+        if position < len(self._rows):
+            done(True)
+            return
+        start = len(self._rows)
+        # In reads of at most FETCH_CHUNK rows, as scrolling down that far would: a record
+        # deep in 100,000 is not one request of tens of thousands of rows.
+        count = min(position + self.page_size - start, FETCH_CHUNK)
+        request = self._request(start, count, self._column, self._order, self._query)
+        self._tasks.supersede(self._key("fetch"))
+
+        def arrived(page: Page[Row]) -> None:
+            applied = start == len(self._rows)
+            self._page_arrived(start, page)
+            if applied and position >= len(self._rows) and len(self._rows) > start:
+                self.fetch_through(position, done)  # the next chunk
+                return
+            done(applied and position < len(self._rows))
+
+        self._tasks.run(
+            lambda: self._source(request, Progress()),
+            key=self._key("fetch"),
+            parent=self._owner,
+            title=self._title or _tr("TableModels", "List"),
+            on_success=arrived,
+            on_failure=lambda _exc: done(None) or True,  # the list stays as it was
+            on_finished=lambda: self._read_over("fetch"),
+        )
+        self.loading_changed.emit(True)
 
     def cancel_loading(self) -> None:
         """The Cancel beside a long read: the rows and the sort stay as they were."""

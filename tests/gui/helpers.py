@@ -42,6 +42,7 @@ class ScriptedDialogs(DialogService):
         self.password_answers: list[str | None] = []
         self.choose_answers: list[str | None] = []
         self.text_prompts: list[str] = []
+        self.text_buttons: list[str] = []  # the button that answers each prompt
         self.text_answers: list[str | None] = []
         self.confirm_answer = True
 
@@ -66,8 +67,9 @@ class ScriptedDialogs(DialogService):
     def choose(self, parent, title, label, items, current=0):
         return self.choose_answers.pop(0) if self.choose_answers else None
 
-    def text(self, parent, title, label, required=False):
+    def text(self, parent, title, label, required=False, ok_text=""):
         self.text_prompts.append(label)
+        self.text_buttons.append(ok_text)
         return self.text_answers.pop(0) if self.text_answers else None
 
     def generic_error(self, parent):

@@ -327,6 +327,51 @@ def test_list_loads_a_page_at_a_time_as_the_user_scrolls(qtbot, open_page, sales
     assert page.status.text() == "250 clients"
 
 
+def test_a_client_registered_beyond_the_loaded_rows_is_scrolled_to_and_selected(
+    qtbot, open_page, sales
+):
+    seed(sales, 250)  # Prezime000..249: only the first 100 are loaded
+    page = open_page(sales)
+    assert page.model.rowCount() == 100
+    form = new_form(qtbot, page)
+    type_into(qtbot, form, **{**ZELJKO_TYPED, "last_name": "Živković"})  # Ž sorts after P
+    qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)
+    saved_and_closed(qtbot, form)
+
+    qtbot.waitUntil(lambda: page.selected_client_id() is not None, timeout=WAIT)
+    [row] = sales.clients.search("zeljko.kovacevic@example.hr")
+    assert page.selected_client_id() == row.id
+    at = page.model.row_of(row.id)
+    assert at == 250 and page.model.rowCount() == 251
+    qtbot.wait(600)  # the refresh the registration announced has come and gone
+    assert page.selected_client_id() == row.id
+    assert page.detail.name.text() == "Željko Živković"
+    index = page.model.index(page.model.row_of(row.id), ClientColumn.NAME)
+    assert page.view.viewport().rect().intersects(page.view.visualRect(index))  # scrolled to
+
+
+def test_a_client_far_down_the_list_is_fetched_in_chunks_and_selected(
+    qtbot, open_page, sales, monkeypatch
+):
+    import alko_desk.ui.table_models as table_models
+
+    monkeypatch.setattr(table_models, "FETCH_CHUNK", 70)
+    seed(sales, 250)
+    page = open_page(sales)
+    asked: list[int] = []
+    source = page.model._source
+    page.model._source = lambda request, progress: (
+        asked.append(request.count) or source(request, progress)
+    )
+    form = new_form(qtbot, page)
+    type_into(qtbot, form, **{**ZELJKO_TYPED, "last_name": "Živković"})
+    qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)
+    saved_and_closed(qtbot, form)
+    qtbot.waitUntil(lambda: page.selected_client_id() is not None, timeout=WAIT)
+    assert page.model.row_of(page.selected_client_id()) == 250
+    assert asked.count(70) >= 2, asked  # chunks, not one read of 250 rows
+
+
 def test_list_that_cannot_be_read_says_so_and_tries_again(
     qtbot, context, tasks, sales, dialogs, monkeypatch
 ):

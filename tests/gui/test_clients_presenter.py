@@ -56,6 +56,9 @@ class StubView:
         self.highlighted = client_id if found else None
         return found
 
+    def show_row(self, client_id) -> bool:
+        return self.select_row(client_id)
+
 
 @pytest.fixture
 def presenter(qapp, context, dialogs, make_user):

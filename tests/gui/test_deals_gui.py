@@ -65,7 +65,8 @@ def test_deal_builder_flow_trade_in_financing_manager_approval_delivery(
     dialog = page.dialog
     qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
     b = dialog.builder
-    assert b.client.currentData() == client.id
+    assert b.client.currentData() is None  # no buyer chosen for the salesperson
+    b.client.setCurrentIndex(b.client.findData(client.id))
     assert b.vehicle.currentData() == vehicle.id
     assert figure(b, "Balance due") == "30,000.00 EUR"
     qtbot.keyClicks(b.discount_percent, "8")  # above the 5 % threshold: needs a manager
@@ -120,6 +121,10 @@ def test_deal_builder_flow_trade_in_financing_manager_approval_delivery(
     # the delivery is planned from the list, and shows in the calendar of deliveries
     page.reload(select=deal.id)
     qtbot.waitUntil(lambda: not page.loading and page.selected() is not None, timeout=10_000)
+    # the reason is shown with the approval to the salesperson, not only audited
+    qtbot.waitUntil(
+        lambda: "Approval: Approved by mia: End of quarter" in page.detail.text(), timeout=10_000
+    )
     qtbot.mouseClick(page.delivery_button, Qt.MouseButton.LeftButton)
     planner = page.dialog
     qtbot.keyClicks(planner.place, "Zagreb showroom")
@@ -160,12 +165,13 @@ def test_second_desk_sees_the_refusal_naming_the_other_deal(qtbot, open_main, ma
     sam = make_user("sam", Role.SALES)
     sara = make_user("sara", Role.SALES)
     sales = context.services_for(sam)
-    sales.clients.register(new_client_id(), client_draft())
+    client = sales.clients.register(new_client_id(), client_draft())
     vehicle = sales.vehicles.add(vehicle_draft(1))
     page = open_main(sara).show_section("deals")
     qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
     dialog = page.dialog
     qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
+    dialog.builder.client.setCurrentIndex(dialog.builder.client.findData(client.id))
     first = sales.deals.create(
         __import__("alko_desk.models.deals", fromlist=["DealDraft"]).DealDraft(
             dialog.builder.client.currentData(), vehicle.id
@@ -298,6 +304,7 @@ def test_cancelling_a_deal_asks_why_and_a_closed_prompt_cancels_nothing(
     page.table.selectRow(0)
     qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)  # prompt closed: None
     assert dialogs.text_prompts and "Why is the deal cancelled" in dialogs.text_prompts[-1]
+    assert dialogs.text_buttons[-1] == "Cancel the deal"  # not a bare OK beside "Cancel"
     qtbot.wait(300)
     assert context.deals_repo.get(deal.id).state is DealState.RESERVED
     dialogs.text_answers.append("Client bought elsewhere")
@@ -305,3 +312,116 @@ def test_cancelling_a_deal_asks_why_and_a_closed_prompt_cancels_nothing(
     qtbot.waitUntil(
         lambda: context.deals_repo.get(deal.id).state is DealState.CANCELLED, timeout=10_000
     )
+    qtbot.waitUntil(  # the reason asked for is shown with the deal, not only audited
+        lambda: "Why cancelled: Client bought elsewhere" in page.detail.text(), timeout=10_000
+    )
+
+
+def test_the_deal_builder_tells_same_name_clients_apart_and_chooses_nobody_unasked(
+    qtbot, open_main, make_user, context, monkeypatch
+):
+    import alko_desk.ui.deals_page as deals_page
+
+    monkeypatch.setattr(deals_page, "FIRST_CLIENTS", 1)
+    sam = make_user("sam", Role.SALES)
+    sales = context.services_for(sam)
+    sales.clients.register(new_client_id(), client_draft("Ana", "Anić"))
+    for n, city in enumerate(["Rijeka", "Pula"]):
+        sales.clients.register(
+            new_client_id(),
+            client_draft(
+                "Anica",
+                "Ban",
+                email=f"anica{n}@example.hr",
+                phone=f"091 111 22{n}2",
+                id_number=f"99887766{n}",
+                city=city,
+            ),
+        )
+    sales.vehicles.add(vehicle_draft(1))
+    page = open_main(sam).show_section("deals")
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    dialog = page.dialog
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
+    b = dialog.builder
+    assert b.client.currentIndex() == -1 and b.client.currentData() is None
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "client" in dialog.error.text().lower(), timeout=10_000)
+    assert sales.deals.page().total == 0  # nobody was sold a car by default
+
+    qtbot.keyClicks(b.client_search, "ban")
+    qtbot.waitUntil(lambda: b.client.count() == 2, timeout=10_000)
+    labels = [b.client.itemText(i) for i in range(2)]
+    assert len(set(labels)) == 2, labels
+    assert labels[0].startswith("Anica Ban · ") and "Pula" in " ".join(labels)
+    assert "Rijeka" in " ".join(labels) and "•" in labels[0]  # the phone, masked
+    pula = next(i for i in range(2) if "Pula" in b.client.itemText(i))
+    b.client.setCurrentIndex(pula)
+    chosen = b.client.currentData()
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: sales.deals.page().total == 1, timeout=10_000)
+    deal = sales.deals.page().rows[0]
+    assert deal.client_id == chosen
+
+    # editing it: the buyer (beyond the first client offered) is named, not shown as an id
+    page.select(deal.id)
+    qtbot.waitUntil(lambda: page.selected() is not None, timeout=10_000)
+    qtbot.mouseClick(page.edit_button, Qt.MouseButton.LeftButton)
+    editing = page.dialog
+    qtbot.waitUntil(lambda: editing.loaded, timeout=10_000)
+    assert editing.builder.client.currentData() == chosen
+    assert editing.builder.client.currentText().startswith("Anica Ban · Pula")
+    editing.reject()
+
+
+def test_the_deal_list_shows_every_column_on_a_maximized_1366_screen(
+    qtbot, open_main, make_user, context
+):
+    from alko_desk.models.deals import DealDraft
+
+    sam = make_user("sam", Role.SALES)
+    sales = context.services_for(sam)
+    client = sales.clients.register(new_client_id(), client_draft())
+    vehicle = sales.vehicles.add(vehicle_draft(1))
+    sales.deals.create(DealDraft(client.id, vehicle.id))
+    window = open_main(sam)
+    window.resize(1366, 740)  # maximized on a 1366×768 screen, under the title bar
+    page = window.show_section("deals")
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1 and not page.loading, timeout=10_000)
+    qtbot.wait(100)
+    header = page.table.horizontalHeader()
+    used = sum(header.sectionSize(i) for i in range(header.count()))
+    assert used <= page.table.viewport().width()  # nothing beyond a horizontal scroll
+    assert not page.table.horizontalScrollBar().isVisible()
+    assert header.sectionSize(DealColumn.VEHICLE) >= 100
+
+
+def test_the_deal_builder_shows_the_whole_vehicle_choice_vin_included(
+    qtbot, open_main, make_user, context
+):
+    sam = make_user("sam", Role.SALES)
+    sales = context.services_for(sam)
+    sales.vehicles.add(vehicle_draft(1, make="Mercedes-Benz", model="C 200 Ambition"))
+    page = open_main(sam).show_section("deals")
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    dialog = page.dialog
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
+    qtbot.wait(50)
+    combo = dialog.builder.vehicle
+    text = combo.currentText()
+    assert text.endswith(vin_n(1))
+    assert combo.fontMetrics().horizontalAdvance(text) + 24 <= combo.width(), (text, combo.width())
+    dialog.reject()
+
+
+def test_a_wider_window_widens_the_deal_list_not_its_detail_panel(qtbot, open_main, make_user):
+    window = open_main(make_user("sam", Role.SALES))
+    window.resize(1100, 700)
+    page = window.show_section("deals")
+    qtbot.waitUntil(lambda: not page.loading, timeout=10_000)
+    qtbot.wait(50)
+    list_before, detail_before = page.splitter.sizes()
+    window.resize(1366, 740)  # maximized after the first show (a restored geometry)
+    qtbot.waitUntil(lambda: page.splitter.sizes()[0] > list_before, timeout=5_000)
+    list_after, detail_after = page.splitter.sizes()
+    assert detail_after == detail_before and list_after - list_before >= 250

@@ -8,7 +8,7 @@ from PySide6.QtCore import QSize, Qt
 
 from alko_desk.models.users import Role
 from alko_desk.secrets import SecretStore
-from alko_desk.ui.main_window import MainWindow, first_start_size
+from alko_desk.ui.main_window import MainWindow, first_start_maximized, first_start_size
 from alko_desk.ui.tasks import TaskRunner
 from tests.conftest import ADMIN_PASSWORD
 from tests.gui.helpers import log_in
@@ -46,6 +46,13 @@ def test_first_start_sizes_the_window_to_the_screen(
     assert window.size() == first_start_size(area.size(), window.minimumSize())
     assert first_start_size(QSize(1366, 728), QSize(900, 560)) == QSize(1229, 655)
     assert first_start_size(QSize(1920, 1040), QSize(900, 560)) == QSize(1728, 936)
+    # a 1366×768 laptop starts maximized: at 1229 px the deal list cut its vehicle column
+    assert [first_start_maximized(QSize(w, 728)) for w in (1024, 1366, 1440, 1920)] == [
+        False,
+        True,
+        True,
+        False,
+    ]
 
 
 def test_geometry_and_page_are_remembered_per_user(

@@ -231,3 +231,86 @@ def test_wrong_passwords_at_the_unlock_lock_the_account_like_login(
     qtbot.waitUntil(lambda: panel.unlock_button.isEnabled(), timeout=10_000)
     assert desk.locked and "Too many failed attempts" in panel.error.text()
     assert context.throttle_repo.get("admin")["locked_until"] is not None
+
+
+def test_lock_over_a_reason_prompt_shows_the_whole_unlock_card_and_keeps_the_reason(
+    qtbot, idle_desk, idle_clock
+):
+    from PySide6.QtCore import QRect, QTimer
+    from PySide6.QtWidgets import QApplication, QFrame
+
+    from alko_desk.ui.dialogs import DialogService, TextPromptDialog
+
+    desk = idle_desk
+    seen = {}
+
+    def lock_then_unlock():
+        prompt = QApplication.activeModalWidget()
+        if not isinstance(prompt, TextPromptDialog):
+            QTimer.singleShot(20, lock_then_unlock)
+            return
+        qtbot.keyClicks(prompt.edit, "client bought elsewhere")
+        seen["size"] = prompt.size()
+        let_time_pass(desk, idle_clock, 310)
+        panel = desk.desk_lock.panel
+        qtbot.wait(50)  # the host grows to its new minimum
+        card = panel.findChild(QFrame, "lockCard")
+        seen["host"] = panel.parentWidget() is prompt
+        seen["card_inside"] = QRect(0, 0, prompt.width(), prompt.height()).contains(
+            card.geometry().translated(panel.pos())
+        )
+        seen["margin"] = (card.x(), panel.width() - card.x() - card.width())
+        panel.password.setText(ADMIN_PASSWORD)
+        panel.unlock_button.click()
+        QTimer.singleShot(50, send_when_unlocked)
+
+    def send_when_unlocked():
+        prompt = QApplication.activeModalWidget()
+        if desk.locked:
+            QTimer.singleShot(50, send_when_unlocked)
+            return
+        seen["kept"] = prompt.edit.text()
+        seen["focus_back"] = QApplication.focusWidget() is prompt.edit
+        seen["selected"] = prompt.edit.selectedText()
+        seen["size_after"] = prompt.size()
+        qtbot.keyClick(prompt.edit, Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, lock_then_unlock)
+    answer = DialogService().text(desk.main_window, "Cancel deal D-1", "Why?", True)
+    assert seen["host"] and seen["card_inside"], seen
+    left, right = seen["margin"]
+    assert left >= 8 and right >= 8 and abs(left - right) <= 2  # centred, not cut at the edge
+    assert seen["kept"] == "client bought elsewhere" and answer == "client bought elsewhere"
+    assert seen["size_after"] == seen["size"]  # the prompt is its own size again
+    assert seen["focus_back"] and seen["selected"] == ""  # typing on adds to the reason
+
+
+def test_a_click_anywhere_on_the_lock_screen_leaves_the_typing_in_the_password(
+    qtbot, idle_desk, idle_clock
+):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QApplication
+
+    desk = idle_desk
+    desk.main_window.activateWindow()
+    let_time_pass(desk, idle_clock, 310)
+    panel = desk.desk_lock.panel
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is panel.password, timeout=5_000)
+    for where in (QPoint(5, 5), QPoint(panel.width() // 2, panel.height() - 5)):
+        qtbot.mouseClick(panel, Qt.MouseButton.LeftButton, pos=where)  # the dark cover
+        assert QApplication.focusWidget() is panel.password
+    qtbot.keyClicks(QApplication.focusWidget(), ADMIN_PASSWORD)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not desk.locked, timeout=10_000)
+
+
+def test_enter_on_an_empty_password_is_not_a_failed_unlock(qtbot, idle_desk, idle_clock, context):
+    desk = idle_desk
+    let_time_pass(desk, idle_clock, 310)
+    panel = desk.desk_lock.panel
+    qtbot.keyClick(panel.password, Qt.Key.Key_Return)
+    qtbot.mouseClick(panel.unlock_button, Qt.MouseButton.LeftButton)
+    qtbot.wait(300)
+    assert desk.locked and panel.error.text() == ""
+    failures = context.audit_log.query(AuditFilter(action_prefix="reauth.failed"))
+    assert failures == []

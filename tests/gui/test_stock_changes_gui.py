@@ -319,3 +319,40 @@ def test_mileage_is_grouped_like_the_prices_beside_it():
 
     assert mileage_text(151965) == "151,965 km"  # prices read "15,470.00 EUR"
     assert mileage_text(40) == "40 km"
+
+
+def test_a_deal_that_moves_in_the_sort_stays_highlighted_and_the_detail_follows_it(
+    qtbot, context, make_user, watched
+):
+    """Sorted by state, a deal approved on another desk moves to another group: the highlight
+    goes with it, never to the deal that slid into its old place (whose Edit would act on it)."""
+    here = context.services_for(make_user("sam", Role.SALES))
+    manager = context.services_for(make_user("mia", Role.MANAGER))
+    register_client(here, "C-1")
+    deals = []
+    for n in range(6):
+        vehicle = here.vehicles.add(draft(n + 1))
+        deals.append(here.deals.create(deal_draft(vehicle.id, "8" if n == 1 else "0")))
+        context.clock.advance(minutes=5)
+    waiting = deals[1]
+    page, watcher = watched(DealsPage, context, here)
+    model = page.model
+    qtbot.waitUntil(lambda: model.rowCount() == 6 and settled(model), timeout=WAIT)
+    click_header(qtbot, page.table, DealColumn.STATE)
+    qtbot.waitUntil(lambda: settled(model) and model.sort_column is DealColumn.STATE, timeout=WAIT)
+    page.select(waiting.id)
+    before = model.row_of(waiting.id)
+    assert page.selected().id == waiting.id
+
+    manager.deals.approve(manager.deals.get(waiting.id), "end of quarter")
+    qtbot.waitUntil(
+        lambda: model.deal(model.row_of(waiting.id)).state is DealState.APPROVED, timeout=WAIT
+    )
+    qtbot.waitUntil(lambda: settled(model), timeout=WAIT)
+    assert model.row_of(waiting.id) != before  # it moved to the approved ones
+    assert page.selected() is not None and page.selected().id == waiting.id
+    assert waiting.id in page.detail.title.text()
+
+    click_header(qtbot, page.table, DealColumn.TOTAL)  # another sort keeps it highlighted too
+    qtbot.waitUntil(lambda: settled(model) and model.sort_column is DealColumn.TOTAL, timeout=WAIT)
+    assert page.selected() is not None and page.selected().id == waiting.id

@@ -25,7 +25,7 @@ from alko_desk.ui.widgets import ERROR_STYLE, heading, note
 _tr = QCoreApplication.translate
 BADGE_STYLE = {
     ClientStatus.PROSPECT: "background: #dbe6f5; color: #1f3b63;",
-    ClientStatus.ACTIVE: "background: #d5ecd9; color: #1e6b34;",
+    ClientStatus.CUSTOMER: "background: #d5ecd9; color: #1e6b34;",
     ClientStatus.RESTRICTED: "background: #f8d7d4; color: #b3261e;",
 }
 UNREADABLE_STYLE = (

@@ -62,7 +62,7 @@ class ClientColumn(ListColumn, context="ClientList"):
 
 STATUS_COLOURS = {
     ClientStatus.RESTRICTED: QColor("#b3261e"),
-    ClientStatus.ACTIVE: QColor("#1e6b34"),
+    ClientStatus.CUSTOMER: QColor("#1e6b34"),
 }
 
 

@@ -301,6 +301,15 @@ class ClientsPage(QWidget):
         self.view.viewport().update()
         return True
 
+    def show_row(self, client_id: str) -> bool:
+        """Highlights the client's row and scrolls it into view (a client saved here)."""
+        if not self.select_row(client_id):
+            return False
+        index = self.model.index(self.model.row_of(client_id), 0)
+        self.view.updateGeometries()  # rows just fetched: the scroll range would cut it short
+        self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        return True
+
     # -- list ------------------------------------------------------------------------------
 
     def selected_client_id(self) -> str | None:

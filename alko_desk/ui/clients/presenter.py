@@ -80,6 +80,10 @@ class ClientsView(Protocol):
         """Highlights the client's row without reporting it back; False when it is not in the rows."""
         ...
 
+    def show_row(self, client_id: str) -> bool:
+        """As `select_row`, and scrolls the row into view."""
+        ...
+
 
 class ClientsPresenter:
     """The Clients screen's presenter (see the module docstring for the pattern)."""
@@ -111,6 +115,8 @@ class ClientsPresenter:
         self.search_text = ""
         self.selected: str | None = None  # the client the detail shows (or is opening)
         self.stale = False  # a change arrived; the refresh timer applies it
+        self.revealing: str | None = None  # a client saved here, being fetched into the rows
+        self._locate_tries = 0
         self._search_timer = self._timer(SEARCH_DELAY_MS, self._run_search)
         self._open_timer = self._timer(OPEN_DELAY_MS, self._open_selected)
         self._refresh_timer = self._timer(REFRESH_DELAY_MS, self._refresh_stale)
@@ -252,9 +258,16 @@ class ClientsPresenter:
 
     def rows_replaced(self) -> None:
         """After a search, sort or reload: the selected client stays selected when it is still
-        in the rows; otherwise nothing is selected and the detail is empty."""
-        if self.selected is not None and not self._view.select_row(self.selected):
-            self.select(None)
+        in the rows; otherwise nothing is selected and the detail is empty (unless it is a
+        client just saved here, whose page is being fetched: see `saved`)."""
+        if self.selected is None or self._view.select_row(self.selected):
+            return
+        if self.revealing == self.selected and self._locate_tries < 3:
+            self._locate_tries += 1
+            self._locate(self.selected)  # the rows changed under the fetch: look again
+            return
+        self.revealing = None
+        self.select(None)
 
     # -- after a write ---------------------------------------------------------------------
 
@@ -262,9 +275,54 @@ class ClientsPresenter:
         """A registration or edit from this desk: the detail shows it, the list refreshes."""
         self._tasks.supersede(self._key("open"))  # an older open must not replace it
         self.selected = client.id
+        self.revealing = client.id
+        self._locate_tries = 0
         self._view.show_detail(client)
         self.changes.poll_now()
         self.mark_stale()
+        if self._view.is_shown():  # a hidden screen looks for it when shown again
+            self._locate(client.id)
+
+    def _locate(self, client_id: str) -> None:
+        """Finds where a client saved here stands in the list shown (its sort and search),
+        fetches the rows down to it and selects it: a new client often sorts far below the
+        rows loaded so far."""
+        clients, request = self._clients, self.model.request_for_position()
+        self._tasks.run(
+            lambda: clients.list_position(client_id, request),
+            key=self._key("locate"),
+            on_success=lambda position: self._located(client_id, position),
+            on_failure=lambda _exc: self._reveal_failed(client_id),
+            parent=self._owner,
+        )
+
+    def _located(self, client_id: str, position: int) -> None:
+        if client_id != self.selected or self.revealing != client_id:
+            return
+        if position < 0:  # not in the list shown (a search it does not match)
+            self._reveal_failed(client_id)
+            return
+        self.model.fetch_through(position, lambda ok: self._fetched(client_id, ok))
+
+    def _fetched(self, client_id: str, ok: bool | None) -> None:
+        if client_id != self.selected or self.revealing != client_id:
+            return
+        if ok is False and self._locate_tries < 3:
+            self._locate_tries += 1
+            self._locate(client_id)  # the rows were replaced meanwhile: once more
+            return
+        self.revealing = None
+        if not self._view.show_row(client_id):
+            self.select(None)
+
+    def _reveal_failed(self, client_id: str) -> bool:
+        """The detail follows the highlighted row: a client the list does not show is not
+        kept in the detail once the rows are settled."""
+        if self.revealing == client_id:
+            self.revealing = None
+            if client_id == self.selected and not self._view.select_row(client_id):
+                self.select(None)
+        return True
 
     def changes_arrived(self, changes: Sequence[Change]) -> None:
         """From the watcher: clients changed (here or on another desk)."""
@@ -293,6 +351,8 @@ class ClientsPresenter:
         """The screen came back into view: apply what changed meanwhile."""
         if self.stale:
             self._refresh_timer.start()
+        if self.revealing is not None and self.revealing == self.selected:
+            self._locate(self.revealing)
 
     def _refresh_stale(self) -> None:
         if not self.stale or not self._view.is_shown():
