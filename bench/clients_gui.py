@@ -37,7 +37,9 @@ SCRIPT = textwrap.dedent("""
     from keyring.backends import fail
 
     from alko_desk.ui.gc import GuiThreadGarbageCollector
+    from alko_desk.ui.qt_setup import prepare_qt
 
+    prepare_qt()  # as run_gui does
     app = QApplication(sys.argv)
     collector = GuiThreadGarbageCollector(app) if not os.environ.get("NOGC") else None
     ctx = open_context(Path(os.environ["ALKO_DATA_DIR"]), SecretStore(fail.Keyring()))
