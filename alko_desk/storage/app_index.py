@@ -235,6 +235,7 @@ class BucketListIndex:
         self._cache_bytes = 0
         self._decoded: OrderedDict[str, list] = OrderedDict()
         self._roots: dict[int, _Root] = {}
+        self._newest: _Root | None = None  # the newest root read (see `_root`)
         self._counts: OrderedDict[tuple, int] = OrderedDict()  # (root, filter) -> matches
 
     # -- reading ---------------------------------------------------------------------------
@@ -512,8 +513,14 @@ class BucketListIndex:
         """The newest committed root: from the head hint forward while a newer one exists.
 
         A superseded root is replaced by a stub, never deleted, so that its number can never
-        be claimed again by a desk that planned on an older root.
+        be claimed again by a desk that planned on an older root. The newest root this desk
+        has read is still the newest when the next number is unclaimed: one `_id` read then,
+        not two (each page of a scrolled list reads the root twice, for its count and rows).
         """
+        with self._lock:
+            newest = self._newest
+        if newest is not None and self._load_root(newest.number + 1) is None:
+            return newest
         for _ in range(10):
             head = self._coll.find_one({"_id": self._head_id()})
             number = int(head["n"]) if head else 0
@@ -525,6 +532,9 @@ class BucketListIndex:
                 number += 1
                 current = nxt
             if current is not None and current is not _GONE:
+                with self._lock:
+                    if self._newest is None or current.number > self._newest.number:
+                        self._newest = current
                 return current
         raise _Missing("root")
 
@@ -589,6 +599,7 @@ class BucketListIndex:
             self._decoded.clear()
             self._cache_bytes = 0
             self._roots.clear()
+            self._newest = None
             self._counts.clear()
 
     # -- writing -----------------------------------------------------------------------------
