@@ -139,6 +139,8 @@ SCRIPT = textwrap.dedent("""
             return max([max(0, g - w) for g, w, *_ in self.seen[1:]] or [0])
         def top(self, n=8):
             return sorted(self.seen[1:], reverse=True)[:n]
+        def top_own(self, n=3):  # the longest gaps less the wait for a CPU
+            return sorted(self.seen[1:], key=lambda s: s[1] - s[0])[:n]
 
     change_gaps = Gaps()
     def on_change_tick():
@@ -197,6 +199,7 @@ SCRIPT = textwrap.dedent("""
     out["worst_gap_ms"] = gaps.worst()
     out["worst_own_gap_ms"] = gaps.worst_own()
     out["worst_gaps"] = gaps.top()  # (ms, of it waiting for a CPU, on a CPU, rows loaded then)
+    out["worst_own_gaps"] = gaps.top_own()
     out["load"] = os.getloadavg()[0]
     out["rss_mb"] = psutil.Process().memory_info().rss / 2**20
     print("RESULT " + json.dumps(out), flush=True)
@@ -322,6 +325,9 @@ def scroll_own_stall(ws: Workspace) -> Result:
         "ms",
         detail=_spread(runs, "worst_own_gap_ms")
         + "longest gap less the GUI thread's run-queue wait (/proc schedstat); "
+        + "worst (ms, of it waiting for a CPU, on a CPU; the rest blocked): "
+        + str(runs[-1].get("worst_own_gaps", [])[:3])
+        + "; "
         + _loads(runs),
     )
 
