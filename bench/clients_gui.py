@@ -37,7 +37,9 @@ SCRIPT = textwrap.dedent("""
     from keyring.backends import fail
 
     from alko_desk.ui.gc import GuiThreadGarbageCollector
+    from alko_desk.ui.qt_setup import prepare_qt
 
+    prepare_qt()  # as run_gui does
     app = QApplication(sys.argv)
     collector = GuiThreadGarbageCollector(app) if not os.environ.get("NOGC") else None
     ctx = open_context(Path(os.environ["ALKO_DATA_DIR"]), SecretStore(fail.Keyring()))
@@ -76,12 +78,15 @@ SCRIPT = textwrap.dedent("""
                 raise SystemExit(f"timed out after {limit_ms} ms waiting for {what} "
                                  f"({page.model.rowCount():,} of {page.model.total:,} rows loaded)")
 
-    def cpu_wait_ms():  # how long this thread has waited for a CPU held by other processes
+    def schedstat_ms(field):  # 0: this thread's time on a CPU; 1: waiting for one (run queue)
         try:
             with open("/proc/thread-self/schedstat") as f:
-                return int(f.read().split()[1]) / 1e6
+                return int(f.read().split()[field]) / 1e6
         except (OSError, IndexError, ValueError):
             return 0.0
+
+    def cpu_wait_ms():  # how long this thread has waited for a CPU held by other processes
+        return schedstat_ms(1)
 
     waited = cpu_wait_ms()
     started = time.perf_counter()
@@ -114,24 +119,28 @@ SCRIPT = textwrap.dedent("""
     threading.Thread(target=listen, daemon=True).start()
     # On a shared machine a gap is also time the GUI thread sat runnable while other
     # processes had the CPUs: the kernel counts that wait (schedstat), so each gap is kept
-    # with it, and "the app's stall" is the gap less that wait.
+    # with it, and "the app's stall" is the gap less that wait. The time the thread ran is
+    # kept too: the rest of a gap it was blocked (on the GIL, a lock, a thread it waits for).
     class Gaps:
         def __init__(self):
             self.clock = QElapsedTimer(); self.clock.start()
-            self.waited = cpu_wait_ms()
-            self.seen = []  # (gap ms, of it waiting for a CPU ms, rows loaded)
+            self.waited, self.ran = cpu_wait_ms(), schedstat_ms(0)
+            self.seen = []  # (gap ms, of it waiting for a CPU ms, on a CPU ms, rows loaded)
         def restart(self):
-            self.clock.restart(); self.waited = cpu_wait_ms()
+            self.clock.restart(); self.waited, self.ran = cpu_wait_ms(), schedstat_ms(0)
         def tick(self):
-            waited = cpu_wait_ms()
-            self.seen.append((self.clock.restart(), round(waited - self.waited), page.model.rowCount()))
-            self.waited = waited
+            waited, ran = cpu_wait_ms(), schedstat_ms(0)
+            self.seen.append((self.clock.restart(), round(waited - self.waited),
+                              round(ran - self.ran), page.model.rowCount()))
+            self.waited, self.ran = waited, ran
         def worst(self):
-            return max([g for g, _, _ in self.seen[1:]] or [0])
+            return max([g for g, *_ in self.seen[1:]] or [0])
         def worst_own(self):
-            return max([max(0, g - w) for g, w, _ in self.seen[1:]] or [0])
+            return max([max(0, g - w) for g, w, *_ in self.seen[1:]] or [0])
         def top(self, n=8):
             return sorted(self.seen[1:], reverse=True)[:n]
+        def top_own(self, n=3):  # the longest gaps less the wait for a CPU
+            return sorted(self.seen[1:], key=lambda s: s[1] - s[0])[:n]
 
     change_gaps = Gaps()
     def on_change_tick():
@@ -189,7 +198,8 @@ SCRIPT = textwrap.dedent("""
     out["rows"] = page.model.rowCount()
     out["worst_gap_ms"] = gaps.worst()
     out["worst_own_gap_ms"] = gaps.worst_own()
-    out["worst_gaps"] = gaps.top()  # (ms, of it waiting for a CPU, rows loaded then)
+    out["worst_gaps"] = gaps.top()  # (ms, of it waiting for a CPU, on a CPU, rows loaded then)
+    out["worst_own_gaps"] = gaps.top_own()
     out["load"] = os.getloadavg()[0]
     out["rss_mb"] = psutil.Process().memory_info().rss / 2**20
     print("RESULT " + json.dumps(out), flush=True)
@@ -297,7 +307,8 @@ def scroll_stall(ws: Workspace) -> Result:
         "ms",
         detail=_spread(runs, "worst_gap_ms")
         + f"{m['rows']:,} rows in {m['scroll_s']:.0f} s; 5 ms timer's longest gap; "
-        f"worst (ms, of it waiting for a CPU, rows loaded): {m['worst_gaps'][:3]}; {_loads(runs)}",
+        f"worst (ms, of it waiting for a CPU, on a CPU, rows loaded): {m['worst_gaps'][:3]}; "
+        + _loads(runs),
     )
 
 
@@ -314,6 +325,9 @@ def scroll_own_stall(ws: Workspace) -> Result:
         "ms",
         detail=_spread(runs, "worst_own_gap_ms")
         + "longest gap less the GUI thread's run-queue wait (/proc schedstat); "
+        + "worst (ms, of it waiting for a CPU, on a CPU; the rest blocked): "
+        + str(runs[-1].get("worst_own_gaps", [])[:3])
+        + "; "
         + _loads(runs),
     )
 

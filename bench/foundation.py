@@ -76,6 +76,11 @@ AFTER_LOGIN = textwrap.dedent("""
     from alko_desk.ui.main_window import MainWindow
     from alko_desk.ui.tasks import TaskRunner
 
+    try:  # as run_gui does
+        from alko_desk.ui.qt_setup import prepare_qt
+        prepare_qt()
+    except ImportError:
+        pass
     app = QApplication(sys.argv)
     set_application_names()
     try:  # as run_gui does: cycles collected on the GUI thread only

@@ -20,6 +20,9 @@ from alko_desk.security.passwords import HashCost
 from alko_desk.services.clock import FixedClock
 from alko_desk.storage.embedded import EmbeddedServer
 from alko_desk.storage.mongo import Store, connect
+from alko_desk.ui.qt_setup import prepare_qt
+
+prepare_qt()  # as run_gui does, before the first paint
 
 ADMIN_PASSWORD = "the blue lorry leaves at dawn 42"
 STAFF_PASSWORD = "a fine temporary passphrase 7"

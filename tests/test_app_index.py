@@ -450,3 +450,21 @@ def test_a_bulk_load_into_a_filtered_list_keeps_its_sub_trees_and_summaries(
         for sort in FILTERED.sorts:
             got = index.page(sort, 3, 9, where=where)
             assert [i for i, _ in got] == _expected(matching, sort)[3:12], (where, sort)
+
+
+def test_a_warm_page_costs_one_id_read_and_still_sees_another_desks_write(store, monkeypatch):
+    # Scrolling reads the root for every page: while nothing changed, one `_id` read (is the
+    # next root number claimed?) answers it; a write by another desk is seen at once.
+    reader, writer = BucketListIndex(store, SPEC), BucketListIndex(store, SPEC)
+    writer.put_many([_entry(n, f"name{n:03d}", n) for n in range(50)])
+    assert len(reader.page("name", 0, 10)) == 10  # cold: head, root, bucket
+    reads: list[dict] = []
+    find_one = reader._coll.find_one
+    monkeypatch.setattr(
+        reader._coll, "find_one", lambda f, *a, **k: reads.append(f) or find_one(f, *a, **k)
+    )
+    reader.page("name", 10, 10)
+    assert len(reads) == 1 and reads[0]["_id"].startswith("root:")  # the next number: unclaimed
+    writer.put(_entry(99, "aaa first", 1))
+    assert reader.page("name", 0, 1)[0][0] == "id00099"
+    assert reader.count() == 51

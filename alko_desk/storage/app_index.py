@@ -547,7 +547,9 @@ class BucketListIndex:
         """The newest committed root: from the head hint forward while a newer one exists.
 
         A superseded root is replaced by a stub, never deleted, so that its number can never
-        be claimed again by a desk that planned on an older root.
+        be claimed again by a desk that planned on an older root. The newest root this desk
+        has read is still the newest when the next number is unclaimed: one `_id` read then,
+        not two (each page of a scrolled list reads the root twice, for its count and rows).
         """
         with self._lock:
             known = max(self._roots, default=0)

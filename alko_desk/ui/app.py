@@ -28,6 +28,7 @@ from alko_desk.ui.gc import GuiThreadGarbageCollector
 from alko_desk.ui.idle import DEFAULT_IDLE_MINUTES, DeskLock, IdleWatcher
 from alko_desk.ui.login import LoginWindow
 from alko_desk.ui.preferences import Preferences
+from alko_desk.ui.qt_setup import prepare_qt
 from alko_desk.ui.tasks import TaskRunner
 
 if TYPE_CHECKING:
@@ -512,6 +513,7 @@ def run_gui(argv: list[str]) -> int:
         level=os.environ.get("ALKO_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    prepare_qt()
     app = QApplication.instance() or QApplication(list(argv) or [sys.argv[0]])
     app.setOrganizationName(ORG_NAME)
     app.setApplicationName(APP_NAME)
