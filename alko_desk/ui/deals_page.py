@@ -309,6 +309,10 @@ class DealBuilder(QWidget):
         self.client.setPlaceholderText(self.tr("Choose the client, or search for them above"))
         self.client.setAccessibleName(self.tr("Client"))
         self.vehicle = QComboBox()
+        # Like the client, no car is chosen for the salesperson on a new deal (the first in
+        # stock went into deals unnoticed); a deal started for a given car keeps it.
+        self.vehicle.setPlaceholderText(self.tr("Choose the vehicle"))
+        self.vehicle.setAccessibleName(self.tr("Vehicle"))
         # the whole choice shows, VIN included (two cars of one model differ only by it)
         self.vehicle.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         form.addRow(self.tr("Client"), self.client_search)
@@ -401,18 +405,23 @@ class DealBuilder(QWidget):
         else:
             self.client.setCurrentIndex(kept)
 
-    def set_vehicles(self, vehicles: list[Vehicle]) -> None:
+    def set_vehicles(self, vehicles: list[Vehicle], chosen: str = "") -> None:
+        """Offers `vehicles`; chooses `chosen` (a vehicle id) if given, else none."""
         self.vehicles = {v.id: v for v in vehicles}
+        self.vehicle.blockSignals(True)  # the first car added is current for a moment
         self.vehicle.clear()
         for v in vehicles:
             self.vehicle.addItem(f"{v.title} · {v.list_price} · {v.vin}", v.id)
+        self.vehicle.setCurrentIndex(self.vehicle.findData(chosen) if chosen else -1)
+        self.vehicle.blockSignals(False)
+        self.recompute()
         # as wide as the longest choice (the dialog grows to it), within reason
         self.vehicle.setMinimumWidth(min(self.vehicle.sizeHint().width(), VEHICLE_CHOICE_MAX))
 
     def load_deal(self, deal: Deal, vehicle: Vehicle, label: str = "") -> None:
         """Fills the form from an existing deal (editing); `label`: its client as the list
         of clients names them, when they are not among those offered."""
-        self.set_vehicles([vehicle])
+        self.set_vehicles([vehicle], chosen=vehicle.id)
         index = self.client.findData(deal.client_id)
         if index < 0:
             self.client.addItem(label or deal.client_id, deal.client_id)
@@ -517,7 +526,12 @@ class DealBuilder(QWidget):
     def recompute(self) -> None:
         set_error(self.input_error, "")
         vehicle = self.vehicles.get(self.vehicle.currentData() or "")
-        if vehicle is None:
+        if vehicle is None:  # no car chosen yet: no figures, rather than another car's
+            self.figures = None
+            for label in self.figure_labels.values():
+                label.setText("")
+            self.scheme_reason.setText("")
+            set_error(self.problems, "")
             return
         try:
             draft = self.draft()
@@ -557,11 +571,13 @@ class DealBuilderDialog(QDialog):
         currency: str,
         base: Deal | None = None,
         parent=None,
+        vehicle_id: str = "",
     ) -> None:
         super().__init__(parent)
         self._services = services
         self._tasks = tasks
         self.base = base
+        self.vehicle_id = vehicle_id  # a new deal for this car (else the user chooses one)
         self.saved: Deal | None = None
         self.setWindowTitle(
             self.tr("Edit deal {id}").format(id=base.id) if base else self.tr("New deal")
@@ -605,7 +621,7 @@ class DealBuilderDialog(QDialog):
             if base:
                 self.builder.load_deal(base, vehicles[0], label)
             else:
-                self.builder.set_vehicles(vehicles)
+                self.builder.set_vehicles(vehicles, chosen=self.vehicle_id)
             self.loaded = True
 
         self._tasks.run(work, on_success=done, parent=self)
@@ -816,7 +832,7 @@ class DealsPage(QWidget):
         self.state.currentIndexChanged.connect(self._filter_changed)
         self.refresh_button.clicked.connect(self.refresh)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, self.refresh)
-        self.new_button.clicked.connect(self.new_deal)
+        self.new_button.clicked.connect(lambda: self.new_deal())
         self.edit_button.clicked.connect(self.edit_deal)
         self.approve_button.clicked.connect(lambda: self._act("approve"))
         self.reject_button.clicked.connect(lambda: self._act("reject"))
@@ -987,16 +1003,24 @@ class DealsPage(QWidget):
 
     # -- actions ----------------------------------------------------------------------------------
 
-    def new_deal(self) -> DealBuilderDialog:
-        return self._open_builder(None)
+    def new_deal(self, vehicle_id: str = "") -> DealBuilderDialog:
+        """The builder for a new deal; with `vehicle_id` (e.g. from the Vehicles page) that car
+        is chosen, otherwise the user chooses one."""
+        return self._open_builder(None, vehicle_id)
 
     def edit_deal(self) -> DealBuilderDialog | None:
         deal = self.selected()
         return self._open_builder(deal) if deal else None
 
-    def _open_builder(self, base: Deal | None) -> DealBuilderDialog:
+    def _open_builder(self, base: Deal | None, vehicle_id: str = "") -> DealBuilderDialog:
         dialog = DealBuilderDialog(
-            self._services, self._tasks, self.vat_rate, self.currency, base, self
+            self._services,
+            self._tasks,
+            self.vat_rate,
+            self.currency,
+            base,
+            self,
+            vehicle_id=vehicle_id,
         )
         self.dialog = dialog
 

@@ -67,7 +67,8 @@ def test_deal_builder_flow_trade_in_financing_manager_approval_delivery(
     b = dialog.builder
     assert b.client.currentData() is None  # no buyer chosen for the salesperson
     b.client.setCurrentIndex(b.client.findData(client.id))
-    assert b.vehicle.currentData() == vehicle.id
+    assert b.vehicle.currentData() is None  # nor a car
+    b.vehicle.setCurrentIndex(b.vehicle.findData(vehicle.id))
     assert figure(b, "Balance due") == "30,000.00 EUR"
     qtbot.keyClicks(b.discount_percent, "8")  # above the 5 % threshold: needs a manager
     assert figure(b, "Vehicle price") == "27,600.00 EUR"
@@ -172,6 +173,7 @@ def test_second_desk_sees_the_refusal_naming_the_other_deal(qtbot, open_main, ma
     dialog = page.dialog
     qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
     dialog.builder.client.setCurrentIndex(dialog.builder.client.findData(client.id))
+    dialog.builder.vehicle.setCurrentIndex(dialog.builder.vehicle.findData(vehicle.id))
     first = sales.deals.create(
         __import__("alko_desk.models.deals", fromlist=["DealDraft"]).DealDraft(
             dialog.builder.client.currentData(), vehicle.id
@@ -358,6 +360,7 @@ def test_the_deal_builder_tells_same_name_clients_apart_and_chooses_nobody_unask
     pula = next(i for i in range(2) if "Pula" in b.client.itemText(i))
     b.client.setCurrentIndex(pula)
     chosen = b.client.currentData()
+    b.vehicle.setCurrentIndex(0)
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: sales.deals.page().total == 1, timeout=10_000)
     deal = sales.deals.page().rows[0]
@@ -372,6 +375,38 @@ def test_the_deal_builder_tells_same_name_clients_apart_and_chooses_nobody_unask
     assert editing.builder.client.currentData() == chosen
     assert editing.builder.client.currentText().startswith("Anica Ban · Pula")
     editing.reject()
+
+
+def test_the_deal_builder_chooses_no_vehicle_unasked_but_keeps_a_given_one(
+    qtbot, open_main, make_user, context
+):
+    sam = make_user("sam", Role.SALES)
+    sales = context.services_for(sam)
+    client = sales.clients.register(new_client_id(), client_draft())
+    sales.vehicles.add(vehicle_draft(1))
+    second = sales.vehicles.add(vehicle_draft(2))
+    page = open_main(sam).show_section("deals")
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    dialog = page.dialog
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
+    b = dialog.builder
+    assert b.vehicle.count() == 2  # both offered, neither chosen
+    assert b.vehicle.currentIndex() == -1 and b.vehicle.currentData() is None
+    assert b.vehicle.placeholderText() == "Choose the vehicle"
+    assert b.figures is None  # and no other car's figures shown
+    assert not [w.text() for w in b.figure_labels.values() if w.text()]
+    b.client.setCurrentIndex(b.client.findData(client.id))
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Choose the vehicle." in dialog.error.text(), timeout=10_000)
+    assert "no longer exists" not in dialog.error.text()
+    assert dialog.isVisible() and sales.deals.page().total == 0
+    dialog.reject()
+
+    given = page.new_deal(second.id)  # e.g. "New deal for this car" on the Vehicles page
+    qtbot.waitUntil(lambda: given.loaded, timeout=10_000)
+    assert given.builder.vehicle.currentData() == second.id
+    assert given.builder.figures is not None  # its figures shown at once
+    given.reject()
 
 
 def test_the_deal_list_shows_every_column_on_a_maximized_1366_screen(
@@ -408,6 +443,7 @@ def test_the_deal_builder_shows_the_whole_vehicle_choice_vin_included(
     qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
     qtbot.wait(50)
     combo = dialog.builder.vehicle
+    combo.setCurrentIndex(0)
     text = combo.currentText()
     assert text.endswith(vin_n(1))
     assert combo.fontMetrics().horizontalAdvance(text) + 24 <= combo.width(), (text, combo.width())
