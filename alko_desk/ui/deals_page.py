@@ -128,7 +128,7 @@ class DealColumn(ListColumn, context="DealsModel"):
     )
     VEHICLE = Column("Vehicle", DealSort.VEHICLE, stretch=True)
     STATE = Column(
-        "State", DealSort.STATE, sample=DealState.CANCELLED.label, sample_context="DealState"
+        "State", DealSort.STATE, sample="Reserved · rejected", sample_context="DealsModel"
     )
     APPROVAL = Column("Approval", DealSort.APPROVAL, sample="Approved", sample_context="DealsModel")
     TOTAL = Column("Total", DealSort.TOTAL, sample=MONEY, right=True)
@@ -198,7 +198,7 @@ class DealsModel(ListModel[DealRow]):
         if column is DealColumn.VEHICLE:
             return d.vehicle_title
         if column is DealColumn.STATE:
-            return _tr("DealState", d.state.label)
+            return state_text(d, short=True)
         if column is DealColumn.APPROVAL:
             return approval_short(d)
         if column is DealColumn.TOTAL:
@@ -210,6 +210,8 @@ class DealsModel(ListModel[DealRow]):
             d = row.deal
             if column is DealColumn.APPROVAL:
                 return approval_text(d) or None
+            if column is DealColumn.STATE and d.approval.status is ApprovalStatus.REJECTED:
+                return f"{state_text(d)}. {approval_text(d)}"
             if column is DealColumn.VEHICLE:
                 return f"{d.vehicle_title} · {d.vehicle_vin}"
         return super().cell(row, column, role)
@@ -223,6 +225,18 @@ def approval_short(d: Deal) -> str:
         ApprovalStatus.APPROVED: _tr("DealsModel", "Approved"),
         ApprovalStatus.REJECTED: _tr("DealsModel", "Rejected"),
     }[d.approval.status]
+
+
+def state_text(d: Deal, until: str = "", *, short: bool = False) -> str:
+    """The deal's state as the detail (`until`: the reservation's end) and, `short`, the list
+    show it: a deal whose discount a manager rejected says so, for sales to change it (it
+    stays reserved meanwhile; the list's tooltip and the detail give the reason)."""
+    state = _tr("DealState", d.state.label) + until
+    if d.approval.status is ApprovalStatus.REJECTED and d.state.open:
+        if short:  # the list's column is narrow; the Approval column beside it says more
+            return _tr("DealsModel", "{state} · rejected").format(state=state)
+        return _tr("DealsModel", "{state} · approval rejected").format(state=state)
+    return state
 
 
 def approval_text(d: Deal) -> str:
@@ -970,11 +984,12 @@ class DealsPage(QWidget):
 
     def _facts(self, row: DealRow) -> list[tuple[str, str]]:
         deal = row.deal
-        state = _tr("DealState", deal.state.label)
+        until = ""
         if deal.reserved_until and deal.state in (DealState.RESERVED, DealState.APPROVED):
-            state += self.tr(" until {day}").format(
+            until = self.tr(" until {day}").format(
                 day=f"{deal.reserved_until.astimezone():%d.%m.%Y}"
             )
+        state = state_text(deal, until)
         facts = [
             (self.tr("Client"), row.client_name or deal.client_id),
             (self.tr("VIN"), deal.vehicle_vin),

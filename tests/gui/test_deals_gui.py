@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from PySide6.QtCore import Qt
 
-from alko_desk.models.deals import ApprovalStatus, DealDraft, DealState
+from alko_desk.models.deals import ApprovalStatus, DealDraft, DealState, Discount, DiscountKind
 from alko_desk.models.money import Money
 from alko_desk.models.users import Role
 from alko_desk.models.vehicles import Condition, VehicleStatus
@@ -461,3 +461,30 @@ def test_a_wider_window_widens_the_deal_list_not_its_detail_panel(qtbot, open_ma
     qtbot.waitUntil(lambda: page.splitter.sizes()[0] > list_before, timeout=5_000)
     list_after, detail_after = page.splitter.sizes()
     assert detail_after == detail_before and list_after - list_before >= 250
+
+
+def test_a_deal_whose_discount_was_rejected_says_so_in_the_list_and_detail(
+    qtbot, open_main, make_user, context
+):
+    sam = make_user("sam", Role.SALES)
+    mia = make_user("mia", Role.MANAGER)
+    sales = context.services_for(sam)
+    client = sales.clients.register(new_client_id(), client_draft())
+    vehicle = sales.vehicles.add(vehicle_draft(1, price="30000"))
+    deal = sales.deals.create(
+        DealDraft(client.id, vehicle.id, discounts=(Discount(DiscountKind.PERCENT, Decimal(9)),))
+    )
+    manager = context.services_for(mia)
+    manager.deals.reject(manager.deals.get(deal.id), "Too much for a new car")
+    page = open_main(sam).show_section("deals")
+    qtbot.waitUntil(lambda: not page.loading and page.model.rowCount() == 1, timeout=10_000)
+    state = page.model.data(page.model.index(0, DealColumn.STATE))
+    assert state == "Reserved · rejected"
+    tip = page.model.data(page.model.index(0, DealColumn.STATE), Qt.ItemDataRole.ToolTipRole)
+    assert tip == "Reserved · approval rejected. Rejected: Too much for a new car"
+    assert page.model.data(page.model.index(0, DealColumn.APPROVAL)) == "Rejected"
+    page.select(deal.id)
+    qtbot.waitUntil(lambda: page.selected() is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: "State: Reserved until" in page.detail.text(), timeout=10_000)
+    assert "approval rejected" in page.detail.text()
+    assert "Rejected: Too much for a new car" in page.detail.text()
