@@ -252,6 +252,28 @@ def approval_text(d: Deal) -> str:
     }[d.approval.status]
 
 
+def approval_summary(d: Deal, client: str, threshold: Decimal | None) -> str:
+    """What a manager approves or rejects: the deal's client and car, and its discount (amount
+    and percent of the list price) against the threshold from Settings (when it could be read)."""
+    f = d.figures
+    lines = [
+        _tr("DealsPage", "Client: {client}").format(client=client),
+        _tr("DealsPage", "Vehicle: {vehicle} · {vin}").format(
+            vehicle=d.vehicle_title, vin=d.vehicle_vin
+        ),
+        _tr("DealsPage", "Discount: {amount} ({percent} %) off the list price {price}").format(
+            amount=f.discount_total, percent=f.discount_percent, price=f.list_price
+        ),
+    ]
+    if threshold is not None:
+        lines.append(
+            _tr("DealsPage", "A discount above {threshold} % needs a manager's approval.").format(
+                threshold=threshold
+            )
+        )
+    return "\n".join(lines)
+
+
 def _less(amount: Money) -> str:
     """An amount taken off the price: with a minus sign, unless there is nothing to take."""
     return f"−{amount}" if amount.amount else str(amount)
@@ -1052,14 +1074,38 @@ class DealsPage(QWidget):
         deal = self.selected()
         if deal is None:
             return
+        if action in ("approve", "reject"):
+            # The manager decides on what the prompt shows: the discount against the threshold
+            # as Settings have it now (read first: another desk may have changed it).
+            row = self.paged.current_row()
+            client = (row.client_name if row else "") or deal.client_id
+            deals = self._services.deals
+
+            def failed(_exc: BaseException) -> bool:
+                self._decide(action, deal, approval_summary(deal, client, None))
+                return True
+
+            self._tasks.run(
+                lambda: deals.settings().approval_discount_percent,
+                on_success=lambda threshold: self._decide(
+                    action, deal, approval_summary(deal, client, threshold)
+                ),
+                on_failure=failed,
+                parent=self,
+            )
+            return
+        self._decide(action, deal)
+
+    def _decide(self, action: str, deal: Deal, summary: str = "") -> None:
         deals = self._services.deals
         reason = ""
         if action in REASON_PROMPTS:
             title, label, required, ok_text = REASON_PROMPTS[action]
+            text = _tr("DealsPage", label)
             answer = self._tasks.dialogs.text(
                 self,
                 _tr("DealsPage", title).format(id=deal.id),
-                _tr("DealsPage", label),
+                f"{summary}\n\n{text}" if summary else text,
                 required,
                 ok_text=_tr("DealsPage", ok_text),
             )

@@ -488,3 +488,37 @@ def test_a_deal_whose_discount_was_rejected_says_so_in_the_list_and_detail(
     qtbot.waitUntil(lambda: "State: Reserved until" in page.detail.text(), timeout=10_000)
     assert "approval rejected" in page.detail.text()
     assert "Rejected: Too much for a new car" in page.detail.text()
+
+
+def test_the_approve_prompt_shows_the_discount_the_threshold_and_the_deal(
+    qtbot, open_main, make_user, context, dialogs
+):
+    sam = make_user("sam", Role.SALES)
+    mia = make_user("mia", Role.MANAGER)
+    sales = context.services_for(sam)
+    client = sales.clients.register(new_client_id(), client_draft())
+    vehicle = sales.vehicles.add(vehicle_draft(1, price="30000"))
+    deal = sales.deals.create(
+        DealDraft(client.id, vehicle.id, discounts=(Discount(DiscountKind.PERCENT, Decimal(8)),))
+    )
+    page = open_main(mia).show_section("deals")
+    qtbot.waitUntil(lambda: not page.loading and page.model.rowCount() == 1, timeout=10_000)
+    page.table.selectRow(0)
+    qtbot.mouseClick(page.approve_button, Qt.MouseButton.LeftButton)  # prompt closed: None
+    qtbot.waitUntil(lambda: len(dialogs.text_prompts) == 1, timeout=10_000)
+    prompt = dialogs.text_prompts[0]
+    assert "Discount: 2,400.00 EUR (8" in prompt and "off the list price 30,000.00 EUR" in prompt
+    assert "above 5 % needs a manager" in prompt
+    assert f"Client: {client.display_name}" in prompt
+    assert deal.vehicle_title in prompt and deal.vehicle_vin in prompt
+    assert prompt.endswith("Reason (optional):")
+    qtbot.wait(200)
+    assert context.deals_repo.get(deal.id).approval.status is ApprovalStatus.PENDING
+
+    dialogs.text_answers.append("Too much")
+    qtbot.mouseClick(page.reject_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: context.deals_repo.get(deal.id).approval.status is ApprovalStatus.REJECTED,
+        timeout=10_000,
+    )
+    assert "Discount: 2,400.00 EUR" in dialogs.text_prompts[1]
