@@ -91,6 +91,15 @@ def describe_uri(uri: str) -> str:
     return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}"
 
 
+def uri_address(uri: str) -> str:
+    """host:port (or the hosts of a replica set) of a MongoDB URI, never its username or
+    password: what the login window names as the database the desk works on."""
+    from urllib.parse import urlsplit
+
+    netloc = urlsplit(uri).netloc.rpartition("@")[2]
+    return netloc or "?"
+
+
 @dataclass
 class SessionServices:
     session: Session
@@ -120,6 +129,7 @@ class AppContext:
         database_label: str = "",
         secrets: SecretStore | None = None,
         password_cost: HashCost = PRODUCTION_COST,
+        database_address: str = "",
     ) -> None:
         self.store = store
         self.data_dir = data_dir
@@ -127,6 +137,8 @@ class AppContext:
         self.server = server
         self.secrets = secrets
         self.database_label = database_label or store.info.label
+        # host:port of a configured database (ALKO_MONGODB_URI or Settings); "" = embedded
+        self.database_address = database_address
         self.users_repo = UserRepository(store)
         self.throttle_repo = LoginThrottleRepository(store)
         self.organisation_repo = OrganisationRepository(store)
@@ -414,7 +426,13 @@ def open_context(
     if not choice.embedded:
         label = f"{store.info.label} at {label}"
     context = AppContext(
-        store, data_dir=data_dir, clock=clock, server=server, database_label=label, secrets=secrets
+        store,
+        data_dir=data_dir,
+        clock=clock,
+        server=server,
+        database_label=label,
+        secrets=secrets,
+        database_address="" if choice.embedded else uri_address(uri),
     )
     try:
         context.list_unlisted_invoices()

@@ -283,3 +283,58 @@ def test_a_crash_between_the_customer_and_the_deal_is_finished_by_the_invoice_re
     assert sam.deals.get(deal.id).state is DealState.INVOICED
     assert sam.clients.search("zeljko")[0].status is ClientStatus.CUSTOMER
     assert sam.clients.get(deal.client_id).version == record.version
+
+
+PAST_PURCHASES = "clients.record_past_purchases:all"
+
+
+def _id(deal):
+    return deal.id
+
+
+def test_prospects_of_deals_invoiced_before_the_rule_become_customers_at_a_suitable_login(
+    context, make_user
+):
+    """A data migration: deals invoiced or delivered before "invoiced makes a customer" left
+    their clients prospects. The migration lists them; the first login that holds the client
+    keys and may record a sale changes them, signed and audited, once."""
+    from alko_desk.models.clients import ClientStatus
+    from alko_desk.storage.schema import _m6_customers_from_past_sales
+
+    sam, sold = client_with_deal(context, make_user)
+    _, delivered = client_with_deal(
+        context, sales=sam, n=2, email="b@example.hr", phone="091 222 3333", id_number="223344556"
+    )
+    _, open_deal = client_with_deal(
+        context, sales=sam, n=3, email="c@example.hr", phone="091 333 4444", id_number="334455667"
+    )
+    for deal, state in ((sold, "invoiced"), (delivered, "delivered")):  # as before the rule
+        context.store.db.deals.update_one({"_id": deal.id}, {"$set": {"state": state}})
+    manager = make_user("mia", Role.MANAGER)  # holds client keys, may not record a sale
+
+    _m6_customers_from_past_sales(context.store)
+    assert context.store.db.pending_ops.find_one({"_id": PAST_PURCHASES})["data"] == {
+        "purchases": [
+            {"client": d.client_id, "deal": d.id} for d in sorted((sold, delivered), key=_id)
+        ]
+    }
+    context.finish_interrupted_work(manager)
+    assert sam.clients.get(sold.client_id).status is ClientStatus.PROSPECT
+    sam_session = sam.session
+    context.finish_interrupted_work(sam_session)
+    for deal in (sold, delivered):
+        client = sam.clients.get(deal.client_id)  # its MAC verifies: signed, not patched
+        assert client.status is ClientStatus.CUSTOMER
+    assert sam.clients.get(open_deal.client_id).status is ClientStatus.PROSPECT
+    [row] = sam.clients.search("b@example.hr")
+    assert row.status is ClientStatus.CUSTOMER  # the list entry too
+    entries = context.audit_log.query(AuditFilter(action_prefix="client.became_customer"))
+    assert sorted((e.target, e.details["deal"]) for e in entries) == sorted(
+        [(f"client:{sold.client_id}", sold.id), (f"client:{delivered.client_id}", delivered.id)]
+    )
+
+    # run again (a second start, the migration repeated): nothing more changes
+    _m6_customers_from_past_sales(context.store)
+    context.finish_interrupted_work(sam_session)
+    assert len(context.audit_log.query(AuditFilter(action_prefix="client.became"))) == 2
+    assert context.store.db.pending_ops.find_one({"_id": PAST_PURCHASES}) is None

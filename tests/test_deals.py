@@ -277,3 +277,12 @@ def test_a_restricted_client_cannot_buy_and_a_deal_cannot_move_to_one(context, d
     assert desk.deals.get(deal.id).client_id == "C-1"
     # the same client stays on an open deal's own edits
     assert desk.deals.update(deal, deal_draft(vehicle.id, "1")).client_id == "C-1"
+
+
+def test_a_deal_without_a_vehicle_is_refused_saying_to_choose_one(desk):
+    desk.vehicles.add(draft(1))
+    with pytest.raises(ValidationError) as err:
+        desk.deals.create(deal_draft(""))
+    assert err.value.field_errors["vehicle"] == "Choose the vehicle."
+    assert "no longer exists" not in err.value.message
+    assert desk.deals.page().total == 0

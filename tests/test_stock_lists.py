@@ -254,7 +254,7 @@ def test_a_list_read_on_a_fresh_database_writes_nothing(context, make_user, stor
 def test_stock_from_before_the_filtered_index_is_listed_by_the_migration_not_by_a_read(
     context, stock, store
 ):
-    from alko_desk.storage.schema import SCHEMA_DOC_ID, ensure_schema
+    from alko_desk.storage.schema import SCHEMA_DOC_ID, SCHEMA_VERSION, ensure_schema
 
     vehicles = stock.vehicles.page(count=100).rows
     deals = stock.deals.page(count=100).rows
@@ -266,7 +266,7 @@ def test_stock_from_before_the_filtered_index_is_listed_by_the_migration_not_by_
     before = _document_counts(store)
     assert stock.vehicles.page().total == 0 and stock.deals.page().total == 0
     assert _document_counts(store) == before  # the read builds nothing
-    assert ensure_schema(store) == 5  # what the next start runs
+    assert ensure_schema(store) == SCHEMA_VERSION  # what the next start runs (from 4 on)
     context.vehicles_repo.clear_list_cache()
     context.deals_repo.clear_list_cache()
     assert {v.id for v in stock.vehicles.page(count=100).rows} == {v.id for v in vehicles}

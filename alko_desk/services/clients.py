@@ -168,6 +168,9 @@ class ClientService(SessionService):
         intents.register("clients.reindex", self._recover_reindex)
         intents.register("clients.rebuild_list", self._recover_rebuild_list)
         intents.register("clients.upgrade_keys", self._recover_upgrade_keys)
+        if session.can(Permission.INVOICE_WRITE) or session.can(Permission.DEAL_WRITE):
+            # only a login that may record a sale takes it; the others leave it for one
+            intents.register("clients.record_past_purchases", self._recover_past_purchases)
         # written before the intent log had named kinds
         intents.register("register", self._recover_register)
         intents.register("import", self._recover_import)
@@ -948,6 +951,18 @@ class ClientService(SessionService):
         self._put_list_entries(saved)
         self._audit.record(self.actor, AuditAction.CLIENT_KEYS_UPGRADED, "", {"count": moved})
         self._changes.announce(ENTITY, ChangeKind.MANY)
+
+    def _recover_past_purchases(self, intent: IntentRecord) -> None:
+        """Prospects with a deal invoiced before the rule "invoiced makes a customer" become
+        customers (storage/schema.py `_m6_customers_from_past_sales` lists them): through
+        `record_purchase`, so each change is signed, listed, announced and audited with its
+        deal, and a client already a customer (or restricted, or removed) is left as it is.
+        Idempotent: run again, it changes nothing more."""
+        for entry in intent.data.get("purchases", []):
+            try:
+                self.record_purchase(entry["client"], entry["deal"])
+            except NotFound:
+                continue  # removed since: nothing to change
 
     def _reindex(self, client_id: str, previous_lookups: dict) -> bool:
         record = self._clients.get(client_id)

@@ -179,12 +179,17 @@ class DealService(SessionService):
         vat, currency = self._vat_and_currency()
         return compute(terms_for(vehicle, draft, vat, currency))
 
-    def _validate(self, draft: DealDraft, figures: DealFigures) -> None:
+    @staticmethod
+    def _missing_choices(draft: DealDraft) -> dict[str, str]:
         errors = {}
         if not draft.client_id:
             errors["client"] = "Choose the client."
         if not draft.vehicle_id:
             errors["vehicle"] = "Choose the vehicle."
+        return errors
+
+    def _validate(self, draft: DealDraft, figures: DealFigures) -> None:
+        errors = self._missing_choices(draft)
         if figures.problems:
             errors["figures"] = " ".join(figures.problems)
         if errors:
@@ -226,6 +231,8 @@ class DealService(SessionService):
     def create(self, draft: DealDraft, *, reserve: bool = True) -> Deal:
         """Saves a new deal; with `reserve` (the default) it reserves the vehicle at once."""
         self._require(Permission.DEAL_WRITE, "create deals")
+        if not draft.vehicle_id:  # said as such, not as "this vehicle no longer exists"
+            raise ValidationError("The deal cannot be saved yet.", self._missing_choices(draft))
         vehicle = self._vehicle(draft.vehicle_id)
         vat, currency = self._vat_and_currency()
         terms = terms_for(vehicle, draft, vat, currency)

@@ -97,12 +97,44 @@ def _m5_filtered_stock_lists(store: Store) -> None:
     build_deal_list(store)
 
 
+def _m6_customers_from_past_sales(store: Store) -> None:
+    """Clients whose deals were invoiced before "a prospect becomes a customer when a deal of
+    theirs is invoiced" stayed prospects. Their status is under the clients' MAC, so the first
+    login holding the client keys changes it, through the intent log's
+    "clients.record_past_purchases" handler (ClientService.record_purchase, audited); this only
+    lists those clients (status in clear) with one invoiced or delivered deal each."""
+    from alko_desk.storage.clients_repo import ClientRepository
+
+    clients = ClientRepository(store)
+    purchases: dict[str, str] = {}
+    sold = {"state": {"$in": ["invoiced", "delivered"]}}
+    for doc in store.db.deals.find(sold, {"client_id": 1}).sort("_id", 1):
+        client_id = doc.get("client_id") or ""
+        if not client_id or client_id in purchases:
+            continue
+        record = clients.get(client_id)
+        if record is not None and record.status == "prospect":
+            purchases[client_id] = doc["_id"]
+    if purchases:
+        entries = [{"client": c, "deal": d} for c, d in purchases.items()]
+        store.db.pending_ops.replace_one(
+            {"_id": "clients.record_past_purchases:all"},
+            {
+                "_id": "clients.record_past_purchases:all",
+                "kind": "clients.record_past_purchases",
+                "data": {"purchases": entries},
+            },
+            upsert=True,
+        )
+
+
 MIGRATIONS: list[Callable[[Store], None]] = [
     _m1_base_indexes,
     _m2_client_list_index,
     _m3_flat_keys_and_lookups,
     _m4_keys_by_need,
     _m5_filtered_stock_lists,
+    _m6_customers_from_past_sales,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -147,6 +147,7 @@ class DeskController(QObject):
     def _database_ready(self, context: AppContext) -> None:
         self.context = context
         desk = getattr(context, "desk", None)  # a RemoteContext: working through a server
+        self.login_window.set_database(getattr(context, "database_address", ""))
         self.login_window.set_server(getattr(desk, "address", ""))
         self._check_setup()
 

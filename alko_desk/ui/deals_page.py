@@ -128,7 +128,7 @@ class DealColumn(ListColumn, context="DealsModel"):
     )
     VEHICLE = Column("Vehicle", DealSort.VEHICLE, stretch=True)
     STATE = Column(
-        "State", DealSort.STATE, sample=DealState.CANCELLED.label, sample_context="DealState"
+        "State", DealSort.STATE, sample="Reserved · rejected", sample_context="DealsModel"
     )
     APPROVAL = Column("Approval", DealSort.APPROVAL, sample="Approved", sample_context="DealsModel")
     TOTAL = Column("Total", DealSort.TOTAL, sample=MONEY, right=True)
@@ -198,7 +198,7 @@ class DealsModel(ListModel[DealRow]):
         if column is DealColumn.VEHICLE:
             return d.vehicle_title
         if column is DealColumn.STATE:
-            return _tr("DealState", d.state.label)
+            return state_text(d, short=True)
         if column is DealColumn.APPROVAL:
             return approval_short(d)
         if column is DealColumn.TOTAL:
@@ -210,6 +210,8 @@ class DealsModel(ListModel[DealRow]):
             d = row.deal
             if column is DealColumn.APPROVAL:
                 return approval_text(d) or None
+            if column is DealColumn.STATE and d.approval.status is ApprovalStatus.REJECTED:
+                return f"{state_text(d)}. {approval_text(d)}"
             if column is DealColumn.VEHICLE:
                 return f"{d.vehicle_title} · {d.vehicle_vin}"
         return super().cell(row, column, role)
@@ -225,6 +227,18 @@ def approval_short(d: Deal) -> str:
     }[d.approval.status]
 
 
+def state_text(d: Deal, until: str = "", *, short: bool = False) -> str:
+    """The deal's state as the detail (`until`: the reservation's end) and, `short`, the list
+    show it: a deal whose discount a manager rejected says so, for sales to change it (it
+    stays reserved meanwhile; the list's tooltip and the detail give the reason)."""
+    state = _tr("DealState", d.state.label) + until
+    if d.approval.status is ApprovalStatus.REJECTED and d.state.open:
+        if short:  # the list's column is narrow; the Approval column beside it says more
+            return _tr("DealsModel", "{state} · rejected").format(state=state)
+        return _tr("DealsModel", "{state} · approval rejected").format(state=state)
+    return state
+
+
 def approval_text(d: Deal) -> str:
     return {
         ApprovalStatus.NOT_NEEDED: "",
@@ -236,6 +250,28 @@ def approval_text(d: Deal) -> str:
         ).format(who=d.approval.by, why=d.approval.reason),
         ApprovalStatus.REJECTED: _tr("DealsModel", "Rejected: {why}").format(why=d.approval.reason),
     }[d.approval.status]
+
+
+def approval_summary(d: Deal, client: str, threshold: Decimal | None) -> str:
+    """What a manager approves or rejects: the deal's client and car, and its discount (amount
+    and percent of the list price) against the threshold from Settings (when it could be read)."""
+    f = d.figures
+    lines = [
+        _tr("DealsPage", "Client: {client}").format(client=client),
+        _tr("DealsPage", "Vehicle: {vehicle} · {vin}").format(
+            vehicle=d.vehicle_title, vin=d.vehicle_vin
+        ),
+        _tr("DealsPage", "Discount: {amount} ({percent} %) off the list price {price}").format(
+            amount=f.discount_total, percent=f.discount_percent, price=f.list_price
+        ),
+    ]
+    if threshold is not None:
+        lines.append(
+            _tr("DealsPage", "A discount above {threshold} % needs a manager's approval.").format(
+                threshold=threshold
+            )
+        )
+    return "\n".join(lines)
 
 
 def _less(amount: Money) -> str:
@@ -309,6 +345,10 @@ class DealBuilder(QWidget):
         self.client.setPlaceholderText(self.tr("Choose the client, or search for them above"))
         self.client.setAccessibleName(self.tr("Client"))
         self.vehicle = QComboBox()
+        # Like the client, no car is chosen for the salesperson on a new deal (the first in
+        # stock went into deals unnoticed); a deal started for a given car keeps it.
+        self.vehicle.setPlaceholderText(self.tr("Choose the vehicle"))
+        self.vehicle.setAccessibleName(self.tr("Vehicle"))
         # the whole choice shows, VIN included (two cars of one model differ only by it)
         self.vehicle.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         form.addRow(self.tr("Client"), self.client_search)
@@ -401,18 +441,23 @@ class DealBuilder(QWidget):
         else:
             self.client.setCurrentIndex(kept)
 
-    def set_vehicles(self, vehicles: list[Vehicle]) -> None:
+    def set_vehicles(self, vehicles: list[Vehicle], chosen: str = "") -> None:
+        """Offers `vehicles`; chooses `chosen` (a vehicle id) if given, else none."""
         self.vehicles = {v.id: v for v in vehicles}
+        self.vehicle.blockSignals(True)  # the first car added is current for a moment
         self.vehicle.clear()
         for v in vehicles:
             self.vehicle.addItem(f"{v.title} · {v.list_price} · {v.vin}", v.id)
+        self.vehicle.setCurrentIndex(self.vehicle.findData(chosen) if chosen else -1)
+        self.vehicle.blockSignals(False)
+        self.recompute()
         # as wide as the longest choice (the dialog grows to it), within reason
         self.vehicle.setMinimumWidth(min(self.vehicle.sizeHint().width(), VEHICLE_CHOICE_MAX))
 
     def load_deal(self, deal: Deal, vehicle: Vehicle, label: str = "") -> None:
         """Fills the form from an existing deal (editing); `label`: its client as the list
         of clients names them, when they are not among those offered."""
-        self.set_vehicles([vehicle])
+        self.set_vehicles([vehicle], chosen=vehicle.id)
         index = self.client.findData(deal.client_id)
         if index < 0:
             self.client.addItem(label or deal.client_id, deal.client_id)
@@ -517,7 +562,12 @@ class DealBuilder(QWidget):
     def recompute(self) -> None:
         set_error(self.input_error, "")
         vehicle = self.vehicles.get(self.vehicle.currentData() or "")
-        if vehicle is None:
+        if vehicle is None:  # no car chosen yet: no figures, rather than another car's
+            self.figures = None
+            for label in self.figure_labels.values():
+                label.setText("")
+            self.scheme_reason.setText("")
+            set_error(self.problems, "")
             return
         try:
             draft = self.draft()
@@ -557,11 +607,13 @@ class DealBuilderDialog(QDialog):
         currency: str,
         base: Deal | None = None,
         parent=None,
+        vehicle_id: str = "",
     ) -> None:
         super().__init__(parent)
         self._services = services
         self._tasks = tasks
         self.base = base
+        self.vehicle_id = vehicle_id  # a new deal for this car (else the user chooses one)
         self.saved: Deal | None = None
         self.setWindowTitle(
             self.tr("Edit deal {id}").format(id=base.id) if base else self.tr("New deal")
@@ -605,7 +657,7 @@ class DealBuilderDialog(QDialog):
             if base:
                 self.builder.load_deal(base, vehicles[0], label)
             else:
-                self.builder.set_vehicles(vehicles)
+                self.builder.set_vehicles(vehicles, chosen=self.vehicle_id)
             self.loaded = True
 
         self._tasks.run(work, on_success=done, parent=self)
@@ -816,7 +868,7 @@ class DealsPage(QWidget):
         self.state.currentIndexChanged.connect(self._filter_changed)
         self.refresh_button.clicked.connect(self.refresh)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, self.refresh)
-        self.new_button.clicked.connect(self.new_deal)
+        self.new_button.clicked.connect(lambda: self.new_deal())
         self.edit_button.clicked.connect(self.edit_deal)
         self.approve_button.clicked.connect(lambda: self._act("approve"))
         self.reject_button.clicked.connect(lambda: self._act("reject"))
@@ -954,11 +1006,12 @@ class DealsPage(QWidget):
 
     def _facts(self, row: DealRow) -> list[tuple[str, str]]:
         deal = row.deal
-        state = _tr("DealState", deal.state.label)
+        until = ""
         if deal.reserved_until and deal.state in (DealState.RESERVED, DealState.APPROVED):
-            state += self.tr(" until {day}").format(
+            until = self.tr(" until {day}").format(
                 day=f"{deal.reserved_until.astimezone():%d.%m.%Y}"
             )
+        state = state_text(deal, until)
         facts = [
             (self.tr("Client"), row.client_name or deal.client_id),
             (self.tr("VIN"), deal.vehicle_vin),
@@ -987,16 +1040,24 @@ class DealsPage(QWidget):
 
     # -- actions ----------------------------------------------------------------------------------
 
-    def new_deal(self) -> DealBuilderDialog:
-        return self._open_builder(None)
+    def new_deal(self, vehicle_id: str = "") -> DealBuilderDialog:
+        """The builder for a new deal; with `vehicle_id` (e.g. from the Vehicles page) that car
+        is chosen, otherwise the user chooses one."""
+        return self._open_builder(None, vehicle_id)
 
     def edit_deal(self) -> DealBuilderDialog | None:
         deal = self.selected()
         return self._open_builder(deal) if deal else None
 
-    def _open_builder(self, base: Deal | None) -> DealBuilderDialog:
+    def _open_builder(self, base: Deal | None, vehicle_id: str = "") -> DealBuilderDialog:
         dialog = DealBuilderDialog(
-            self._services, self._tasks, self.vat_rate, self.currency, base, self
+            self._services,
+            self._tasks,
+            self.vat_rate,
+            self.currency,
+            base,
+            self,
+            vehicle_id=vehicle_id,
         )
         self.dialog = dialog
 
@@ -1013,14 +1074,38 @@ class DealsPage(QWidget):
         deal = self.selected()
         if deal is None:
             return
+        if action in ("approve", "reject"):
+            # The manager decides on what the prompt shows: the discount against the threshold
+            # as Settings have it now (read first: another desk may have changed it).
+            row = self.paged.current_row()
+            client = (row.client_name if row else "") or deal.client_id
+            deals = self._services.deals
+
+            def failed(_exc: BaseException) -> bool:
+                self._decide(action, deal, approval_summary(deal, client, None))
+                return True
+
+            self._tasks.run(
+                lambda: deals.settings().approval_discount_percent,
+                on_success=lambda threshold: self._decide(
+                    action, deal, approval_summary(deal, client, threshold)
+                ),
+                on_failure=failed,
+                parent=self,
+            )
+            return
+        self._decide(action, deal)
+
+    def _decide(self, action: str, deal: Deal, summary: str = "") -> None:
         deals = self._services.deals
         reason = ""
         if action in REASON_PROMPTS:
             title, label, required, ok_text = REASON_PROMPTS[action]
+            text = _tr("DealsPage", label)
             answer = self._tasks.dialogs.text(
                 self,
                 _tr("DealsPage", title).format(id=deal.id),
-                _tr("DealsPage", label),
+                f"{summary}\n\n{text}" if summary else text,
                 required,
                 ok_text=_tr("DealsPage", ok_text),
             )

@@ -120,6 +120,7 @@ class LoginWindow(QWidget):
         self.server_address.returnPressed.connect(self._request_server)
         self.use_local.clicked.connect(lambda: self._emit_server(""))
         self._server = ""
+        self._database = ""  # host:port of a configured MongoDB server, "" = the embedded one
         return box
 
     def _build_problem_panel(self) -> QWidget:
@@ -166,6 +167,10 @@ class LoginWindow(QWidget):
                 self.tr("Showroom server: {address}").format(address=address)
             )
             self.server_address.setText(address)
+        elif self._database:
+            self.server_choice.setText(
+                self.tr("Database: {address}").format(address=self._database)
+            )
         else:
             self.server_choice.setText(self.tr("Database: this computer"))
         self.use_local.setEnabled(bool(address))
@@ -173,6 +178,12 @@ class LoginWindow(QWidget):
             self.tr("Change server…") if address else self.tr("Connect to a showroom server…")
         )
         set_error(self.server_error, "")
+
+    def set_database(self, address: str) -> None:
+        """Names the database the desk opened without a showroom server: host:port of the
+        configured URI (ALKO_MONGODB_URI or Settings, no password), or "" for the embedded one."""
+        self._database = address
+        self.set_server(self._server)
 
     @property
     def server(self) -> str:

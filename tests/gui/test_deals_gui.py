@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from PySide6.QtCore import Qt
 
-from alko_desk.models.deals import ApprovalStatus, DealDraft, DealState
+from alko_desk.models.deals import ApprovalStatus, DealDraft, DealState, Discount, DiscountKind
 from alko_desk.models.money import Money
 from alko_desk.models.users import Role
 from alko_desk.models.vehicles import Condition, VehicleStatus
@@ -67,7 +67,8 @@ def test_deal_builder_flow_trade_in_financing_manager_approval_delivery(
     b = dialog.builder
     assert b.client.currentData() is None  # no buyer chosen for the salesperson
     b.client.setCurrentIndex(b.client.findData(client.id))
-    assert b.vehicle.currentData() == vehicle.id
+    assert b.vehicle.currentData() is None  # nor a car
+    b.vehicle.setCurrentIndex(b.vehicle.findData(vehicle.id))
     assert figure(b, "Balance due") == "30,000.00 EUR"
     qtbot.keyClicks(b.discount_percent, "8")  # above the 5 % threshold: needs a manager
     assert figure(b, "Vehicle price") == "27,600.00 EUR"
@@ -172,6 +173,7 @@ def test_second_desk_sees_the_refusal_naming_the_other_deal(qtbot, open_main, ma
     dialog = page.dialog
     qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
     dialog.builder.client.setCurrentIndex(dialog.builder.client.findData(client.id))
+    dialog.builder.vehicle.setCurrentIndex(dialog.builder.vehicle.findData(vehicle.id))
     first = sales.deals.create(
         __import__("alko_desk.models.deals", fromlist=["DealDraft"]).DealDraft(
             dialog.builder.client.currentData(), vehicle.id
@@ -358,6 +360,7 @@ def test_the_deal_builder_tells_same_name_clients_apart_and_chooses_nobody_unask
     pula = next(i for i in range(2) if "Pula" in b.client.itemText(i))
     b.client.setCurrentIndex(pula)
     chosen = b.client.currentData()
+    b.vehicle.setCurrentIndex(0)
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: sales.deals.page().total == 1, timeout=10_000)
     deal = sales.deals.page().rows[0]
@@ -372,6 +375,38 @@ def test_the_deal_builder_tells_same_name_clients_apart_and_chooses_nobody_unask
     assert editing.builder.client.currentData() == chosen
     assert editing.builder.client.currentText().startswith("Anica Ban · Pula")
     editing.reject()
+
+
+def test_the_deal_builder_chooses_no_vehicle_unasked_but_keeps_a_given_one(
+    qtbot, open_main, make_user, context
+):
+    sam = make_user("sam", Role.SALES)
+    sales = context.services_for(sam)
+    client = sales.clients.register(new_client_id(), client_draft())
+    sales.vehicles.add(vehicle_draft(1))
+    second = sales.vehicles.add(vehicle_draft(2))
+    page = open_main(sam).show_section("deals")
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    dialog = page.dialog
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
+    b = dialog.builder
+    assert b.vehicle.count() == 2  # both offered, neither chosen
+    assert b.vehicle.currentIndex() == -1 and b.vehicle.currentData() is None
+    assert b.vehicle.placeholderText() == "Choose the vehicle"
+    assert b.figures is None  # and no other car's figures shown
+    assert not [w.text() for w in b.figure_labels.values() if w.text()]
+    b.client.setCurrentIndex(b.client.findData(client.id))
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Choose the vehicle." in dialog.error.text(), timeout=10_000)
+    assert "no longer exists" not in dialog.error.text()
+    assert dialog.isVisible() and sales.deals.page().total == 0
+    dialog.reject()
+
+    given = page.new_deal(second.id)  # e.g. "New deal for this car" on the Vehicles page
+    qtbot.waitUntil(lambda: given.loaded, timeout=10_000)
+    assert given.builder.vehicle.currentData() == second.id
+    assert given.builder.figures is not None  # its figures shown at once
+    given.reject()
 
 
 def test_the_deal_list_shows_every_column_on_a_maximized_1366_screen(
@@ -408,6 +443,7 @@ def test_the_deal_builder_shows_the_whole_vehicle_choice_vin_included(
     qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
     qtbot.wait(50)
     combo = dialog.builder.vehicle
+    combo.setCurrentIndex(0)
     text = combo.currentText()
     assert text.endswith(vin_n(1))
     assert combo.fontMetrics().horizontalAdvance(text) + 24 <= combo.width(), (text, combo.width())
@@ -425,3 +461,64 @@ def test_a_wider_window_widens_the_deal_list_not_its_detail_panel(qtbot, open_ma
     qtbot.waitUntil(lambda: page.splitter.sizes()[0] > list_before, timeout=5_000)
     list_after, detail_after = page.splitter.sizes()
     assert detail_after == detail_before and list_after - list_before >= 250
+
+
+def test_a_deal_whose_discount_was_rejected_says_so_in_the_list_and_detail(
+    qtbot, open_main, make_user, context
+):
+    sam = make_user("sam", Role.SALES)
+    mia = make_user("mia", Role.MANAGER)
+    sales = context.services_for(sam)
+    client = sales.clients.register(new_client_id(), client_draft())
+    vehicle = sales.vehicles.add(vehicle_draft(1, price="30000"))
+    deal = sales.deals.create(
+        DealDraft(client.id, vehicle.id, discounts=(Discount(DiscountKind.PERCENT, Decimal(9)),))
+    )
+    manager = context.services_for(mia)
+    manager.deals.reject(manager.deals.get(deal.id), "Too much for a new car")
+    page = open_main(sam).show_section("deals")
+    qtbot.waitUntil(lambda: not page.loading and page.model.rowCount() == 1, timeout=10_000)
+    state = page.model.data(page.model.index(0, DealColumn.STATE))
+    assert state == "Reserved · rejected"
+    tip = page.model.data(page.model.index(0, DealColumn.STATE), Qt.ItemDataRole.ToolTipRole)
+    assert tip == "Reserved · approval rejected. Rejected: Too much for a new car"
+    assert page.model.data(page.model.index(0, DealColumn.APPROVAL)) == "Rejected"
+    page.select(deal.id)
+    qtbot.waitUntil(lambda: page.selected() is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: "State: Reserved until" in page.detail.text(), timeout=10_000)
+    assert "approval rejected" in page.detail.text()
+    assert "Rejected: Too much for a new car" in page.detail.text()
+
+
+def test_the_approve_prompt_shows_the_discount_the_threshold_and_the_deal(
+    qtbot, open_main, make_user, context, dialogs
+):
+    sam = make_user("sam", Role.SALES)
+    mia = make_user("mia", Role.MANAGER)
+    sales = context.services_for(sam)
+    client = sales.clients.register(new_client_id(), client_draft())
+    vehicle = sales.vehicles.add(vehicle_draft(1, price="30000"))
+    deal = sales.deals.create(
+        DealDraft(client.id, vehicle.id, discounts=(Discount(DiscountKind.PERCENT, Decimal(8)),))
+    )
+    page = open_main(mia).show_section("deals")
+    qtbot.waitUntil(lambda: not page.loading and page.model.rowCount() == 1, timeout=10_000)
+    page.table.selectRow(0)
+    qtbot.mouseClick(page.approve_button, Qt.MouseButton.LeftButton)  # prompt closed: None
+    qtbot.waitUntil(lambda: len(dialogs.text_prompts) == 1, timeout=10_000)
+    prompt = dialogs.text_prompts[0]
+    assert "Discount: 2,400.00 EUR (8" in prompt and "off the list price 30,000.00 EUR" in prompt
+    assert "above 5 % needs a manager" in prompt
+    assert f"Client: {client.display_name}" in prompt
+    assert deal.vehicle_title in prompt and deal.vehicle_vin in prompt
+    assert prompt.endswith("Reason (optional):")
+    qtbot.wait(200)
+    assert context.deals_repo.get(deal.id).approval.status is ApprovalStatus.PENDING
+
+    dialogs.text_answers.append("Too much")
+    qtbot.mouseClick(page.reject_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: context.deals_repo.get(deal.id).approval.status is ApprovalStatus.REJECTED,
+        timeout=10_000,
+    )
+    assert "Discount: 2,400.00 EUR" in dialogs.text_prompts[1]

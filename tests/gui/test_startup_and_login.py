@@ -267,3 +267,35 @@ def test_keyring_warning_is_shown_once_on_the_login_window(
     qtbot.waitUntil(lambda: desk.login_window.ready, timeout=10_000)
     assert desk.login_window.notice.isVisible()
     assert "No secure keyring" in desk.login_window.notice.text()
+
+
+def test_login_window_names_the_configured_database_server_without_its_password(
+    qtbot, make_desk, tmp_path, monkeypatch, mongo_uri, store, admin_session
+):
+    """With ALKO_MONGODB_URI the desk works on that server, not "this computer"."""
+    from urllib.parse import urlsplit
+
+    from alko_desk.bootstrap import open_context
+
+    parts = urlsplit(mongo_uri)
+    monkeypatch.setenv("ALKO_MONGODB_URI", mongo_uri)
+    opened = []
+
+    def opener(secrets):
+        context = open_context(tmp_path, secrets, db_name=store.db.name)
+        opened.append(context)
+        return context
+
+    desk = make_desk(opener=opener)
+    try:
+        qtbot.waitUntil(lambda: desk.login_window.ready, timeout=15_000)
+        shown = desk.login_window.server_choice.text()
+        assert shown == f"Database: {parts.hostname}:{parts.port}"
+        assert "this computer" not in shown
+    finally:
+        for context in opened:
+            context.close()
+    from alko_desk.bootstrap import uri_address
+
+    secret_uri = "mongodb://sales:s3cret-Pass@db.showroom.lan:27018/alko?tls=true"
+    assert uri_address(secret_uri) == "db.showroom.lan:27018"
