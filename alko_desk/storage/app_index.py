@@ -1044,7 +1044,9 @@ class _Writer:
                 pieces = [new_entries] if new_entries else []
             rebuilt.extend(self._stage(tree, piece) for piece in pieces)
         if rebuilt:
-            rebuilt[0][1] = ""  # the first bucket takes every key below its first
+            # the first bucket takes every key below its first (a copy: the record may
+            # be the read root's, which a lost race leaves in use)
+            rebuilt[0] = [rebuilt[0][0], "", *rebuilt[0][2:]]
         self._trees[tree] = rebuilt
 
     def rebuild(self, tree: str, entries: Iterable[list]) -> None:
