@@ -468,3 +468,51 @@ def test_a_warm_page_costs_one_id_read_and_still_sees_another_desks_write(store,
     writer.put(_entry(99, "aaa first", 1))
     assert reader.page("name", 0, 1)[0][0] == "id00099"
     assert reader.count() == 51
+
+
+def test_a_filtered_read_decodes_only_the_trees_it_walks(store, small_buckets):
+    """The root keeps each tree apart: a filtered page and its count decode the trees they
+    walk (a sub-tree and a ranged sort), not the summaries of every tree of the list."""
+    index = BucketListIndex(store, FILTERED)
+    entries = _stock(300)
+    index.put_many(entries)
+    index.clear_cache()
+    where = Where({"colour": "blue", "size": "L"}, {"day": ("010", "030")})
+    assert [i for i, _ in index.page("price", 0, 6, True, where=where)] == (
+        _expected(_matching(entries, where), "price")[::-1][:6]
+    )
+    assert index.count(where=where) == len(_matching(entries, where))
+    root = index._root()
+    trees = len(root.names())  # 3 sorts x (the sort, 3 colours, 2 sizes) + by id
+    assert root.decoded <= 4 < trees == 19, (root.decoded, trees)
+
+
+def test_roots_of_the_former_shape_are_read_and_the_next_write_takes_the_new_one(
+    store, small_buckets
+):
+    """An index committed before roots kept their trees apart (every tree in one blob)
+    pages and counts as before; its next commit stores the new shape."""
+    entries = _stock(120)
+    BucketListIndex(store, FILTERED).put_many(entries)
+    coll = store.collection("ix_stock")
+    number = int(coll.find_one({"_id": "head"})["n"])
+    trees = BucketListIndex(store, FILTERED)._root().trees
+    coll.replace_one({"_id": f"root:{number}"}, {"t": app_index._pack(trees)})
+    index = BucketListIndex(store, FILTERED)
+    where = WHERES[4]
+    assert index.count(where=where) == len(_matching(entries, where))
+    got = index.page("day", 0, 50, where=where)
+    assert [i for i, _ in got] == _expected(_matching(entries, where), "day")
+    edited = _stock_entry(7, "green", "L", 199, 59, tag="edited")
+    index.put(edited)
+    stored = coll.find_one({"_id": f"root:{number + 1}"})
+    assert "h" in stored and "t" not in stored
+    final = [edited if e.id == edited.id else e for e in entries]
+    fresh = BucketListIndex(store, FILTERED)
+    assert fresh._root().trees == index._root().trees
+    for where in WHERES[:6]:
+        assert fresh.count(where=where) == len(_matching(final, where)), where
+        got = fresh.page("name", 0, 200, where=where)
+        assert [i for i, _ in got] == _expected(_matching(final, where), "name"), where
+    fresh.remove_many(e.id for e in final)  # a root with no tree left reads as empty
+    assert BucketListIndex(store, FILTERED).count(where=WHERES[0]) == 0
