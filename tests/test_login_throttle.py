@@ -18,7 +18,7 @@ from alko_desk.models.errors import AccountLocked, AuthenticationError
 from alko_desk.models.users import Role
 from alko_desk.security import passwords
 from alko_desk.services.throttle import KEY_FILE, TAMPERED_MESSAGE
-from tests.conftest import ADMIN_PASSWORD, STAFF_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, STAFF_PASSWORD, staff_passphrase
 
 SAM_PASSWORD = "sam chooses a long passphrase 9"
 WRONG = "not my password at all"
@@ -301,3 +301,38 @@ def test_a_database_from_before_the_records_gets_them_and_then_misses_none(
     second.auth.login("admin", ADMIN_PASSWORD)  # learns the key here; recreates nothing
     with pytest.raises(AccountLocked, match="changed outside ALKO Desk"):
         second.auth.login("sam", SAM_PASSWORD)
+
+
+def test_counters_left_by_the_former_code_are_signed_at_the_upgrade_not_taken_for_edits(
+    context, make_user, admin_session, store, tmp_path, clock
+):
+    # Before these records, any failed login left an unsigned counter that was never removed
+    # (reset only zeroed it): the upgrade signs them with their state instead of locking
+    # everyone who once mistyped as "tampered".
+    from alko_desk.security.key_check import make_key_check
+
+    make_user("sam", Role.SALES)
+    make_user("mara", Role.MANAGER)
+    org_key = admin_session.org_key
+    _records(store).delete_many({})
+    store.collection("login_throttle_claims").delete_many({})
+    _records(store).insert_many(
+        [
+            {"_id": "sam", "failures": 2},
+            {"_id": "mara", "failures": 0, "locked_until": None, "lockouts": 1},
+            {"_id": "unknown:0f1e", "failures": 3},
+        ]
+    )
+    store.collection("meta").update_one(
+        {"_id": "organisation"}, {"$set": {"key_check": make_key_check(org_key, version=2)}}
+    )
+    desk = AppContext(
+        store, data_dir=Path(tmp_path) / "desk", clock=clock, password_cost=context.hasher.cost
+    )
+    desk.auth.login("admin", ADMIN_PASSWORD)
+    assert all("mac" in d for d in _records(store).find())
+    assert _records(store).find_one({"_id": "sam"})["failures"] == 2  # the count carries over
+    desk.auth.login("sam", staff_passphrase("sam"))
+    with pytest.raises(AuthenticationError):
+        desk.auth.login("mara", "not her password at all 2026")
+    assert _audit(context, "fraud.") == []

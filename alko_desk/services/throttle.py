@@ -239,10 +239,14 @@ class LoginThrottle:
         version = key_check_version(org_doc, org_key)
         if version >= 3:
             return
-        have = self._repo.known_ids()
-        for name in usernames():
-            if name not in have:
-                self._write(name, None, _clear_state(0))
+        accounts = set(usernames())
+        for name in sorted(accounts | self._repo.known_ids()):
+            doc = self._repo.find(name)
+            if doc is None:
+                if name in accounts:
+                    self._write(name, None, _clear_state(0))
+            elif "mac" not in doc:  # the former, unsigned counter: its state, signed
+                self._force(name, _former_state(doc))
         if version == 2:
             self._org.set_key_check(make_key_check(org_key, version=3))
 
@@ -347,6 +351,15 @@ class LoginThrottle:
     def _record(key: bytes, throttle_id: str, rev: int, state: dict) -> dict:
         doc = {"_id": throttle_id, **state, "rev": rev}
         return {**doc, "mac": record_mac(key, _MAC_KIND, _mac_fields(throttle_id, doc))}
+
+
+def _former_state(doc: dict) -> dict:
+    """What a counter written before these records were signed says (a lock it holds stays)."""
+    return {
+        "failures": int(doc.get("failures", 0) or 0),
+        "locked_until": doc.get("locked_until"),
+        "lockouts": int(doc.get("lockouts", 0) or 0),
+    }
 
 
 def _clear_state(lockouts: int) -> dict:
