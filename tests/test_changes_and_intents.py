@@ -71,6 +71,24 @@ def test_a_write_interrupted_between_steps_is_finished_by_its_handler(context):
     assert finished == ["t1"] and context.pending_repo.all() == []
 
 
+def test_an_intent_that_cannot_be_finished_leaves_the_others_to_finish(context):
+    log = IntentLog(context.pending_repo, context.clock)
+    for thing in ("t1", "t2", "t3"):
+        log.begin("things.move", thing, thing=thing)
+    finished, tries = [], []
+
+    def move(intent):
+        tries.append(intent.data["thing"])
+        if intent.data["thing"] == "t2":
+            raise RuntimeError("an edited record")
+        finished.append(intent.data["thing"])
+
+    log.register("things.move", move)
+    assert log.recover() == 2
+    assert sorted(finished) == ["t1", "t3"] and tries.count("t2") == 1  # tried once per login
+    assert [i.data["thing"] for i in context.pending_repo.all()] == ["t2"]  # for the next one
+
+
 def test_an_interrupted_edit_is_reindexed_at_next_login(context, make_user):
     session = make_user("sam", Role.SALES)
     clients = context.services_for(session).clients

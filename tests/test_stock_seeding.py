@@ -202,6 +202,11 @@ def test_a_batch_of_deals_crashed_before_its_cars_were_listed_is_completed_at_th
     assert {v.id for v in reserved.rows} == {d.vehicle_id for d in deals}
     assert {v.reserved_by for v in reserved.rows} == {d.id for d in deals}
     assert context.pending_repo.all() == []
+    from alko_desk.models.audit import AuditFilter
+
+    created = context.audit_log.query(AuditFilter(action_prefix="deal.created"))
+    assert {e.target for e in created} == {f"deal:{d.id}" for d in deals}  # none unaudited
+    assert all(e.details.get("recovered") for e in created)
 
 
 def test_a_batch_of_deals_crashed_while_reserving_frees_the_cars_at_the_next_start(

@@ -32,7 +32,8 @@ def public_methods(cls: type) -> frozenset[str]:
         if klass in (object, SessionService):
             continue
         for name, attr in vars(klass).items():
-            if not name.startswith("_") and isinstance(attr, FunctionType):
+            callable_remotely = not getattr(attr, "between_services", False)
+            if not name.startswith("_") and isinstance(attr, FunctionType) and callable_remotely:
                 names.add(name)
     return frozenset(names)
 

@@ -17,6 +17,14 @@ from alko_desk.services.clock import Clock
 RECENT_AUTH_WINDOW = timedelta(minutes=5)
 
 
+def between_services(method):
+    """Marks a method that other services call in the same process (a deal's sale recorded
+    on its client) and that no desk may call across the showroom server: the server
+    publishes every other public method (remote/api.py)."""
+    method.between_services = True
+    return method
+
+
 class SessionService:
     def __init__(self, session: Session, audit: AuditLog, clock: Clock) -> None:
         self._session = session

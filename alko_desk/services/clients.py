@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -64,7 +65,7 @@ from alko_desk.security.crypto import (
     new_key,
 )
 from alko_desk.services.audit import AuditLog
-from alko_desk.services.base import SessionService
+from alko_desk.services.base import SessionService, between_services
 from alko_desk.services.changes import ChangeLog
 from alko_desk.services.client_validation import (
     mask_phone,
@@ -87,6 +88,7 @@ from alko_desk.storage.clients_repo import (
 )
 from alko_desk.storage.intents_repo import IntentRecord
 
+log = logging.getLogger(__name__)
 LOOKUP_KINDS = ("email", "phone", "id_number")
 FIELD_LABELS = {f.name: f.label for f in CLIENT_FIELDS}
 SEARCH_LIMIT = 500
@@ -684,6 +686,7 @@ class ClientService(SessionService):
         return self._to_client(updated, cipher)
 
     # -- status after a sale ---------------------------------------------------------------
+    @between_services  # a desk must not make any client a customer across the server
     def record_purchase(self, client_id: str, deal_id: str) -> ClientStatus:
         """A deal of this client was invoiced: a prospect becomes a customer (ACTIVE); a
         customer stays one and a restricted client stays restricted. Returns the status.
@@ -963,6 +966,9 @@ class ClientService(SessionService):
                 self.record_purchase(entry["client"], entry["deal"])
             except NotFound:
                 continue  # removed since: nothing to change
+            except (UnreadableRecord, ConcurrentModification):
+                # an edited record (already flagged by `_load`) or one too busy: the others go on
+                log.warning("client %s kept its status after a past sale", entry["client"])
 
     def _reindex(self, client_id: str, previous_lookups: dict) -> bool:
         record = self._clients.get(client_id)

@@ -377,26 +377,28 @@ class DealService(SessionService):
                 progress.report(n, len(planned), "Saving deals")
         self._deals.insert_many(made)
         self._vehicles.list_many(held)
+        for deal in made:  # before the intent closes: a crash here is audited by the recovery
+            self._audit_batch_deal(deal, self.actor)
         if intent is not None:
             self._intents.done(intent)
-        for deal in made:
-            self._audit.record(
-                self.actor,
-                "deal.created",
-                f"deal:{deal.id}",
-                {
-                    "vehicle": deal.vehicle_id,
-                    "client": deal.client_id,
-                    "state": deal.state.value,
-                    "approval": deal.approval.status.value,
-                },
-            )
         if made:
             self._announce(VEHICLES, kind=ChangeKind.MANY)
             self._announce(DEALS, kind=ChangeKind.MANY)
         if progress:
             progress.report(len(planned), len(planned), "Saving deals")
         return made
+
+    def _audit_batch_deal(self, deal: Deal, actor: str, recovered: bool = False) -> None:
+        details = {
+            "vehicle": deal.vehicle_id,
+            "client": deal.client_id,
+            "state": deal.state.value,
+            "approval": deal.approval.status.value,
+            "created_at": deal.created_at.isoformat(),  # a batch may be dated in the past
+        }
+        if recovered:
+            details["recovered"] = True
+        self._audit.record(actor, "deal.created", f"deal:{deal.id}", details)
 
     def _recover_create_many(self, intent) -> None:
         """A batch of deals a crash interrupted: the stored deals and their cars are listed,
@@ -411,6 +413,7 @@ class DealService(SessionService):
                 self._release_vehicle(deal_id, vehicle_id)
                 continue
             deals.append(deal)
+            self._audit_batch_deal(deal, "system", recovered=True)
             vehicle = self._vehicles.get(vehicle_id)
             if vehicle is not None:
                 held.append(vehicle)

@@ -56,12 +56,25 @@ class IntentLog:
         Intents of kinds no handler is registered for (another service's) are left.
         """
         finished = 0
+        failed: set[str] = set()
         for _ in range(3):  # a handler may open new intents (a batch split into its items)
-            pending = [i for i in self._repo.all() if i.kind in self._handlers]
+            pending = [
+                i for i in self._repo.all() if i.kind in self._handlers and i.id not in failed
+            ]
             if not pending:
                 break
             for intent in pending:
-                self._handlers[intent.kind](intent)
+                try:
+                    self._handlers[intent.kind](intent)
+                except Exception as exc:  # one that cannot finish must not block the others
+                    failed.add(intent.id)
+                    log.warning(  # kind and id only: a message may quote personal data
+                        "intent %s (%s) left for the next login: %s",
+                        intent.id,
+                        intent.kind,
+                        type(exc).__name__,
+                    )
+                    continue
                 self._repo.done(intent.id)
                 finished += 1
         return finished

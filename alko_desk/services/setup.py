@@ -83,8 +83,8 @@ class SetupService:
             username=name, full_name=admin_full_name.strip(), role=Role.ADMIN, created_at=now
         )
         secrets = account_secrets(admin_password, org_key, name, self._hasher)
+        if self._throttle is not None:  # the admin's failed-login record, under its MAC, first:
+            self._throttle.add_account(name, org_key)  # an account without one counts as edited
         self._users.insert(admin, stamp_new_account(org_key, admin, secrets))
-        if self._throttle is not None:  # the admin's failed-login record, under its MAC
-            self._throttle.add_account(name, org_key)
         self._audit.record(name, AuditAction.SETUP_COMPLETED, "organisation", {"admin": name})
         return admin
