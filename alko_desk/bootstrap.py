@@ -153,7 +153,7 @@ class AppContext:
             self.throttle_repo,
             self.organisation_repo,
             self.clock,
-            ThrottleKey(data_dir / THROTTLE_KEY_FILE, scope=store.db.name),
+            ThrottleKey(data_dir / THROTTLE_KEY_FILE, scope=self._throttle_scope),
             self.audit_log,
         )
         # Argon2id at the production cost unless a test hands a cheaper one in.
@@ -324,6 +324,11 @@ class AppContext:
     def _phone_region(self) -> str:
         profile = self._profile()
         return profile.phone_region if profile else "HR"
+
+    def _throttle_scope(self) -> str:
+        """The database and the organisation set up in it ("" before setup)."""
+        org = self.organisation_repo.get()
+        return f"{self.store.db.name}:{org.get('org_id', '')}" if org else ""
 
     def finish_interrupted_work(self, session: Session) -> int:
         """Completes registrations and edits a crash left half-done (needs a session's keys).

@@ -5,6 +5,7 @@ forges the record that locks an account, or races login, idle unlock and re-conf
 against one another. Over both transports where a desk is involved.
 """
 
+import json
 import os
 import stat
 import threading
@@ -336,3 +337,24 @@ def test_counters_left_by_the_former_code_are_signed_at_the_upgrade_not_taken_fo
     with pytest.raises(AuthenticationError):
         desk.auth.login("mara", "not her password at all 2026")
     assert _audit(context, "fraud.") == []
+
+
+def test_a_key_kept_for_another_organisation_of_the_same_database_name_is_not_used(
+    context, make_user, admin_session, store, tmp_path, clock
+):
+    # The embedded database and a configured server share the name "alko_desk", and a
+    # database set up again is another organisation: a key kept for either must not make
+    # this organisation's records look edited (and lock everyone out).
+    make_user("sam", Role.SALES)
+    folder = Path(tmp_path) / "other-desk"
+    folder.mkdir()
+    stale = "ab" * 32
+    (folder / KEY_FILE).write_text(
+        json.dumps({store.db.name: stale, f"{store.db.name}:another-organisation": stale})
+    )
+    desk = AppContext(store, data_dir=folder, clock=clock, password_cost=context.hasher.cost)
+    desk.auth.login("sam", staff_passphrase("sam"))
+    assert _audit(context, "fraud.") == []
+    org_id = store.collection("meta").find_one({"_id": "organisation"})["org_id"]
+    kept = json.loads((folder / KEY_FILE).read_text())
+    assert kept[f"{store.db.name}:{org_id}"] != stale  # learned at the login, beside the others

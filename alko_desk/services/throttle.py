@@ -68,31 +68,48 @@ def locked_message(remaining: timedelta) -> str:
 
 
 class ThrottleKey:
-    """The throttle MAC key of one database, kept in a private file of the data folder
-    (a JSON object: database name -> key), so that it is there before anyone logs in."""
+    """The throttle MAC key of one organisation's database, kept in a private file of the data
+    folder (a JSON object: scope -> key), so that it is there before anyone logs in.
 
-    def __init__(self, path: Path, scope: str) -> None:
+    The scope names the database and the organisation set up in it (`scope()` answers it
+    once the organisation exists): the embedded database and a configured server share a
+    database name, and a database set up again is another organisation, whose records a
+    stale key would take for edits (and, rewriting them, spoil for every other desk)."""
+
+    def __init__(self, path: Path, scope: Callable[[], str]) -> None:
         self._path = path
-        self._scope = scope
+        self._scope_of = scope
+        self._scope: str | None = None
         self._lock = threading.Lock()
-        self._key = self._read()
+        self._key: bytes | None = None
 
-    def _read(self) -> bytes | None:
+    def _current_scope(self) -> str | None:
+        if self._scope is None:
+            scope = self._scope_of()
+            if scope:  # none before setup: nothing to key yet
+                self._scope = scope
+                self._key = self._read(scope)
+        return self._scope
+
+    def _read(self, scope: str) -> bytes | None:
         try:
-            value = json.loads(self._path.read_text(encoding="utf-8")).get(self._scope)
+            value = json.loads(self._path.read_text(encoding="utf-8")).get(scope)
             return bytes.fromhex(value) if value else None
         except (OSError, ValueError, AttributeError):
             return None
 
     @property
     def key(self) -> bytes | None:
-        return self._key
+        with self._lock:
+            self._current_scope()
+            return self._key
 
     def learn(self, org_key: bytes) -> bool:
         """Takes the key from the organisation key (setup, a login). True if it was new here."""
         key = throttle_mac_key(org_key)
         with self._lock:
-            if key == self._key:
+            scope = self._current_scope()
+            if key == self._key or scope is None:
                 return False
             self._key = key
             try:
@@ -100,7 +117,7 @@ class ThrottleKey:
                 known = known if isinstance(known, dict) else {}
             except (OSError, ValueError):
                 known = {}
-            known[self._scope] = key.hex()
+            known[scope] = key.hex()
             self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             temp = self._path.with_suffix(".tmp")
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
