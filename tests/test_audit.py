@@ -118,6 +118,20 @@ def test_the_flag_index_catches_up_on_entries_another_desk_wrote(context, admin_
     assert audit.count_unreviewed_flags() == 0
 
 
+def test_a_flag_hidden_by_editing_the_index_in_the_database_comes_back(context, admin_session):
+    # whoever can write to the database could empty the index (or move it past a flag) to
+    # hide a fraud entry from the banner; the index carries a MAC, so it is read afresh
+    audit = context.services_for(admin_session).audit
+    record(context, 3)
+    flagged = context.audit_log.record("system", "fraud.same_document", "client:a", {})
+    assert audit.count_unreviewed_flags() == 1
+    meta = context.store.collection("meta")
+    meta.update_one({"_id": "audit_flags"}, {"$set": {"open": []}})
+    assert [e.seq for e in audit.unreviewed_flags()] == [flagged.seq]
+    meta.update_one({"_id": "audit_flags"}, {"$set": {"open": [], "mac": None}})
+    assert audit.count_unreviewed_flags() == 1
+
+
 def test_each_refusal_says_what_was_refused_and_is_itself_recorded(context, make_user):
     from alko_desk.models.audit import AuditAction, AuditFilter
     from alko_desk.models.errors import PermissionDenied

@@ -13,6 +13,7 @@ from alko_desk.models.audit import AuditAction, AuditCategory, AuditEntry, Audit
 from alko_desk.models.errors import AlkoError, PasswordChangeRequired, PermissionDenied
 from alko_desk.models.users import Permission, Session
 from alko_desk.security.audit_chain import GENESIS_HASH, entry_hash
+from alko_desk.security.crypto import integrity_key, mac_matches, record_mac
 from alko_desk.services.clock import Clock
 from alko_desk.storage.audit_repo import AuditRepository
 
@@ -193,23 +194,34 @@ class AuditLog:
         doc = self._repo.get(seq)
         return _entry_from_doc(doc) if doc else None
 
-    def open_flags(self) -> list[int]:
+    def open_flags(self, mac_key: bytes | None = None) -> list[int]:
         """The flagged entries (fraud.*) that no review entry names yet, oldest first.
 
         Kept in a small index that every look brings up to date with the entries written
         since the last one (a block read per 1,000 of them), so that the log is read once
-        in all, not once per look.
+        in all, not once per look. With `mac_key` (a session's integrity key) the index
+        carries a MAC: an index emptied or moved on outside ALKO Desk, to hide a flag, is
+        not believed, and the whole log is read again.
         """
-        was, still_open = self._repo.flag_index()
-        scanned, flags = was, dict.fromkeys(still_open)
-        for doc in self._entries_after(was):
+        was, still_open, mac = self._repo.flag_index()
+        start, flags = was, dict.fromkeys(still_open)
+        if (
+            mac_key is not None
+            and was
+            and not mac_matches(mac_key, _FLAGS_MAC, _flag_fields(was, still_open), mac)
+        ):
+            start, flags = 0, {}
+        scanned = start
+        for doc in self._entries_after(start):
             scanned = doc["seq"]
             if doc["action"].startswith(FLAG_PREFIX):
                 flags[scanned] = None
             elif doc["action"].startswith(REVIEWED_ACTION):
                 flags.pop(doc.get("details", {}).get("seq"), None)
-        if scanned != was:
-            self._repo.save_flag_index(was, scanned, list(flags))
+        if scanned != was or (mac_key is not None and start != was):
+            fields = _flag_fields(scanned, list(flags))
+            seal = record_mac(mac_key, _FLAGS_MAC, fields) if mac_key is not None else None
+            self._repo.save_flag_index(was, scanned, list(flags), seal)
         return list(flags)
 
     def _entries_after(self, seq: int) -> Iterator[dict]:
@@ -234,6 +246,13 @@ class AuditLog:
                 elif flt.since and doc["time"] < flt.since:
                     return out
         return out
+
+
+_FLAGS_MAC = "audit-flags"
+
+
+def _flag_fields(scanned: int, open_flags: list[int]) -> dict:
+    return {"scanned": int(scanned), "open": [int(f) for f in open_flags]}
 
 
 def _matches(doc: dict, flt: AuditFilter) -> bool:
@@ -290,13 +309,16 @@ class AuditService:
     def unreviewed_flags(self) -> list[AuditEntry]:
         """Flagged entries (fraud.*) that nobody has marked reviewed yet, newest first."""
         self._require_read("list flags")
-        found = (self._log.entry(seq) for seq in reversed(self._log.open_flags()))
+        found = (self._log.entry(seq) for seq in reversed(self._open_flags()))
         return [entry for entry in found if entry is not None]
 
     def count_unreviewed_flags(self) -> int:
         """How many flagged entries nobody has marked reviewed yet (the Audit page's banner)."""
         self._require_read("count flags")
-        return len(self._log.open_flags())
+        return len(self._open_flags())
+
+    def _open_flags(self) -> list[int]:
+        return self._log.open_flags(integrity_key(self._session.org_key))
 
     def mark_reviewed(self, seq: int, note: str = "") -> AuditEntry:
         """Records that the caller looked at flagged entry `seq` (the log itself never changes)."""

@@ -66,18 +66,24 @@ class AuditRepository:
 
     # -- the index of unreviewed flags ---------------------------------------------------------
 
-    def flag_index(self) -> tuple[int, list[int]]:
-        """(the last entry the index has read, the flagged entries still unreviewed then)."""
+    def flag_index(self) -> tuple[int, list[int], bytes | None]:
+        """(the last entry the index has read, the flagged entries still unreviewed then,
+        the index's MAC)."""
         doc = self._meta.find_one({"_id": FLAGS_DOC_ID})
-        return (int(doc["scanned"]), [int(s) for s in doc["open"]]) if doc else (0, [])
+        if not doc:
+            return 0, [], None
+        mac = doc.get("mac")
+        return int(doc["scanned"]), [int(s) for s in doc["open"]], bytes(mac) if mac else None
 
-    def save_flag_index(self, was: int, scanned: int, open_flags: list[int]) -> bool:
+    def save_flag_index(
+        self, was: int, scanned: int, open_flags: list[int], mac: bytes | None = None
+    ) -> bool:
         """Moves the index from entry `was` on to `scanned`; False if another desk moved it
         first (its answer is as good: both read the same entries)."""
         try:
             result = self._meta.update_one(
                 {"_id": FLAGS_DOC_ID, "scanned": was},
-                {"$set": {"scanned": scanned, "open": open_flags}},
+                {"$set": {"scanned": scanned, "open": open_flags, "mac": mac}},
                 upsert=True,
             )
         except DuplicateKeyError:
