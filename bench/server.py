@@ -2,7 +2,7 @@
 the database the client benchmarks seeded (ALKO_BENCH_CLIENTS clients).
 
 ALKO_BENCH_DESKS (default 20) scripted desks page, search and open clients at once for
-ALKO_BENCH_DESK_SECONDS (default 30; the issue asks for 60). Each desk waits 0.5-1.5 s
+ALKO_BENCH_DESK_SECONDS (default 60, as the issue asks). Each desk waits 0.5-1.5 s
 between actions, as a person reading the screen would; the server runs in its own process.
 """
 
@@ -24,7 +24,7 @@ from bench.registry import Result, benchmark
 from bench.workspace import Workspace
 
 DESKS = int(os.environ.get("ALKO_BENCH_DESKS", "20"))
-DESK_SECONDS = float(os.environ.get("ALKO_BENCH_DESK_SECONDS", "30"))
+DESK_SECONDS = float(os.environ.get("ALKO_BENCH_DESK_SECONDS", "60"))
 SAM = ("sam", SALES_PASSWORD + "!")
 
 
