@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from alko_desk.models.listing import Progress
-from alko_desk.services.scanning import ScanCancelled, ScanService
+from alko_desk.services.scanning import ScanCancelled, ScanService, _supported_dpi
 from tests.sane_config import use_test_scanner, write_config
 
 
@@ -69,3 +69,20 @@ def test_a_scan_leaves_sigpipe_ignored_so_a_closed_socket_cannot_kill_the_app():
     assert _sigpipe_ignored()
     ScanService().scan(dpi=100)
     assert _sigpipe_ignored()  # SANE's reader had reset it to "terminate"
+
+
+def test_a_preview_is_a_quick_grey_pass_at_75_dpi():
+    use_test_scanner()
+    image = ScanService().preview()
+    assert abs(image.width - 253) <= 2 and image.mode == "L"  # 85.6 mm at 75 dpi
+
+
+def test_a_resolution_the_device_lacks_becomes_its_nearest_one_above():
+    def options(constraint):
+        return [(1, "resolution", "Resolution", "", 1, 4, 4, 5, constraint)]
+
+    assert _supported_dpi(options([100, 150, 300]), 75) == 100  # lowest it has
+    assert _supported_dpi(options([100, 150, 300]), 600) == 300  # highest when none above
+    assert _supported_dpi(options((50, 1200, 1)), 75) == 75
+    assert _supported_dpi(options((100, 1200, 1)), 75) == 100
+    assert _supported_dpi([], 75) == 75  # no resolution option: left as asked

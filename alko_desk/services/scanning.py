@@ -21,6 +21,8 @@ from alko_desk.models.listing import Progress
 
 _LOCK = threading.Lock()  # SANE is process-wide state: one call at a time
 
+PREVIEW_DPI = 75  # a quick pass to check where the document lies on the glass
+
 NO_SCANNER_HINT = (
     "Check that the scanner is switched on and connected (USB cable or network), that its "
     "SANE driver is installed (`scanimage -L` lists it), and that your user may use it "
@@ -122,11 +124,17 @@ class ScanService:
                 sane.exit()
                 _ignore_sigpipe_again()
 
+    def preview(
+        self, device: str | None = None, *, progress: Progress | None = None
+    ) -> Image.Image:
+        """A quick grey pass at PREVIEW_DPI (or the device's nearest resolution above it)."""
+        return self.scan(device, dpi=PREVIEW_DPI, color=False, progress=progress)
+
     def _scan_with(self, scanner, dpi: int, color: bool, progress: Progress | None) -> Image.Image:
         options = scanner.get_options()
         names = {o[1] for o in options}
         if "resolution" in names:
-            scanner.resolution = dpi
+            scanner.resolution = _supported_dpi(options, dpi)
         if "mode" in names:
             try:
                 scanner.mode = "Color" if color else "Gray"
@@ -152,3 +160,17 @@ class ScanService:
         if progress is not None and progress.cancelled:
             raise ScanCancelled()
         return image
+
+
+def _supported_dpi(options, dpi: int) -> int:
+    """`dpi`, or the device's nearest resolution at or above it (its highest when none is):
+    SANE options are (number, name, title, description, type, unit, size, capabilities,
+    constraint), the constraint a (min, max, step) range or a list of values."""
+    constraint = next((o[8] for o in options if o[1] == "resolution"), None)
+    if isinstance(constraint, tuple) and len(constraint) == 3:
+        low, high, _step = constraint
+        return int(min(max(dpi, low), high)) if high else dpi
+    if isinstance(constraint, list) and constraint:
+        values = sorted(int(v) for v in constraint)
+        return next((v for v in values if v >= dpi), values[-1])
+    return dpi

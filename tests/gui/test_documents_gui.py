@@ -179,6 +179,32 @@ def test_a_scan_arrives_as_a_page_in_the_editor(qtbot, sales, tasks, client_id):
     assert abs(second.width - 506) <= 2 and second.mode == "L"
 
 
+def test_a_preview_shows_a_low_resolution_grey_image_and_adds_no_page(
+    qtbot, sales, tasks, client_id
+):
+    use_test_scanner()
+    dialog = _dialog(qtbot, sales, tasks, client_id, scanner=ScanService())
+    with qtbot.waitSignal(dialog.preview_shown, timeout=20_000) as shown:
+        qtbot.mouseClick(dialog.preview_button, qtbot_left())
+        # the click returns at once: the pass runs on the task runner, not the GUI thread
+        assert dialog.preview_image is None and not dialog.preview_button.isEnabled()
+        assert not dialog.scan_button.isEnabled() and dialog.progress.isVisible()
+    image = shown.args[0]
+    # 85.6 mm at 75 dpi, in grey; on show in the dialog but not a page
+    assert abs(image.width - 253) <= 2 and image.mode == "L"
+    assert dialog.preview_image is image and dialog.preview.pixmap().width() > 0
+    assert dialog.pages == [] and dialog.page_list.count() == 0
+    assert "placement" in dialog.status.text() and not dialog.save_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.scan_button.isEnabled(), timeout=5_000)
+    assert dialog.preview_button.isEnabled() and not dialog.progress.isVisible()
+
+    # the full scan afterwards is unchanged: 300 dpi colour, and the page replaces the preview
+    with qtbot.waitSignal(dialog.pages_changed, timeout=20_000):
+        qtbot.mouseClick(dialog.scan_button, qtbot_left())
+    assert len(dialog.pages) == 1 and abs(dialog.pages[0].width - 1011) <= 2
+    assert dialog.preview_image is None
+
+
 def test_the_list_says_one_document_is_waiting_to_upload(
     qtbot, context, admin_session, sales, tasks, client_id, passport_png
 ):

@@ -169,6 +169,7 @@ class DocumentCaptureDialog(QDialog):
     fields_chosen = Signal(dict)
     pages_changed = Signal(int)
     mrz_shown = Signal(object)  # MrzReading or None
+    preview_shown = Signal(object)  # the low-resolution preview (a Pillow image)
 
     def __init__(
         self,
@@ -202,6 +203,8 @@ class DocumentCaptureDialog(QDialog):
         self.pages: list[Image.Image] = []
         self.current = -1
         self.reading: MrzReading | None = None
+        # The last preview scan while it is on show (it is never a page): None otherwise.
+        self.preview_image: Image.Image | None = None
         self._build()
         if reading_only:
             self.setWindowTitle(self.tr("Read from an ID document"))
@@ -215,6 +218,11 @@ class DocumentCaptureDialog(QDialog):
         self.open_button = QPushButton(self.tr("Open file…"))
         self.scan_button = QPushButton(self.tr("Scan"))
         self.scan_button.setEnabled(self.scanner is not None)
+        self.preview_button = QPushButton(self.tr("Preview"))
+        self.preview_button.setToolTip(
+            self.tr("A quick low-resolution pass to check where the document lies.")
+        )
+        self.preview_button.setEnabled(self.scanner is not None)
         self.camera_button = QPushButton(self.tr("Camera…"))
         self.progress = QProgressBar()
         self.progress.hide()
@@ -271,7 +279,13 @@ class DocumentCaptureDialog(QDialog):
         self.cancel_button = QPushButton(self.tr("Cancel"))
 
         sources = QHBoxLayout()
-        for w in (self.open_button, self.scan_button, self.camera_button, self.progress):
+        for w in (
+            self.open_button,
+            self.preview_button,
+            self.scan_button,
+            self.camera_button,
+            self.progress,
+        ):
             sources.addWidget(w)
         scan_settings = QHBoxLayout()
         scan_settings.addWidget(self.scanner_combo, 1)
@@ -318,6 +332,7 @@ class DocumentCaptureDialog(QDialog):
 
         self.open_button.clicked.connect(self._choose_files)
         self.scan_button.clicked.connect(self.scan)
+        self.preview_button.clicked.connect(self.preview_scan)
         self.find_scanners_button.clicked.connect(self.find_scanners)
         self.camera_button.clicked.connect(self.open_camera)
         self.page_list.currentRowChanged.connect(self._select_page)
@@ -337,7 +352,9 @@ class DocumentCaptureDialog(QDialog):
         for button in (self.rotate_left_button, self.rotate_right_button, self.remove_button):
             button.setEnabled(has_page)
         self.read_button.setEnabled(has_page)
-        self.crop_button.setEnabled(has_page and self.preview.selection() is not None)
+        self.crop_button.setEnabled(
+            has_page and self.preview_image is None and self.preview.selection() is not None
+        )
         self.save_button.setEnabled(bool(self.pages))
         self.apply_button.setEnabled(self.mrz_table.rowCount() > 0)
 
@@ -399,6 +416,7 @@ class DocumentCaptureDialog(QDialog):
         device, dpi = self.scanner_combo.currentData(), self.dpi_combo.currentData()
         colour = self.colour_combo.currentData()
         self.scan_button.setEnabled(False)
+        self.preview_button.setEnabled(False)
         self.progress.setRange(0, 0)
         self.progress.show()
 
@@ -411,11 +429,41 @@ class DocumentCaptureDialog(QDialog):
         def finished():
             self.progress.hide()
             self.scan_button.setEnabled(True)
+            self.preview_button.setEnabled(True)
 
         self.tasks.run(
             work,
             with_control=True,
             on_success=self._add_pages,
+            on_progress=self._scan_progress,
+            on_finished=finished,
+            parent=self,
+        )
+
+    def preview_scan(self) -> None:
+        """A quick grey low-resolution pass, shown in place of the page (not added to it)."""
+        scanner, device = self.scanner, self.scanner_combo.currentData()
+        self.preview_button.setEnabled(False)
+        self.scan_button.setEnabled(False)
+        self.progress.setRange(0, 0)
+        self.progress.show()
+
+        def shown(image: Image.Image) -> None:
+            self.preview_image = image
+            self.preview.show_image(image)
+            self.status.setText(self.tr("Preview: check the document's placement, then Scan."))
+            self._refresh()
+            self.preview_shown.emit(image)
+
+        def finished():
+            self.progress.hide()
+            self.preview_button.setEnabled(True)
+            self.scan_button.setEnabled(True)
+
+        self.tasks.run(
+            lambda control: scanner.preview(device, progress=_ForwardedProgress(control)),
+            with_control=True,
+            on_success=shown,
             on_progress=self._scan_progress,
             on_finished=finished,
             parent=self,
@@ -455,6 +503,7 @@ class DocumentCaptureDialog(QDialog):
         self._show_current()
 
     def _show_current(self) -> None:
+        self.preview_image = None
         self.preview.show_image(self.pages[self.current] if self.current >= 0 else None)
         self._refresh()
 
