@@ -58,7 +58,7 @@ def open_pages_bytes(
     try:
         image = Image.open(io.BytesIO(data))
         count = getattr(image, "n_frames", 1)
-        _check_page_count(count, limit)
+        check_page_count(count, limit)
         pages = []
         for frame in range(min(count, limit)):
             image.seek(frame)
@@ -80,7 +80,7 @@ def open_pages(path: Path, *, pdf_dpi: int = PDF_DPI) -> list[Image.Image]:
     return open_pages_bytes(read_file(path), pdf_dpi=pdf_dpi)
 
 
-def _check_page_count(count: int, limit: int) -> None:
+def check_page_count(count: int, limit: int) -> None:
     if count > limit and limit > 1:
         raise ValidationError(
             f"This file has {count} pages; a document has at most {limit}.",
@@ -111,7 +111,7 @@ def _pdf_pages(data: bytes, dpi: int, limit: int) -> list[Image.Image]:
     try:
         if len(pdf) == 0:
             raise ValidationError("This PDF has no pages.")
-        _check_page_count(len(pdf), limit)
+        check_page_count(len(pdf), limit)
         pages = []
         for number in range(min(len(pdf), limit)):
             page = pdf[number]

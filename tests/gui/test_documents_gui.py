@@ -74,14 +74,21 @@ def test_a_file_is_downscaled_rotated_and_cropped(qtbot, sales, tasks, client_id
 
 @pytest.mark.parametrize("fmt", ["PDF", "TIFF"])
 def test_every_page_of_a_multi_page_file_is_kept_together(
-    qtbot, sales, tasks, client_id, tmp_path, fmt
+    qtbot, sales, tasks, client_id, tmp_path, fmt, monkeypatch
 ):
     """The front and back of an ID card scanned into one file: both pages, in order."""
     from PIL import Image
 
+    from alko_desk.services import images
+
     front, back = Image.new("RGB", (600, 400), "red"), Image.new("RGB", (600, 400), "blue")
     path = tmp_path / f"card.{fmt.lower()}"
     front.save(path, fmt, save_all=True, append_images=[back])
+
+    def not_pdfium(*args, **kwargs):
+        raise AssertionError("the window renders PDFs with QtPdf")
+
+    monkeypatch.setattr(images, "_pdf_pages", not_pdfium)
     dialog = _dialog(qtbot, sales, tasks, client_id)
     dialog.load_files([path])
     qtbot.waitUntil(lambda: len(dialog.pages) == 2, timeout=10_000)
@@ -335,3 +342,11 @@ def test_on_a_showroom_desk_the_capture_dialog_opens_without_asking_the_server(
     dialog = DocumentCaptureDialog(services.documents, tasks, "")
     qtbot.addWidget(dialog)
     assert seen.received == [] and dialog.today == date.today()
+
+
+def test_a_damaged_pdf_is_refused_with_a_message_by_the_windows_renderer(qapp):
+    from alko_desk.models.errors import ValidationError
+    from alko_desk.ui.documents.pdf_pages import pdf_pages
+
+    with pytest.raises(ValidationError, match="cannot be opened"):
+        pdf_pages(b"%PDF-1.7\nthis is not a PDF body at all")

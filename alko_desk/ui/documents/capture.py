@@ -7,8 +7,9 @@ MRZ's fields are offered beside what was typed and what the client's record says
 mismatches and an expired document are shown in red, and nothing is applied until staff
 tick the fields to use.
 
-PDF pages are rendered with pypdfium2 (services/images.py, which the command line's
-`document read-mrz` shares without Qt); every page of a multi-page PDF or TIFF is added.
+PDF pages are rendered with QtPdf (ui/documents/pdf_pages.py; the command line's
+`document read-mrz` renders with pypdfium2, without Qt); every page of a multi-page PDF or
+TIFF is added.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from alko_desk.models.errors import ValidationError
 from alko_desk.models.listing import Progress
 from alko_desk.models.text import fold
 from alko_desk.services import images
+from alko_desk.ui.documents import pdf_pages
 from alko_desk.ui.tasks import TaskRunner
 
 RED = QColor(255, 205, 205)
@@ -378,7 +380,7 @@ class DocumentCaptureDialog(QDialog):
         self.tasks.run(
             # every page of a multi-page PDF or TIFF (front and back in one file)
             lambda: [
-                images.downscale(page, max_side) for p in paths for page in images.open_pages(p)
+                images.downscale(page, max_side) for p in paths for page in pdf_pages.open_pages(p)
             ],
             on_success=self._add_pages,
             on_finished=lambda: self.status.setText(""),
