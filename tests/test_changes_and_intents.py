@@ -159,6 +159,25 @@ def test_batches_stored_but_not_yet_listed_are_listed_at_next_login(context, mak
     assert {r.id for r in clients.page(0, 10)} == ids and clients.count() == 7
 
 
+def test_a_bad_row_in_a_later_batch_leaves_the_earlier_batches_listed(context, make_user):
+    from dataclasses import replace
+
+    from alko_desk.models.errors import ValidationError
+    from alko_desk.services.clients import ClientBatch
+    from alko_desk.services.demo import DemoSeeder
+
+    session = make_user("sam", Role.SALES)
+    clients = context.services_for(session).clients
+    seeder = DemoSeeder(clients, seed=5)
+    good = seeder.drafts(3, 0)
+    (bad_id, bad_draft), *rest = seeder.drafts(2, 3)
+    bad = [(bad_id, replace(bad_draft, email="not an email")), *rest]
+    with pytest.raises(ValidationError):
+        clients.register_batches([ClientBatch(good), ClientBatch(bad)])
+    assert {r.id for r in clients.page(0, 10)} == {cid for cid, _ in good}  # seen at once
+    assert context.pending_repo.all() == []
+
+
 def test_sessions_are_built_on_a_cached_profile_that_a_settings_change_drops(
     context, admin_session, monkeypatch
 ):

@@ -265,11 +265,22 @@ class ClientService(SessionService):
         self._require(Permission.CLIENT_WRITE, "register clients")
         listed: list[tuple[ClientListItem, ClientListKeys]] = []
         written: list[tuple[str, int]] = []  # (intent, clients)
-        for batch in batches:
-            if batch.items:
-                intent, entries = self._store_batch(batch, progress)
-                listed.extend(entries)
-                written.append((intent, len(entries)))
+        try:
+            for batch in batches:
+                if batch.items:
+                    intent, entries = self._store_batch(batch, progress)
+                    listed.extend(entries)
+                    written.append((intent, len(entries)))
+        except ValidationError:
+            # a bad row in a later batch (validated before its batch is written): the batches
+            # already stored are listed now, not left unseen until a later login
+            self._list_stored(listed, written)
+            raise
+        return self._list_stored(listed, written)
+
+    def _list_stored(
+        self, listed: list[tuple[ClientListItem, ClientListKeys]], written: list[tuple[str, int]]
+    ) -> int:
         if not written:
             return 0
         self._list.bulk_load(listed)
