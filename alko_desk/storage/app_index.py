@@ -63,7 +63,7 @@ from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, DeleteOne, ReplaceOne
 from pymongo.errors import DuplicateKeyError
 
-from alko_desk.storage.mongo import Store, repository
+from alko_desk.storage.mongo import Store, repository, upsert_one
 
 SEP = "\x1f"  # between a key and the record id: sorts below every key character we produce
 TOP = "\U0010ffff"
@@ -882,7 +882,7 @@ class BucketListIndex:
             # What this desk just wrote, it need not read back: its next write or page
             # starts from this root and these buckets (an issue a second saves ~7 reads).
             self._remember_root(new_root)
-            self._coll.update_one({"_id": self._head_id()}, {"$max": {"n": number}}, upsert=True)
+            upsert_one(self._coll, {"_id": self._head_id()}, {"$max": {"n": number}})
             self._collect(root, writer.replaced)
             return
         raise RuntimeError(f"the {self.spec.name} list is too busy to change; try again")

@@ -11,7 +11,7 @@ from datetime import datetime
 from pymongo.errors import DuplicateKeyError
 
 from alko_desk.models.changes import Change, ChangeKind
-from alko_desk.storage.mongo import Store, repository
+from alko_desk.storage.mongo import Store, repository, upsert_one
 
 HEAD_ID = "head"
 
@@ -61,7 +61,7 @@ class ChangeRepository:
         return True
 
     def advance_head(self, seq: int) -> None:
-        self._changes.update_one({"_id": HEAD_ID}, {"$max": {"seq": seq}}, upsert=True)
+        upsert_one(self._changes, {"_id": HEAD_ID}, {"$max": {"seq": seq}})
 
     def delete(self, seq: int) -> None:
         self._changes.delete_one({"_id": _entry_id(seq)})

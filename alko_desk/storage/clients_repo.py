@@ -17,7 +17,7 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from alko_desk.storage.app_index import IndexEntry, ListRepository, ListSpec
-from alko_desk.storage.mongo import Store, repository
+from alko_desk.storage.mongo import Store, repository, upsert_one
 from alko_desk.storage.records import Records, RecordSpec
 
 
@@ -247,7 +247,7 @@ class LookupRepository:
         return list(doc["ids"]) if doc else []
 
     def add(self, lookup_id: str, client_id: str) -> None:
-        self._lookups.update_one({"_id": lookup_id}, {"$addToSet": {"ids": client_id}}, upsert=True)
+        upsert_one(self._lookups, {"_id": lookup_id}, {"$addToSet": {"ids": client_id}})
 
     def remove(self, lookup_id: str, client_id: str) -> None:
         self._lookups.update_one({"_id": lookup_id}, {"$pull": {"ids": client_id}})

@@ -45,7 +45,7 @@ from alko_desk.models.invoices import (
 )
 from alko_desk.models.money import Money
 from alko_desk.storage.app_index import IndexEntry, ListRepository, ListSpec
-from alko_desk.storage.mongo import Store, repository
+from alko_desk.storage.mongo import Store, repository, upsert_one
 
 SETTINGS_DOC_ID = "invoice_settings"
 
@@ -301,7 +301,7 @@ class InvoiceRepository:
         return int(doc["last"]) if doc else 0
 
     def advance_hint(self, series: str, sequence: int) -> None:
-        self._series.update_one({"_id": series}, {"$max": {"last": sequence}}, upsert=True)
+        upsert_one(self._series, {"_id": series}, {"$max": {"last": sequence}})
 
     def try_insert(self, doc: dict[str, Any]) -> bool:
         """Stores a new invoice under its number; False when the number is already taken."""

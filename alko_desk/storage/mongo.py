@@ -20,7 +20,7 @@ import pymongo
 from bson.codec_options import CodecOptions
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, ConfigurationError, PyMongoError
+from pymongo.errors import BulkWriteError, ConfigurationError, DuplicateKeyError, PyMongoError
 
 from alko_desk.models.errors import DatabaseUnavailable
 
@@ -160,9 +160,11 @@ class PartitionedCollection:
 
     def update_one(self, key: str, doc_id: Any, update: dict, *, upsert: bool = False) -> int:
         coll, _ = self.part(key)
-        if upsert and not self.physical:
+        if not upsert:
+            return coll.update_one({"_id": doc_id}, update).matched_count
+        if not self.physical:
             update = {**update, "$setOnInsert": {**update.get("$setOnInsert", {}), PART_FIELD: key}}
-        return coll.update_one({"_id": doc_id}, update, upsert=upsert).matched_count
+        return upsert_one(coll, {"_id": doc_id}, update)
 
     def delete_one(self, key: str, doc_id: Any) -> int:
         coll, _ = self.part(key)
@@ -181,6 +183,21 @@ class PartitionedCollection:
     def ensure_indexes(self) -> None:
         if not self.physical:
             self._store.db[self.name].create_index(PART_FIELD, name="by_part")
+
+
+def upsert_one(coll: Collection, filter_: dict[str, Any], update: dict[str, Any]) -> int:
+    """update_one with upsert that survives two desks creating the same document at once.
+
+    Both may find no document and both insert; the loser gets a duplicate key (FerretDB
+    never retries it, MongoDB only sometimes). The document exists by then, so a plain
+    update applies this desk's change to it. Returns the matched count of the write that landed.
+    FerretDB 1.24 does not isolate two operator updates of one document (one `$max` can be
+    lost), so what this keeps is a hint that readers walk forward from, never a counter.
+    """
+    try:
+        return coll.update_one(filter_, update, upsert=True).matched_count
+    except DuplicateKeyError:
+        return coll.update_one(filter_, update).matched_count
 
 
 _CONNECTION_ERRORS = (pymongo.errors.ConnectionFailure, pymongo.errors.NetworkTimeout)
