@@ -637,6 +637,7 @@ class DealBuilderDialog(QDialog):
     def _load(self) -> None:
         services = self._services
         base = self.base
+        chosen = self.vehicle_id
 
         self.builder.client_search_requested.connect(self._search_clients)
 
@@ -646,10 +647,16 @@ class DealBuilderDialog(QDialog):
                 buyer = services.clients.rows_for([base.client_id])
                 label = client_choice(buyer[0])[1] if buyer else ""
                 return clients, [services.vehicles.get(base.vehicle_id)], label
-            stock = services.vehicles.page(
-                VehicleFilter(status=VehicleStatus.IN_STOCK), count=2000
-            ).rows
-            return clients, list(stock), ""
+            stock = list(
+                services.vehicles.page(
+                    VehicleFilter(status=VehicleStatus.IN_STOCK), count=2000
+                ).rows
+            )
+            if chosen and chosen not in {v.id for v in stock}:  # past the first 2,000 cars
+                car = services.vehicles.get(chosen)
+                if car.status is VehicleStatus.IN_STOCK:
+                    stock.insert(0, car)
+            return clients, stock, ""
 
         def done(result) -> None:
             clients, vehicles, label = result

@@ -332,8 +332,21 @@ class MainWindow(QMainWindow):
             section = next(s for s in self._sections if s.key == key)
             self._pages[key] = self._make_page(section)
             self._leave_refresh_to_the_menu(self._pages[key])
+            self._connect_between_pages(self._pages[key])
             self.stack.addWidget(self._pages[key])
         return self._pages[key]
+
+    def _connect_between_pages(self, page: QWidget) -> None:
+        deal_requested = getattr(page, "deal_requested", None)
+        if deal_requested is not None:
+            deal_requested.connect(self.new_deal_for_vehicle)
+
+    def new_deal_for_vehicle(self, vehicle_id: str) -> QWidget | None:
+        """The Deals page with the builder open on this car (from the Vehicles page)."""
+        if "deals" not in self.section_keys():
+            return None
+        deals = self.show_section("deals")
+        return deals.new_deal(vehicle_id)
 
     def _leave_refresh_to_the_menu(self, page: QWidget) -> None:
         """A page's own F5 would make the View menu's Refresh ambiguous (then neither fires)."""

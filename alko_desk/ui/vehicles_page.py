@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -388,6 +388,9 @@ class AddVehicleDialog(FormDialog):
 class VehiclesPage(QWidget):
     """Stock with filters; the highlighted vehicle in full beside the list."""
 
+    # "New deal for this car": the window opens the deal builder with this vehicle's id.
+    deal_requested = Signal(str)
+
     def __init__(
         self,
         context: AppContext,
@@ -415,12 +418,20 @@ class VehiclesPage(QWidget):
         self.add_button.setVisible(writes)
         self.import_button = QPushButton(self.tr("Import stock list…"))
         self.import_button.setVisible(writes)
+        self.deal_button = QPushButton(self.tr("New deal for this car…"))
+        self.deal_button.setVisible(services.session.can(Permission.DEAL_WRITE))
+        self.deal_button.setEnabled(False)
+        self.deal_button.setToolTip(self.tr("Opens the deal builder with the highlighted car"))
         self.refresh_button = QPushButton(self.tr("Refresh"))
         self.count_label = note("")
         self.count_label.setObjectName("vehiclesStatus")
         layout.addLayout(
             button_row(
-                self.add_button, self.import_button, self.count_label, end=(self.refresh_button,)
+                self.add_button,
+                self.import_button,
+                self.deal_button,
+                self.count_label,
+                end=(self.refresh_button,),
             )
         )
         self.filter_error = error_label()
@@ -445,6 +456,7 @@ class VehiclesPage(QWidget):
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, self.refresh)
         self.import_button.clicked.connect(self.choose_import_file)
         self.add_button.clicked.connect(self.add_vehicle)
+        self.deal_button.clicked.connect(self.request_deal)
         self.model.reload()
         self.paged.show_count(
             self.count_label,
@@ -548,6 +560,10 @@ class VehiclesPage(QWidget):
     # -- the highlighted vehicle -------------------------------------------------------------
 
     def _show_vehicle(self, vehicle: Vehicle | None) -> None:
+        # Only a car in stock can be sold; a reserved one says which deal holds it.
+        self.deal_button.setEnabled(
+            vehicle is not None and vehicle.status is VehicleStatus.IN_STOCK
+        )
         if vehicle is None:
             self.detail.clear()
             return
@@ -586,6 +602,11 @@ class VehiclesPage(QWidget):
             (self.tr("Days in stock"), str(vehicle.days_in_stock(self.model.now))),
         ]
         self.detail.show_record(vehicle.id, vehicle.title, rows, vehicle.vin_warning)
+
+    def request_deal(self) -> None:
+        vehicle = self.selected()
+        if vehicle is not None and vehicle.status is VehicleStatus.IN_STOCK:
+            self.deal_requested.emit(vehicle.id)
 
     # -- adding and importing ----------------------------------------------------------------
 

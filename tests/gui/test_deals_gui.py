@@ -522,3 +522,40 @@ def test_the_approve_prompt_shows_the_discount_the_threshold_and_the_deal(
         timeout=10_000,
     )
     assert "Discount: 2,400.00 EUR" in dialogs.text_prompts[1]
+
+
+def test_new_deal_for_this_car_opens_the_builder_on_the_highlighted_car(
+    qtbot, open_main, make_user, context
+):
+    sam = make_user("sam", Role.SALES)
+    fiona = make_user("fiona", Role.FINANCE)
+    sales = context.services_for(sam)
+    client = sales.clients.register(new_client_id(), client_draft())
+    held = sales.vehicles.add(vehicle_draft(1, make="Škoda", model="Octavia"))
+    free = sales.vehicles.add(vehicle_draft(2, make="Kia", model="Ceed"))
+    holding = sales.deals.create(DealDraft(client.id, held.id))
+    window = open_main(sam)
+    page = window.show_section("vehicles")
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=10_000)
+    assert page.deal_button.isVisible() and not page.deal_button.isEnabled()  # nothing highlighted
+
+    assert page.select(held.id)
+    qtbot.waitUntil(lambda: page.detail.record_id == held.id, timeout=10_000)
+    assert not page.deal_button.isEnabled()  # reserved: another deal holds it
+    assert holding.id in page.detail.text()
+
+    assert page.select(free.id)
+    qtbot.waitUntil(page.deal_button.isEnabled, timeout=10_000)
+    qtbot.mouseClick(page.deal_button, Qt.MouseButton.LeftButton)
+    assert window.current_section() == "deals"
+    dialog = window.page("deals").dialog
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
+    assert dialog.builder.vehicle.currentData() == free.id
+    assert dialog.builder.figures is not None
+    dialog.builder.client.setCurrentIndex(dialog.builder.client.findData(client.id))
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.saved is not None, timeout=10_000)
+    assert sales.vehicles.get(free.id).status is VehicleStatus.RESERVED
+
+    finance = open_main(fiona).show_section("vehicles")  # finance reads stock, sells nothing
+    assert not finance.deal_button.isVisible()
