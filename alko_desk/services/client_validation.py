@@ -6,6 +6,7 @@ again before saving, so a bypassed form cannot store bad data.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import replace
 from datetime import date
@@ -41,6 +42,7 @@ def same_document_number(a: str, b: str) -> bool:
     return normalize_document_number(a) == normalize_document_number(b)
 
 
+@functools.lru_cache(maxsize=1024)  # a draft's number is checked, then normalised: parse once
 def parse_phone(value: str, region: str) -> str:
     """E.164 or a ValueError with a message for the user."""
     raw = value.strip()
