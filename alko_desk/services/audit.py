@@ -140,6 +140,10 @@ class AuditLog:
         return self._verify()
 
     def _verify(self) -> ChainReport:
+        # What the desks claim to have written is read before the entries: an entry written
+        # while the chain is being read is then never taken for a removed one.
+        hint, _ = self._repo.head_hint()
+        anchored = self._anchor.read()
         expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
         hashes: dict[int, str] = {}
         for key in self._repo.block_keys():
@@ -168,12 +172,10 @@ class AuditLog:
                 hashes[seq] = doc["hash"]
                 prev_hash, expected_seq, checked = doc["hash"], seq + 1, checked + 1
         head = expected_seq - 1
-        hint, _ = self._repo.head_hint()
         if hint > head:
             return ChainReport(
                 False, checked, head, head + 1, f"entries {head + 1} to {hint} were removed"
             )
-        anchored = self._anchor.read()
         if anchored:
             a_seq, a_hash = anchored
             if a_seq > head:
