@@ -45,3 +45,55 @@ def test_an_audit_sequence_number_can_be_claimed_only_once(store):
     assert repo.try_insert(dict(entry))
     assert not repo.try_insert({**entry, "actor": "another desk"})
     assert repo.get(1)["actor"] == "a"
+
+
+def test_desks_starting_together_on_a_new_database_all_open_it(mongo_uri, store):
+    """Before the lock, the second desk's schema write raised (shown as "the database cannot
+    be reached") on 7 of 8 new databases."""
+    import threading
+
+    import pymongo
+
+    from alko_desk.storage.mongo import Store
+
+    desks = [pymongo.MongoClient(mongo_uri, tz_aware=True) for _ in range(3)]
+    barrier = threading.Barrier(len(desks))
+    results: list[object] = []
+
+    def start(client) -> None:
+        barrier.wait()
+        try:
+            results.append(ensure_schema(Store.open(client, store.db.name)))
+        except Exception as exc:  # noqa: BLE001 - the failure is what the test reports
+            results.append(exc)
+
+    threads = [threading.Thread(target=start, args=(c,)) for c in desks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for c in desks:
+        c.close()
+    assert results == [SCHEMA_VERSION] * len(desks)
+    assert store.db.meta.find_one({"_id": schema.LOCK_DOC_ID}) is None
+
+
+def test_a_migration_lock_left_by_a_desk_that_died_is_taken_over(store):
+    from datetime import UTC, datetime
+
+    store.db.meta.insert_one(
+        {"_id": schema.LOCK_DOC_ID, "at": datetime.now(UTC) - schema.LOCK_STALE * 2}
+    )
+    assert ensure_schema(store, wait_s=10) == SCHEMA_VERSION
+
+
+def test_a_desk_waits_for_the_one_migrating_and_says_so_if_it_takes_too_long(store):
+    from datetime import UTC, datetime
+
+    from alko_desk.models.errors import DatabaseUnavailable
+
+    store.db.meta.insert_one({"_id": schema.LOCK_DOC_ID, "at": datetime.now(UTC)})
+    with pytest.raises(DatabaseUnavailable, match="Another desk is still updating"):
+        ensure_schema(store, wait_s=0.5)
+    store.db.meta.delete_one({"_id": schema.LOCK_DOC_ID})  # that desk finished
+    assert ensure_schema(store) == SCHEMA_VERSION

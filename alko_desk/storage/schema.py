@@ -6,11 +6,14 @@ schema document records the last one applied.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
-from alko_desk.storage.mongo import Store, unavailable
+from alko_desk.models.errors import DatabaseUnavailable
+from alko_desk.storage.mongo import Store, unavailable, upsert_one
 
 SCHEMA_DOC_ID = "schema"
 PARTITIONED = ("audit", "clients", "client_keys", "client_lookups", "client_directory")
@@ -139,18 +142,64 @@ MIGRATIONS: list[Callable[[Store], None]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def ensure_schema(store: Store) -> int:
-    """Applies the migrations not yet applied; safe to run from several desks at once."""
+def ensure_schema(store: Store, *, wait_s: float = 600.0) -> int:
+    """Applies the migrations not yet applied; safe to run from several desks at once.
+
+    One desk migrates under a lock (a unique insert, atomic on FerretDB too); the others wait
+    until it is done. A lock older than LOCK_STALE (its desk died) is taken over.
+    """
     try:
         meta = store.db.meta
-        doc = meta.find_one({"_id": SCHEMA_DOC_ID}) or {}
-        applied = int(doc.get("version", 0))
-        for number, migration in enumerate(MIGRATIONS, start=1):
-            if number <= applied:
-                continue
-            migration(store)  # each migration is idempotent: a race only repeats harmless work
-            meta.update_one({"_id": SCHEMA_DOC_ID}, {"$max": {"version": number}}, upsert=True)
-            applied = number
-        return applied
+        deadline = time.monotonic() + wait_s
+        while True:
+            applied = _applied(meta)
+            if applied >= len(MIGRATIONS):
+                return applied
+            if _take_lock(meta):
+                try:
+                    return _migrate(store, meta, _applied(meta))
+                finally:
+                    meta.delete_one({"_id": LOCK_DOC_ID})
+            if time.monotonic() > deadline:
+                raise DatabaseUnavailable(
+                    "Another desk is still updating the database to this version.",
+                    hint="Wait a few minutes, then choose Retry.",
+                )
+            time.sleep(0.2)
     except PyMongoError as exc:
         raise unavailable(exc) from None
+
+
+LOCK_DOC_ID = "schema_lock"
+LOCK_STALE = timedelta(minutes=15)
+
+
+def _applied(meta) -> int:
+    return int((meta.find_one({"_id": SCHEMA_DOC_ID}) or {}).get("version", 0))
+
+
+def _take_lock(meta) -> bool:
+    now = datetime.now(UTC)
+    try:
+        meta.insert_one({"_id": LOCK_DOC_ID, "at": now})
+        return True
+    except DuplicateKeyError:
+        pass
+    held = meta.find_one({"_id": LOCK_DOC_ID})
+    if held is not None and now - _aware(held["at"]) > LOCK_STALE:
+        meta.delete_one({"_id": LOCK_DOC_ID, "at": held["at"]})  # its desk died migrating
+    return False
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _migrate(store: Store, meta, applied: int) -> int:
+    for number, migration in enumerate(MIGRATIONS, start=1):
+        if number <= applied:
+            continue
+        migration(store)  # idempotent: a desk that died half-way is followed by a full rerun
+        upsert_one(meta, {"_id": SCHEMA_DOC_ID}, {"$max": {"version": number}})
+        applied = number
+    return applied
