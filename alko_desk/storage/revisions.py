@@ -37,8 +37,9 @@ class RevisionGuard:
             )
         except DuplicateKeyError:
             return False
-        self._docs.replace_one({"_id": doc["_id"]}, doc, upsert=create)
-        return True
+        result = self._docs.replace_one({"_id": doc["_id"]}, doc, upsert=create)
+        # Deleted meanwhile (an import undone, a deal removed): nothing was written.
+        return create or result.matched_count == 1
 
     def settled(self, doc_id: str, *, wait_s: float = 3.0, follow: bool = False) -> dict | None:
         """The document once no claimed write on it is in flight (waits a moment for one).

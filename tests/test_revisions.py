@@ -1,0 +1,41 @@
+"""Compare-and-set that holds on FerretDB: one writer per revision, nothing written over a
+document that is gone."""
+
+import threading
+
+from alko_desk.storage.revisions import RevisionGuard
+
+
+def _guard(store) -> RevisionGuard:
+    return RevisionGuard(store.db["cars"], store.db["car_claims"])
+
+
+def test_one_writer_wins_each_revision(store):
+    store.db["cars"].insert_one({"_id": "car", "rev": 1, "owner": ""})
+    barrier = threading.Barrier(4)
+    won: list[str] = []
+
+    def desk(name: str) -> None:
+        barrier.wait()
+        if _guard(store).replace_if({"_id": "car", "owner": name}, 1):
+            won.append(name)
+
+    threads = [threading.Thread(target=desk, args=(f"desk{n}",)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1
+    assert store.db["cars"].find_one({"_id": "car"}) == {"_id": "car", "rev": 2, "owner": won[0]}
+
+
+def test_a_document_deleted_meanwhile_is_not_written_and_says_so(store):
+    store.db["cars"].insert_one({"_id": "car", "rev": 1})
+    store.db["cars"].delete_one({"_id": "car"})  # e.g. an undone import, after it was read
+    assert not _guard(store).replace_if({"_id": "car", "status": "reserved"}, 1)
+    assert store.db["cars"].find_one({"_id": "car"}) is None
+
+
+def test_create_writes_a_document_that_does_not_exist_yet(store):
+    assert _guard(store).replace_if({"_id": "new", "n": 1}, 0, create=True)
+    assert store.db["cars"].find_one({"_id": "new"})["rev"] == 1
