@@ -102,6 +102,27 @@ def test_a_lapsed_reservation_frees_the_car(context, desk, make_user):
     assert desk.vehicles.get(vehicle.id).reserved_by == second.id  # not released by the sweep
 
 
+def test_a_sweep_working_from_an_old_list_does_not_free_a_car_reserved_again(context, make_user):
+    """Desk A lapses a deal, the salesperson reserves it again, then desk B's sweep reaches the
+    deal in the list it read before: the car stays reserved (it went back in stock)."""
+    sam = context.services_for(make_user("sam", Role.SALES))
+    sweeping = context.services_for(make_user("sara", Role.SALES)).deals
+    register_client(sam, "C-1")
+    vehicle = sam.vehicles.add(draft(1))
+    deal = sam.deals.create(deal_draft(vehicle.id))
+    context.clock.advance(days=8)
+    stock_list = sweeping._deals.page  # desk B read its list before desk A's sweep
+
+    old_rows = {s: stock_list(DealFilter(state=s), 0, 100) for s in DealState}
+    assert sam.deals.lapse_reservations() == 1  # desk A
+    again = sam.deals.reserve(sam.deals.get(deal.id))
+    sweeping._deals.page = lambda flt, *_a, **_k: old_rows[flt.state]
+    assert sweeping.lapse_reservations() == 0
+    car = sam.vehicles.get(vehicle.id)
+    assert car.status is VehicleStatus.RESERVED and car.reserved_by == deal.id
+    assert sam.deals.get(deal.id).state is again.state is DealState.RESERVED
+
+
 def test_reservation_days_and_threshold_come_from_settings(context, admin_session, desk):
     admin = context.services_for(admin_session)
     admin.deals.update_settings(

@@ -254,3 +254,36 @@ def test_reading_a_just_saved_vehicle_or_deal_for_a_write_rewrites_no_list(conte
 def store_root(context, collection: str) -> int:
     head = context.store.collection(collection).find_one({"_id": "head"})
     return int(head["n"])
+
+
+def test_cars_held_by_a_back_dated_batch_still_being_saved_are_not_taken_for_orphans(
+    context, sam, make_user, monkeypatch
+):
+    """Back-dated deals are stored at the end of their batch; meanwhile another desk trying
+    one of their cars is refused (the car's change is dated now, not with its deal)."""
+    from tests.test_deals import deal_draft
+    from tests.vehicles_data import register_client
+
+    services = context.services_for(sam)
+    other = context.services_for(make_user("sara", Role.SALES))
+    register_client(services, "C-1", 1)
+    cars = [services.vehicles.add(draft(n, price="30000.00")) for n in range(1, 3)]
+    context.clock.advance(days=30)
+    two_days_ago = context.clock.now() - timedelta(days=2)
+    refusals = []
+    store_deals = type(context.deals_repo).insert_many
+
+    def another_desk_first(repo, deals):
+        try:
+            other.deals.create(deal_draft(cars[0].id, client_id="C-1"))
+        except Exception as exc:  # noqa: BLE001 - the refusal is what the test looks for
+            refusals.append(exc)
+        return store_deals(repo, deals)
+
+    monkeypatch.setattr(type(context.deals_repo), "insert_many", another_desk_first)
+    made = services.deals.create_many(
+        [(deal_draft(c.id, client_id="C-1"), two_days_ago) for c in cars]
+    )
+    assert len(made) == 2 and len(refusals) == 1
+    assert type(refusals[0]).__name__ == "ReservationRefused"
+    assert services.vehicles.get(cars[0].id).reserved_by == made[0].id

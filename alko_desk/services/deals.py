@@ -367,7 +367,9 @@ class DealService(SessionService):
                 status=VehicleStatus.RESERVED,
                 reserved_by=deal.id,
                 reserved_until=deal.reserved_until,
-                updated_at=deal.created_at,
+                # now, not the (back-dated) deal's date: until the deals are written at the
+                # end, another desk must not take these reservations for orphans
+                updated_at=self._clock.now(),
                 rev=vehicle.rev + 1,
             )
             if self._vehicles.replace_if(reserved, vehicle.rev, listed=False):
@@ -786,12 +788,15 @@ class DealService(SessionService):
             for state in (DealState.RESERVED, DealState.APPROVED)
             for deal in self._deals.page(DealFilter(state=state), 0, 1_000_000).rows
         ]
-        for deal in held:
-            if deal.state not in (DealState.RESERVED, DealState.APPROVED):
+        for row in held:
+            if not self._lapsed(row, now):
                 continue
-            if deal.reserved_until is None or deal.reserved_until > now:
+            # The list row may be old: another desk may have lapsed it and the salesperson
+            # reserved it again since. The deal as stored decides, and goes first: a car
+            # whose reservation ran out is free to others even if its release never happens.
+            deal = self._deals.get_for_write(row.id)
+            if deal is None or not self._lapsed(deal, now):
                 continue
-            self._release_vehicle(deal.id, deal.vehicle_id)
             updated = replace(
                 deal,
                 state=DealState.DRAFT,
@@ -803,9 +808,18 @@ class DealService(SessionService):
                 history=deal.history + ((now, "system", "reservation lapsed"),),
             )
             if self._deals.replace_if(updated, deal.rev):
+                self._release_vehicle(deal.id, deal.vehicle_id, lapsed_only=True)
                 lapsed += 1
                 self._audit.record("system", "deal.reservation_lapsed", f"deal:{deal.id}")
         return lapsed
+
+    @staticmethod
+    def _lapsed(deal: Deal, now: datetime) -> bool:
+        return (
+            deal.state in (DealState.RESERVED, DealState.APPROVED)
+            and deal.reserved_until is not None
+            and deal.reserved_until <= now
+        )
 
     # ------------------------------------------------------------------ the vehicle side
 
@@ -875,12 +889,15 @@ class DealService(SessionService):
             other_deal=vehicle.reserved_by,
         )
 
-    def _release_vehicle(self, deal_id: str, vehicle_id: str) -> None:
+    def _release_vehicle(self, deal_id: str, vehicle_id: str, *, lapsed_only: bool = False) -> None:
+        """Frees the car `deal_id` holds; `lapsed_only`: only if that reservation ran out."""
         for _ in range(20):
             vehicle = self._vehicles.get_for_write(vehicle_id)
             if vehicle is None or vehicle.reserved_by != deal_id:
                 return
             if vehicle.status is not VehicleStatus.RESERVED:
+                return
+            if lapsed_only and not vehicle.reservation_lapsed(self._clock.now()):
                 return
             freed = replace(
                 vehicle,
