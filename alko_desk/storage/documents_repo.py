@@ -2,16 +2,21 @@
 
 A client's documents are one database document whose `_id` is the client's id, in the
 client's partition (see storage/mongo.py), holding a map from document id to record, so
-that listing a client's documents is one `_id` lookup and adding or deleting one is a
-single atomic `$set`/`$unset`. The records hold asset ids and sealed metadata only.
+that listing a client's documents is one `_id` lookup. Adding or deleting one rewrites that
+document by compare-and-set (storage/revisions.py): FerretDB 1.24 does not isolate two
+`$set`s on one document, and a record lost that way would leave its pages to be removed as
+orphans by the reconciliation. The records hold asset ids and sealed metadata only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from alko_desk.models.errors import AlkoError
 from alko_desk.storage.mongo import Store, repository
 from alko_desk.storage.records import id_part as client_part
+from alko_desk.storage.revisions import RevisionGuard
 
 COLLECTION = "client_documents"
 SETTINGS_ID = "document_storage"
@@ -21,18 +26,32 @@ SETTINGS_ID = "document_storage"
 class DocumentRepository:
     def __init__(self, store: Store) -> None:
         self._docs = store.partitioned_collection(COLLECTION)
+        self._claims = store.collection(f"{COLLECTION}_claims")
 
     def for_client(self, client_id: str) -> dict[str, dict[str, Any]]:
         found = self._docs.find_one(client_part(client_id), client_id)
         return dict((found or {}).get("docs", {}))
 
     def put(self, client_id: str, doc_id: str, record: dict[str, Any]) -> None:
-        self._docs.update_one(
-            client_part(client_id), client_id, {"$set": {f"docs.{doc_id}": record}}, upsert=True
-        )
+        self._change(client_id, lambda docs: docs.__setitem__(doc_id, record))
 
     def remove(self, client_id: str, doc_id: str) -> None:
-        self._docs.update_one(client_part(client_id), client_id, {"$unset": {f"docs.{doc_id}": ""}})
+        self._change(client_id, lambda docs: docs.pop(doc_id, None))
+
+    def _change(self, client_id: str, change: Callable[[dict[str, Any]], Any]) -> None:
+        key = client_part(client_id)
+        guard = RevisionGuard(self._docs.part(key)[0], self._claims)
+        for _ in range(50):
+            current = guard.settled(client_id)
+            docs = dict((current or {}).get("docs", {}))
+            change(docs)
+            new = self._docs.tag(key, {"_id": client_id, "docs": docs})
+            if guard.replace_if(new, int((current or {}).get("rev", 0)), create=current is None):
+                return
+        raise AlkoError(
+            "This client's documents are being changed on other desks.",
+            hint="Try again in a moment.",
+        )
 
     def all_records(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(client id, document id, record) of every document (reads all partitions)."""
