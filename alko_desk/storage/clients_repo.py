@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from alko_desk.storage.app_index import IndexEntry, ListRepository, ListSpec
-from alko_desk.storage.mongo import Store, repository, upsert_one
+from alko_desk.storage.mongo import Store, repository
 from alko_desk.storage.records import Records, RecordSpec
+from alko_desk.storage.revisions import RevisionGuard
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,6 @@ def _from_doc(d: dict) -> ClientRecord:
         sealed_version=int(d.get("sv") or 0),
     )
 
-
-UPDATES_PER_COMMAND = 50  # FerretDB hangs on a command of more than ~100 updates (see add_many)
 
 CLIENT_RECORDS = RecordSpec("clients", to_doc=_to_doc, from_doc=_from_doc)
 
@@ -237,35 +235,50 @@ class LookupRepository:
 
     def __init__(self, store: Store) -> None:
         self._lookups = store.collection("client_lookups")
+        # A lookup changes by compare-and-set: FerretDB 1.24 lost one of two $addToSet on
+        # one document, and a client missing from a lookup is missed by exact search and by
+        # the duplicate warning.
+        self._claims = store.collection("client_lookup_claims")
+        self._guard = RevisionGuard(self._lookups, self._claims)
 
     def clear(self) -> None:
         """Drops every lookup (their key changed: services/clients.py rebuilds them)."""
         self._lookups.delete_many({})
+        self._claims.delete_many({})  # the revisions start again at 0
 
     def find(self, lookup_id: str) -> list[str]:
         doc = self._lookups.find_one({"_id": lookup_id})
         return list(doc["ids"]) if doc else []
 
     def add(self, lookup_id: str, client_id: str) -> None:
-        upsert_one(self._lookups, {"_id": lookup_id}, {"$addToSet": {"ids": client_id}})
+        self._change(lookup_id, lambda ids: ids + [c for c in [client_id] if c not in ids])
 
     def remove(self, lookup_id: str, client_id: str) -> None:
-        self._lookups.update_one({"_id": lookup_id}, {"$pull": {"ids": client_id}})
+        self._change(lookup_id, lambda ids: [c for c in ids if c != client_id], create=False)
+
+    def _change(self, lookup_id: str, change, *, create: bool = True) -> None:
+        for _ in range(50):
+            current = self._guard.settled(lookup_id)
+            if current is None and not create:
+                return
+            ids = list((current or {}).get("ids", []))
+            wanted = change(ids)
+            if wanted == ids and current is not None:
+                return
+            rev = int((current or {}).get("rev", 0))
+            if self._guard.replace_if(
+                {"_id": lookup_id, "ids": wanted}, rev, create=current is None
+            ):
+                return
+        raise RuntimeError(f"lookup {lookup_id} is changing too fast to update")
 
     def add_many(self, pairs: list[tuple[str, str]]) -> None:
-        """Bulk path: plain inserts (cheap), $addToSet only for values already present."""
+        """Bulk path: plain inserts (cheap); compare-and-set only for values already present."""
         groups: dict[str, list[str]] = {}
         for lookup_id, cid in pairs:
             groups.setdefault(lookup_id, []).append(cid)
         existing = _insert_tolerant(
             self._lookups, [{"_id": lid, "ids": ids} for lid, ids in groups.items()]
         )
-        updates = [
-            UpdateOne({"_id": lid}, {"$addToSet": {"ids": {"$each": groups[lid]}}})
-            for lid in existing
-        ]
-        # A few per command: FerretDB 1.24 keeps each update's query (and its SQLite
-        # connection) open until the whole command ends (`defer` inside its loop in
-        # handler/msg_update.go), so past 100 updates its pool is empty and it hangs.
-        for i in range(0, len(updates), UPDATES_PER_COMMAND):
-            self._lookups.bulk_write(updates[i : i + UPDATES_PER_COMMAND], ordered=False)
+        for lid in existing:
+            self._change(lid, lambda ids, new=groups[lid]: ids + [c for c in new if c not in ids])
