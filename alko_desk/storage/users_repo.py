@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -24,12 +25,42 @@ def user_from_doc(doc: dict) -> User:
     )
 
 
+def _with(doc: dict, set_fields: dict[str, Any], unset: list[str]) -> dict:
+    """`doc` after `$set: set_fields` and `$unset: unset` (dotted paths reach into sub-documents)."""
+    out = dict(doc)
+
+    def parent(path: str, create: bool) -> tuple[dict | None, str]:
+        *heads, last = path.split(".")
+        node = out
+        for head in heads:
+            child = node.get(head)
+            if not isinstance(child, dict):
+                if not create:
+                    return None, last
+                child = {}
+            node[head] = child = dict(child)  # copied: the document read stays as it was
+            node = child
+        return node, last
+
+    for path, value in set_fields.items():
+        node, last = parent(path, create=True)
+        node[last] = value
+    for path in unset:
+        node, last = parent(path, create=False)
+        if node is not None:
+            node.pop(last, None)
+    return out
+
+
 @repository
 class UserRepository:
     """Accounts keyed by username, so every lookup is by `_id`."""
 
     def __init__(self, store: Store) -> None:
         self._users = store.collection("users")
+        # Changes are merged by compare-and-set: FerretDB 1.24 does not isolate two $set on
+        # one document, so an admin's disable could be lost to the same user's login stamp.
+        self._guard = RevisionGuard(self._users, store.collection("user_claims"))
 
     def get_doc(self, username: str) -> dict | None:
         return self._users.find_one({"_id": username})
@@ -54,6 +85,8 @@ class UserRepository:
             "created_at": user.created_at,
             "last_login_at": None,
             **secrets,
+            # revisions of a re-made account never meet the claims of an older one
+            "rev": time.time_ns(),
         }
         try:
             self._users.insert_one(doc)
@@ -63,11 +96,21 @@ class UserRepository:
             ) from None
 
     def update(self, username: str, fields: dict[str, Any]) -> bool:
-        return self._users.update_one({"_id": username}, {"$set": fields}).matched_count == 1
+        """Sets `fields` (dotted paths as in `$set`) on the account; False when there is none."""
+        return self._merge(username, lambda doc: _with(doc, fields, []))
 
     def unset(self, username: str, fields: list[str]) -> None:
         if fields:
-            self._users.update_one({"_id": username}, {"$unset": dict.fromkeys(fields, "")})
+            self._merge(username, lambda doc: _with(doc, {}, fields))
+
+    def _merge(self, username: str, change) -> bool:
+        for _ in range(50):
+            doc = self._guard.settled(username)
+            if doc is None:
+                return False
+            if self._guard.replace_if(change(doc), int(doc.get("rev", 0))):
+                return True
+        raise RuntimeError(f"the account {username} is changing too fast to update")
 
     def all_docs(self) -> list[dict]:
         """Every account (a few dozen): for granting keys and stamping MACs."""
