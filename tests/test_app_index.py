@@ -516,3 +516,27 @@ def test_roots_of_the_former_shape_are_read_and_the_next_write_takes_the_new_one
         assert [i for i, _ in got] == _expected(_matching(final, where), "name"), where
     fresh.remove_many(e.id for e in final)  # a root with no tree left reads as empty
     assert BucketListIndex(store, FILTERED).count(where=WHERES[0]) == 0
+
+
+def test_an_older_state_of_a_record_never_replaces_a_newer_one(store, list_index):
+    """A desk that lost the commit race plans again with what it read before: the listed row
+    stays the newer one (its revision decides), and an unversioned put still replaces."""
+    from dataclasses import replace
+
+    index = list_index(store, SPEC)
+    first = replace(_entry(1, "ana babić", 100, tag="reserved"), version=3)
+    index.put(first)
+    index.put(replace(_entry(1, "ana babić", 90, tag="in stock"), version=2))  # the older state
+    assert index.get(first.id) == first.payload
+    assert [i for i, _ in index.page("price", 0, 5)] == [first.id]
+    assert index.page("price", 0, 5)[0][1] == first.payload
+    newer = replace(_entry(1, "ana babić", 80, tag="sold"), version=4)
+    index.put(newer)
+    index.put(replace(newer, version=4))  # the same state again changes nothing
+    assert index.get(first.id) == newer.payload and index.count() == 1
+    index.bulk_load([replace(_entry(2, "zora anić", 70), version=1)])
+    index.put(replace(_entry(1, "ana babić", 60, tag="delivered"), version=None))
+    assert index.get(first.id) == ["ana babić", 60, "delivered"]
+    index.remove(first.id)
+    index.put(replace(_entry(1, "ana babić", 50), version=1))  # removed, then listed anew
+    assert index.get(first.id) == ["ana babić", 50, "row"] and index.count() == 2

@@ -446,6 +446,9 @@ class InvoiceRow:
     balance: Money
     status: InvoiceStatus
     corrects: str = ""  # a credit note: the invoice it corrects
+    # How many payments and credit notes the figures include: the list keeps the row with
+    # the most (two desks writing it at once, the one that read less loses).
+    version: int | None = field(default=None, compare=False)
 
     @property
     def number(self) -> str:

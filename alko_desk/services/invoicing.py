@@ -236,7 +236,8 @@ class InvoiceIndexer:
         # as of the due date: overdue is decided when the row is read
         status = account_status(invoice, credited, paid, refunded, invoice.due_date)
         balance = invoice.totals.due - credited - paid + refunded
-        self._invoices.put(_list_row(invoice, paid, balance, status))
+        events = len(payments) + len(doc.get("credit_notes", []))
+        self._invoices.put(replace(_list_row(invoice, paid, balance, status), version=events))
         if self._payments is not None and payments:
             self._payments.put_many(
                 PaymentRow(

@@ -61,7 +61,7 @@ from typing import Any, Generic, TypeVar
 
 from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, DeleteOne, ReplaceOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from alko_desk.storage.mongo import Store, repository, upsert_one
 
@@ -121,6 +121,12 @@ class IndexEntry:
     words: tuple[str, ...] = ()  # folded name words, for prefix search
     exact: Mapping[str, Sequence[str]] = field(default_factory=dict)  # field -> values
     equal: Mapping[str, str] = field(default_factory=dict)  # equality field -> its value
+    # The record's revision, where it has one: a put older than the entry listed is dropped
+    # (a desk that lost the commit race re-plans on the winner's root with what it read).
+    version: int | None = None
+
+
+VERSION_KEY = "~v"  # in a by-id entry's keys, beside the trees
 
 
 @dataclass(frozen=True)
@@ -735,7 +741,9 @@ class BucketListIndex:
             new_entries = self._entries_of(entry)
             for tree, es in new_entries.items():
                 added.setdefault(tree, []).extend(es)
-            keys = {tree: [e[0] for e in es] for tree, es in new_entries.items()}
+            keys: dict[str, Any] = {tree: [e[0] for e in es] for tree, es in new_entries.items()}
+            if entry.version is not None:
+                keys[VERSION_KEY] = entry.version
             added.setdefault("id", []).append([record_id, record_id, keys])
         for tree in sorted(root.names() | set(added)):
             fresh = added.pop(tree, [])
@@ -763,11 +771,16 @@ class BucketListIndex:
         # in id order, so that neighbours share the by-id bucket last decoded
         for record_id in sorted({*puts, *removals}):
             old = self._find_id(root, record_id)
-            new_entries = self._entries_of(puts[record_id]) if record_id in puts else {}
-            old_keys = _load(old[2]) if old else {}
+            put = puts.get(record_id)
+            new_entries = self._entries_of(put) if put is not None else {}
+            old_keys = dict(_load(old[2])) if old else {}
+            old_version = old_keys.pop(VERSION_KEY, None)
+            version = put.version if put is not None else None
+            if None not in (version, old_version) and version < old_version:
+                continue  # an older state of the record than the one listed
             new_keys = {tree: [e[0] for e in es] for tree, es in new_entries.items()}
-            unchanged = old is not None and old_keys == new_keys and record_id in puts
-            if unchanged and self._same_payload(root, old_keys, puts[record_id]):
+            unchanged = old is not None and old_keys == new_keys and old_version == version
+            if unchanged and put is not None and self._same_payload(root, old_keys, put):
                 continue
             for tree, keys in old_keys.items():
                 drops.setdefault(tree, set()).update(keys)
@@ -775,8 +788,9 @@ class BucketListIndex:
                 adds.setdefault(tree, []).extend(es)
             if old is not None:
                 by_id_drops.add(record_id)
-            if record_id in puts:  # as stored, so that an unchanged bucket compares equal
-                keys_json = _Json(json.dumps(new_keys, ensure_ascii=False))
+            if put is not None:  # as stored, so that an unchanged bucket compares equal
+                stored = new_keys if version is None else {**new_keys, VERSION_KEY: version}
+                keys_json = _Json(json.dumps(stored, ensure_ascii=False))
                 by_id_adds.append([record_id, record_id, keys_json])
         if not (adds or drops or by_id_adds or by_id_drops):
             return False
@@ -1229,15 +1243,38 @@ class NativeListIndex:
             "x": {name: list(entry.exact.get(name, ())) for name in self.spec.exact},
             "e": {name: entry.equal.get(name, "") for name in self.spec.equal},
             "r": entry.payload,
+            "v": entry.version,
         }
 
     def put(self, entry: IndexEntry) -> None:
-        self._coll.replace_one({"_id": entry.id}, self._doc(entry), upsert=True)
+        self.put_many([entry])
 
     def put_many(self, entries: Iterable[IndexEntry]) -> None:
-        ops = [ReplaceOne({"_id": e.id}, self._doc(e), upsert=True) for e in entries]
-        for i in range(0, len(ops), 5000):
-            self._coll.bulk_write(ops[i : i + 5000], ordered=False)
+        entries = list(entries)
+        plain = [
+            ReplaceOne({"_id": e.id}, self._doc(e), upsert=True)
+            for e in entries
+            if e.version is None
+        ]
+        versioned = [e for e in entries if e.version is not None]
+        # A versioned entry replaces only an older one, then is inserted where there was
+        # none; an insert that meets an _id (a newer entry, or one just replaced) is dropped.
+        older = [
+            ReplaceOne(
+                {"_id": e.id, "$or": [{"v": {"$lte": e.version}}, {"v": None}]}, self._doc(e)
+            )
+            for e in versioned
+        ]
+        for ops in (plain, older):
+            for i in range(0, len(ops), 5000):
+                self._coll.bulk_write(ops[i : i + 5000], ordered=False)
+        docs = [self._doc(e) for e in versioned]
+        for i in range(0, len(docs), 5000):
+            try:
+                self._coll.insert_many(docs[i : i + 5000], ordered=False)
+            except BulkWriteError as exc:
+                if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                    raise
 
     def bulk_load(self, entries: Iterable[IndexEntry]) -> None:
         """The native indexes take a big load as they take any other."""

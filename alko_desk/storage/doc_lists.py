@@ -74,6 +74,7 @@ def _entry(item: Listed) -> IndexEntry:
         },
         exact=dict(item.exact or {}),
         equal=dict(item.equal or {}),
+        version=item.doc.get("rev"),
     )
 
 

@@ -439,6 +439,7 @@ def _invoice_entry(row: InvoiceRow) -> IndexEntry:
             row.status.value,
             row.corrects,
         ],
+        version=row.version,
     )
 
 
