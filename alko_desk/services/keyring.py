@@ -160,8 +160,7 @@ class Keyring:
         return private, self._granted(doc, private, org_key)
 
     def _granted(self, doc: dict, private: bytes, org_key: bytes) -> dict[str, bytes]:
-        org_doc = self._org.get() or {}
-        checks = org_doc.get("tiers") or {}
+        checks = self._org.tier_checks()
         keys: dict[str, bytes] = {}
         for tier in tiers_for(Role(doc["role"])):
             grant = (doc.get("grants") or {}).get(tier)
@@ -200,8 +199,11 @@ class Keyring:
             self.grant_pending(session)
 
     def _create_tiers(self, session: Session) -> None:
-        org_doc = self._org.get() or {}
-        if org_doc.get("tiers"):
+        """Makes the tier keys if nobody has. Two first logins at once both make keys; the
+        unique insert of their checks picks one, and only that session stores and uses its
+        keys (the other's would open nothing anyone else holds, and its grants would fail
+        the check). The other gets the winner's keys by a grant (`pick_up`, in `start`)."""
+        if self._org.tier_checks():
             return
         keys = {TIER_CLIENTS: new_key(), TIER_IDS: new_key()}
         checks = {t: tier_check(session.org_key, t, k) for t, k in keys.items()}
