@@ -22,51 +22,9 @@ from alko_desk.storage.mongo import Store, connect
 from alko_desk.storage.organisation_repo import OrganisationRepository
 from tests.clients_data import draft
 from tests.conftest import COMPANY, staff_passphrase
+from tests.same_moment import at_the_same_moment, on_connections_at_once
 
 ROUNDS = 10
-
-
-def at_the_same_moment(*calls) -> list:
-    """Runs the calls on threads of their own, lined up by a barrier; their results (an
-    exception stands for its call)."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait(timeout=30)
-        try:
-            results[i] = calls[i]()
-        except Exception as exc:  # noqa: BLE001 - reported to the test as the result
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
-
-
-def _at_once(mongo_uri, db_name, calls, rounds, reset=None, check=None):
-    """Each round runs calls[i](store_i, round) at once, each on a connection of its own;
-    per round, the results and then what `check()` says after it."""
-    clients = [connect(mongo_uri) for _ in calls]
-    stores = [Store.open(c, db_name) for c in clients]
-    out = []
-    try:
-        for r in range(rounds):
-            if reset:
-                reset(r)
-            out.append(
-                at_the_same_moment(
-                    *(functools.partial(call, s, r) for call, s in zip(calls, stores, strict=True))
-                )
-                + [check() if check else None]
-            )
-    finally:
-        for c in clients:
-            c.close()
-    return out
 
 
 def _forget_tiers(store) -> None:
@@ -88,7 +46,7 @@ def _forged(context) -> list:
 
 def test_two_desks_claiming_the_tier_keys_at_once_have_exactly_one_winner(mongo_uri, store):
     store.collection("meta").insert_one({"_id": "organisation", "profile": {}})
-    rounds = _at_once(
+    rounds = on_connections_at_once(
         mongo_uri,
         store.db.name,
         [
@@ -110,7 +68,7 @@ def test_a_profile_saved_while_the_tier_keys_are_made_keeps_them(mongo_uri, stor
 
     store.collection("meta").insert_one({"_id": "organisation", "profile": {}})
     renamed = [replace(COMPANY, name=f"ALKO {r}") for r in range(25)]
-    rounds = _at_once(
+    rounds = on_connections_at_once(
         mongo_uri,
         store.db.name,
         [
@@ -133,7 +91,7 @@ def test_checks_an_older_version_kept_in_the_organisation_document_stay_in_force
     are read from there, copied once (two desks copying at once agree), and never replaced."""
     old = {"clients": b"old-clients", "ids": b"old-ids"}
     store.collection("meta").insert_one({"_id": "organisation", "profile": {}, "tiers": old})
-    rounds = _at_once(
+    rounds = on_connections_at_once(
         mongo_uri,
         store.db.name,
         [lambda s, r: OrganisationRepository(s).tier_checks()] * 2,

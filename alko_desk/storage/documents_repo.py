@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alko_desk.storage.mongo import Store, repository
+from alko_desk.storage.mongo import Store, repository, upsert_one
 from alko_desk.storage.records import id_part as client_part
 
 COLLECTION = "client_documents"
@@ -75,4 +75,4 @@ class DocumentSettingsRepository:
         if removed:
             update["$unset"] = dict.fromkeys(removed, "")
         if update:
-            self._meta.update_one({"_id": SETTINGS_ID}, update, upsert=True)
+            upsert_one(self._meta, {"_id": SETTINGS_ID}, update)  # two desks' first save

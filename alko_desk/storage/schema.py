@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from pymongo.errors import BulkWriteError, PyMongoError
 
-from alko_desk.storage.mongo import Store, unavailable
+from alko_desk.storage.mongo import Store, replace_upsert, unavailable
 
 SCHEMA_DOC_ID = "schema"
 PARTITIONED = ("audit", "clients", "client_keys", "client_lookups", "client_directory")
@@ -45,10 +45,10 @@ def _m2_client_list_index(store: Store) -> None:
         store.db.drop_collection("client_directory")
     store.db.meta.delete_one({"_id": "client_directory_counts"})
     if clients:
-        store.db.pending_ops.replace_one(
+        replace_upsert(
+            store.db.pending_ops,
             {"_id": "clients.rebuild_list:all"},
             {"_id": "clients.rebuild_list:all", "kind": "clients.rebuild_list", "data": {}},
-            upsert=True,
         )
 
 
@@ -75,10 +75,10 @@ def _m4_keys_by_need(store: Store) -> None:
     by need, services/keyring.py). It needs those keys, so the first login that holds them
     does it, through the intent log's "clients.upgrade_keys" handler."""
     if store.partitioned_collection("clients").part_keys():
-        store.db.pending_ops.replace_one(
+        replace_upsert(
+            store.db.pending_ops,
             {"_id": "clients.upgrade_keys:all"},
             {"_id": "clients.upgrade_keys:all", "kind": "clients.upgrade_keys", "data": {}},
-            upsert=True,
         )
 
 
@@ -117,14 +117,14 @@ def _m6_customers_from_past_sales(store: Store) -> None:
             purchases[client_id] = doc["_id"]
     if purchases:
         entries = [{"client": c, "deal": d} for c, d in purchases.items()]
-        store.db.pending_ops.replace_one(
+        replace_upsert(
+            store.db.pending_ops,
             {"_id": "clients.record_past_purchases:all"},
             {
                 "_id": "clients.record_past_purchases:all",
                 "kind": "clients.record_past_purchases",
                 "data": {"purchases": entries},
             },
-            upsert=True,
         )
 
 
