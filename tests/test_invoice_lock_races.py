@@ -3,10 +3,21 @@ conditional update without isolation, and a racing upsert's loser gets a duplica
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import functools
+import hashlib
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
+from alko_desk.models.invoices import DocumentKind, InvoiceRef, credit_lines
+from alko_desk.models.money import Money
+from alko_desk.models.users import Role
+from alko_desk.services.invoicing import InvoiceCompletion, credit_claim_key
 from alko_desk.storage.invoices_repo import InvoiceRepository
-from tests.same_moment import on_connections_at_once
+from alko_desk.storage.mongo import Store, connect
+from tests.invoice_data import CROATIAN, car_line
+from tests.same_moment import at_the_same_moment, on_connections_at_once
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 STALE_BEFORE = NOW - timedelta(minutes=2)
@@ -71,3 +82,90 @@ def test_two_sales_desks_requesting_an_invoice_for_one_deal_at_once_both_land(mo
     requests = {d["_id"]: d["by"] for d in InvoiceRepository(store).requests()}
     assert sorted(requests) == sorted(f"deal-{r}" for r in range(25))
     assert set(requests.values()) <= {"sam", "sue"}
+
+
+# ----------------------------------------------------------------------------- credit-note links
+
+
+@pytest.fixture
+def finance(context, make_user):
+    return context.services_for(make_user("fiona", Role.FINANCE)).invoices
+
+
+def _issue(finance):
+    return finance.issue(finance.new_draft(CROATIAN, [car_line()], date(2026, 11, 24)))
+
+
+def _crash_left_credit_note(context, finance, invoice, gross: str) -> str:
+    """A credit note a desk inserted and then died: no link on the invoice yet. Its PDF is
+    stored already (a crash after that step), so completing it goes straight to the link."""
+    lines = credit_lines(invoice, Money.of(gross), "goodwill")
+    note = finance._insert_numbered(
+        DocumentKind.CREDIT_NOTE,
+        replace(invoice.draft, lines=lines),
+        finance.settings(),
+        corrects=InvoiceRef(invoice.number, invoice.issue_date),
+        reason="goodwill",
+    )
+    pdf = b"%PDF-1.7 stand-in"
+    context.invoices_repo.store_pdf(note.number, pdf, hashlib.sha256(pdf).hexdigest())
+    return note.number
+
+
+def _links(context, number: str) -> set[str]:
+    return set(context.invoices_repo.get(number).get("credit_notes", []))
+
+
+def test_a_recovery_leaves_the_credit_notes_of_an_invoice_being_credited_to_that_desk(
+    context, finance, clock
+):
+    """Links to an invoice are written only under its credit claim, so no two desks add
+    links at once (`$addToSet` is a read-modify-write on FerretDB 1.24: one would be lost,
+    and the credited amount with it)."""
+    invoice = _issue(finance)
+    note = _crash_left_credit_note(context, finance, invoice, "1000")
+    key = credit_claim_key(invoice.number)
+    assert context.invoices_repo.claim(key, "desk-crediting-it", clock.now(), clock.now())
+    assert finance.finish_interrupted() == 0  # another desk is crediting it: left to that desk
+    assert _links(context, invoice.number) == set()
+    assert note in context.invoices_repo.incomplete()
+    context.invoices_repo.release(key, "desk-crediting-it")
+    assert finance.finish_interrupted() == 1
+    assert _links(context, invoice.number) == {note}
+    assert finance.account(invoice.number).credited == Money.of("1000.00")
+
+
+def test_two_desks_linking_credit_notes_of_one_invoice_at_once_lose_no_link(
+    context, finance, mongo_uri
+):
+    """Two desks finish two crash-left credit notes of one invoice at the same moment (a
+    login's recovery, a print of the note); a desk that finds the other linking leaves its
+    note to the next recovery. Every credit note ends up counted."""
+    invoice = _issue(finance)
+    clients = [connect(mongo_uri) for _ in range(2)]
+    completions = [
+        InvoiceCompletion(
+            InvoiceRepository(Store.open(c, context.store.db.name)),
+            context.audit_log,
+            clock=context.clock,
+        )
+        for c in clients
+    ]
+    settings = finance.settings()
+    notes: list[str] = []
+    try:
+        for r in range(15):
+            pair = [_crash_left_credit_note(context, finance, invoice, "100") for _ in range(2)]
+            notes += pair
+            at_the_same_moment(
+                *(
+                    functools.partial(done.complete, number, settings)
+                    for done, number in zip(completions, pair, strict=True)
+                )
+            )
+            finance.finish_interrupted()  # the next login: notes left to another desk
+            assert _links(context, invoice.number) == set(notes), f"round {r}: a link was lost"
+    finally:
+        for c in clients:
+            c.close()
+    assert finance.account(invoice.number).credited == Money.of("3000.00")
