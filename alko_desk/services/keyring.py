@@ -11,8 +11,10 @@ no further KDF). That key opens no client data. Client data sits under two tier 
 Admins hold neither. A tier key reaches an account only sealed to that account's X25519
 public key by a session that holds it already ("a grant"): when a holder logs in, and while a
 holder is logged in on this process (the showroom server, or a desk with several sessions),
-pending accounts get their grants. The organisation document keeps a MAC of each tier key
-(made with the organisation key), so a key a database writer seals to an account is refused.
+pending accounts get their grants. A MAC of each tier key (made with the organisation key)
+is kept in `meta` "tiers", a document inserted once and never updated
+(storage/organisation_repo.py `claim_tiers`), so a key a database writer seals to an account
+is refused, and of two first logins at once only one's keys are ever used.
 
 The account fields that decide what an account may do (role, active, must-change-password,
 public key) carry a MAC under a key derived from the organisation key, so an edit in the
