@@ -361,7 +361,7 @@ class AppContext:
                 self.invoices_repo, self.invoice_list_repo, self.payment_list_repo
             )
             return InvoiceRecovery(
-                self.invoices_repo, self.audit_log, self.deal_source, indexer
+                self.invoices_repo, self.audit_log, self.deal_source, indexer, self.clock
             ).run()
         except Exception:
             logging.getLogger(__name__).exception("finishing interrupted invoices failed")

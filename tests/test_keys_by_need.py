@@ -315,6 +315,7 @@ def _downgrade_to_before_keys_by_need(context, store, org_key, clients_key, ids_
         {"_id": "organisation"},
         {"$set": {"key_check": make_key_check(org_key, version=1)}, "$unset": {"tiers": ""}},
     )
+    store.collection("meta").delete_one({"_id": "tiers"})
     store.collection("users").update_many(
         {}, {"$unset": {"mac": "", "pub": "", "priv_sealed": "", "grants": ""}}
     )

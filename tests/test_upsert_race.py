@@ -6,7 +6,7 @@ import threading
 import pymongo
 from pymongo.errors import DuplicateKeyError
 
-from alko_desk.storage.mongo import upsert_one
+from alko_desk.storage.mongo import replace_upsert, upsert_one
 
 DESKS = 6
 DOCUMENTS = 25
@@ -49,3 +49,18 @@ def test_racing_upserts_all_land(mongo_uri, store):
     # lost: README, "FerretDB's limits"), so the value is some desk's, not always the largest;
     # callers use this for hints that readers walk forward from.
     assert all(1 <= d["last"] <= DESKS for d in docs)
+
+
+def test_racing_replace_upserts_all_land(mongo_uri, store):
+    """The same for whole-document writes (settings saved, an invoice requested, a pending
+    operation recorded by two desks starting at once): none fails, each document is one
+    desk's version."""
+
+    def replace(coll, filter_, update):
+        replace_upsert(coll, filter_, {"by": update["$max"]["last"]})
+
+    errors = _race(mongo_uri, store.db.name, replace)
+    assert errors == []
+    docs = list(store.db["counters"].find({}))
+    assert len(docs) == DOCUMENTS
+    assert all(1 <= d["by"] <= DESKS for d in docs)

@@ -62,7 +62,7 @@ from alko_desk.models.users import Permission, Session
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.base import SessionService
 from alko_desk.services.changes import ChangeLog
-from alko_desk.services.clock import Clock
+from alko_desk.services.clock import Clock, SystemClock
 from alko_desk.storage.invoices_repo import (
     OPEN_PREFIX,
     STATUS_ORDER,
@@ -80,6 +80,13 @@ from alko_desk.storage.organisation_repo import OrganisationRepository
 log = logging.getLogger(__name__)
 MAX_NUMBER_ATTEMPTS = 10_000
 CLAIM_STALE_AFTER = timedelta(minutes=2)  # a claim older than this was left by a crashed desk
+
+
+def credit_claim_key(invoice_number: str) -> str:
+    """The claim of one desk crediting an invoice (and linking credit notes to it)."""
+    return f"credit:{invoice_number}"
+
+
 PDF_PURPOSES = ("preview", "print", "save", "export")
 
 
@@ -270,16 +277,23 @@ class InvoiceCompletion:
         audit: AuditLog,
         deals: DealSource | None = None,
         indexer: InvoiceIndexer | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._repo = repo
         self._audit = audit
         self._deals = deals
         self._indexer = indexer
+        self._clock = clock or SystemClock()
 
     def complete(
-        self, number: str, settings: InvoiceSettings, just_inserted: Invoice | None = None
+        self,
+        number: str,
+        settings: InvoiceSettings,
+        just_inserted: Invoice | None = None,
+        holding: str = "",
     ) -> Invoice:
-        """`just_inserted`: the invoice this desk has just stored (saves reading it back)."""
+        """`just_inserted`: the invoice this desk has just stored (saves reading it back).
+        `holding`: the claim the caller holds (`credit_claim_key`), if any."""
         if just_inserted is not None:
             invoice = just_inserted
         else:
@@ -300,9 +314,10 @@ class InvoiceCompletion:
             # login (or the next issue) finishes it. Nothing is written before that.
             raise DealsUnavailable(number)
         if invoice.corrects:
-            self._repo.add_credit_note(invoice.corrects.number, number)
-            if invoice.draft.deal_id:
-                self._deal_credited(invoice.corrects.number, invoice.draft.deal_id, number)
+            with self._credit_claim(invoice.corrects.number, number, holding):
+                self._repo.add_credit_note(invoice.corrects.number, number)
+                if invoice.draft.deal_id:
+                    self._deal_credited(invoice.corrects.number, invoice.draft.deal_id, number)
         if invoice.draft.deal_id and invoice.kind is DocumentKind.INVOICE:
             self._deals.mark_invoiced(invoice.draft.deal_id, number)
             self._repo.close_request(invoice.draft.deal_id, number)
@@ -310,6 +325,31 @@ class InvoiceCompletion:
         if self._indexer is not None:
             self._indexer.put(number)
         return invoice
+
+    @contextlib.contextmanager
+    def _credit_claim(self, original: str, note: str, holding: str):
+        """The links from an invoice to its credit notes are written by one desk at a time,
+        the one holding the invoice's credit claim: `$addToSet` is a read-modify-write on
+        FerretDB 1.24, so a recovery linking one credit note while another desk links its
+        new one could drop a link, and the credited amount with it (a later credit could
+        then go beyond the invoice's gross). Busy: the desk crediting the invoice links
+        what is left itself (`InvoicingService._credit_claimed` recovers first), or the next
+        login does."""
+        key = credit_claim_key(original)
+        if holding == key:
+            yield
+            return
+        owner = f"completion:{uuid.uuid4().hex[:12]}"
+        now = self._clock.now()
+        if not self._repo.claim(key, owner, now, now - CLAIM_STALE_AFTER):
+            raise ConcurrentModification(
+                f"Another desk is crediting {original} right now, and {note} is finished "
+                "with it. Try again in a moment."
+            )
+        try:
+            yield
+        finally:
+            self._repo.release(key, owner)
 
     def _deal_credited(self, original_number: str, deal_id: str, credit_note: str) -> None:
         """The deal of an invoice credited in full goes back to before invoicing."""
@@ -340,12 +380,15 @@ class InvoiceRecovery:
         audit: AuditLog,
         deals: DealSource | None = None,
         indexer: InvoiceIndexer | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._repo = repo
         self._audit = audit
-        self._completion = InvoiceCompletion(repo, audit, deals, indexer)
+        self._completion = InvoiceCompletion(repo, audit, deals, indexer, clock)
 
-    def run(self) -> int:
+    def run(self, holding: str = "") -> int:
+        """`holding`: the claim the caller holds (crediting an invoice: the credit notes a
+        crash left unlinked to it are linked under that claim)."""
         numbers = self._repo.incomplete()
         if not numbers:
             return 0
@@ -353,7 +396,7 @@ class InvoiceRecovery:
         done = 0
         for number in sorted(numbers):
             try:
-                invoice = self._completion.complete(number, settings)
+                invoice = self._completion.complete(number, settings, holding=holding)
                 self._audit.record(
                     "system",
                     "invoice.completed",
@@ -363,6 +406,8 @@ class InvoiceRecovery:
                 done += 1
             except DealsUnavailable:
                 log.info("invoice %s waits for a finance login to finish its deal", number)
+            except ConcurrentModification:
+                log.info("credit note %s is left to the desk crediting its invoice", number)
             except Exception:
                 log.exception("could not complete invoice %s", number)
         return done
@@ -392,12 +437,14 @@ class InvoicingService(SessionService):
         self._invoice_list = invoice_list
         self._payment_list = payment_list
         self._indexer = InvoiceIndexer(repo, invoice_list, payment_list)
-        self._completion = InvoiceCompletion(repo, audit, deals, self._indexer)
+        self._completion = InvoiceCompletion(repo, audit, deals, self._indexer, clock)
 
     def use_deals(self, deals: DealSource) -> None:
         """Issue from real deals (bootstrap builds the adapter over this session's services)."""
         self._deals = deals
-        self._completion = InvoiceCompletion(self._repo, self._audit, deals, self._indexer)
+        self._completion = InvoiceCompletion(
+            self._repo, self._audit, deals, self._indexer, self._clock
+        )
 
     def _announce(self, entity: str, kind: ChangeKind, ids: tuple[str, ...]) -> None:
         if self._changes is not None:
@@ -406,11 +453,12 @@ class InvoicingService(SessionService):
             except Exception:  # the write is done; a missed announcement only delays screens
                 log.exception("could not announce a change of %s", entity)
 
-    def finish_interrupted(self) -> int:
+    def finish_interrupted(self, holding: str = "") -> int:
         """Completes invoices a crashed desk left after their insert (also run at login).
         Invoices issued before the list index existed are listed at start-up
         (`AppContext.list_unlisted_invoices`), not here."""
-        return InvoiceRecovery(self._repo, self._audit, self._deals, self._indexer).run()
+        recovery = InvoiceRecovery(self._repo, self._audit, self._deals, self._indexer, self._clock)
+        return recovery.run(holding)
 
     # settings and drafts ---------------------------------------------------------
 
@@ -534,14 +582,14 @@ class InvoicingService(SessionService):
         original = self._load(number)
         if original.is_credit_note:
             raise ValidationError(f"{number} is a credit note; credit the invoice it corrects.")
-        with self._claim(f"credit:{original.number}", f"{original.number} is being credited"):
+        with self._claim(credit_claim_key(original.number), f"{original.number} is being credited"):
             return self._credit_claimed(original, reason, amount)
 
     def _credit_claimed(self, original: Invoice, reason: str, amount: Money | None) -> Invoice:
         number = original.number
         # Credit notes a crash left before their link to the original: link them first,
         # so that what is left to credit is counted right.
-        self.finish_interrupted()
+        self.finish_interrupted(holding=credit_claim_key(number))
         self._complete_if_needed(original)
         account = self._account(original)
         remaining = original.totals.gross - account.credited
@@ -579,7 +627,9 @@ class InvoicingService(SessionService):
             corrects=InvoiceRef(original.number, original.issue_date),
             reason=reason,
         )
-        note = self._completion.complete(note.number, settings, just_inserted=note)
+        note = self._completion.complete(
+            note.number, settings, just_inserted=note, holding=credit_claim_key(number)
+        )
         self._audit.record(
             self.actor,
             "invoice.credited",

@@ -11,8 +11,10 @@ no further KDF). That key opens no client data. Client data sits under two tier 
 Admins hold neither. A tier key reaches an account only sealed to that account's X25519
 public key by a session that holds it already ("a grant"): when a holder logs in, and while a
 holder is logged in on this process (the showroom server, or a desk with several sessions),
-pending accounts get their grants. The organisation document keeps a MAC of each tier key
-(made with the organisation key), so a key a database writer seals to an account is refused.
+pending accounts get their grants. A MAC of each tier key (made with the organisation key)
+is kept in `meta` "tiers", a document inserted once and never updated
+(storage/organisation_repo.py `claim_tiers`), so a key a database writer seals to an account
+is refused, and of two first logins at once only one's keys are ever used.
 
 The account fields that decide what an account may do (role, active, must-change-password,
 public key) carry a MAC under a key derived from the organisation key, so an edit in the
@@ -160,8 +162,7 @@ class Keyring:
         return private, self._granted(doc, private, org_key)
 
     def _granted(self, doc: dict, private: bytes, org_key: bytes) -> dict[str, bytes]:
-        org_doc = self._org.get() or {}
-        checks = org_doc.get("tiers") or {}
+        checks = self._org.tier_checks()
         keys: dict[str, bytes] = {}
         for tier in tiers_for(Role(doc["role"])):
             grant = (doc.get("grants") or {}).get(tier)
@@ -200,8 +201,11 @@ class Keyring:
             self.grant_pending(session)
 
     def _create_tiers(self, session: Session) -> None:
-        org_doc = self._org.get() or {}
-        if org_doc.get("tiers"):
+        """Makes the tier keys if nobody has. Two first logins at once both make keys; the
+        unique insert of their checks picks one, and only that session stores and uses its
+        keys (the other's would open nothing anyone else holds, and its grants would fail
+        the check). The other gets the winner's keys by a grant (`pick_up`, in `start`)."""
+        if self._org.tier_checks():
             return
         keys = {TIER_CLIENTS: new_key(), TIER_IDS: new_key()}
         checks = {t: tier_check(session.org_key, t, k) for t, k in keys.items()}

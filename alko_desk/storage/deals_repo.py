@@ -40,7 +40,7 @@ from alko_desk.models.money import Money
 from alko_desk.models.vehicles import Condition
 from alko_desk.storage.app_index import ListSpec, Where
 from alko_desk.storage.doc_lists import DocList, Listed, number, part, stamp, stored
-from alko_desk.storage.mongo import Store, repository
+from alko_desk.storage.mongo import Store, replace_upsert, repository
 from alko_desk.storage.revisions import RevisionGuard
 
 SETTINGS_DOC_ID = "deal_settings"
@@ -400,11 +400,11 @@ class DealRepository:
         )
 
     def save_settings(self, settings: DealSettings) -> None:
-        self._meta.replace_one(
+        replace_upsert(
+            self._meta,
             {"_id": SETTINGS_DOC_ID},
             {
                 "reservation_days": settings.reservation_days,
                 "approval_discount_percent": str(settings.approval_discount_percent),
             },
-            upsert=True,
         )

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from alko_desk.models.errors import AlkoError
-from alko_desk.storage.mongo import Store, repository
+from alko_desk.storage.mongo import Store, repository, upsert_one
 from alko_desk.storage.records import id_part as client_part
 from alko_desk.storage.revisions import RevisionGuard
 
@@ -94,4 +94,4 @@ class DocumentSettingsRepository:
         if removed:
             update["$unset"] = dict.fromkeys(removed, "")
         if update:
-            self._meta.update_one({"_id": SETTINGS_ID}, update, upsert=True)
+            upsert_one(self._meta, {"_id": SETTINGS_ID}, update)  # two desks' first save

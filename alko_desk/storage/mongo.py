@@ -200,6 +200,24 @@ def upsert_one(coll: Collection, filter_: dict[str, Any], update: dict[str, Any]
         return coll.update_one(filter_, update).matched_count
 
 
+def replace_upsert(coll: Collection, filter_: dict[str, Any], doc: dict[str, Any]) -> None:
+    """replace_one with upsert that survives two desks creating the same document at once
+    (two sales desks requesting an invoice for one deal, two desks saving first settings).
+
+    As in `upsert_one`: the loser of the insert race gets a duplicate key, and the document
+    exists by then, so a plain replace writes this desk's version over it (the last writer
+    wins, as between two replaces of an existing document). Should it be gone again by then
+    (deleted meanwhile), the upsert is tried once more."""
+    for _ in range(3):
+        try:
+            coll.replace_one(filter_, doc, upsert=True)
+            return
+        except DuplicateKeyError:
+            if coll.replace_one(filter_, doc).matched_count == 1:
+                return
+    coll.replace_one(filter_, doc, upsert=True)
+
+
 _CONNECTION_ERRORS = (pymongo.errors.ConnectionFailure, pymongo.errors.NetworkTimeout)
 
 

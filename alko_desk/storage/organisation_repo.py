@@ -13,6 +13,7 @@ from alko_desk.models.errors import ValidationError
 from alko_desk.storage.mongo import Store, repository
 
 ORG_DOC_ID = "organisation"
+TIERS_DOC_ID = "tiers"  # the tier keys' checks, inserted once (never updated)
 
 
 def profile_to_doc(profile: CompanyProfile) -> dict[str, Any]:
@@ -58,12 +59,38 @@ class OrganisationRepository:
     def update_profile(self, profile: CompanyProfile) -> None:
         self._meta.update_one({"_id": ORG_DOC_ID}, {"$set": {"profile": profile_to_doc(profile)}})
 
+    def tier_checks(self) -> dict[str, bytes]:
+        """The checks of the tier keys (services/keyring.py); {} before the first login that
+        creates them.
+
+        They sit in a document of their own, written once by a unique insert: an update of
+        the organisation document is a read-modify-write on FerretDB 1.24 (two desks can both
+        match a `$exists: false` filter, and a profile save at the same moment can drop a
+        field written meanwhile), an insert of one `_id` is not. A database from before keeps
+        them in the organisation document; they are copied here at the first read (again
+        harmless: the copy is an insert of the same checks)."""
+        doc = self._meta.find_one({"_id": TIERS_DOC_ID})
+        if doc is None:
+            legacy = (self.get() or {}).get("tiers")
+            if not legacy:
+                return {}
+            self._insert_tiers(legacy)
+            doc = self._meta.find_one({"_id": TIERS_DOC_ID}) or {}
+        return {tier: bytes(check) for tier, check in (doc.get("checks") or {}).items()}
+
     def claim_tiers(self, checks: dict[str, bytes]) -> bool:
-        """Records the tier keys' checks unless some are recorded already (two first logins)."""
-        result = self._meta.update_one(
-            {"_id": ORG_DOC_ID, "tiers": {"$exists": False}}, {"$set": {"tiers": checks}}
-        )
-        return result.modified_count == 1
+        """Records the tier keys' checks unless some are recorded already. Of two first
+        logins at once exactly one gets True; only it may use (and grant) its keys."""
+        if self.tier_checks():
+            return False
+        return self._insert_tiers(checks)
+
+    def _insert_tiers(self, checks: dict[str, bytes]) -> bool:
+        try:
+            self._meta.insert_one({"_id": TIERS_DOC_ID, "checks": dict(checks)})
+        except DuplicateKeyError:
+            return False
+        return True
 
     def set_key_check(self, key_check: bytes) -> None:
         self._meta.update_one({"_id": ORG_DOC_ID}, {"$set": {"key_check": key_check}})

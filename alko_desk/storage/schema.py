@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from alko_desk.models.errors import DatabaseUnavailable
-from alko_desk.storage.mongo import Store, unavailable, upsert_one
+from alko_desk.storage.mongo import Store, replace_upsert, unavailable, upsert_one
 
 SCHEMA_DOC_ID = "schema"
 PARTITIONED = ("audit", "clients", "client_keys", "client_lookups", "client_directory")
@@ -48,10 +48,10 @@ def _m2_client_list_index(store: Store) -> None:
         store.db.drop_collection("client_directory")
     store.db.meta.delete_one({"_id": "client_directory_counts"})
     if clients:
-        store.db.pending_ops.replace_one(
+        replace_upsert(
+            store.db.pending_ops,
             {"_id": "clients.rebuild_list:all"},
             {"_id": "clients.rebuild_list:all", "kind": "clients.rebuild_list", "data": {}},
-            upsert=True,
         )
 
 
@@ -78,10 +78,10 @@ def _m4_keys_by_need(store: Store) -> None:
     by need, services/keyring.py). It needs those keys, so the first login that holds them
     does it, through the intent log's "clients.upgrade_keys" handler."""
     if store.partitioned_collection("clients").part_keys():
-        store.db.pending_ops.replace_one(
+        replace_upsert(
+            store.db.pending_ops,
             {"_id": "clients.upgrade_keys:all"},
             {"_id": "clients.upgrade_keys:all", "kind": "clients.upgrade_keys", "data": {}},
-            upsert=True,
         )
 
 
@@ -120,14 +120,14 @@ def _m6_customers_from_past_sales(store: Store) -> None:
             purchases[client_id] = doc["_id"]
     if purchases:
         entries = [{"client": c, "deal": d} for c, d in purchases.items()]
-        store.db.pending_ops.replace_one(
+        replace_upsert(
+            store.db.pending_ops,
             {"_id": "clients.record_past_purchases:all"},
             {
                 "_id": "clients.record_past_purchases:all",
                 "kind": "clients.record_past_purchases",
                 "data": {"purchases": entries},
             },
-            upsert=True,
         )
 
 
