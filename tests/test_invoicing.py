@@ -155,6 +155,24 @@ def test_amounts_must_be_positive_cents_in_the_invoice_currency(finance):
             finance.record_payment(invoice.number, bad, PaymentMethod.CASH)
 
 
+def test_a_payment_keeps_the_day_it_was_received_and_cannot_be_dated_ahead(finance, clock):
+    invoice = new_car_invoice(finance)
+    today = clock.now().date()
+    earlier = finance.record_payment(
+        invoice.number, Money.of("100"), PaymentMethod.BANK_TRANSFER, paid_on=date(2026, 11, 20)
+    )
+    assert earlier.paid_on == date(2026, 11, 20)
+    with pytest.raises(ValidationError) as err:
+        finance.record_payment(
+            invoice.number,
+            Money.of("100"),
+            PaymentMethod.CASH,
+            paid_on=today.replace(day=today.day + 2),
+        )
+    assert "in the future" in err.value.user_text()
+    assert [p.amount for p in finance.account(invoice.number).payments] == [Money.of("100")]
+
+
 def test_overdue_and_open_items_with_totals(finance, clock):
     first = new_car_invoice(finance)
     second = new_car_invoice(finance)

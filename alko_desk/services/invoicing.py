@@ -938,6 +938,12 @@ class InvoicingService(SessionService):
         self, invoice, amount, method, paid_on, reference, kind_for, *, credit_note: str
     ) -> Payment:
         """Entry n+1 of the invoice's ledger, checked against entries 1..n (retried on a race)."""
+        # a day's grace: a desk east of UTC is a day ahead around midnight
+        if paid_on is not None and paid_on > self._clock.now().date() + timedelta(days=1):
+            raise ValidationError(
+                f"{paid_on:%d.%m.%Y} is in the future: record money on the day it was received.",
+                {"paid_on": "Choose today or an earlier day."},
+            )
         for _ in range(100):
             account = self._account(invoice)
             kind = kind_for(account)
