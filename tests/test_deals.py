@@ -286,3 +286,19 @@ def test_a_deal_without_a_vehicle_is_refused_saying_to_choose_one(desk):
     assert err.value.field_errors["vehicle"] == "Choose the vehicle."
     assert "no longer exists" not in err.value.message
     assert desk.deals.page().total == 0
+
+
+def test_a_mistyped_trade_in_vin_or_a_negative_deposit_is_refused_saying_which(desk):
+    vehicle = desk.vehicles.add(draft(21))
+    bad_vin = TradeIn("WVWZZZ1JZXWOOO001", "VW Golf", 180000, Money.of(4000), Money.of(0))
+    with pytest.raises(ValidationError) as err:
+        desk.deals.create(deal_draft(vehicle.id, trade_in=bad_vin))
+    assert "trade-in's VIN" in err.value.field_errors["trade_in.vin"]
+    assert "O" in err.value.field_errors["trade_in.vin"]
+    with pytest.raises(ValidationError) as err:
+        desk.deals.create(deal_draft(vehicle.id, deposit=Money.of(-1000)))
+    assert "deposit cannot be negative" in err.value.field_errors["figures"]
+    assert desk.vehicles.get(vehicle.id).status is VehicleStatus.IN_STOCK  # nothing reserved
+    european = TradeIn("WVWZZZ1JZXW000001", "VW Golf", 180000, Money.of(4000), Money.of(0))
+    saved = desk.deals.create(deal_draft(vehicle.id, trade_in=european))
+    assert saved.terms.trade_in == european  # a European VIN without a check digit is accepted

@@ -50,6 +50,7 @@ from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock
 from alko_desk.services.deal_calc import compute
 from alko_desk.services.intents import IntentLog
+from alko_desk.services.vin import check_vin
 from alko_desk.storage.clients_repo import ClientRepository
 from alko_desk.storage.deals_repo import DealRepository
 from alko_desk.storage.organisation_repo import OrganisationRepository
@@ -192,6 +193,12 @@ class DealService(SessionService):
         errors = self._missing_choices(draft)
         if figures.problems:
             errors["figures"] = " ".join(figures.problems)
+        if draft.trade_in is not None:
+            # The car the dealer takes in and resells (and whose VIN the invoice names): a
+            # mistyped VIN is refused as for stock; one without a check digit is accepted.
+            report = check_vin(draft.trade_in.vin, current_year=self._clock.now().year)
+            if not report.accepted:
+                errors["trade_in.vin"] = f"The trade-in's VIN: {report.reason}"
         if errors:
             raise ValidationError("The deal cannot be saved yet.", errors)
 
