@@ -189,6 +189,28 @@ class DealsModel(ListModel[DealRow]):
         found = self.row(row)
         return found.deal if found else None
 
+    @property
+    def calendar(self) -> bool:
+        """The calendar of handovers is shown: the State column gives each one's slot."""
+        return bool(self.filters.get("deliveries"))
+
+    def set_filters(self, filters: dict[str, Any]) -> None:
+        super().set_filters(filters)
+        state = int(DealColumn.STATE)
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, state, state)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            self.calendar
+            and orientation == Qt.Orientation.Horizontal
+            and section == int(DealColumn.STATE)
+            and role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole)
+        ):
+            return _tr("DealsModel", "Delivery")
+        return super().headerData(section, orientation, role)
+
     def display(self, row: DealRow, column: Any) -> str:
         d = row.deal
         if column is DealColumn.ID:
@@ -197,6 +219,8 @@ class DealsModel(ListModel[DealRow]):
             return row.client_name or d.client_id
         if column is DealColumn.VEHICLE:
             return d.vehicle_title
+        if column is DealColumn.STATE and self.calendar and d.delivery:
+            return delivery_text(d, staff=False)
         if column is DealColumn.STATE:
             return state_text(d, short=True)
         if column is DealColumn.APPROVAL:
@@ -210,11 +234,22 @@ class DealsModel(ListModel[DealRow]):
             d = row.deal
             if column is DealColumn.APPROVAL:
                 return approval_text(d) or None
+            if column is DealColumn.STATE and self.calendar and d.delivery:
+                return f"{delivery_text(d)}. {state_text(d)}"
             if column is DealColumn.STATE and d.approval.status is ApprovalStatus.REJECTED:
                 return f"{state_text(d)}. {approval_text(d)}"
             if column is DealColumn.VEHICLE:
                 return f"{d.vehicle_title} · {d.vehicle_vin}"
         return super().cell(row, column, role)
+
+
+def delivery_text(d: Deal, *, staff: bool = True) -> str:
+    """When and where the car is handed over (and by whom): the calendar's column, the detail."""
+    slot = d.delivery
+    text = _tr("DealsModel", "{day} {at} · {place}").format(
+        day=f"{slot.day:%d.%m.%Y}", at=f"{slot.at:%H:%M}", place=slot.place
+    )
+    return f"{text} ({slot.staff})" if staff and slot.staff else text
 
 
 def approval_short(d: Deal) -> str:
@@ -780,6 +815,16 @@ class HandoverDialog(FormDialog):
             self.fields.add(name, label, widget)
         self.form.addRow(self.tr("Damage notes"), self.damage)
 
+    def fill(self, recorded: HandoverChecklist) -> None:
+        """What was recorded at an earlier visit, to complete rather than type again."""
+        self.documents.setChecked(recorded.documents)
+        self.keys.setValue(recorded.keys)
+        self.plates.setChecked(recorded.plates)
+        self.fuel.setValue(recorded.fuel_level_percent)
+        if recorded.mileage_km:
+            self.mileage.setValue(recorded.mileage_km)
+        self.damage.setPlainText(recorded.damage_notes)
+
     def checklist(self) -> HandoverChecklist:
         return HandoverChecklist(
             documents=self.documents.isChecked(),
@@ -1154,11 +1199,28 @@ class DealsPage(QWidget):
         dialog.open()
         return dialog
 
-    def handover(self) -> HandoverDialog | None:
+    def handover(self) -> None:
+        """The checklist, filled in with what was recorded before (a second visit keeps the
+        damage notes) or, the first time, the car's mileage as in stock; opened once read."""
         deal = self.selected()
         if deal is None:
-            return None
-        dialog = HandoverDialog(0, self)
+            return
+        services = self._services
+
+        def read() -> tuple[Deal, int]:
+            current = services.deals.get(deal.id)
+            try:
+                mileage = services.vehicles.get(current.vehicle_id).draft.mileage_km
+            except AlkoError:
+                mileage = 0
+            return current, mileage
+
+        self._tasks.run(read, on_success=lambda found: self._open_handover(*found), parent=self)
+
+    def _open_handover(self, deal: Deal, mileage: int) -> HandoverDialog:
+        dialog = HandoverDialog(mileage, self)
+        if deal.checklist is not None:
+            dialog.fill(deal.checklist)
         self.dialog = dialog
         deals = self._services.deals
 
