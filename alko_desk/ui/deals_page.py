@@ -244,12 +244,21 @@ class DealsModel(ListModel[DealRow]):
 
 
 def delivery_text(d: Deal, *, staff: bool = True) -> str:
-    """When and where the car is handed over (and by whom): the calendar's column, the detail."""
+    """When and where the car is handed over (and by whom, with `staff`: the tooltip); the
+    calendar's column leaves out the year (it looks two weeks ahead) to keep the place."""
     slot = d.delivery
+    day = f"{slot.day:%d.%m.%Y}" if staff else f"{slot.day:%d.%m.}"
     text = _tr("DealsModel", "{day} {at} · {place}").format(
-        day=f"{slot.day:%d.%m.%Y}", at=f"{slot.at:%H:%M}", place=slot.place
+        day=day, at=f"{slot.at:%H:%M}", place=slot.place
     )
     return f"{text} ({slot.staff})" if staff and slot.staff else text
+
+
+def ready_to_invoice(d: Deal) -> bool:
+    """As `DealService.ready_to_invoice`: approved, or reserved with no approval needed."""
+    return d.state is DealState.APPROVED or (
+        d.state is DealState.RESERVED and d.approval.status is ApprovalStatus.NOT_NEEDED
+    )
 
 
 def approval_short(d: Deal) -> str:
@@ -886,6 +895,16 @@ class DealsPage(QWidget):
             self.deliver_button,
         ):
             button.setVisible(writes)
+        # Only finance issues an invoice; sales ask for one (issue 10), from the deal itself.
+        self.invoice_button = QPushButton(self.tr("Issue invoice…"))
+        invoicing = getattr(services, "invoices", None) is not None
+        self.invoice_button.setVisible(invoicing and session.can(Permission.INVOICE_WRITE))
+        self.request_button = QPushButton(self.tr("Request invoice…"))
+        self.request_button.setVisible(
+            invoicing
+            and session.can(Permission.INVOICE_REQUEST)
+            and not session.can(Permission.INVOICE_WRITE)
+        )
         self.approve_button = QPushButton(self.tr("Approve discount…"))
         self.reject_button = QPushButton(self.tr("Reject discount…"))
         self.cancel_button = QPushButton(self.tr("Cancel deal…"))
@@ -901,6 +920,8 @@ class DealsPage(QWidget):
                 self.handover_button,
                 self.deliver_button,
                 self.certificate_button,
+                self.request_button,
+                self.invoice_button,
                 self.approve_button,
                 self.reject_button,
                 end=(self.cancel_button,),
@@ -929,6 +950,8 @@ class DealsPage(QWidget):
         self.handover_button.clicked.connect(self.handover)
         self.deliver_button.clicked.connect(lambda: self._act("deliver"))
         self.certificate_button.clicked.connect(self.choose_certificate_file)
+        self.invoice_button.clicked.connect(self.issue_invoice)
+        self.request_button.clicked.connect(self.request_invoice)
         self.model.loaded.connect(self._rows_arrived)
         self._tasks.run(self._load_settings, on_success=self._settings_loaded, parent=self)
         if changes is not None:  # the VAT rate for new deals, when an admin changes it
@@ -1045,6 +1068,9 @@ class DealsPage(QWidget):
         self.certificate_button.setEnabled(
             bool(deal) and deal.state in (DealState.INVOICED, DealState.DELIVERED)
         )
+        ready = bool(deal) and ready_to_invoice(deal)
+        self.invoice_button.setEnabled(ready)
+        self.request_button.setEnabled(ready)
         if row is None:
             self.detail.clear()
             return
@@ -1231,6 +1257,75 @@ class DealsPage(QWidget):
         dialog.accepted.connect(accepted)
         dialog.open()
         return dialog
+
+    def issue_invoice(self) -> None:
+        """Finance: the highlighted deal's invoice, after saying that it cannot be undone."""
+        deal = self.selected()
+        if deal is None:
+            return
+        row = self.paged.current_row()
+        client = (row.client_name if row else "") or deal.client_id
+        question = self.tr(
+            "Issue the invoice for deal {id} to {client}: {vehicle}, {total}?\n\nAn issued "
+            "invoice is numbered and cannot be changed; a mistake is corrected by a credit note."
+        ).format(
+            id=deal.id, client=client, vehicle=deal.vehicle_title, total=deal.figures.total_price
+        )
+        dialogs = self._tasks.dialogs
+        if not dialogs.confirm(self, self.tr("Issue invoice"), question, self.tr("Issue invoice")):
+            return
+        invoices = self._services.invoices
+
+        def issued(invoice) -> None:
+            self.last_invoice = invoice.number
+            self._select_after = deal.id
+            self.paged.refresh()
+            dialogs.info(
+                self,
+                self.tr("Invoice issued"),
+                self.tr("Invoice {number} is issued. Print it from Invoices.").format(
+                    number=invoice.number
+                ),
+            )
+
+        self._acting += 1
+        self._tasks.run(
+            lambda: invoices.issue_for_deal(deal.id),
+            on_success=issued,
+            on_finished=self._acted,
+            parent=self,
+        )
+
+    def request_invoice(self) -> None:
+        """Sales: ask finance to invoice the highlighted deal, with a note for them."""
+        deal = self.selected()
+        if deal is None:
+            return
+        dialogs = self._tasks.dialogs
+        note = dialogs.text(
+            self,
+            self.tr("Request an invoice for {id}").format(id=deal.id),
+            self.tr("A note for finance (optional), e.g. when the client collects the car:"),
+            False,
+            ok_text=self.tr("Request invoice"),
+        )
+        if note is None:
+            return
+        invoices = self._services.invoices
+        self._acting += 1
+        self._tasks.run(
+            lambda: invoices.request_invoice(deal.id, note),
+            on_success=lambda _none: dialogs.info(
+                self,
+                self.tr("Invoice requested"),
+                self.tr("Finance sees deal {id} among the deals to invoice.").format(id=deal.id),
+            ),
+            on_finished=self._acted,
+            parent=self,
+        )
+
+    def _acted(self) -> None:
+        self._acting -= 1
 
     def choose_certificate_file(self) -> None:
         deal = self.selected()

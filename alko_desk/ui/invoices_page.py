@@ -55,7 +55,7 @@ from PySide6.QtWidgets import (
 )
 
 from alko_desk.models.errors import ValidationError
-from alko_desk.models.invoices import InvoiceRow, InvoiceStatus, PaymentMethod
+from alko_desk.models.invoices import InvoiceRequest, InvoiceRow, InvoiceStatus, PaymentMethod
 from alko_desk.models.money import Money
 from alko_desk.models.users import Permission
 from alko_desk.ui.list_pages import Column, ListColumn, ListModel
@@ -270,6 +270,12 @@ class CreditDialog(QDialog):
         return Money(value, self.currency) if value is not None else None
 
 
+def request_label(request: InvoiceRequest) -> str:
+    """`D-2611-0A0A0A · sam, 25.11.2026: client collects on Friday`: the deal ID first."""
+    asked = f"{request.requested_by}, {request.requested_at.astimezone():%d.%m.%Y}"
+    return " · ".join((request.deal_id, f"{asked}: {request.note}" if request.note else asked))
+
+
 def _entry_label(payment) -> str:
     """`ALKO-2026-000001/2 · 26.11.2026 · refund · bank transfer · 250.00 EUR`"""
     return " · ".join(
@@ -347,7 +353,8 @@ class InvoicesPage(QWidget):
         # Injected prompts: tests replace these instead of clicking native dialogs.
         self.ask_printer: Callable[[QPrinter], bool] = self._print_dialog
         self.ask_save_path: Callable[[str], str] = self._save_dialog
-        self.ask_deal_id: Callable[[], str] = self._deal_dialog
+        # (the deals sales asked to invoice, oldest first) -> the deal ID chosen or typed
+        self.ask_deal_id: Callable[[list[InvoiceRequest]], str] = self._deal_dialog
         self.dialog: QDialog | None = None
 
         layout = QVBoxLayout(self)
@@ -653,18 +660,41 @@ class InvoicesPage(QWidget):
 
     # issuing -------------------------------------------------------------------------------
 
-    def _deal_dialog(self) -> str:
+    def _deal_dialog(self, requests: list[InvoiceRequest]) -> str:
         from PySide6.QtWidgets import QInputDialog
 
-        text, ok = QInputDialog.getText(self, self.tr("Issue invoice"), self.tr("Deal ID:"))
-        return text.strip() if ok else ""
+        if not requests:
+            text, ok = QInputDialog.getText(self, self.tr("Issue invoice"), self.tr("Deal ID:"))
+            return text.strip() if ok else ""
+        text, ok = QInputDialog.getItem(
+            self,
+            self.tr("Issue invoice"),
+            self.tr("Deal ID (sales asked for these; or type another):"),
+            [request_label(r) for r in requests],
+            0,
+            True,
+        )
+        return text.split(" · ", 1)[0].strip() if ok else ""
 
     def issue_for_deal(self) -> None:
-        deal_id = self.ask_deal_id()
-        if not deal_id:
-            return
+        """Asks which deal, offering those sales asked finance to invoice, then issues."""
         invoicing = self.invoices
         self.issue_button.setEnabled(False)
+
+        def unread(_exc: BaseException) -> bool:
+            self._ask_and_issue([])  # the requests could not be read: a deal ID can be typed
+            return True
+
+        self.tasks.run(
+            invoicing.requests, on_success=self._ask_and_issue, on_failure=unread, parent=self
+        )
+
+    def _ask_and_issue(self, requests: list[InvoiceRequest]) -> None:
+        deal_id = self.ask_deal_id(requests)
+        if not deal_id:
+            self.issue_button.setEnabled(True)
+            return
+        invoicing = self.invoices
         self.tasks.run(
             lambda: invoicing.issue_for_deal(deal_id),
             on_success=self._issued,

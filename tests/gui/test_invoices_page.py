@@ -222,7 +222,7 @@ def test_finance_flow_from_a_saved_deal_to_a_credited_payment(
     assert page.model.rowCount() == 0
 
     # not approved yet: refused with the reason, no number taken
-    page.ask_deal_id = lambda: deal.id
+    page.ask_deal_id = lambda requests: deal.id
     qtbot.mouseClick(page.issue_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(dialogs.errors), timeout=15_000)
     assert "approval" in dialogs.errors[-1]
@@ -439,3 +439,60 @@ def test_a_payment_is_recorded_on_the_day_chosen_in_the_dialog(
     (payment,) = context.services_for(finance_session).invoices.account(first).payments
     assert payment.amount == Money.of("1250.50")
     assert payment.paid_on == date.fromordinal(today.toordinal() - 3)
+
+
+def test_sales_request_an_invoice_and_finance_issues_it_from_the_request_or_the_deal(
+    qtbot, open_main, context, make_user, dialogs
+):
+    sam, asked = client_with_deal(context, make_user)
+    _, other = client_with_deal(
+        context,
+        sales=sam,
+        n=2,
+        email="drugi@example.hr",
+        phone="091 234 5699",
+        id_number="112233499",
+        licence="HR778899",
+    )
+    sales_page = open_main(sam.session).show_section("deals")
+    qtbot.waitUntil(
+        lambda: not sales_page.loading and sales_page.model.rowCount() == 2, timeout=10_000
+    )
+    sales_page.select(asked.id)
+    qtbot.waitUntil(lambda: sales_page.selected() is not None, timeout=10_000)
+    assert sales_page.request_button.isVisibleTo(sales_page)
+    assert not sales_page.invoice_button.isVisibleTo(sales_page)  # only finance issues
+    assert sales_page.request_button.isEnabled()
+    dialogs.text_answers.append("client collects on Friday")
+    qtbot.mouseClick(sales_page.request_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(dialogs.infos), timeout=10_000)
+    assert asked.id in dialogs.infos[-1]
+
+    fiona = make_user("fiona", Role.FINANCE)
+    window = open_main(fiona)
+    page = window.show_section("invoices")
+    qtbot.waitUntil(lambda: not page.loading, timeout=15_000)
+    offered = []
+    page.ask_deal_id = lambda requests: offered.extend(requests) or requests[0].deal_id
+    qtbot.mouseClick(page.issue_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=15_000)
+    assert [(r.deal_id, r.note, r.requested_by) for r in offered] == [
+        (asked.id, "client collects on Friday", "sam")
+    ]
+    assert sam.deals.get(asked.id).state is DealState.INVOICED
+    assert context.services_for(fiona).invoices.requests() == []  # answered
+
+    # the other deal, from the Deals page: finance is told the invoice cannot be changed
+    deals = window.show_section("deals")
+    qtbot.waitUntil(lambda: not deals.loading and deals.model.rowCount() == 2, timeout=15_000)
+    deals.select(asked.id)
+    qtbot.waitUntil(lambda: deals.selected() is not None, timeout=10_000)
+    assert deals.invoice_button.isVisibleTo(deals) and not deals.invoice_button.isEnabled()
+    assert not deals.request_button.isVisibleTo(deals)
+    deals.select(other.id)
+    qtbot.waitUntil(lambda: deals.invoice_button.isEnabled(), timeout=10_000)
+    qtbot.mouseClick(deals.invoice_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: sam.deals.get(other.id).state is DealState.INVOICED, timeout=15_000)
+    assert "cannot be changed" in dialogs.confirms[-1] and other.id in dialogs.confirms[-1]
+    qtbot.waitUntil(lambda: "is issued" in dialogs.infos[-1], timeout=10_000)
+    assert sam.deals.get(other.id).invoice_number in dialogs.infos[-1]
