@@ -140,6 +140,25 @@ def test_discount_above_threshold_needs_a_manager_and_both_decisions_are_audited
         desk.deals.update(lowered, deal_draft(vehicle.id, "6"))
 
 
+def test_an_approved_discount_stays_approved_when_other_terms_change_but_not_when_it_grows(
+    desk, manager
+):
+    vehicle = desk.vehicles.add(draft(1))
+    deal = desk.deals.create(deal_draft(vehicle.id, "8"))
+    approved = manager.deals.approve(deal, "end of quarter")
+    more_down = desk.deals.update(approved, deal_draft(vehicle.id, "8", deposit=Money.of(3000)))
+    assert more_down.state is DealState.APPROVED
+    assert more_down.approval.reason == "end of quarter"
+    smaller = desk.deals.update(more_down, deal_draft(vehicle.id, "7"))
+    assert smaller.state is DealState.APPROVED
+    larger = desk.deals.update(smaller, deal_draft(vehicle.id, "9"))
+    assert larger.state is DealState.RESERVED
+    assert larger.approval.status is ApprovalStatus.PENDING
+    within = desk.deals.update(larger, deal_draft(vehicle.id, "4"))  # under the threshold
+    assert within.approval.status is ApprovalStatus.NOT_NEEDED
+    assert desk.deals.ready_to_invoice(within)
+
+
 def test_invoice_handover_and_delivery(context, desk, finance):
     vehicle = desk.vehicles.add(draft(1))
     deal = desk.deals.create(deal_draft(vehicle.id))

@@ -454,7 +454,17 @@ class DealService(SessionService):
         state = base.state
         if terms != base.terms:
             approval = self._approval_for(figures)
-            if state is DealState.APPROVED:
+            # The manager approved the discount: a new deposit or accessory does not ask them
+            # again, nor does a smaller discount; a larger one does.
+            kept = (
+                base.approval.status is ApprovalStatus.APPROVED
+                and approval.status is ApprovalStatus.PENDING
+                and terms.list_price == base.terms.list_price
+                and figures.discount_total <= base.figures.discount_total
+            )
+            if kept:
+                approval = base.approval
+            elif state is DealState.APPROVED:
                 state = DealState.RESERVED
         updated = replace(
             base,
