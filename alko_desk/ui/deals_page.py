@@ -1353,4 +1353,14 @@ class DealsPage(QWidget):
             path.write_bytes(services.deals.handover_certificate(deal, name))
             return path
 
-        self._tasks.run(work, parent=self)
+        def saved(written: Path) -> None:
+            self.last_certificate = written
+            self._tasks.dialogs.info(
+                self,
+                self.tr("Handover certificate"),
+                self.tr("The handover certificate of {id} is saved as {path}.").format(
+                    id=deal.id, path=written
+                ),
+            )
+
+        self._tasks.run(work, on_success=saved, parent=self)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from pypdf import PdfReader
 from PySide6.QtCore import Qt
 
 from alko_desk.models.deals import ApprovalStatus, DealDraft, DealState, Discount, DiscountKind
@@ -49,7 +50,7 @@ def figure(builder, label: str) -> str:
 
 
 def test_deal_builder_flow_trade_in_financing_manager_approval_delivery(
-    qtbot, open_main, make_user, context, dialogs
+    qtbot, open_main, make_user, context, dialogs, tmp_path
 ):
     sam = make_user("sam", Role.SALES, "Sam Sales")
     mia = make_user("mia", Role.MANAGER, "Mia Manager")
@@ -173,6 +174,19 @@ def test_deal_builder_flow_trade_in_financing_manager_approval_delivery(
         lambda: context.deals_repo.get(deal.id).state is DealState.DELIVERED, timeout=10_000
     )
     assert sales.vehicles.get(vehicle.id).status is VehicleStatus.DELIVERED
+
+    # the certificate both parties sign: saved where asked, and said so
+    page.reload(select=deal.id)
+    qtbot.waitUntil(
+        lambda: page.selected() is not None and page.selected().state is DealState.DELIVERED,
+        timeout=10_000,
+    )
+    assert page.certificate_button.isEnabled()
+    certificate = tmp_path / "handover.pdf"
+    page.save_certificate(certificate)
+    qtbot.waitUntil(lambda: any("handover.pdf" in text for text in dialogs.infos), timeout=10_000)
+    text = "".join(p.extract_text() for p in PdfReader(certificate).pages)
+    assert client.display_name in text and vehicle.vin in text and "Bez oštećenja" in text
 
 
 def test_second_desk_sees_the_refusal_naming_the_other_deal(qtbot, open_main, make_user, context):
