@@ -282,6 +282,46 @@ def test_admin_configures_the_series(context, admin_session, finance):
         finance.update_settings(InvoiceSettings())
 
 
+def test_invoice_settings_are_checked_field_by_field_and_the_change_audited(
+    context, admin_session, finance, tmp_path
+):
+    from alko_desk.models.invoices import InvoiceSettings
+
+    admin = context.services_for(admin_session).invoices
+    bad = InvoiceSettings(
+        invoice_series=" ",
+        credit_note_series="CN/{year}",
+        payment_terms_days=400,
+        bic="ZABA",
+        logo_path=str(tmp_path / "missing.png"),
+    )
+    with pytest.raises(ValidationError) as err:
+        admin.update_settings(bad)
+    assert set(err.value.field_errors) == {
+        "invoice_series",
+        "credit_note_series",
+        "payment_terms_days",
+        "bic",
+        "logo_path",
+    }
+    with pytest.raises(ValidationError) as err:
+        admin.update_settings(InvoiceSettings(credit_note_series="ALKO-{year}"))
+    assert "of their own" in err.value.field_errors["credit_note_series"]
+    assert admin.settings() == InvoiceSettings()
+    logo = tmp_path / "logo.png"
+    from PIL import Image
+
+    Image.new("RGB", (40, 20), "navy").save(logo)
+    admin.update_settings(
+        InvoiceSettings(payment_terms_days=15, bic=" zabahr2x ", logo_path=str(logo))
+    )
+    assert admin.settings().bic == "ZABAHR2X"
+    invoice = new_car_invoice(finance)
+    assert (invoice.due_date - invoice.issue_date).days == 15
+    (entry,) = context.audit_log.query(AuditFilter(action_prefix="settings.invoices_changed"))
+    assert entry.details["fields"] == ["bic", "logo_path", "payment_terms_days"]
+
+
 def test_one_desk_at_a_time_credits_an_invoice_and_a_crashed_claim_lapses(context, finance, clock):
     from alko_desk.models.errors import ConcurrentModification
 
