@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -157,6 +158,33 @@ def test_negative_trade_in_equity_adds_to_the_balance():
     f = compute(terms)
     assert f.trade_in_equity == eur("-1200.00")
     assert f.balance_due == eur("21200.00")
+
+
+def test_a_minus_sign_on_an_amount_the_buyer_gets_or_pays_is_a_problem():
+    base = DealTerms(currency="EUR", list_price=eur("20000"), vat_rate=Decimal(25))
+    assert compute(base).problems == ()
+    cases = {
+        "deposit": ({"deposit": eur("-500")}, "deposit"),
+        "accessory": (
+            {"items": (LineItem(ItemKind.ACCESSORY, "mats", eur("-300")),)},
+            "accessory or fee",
+        ),
+        "trade-in": (
+            {"trade_in": TradeIn("VF1AAAAA123456789", "Clio", 1, eur("-100"), eur("0"))},
+            "appraised value",
+        ),
+        "loan": (
+            {"trade_in": TradeIn("VF1AAAAA123456789", "Clio", 1, eur("100"), eur("-50"))},
+            "outstanding loan",
+        ),
+        "financed": (
+            {"financing": Financing("Erste", eur("-1000"), 12, Decimal(5))},
+            "amount financed",
+        ),
+    }
+    for name, (changes, words) in cases.items():
+        problems = compute(replace(base, **changes)).problems
+        assert any(words in p and "cannot be negative" in p for p in problems), name
 
 
 amounts = st.decimals(min_value=0, max_value=200000, places=2, allow_nan=False)

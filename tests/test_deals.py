@@ -161,6 +161,25 @@ def test_discount_above_threshold_needs_a_manager_and_both_decisions_are_audited
         desk.deals.update(lowered, deal_draft(vehicle.id, "6"))
 
 
+def test_an_approved_discount_stays_approved_when_other_terms_change_but_not_when_it_grows(
+    desk, manager
+):
+    vehicle = desk.vehicles.add(draft(1))
+    deal = desk.deals.create(deal_draft(vehicle.id, "8"))
+    approved = manager.deals.approve(deal, "end of quarter")
+    more_down = desk.deals.update(approved, deal_draft(vehicle.id, "8", deposit=Money.of(3000)))
+    assert more_down.state is DealState.APPROVED
+    assert more_down.approval.reason == "end of quarter"
+    smaller = desk.deals.update(more_down, deal_draft(vehicle.id, "7"))
+    assert smaller.state is DealState.APPROVED
+    larger = desk.deals.update(smaller, deal_draft(vehicle.id, "9"))
+    assert larger.state is DealState.RESERVED
+    assert larger.approval.status is ApprovalStatus.PENDING
+    within = desk.deals.update(larger, deal_draft(vehicle.id, "4"))  # under the threshold
+    assert within.approval.status is ApprovalStatus.NOT_NEEDED
+    assert desk.deals.ready_to_invoice(within)
+
+
 def test_invoice_handover_and_delivery(context, desk, finance):
     vehicle = desk.vehicles.add(draft(1))
     deal = desk.deals.create(deal_draft(vehicle.id))
@@ -307,3 +326,19 @@ def test_a_deal_without_a_vehicle_is_refused_saying_to_choose_one(desk):
     assert err.value.field_errors["vehicle"] == "Choose the vehicle."
     assert "no longer exists" not in err.value.message
     assert desk.deals.page().total == 0
+
+
+def test_a_mistyped_trade_in_vin_or_a_negative_deposit_is_refused_saying_which(desk):
+    vehicle = desk.vehicles.add(draft(21))
+    bad_vin = TradeIn("WVWZZZ1JZXWOOO001", "VW Golf", 180000, Money.of(4000), Money.of(0))
+    with pytest.raises(ValidationError) as err:
+        desk.deals.create(deal_draft(vehicle.id, trade_in=bad_vin))
+    assert "trade-in's VIN" in err.value.field_errors["trade_in.vin"]
+    assert "O" in err.value.field_errors["trade_in.vin"]
+    with pytest.raises(ValidationError) as err:
+        desk.deals.create(deal_draft(vehicle.id, deposit=Money.of(-1000)))
+    assert "deposit cannot be negative" in err.value.field_errors["figures"]
+    assert desk.vehicles.get(vehicle.id).status is VehicleStatus.IN_STOCK  # nothing reserved
+    european = TradeIn("WVWZZZ1JZXW000001", "VW Golf", 180000, Money.of(4000), Money.of(0))
+    saved = desk.deals.create(deal_draft(vehicle.id, trade_in=european))
+    assert saved.terms.trade_in == european  # a European VIN without a check digit is accepted

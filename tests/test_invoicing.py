@@ -155,6 +155,24 @@ def test_amounts_must_be_positive_cents_in_the_invoice_currency(finance):
             finance.record_payment(invoice.number, bad, PaymentMethod.CASH)
 
 
+def test_a_payment_keeps_the_day_it_was_received_and_cannot_be_dated_ahead(finance, clock):
+    invoice = new_car_invoice(finance)
+    today = clock.now().date()
+    earlier = finance.record_payment(
+        invoice.number, Money.of("100"), PaymentMethod.BANK_TRANSFER, paid_on=date(2026, 11, 20)
+    )
+    assert earlier.paid_on == date(2026, 11, 20)
+    with pytest.raises(ValidationError) as err:
+        finance.record_payment(
+            invoice.number,
+            Money.of("100"),
+            PaymentMethod.CASH,
+            paid_on=today.replace(day=today.day + 2),
+        )
+    assert "in the future" in err.value.user_text()
+    assert [p.amount for p in finance.account(invoice.number).payments] == [Money.of("100")]
+
+
 def test_overdue_and_open_items_with_totals(finance, clock):
     first = new_car_invoice(finance)
     second = new_car_invoice(finance)
@@ -262,6 +280,46 @@ def test_admin_configures_the_series(context, admin_session, finance):
     assert new_car_invoice(finance).number == "AC2026-0001"
     with pytest.raises(PermissionDenied):
         finance.update_settings(InvoiceSettings())
+
+
+def test_invoice_settings_are_checked_field_by_field_and_the_change_audited(
+    context, admin_session, finance, tmp_path
+):
+    from alko_desk.models.invoices import InvoiceSettings
+
+    admin = context.services_for(admin_session).invoices
+    bad = InvoiceSettings(
+        invoice_series=" ",
+        credit_note_series="CN/{year}",
+        payment_terms_days=400,
+        bic="ZABA",
+        logo_path=str(tmp_path / "missing.png"),
+    )
+    with pytest.raises(ValidationError) as err:
+        admin.update_settings(bad)
+    assert set(err.value.field_errors) == {
+        "invoice_series",
+        "credit_note_series",
+        "payment_terms_days",
+        "bic",
+        "logo_path",
+    }
+    with pytest.raises(ValidationError) as err:
+        admin.update_settings(InvoiceSettings(credit_note_series="ALKO-{year}"))
+    assert "of their own" in err.value.field_errors["credit_note_series"]
+    assert admin.settings() == InvoiceSettings()
+    logo = tmp_path / "logo.png"
+    from PIL import Image
+
+    Image.new("RGB", (40, 20), "navy").save(logo)
+    admin.update_settings(
+        InvoiceSettings(payment_terms_days=15, bic=" zabahr2x ", logo_path=str(logo))
+    )
+    assert admin.settings().bic == "ZABAHR2X"
+    invoice = new_car_invoice(finance)
+    assert (invoice.due_date - invoice.issue_date).days == 15
+    (entry,) = context.audit_log.query(AuditFilter(action_prefix="settings.invoices_changed"))
+    assert entry.details["fields"] == ["bic", "logo_path", "payment_terms_days"]
 
 
 def test_one_desk_at_a_time_credits_an_invoice_and_a_crashed_claim_lapses(context, finance, clock):

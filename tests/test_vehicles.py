@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -124,6 +124,36 @@ def test_import_preview_marks_each_bad_row_with_its_reason_and_imports_only_good
     assert (result.imported, result.skipped) == (2, 4)
     assert sales.page().total == 3
     assert {v.model for v in sales.page().rows} == {"Octavia", "Веста", "Accord"}
+
+
+def test_import_reads_grouped_mileages_and_local_dates_and_names_a_bad_one(sales, tmp_path):
+    rows = [
+        ("12.345", "15.03.2021"),  # a Croatian export: twelve thousand km, not 12
+        ("45 000", "15/03/2021"),
+        ("45,000", "2021-03-15"),
+        ("12345.0", ""),  # a spreadsheet's float
+        ("12.5", ""),
+        ("", "March 2021"),
+    ]
+    path = tmp_path / "stock.csv"
+    path.write_text(
+        "vin;make;model;price;mileage;first_registration\n"
+        + "".join(
+            f"{vin_n(300 + n)};Škoda;Fabia;9000;{km};{day}\n" for n, (km, day) in enumerate(rows)
+        ),
+        encoding="utf-8",
+    )
+    preview = sales.preview_import(path)
+    good = [(r.draft.mileage_km, r.draft.first_registration) for r in preview.rows[:4]]
+    assert [r.problem for r in preview.rows[:4]] == ["", "", "", ""]
+    assert good == [
+        (12345, date(2021, 3, 15)),
+        (45000, date(2021, 3, 15)),
+        (45000, date(2021, 3, 15)),
+        (12345, None),
+    ]
+    assert "mileage “12.5” is not a whole number of km" in preview.rows[4].problem
+    assert "first registration “March 2021” is not a date" in preview.rows[5].problem
 
 
 def test_xlsx_import(sales, tmp_path):

@@ -161,6 +161,22 @@ def compute(terms: DealTerms) -> DealFigures:
         if f.annual_rate < 0:
             problems.append("The interest rate cannot be negative.")
 
+    # Each of these is typed as an amount the buyer gets or pays; a minus sign is a slip that
+    # would move the balance the other way unnoticed (and the invoice refuses it later).
+    negative = [
+        what
+        for amount, what in (
+            (trade_value, "the trade-in's appraised value"),
+            (trade_loan, "the trade-in's outstanding loan"),
+            (deposit, "the deposit"),
+            (financed, "the amount financed"),
+        )
+        if amount < zero
+    ]
+    if any(i.amount < zero for i in terms.items):
+        negative.insert(0, "an accessory or fee")
+    problems.extend(f"{what[0].upper()}{what[1:]} cannot be negative." for what in negative)
+
     balance = total_price - equity - deposit - financed
     if balance < zero:
         problems.append(

@@ -50,6 +50,7 @@ from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock
 from alko_desk.services.deal_calc import compute
 from alko_desk.services.intents import IntentLog
+from alko_desk.services.vin import check_vin
 from alko_desk.storage.clients_repo import ClientRepository
 from alko_desk.storage.deals_repo import DealRepository
 from alko_desk.storage.organisation_repo import OrganisationRepository
@@ -192,6 +193,12 @@ class DealService(SessionService):
         errors = self._missing_choices(draft)
         if figures.problems:
             errors["figures"] = " ".join(figures.problems)
+        if draft.trade_in is not None:
+            # The car the dealer takes in and resells (and whose VIN the invoice names): a
+            # mistyped VIN is refused as for stock; one without a check digit is accepted.
+            report = check_vin(draft.trade_in.vin, current_year=self._clock.now().year)
+            if not report.accepted:
+                errors["trade_in.vin"] = f"The trade-in's VIN: {report.reason}"
         if errors:
             raise ValidationError("The deal cannot be saved yet.", errors)
 
@@ -449,7 +456,17 @@ class DealService(SessionService):
         state = base.state
         if terms != base.terms:
             approval = self._approval_for(figures)
-            if state is DealState.APPROVED:
+            # The manager approved the discount: a new deposit or accessory does not ask them
+            # again, nor does a smaller discount; a larger one does.
+            kept = (
+                base.approval.status is ApprovalStatus.APPROVED
+                and approval.status is ApprovalStatus.PENDING
+                and terms.list_price == base.terms.list_price
+                and figures.discount_total <= base.figures.discount_total
+            )
+            if kept:
+                approval = base.approval
+            elif state is DealState.APPROVED:
                 state = DealState.RESERVED
         updated = replace(
             base,

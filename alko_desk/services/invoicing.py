@@ -20,6 +20,7 @@ import uuid
 from dataclasses import asdict, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Protocol
 
 from alko_desk.models.changes import ChangeKind
@@ -168,6 +169,34 @@ def validate_draft(draft: InvoiceDraft) -> dict[str, str]:
     if not errors and draft.lines and draft.totals().due.amount < 0:
         errors["deposits"] = "The deposits are more than the invoice total."
     return errors
+
+
+def settings_errors(settings: InvoiceSettings) -> dict[str, str]:
+    """What stops invoice settings from being used, by field, in words for the admin."""
+    errors: dict[str, str] = {}
+    example = "such as ALKO-{year} ({year} becomes the year of issue)"
+    for field, kind in (("invoice_series", DocumentKind.INVOICE), ("credit_note_series", None)):
+        pattern = getattr(settings, field)
+        series = settings.series_for(kind or DocumentKind.CREDIT_NOTE, 2026)
+        if not pattern:
+            errors[field] = f"Enter the series, {example}."
+        elif "/" in pattern or "{" in series or "}" in series:
+            errors[field] = f"Letters, digits and dashes only, {example}."
+    if not errors and settings.invoice_series == settings.credit_note_series:
+        errors["credit_note_series"] = "Credit notes need a series of their own."
+    if not 1 <= settings.digits <= 12:
+        errors["digits"] = "Between 1 and 12 digits."
+    if not 0 <= settings.payment_terms_days <= 365:
+        errors["payment_terms_days"] = "Between 0 and 365 days."
+    if settings.bic and not (len(settings.bic) in (8, 11) and settings.bic.isalnum()):
+        errors["bic"] = "A BIC has 8 or 11 letters and digits, such as ZABAHR2X."
+    logo = settings.logo_path
+    if logo and (not Path(logo).is_file() or Path(logo).suffix.lower() not in LOGO_SUFFIXES):
+        errors["logo_path"] = "Choose a PNG or JPEG file that exists on this computer."
+    return errors
+
+
+LOGO_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def render_document(invoice: Invoice, settings: InvoiceSettings) -> bytes:
@@ -468,11 +497,23 @@ class InvoicingService(SessionService):
     def update_settings(self, settings: InvoiceSettings) -> None:
         self._require(Permission.SETTINGS_ADMIN, "change invoice settings", "invoice_settings")
         self._require_recent_password()
-        probe = settings.number(settings.series_for(DocumentKind.INVOICE, 2026), 1)
-        if "{year}" in probe or "/" in probe or not (1 <= settings.digits <= 12):
-            raise ValidationError("The invoice series cannot be used.", {"series": probe})
+        settings = replace(
+            settings,
+            invoice_series=settings.invoice_series.strip(),
+            credit_note_series=settings.credit_note_series.strip(),
+            bic=settings.bic.strip().upper(),
+            bank_name=settings.bank_name.strip(),
+            logo_path=settings.logo_path.strip(),
+        )
+        errors = settings_errors(settings)
+        if errors:
+            raise ValidationError("The invoice settings cannot be used.", errors)
+        before = self.settings()
         self._repo.save_settings(asdict(settings))
-        self._audit.record(self.actor, "settings.invoices_changed", "invoice_settings")
+        changed = sorted(k for k, v in asdict(settings).items() if asdict(before).get(k) != v)
+        self._audit.record(
+            self.actor, "settings.invoices_changed", "invoice_settings", {"fields": changed}
+        )
 
     def company(self) -> CompanyProfile:
         profile = self._org.profile()
@@ -989,6 +1030,12 @@ class InvoicingService(SessionService):
         self, invoice, amount, method, paid_on, reference, kind_for, *, credit_note: str
     ) -> Payment:
         """Entry n+1 of the invoice's ledger, checked against entries 1..n (retried on a race)."""
+        # a day's grace: a desk east of UTC is a day ahead around midnight
+        if paid_on is not None and paid_on > self._clock.now().date() + timedelta(days=1):
+            raise ValidationError(
+                f"{paid_on:%d.%m.%Y} is in the future: record money on the day it was received.",
+                {"paid_on": "Choose today or an earlier day."},
+            )
         for _ in range(100):
             account = self._account(invoice)
             kind = kind_for(account)

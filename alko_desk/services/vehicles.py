@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 from dataclasses import replace
 from datetime import date, datetime
@@ -92,6 +93,32 @@ def _money(text: str, currency: str, label: str) -> Money:
     if not value.is_finite() or value < 0:
         raise ValueError(f"the {label} “{text}” is not an amount")
     return Money.of(value, currency)
+
+
+def _kilometres(text: str) -> int:
+    """A mileage as suppliers write it: 45000, 45 000, 45.000 or 45,000 (thousands grouped, as
+    a whole number of km); 45000.0 from a spreadsheet. 12.345 is twelve thousand km, not 12."""
+    cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace("'", "")
+    grouped = re.fullmatch(r"\d{1,3}([.,]\d{3})+", cleaned)
+    if grouped and len(set(re.findall(r"[.,]", cleaned))) == 1:
+        return int(re.sub(r"[.,]", "", cleaned))
+    whole = re.fullmatch(r"(\d+)(?:[.,]0+)?", cleaned)
+    if whole is None:
+        raise ValueError(f"the mileage “{text}” is not a whole number of km")
+    return int(whole.group(1))
+
+
+def _date(text: str, label: str) -> date:
+    """A date as 2021-03-15 (ISO, and what spreadsheets give), 15.03.2021 or 15/03/2021."""
+    cleaned = text.strip().rstrip(".")
+    for pattern in ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%d. %m. %Y"):
+        try:
+            return datetime.strptime(
+                cleaned[:10] if pattern == "%Y-%m-%d" else cleaned, pattern
+            ).date()
+        except ValueError:
+            continue
+    raise ValueError(f"the {label} “{text}” is not a date (write 15.03.2021 or 2021-03-15)")
 
 
 def _enum(kind, text: str, default):
@@ -321,15 +348,13 @@ class VehicleService(SessionService):
                 model=f.get("model", ""),
                 trim=f.get("trim", ""),
                 model_year=int(float(f["model_year"])) if f.get("model_year") else None,
-                first_registration=date.fromisoformat(f["first_registration"][:10])
+                first_registration=_date(f["first_registration"], "first registration")
                 if f.get("first_registration")
                 else None,
                 colour=f.get("colour", ""),
                 fuel=_enum(Fuel, f.get("fuel", ""), Fuel.PETROL),
                 transmission=_enum(Transmission, f.get("transmission", ""), Transmission.MANUAL),
-                mileage_km=int(float(f["mileage_km"].replace(" ", "")))
-                if f.get("mileage_km")
-                else 0,
+                mileage_km=_kilometres(f["mileage_km"]) if f.get("mileage_km") else 0,
                 condition=_enum(Condition, f.get("condition", ""), Condition.NEW),
                 purchase_cost=_money(f["purchase_cost"], currency, "purchase cost")
                 if f.get("purchase_cost")

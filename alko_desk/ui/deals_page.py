@@ -189,6 +189,28 @@ class DealsModel(ListModel[DealRow]):
         found = self.row(row)
         return found.deal if found else None
 
+    @property
+    def calendar(self) -> bool:
+        """The calendar of handovers is shown: the State column gives each one's slot."""
+        return bool(self.filters.get("deliveries"))
+
+    def set_filters(self, filters: dict[str, Any]) -> None:
+        super().set_filters(filters)
+        state = int(DealColumn.STATE)
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, state, state)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            self.calendar
+            and orientation == Qt.Orientation.Horizontal
+            and section == int(DealColumn.STATE)
+            and role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole)
+        ):
+            return _tr("DealsModel", "Delivery")
+        return super().headerData(section, orientation, role)
+
     def display(self, row: DealRow, column: Any) -> str:
         d = row.deal
         if column is DealColumn.ID:
@@ -197,6 +219,8 @@ class DealsModel(ListModel[DealRow]):
             return row.client_name or d.client_id
         if column is DealColumn.VEHICLE:
             return d.vehicle_title
+        if column is DealColumn.STATE and self.calendar and d.delivery:
+            return delivery_text(d, staff=False)
         if column is DealColumn.STATE:
             return state_text(d, short=True)
         if column is DealColumn.APPROVAL:
@@ -210,11 +234,31 @@ class DealsModel(ListModel[DealRow]):
             d = row.deal
             if column is DealColumn.APPROVAL:
                 return approval_text(d) or None
+            if column is DealColumn.STATE and self.calendar and d.delivery:
+                return f"{delivery_text(d)}. {state_text(d)}"
             if column is DealColumn.STATE and d.approval.status is ApprovalStatus.REJECTED:
                 return f"{state_text(d)}. {approval_text(d)}"
             if column is DealColumn.VEHICLE:
                 return f"{d.vehicle_title} · {d.vehicle_vin}"
         return super().cell(row, column, role)
+
+
+def delivery_text(d: Deal, *, staff: bool = True) -> str:
+    """When and where the car is handed over (and by whom, with `staff`: the tooltip); the
+    calendar's column leaves out the year (it looks two weeks ahead) to keep the place."""
+    slot = d.delivery
+    day = f"{slot.day:%d.%m.%Y}" if staff else f"{slot.day:%d.%m.}"
+    text = _tr("DealsModel", "{day} {at} · {place}").format(
+        day=day, at=f"{slot.at:%H:%M}", place=slot.place
+    )
+    return f"{text} ({slot.staff})" if staff and slot.staff else text
+
+
+def ready_to_invoice(d: Deal) -> bool:
+    """As `DealService.ready_to_invoice`: approved, or reserved with no approval needed."""
+    return d.state is DealState.APPROVED or (
+        d.state is DealState.RESERVED and d.approval.status is ApprovalStatus.NOT_NEEDED
+    )
 
 
 def approval_short(d: Deal) -> str:
@@ -780,6 +824,16 @@ class HandoverDialog(FormDialog):
             self.fields.add(name, label, widget)
         self.form.addRow(self.tr("Damage notes"), self.damage)
 
+    def fill(self, recorded: HandoverChecklist) -> None:
+        """What was recorded at an earlier visit, to complete rather than type again."""
+        self.documents.setChecked(recorded.documents)
+        self.keys.setValue(recorded.keys)
+        self.plates.setChecked(recorded.plates)
+        self.fuel.setValue(recorded.fuel_level_percent)
+        if recorded.mileage_km:
+            self.mileage.setValue(recorded.mileage_km)
+        self.damage.setPlainText(recorded.damage_notes)
+
     def checklist(self) -> HandoverChecklist:
         return HandoverChecklist(
             documents=self.documents.isChecked(),
@@ -841,6 +895,16 @@ class DealsPage(QWidget):
             self.deliver_button,
         ):
             button.setVisible(writes)
+        # Only finance issues an invoice; sales ask for one (issue 10), from the deal itself.
+        self.invoice_button = QPushButton(self.tr("Issue invoice…"))
+        invoicing = getattr(services, "invoices", None) is not None
+        self.invoice_button.setVisible(invoicing and session.can(Permission.INVOICE_WRITE))
+        self.request_button = QPushButton(self.tr("Request invoice…"))
+        self.request_button.setVisible(
+            invoicing
+            and session.can(Permission.INVOICE_REQUEST)
+            and not session.can(Permission.INVOICE_WRITE)
+        )
         self.approve_button = QPushButton(self.tr("Approve discount…"))
         self.reject_button = QPushButton(self.tr("Reject discount…"))
         self.cancel_button = QPushButton(self.tr("Cancel deal…"))
@@ -856,6 +920,8 @@ class DealsPage(QWidget):
                 self.handover_button,
                 self.deliver_button,
                 self.certificate_button,
+                self.request_button,
+                self.invoice_button,
                 self.approve_button,
                 self.reject_button,
                 end=(self.cancel_button,),
@@ -884,6 +950,8 @@ class DealsPage(QWidget):
         self.handover_button.clicked.connect(self.handover)
         self.deliver_button.clicked.connect(lambda: self._act("deliver"))
         self.certificate_button.clicked.connect(self.choose_certificate_file)
+        self.invoice_button.clicked.connect(self.issue_invoice)
+        self.request_button.clicked.connect(self.request_invoice)
         self.model.loaded.connect(self._rows_arrived)
         self._tasks.run(self._load_settings, on_success=self._settings_loaded, parent=self)
         if changes is not None:  # the VAT rate for new deals, when an admin changes it
@@ -1000,6 +1068,9 @@ class DealsPage(QWidget):
         self.certificate_button.setEnabled(
             bool(deal) and deal.state in (DealState.INVOICED, DealState.DELIVERED)
         )
+        ready = bool(deal) and ready_to_invoice(deal)
+        self.invoice_button.setEnabled(ready)
+        self.request_button.setEnabled(ready)
         if row is None:
             self.detail.clear()
             return
@@ -1154,11 +1225,28 @@ class DealsPage(QWidget):
         dialog.open()
         return dialog
 
-    def handover(self) -> HandoverDialog | None:
+    def handover(self) -> None:
+        """The checklist, filled in with what was recorded before (a second visit keeps the
+        damage notes) or, the first time, the car's mileage as in stock; opened once read."""
         deal = self.selected()
         if deal is None:
-            return None
-        dialog = HandoverDialog(0, self)
+            return
+        services = self._services
+
+        def read() -> tuple[Deal, int]:
+            current = services.deals.get(deal.id)
+            try:
+                mileage = services.vehicles.get(current.vehicle_id).draft.mileage_km
+            except AlkoError:
+                mileage = 0
+            return current, mileage
+
+        self._tasks.run(read, on_success=lambda found: self._open_handover(*found), parent=self)
+
+    def _open_handover(self, deal: Deal, mileage: int) -> HandoverDialog:
+        dialog = HandoverDialog(mileage, self)
+        if deal.checklist is not None:
+            dialog.fill(deal.checklist)
         self.dialog = dialog
         deals = self._services.deals
 
@@ -1169,6 +1257,75 @@ class DealsPage(QWidget):
         dialog.accepted.connect(accepted)
         dialog.open()
         return dialog
+
+    def issue_invoice(self) -> None:
+        """Finance: the highlighted deal's invoice, after saying that it cannot be undone."""
+        deal = self.selected()
+        if deal is None:
+            return
+        row = self.paged.current_row()
+        client = (row.client_name if row else "") or deal.client_id
+        question = self.tr(
+            "Issue the invoice for deal {id} to {client}: {vehicle}, {total}?\n\nAn issued "
+            "invoice is numbered and cannot be changed; a mistake is corrected by a credit note."
+        ).format(
+            id=deal.id, client=client, vehicle=deal.vehicle_title, total=deal.figures.total_price
+        )
+        dialogs = self._tasks.dialogs
+        if not dialogs.confirm(self, self.tr("Issue invoice"), question, self.tr("Issue invoice")):
+            return
+        invoices = self._services.invoices
+
+        def issued(invoice) -> None:
+            self.last_invoice = invoice.number
+            self._select_after = deal.id
+            self.paged.refresh()
+            dialogs.info(
+                self,
+                self.tr("Invoice issued"),
+                self.tr("Invoice {number} is issued. Print it from Invoices.").format(
+                    number=invoice.number
+                ),
+            )
+
+        self._acting += 1
+        self._tasks.run(
+            lambda: invoices.issue_for_deal(deal.id),
+            on_success=issued,
+            on_finished=self._acted,
+            parent=self,
+        )
+
+    def request_invoice(self) -> None:
+        """Sales: ask finance to invoice the highlighted deal, with a note for them."""
+        deal = self.selected()
+        if deal is None:
+            return
+        dialogs = self._tasks.dialogs
+        note = dialogs.text(
+            self,
+            self.tr("Request an invoice for {id}").format(id=deal.id),
+            self.tr("A note for finance (optional), e.g. when the client collects the car:"),
+            False,
+            ok_text=self.tr("Request invoice"),
+        )
+        if note is None:
+            return
+        invoices = self._services.invoices
+        self._acting += 1
+        self._tasks.run(
+            lambda: invoices.request_invoice(deal.id, note),
+            on_success=lambda _none: dialogs.info(
+                self,
+                self.tr("Invoice requested"),
+                self.tr("Finance sees deal {id} among the deals to invoice.").format(id=deal.id),
+            ),
+            on_finished=self._acted,
+            parent=self,
+        )
+
+    def _acted(self) -> None:
+        self._acting -= 1
 
     def choose_certificate_file(self) -> None:
         deal = self.selected()
@@ -1196,4 +1353,14 @@ class DealsPage(QWidget):
             path.write_bytes(services.deals.handover_certificate(deal, name))
             return path
 
-        self._tasks.run(work, parent=self)
+        def saved(written: Path) -> None:
+            self.last_certificate = written
+            self._tasks.dialogs.info(
+                self,
+                self.tr("Handover certificate"),
+                self.tr("The handover certificate of {id} is saved as {path}.").format(
+                    id=deal.id, path=written
+                ),
+            )
+
+        self._tasks.run(work, on_success=saved, parent=self)

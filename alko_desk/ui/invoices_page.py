@@ -13,12 +13,23 @@ service checks first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QBuffer, QByteArray, QCoreApplication, QIODevice, QSize, Qt, QTimer
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QCoreApplication,
+    QDate,
+    QIODevice,
+    QSize,
+    Qt,
+    QTimer,
+)
 from PySide6.QtGui import QBrush, QColor, QPainter
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
@@ -27,6 +38,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -43,7 +55,7 @@ from PySide6.QtWidgets import (
 )
 
 from alko_desk.models.errors import ValidationError
-from alko_desk.models.invoices import InvoiceRow, InvoiceStatus, PaymentMethod
+from alko_desk.models.invoices import InvoiceRequest, InvoiceRow, InvoiceStatus, PaymentMethod
 from alko_desk.models.money import Money
 from alko_desk.models.users import Permission
 from alko_desk.ui.list_pages import Column, ListColumn, ListModel
@@ -82,6 +94,53 @@ def _amount(money: Money) -> str:
     from alko_desk.documents.invoice_pdf import format_money
 
     return format_money(money)
+
+
+def typed_amount(text: str) -> Decimal | None:
+    """An amount as finance types it, with a decimal comma (1250,50) or point (1250.50), with
+    or without thousands separators (1.250,50 · 1,250.50 · 1 250,50); None when empty.
+
+    A lone separator followed by exactly three digits (1,250 or 1.250) could be a thousand or
+    one and a quarter, so it is refused rather than guessed: an amount entered a hundred or a
+    thousand times too large (or small) is an immutable credit note or a wrong balance.
+    Raises ValueError with a message for the user."""
+    cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
+    if not cleaned:
+        return None
+    example = _tr("InvoicesPage", "Enter the amount like 1250,50 or 1250.50.")
+    if not re.fullmatch(r"-?[0-9.,]*[0-9][0-9.,]*", cleaned):  # no 1e3, NaN, letters
+        raise ValueError(example)
+    if cleaned.count(",") and cleaned.count("."):
+        decimal_mark = "," if cleaned.rfind(",") > cleaned.rfind(".") else "."
+        grouping = "." if decimal_mark == "," else ","
+        whole, _, cents = cleaned.rpartition(decimal_mark)
+        if grouping in cents or not all(len(g) == 3 for g in whole.split(grouping)[1:]):
+            raise ValueError(example)
+        cleaned = whole.replace(grouping, "") + "." + cents
+    else:
+        mark = "," if "," in cleaned else "."
+        parts = cleaned.split(mark)
+        if len(parts) > 2:  # 1.250.000: thousands separators only
+            if not all(len(g) == 3 for g in parts[1:]):
+                raise ValueError(example)
+            cleaned = "".join(parts)
+        elif len(parts) == 2 and len(parts[1]) == 3:
+            raise ValueError(
+                _tr(
+                    "InvoicesPage",
+                    "“{text}” could be a thousand times more or less: write the cents too, "
+                    "e.g. 1250,00 or 1,25.",
+                ).format(text=text.strip())
+            )
+        else:
+            cleaned = cleaned.replace(",", ".")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError(example) from None
+    if not value.is_finite():
+        raise ValueError(example)
+    return value
 
 
 class InvoicesModel(ListModel[InvoiceRow]):
@@ -124,10 +183,17 @@ class InvoicesModel(ListModel[InvoiceRow]):
 
 class PaymentDialog(QDialog):
     def __init__(
-        self, number: str, balance: Money, parent: QWidget | None = None, *, refund: bool = False
+        self,
+        number: str,
+        balance: Money,
+        parent: QWidget | None = None,
+        *,
+        refund: bool = False,
+        today: date | None = None,
     ) -> None:
         """`refund`: money paid back against credit note `number`; `balance` is what the
-        customer is owed back (the amount offered)."""
+        customer is owed back (the amount offered). `today`: the desk's day (the latest date
+        offered, and the one chosen first)."""
         super().__init__(parent)
         self.refund = refund
         self.setWindowTitle(
@@ -143,8 +209,13 @@ class PaymentDialog(QDialog):
         if refund:
             self.method.setCurrentIndex(self.method.findData(PaymentMethod.BANK_TRANSFER))
         self.reference = QLineEdit()
+        day = today or date.today()
+        self.date = QDateEdit(QDate(day.year, day.month, day.day), calendarPopup=True)
+        self.date.setDisplayFormat("dd.MM.yyyy")
+        self.date.setMaximumDate(self.date.date())  # money is not received in the future
         self.overpayment = QCheckBox(self.tr("The customer paid more than the balance"))
         form.addRow(self.tr("Amount (%s)") % balance.currency, self.amount)
+        form.addRow(self.tr("Date"), self.date)
         form.addRow(self.tr("Method"), self.method)
         form.addRow(self.tr("Reference"), self.reference)
         form.addRow("", self.overpayment)
@@ -159,9 +230,17 @@ class PaymentDialog(QDialog):
 
     def money(self) -> Money:
         try:
-            return Money(Decimal(self.amount.text().replace(",", "").strip()), self.currency)
-        except (InvalidOperation, ValueError):
-            raise ValidationError(self.tr("Enter the amount like 1250.00.")) from None
+            value = typed_amount(self.amount.text())
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        if value is None:
+            raise ValidationError(self.tr("Enter the amount, e.g. 1250,00."))
+        return Money(value, self.currency)
+
+    def paid_on(self) -> date:
+        """The day the money changed hands (a transfer seen on yesterday's statement)."""
+        d = self.date.date()
+        return date(d.year(), d.month(), d.day())
 
 
 class CreditDialog(QDialog):
@@ -184,13 +263,17 @@ class CreditDialog(QDialog):
         form.addRow(self.buttons)
 
     def money(self) -> Money | None:
-        text = self.amount.text().replace(",", "").strip()
-        if not text:
-            return None
         try:
-            return Money(Decimal(text), self.currency)
-        except (InvalidOperation, ValueError):
-            raise ValidationError(self.tr("Enter the amount like 1250.00.")) from None
+            value = typed_amount(self.amount.text())
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        return Money(value, self.currency) if value is not None else None
+
+
+def request_label(request: InvoiceRequest) -> str:
+    """`D-2611-0A0A0A · sam, 25.11.2026: client collects on Friday`: the deal ID first."""
+    asked = f"{request.requested_by}, {request.requested_at.astimezone():%d.%m.%Y}"
+    return " · ".join((request.deal_id, f"{asked}: {request.note}" if request.note else asked))
 
 
 def _entry_label(payment) -> str:
@@ -258,6 +341,10 @@ class InvoicesPage(QWidget):
         super().__init__()
         self.services = services
         self.invoices = services.invoices
+        clock = getattr(context, "clock", None)
+        self.today: Callable[[], date] = (
+            (lambda: clock.now().astimezone().date()) if clock else date.today
+        )
         self.tasks = tasks
         self.preview_number = ""
         self.select_after_load = ""  # a newly issued invoice, selected once the list has it
@@ -266,7 +353,8 @@ class InvoicesPage(QWidget):
         # Injected prompts: tests replace these instead of clicking native dialogs.
         self.ask_printer: Callable[[QPrinter], bool] = self._print_dialog
         self.ask_save_path: Callable[[str], str] = self._save_dialog
-        self.ask_deal_id: Callable[[], str] = self._deal_dialog
+        # (the deals sales asked to invoice, oldest first) -> the deal ID chosen or typed
+        self.ask_deal_id: Callable[[list[InvoiceRequest]], str] = self._deal_dialog
         self.dialog: QDialog | None = None
 
         layout = QVBoxLayout(self)
@@ -572,18 +660,41 @@ class InvoicesPage(QWidget):
 
     # issuing -------------------------------------------------------------------------------
 
-    def _deal_dialog(self) -> str:
+    def _deal_dialog(self, requests: list[InvoiceRequest]) -> str:
         from PySide6.QtWidgets import QInputDialog
 
-        text, ok = QInputDialog.getText(self, self.tr("Issue invoice"), self.tr("Deal ID:"))
-        return text.strip() if ok else ""
+        if not requests:
+            text, ok = QInputDialog.getText(self, self.tr("Issue invoice"), self.tr("Deal ID:"))
+            return text.strip() if ok else ""
+        text, ok = QInputDialog.getItem(
+            self,
+            self.tr("Issue invoice"),
+            self.tr("Deal ID (sales asked for these; or type another):"),
+            [request_label(r) for r in requests],
+            0,
+            True,
+        )
+        return text.split(" · ", 1)[0].strip() if ok else ""
 
     def issue_for_deal(self) -> None:
-        deal_id = self.ask_deal_id()
-        if not deal_id:
-            return
+        """Asks which deal, offering those sales asked finance to invoice, then issues."""
         invoicing = self.invoices
         self.issue_button.setEnabled(False)
+
+        def unread(_exc: BaseException) -> bool:
+            self._ask_and_issue([])  # the requests could not be read: a deal ID can be typed
+            return True
+
+        self.tasks.run(
+            invoicing.requests, on_success=self._ask_and_issue, on_failure=unread, parent=self
+        )
+
+    def _ask_and_issue(self, requests: list[InvoiceRequest]) -> None:
+        deal_id = self.ask_deal_id(requests)
+        if not deal_id:
+            self.issue_button.setEnabled(True)
+            return
+        invoicing = self.invoices
         self.tasks.run(
             lambda: invoicing.issue_for_deal(deal_id),
             on_success=self._issued,
@@ -605,7 +716,7 @@ class InvoicesPage(QWidget):
         if row is None or row.is_credit_note:
             return None
         number = row.number
-        dialog = PaymentDialog(number, row.balance, self)
+        dialog = PaymentDialog(number, row.balance, self, today=self.today())
         dialog.buttons.accepted.connect(lambda: self._submit_payment(dialog, number))
         self.dialog = dialog
         dialog.open()
@@ -619,12 +730,18 @@ class InvoicesPage(QWidget):
             return
         method = dialog.method.currentData()
         reference = dialog.reference.text()
+        paid_on = dialog.paid_on()
         overpayment = dialog.overpayment.isChecked()
         invoicing = self.invoices
         dialog.buttons.setEnabled(False)
         self.tasks.run(
             lambda: invoicing.record_payment(
-                number, amount, method, reference=reference, overpayment=overpayment
+                number,
+                amount,
+                method,
+                paid_on=paid_on,
+                reference=reference,
+                overpayment=overpayment,
             ),
             on_success=lambda _payment: (dialog.accept(), self.refresh()),
             on_failure=lambda exc: self._show_in(dialog, exc),
@@ -645,7 +762,7 @@ class InvoicesPage(QWidget):
         )
 
     def open_refund_dialog(self, credit_note: str, owed_back: Money) -> PaymentDialog:
-        dialog = PaymentDialog(credit_note, owed_back, self, refund=True)
+        dialog = PaymentDialog(credit_note, owed_back, self, refund=True, today=self.today())
         dialog.buttons.accepted.connect(lambda: self._submit_refund(dialog, credit_note))
         self.dialog = dialog
         dialog.open()
@@ -658,10 +775,13 @@ class InvoicesPage(QWidget):
             set_error(dialog.error, exc.message)
             return
         method, reference = dialog.method.currentData(), dialog.reference.text()
+        paid_on = dialog.paid_on()
         invoicing = self.invoices
         dialog.buttons.setEnabled(False)
         self.tasks.run(
-            lambda: invoicing.record_refund(credit_note, amount, method, reference=reference),
+            lambda: invoicing.record_refund(
+                credit_note, amount, method, paid_on=paid_on, reference=reference
+            ),
             on_success=lambda _refund: (dialog.accept(), self.refresh()),
             on_failure=lambda exc: self._show_in(dialog, exc),
             on_finished=lambda: dialog.buttons.setEnabled(True),

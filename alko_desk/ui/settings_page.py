@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from alko_desk.models.changes import Change, ChangeKind
 from alko_desk.models.company import CompanyProfile
 from alko_desk.models.deals import DealSettings
 from alko_desk.models.errors import ValidationError
+from alko_desk.models.invoices import InvoiceSettings
 from alko_desk.ui.changes import SETTINGS, ChangeWatcher
 from alko_desk.ui.db_settings import DatabaseUriEditor
 from alko_desk.ui.forms import run_from_button, save_row
@@ -88,6 +90,13 @@ class SettingsPage(QWidget):
         )
         if self.deal_settings is not None:
             layout.addWidget(self.deal_settings)
+        self.invoice_settings = (
+            InvoiceSettingsBox(services, tasks)
+            if getattr(services, "invoices", None) is not None
+            else None
+        )
+        if self.invoice_settings is not None:
+            layout.addWidget(self.invoice_settings)
 
         self.document_store = self._build_document_store(services, tasks, layout)
 
@@ -278,3 +287,118 @@ class DealSettingsBox(QGroupBox):
 def _percent_text(value: Decimal) -> str:
     """5 rather than 5.00; 7,5 as a Croatian desk types it."""
     return format(value.normalize(), "f").replace(".", ",")
+
+
+class InvoiceSettingsBox(QGroupBox):
+    """How invoices are numbered and what they print besides the company profile: the series
+    of invoices and of credit notes, the payment terms, the bank's BIC and name, the logo."""
+
+    TEXT_FIELDS = ("invoice_series", "credit_note_series", "bic", "bank_name", "logo_path")
+
+    def __init__(self, services: SessionServices, tasks: TaskRunner) -> None:
+        super().__init__()
+        self.setTitle(self.tr("Invoices"))
+        self._invoices = services.invoices
+        self._tasks = tasks
+        self.loaded: InvoiceSettings | None = None
+        column = QVBoxLayout(self)
+        form = QFormLayout()
+        self.fields = FieldForm(form, self)
+        self.invoice_series = QLineEdit()
+        self.fields.add(
+            "invoice_series",
+            self.tr("Invoice series"),
+            self.invoice_series,
+            self.tr("{year} becomes the year of issue: ALKO-{year} numbers ALKO-2026-000001."),
+        )
+        self.credit_note_series = QLineEdit()
+        self.fields.add(
+            "credit_note_series", self.tr("Credit note series"), self.credit_note_series
+        )
+        self.payment_terms_days = QSpinBox()
+        self.payment_terms_days.setRange(0, 365)
+        self.payment_terms_days.setSuffix(self.tr(" days"))
+        self.payment_terms_days.setMaximumWidth(140)
+        self.fields.add(
+            "payment_terms_days",
+            self.tr("Payment due after"),
+            self.payment_terms_days,
+            self.tr("Printed on invoices; an invoice not paid by then shows as overdue."),
+        )
+        self.bic = QLineEdit()
+        self.bic.setMaximumWidth(200)
+        self.fields.add("bic", self.tr("Bank BIC"), self.bic)
+        self.bank_name = QLineEdit()
+        self.fields.add(
+            "bank_name",
+            self.tr("Bank name"),
+            self.bank_name,
+            self.tr("Printed beside the IBAN of the company profile."),
+        )
+        self.logo_path = QLineEdit()
+        self.logo_path.setPlaceholderText(self.tr("No logo"))
+        self.fields.add(
+            "logo_path",
+            self.tr("Logo (PNG or JPEG)"),
+            self.logo_path,
+            self.tr("A file on this computer, printed at the top of invoices and receipts."),
+        )
+        column.addLayout(form)
+        column.addWidget(
+            note(self.tr("New numbers follow the new series; issued invoices never change."))
+        )
+        row, self.error, self.status, self.save_button = save_row(self.tr("Save invoice settings"))
+        column.addLayout(row)
+        self.save_button.clicked.connect(self.save)
+        for name in self.TEXT_FIELDS:
+            getattr(self, name).textEdited.connect(lambda _: self.status.setText(""))
+        self.payment_terms_days.valueChanged.connect(lambda _: self.status.setText(""))
+        self.load()
+
+    def load(self) -> None:
+        self._tasks.run(
+            self._invoices.settings, on_success=self._loaded, parent=self, title=self.tr("Invoices")
+        )
+
+    def _loaded(self, settings: InvoiceSettings) -> None:
+        self.loaded = settings
+        for name in self.TEXT_FIELDS:
+            getattr(self, name).setText(getattr(settings, name))
+        self.payment_terms_days.setValue(settings.payment_terms_days)
+        self.save_button.setEnabled(True)
+
+    def settings(self) -> InvoiceSettings:
+        typed = {name: getattr(self, name).text() for name in self.TEXT_FIELDS}
+        return replace(
+            self.loaded or InvoiceSettings(),
+            payment_terms_days=self.payment_terms_days.value(),
+            **typed,
+        )
+
+    def save(self) -> None:
+        self.fields.clear_errors()
+        set_error(self.error, "")
+        self.status.setText("")
+        settings = self.settings()
+        invoices = self._invoices
+        run_from_button(
+            self._tasks,
+            self.save_button,
+            lambda: invoices.update_settings(settings),
+            lambda _: self._saved(settings),
+            self._failed,
+            self.tr("Invoices"),
+            self,
+        )
+
+    def _saved(self, settings: InvoiceSettings) -> None:
+        self.loaded = settings
+        self.status.setText(self.tr("Saved."))
+        self.load()  # as stored (trimmed, the BIC in capitals)
+
+    def _failed(self, exc: BaseException) -> bool:
+        if not isinstance(exc, ValidationError):
+            return False
+        unplaced = self.fields.show_errors(exc.field_errors)
+        set_error(self.error, exc.user_text() if unplaced or not exc.field_errors else "")
+        return True

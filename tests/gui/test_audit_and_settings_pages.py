@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -228,3 +228,37 @@ def test_admin_changes_the_deal_rules_on_the_settings_page_validated_and_audited
     deal = sales.deals.create(deal_draft(car.id, "7", trade_in=None, financing=None))
     assert deal.approval.status is ApprovalStatus.NOT_NEEDED
     assert deal.reserved_until == context.clock.now() + timedelta(days=10)
+
+
+def test_admin_sets_the_invoice_series_terms_bank_and_logo_on_the_settings_page(
+    qtbot, settings_page, context, admin_session, make_user, tmp_path
+):
+    from PIL import Image
+
+    from alko_desk.models.invoices import InvoiceSettings
+    from tests.invoice_data import CROATIAN, car_line
+
+    _, page = settings_page
+    box = page.invoice_settings
+    qtbot.waitUntil(lambda: box.loaded is not None, timeout=10_000)
+    assert box.invoice_series.text() == "ALKO-{year}" and box.payment_terms_days.value() == 8
+    box.credit_note_series.setText("ALKO-{year}")  # the invoices' own: refused beside the field
+    qtbot.mouseClick(box.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(box.fields.error_text("credit_note_series")), timeout=10_000)
+    assert context.services_for(admin_session).invoices.settings() == InvoiceSettings()
+
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (40, 20), "navy").save(logo)
+    box.invoice_series.setText("SPLIT-{year}")
+    box.credit_note_series.setText("SPLIT-CN-{year}")
+    box.payment_terms_days.setValue(15)
+    box.bic.setText("zabahr2x")
+    box.bank_name.setText("Zagrebačka banka")
+    box.logo_path.setText(str(logo))
+    qtbot.mouseClick(box.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: box.status.text() == "Saved.", timeout=10_000)
+    qtbot.waitUntil(lambda: box.bic.text() == "ZABAHR2X", timeout=10_000)
+    finance = context.services_for(make_user("fiona", Role.FINANCE)).invoices
+    invoice = finance.issue(finance.new_draft(CROATIAN, [car_line()], date(2026, 11, 24)))
+    assert invoice.number == "SPLIT-2026-000001"
+    assert invoice.draft.bank.bic == "ZABAHR2X" and invoice.draft.payment_terms_days == 15

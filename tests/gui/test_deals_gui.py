@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from pypdf import PdfReader
 from PySide6.QtCore import Qt
 
 from alko_desk.models.deals import ApprovalStatus, DealDraft, DealState, Discount, DiscountKind
@@ -13,7 +14,7 @@ from alko_desk.models.money import Money
 from alko_desk.models.users import Role
 from alko_desk.models.vehicles import Condition, VehicleStatus
 from alko_desk.services.clients import new_client_id
-from alko_desk.ui.deals_page import DealColumn, DealsModel
+from alko_desk.ui.deals_page import DealColumn, DealsModel, HandoverDialog
 from alko_desk.ui.vehicles_page import VehicleColumn, VehiclesModel
 from tests.clients_data import draft as client_draft
 from tests.vehicles_data import draft as vehicle_draft
@@ -49,7 +50,7 @@ def figure(builder, label: str) -> str:
 
 
 def test_deal_builder_flow_trade_in_financing_manager_approval_delivery(
-    qtbot, open_main, make_user, context, dialogs
+    qtbot, open_main, make_user, context, dialogs, tmp_path
 ):
     sam = make_user("sam", Role.SALES, "Sam Sales")
     mia = make_user("mia", Role.MANAGER, "Mia Manager")
@@ -147,19 +148,45 @@ def test_deal_builder_flow_trade_in_financing_manager_approval_delivery(
     )
     assert page.handover_button.isEnabled()
     qtbot.mouseClick(page.handover_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: isinstance(page.dialog, HandoverDialog), timeout=10_000)
     handover = page.dialog
-    handover.documents.setChecked(True)
-    handover.plates.setChecked(True)
+    assert handover.mileage.value() == 10  # the car's mileage in stock, to confirm or correct
     handover.mileage.setValue(12)
     handover.damage.setPlainText("Bez oštećenja")
     handover.accept()
     qtbot.waitUntil(lambda: context.deals_repo.get(deal.id).checklist is not None, timeout=10_000)
     qtbot.waitUntil(lambda: not page.loading and page.selected() is not None, timeout=10_000)
+    # the papers and plates were not ready at the first visit: the second visit to the
+    # checklist starts from what was recorded, damage notes included
+    page.dialog = None
+    qtbot.mouseClick(page.handover_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: isinstance(page.dialog, HandoverDialog), timeout=10_000)
+    handover = page.dialog
+    assert handover.damage.toPlainText() == "Bez oštećenja" and handover.mileage.value() == 12
+    handover.documents.setChecked(True)
+    handover.plates.setChecked(True)
+    handover.accept()
+    qtbot.waitUntil(lambda: context.deals_repo.get(deal.id).checklist.plates, timeout=10_000)
+    qtbot.waitUntil(lambda: not page.loading and page.selected() is not None, timeout=10_000)
+    assert context.deals_repo.get(deal.id).checklist.damage_notes == "Bez oštećenja"
     qtbot.mouseClick(page.deliver_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
         lambda: context.deals_repo.get(deal.id).state is DealState.DELIVERED, timeout=10_000
     )
     assert sales.vehicles.get(vehicle.id).status is VehicleStatus.DELIVERED
+
+    # the certificate both parties sign: saved where asked, and said so
+    page.reload(select=deal.id)
+    qtbot.waitUntil(
+        lambda: page.selected() is not None and page.selected().state is DealState.DELIVERED,
+        timeout=10_000,
+    )
+    assert page.certificate_button.isEnabled()
+    certificate = tmp_path / "handover.pdf"
+    page.save_certificate(certificate)
+    qtbot.waitUntil(lambda: any("handover.pdf" in text for text in dialogs.infos), timeout=10_000)
+    text = "".join(p.extract_text() for p in PdfReader(certificate).pages)
+    assert client.display_name in text and vehicle.vin in text and "Bez oštećenja" in text
 
 
 def test_second_desk_sees_the_refusal_naming_the_other_deal(qtbot, open_main, make_user, context):
@@ -559,3 +586,31 @@ def test_new_deal_for_this_car_opens_the_builder_on_the_highlighted_car(
 
     finance = open_main(fiona).show_section("vehicles")  # finance reads stock, sells nothing
     assert not finance.deal_button.isVisible()
+
+
+def test_the_calendar_of_deliveries_shows_when_and_where_each_car_is_handed_over(
+    qtbot, open_main, make_user, context
+):
+    from datetime import date, time
+
+    from alko_desk.models.deals import DeliverySchedule
+    from tests.vehicles_data import client_with_deal
+
+    seller = make_user("sam", Role.SALES, "Sam Sales")
+    sam = context.services_for(seller)
+    _, deal = client_with_deal(context, sales=sam)
+    slot = DeliverySchedule(date(2026, 11, 27), time(10, 30), "Zagreb, Ilica 1", "sam")
+    sam.deals.schedule_delivery(sam.deals.get(deal.id), slot)
+    page = open_main(seller).show_section("deals")
+    qtbot.waitUntil(lambda: not page.loading and page.model.rowCount() == 1, timeout=10_000)
+    state = page.model.index(0, DealColumn.STATE)
+    horizontal = Qt.Orientation.Horizontal
+    assert page.model.data(state) == "Reserved"
+    assert page.model.headerData(DealColumn.STATE, horizontal) == "State"
+    page.state.setCurrentIndex(page.state.findData("deliveries"))
+    qtbot.waitUntil(lambda: not page.loading and page.model.rowCount() == 1, timeout=10_000)
+    state = page.model.index(0, DealColumn.STATE)
+    assert page.model.data(state) == "27.11. 10:30 · Zagreb, Ilica 1"
+    assert page.model.headerData(DealColumn.STATE, horizontal) == "Delivery"
+    tooltip = page.model.data(state, Qt.ItemDataRole.ToolTipRole)
+    assert tooltip.startswith("27.11.2026 10:30 · Zagreb, Ilica 1 (sam). Reserved")

@@ -13,10 +13,11 @@ from PySide6.QtPrintSupport import QPrinter
 
 from alko_desk.models.audit import AuditFilter
 from alko_desk.models.deals import DealState
+from alko_desk.models.errors import ValidationError
 from alko_desk.models.invoices import InvoiceStatus, PaymentMethod
 from alko_desk.models.money import Money
 from alko_desk.models.users import Role
-from alko_desk.ui.invoices_page import InvoiceColumn, InvoicesModel
+from alko_desk.ui.invoices_page import CreditDialog, InvoiceColumn, InvoicesModel, PaymentDialog
 from alko_desk.ui.table_models import rows_from
 from alko_desk.ui.tasks import TaskRunner
 from tests.invoice_data import RUSSIAN, car_line
@@ -221,7 +222,7 @@ def test_finance_flow_from_a_saved_deal_to_a_credited_payment(
     assert page.model.rowCount() == 0
 
     # not approved yet: refused with the reason, no number taken
-    page.ask_deal_id = lambda: deal.id
+    page.ask_deal_id = lambda requests: deal.id
     qtbot.mouseClick(page.issue_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(dialogs.errors), timeout=15_000)
     assert "approval" in dialogs.errors[-1]
@@ -382,3 +383,116 @@ def test_statuses_read_like_the_other_lists_and_overdue_stands_out(qtbot):
     qtbot.waitUntil(lambda: listed.rowCount() == 1, timeout=10_000)
     status = listed.index(0, InvoiceColumn.STATUS)
     assert isinstance(listed.data(status, Qt.ItemDataRole.ForegroundRole), QBrush)
+
+
+@pytest.mark.parametrize(
+    ("typed", "amount"),
+    [
+        ("250,50", "250.50"),  # a Croatian keyboard's decimal comma: not 25,050.00
+        ("250.50", "250.50"),
+        ("1.250,50", "1250.50"),
+        ("1,250.50", "1250.50"),
+        ("1 250,50", "1250.50"),
+        ("1.250.000", "1250000"),
+        ("30000", "30000"),
+        ("0,5", "0.5"),
+    ],
+)
+def test_payment_and_credit_amounts_read_a_decimal_comma_or_point(qtbot, typed, amount):
+    payment = PaymentDialog("ALKO-2026-000001", Money.of("30000"))
+    qtbot.addWidget(payment)
+    payment.amount.setText(typed)
+    assert payment.money() == Money.of(amount)
+    credit = CreditDialog("ALKO-2026-000001", "EUR")
+    qtbot.addWidget(credit)
+    credit.amount.setText(typed)
+    assert credit.money() == Money.of(amount)
+
+
+@pytest.mark.parametrize("typed", ["1,250", "1.250", "12,50.00", "1.25,0", "abc", "1e3", "NaN"])
+def test_an_amount_that_could_be_read_two_ways_is_refused_with_a_message(qtbot, typed):
+    credit = CreditDialog("ALKO-2026-000001", "EUR")
+    qtbot.addWidget(credit)
+    credit.amount.setText(typed)
+    with pytest.raises(ValidationError) as err:
+        credit.money()
+    assert "1250" in err.value.user_text()
+    credit.amount.setText("")
+    assert credit.money() is None  # empty: the whole invoice
+
+
+def test_a_payment_is_recorded_on_the_day_chosen_in_the_dialog(
+    qtbot, open_main, finance_session, issued, context, clock
+):
+    window = open_main(finance_session)
+    page = window.show_section("invoices")
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2 and not page.loading, timeout=15_000)
+    first = issued[0].number
+    page.select(first)
+    dialog = page.open_payment_dialog()
+    today = clock.now().astimezone().date()
+    assert dialog.paid_on() == today and dialog.date.maximumDate().toPython() == today
+    dialog.date.setDate(dialog.date.date().addDays(-3))
+    dialog.amount.setText("1250,50")
+    dialog.buttons.accepted.emit()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=15_000)
+    (payment,) = context.services_for(finance_session).invoices.account(first).payments
+    assert payment.amount == Money.of("1250.50")
+    assert payment.paid_on == date.fromordinal(today.toordinal() - 3)
+
+
+def test_sales_request_an_invoice_and_finance_issues_it_from_the_request_or_the_deal(
+    qtbot, open_main, context, make_user, dialogs
+):
+    sam, asked = client_with_deal(context, make_user)
+    _, other = client_with_deal(
+        context,
+        sales=sam,
+        n=2,
+        email="drugi@example.hr",
+        phone="091 234 5699",
+        id_number="112233499",
+        licence="HR778899",
+    )
+    sales_page = open_main(sam.session).show_section("deals")
+    qtbot.waitUntil(
+        lambda: not sales_page.loading and sales_page.model.rowCount() == 2, timeout=10_000
+    )
+    sales_page.select(asked.id)
+    qtbot.waitUntil(lambda: sales_page.selected() is not None, timeout=10_000)
+    assert sales_page.request_button.isVisibleTo(sales_page)
+    assert not sales_page.invoice_button.isVisibleTo(sales_page)  # only finance issues
+    assert sales_page.request_button.isEnabled()
+    dialogs.text_answers.append("client collects on Friday")
+    qtbot.mouseClick(sales_page.request_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(dialogs.infos), timeout=10_000)
+    assert asked.id in dialogs.infos[-1]
+
+    fiona = make_user("fiona", Role.FINANCE)
+    window = open_main(fiona)
+    page = window.show_section("invoices")
+    qtbot.waitUntil(lambda: not page.loading, timeout=15_000)
+    offered = []
+    page.ask_deal_id = lambda requests: offered.extend(requests) or requests[0].deal_id
+    qtbot.mouseClick(page.issue_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=15_000)
+    assert [(r.deal_id, r.note, r.requested_by) for r in offered] == [
+        (asked.id, "client collects on Friday", "sam")
+    ]
+    assert sam.deals.get(asked.id).state is DealState.INVOICED
+    assert context.services_for(fiona).invoices.requests() == []  # answered
+
+    # the other deal, from the Deals page: finance is told the invoice cannot be changed
+    deals = window.show_section("deals")
+    qtbot.waitUntil(lambda: not deals.loading and deals.model.rowCount() == 2, timeout=15_000)
+    deals.select(asked.id)
+    qtbot.waitUntil(lambda: deals.selected() is not None, timeout=10_000)
+    assert deals.invoice_button.isVisibleTo(deals) and not deals.invoice_button.isEnabled()
+    assert not deals.request_button.isVisibleTo(deals)
+    deals.select(other.id)
+    qtbot.waitUntil(lambda: deals.invoice_button.isEnabled(), timeout=10_000)
+    qtbot.mouseClick(deals.invoice_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: sam.deals.get(other.id).state is DealState.INVOICED, timeout=15_000)
+    assert "cannot be changed" in dialogs.confirms[-1] and other.id in dialogs.confirms[-1]
+    qtbot.waitUntil(lambda: "is issued" in dialogs.infos[-1], timeout=10_000)
+    assert sam.deals.get(other.id).invoice_number in dialogs.infos[-1]
