@@ -62,7 +62,8 @@ from alko_desk.models.users import Permission, Session
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.base import SessionService
 from alko_desk.services.changes import ChangeLog
-from alko_desk.services.clock import Clock
+from alko_desk.services.clock import Clock, SystemClock
+from alko_desk.services.intents import Leases
 from alko_desk.storage.invoices_repo import (
     OPEN_PREFIX,
     STATUS_ORDER,
@@ -326,6 +327,11 @@ class InvoiceCompletion:
             reopen(deal_id, original_number, credit_note)
 
 
+def invoice_lease(number: str) -> str:
+    """The key under which a desk run holds an invoice it is issuing (`Leases`)."""
+    return f"invoice:{number}"
+
+
 class DealsUnavailable(Exception):
     """An invoice of a deal is completed only where the deals adapter is at hand."""
 
@@ -339,18 +345,42 @@ class InvoiceRecovery:
         audit: AuditLog,
         deals: DealSource | None = None,
         indexer: InvoiceIndexer | None = None,
+        *,
+        clock: Clock | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self._repo = repo
         self._audit = audit
         self._completion = InvoiceCompletion(repo, audit, deals, indexer)
+        self._clock = clock or SystemClock()
+        self._leases = leases if leases is not None else Leases()
 
-    def run(self) -> int:
+    def run(self, credit_notes_of: str = "") -> int:
+        """Completes the incomplete invoices whose desk is not issuing them any more: not
+        under way in this desk run, and issued by a process that has ended or more than
+        `GRACE` ago (services/intents.py `Leases`). `credit_notes_of`: the credit notes of
+        that invoice are completed whatever their age (the caller holds its credit claim,
+        so no other desk is issuing one)."""
         numbers = self._repo.incomplete()
         if not numbers:
             return 0
+        now = self._clock.now()
+        abandoned = []
+        for number in sorted(numbers):
+            doc = self._repo.get(number)
+            if doc is None or doc.get("complete"):
+                continue
+            corrects = (doc.get("corrects") or {}).get("number", "")
+            key = invoice_lease(number)
+            if (
+                credit_notes_of and corrects == credit_notes_of and not self._leases.holds(key)
+            ) or (self._leases.may_recover(key, doc.get("issued_at"), doc.get("writer"), now)):
+                abandoned.append(number)
+        if not abandoned:
+            return 0
         settings = settings_from_doc(self._repo.settings())
         done = 0
-        for number in sorted(numbers):
+        for number in abandoned:
             try:
                 invoice = self._completion.complete(number, settings)
                 self._audit.record(
@@ -382,6 +412,7 @@ class InvoicingService(SessionService):
         changes: ChangeLog | None = None,
         invoice_list: InvoiceListRepository | None = None,
         payment_list: PaymentListRepository | None = None,
+        leases: Leases | None = None,
     ) -> None:
         super().__init__(session, audit, clock)
         self._repo = repo
@@ -392,6 +423,8 @@ class InvoicingService(SessionService):
         self._payment_list = payment_list
         self._indexer = InvoiceIndexer(repo, invoice_list, payment_list)
         self._completion = InvoiceCompletion(repo, audit, deals, self._indexer)
+        # this desk run's invoices under way, which recovery leaves (services/intents.py)
+        self._leases = leases if leases is not None else Leases()
 
     def use_deals(self, deals: DealSource) -> None:
         """Issue from real deals (bootstrap builds the adapter over this session's services)."""
@@ -409,7 +442,17 @@ class InvoicingService(SessionService):
         """Completes invoices a crashed desk left after their insert (also run at login).
         Invoices issued before the list index existed are listed at start-up
         (`AppContext.list_unlisted_invoices`), not here."""
-        return InvoiceRecovery(self._repo, self._audit, self._deals, self._indexer).run()
+        return self._recovery().run()
+
+    def _recovery(self) -> InvoiceRecovery:
+        return InvoiceRecovery(
+            self._repo,
+            self._audit,
+            self._deals,
+            self._indexer,
+            clock=self._clock,
+            leases=self._leases,
+        )
 
     # settings and drafts ---------------------------------------------------------
 
@@ -465,8 +508,11 @@ class InvoicingService(SessionService):
         if errors:
             raise ValidationError("The invoice cannot be issued as it is.", errors)
         settings = self.settings()
-        invoice = self._insert_numbered(DocumentKind.INVOICE, draft, settings)
-        invoice = self._completion.complete(invoice.number, settings, just_inserted=invoice)
+        invoice = self._insert_numbered(DocumentKind.INVOICE, draft, settings, hold=True)
+        try:
+            invoice = self._completion.complete(invoice.number, settings, just_inserted=invoice)
+        finally:  # done, or left to recovery (which may then take it at once)
+            self._leases.release(invoice_lease(invoice.number))
         self._audit.record(
             self.actor,
             "invoice.issued",
@@ -539,8 +585,8 @@ class InvoicingService(SessionService):
     def _credit_claimed(self, original: Invoice, reason: str, amount: Money | None) -> Invoice:
         number = original.number
         # Credit notes a crash left before their link to the original: link them first,
-        # so that what is left to credit is counted right.
-        self.finish_interrupted()
+        # so that what is left to credit is counted right (the others only when abandoned).
+        self._recovery().run(credit_notes_of=number)
         self._complete_if_needed(original)
         account = self._account(original)
         remaining = original.totals.gross - account.credited
@@ -577,8 +623,12 @@ class InvoicingService(SessionService):
             settings,
             corrects=InvoiceRef(original.number, original.issue_date),
             reason=reason,
+            hold=True,
         )
-        note = self._completion.complete(note.number, settings, just_inserted=note)
+        try:
+            note = self._completion.complete(note.number, settings, just_inserted=note)
+        finally:
+            self._leases.release(invoice_lease(note.number))
         self._audit.record(
             self.actor,
             "invoice.credited",
@@ -617,7 +667,10 @@ class InvoicingService(SessionService):
         *,
         corrects: InvoiceRef | None = None,
         reason: str = "",
+        hold: bool = False,
     ) -> Invoice:
+        """Inserts the invoice under the next free number. `hold`: the number taken stays
+        held in this desk run's leases (recovery leaves it) until the caller releases it."""
         now = self._clock.now()
         issue_date = now.date()
         series = settings.series_for(kind, issue_date.year)
@@ -640,9 +693,21 @@ class InvoicingService(SessionService):
                 corrects=corrects,
                 reason=reason,
             )
-            if self._repo.try_insert(invoice_to_doc(invoice)):
-                self._repo.advance_hint(series, sequence)
+            doc = invoice_to_doc(invoice)
+            doc["writer"] = self._leases.writer  # who completes it (recovery waits for them)
+            key = invoice_lease(invoice.number)
+            if hold:  # before the insert: a login's recovery must never see it unheld
+                self._leases.hold(key)
+            try:
+                inserted = self._repo.try_insert(doc)
+                if inserted:
+                    self._repo.advance_hint(series, sequence)
+            except BaseException:
+                self._leases.release(key)
+                raise
+            if inserted:
                 return invoice
+            self._leases.release(key)
             sequence += 1  # another desk took it: the next one, which may be free
         raise AlkoError("Invoice numbering is busy; please try again.")
 
