@@ -169,6 +169,38 @@ def test_a_login_elsewhere_during_a_batch_of_deals_leaves_every_car_reserved(
     assert seen == [(0, ["deals.create_many"])]
 
 
+def test_a_car_of_a_back_dated_batch_being_saved_is_not_taken_as_an_orphan(
+    context, sam, desk_b, monkeypatch
+):
+    """A batch reserves its cars dated as its deals (yesterday), then stores the deals: in
+    between, another desk's reservation must not take such a car for an orphan."""
+    from datetime import timedelta
+
+    from alko_desk.services.deals import ReservationRefused
+    from tests.test_deals import deal_draft
+    from tests.vehicles_data import register_client
+
+    register_client(sam, "C-1", 1)
+    cars = [sam.vehicles.add(car_draft(n, price="30000.00")) for n in range(1, 3)]
+    context.clock.advance(days=2)
+    yesterday = context.clock.now() - timedelta(days=1)
+    other = desk_b.services_for(desk_b.auth.login("sam", staff_passphrase("sam"))).deals
+
+    def b_reserves():
+        try:
+            other.create(deal_draft(cars[0].id, client_id="C-1"))
+        except ReservationRefused:
+            return "refused"
+        return "taken"
+
+    seen = _pause(monkeypatch, context.deals_repo, "insert_many", b_reserves)
+    made = sam.deals.create_many([(deal_draft(c.id, client_id="C-1"), yesterday) for c in cars])
+    assert [context.vehicles_repo.get(d.vehicle_id).reserved_by for d in made] == [
+        d.id for d in made
+    ]
+    assert seen == ["refused"] and len(made) == 2
+
+
 def test_a_login_elsewhere_keeps_the_intent_of_a_deal_being_saved(
     context, sam, desk_b, monkeypatch
 ):

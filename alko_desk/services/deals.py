@@ -867,12 +867,24 @@ class DealService(SessionService):
         raise AlkoError("The vehicle is being changed by other desks; please try again.")
 
     def _orphaned(self, vehicle: Vehicle, now: datetime) -> bool:
-        """Reserved by a deal that was never written (a desk crashed in between)."""
+        """Reserved by a deal that was never written (a desk crashed in between), and not
+        by one a desk is still saving (a batch reserves its cars, dated as its deals, before
+        it stores them)."""
         return (
             vehicle.status is VehicleStatus.RESERVED
             and bool(vehicle.reserved_by)
             and now - vehicle.updated_at > ORPHAN_GRACE
             and self._deals.get_doc(vehicle.reserved_by) is None
+            and not self._being_saved(vehicle.reserved_by)
+        )
+
+    def _being_saved(self, deal_id: str) -> bool:
+        if self._intents is None:
+            return False
+        return self._intents.under_way(
+            "deals.create", lambda i: i.data.get("deal_id") == deal_id
+        ) or self._intents.under_way(
+            "deals.create_many", lambda i: deal_id in i.data.get("deal_ids", [])
         )
 
     def _refusal(self, vehicle: Vehicle) -> ReservationRefused:

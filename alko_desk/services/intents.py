@@ -158,6 +158,15 @@ class IntentLog:
             raise
         self.done(intent_id)
 
+    def under_way(self, kind: str, covers: Callable[[IntentRecord], bool]) -> bool:
+        """Whether an open intent of `kind` that `covers` says is about it has a writer that
+        may still be at work (one recovery would leave). Reads the few open intents."""
+        now = self._clock.now()
+        return any(
+            i.kind == kind and covers(i) and not self.leases.may_recover(i.id, i.at, i.writer, now)
+            for i in self._repo.all()
+        )
+
     def recover(self) -> int:
         """Hands every abandoned intent to its handler; returns how many were finished.
 
