@@ -144,6 +144,30 @@ def test_a_login_elsewhere_during_a_stock_import_leaves_the_vehicles_imported(
     assert seen == [(0, ["vehicles.import"])]
 
 
+def test_a_long_stock_import_renews_its_lease_so_a_login_elsewhere_leaves_it(
+    context, sam, desk_b, monkeypatch
+):
+    """Each batch of the import takes four minutes: 16 minutes after it began, longer than
+    the grace, another desk's login still leaves it (renewed as it went)."""
+    from tests.test_stock_seeding import _preview
+
+    monkeypatch.setattr("alko_desk.services.vehicles.IMPORT_BATCH", 2)
+    original, calls, seen = context.vehicles_repo.insert_many, [], []
+
+    def slow_batch(*args, **kwargs):
+        calls.append(1)
+        context.clock.advance(minutes=4)
+        if len(calls) == 4:
+            seen.append(desk_b.login_and_recover())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(context.vehicles_repo, "insert_many", slow_batch)
+    result = sam.vehicles.import_rows(_preview(1, 8, context.clock.now()))
+    assert result.imported == 8
+    assert len(context.vehicles_repo.get_many(list(result.vehicle_ids))) == 8
+    assert seen == [0] and context.pending_repo.all() == []
+
+
 def test_a_login_elsewhere_during_a_batch_of_deals_leaves_every_car_reserved(
     context, sam, desk_b, monkeypatch
 ):

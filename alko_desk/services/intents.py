@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 # since it was last renewed. Long enough for a slow step and modest clock differences
 # between desks; a write renews its lease more often than this (once per batch).
 GRACE = timedelta(minutes=10)
+RENEW_EVERY = GRACE / 5  # a renewal more often than this writes nothing
 
 
 class Leases:
@@ -118,6 +119,7 @@ class IntentLog:
         self._clock = clock
         self.leases = leases if leases is not None else Leases()
         self._handlers: dict[str, Handler] = {}
+        self._renewed: dict[str, datetime] = {}  # this log's open intents: when last written
 
     def register(self, kind: str, handler: Handler) -> None:
         """The handler that completes or undoes an interrupted write of this kind."""
@@ -126,26 +128,36 @@ class IntentLog:
     def begin(self, kind: str, key: str, **data: Any) -> str:
         """Opens (or declares again, with new data) an intent; held until `done`/`abandon`."""
         intent_id = f"{kind}:{key}"
+        now = self._clock.now()
         self.leases.hold(intent_id)
-        self._repo.begin(
-            IntentRecord(intent_id, kind, data, self._clock.now(), dict(self.leases.writer))
-        )
+        try:
+            self._repo.begin(IntentRecord(intent_id, kind, data, now, dict(self.leases.writer)))
+        except BaseException:
+            self.leases.release(intent_id)
+            raise
+        self._renewed[intent_id] = now
         return intent_id
 
     def renew(self, *intent_ids: str) -> None:
-        """The write goes on: its intents' leases start again (call once per batch)."""
-        if intent_ids:
-            self._repo.renew(list(intent_ids), self._clock.now())
+        """The write goes on: its intents' leases start again. Cheap to call once per batch:
+        only those last written `RENEW_EVERY` ago or more are written."""
+        now = self._clock.now()
+        due = [i for i in intent_ids if now - self._renewed.get(i, now - GRACE) >= RENEW_EVERY]
+        if due:
+            self._repo.renew(due, now)
+            self._renewed.update(dict.fromkeys(due, now))
 
     def done(self, intent_id: str) -> None:
         """The write finished: its intent goes (only this run's; a retry elsewhere keeps its own)."""
         self._repo.done(intent_id, run=self.leases.writer["run"])
         self.leases.release(intent_id)
+        self._renewed.pop(intent_id, None)
 
     def abandon(self, *intent_ids: str) -> None:
         """A step failed: the intents stay for recovery, which may take them at once."""
         for intent_id in intent_ids:
             self.leases.release(intent_id)
+            self._renewed.pop(intent_id, None)
 
     @contextmanager
     def intent(self, kind: str, key: str, **data: Any) -> Iterator[str]:
