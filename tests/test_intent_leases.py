@@ -352,3 +352,18 @@ def _admin_password() -> str:
     from tests.conftest import ADMIN_PASSWORD
 
     return ADMIN_PASSWORD
+
+
+def test_a_number_two_threads_hold_stays_held_until_both_let_go():
+    """Two issuing threads of one desk try the same invoice number: the loser letting go of
+    it must not leave the winner's invoice to a login's recovery."""
+    from alko_desk.services.intents import Leases
+    from alko_desk.services.invoicing import invoice_lease
+
+    leases, key = Leases(), invoice_lease("ALKO-2026-000005")
+    leases.hold(key)  # the winner
+    leases.hold(key)  # the loser, whose insert then fails
+    leases.release(key)
+    assert leases.holds(key)
+    leases.release(key)
+    assert not leases.holds(key)

@@ -27,6 +27,7 @@ import os
 import socket
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -60,20 +61,24 @@ class Leases:
             "started": _process_started(os.getpid()),
             "run": uuid.uuid4().hex,
         }
-        self._held: set[str] = set()
+        self._held: Counter[str] = Counter()  # two threads may hold one key at once
         self._lock = threading.Lock()
 
     def hold(self, key: str) -> None:
+        """This run is at work on `key` until a `release` for each `hold`."""
         with self._lock:
-            self._held.add(key)
+            self._held[key] += 1
 
     def release(self, key: str) -> None:
         with self._lock:
-            self._held.discard(key)
+            if self._held[key] <= 1:
+                del self._held[key]
+            else:
+                self._held[key] -= 1
 
     def holds(self, key: str) -> bool:
         with self._lock:
-            return key in self._held
+            return self._held[key] > 0
 
     def may_recover(
         self, key: str, at: datetime | None, writer: dict[str, Any] | None, now: datetime
@@ -129,11 +134,14 @@ class IntentLog:
         """Opens (or declares again, with new data) an intent; held until `done`/`abandon`."""
         intent_id = f"{kind}:{key}"
         now = self._clock.now()
-        self.leases.hold(intent_id)
+        first = intent_id not in self._renewed  # declared again (new data): held once
+        if first:
+            self.leases.hold(intent_id)
         try:
             self._repo.begin(IntentRecord(intent_id, kind, data, now, dict(self.leases.writer)))
         except BaseException:
-            self.leases.release(intent_id)
+            if first:
+                self.leases.release(intent_id)
             raise
         self._renewed[intent_id] = now
         return intent_id
@@ -150,14 +158,16 @@ class IntentLog:
     def done(self, intent_id: str) -> None:
         """The write finished: its intent goes (only this run's; a retry elsewhere keeps its own)."""
         self._repo.done(intent_id, run=self.leases.writer["run"])
-        self.leases.release(intent_id)
-        self._renewed.pop(intent_id, None)
+        self._let_go(intent_id)
 
     def abandon(self, *intent_ids: str) -> None:
         """A step failed: the intents stay for recovery, which may take them at once."""
         for intent_id in intent_ids:
+            self._let_go(intent_id)
+
+    def _let_go(self, intent_id: str) -> None:
+        if self._renewed.pop(intent_id, None) is not None:
             self.leases.release(intent_id)
-            self._renewed.pop(intent_id, None)
 
     @contextmanager
     def intent(self, kind: str, key: str, **data: Any) -> Iterator[str]:

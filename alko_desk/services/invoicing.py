@@ -703,11 +703,13 @@ class InvoicingService(SessionService):
                 if inserted:
                     self._repo.advance_hint(series, sequence)
             except BaseException:
-                self._leases.release(key)
+                if hold:
+                    self._leases.release(key)
                 raise
             if inserted:
                 return invoice
-            self._leases.release(key)
+            if hold:
+                self._leases.release(key)
             sequence += 1  # another desk took it: the next one, which may be free
         raise AlkoError("Invoice numbering is busy; please try again.")
 
