@@ -91,7 +91,6 @@ def test_another_desks_open_intent_is_left_to_it_until_its_lease_lapses(context)
 
 
 def test_a_desk_restarting_after_its_own_crash_recovers_its_intents_at_once(context):
-    import socket
     import subprocess
     import sys
 
@@ -100,7 +99,8 @@ def test_a_desk_restarting_after_its_own_crash_recovers_its_intents_at_once(cont
     ended = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
-    dead = {"host": socket.gethostname(), "pid": int(ended.stdout), "started": 1.0, "run": "x"}
+    here = IntentLog(context.pending_repo, context.clock).leases.writer["host"]
+    dead = {"host": here, "pid": int(ended.stdout), "started": 1.0, "run": "x"}
     elsewhere = dict(dead, host="another-desk")
     for thing, writer in (("t1", dead), ("t2", elsewhere)):
         context.pending_repo.begin(

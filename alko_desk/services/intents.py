@@ -56,7 +56,7 @@ class Leases:
 
     def __init__(self) -> None:
         self.writer: dict[str, Any] = {
-            "host": socket.gethostname(),
+            "host": _machine(),
             "pid": os.getpid(),
             "started": _process_started(os.getpid()),
             "run": uuid.uuid4().hex,
@@ -106,6 +106,13 @@ class Leases:
             return False
         alive = _process_started(pid)
         return alive is None or abs(alive - started) > 1.0  # ended, or its pid reused
+
+
+def _machine() -> str:
+    """This computer: its name and its network card's address, since cloned desks may share a
+    name. Without a readable address `getnode` is random per process: the desk's own intents
+    then wait for the grace like another computer's (never taken too early)."""
+    return f"{socket.gethostname()}/{uuid.getnode():012x}"
 
 
 def _process_started(pid: int) -> float | None:

@@ -1,7 +1,8 @@
 """The intent log's documents: multi-document writes an interruption may have left half-done.
 
 A handful of documents at any time (each is deleted when its write finishes), so listing
-them all is cheap on FerretDB too.
+them all is cheap on FerretDB too. Each records its writer and when it last renewed its lease
+(`at`); services/intents.py decides from those whether recovery may take it.
 """
 
 from __future__ import annotations
