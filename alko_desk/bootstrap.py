@@ -21,7 +21,7 @@ from alko_desk.services.clock import Clock, SystemClock
 from alko_desk.services.deal_calc import compute as compute_deal
 from alko_desk.services.deals import DealService
 from alko_desk.services.documents import DocumentService
-from alko_desk.services.intents import IntentLog
+from alko_desk.services.intents import IntentLog, Leases
 from alko_desk.services.invoicing import (
     DealSource,
     InvoiceIndexer,
@@ -174,6 +174,9 @@ class AppContext:
         self.lookups_repo = LookupRepository(store)
         self.client_list_repo = ClientListRepository(store)
         self.pending_repo = IntentRepository(store)
+        # this desk run and the multi-document writes it has under way: recovery at a login
+        # leaves those, and other desks' while their leases are fresh (services/intents.py)
+        self.leases = Leases()
         self.change_log = ChangeLog(ChangeRepository(store), self.clock)
         # The company profile as services are built with it: read again after PROFILE_TTL
         # seconds, or at once when this process announces a settings change.
@@ -200,7 +203,7 @@ class AppContext:
     def services_for(self, session: Session) -> SessionServices:
         # One intent log per session: every service registers its kinds' recovery handlers.
         # Not a service itself: it never goes on SessionServices, which the server exposes.
-        intents = IntentLog(self.pending_repo, self.clock)
+        intents = IntentLog(self.pending_repo, self.clock, self.leases)
         services = self._core_services_for(session, intents)
         services.vehicles = VehicleService(
             self.vehicles_repo,
@@ -316,6 +319,7 @@ class AppContext:
                 changes=self.change_log,
                 invoice_list=self.invoice_list_repo,
                 payment_list=self.payment_list_repo,
+                leases=self.leases,
             ),
             changes=ChangeFeed(self.change_log, session),
         )
@@ -361,7 +365,12 @@ class AppContext:
                 self.invoices_repo, self.invoice_list_repo, self.payment_list_repo
             )
             return InvoiceRecovery(
-                self.invoices_repo, self.audit_log, self.deal_source, indexer, self.clock
+                self.invoices_repo,
+                self.audit_log,
+                self.deal_source,
+                indexer,
+                clock=self.clock,
+                leases=self.leases,
             ).run()
         except Exception:
             logging.getLogger(__name__).exception("finishing interrupted invoices failed")

@@ -65,16 +65,60 @@ def test_a_write_interrupted_between_steps_is_finished_by_its_handler(context):
     with pytest.raises(RuntimeError), log.intent("things.move", "t1", thing="t1"):
         raise RuntimeError("the desk lost power here")
     assert [i.kind for i in context.pending_repo.all()] == ["things.move"]
-    other = IntentLog(context.pending_repo, context.clock)  # the next start
-    other.register("things.move", lambda intent: finished.append(intent.data["thing"]))
-    assert other.recover() == 1
+    # the next login of this desk run: the write it gave up is finished at once
+    again = IntentLog(context.pending_repo, context.clock, log.leases)
+    again.register("things.move", lambda intent: finished.append(intent.data["thing"]))
+    assert again.recover() == 1
     assert finished == ["t1"] and context.pending_repo.all() == []
+
+
+def test_another_desks_open_intent_is_left_to_it_until_its_lease_lapses(context):
+    from alko_desk.services.intents import GRACE
+
+    desk_a = IntentLog(context.pending_repo, context.clock)
+    desk_a.begin("things.move", "t1", thing="t1")  # desk A is at work on it
+    desk_b = IntentLog(context.pending_repo, context.clock)  # another desk logs in
+    finished = []
+    desk_b.register("things.move", lambda intent: finished.append(intent.data["thing"]))
+    assert desk_b.recover() == 0 and len(context.pending_repo.all()) == 1
+    context.clock.advance(seconds=GRACE.total_seconds() - 60)
+    desk_a.renew("things.move:t1")  # A goes on to its next batch
+    context.clock.advance(seconds=120)
+    assert desk_b.recover() == 0 and finished == []  # renewed a minute ago
+    context.clock.advance(seconds=GRACE.total_seconds())  # A stopped renewing: it died
+    assert desk_b.recover() == 1 and finished == ["t1"]
+    assert context.pending_repo.all() == []
+
+
+def test_a_desk_restarting_after_its_own_crash_recovers_its_intents_at_once(context):
+    import subprocess
+    import sys
+
+    from alko_desk.storage.intents_repo import IntentRecord
+
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    here = IntentLog(context.pending_repo, context.clock).leases.writer["host"]
+    dead = {"host": here, "pid": int(ended.stdout), "started": 1.0, "run": "x"}
+    elsewhere = dict(dead, host="another-desk")
+    for thing, writer in (("t1", dead), ("t2", elsewhere)):
+        context.pending_repo.begin(
+            IntentRecord(f"things.move:{thing}", "things.move", {"thing": thing},
+                         context.clock.now(), writer)
+        )  # fmt: skip
+    finished = []
+    log = IntentLog(context.pending_repo, context.clock)
+    log.register("things.move", lambda intent: finished.append(intent.data["thing"]))
+    # its process on this machine has ended: a crash; the other machine's may be at work
+    assert log.recover() == 1 and finished == ["t1"]
+    assert [i.data["thing"] for i in context.pending_repo.all()] == ["t2"]
 
 
 def test_an_intent_that_cannot_be_finished_leaves_the_others_to_finish(context):
     log = IntentLog(context.pending_repo, context.clock)
     for thing in ("t1", "t2", "t3"):
-        log.begin("things.move", thing, thing=thing)
+        log.abandon(log.begin("things.move", thing, thing=thing))  # each step failed
     finished, tries = [], []
 
     def move(intent):

@@ -17,6 +17,7 @@ import base64
 import json
 import logging
 import os
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -215,22 +216,21 @@ class ClientService(SessionService):
             raise ValidationError("Please correct the highlighted fields.", errors)
         self._refuse_duplicates(normalized, None, allow_shared_contact)
         now = self._clock.now()
-        intent = self._intents.begin("clients.register", client_id, client_id=client_id)
-        data_key = new_key()
-        if not self._keys.insert(client_id, self._tier.wrap_client_key(client_id, data_key)):
-            data_key = self._data_key(client_id)  # an interrupted earlier attempt made it
-        cipher = BoundFieldCipher(client_id, data_key, self._ids_key())
-        record = self._new_record(client_id, normalized, cipher, now, "registration form", now)
-        if not self._clients.insert(record):
-            record = self._clients.get(client_id)
-        self._index(record, normalized, previous_lookups={})
-        self._audit.record(
-            self.actor,
-            "client.registered",
-            f"client:{client_id}",
-            {"marketing_consent": normalized.marketing_consent},
-        )
-        self._intents.done(intent)
+        with self._intents.intent("clients.register", client_id, client_id=client_id):
+            data_key = new_key()
+            if not self._keys.insert(client_id, self._tier.wrap_client_key(client_id, data_key)):
+                data_key = self._data_key(client_id)  # an interrupted earlier attempt made it
+            cipher = BoundFieldCipher(client_id, data_key, self._ids_key())
+            record = self._new_record(client_id, normalized, cipher, now, "registration form", now)
+            if not self._clients.insert(record):
+                record = self._clients.get(client_id)
+            self._index(record, normalized, previous_lookups={})
+            self._audit.record(
+                self.actor,
+                "client.registered",
+                f"client:{client_id}",
+                {"marketing_consent": normalized.marketing_consent},
+            )
         self._changes.announce(ENTITY, ChangeKind.ADDED, (client_id,))
         return self._to_client(record, cipher)
 
@@ -268,13 +268,19 @@ class ClientService(SessionService):
         try:
             for batch in batches:
                 if batch.items:
+                    # the batches stored so far wait, open, for the list: their leases go on
+                    self._intents.renew(*(intent for intent, _ in written))
                     intent, entries = self._store_batch(batch, progress)
                     listed.extend(entries)
                     written.append((intent, len(entries)))
+            self._intents.renew(*(intent for intent, _ in written))
         except ValidationError:
             # a bad row in a later batch (validated before its batch is written): the batches
             # already stored are listed now, not left unseen until a later login
             self._list_stored(listed, written)
+            raise
+        except BaseException:
+            self._intents.abandon(*(intent for intent, _ in written))  # for recovery
             raise
         return self._list_stored(listed, written)
 
@@ -283,7 +289,11 @@ class ClientService(SessionService):
     ) -> int:
         if not written:
             return 0
-        self._list.bulk_load(listed)
+        try:
+            self._list.bulk_load(listed)
+        except BaseException:
+            self._intents.abandon(*(intent for intent, _ in written))  # for recovery
+            raise
         for intent, count in written:
             self._audit.record(self.actor, "client.imported", "", {"count": count, "batch": intent})
             self._intents.done(intent)
@@ -320,9 +330,13 @@ class ClientService(SessionService):
         intent = self._intents.begin(
             "clients.import", items[0][0], client_ids=[cid for cid, _ in items]
         )
-        self._keys.insert_many(keys)
-        self._clients.insert_many(records)
-        self._lookups.add_many(lookups)
+        try:
+            self._keys.insert_many(keys)
+            self._clients.insert_many(records)
+            self._lookups.add_many(lookups)
+        except BaseException:
+            self._intents.abandon(intent)
+            raise
         return intent, listed
 
     def _new_record(
@@ -683,15 +697,19 @@ class ClientService(SessionService):
                 consent=self._consent(normalized.marketing_consent, now, "client record edit"),
             )
         edited = self._signed(edited)
-        intent = self._intents.begin(
-            "clients.reindex", base.id, client_id=base.id, old_lk=record.lookups
-        )
-        if not self._clients.update_if_version(edited, record.version):
-            self._intents.done(intent)
+        # one intent per edit: two desks editing one client must not share (and delete) one
+        edit = f"{base.id}:{secrets.token_hex(4)}"
+        with self._intents.intent(
+            "clients.reindex", edit, client_id=base.id, old_lk=record.lookups
+        ):
+            if not self._clients.update_if_version(edited, record.version):
+                conflict = True
+            else:
+                conflict = False
+                updated = self._load(base.id)
+                self._index(updated, normalized, record.lookups)
+        if conflict:
             raise self._conflict(self._load(base.id), cipher, base)
-        updated = self._load(base.id)
-        self._index(updated, normalized, record.lookups)
-        self._intents.done(intent)
         self._audit.record(self.actor, "client.updated", f"client:{base.id}", {"fields": changed})
         self._changes.announce(ENTITY, ChangeKind.UPDATED, (base.id,))
         return self._to_client(updated, cipher)

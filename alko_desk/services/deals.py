@@ -285,10 +285,14 @@ class DealService(SessionService):
         try:
             self._deals.insert(deal)
         except BaseException:
-            if reserve:
-                self._release_vehicle(deal.id, vehicle.id)
-            if intent is not None:
-                self._intents.done(intent)
+            try:
+                if reserve:
+                    self._release_vehicle(deal.id, vehicle.id)
+                if intent is not None:
+                    self._intents.done(intent)
+            finally:  # the release failed too: left for recovery
+                if intent is not None:
+                    self._intents.abandon(intent)
             raise
         if intent is not None:
             self._intents.done(intent)
@@ -366,6 +370,29 @@ class DealService(SessionService):
                 deal_ids=[d.id for d, _ in planned],
                 vehicle_ids=[v.id for _, v in planned],
             )
+        try:
+            made, held = self._reserve_batch(planned, intent, progress)
+            self._deals.insert_many(made)
+            self._vehicles.list_many(held)
+            for deal in made:  # before the intent closes: a crash here is audited by the recovery
+                self._audit_batch_deal(deal, self.actor)
+        except BaseException:
+            if intent is not None:
+                self._intents.abandon(intent)  # left for recovery
+            raise
+        if intent is not None:
+            self._intents.done(intent)
+        if made:
+            self._announce(VEHICLES, kind=ChangeKind.MANY)
+            self._announce(DEALS, kind=ChangeKind.MANY)
+        if progress:
+            progress.report(len(planned), len(planned), "Saving deals")
+        return made
+
+    def _reserve_batch(
+        self, planned: list[tuple[Deal, Vehicle]], intent: str | None, progress: Progress | None
+    ) -> tuple[list[Deal], list[Vehicle]]:
+        """Reserves each planned deal's car; returns the deals whose car it got, and those cars."""
         made: list[Deal] = []
         held: list[Vehicle] = []
         for n, (deal, vehicle) in enumerate(planned):
@@ -382,20 +409,13 @@ class DealService(SessionService):
             if self._vehicles.replace_if(reserved, vehicle.rev, listed=False):
                 held.append(reserved)
                 made.append(deal)
+            if n % 100 == 99 and intent is not None:
+                self._intents.renew(intent)  # still at work: recovery leaves the batch to us
             if progress and n % 100 == 0:
                 progress.report(n, len(planned), "Saving deals")
-        self._deals.insert_many(made)
-        self._vehicles.list_many(held)
-        for deal in made:  # before the intent closes: a crash here is audited by the recovery
-            self._audit_batch_deal(deal, self.actor)
         if intent is not None:
-            self._intents.done(intent)
-        if made:
-            self._announce(VEHICLES, kind=ChangeKind.MANY)
-            self._announce(DEALS, kind=ChangeKind.MANY)
-        if progress:
-            progress.report(len(planned), len(planned), "Saving deals")
-        return made
+            self._intents.renew(intent)
+        return made, held
 
     def _audit_batch_deal(self, deal: Deal, actor: str, recovered: bool = False) -> None:
         details = {
@@ -878,12 +898,24 @@ class DealService(SessionService):
         raise AlkoError("The vehicle is being changed by other desks; please try again.")
 
     def _orphaned(self, vehicle: Vehicle, now: datetime) -> bool:
-        """Reserved by a deal that was never written (a desk crashed in between)."""
+        """Reserved by a deal that was never written (a desk crashed in between), and not
+        by one a desk is still saving (a batch reserves its cars, dated as its deals, before
+        it stores them)."""
         return (
             vehicle.status is VehicleStatus.RESERVED
             and bool(vehicle.reserved_by)
             and now - vehicle.updated_at > ORPHAN_GRACE
             and self._deals.get_doc(vehicle.reserved_by) is None
+            and not self._being_saved(vehicle.reserved_by)
+        )
+
+    def _being_saved(self, deal_id: str) -> bool:
+        if self._intents is None:
+            return False
+        return self._intents.under_way(
+            "deals.create", lambda i: i.data.get("deal_id") == deal_id
+        ) or self._intents.under_way(
+            "deals.create_many", lambda i: deal_id in i.data.get("deal_ids", [])
         )
 
     def _refusal(self, vehicle: Vehicle) -> ReservationRefused:
@@ -978,7 +1010,5 @@ class DealService(SessionService):
         """A desk stopped between reserving the car and writing the deal: the car goes back."""
         deal_id = intent.data.get("deal_id", "")
         vehicle_id = intent.data.get("vehicle_id", "")
-        if intent.at is not None and self._clock.now() - intent.at < ORPHAN_GRACE:
-            return  # maybe another desk still saving it; an orphan is freed when next reserved
         if deal_id and vehicle_id and self._deals.get_doc(deal_id) is None:
             self._release_vehicle(deal_id, vehicle_id)

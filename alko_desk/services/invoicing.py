@@ -64,6 +64,7 @@ from alko_desk.services.audit import AuditLog
 from alko_desk.services.base import SessionService
 from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock, SystemClock
+from alko_desk.services.intents import Leases
 from alko_desk.storage.invoices_repo import (
     OPEN_PREFIX,
     STATUS_ORDER,
@@ -396,6 +397,11 @@ class InvoiceCompletion:
             reopen(deal_id, original_number, credit_note)
 
 
+def invoice_lease(number: str) -> str:
+    """The key under which a desk run holds an invoice it is issuing (`Leases`)."""
+    return f"invoice:{number}"
+
+
 class DealsUnavailable(Exception):
     """An invoice of a deal is completed only where the deals adapter is at hand."""
 
@@ -409,21 +415,43 @@ class InvoiceRecovery:
         audit: AuditLog,
         deals: DealSource | None = None,
         indexer: InvoiceIndexer | None = None,
+        *,
         clock: Clock | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self._repo = repo
         self._audit = audit
         self._completion = InvoiceCompletion(repo, audit, deals, indexer, clock)
+        self._clock = clock or SystemClock()
+        self._leases = leases if leases is not None else Leases()
 
-    def run(self, holding: str = "") -> int:
-        """`holding`: the claim the caller holds (crediting an invoice: the credit notes a
-        crash left unlinked to it are linked under that claim)."""
+    def run(self, credit_notes_of: str = "", holding: str = "") -> int:
+        """Completes the incomplete invoices whose desk is not issuing them any more: not
+        under way in this desk run, and issued by a process that has ended or more than
+        `GRACE` ago (services/intents.py `Leases`). `credit_notes_of`: the credit notes of
+        that invoice are completed whatever their age (the caller holds its credit claim,
+        `holding`, so no other desk is issuing one; those a crash left unlinked are linked
+        under that claim)."""
         numbers = self._repo.incomplete()
         if not numbers:
             return 0
+        now = self._clock.now()
+        abandoned = []
+        for number in sorted(numbers):
+            doc = self._repo.get(number)
+            if doc is None or doc.get("complete"):
+                continue
+            corrects = (doc.get("corrects") or {}).get("number", "")
+            key = invoice_lease(number)
+            if (
+                credit_notes_of and corrects == credit_notes_of and not self._leases.holds(key)
+            ) or (self._leases.may_recover(key, doc.get("issued_at"), doc.get("writer"), now)):
+                abandoned.append(number)
+        if not abandoned:
+            return 0
         settings = settings_from_doc(self._repo.settings())
         done = 0
-        for number in sorted(numbers):
+        for number in abandoned:
             try:
                 invoice = self._completion.complete(number, settings, holding=holding)
                 self._audit.record(
@@ -457,6 +485,7 @@ class InvoicingService(SessionService):
         changes: ChangeLog | None = None,
         invoice_list: InvoiceListRepository | None = None,
         payment_list: PaymentListRepository | None = None,
+        leases: Leases | None = None,
     ) -> None:
         super().__init__(session, audit, clock)
         self._repo = repo
@@ -467,6 +496,8 @@ class InvoicingService(SessionService):
         self._payment_list = payment_list
         self._indexer = InvoiceIndexer(repo, invoice_list, payment_list)
         self._completion = InvoiceCompletion(repo, audit, deals, self._indexer, clock)
+        # this desk run's invoices under way, which recovery leaves (services/intents.py)
+        self._leases = leases if leases is not None else Leases()
 
     def use_deals(self, deals: DealSource) -> None:
         """Issue from real deals (bootstrap builds the adapter over this session's services)."""
@@ -486,8 +517,17 @@ class InvoicingService(SessionService):
         """Completes invoices a crashed desk left after their insert (also run at login).
         Invoices issued before the list index existed are listed at start-up
         (`AppContext.list_unlisted_invoices`), not here."""
-        recovery = InvoiceRecovery(self._repo, self._audit, self._deals, self._indexer, self._clock)
-        return recovery.run(holding)
+        return self._recovery().run(holding=holding)
+
+    def _recovery(self) -> InvoiceRecovery:
+        return InvoiceRecovery(
+            self._repo,
+            self._audit,
+            self._deals,
+            self._indexer,
+            clock=self._clock,
+            leases=self._leases,
+        )
 
     # settings and drafts ---------------------------------------------------------
 
@@ -555,8 +595,11 @@ class InvoicingService(SessionService):
         if errors:
             raise ValidationError("The invoice cannot be issued as it is.", errors)
         settings = self.settings()
-        invoice = self._insert_numbered(DocumentKind.INVOICE, draft, settings)
-        invoice = self._completion.complete(invoice.number, settings, just_inserted=invoice)
+        invoice = self._insert_numbered(DocumentKind.INVOICE, draft, settings, hold=True)
+        try:
+            invoice = self._completion.complete(invoice.number, settings, just_inserted=invoice)
+        finally:  # done, or left to recovery (which may then take it at once)
+            self._leases.release(invoice_lease(invoice.number))
         self._audit.record(
             self.actor,
             "invoice.issued",
@@ -629,8 +672,8 @@ class InvoicingService(SessionService):
     def _credit_claimed(self, original: Invoice, reason: str, amount: Money | None) -> Invoice:
         number = original.number
         # Credit notes a crash left before their link to the original: link them first,
-        # so that what is left to credit is counted right.
-        self.finish_interrupted(holding=credit_claim_key(number))
+        # so that what is left to credit is counted right (the others only when abandoned).
+        self._recovery().run(credit_notes_of=number, holding=credit_claim_key(number))
         self._complete_if_needed(original)
         account = self._account(original)
         remaining = original.totals.gross - account.credited
@@ -667,10 +710,14 @@ class InvoicingService(SessionService):
             settings,
             corrects=InvoiceRef(original.number, original.issue_date),
             reason=reason,
+            hold=True,
         )
-        note = self._completion.complete(
-            note.number, settings, just_inserted=note, holding=credit_claim_key(number)
-        )
+        try:
+            note = self._completion.complete(
+                note.number, settings, just_inserted=note, holding=credit_claim_key(number)
+            )
+        finally:
+            self._leases.release(invoice_lease(note.number))
         self._audit.record(
             self.actor,
             "invoice.credited",
@@ -709,7 +756,10 @@ class InvoicingService(SessionService):
         *,
         corrects: InvoiceRef | None = None,
         reason: str = "",
+        hold: bool = False,
     ) -> Invoice:
+        """Inserts the invoice under the next free number. `hold`: the number taken stays
+        held in this desk run's leases (recovery leaves it) until the caller releases it."""
         now = self._clock.now()
         issue_date = now.date()
         series = settings.series_for(kind, issue_date.year)
@@ -732,9 +782,23 @@ class InvoicingService(SessionService):
                 corrects=corrects,
                 reason=reason,
             )
-            if self._repo.try_insert(invoice_to_doc(invoice)):
-                self._repo.advance_hint(series, sequence)
+            doc = invoice_to_doc(invoice)
+            doc["writer"] = self._leases.writer  # who completes it (recovery waits for them)
+            key = invoice_lease(invoice.number)
+            if hold:  # before the insert: a login's recovery must never see it unheld
+                self._leases.hold(key)
+            try:
+                inserted = self._repo.try_insert(doc)
+                if inserted:
+                    self._repo.advance_hint(series, sequence)
+            except BaseException:
+                if hold:
+                    self._leases.release(key)
+                raise
+            if inserted:
                 return invoice
+            if hold:
+                self._leases.release(key)
             sequence += 1  # another desk took it: the next one, which may be free
         raise AlkoError("Invoice numbering is busy; please try again.")
 

@@ -423,6 +423,8 @@ class VehicleService(SessionService):
                         self.actor, "vehicle.import_cancelled", "", {"batch": batch_id}
                     )
                     return ImportResult(0, len(preview.rows), cancelled=True)
+                if i and self._intents is not None:
+                    self._intents.renew(intent)  # still at work: recovery leaves the import
                 chunk = vehicles[i : i + IMPORT_BATCH]
                 refused = self._vehicles.insert_many(chunk, listed=False)
                 refused_ids = {v.id for v, _ in refused}
@@ -441,8 +443,12 @@ class VehicleService(SessionService):
                 progress.report(len(vehicles), len(vehicles), "Listing the vehicles")
             self._vehicles.list_many(written)
         except BaseException:
-            self._undo([v.id for v in written])
-            finish()
+            try:
+                self._undo([v.id for v in written])
+                finish()
+            finally:  # the undo failed too: recovery finishes it (no-op after finish)
+                if self._intents is not None:
+                    self._intents.abandon(intent)
             raise
         finish()
         if written:

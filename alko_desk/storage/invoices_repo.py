@@ -377,7 +377,9 @@ class InvoiceRepository:
         is the `_id` alone: on FerretDB any other condition reads the whole collection
         (at 300 invoices that one update cost ~40 ms, more than the rest of issuing)."""
         self._invoices.update_one(
-            {"_id": number}, {"$set": {"pdf_sha256": sha256, "complete": True}}
+            {"_id": number},
+            # the writer (services/intents.py Leases) told recovery who was completing it
+            {"$set": {"pdf_sha256": sha256, "complete": True}, "$unset": {"writer": ""}},
         )
 
     def add_credit_note(self, original: str, credit_note: str) -> None:
