@@ -62,6 +62,7 @@ from alko_desk.security.crypto import (
     ClientTierKeys,
     FieldCipher,
     OrgKeys,
+    id_document_key,
     new_key,
 )
 from alko_desk.services.audit import AuditLog
@@ -496,14 +497,27 @@ class ClientService(SessionService):
             )
         return self._tier.unwrap_client_key(client_id, wrapped)
 
+    @between_services  # a key never leaves the server for a desk
     def data_key_for_documents(self, client_id: str) -> bytes:
-        """The client's data key, for the documents service to seal and open their ID documents.
+        """The client's data key, to open ID documents sealed before they had a key of their
+        own (`id_document_key`).
 
         Only for callers allowed to see clients' documents; the client must exist.
         """
         self._require(Permission.CLIENT_REVEAL, "see clients' ID documents", f"client:{client_id}")
         self._load(client_id)
         return self._data_key(client_id)
+
+    @between_services  # a key never leaves the server for a desk
+    def id_document_key(self, client_id: str) -> bytes:
+        """The key that seals and opens the client's ID documents: it needs the "ids" tier key
+        as well as the client's data key, so finance (which reads clients) cannot open them.
+
+        Only for callers allowed to see clients' documents; the client must exist.
+        """
+        self._require(Permission.CLIENT_REVEAL, "see clients' ID documents", f"client:{client_id}")
+        self._load(client_id)
+        return id_document_key(client_id, self._data_key(client_id), self._tier_key(TIER_IDS))
 
     def _cipher(self, client_id: str) -> BoundFieldCipher:
         return BoundFieldCipher(client_id, self._data_key(client_id), self._ids_key())

@@ -1,9 +1,15 @@
 """Clients' ID documents: adding, listing, viewing, exporting and deleting them, encrypted.
 
-Every page is sealed with the client's own data key (AES-256-GCM, the page's asset id bound
-as associated data) before it leaves this service, so stores and the outbox only ever hold
-ciphertext, and destroying the client's key makes the pages unreadable with the rest of
-their data. The document's number, issuing country and expiry are sealed the same way.
+Every page is sealed (AES-256-GCM) before it leaves this service, so stores and the outbox
+only ever hold ciphertext, with the client's ID-document key: derived from the client's data
+key and the "ids" tier key (`id_document_key`), so that only the roles that may reveal ID
+numbers open them (finance, which reads clients, holds data keys but not the "ids" key), and
+destroying the client's data key makes the pages unreadable with the rest of their data.
+The document's number, issuing country and expiry are sealed the same way. A page's
+associated data binds the client, the document and the asset id; the details' binds the
+document's type, its pages and who added it: a page moved to another document, or a type
+changed in the database, does not open. Documents stored before this (no "seal" in the
+record) were sealed with the client's data key alone and are still read with it.
 
 Adding a document: each page is put in this desk's outbox first, then the record is
 written, then the pages are uploaded and leave the outbox. A crash or a lost network at
@@ -65,6 +71,7 @@ from alko_desk.storage.document_store import (
 from alko_desk.storage.documents_repo import DocumentRepository, DocumentSettingsRepository
 
 MAX_PAGE_BYTES = 20 * 1024 * 1024
+SEAL_VERSION = 2  # sealed with the ID-document key, bound to the document (1: the data key)
 MAX_PAGES = 10
 EXTENSIONS = {
     "image/png": ".png",
@@ -90,6 +97,7 @@ class DocumentService(SessionService):
         *,
         client_key: Callable[[str], bytes],
         default_folder: Path,
+        document_key: Callable[[str], bytes] | None = None,
         store_override: DocumentStore | None = None,
         upload_timeout: float = 15.0,
     ) -> None:
@@ -97,7 +105,8 @@ class DocumentService(SessionService):
         self._records = records
         self._settings = settings
         self._outbox = outbox
-        self._client_key = client_key
+        self._client_key = client_key  # opens documents stored before they had their own key
+        self._document_key = document_key or client_key
         self._default_folder = Path(default_folder)
         self._settings_key = derive_key(session.org_key, "alko-desk/document-settings/v1")
         self._override = store_override
@@ -287,14 +296,14 @@ class DocumentService(SessionService):
         """Stores the pages (front, back...) as one document of the client."""
         self._require(Permission.CLIENT_WRITE, "add ID documents", f"client:{client_id}")
         media = self._validate(draft, pages)
-        key = self._client_key(client_id)
+        key = self._document_key(client_id)
         doc_id = new_document_id()
         store = self._current_store()
         now = self._clock.now()
         stored: list[DocumentPage] = []
         for data, media_type in zip(pages, media, strict=True):
             asset_id = new_asset_id()
-            blob = seal(key, data, _page_context(client_id, asset_id))
+            blob = seal(key, data, _page_context(client_id, doc_id, asset_id))
             self._outbox.add(asset_id, blob, now, group=doc_id)
             stored.append(DocumentPage(asset_id, store.name, media_type, len(data)))
         meta = {
@@ -303,6 +312,7 @@ class DocumentService(SessionService):
             "expiry": draft.expiry.isoformat() if draft.expiry else "",
         }
         record = {
+            "seal": SEAL_VERSION,
             "type": draft.type.value,
             "added_at": now,
             "added_by": self.actor,
@@ -315,8 +325,10 @@ class DocumentService(SessionService):
                 }
                 for p in stored
             ],
-            "meta": seal(key, json.dumps(meta).encode(), _meta_context(client_id, doc_id)),
         }
+        record["meta"] = seal(
+            key, json.dumps(meta).encode(), _meta_context(client_id, doc_id, record)
+        )
         self._records.put(client_id, doc_id, record)
         self._audit.record(
             self.actor,
@@ -340,8 +352,18 @@ class DocumentService(SessionService):
         self._outbox.remove(asset_id)
 
     # -- reading -------------------------------------------------------------------------
+    def _key(self, client_id: str, record: dict, keys: dict[int, bytes]) -> bytes:
+        """The key `record` was sealed with, fetched once per version into `keys`."""
+        version = int(record.get("seal", 1))
+        if version not in keys:
+            fetch = self._document_key if version >= SEAL_VERSION else self._client_key
+            keys[version] = fetch(client_id)
+        return keys[version]
+
     def _info(self, client_id: str, doc_id: str, record: dict, key: bytes) -> DocumentInfo:
-        meta = json.loads(open_sealed(key, record["meta"], _meta_context(client_id, doc_id)))
+        meta = json.loads(
+            open_sealed(key, record["meta"], _meta_context(client_id, doc_id, record))
+        )
         pages = tuple(
             DocumentPage(p["asset_id"], p["store"], p["media_type"], int(p["size"]))
             for p in record["pages"]
@@ -369,8 +391,11 @@ class DocumentService(SessionService):
         )
         if not records:
             return []
-        key = self._client_key(client_id)
-        infos = [self._info(client_id, doc_id, rec, key) for doc_id, rec in records.items()]
+        keys: dict[int, bytes] = {}
+        infos = [
+            self._info(client_id, doc_id, rec, self._key(client_id, rec, keys))
+            for doc_id, rec in records.items()
+        ]
         return sorted(infos, key=lambda i: i.added_at, reverse=True)
 
     def _record(self, client_id: str, doc_id: str) -> dict:
@@ -379,12 +404,14 @@ class DocumentService(SessionService):
             raise NotFound("This document no longer exists.")
         return record
 
-    def _page_bytes(self, client_id: str, page: dict, key: bytes) -> PageContent:
+    def _page_bytes(self, client_id: str, doc_id: str, record: dict, page: dict) -> PageContent:
         asset_id = page["asset_id"]
+        key = self._key(client_id, record, {})
         blob = self._outbox.read(asset_id)  # still waiting to upload: read it here
         if blob is None:
             blob = self._store_named(page["store"]).get(asset_id)
-        data = open_sealed(key, blob, _page_context(client_id, asset_id))
+        version = int(record.get("seal", 1))
+        data = open_sealed(key, blob, _page_context(client_id, doc_id, asset_id, version))
         return PageContent(page["media_type"], data)
 
     def view(self, client_id: str, doc_id: str, page: int = 0) -> PageContent:
@@ -393,8 +420,7 @@ class DocumentService(SessionService):
         record = self._record(client_id, doc_id)
         if not 0 <= page < len(record["pages"]):
             raise NotFound("This document has no such page.")
-        key = self._client_key(client_id)
-        content = self._page_bytes(client_id, record["pages"][page], key)
+        content = self._page_bytes(client_id, doc_id, record, record["pages"][page])
         self._audit.record(
             self.actor, "document.viewed", f"client:{client_id}", {"document": doc_id, "page": page}
         )
@@ -409,8 +435,7 @@ class DocumentService(SessionService):
         )
         self._require_recent_password()
         record = self._record(client_id, doc_id)
-        key = self._client_key(client_id)
-        contents = [self._page_bytes(client_id, page, key) for page in record["pages"]]
+        contents = [self._page_bytes(client_id, doc_id, record, page) for page in record["pages"]]
         self._audit.record(
             self.actor,
             "document.exported",
@@ -505,9 +530,19 @@ def save_exported(folder: Path, doc_id: str, contents: list[PageContent]) -> lis
     return written
 
 
-def _page_context(client_id: str, asset_id: str) -> str:
-    return f"document-page:{client_id}:{asset_id}"
+def _page_context(client_id: str, doc_id: str, asset_id: str, version: int = SEAL_VERSION) -> str:
+    if version < SEAL_VERSION:
+        return f"document-page:{client_id}:{asset_id}"
+    return f"alko-desk/document-page/v2\x1f{client_id}\x1f{doc_id}\x1f{asset_id}"
 
 
-def _meta_context(client_id: str, doc_id: str) -> str:
-    return f"document-meta:{client_id}:{doc_id}"
+def _meta_context(client_id: str, doc_id: str, record: dict) -> str:
+    """The details' associated data; from version 2 it covers the plaintext of the record
+    (type, pages, who added it) too, so that an edit of those in the database is detected."""
+    if int(record.get("seal", 1)) < SEAL_VERSION:
+        return f"document-meta:{client_id}:{doc_id}"
+    pages = ",".join(f"{p['asset_id']}/{p['media_type']}/{p['size']}" for p in record["pages"])
+    return (
+        f"alko-desk/document-meta/v2\x1f{client_id}\x1f{doc_id}\x1f{record['type']}"
+        f"\x1f{pages}\x1f{record['added_by']}"
+    )
