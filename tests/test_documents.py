@@ -10,7 +10,12 @@ import pytest
 
 from alko_desk.models.audit import AuditFilter
 from alko_desk.models.documents import DocumentDraft, DocumentType, UploadState
-from alko_desk.models.errors import PermissionDenied, UnreadableRecord, ValidationError
+from alko_desk.models.errors import (
+    PermissionDenied,
+    TamperedRecord,
+    UnreadableRecord,
+    ValidationError,
+)
 from alko_desk.models.users import Role
 from alko_desk.services.clients import new_client_id
 from alko_desk.storage.document_store import new_asset_id
@@ -376,7 +381,7 @@ def test_a_document_stored_before_id_documents_had_their_own_key_still_opens(
 
 
 def test_a_page_moved_to_another_document_or_a_type_changed_in_the_database_does_not_open(
-    context, store, docs, client_id
+    context, store, docs, client_id, audit
 ):
     from alko_desk.storage.documents_repo import DocumentRepository
 
@@ -391,8 +396,14 @@ def test_a_page_moved_to_another_document_or_a_type_changed_in_the_database_does
     repo.put(client_id, card.id, records[card.id])
     assert docs.view(client_id, card.id).data == BACK
     repo.put(client_id, passport.id, dict(records[passport.id], type="driving_licence"))
-    with pytest.raises(UnreadableRecord):
+    with pytest.raises(TamperedRecord) as refused:
         docs.list(client_id)
+    assert refused.value.message.startswith("This client's ID document was changed outside")
+    flagged = audit("fraud.document_tampered")
+    assert [(e.target, e.details["document"]) for e in reversed(flagged)] == [
+        (f"client:{client_id}", card.id),
+        (f"client:{client_id}", passport.id),
+    ]
 
 
 def test_a_file_that_is_no_image_is_refused(docs, client_id):

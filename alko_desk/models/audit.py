@@ -103,6 +103,7 @@ class AuditAction(StrEnum):
     FRAUD_CLIENT_TAMPERED = "fraud.client_tampered"
     FRAUD_KEY_GRANT_FORGED = "fraud.key_grant_forged"
     FRAUD_LOGIN_THROTTLE_TAMPERED = "fraud.login_throttle_tampered"
+    FRAUD_DOCUMENT_TAMPERED = "fraud.document_tampered"
     REVIEW_DONE = "review.done"
     SETTINGS_DEALS_CHANGED = "settings.deals_changed"
     SETTINGS_INVOICES_CHANGED = "settings.invoices_changed"
@@ -174,6 +175,7 @@ _ACTION_LABELS = {
     AuditAction.FRAUD_CLIENT_TAMPERED: "Client record edited outside ALKO Desk",
     AuditAction.FRAUD_KEY_GRANT_FORGED: "Forged key grant refused",
     AuditAction.FRAUD_LOGIN_THROTTLE_TAMPERED: "Failed-login record edited outside ALKO Desk",
+    AuditAction.FRAUD_DOCUMENT_TAMPERED: "ID document edited outside ALKO Desk",
     AuditAction.USER_KEYS_GRANTED: "Client data keys handed to an account",
     AuditAction.CLIENT_KEYS_UPGRADED: "Client data moved to keys by need",
     AuditAction.LOGOUT: "Logged out",

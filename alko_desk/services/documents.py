@@ -40,6 +40,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from alko_desk.models.audit import AuditAction
 from alko_desk.models.documents import (
     DocumentDraft,
     DocumentInfo,
@@ -51,7 +52,13 @@ from alko_desk.models.documents import (
     StorageStatus,
     UploadState,
 )
-from alko_desk.models.errors import AlkoError, NotFound, ValidationError
+from alko_desk.models.errors import (
+    AlkoError,
+    NotFound,
+    TamperedRecord,
+    UnreadableRecord,
+    ValidationError,
+)
 from alko_desk.models.listing import Progress
 from alko_desk.models.users import Permission, Session
 from alko_desk.security.crypto import OrgKeys, derive_key, open_sealed, seal
@@ -361,9 +368,8 @@ class DocumentService(SessionService):
         return keys[version]
 
     def _info(self, client_id: str, doc_id: str, record: dict, key: bytes) -> DocumentInfo:
-        meta = json.loads(
-            open_sealed(key, record["meta"], _meta_context(client_id, doc_id, record))
-        )
+        context = _meta_context(client_id, doc_id, record)
+        meta = json.loads(self._open(client_id, doc_id, key, record["meta"], context))
         pages = tuple(
             DocumentPage(p["asset_id"], p["store"], p["media_type"], int(p["size"]))
             for p in record["pages"]
@@ -381,6 +387,23 @@ class DocumentService(SessionService):
             added_by=record["added_by"],
             state=UploadState.WAITING if waiting else UploadState.STORED,
         )
+
+    def _open(self, client_id: str, doc_id: str, key: bytes, blob: bytes, context: str) -> bytes:
+        """A page or the details; one that does not open under the key that sealed it was
+        edited, moved or swapped outside ALKO Desk: refused and flagged for a manager."""
+        try:
+            return open_sealed(key, blob, context)
+        except UnreadableRecord:
+            self._audit.record(
+                self.actor,
+                AuditAction.FRAUD_DOCUMENT_TAMPERED,
+                f"client:{client_id}",
+                {"document": doc_id, "review": "manager"},
+            )
+            raise TamperedRecord(
+                "This client's ID document was changed outside ALKO Desk, so it is not shown.",
+                hint="A manager will find the details in the audit log (Possible fraud).",
+            ) from None
 
     def list(self, client_id: str) -> list[DocumentInfo]:
         """The client's documents, newest first, without their pages' bytes. Audited."""
@@ -411,7 +434,9 @@ class DocumentService(SessionService):
         if blob is None:
             blob = self._store_named(page["store"]).get(asset_id)
         version = int(record.get("seal", 1))
-        data = open_sealed(key, blob, _page_context(client_id, doc_id, asset_id, version))
+        data = self._open(
+            client_id, doc_id, key, blob, _page_context(client_id, doc_id, asset_id, version)
+        )
         return PageContent(page["media_type"], data)
 
     def view(self, client_id: str, doc_id: str, page: int = 0) -> PageContent:
