@@ -72,6 +72,39 @@ def test_a_file_is_downscaled_rotated_and_cropped(qtbot, sales, tasks, client_id
     assert abs(dialog.pages[0].width - wide // 2) <= 4
 
 
+def test_files_dropped_on_the_dialog_become_pages_and_a_web_link_is_not_taken(
+    qtbot, sales, tasks, client_id, passport_png, tmp_path
+):
+    from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    back = tmp_path / "back.jpg"
+    render_document(VALID_TD3, dpi=150).save(back)
+    dialog = _dialog(qtbot, sales, tasks, client_id)
+
+    def drag(urls):
+        data = QMimeData()
+        data.setUrls(urls)
+        where, buttons = QPoint(20, 20), Qt.MouseButton.LeftButton
+        enter = QDragEnterEvent(
+            where, Qt.DropAction.CopyAction, data, buttons, Qt.KeyboardModifier.NoModifier
+        )
+        QApplication.sendEvent(dialog, enter)
+        if enter.isAccepted():
+            drop = QDropEvent(
+                where, Qt.DropAction.CopyAction, data, buttons, Qt.KeyboardModifier.NoModifier
+            )
+            QApplication.sendEvent(dialog, drop)
+        return enter.isAccepted()
+
+    assert not drag([QUrl("https://example.com/passport.png")])  # only files on this computer
+    assert drag([QUrl.fromLocalFile(str(passport_png)), QUrl.fromLocalFile(str(back))])
+    qtbot.waitUntil(lambda: len(dialog.pages) == 2, timeout=10_000)
+    assert max(dialog.pages[0].size) == 2000 and max(dialog.pages[1].size) < 2000
+    assert dialog.save_button.isEnabled()
+
+
 @pytest.mark.parametrize("fmt", ["PDF", "TIFF"])
 def test_every_page_of_a_multi_page_file_is_kept_together(
     qtbot, sales, tasks, client_id, tmp_path, fmt, monkeypatch
