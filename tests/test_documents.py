@@ -346,10 +346,9 @@ def test_finance_holds_no_key_that_opens_a_clients_id_document(
     )
 
 
-def test_a_document_stored_before_id_documents_had_their_own_key_still_opens(
-    context, store, sam, docs, client_id
-):
-    """Records without "seal" were sealed with the client's data key alone."""
+def _legacy_document(context, store, sam, client_id) -> tuple[str, str]:
+    """A document as the app stored it before ID documents had their own key: no "seal" in the
+    record, the page and details sealed with the client's data key alone."""
     import json
 
     from alko_desk.security.crypto import seal
@@ -375,9 +374,45 @@ def test_a_document_stored_before_id_documents_had_their_own_key_still_opens(
             "meta": seal(key, json.dumps(meta).encode(), f"document-meta:{client_id}:{doc_id}"),
         },
     )
+    return doc_id, asset_id
+
+
+def test_a_document_stored_before_id_documents_had_their_own_key_still_opens(
+    context, store, sam, docs, client_id
+):
+    doc_id, _ = _legacy_document(context, store, sam, client_id)
     docs.add(client_id, PASSPORT, [BACK])
     assert sorted(i.number for i in docs.list(client_id)) == ["123456789", "OLD123"]
     assert docs.view(client_id, doc_id).data == FRONT
+
+
+def test_a_sales_desks_upload_round_re_seals_older_documents_once_with_their_own_key(
+    context, store, make_user, sam, docs, client_id, audit
+):
+    from alko_desk.storage.document_store import LocalDocumentStore
+    from alko_desk.storage.documents_repo import DocumentRepository, DocumentSettingsRepository
+
+    doc_id, old_asset = _legacy_document(context, store, sam, client_id)
+    folder = LocalDocumentStore(context.data_dir / "documents")
+    finance = context.services_for(make_user("fin", Role.FINANCE)).documents
+    finance.flush_outbox()  # finance's window retries uploads too, but re-seals nothing
+    assert "seal" not in DocumentRepository(store).for_client(client_id)[doc_id]
+    assert docs.flush_outbox().waiting == 0
+    record = DocumentRepository(store).for_client(client_id)[doc_id]
+    [page] = record["pages"]
+    assert record["seal"] == 2 and page["asset_id"] != old_asset
+    assert folder.asset_ids() == {page["asset_id"]}  # the older copy is gone
+    [info] = docs.list(client_id)
+    assert (info.number, info.type) == ("OLD123", DocumentType.PASSPORT)
+    assert docs.view(client_id, doc_id).data == FRONT
+    [entry] = audit("document.resealed")
+    assert (entry.actor, entry.details) == ("sam", {"documents": 1})
+    assert DocumentSettingsRepository(store).get()["resealed_v2"] is True
+    # the first sales round after the upgrade did it; later rounds do not look again
+    _legacy_document(context, store, sam, client_id)
+    docs._reseal_tried = -1e9
+    docs.flush_outbox()
+    assert "seal" not in DocumentRepository(store).for_client(client_id)[doc_id]
 
 
 def test_a_page_moved_to_another_document_or_a_type_changed_in_the_database_does_not_open(

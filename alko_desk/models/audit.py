@@ -143,6 +143,7 @@ class AuditAction(StrEnum):
     DOCUMENT_EXPORTED = "document.exported"
     DOCUMENT_DELETED = "document.deleted"
     DOCUMENT_MIGRATED = "document.migrated"
+    DOCUMENT_RESEALED = "document.resealed"
     DOCUMENT_ORPHANS_REMOVED = "document.orphans_removed"
     SESSION_REVOKED = "session.revoked"
     AUDIT_CHECKPOINT_ADOPTED = "audit.checkpoint_adopted"
@@ -243,6 +244,7 @@ _ACTION_LABELS = {
     AuditAction.DOCUMENT_EXPORTED: "ID document exported",
     AuditAction.DOCUMENT_DELETED: "ID document deleted",
     AuditAction.DOCUMENT_MIGRATED: "ID documents moved to another store",
+    AuditAction.DOCUMENT_RESEALED: "ID documents re-sealed with their own key",
     AuditAction.DOCUMENT_ORPHANS_REMOVED: "Orphaned uploads removed",
     AuditAction.SESSION_REVOKED: "Server session ended",
     AuditAction.AUDIT_CHECKPOINT_ADOPTED: "Unsigned entries adopted by the server",

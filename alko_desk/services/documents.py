@@ -9,7 +9,9 @@ The document's number, issuing country and expiry are sealed the same way. A pag
 associated data binds the client, the document and the asset id; the details' binds the
 document's type, its pages and who added it: a page moved to another document, or a type
 changed in the database, does not open. Documents stored before this (no "seal" in the
-record) were sealed with the client's data key alone and are still read with it.
+record) were sealed with the client's data key alone: they are still read with it, and
+re-sealed with their own key by the first sales desk that runs its upload round
+(`reseal_legacy`), after which the database records that none is left.
 
 Adding a document: each page is put in this desk's outbox first, then the record is
 written, then the pages are uploaded and leave the outbox. A crash or a lost network at
@@ -36,8 +38,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from alko_desk.models.audit import AuditAction
@@ -79,6 +82,8 @@ from alko_desk.storage.documents_repo import DocumentRepository, DocumentSetting
 
 MAX_PAGE_BYTES = 20 * 1024 * 1024
 SEAL_VERSION = 2  # sealed with the ID-document key, bound to the document (1: the data key)
+RESEAL_RETRY_SECONDS = 600  # a pass that could not finish (the store unreachable) waits
+RESEALED = "resealed_v2"  # in the store settings: no document sealed the older way is left
 MAX_PAGES = 10
 EXTENSIONS = {
     "image/png": ".png",
@@ -119,6 +124,7 @@ class DocumentService(SessionService):
         self._override = store_override
         self._timeout = upload_timeout
         self._stores: dict[str, DocumentStore] = {}
+        self._reseal_tried = -RESEAL_RETRY_SECONDS
 
     # -- where documents go --------------------------------------------------------------
     def _credentials(self, *, for_reading: bool = False) -> CloudinaryCredentials | None:
@@ -506,8 +512,82 @@ class DocumentService(SessionService):
         return f"{n} document{'s' if n != 1 else ''} waiting to upload"
 
     def flush_outbox(self, *, force: bool = False) -> FlushResult:
-        """Uploads the pages whose retry is due (all when `force`). Safe to call any time."""
+        """Uploads the pages whose retry is due (all when `force`). Safe to call any time.
+
+        On a desk that adds documents, documents stored before they had their own key are
+        re-sealed first, once (`reseal_legacy`)."""
+        due = time.monotonic() - self._reseal_tried > RESEAL_RETRY_SECONDS
+        if (
+            due
+            and self._session.can(Permission.CLIENT_WRITE)
+            and not self._settings.get().get(RESEALED)
+        ):
+            self._reseal_tried = time.monotonic()
+            try:
+                self.reseal_legacy()
+            except AlkoError:
+                pass  # the store cannot be reached now: a later round tries again
         return self._outbox.flush(self._current_store(), self._clock.now(), force=force)
+
+    def reseal_legacy(self) -> int:
+        """Re-seals the documents stored before ID documents had their own key (sealed with
+        the client's data key alone, which finance holds) with the ID-document key; returns
+        how many. Each page goes up again under a new asset id before the record is switched
+        (only if it was not changed or deleted meanwhile), and the old copies go after, so an
+        interruption leaves every document readable; what is left behind is an orphan that
+        the reconciliation removes. Once a pass finds none left, the database records it."""
+        self._require(Permission.CLIENT_WRITE, "re-seal ID documents", "documents")
+        target, now, done = self._current_store(), self._clock.now(), 0
+        for client_id, doc_id, record in self._records.all_records():
+            if int(record.get("seal", 1)) >= SEAL_VERSION:
+                continue
+            try:
+                done += self._reseal(target, now, client_id, doc_id, record)
+            except (TamperedRecord, NotFound):
+                continue  # flagged already, or the client is gone: left as it is
+        if done:
+            self._audit.record(
+                self.actor, AuditAction.DOCUMENT_RESEALED, "documents", {"documents": done}
+            )
+        self._settings.update({RESEALED: True})
+        return done
+
+    def _reseal(
+        self, target: DocumentStore, now: datetime, client_id: str, doc_id: str, record: dict
+    ) -> int:
+        """One document re-sealed (1), or left as it is because it changed meanwhile (0)."""
+        old_key, key = self._client_key(client_id), self._document_key(client_id)
+        pages, new_ids, switched = [], [], False
+        try:
+            for page in record["pages"]:
+                content = self._page_bytes(client_id, doc_id, record, page)
+                asset_id = new_asset_id()
+                blob = seal(key, content.data, _page_context(client_id, doc_id, asset_id))
+                self._outbox.add(asset_id, blob, now, group=doc_id)
+                new_ids.append(asset_id)
+                pages.append(dict(page, asset_id=asset_id, store=target.name))
+            meta_context = _meta_context(client_id, doc_id, record)
+            meta = self._open(client_id, doc_id, old_key, record["meta"], meta_context)
+            resealed = dict(record, seal=SEAL_VERSION, pages=pages)
+            resealed["meta"] = seal(key, meta, _meta_context(client_id, doc_id, resealed))
+            switched = self._records.replace_if_unchanged(
+                client_id, doc_id, record["meta"], resealed
+            )
+        finally:
+            if not switched:  # unreadable now, or deleted or changed meanwhile: as it was
+                for asset_id in new_ids:
+                    self._outbox.remove(asset_id)
+        if not switched:
+            return 0
+        for asset_id in new_ids:
+            self._upload_now(target, asset_id)
+        for page in record["pages"]:
+            self._outbox.remove(page["asset_id"])
+            try:
+                self._store_named(page["store"]).delete(page["asset_id"])
+            except StoreUnavailable:
+                pass  # no record refers to it now: the reconciliation removes it
+        return 1
 
     def reconcile(self) -> int:
         """Removes assets in the store that no document refers to (a crash mid-add).

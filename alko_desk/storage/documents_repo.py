@@ -31,6 +31,18 @@ class DocumentRepository:
             client_part(client_id), client_id, {"$set": {f"docs.{doc_id}": record}}, upsert=True
         )
 
+    def replace_if_unchanged(
+        self, client_id: str, doc_id: str, expected_meta: bytes, record: dict[str, Any]
+    ) -> bool:
+        """Writes `record` only while the stored one still has `expected_meta` (not deleted
+        or replaced meanwhile); True when it did."""
+        coll, part_filter = self._docs.part(client_part(client_id))
+        found = coll.update_one(
+            {"_id": client_id, f"docs.{doc_id}.meta": expected_meta, **part_filter},
+            {"$set": {f"docs.{doc_id}": record}},
+        )
+        return found.matched_count == 1
+
     def remove(self, client_id: str, doc_id: str) -> None:
         self._docs.update_one(client_part(client_id), client_id, {"$unset": {f"docs.{doc_id}": ""}})
 
