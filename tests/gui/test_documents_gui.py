@@ -349,6 +349,26 @@ def test_a_document_number_held_by_another_client_is_flagged(
     assert other.display_name in dialog.duplicate_label.text()
 
 
+def test_a_document_number_typed_by_hand_and_held_by_another_client_is_flagged(
+    qtbot, sales, tasks, client_id
+):
+    other = sales.clients.register(
+        new_client_id(),
+        draft(
+            "Ivana", "Horvat", email="ivana@example.hr", phone="092 555 1234", id_number="123456789"
+        ),
+    )
+    dialog = _dialog(qtbot, sales, tasks, client_id, find_clients=sales.clients.search)
+    qtbot.keyClicks(dialog.number_edit, "123456789")
+    dialog.number_edit.editingFinished.emit()  # as when staff leave the field
+    qtbot.waitUntil(dialog.duplicate_label.isVisible, timeout=10_000)
+    assert "123456789" in dialog.duplicate_label.text()
+    assert other.display_name in dialog.duplicate_label.text()
+    dialog.number_edit.setText("555000111")  # a number nobody holds
+    dialog.number_edit.editingFinished.emit()
+    qtbot.waitUntil(lambda: not dialog.duplicate_label.isVisible(), timeout=10_000)
+
+
 def test_names_compare_without_accents_as_the_mrz_writes_them(
     qtbot, sales, tasks, client_id, passport_png
 ):
