@@ -210,7 +210,14 @@ class ClientService(SessionService):
     ) -> Client:
         self._require(Permission.CLIENT_WRITE, "register clients")
         if self._clients.get(client_id):  # the same form saved twice: one client
-            return self._to_client(self._load(client_id), self._cipher(client_id))
+            record = self._load(client_id)
+            self._audit.record(  # what it hands back is a view of the client
+                self.actor,
+                "client.viewed",
+                f"client:{client_id}",
+                {"fields": list(SEALED), "via": "registration saved again"},
+            )
+            return self._to_client(record, self._cipher(client_id))
         normalized, errors = self.validate(draft)
         if errors:
             raise ValidationError("Please correct the highlighted fields.", errors)
