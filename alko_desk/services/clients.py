@@ -245,6 +245,7 @@ class ClientService(SessionService):
     def now(self) -> datetime:
         return self._clock.now()
 
+    @between_services  # demo data and seeding on this computer; no desk skips the checks
     def register_many(
         self,
         items: list[tuple[str, ClientDraft]],
@@ -260,10 +261,15 @@ class ClientService(SessionService):
         batch = ClientBatch(items, last_activity or {}, registered or {})
         return self.register_batches([batch], progress)
 
+    @between_services  # see register_many
     def register_batches(
         self, batches: Iterable[ClientBatch], progress: Progress | None = None
     ) -> int:
         """Registers batches of new clients (seeding, big imports), then lists them all at once.
+
+        Without `register`'s duplicate checks (an ID number another client holds is not
+        refused nor flagged), with back-dated registrations and consent, and an id already
+        stored gets a new list entry: so never callable from a desk through the server.
 
         Each batch's documents are written as it comes (under its own intent); the list
         index is built once at the end in one sorted pass (`bulk_load`), so its cost does
