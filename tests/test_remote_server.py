@@ -125,10 +125,11 @@ def test_only_public_methods_of_registered_services_can_be_called(remote, sam):
 
 def test_what_only_invoicing_does_to_a_deal_cannot_be_called_from_a_desk(remote, sam):
     """Invoicing marks a deal invoiced (the car sold, the client a customer) once the invoice
-    exists; a desk calling it with any number would skip the invoice (found in the audit)."""
+    exists; a desk calling it with any number would skip the invoice, and create_many (demo
+    data) back-dates deals (found in the audit)."""
     offered = set(dir(sam.deals))
     assert {"get", "create"} <= offered
-    for method in ("mark_invoiced", "invoice_credited"):
+    for method in ("mark_invoiced", "invoice_credited", "create_many"):
         assert method not in offered
         with pytest.raises(AlkoError, match="offers no"):
             sam._call("deals", method, [], {})
