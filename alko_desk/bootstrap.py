@@ -273,6 +273,7 @@ class AppContext:
             self.clock,
             session,
             client_key=clients.data_key_for_documents,
+            document_key=clients.id_document_key,
             default_folder=self.data_dir / "documents",
             store_override=self.document_store_override,
             upload_timeout=self.document_upload_timeout,

@@ -113,16 +113,17 @@ def _two_megabyte_scan() -> bytes:
 @benchmark("Encrypt and upload a 2 MB scan (loopback Cloudinary)", target="< 200 ms", order=420)
 def encrypt_and_upload(ws: Workspace) -> Result:
     from alko_desk.security.crypto import seal
+    from alko_desk.services.documents import _page_context
     from alko_desk.storage.document_store import new_asset_id
 
     fake, documents, client_id = _uploading(ws)
     scan = _two_megabyte_scan()
     store = documents._current_store()
-    key = documents._client_key(client_id)
+    key = documents._document_key(client_id)  # the ID-document key, as `add` seals with
 
     def once():
         asset_id = new_asset_id()
-        store.put(asset_id, seal(key, scan, f"document-page:{client_id}:{asset_id}"))
+        store.put(asset_id, seal(key, scan, _page_context(client_id, "d" * 24, asset_id)))
 
     once()  # the connection pool warms up
     median, worst = _median_ms(once, 10)

@@ -88,6 +88,36 @@ def test_the_server_signs_every_n_entries_and_the_chain_verifies(context, signer
     assert signer.checkpoint(force=True).seq == 12
 
 
+def test_a_few_entries_are_signed_by_the_timer_once_the_interval_has_passed(context, identity):
+    """Fewer than N entries still get a checkpoint "at least every minute" (here 0.3 s),
+    from the server's own timer thread, without anyone asking."""
+    import time
+
+    repo = CheckpointRepository(context.store)
+    signer = Checkpointer(
+        context.audit_log,
+        repo,
+        identity.signing_key(),
+        identity.signing_public_key(),
+        context.store.db.name,
+        identity.folder,
+        every=100,
+        interval=0.3,
+    ).start()
+    try:
+        for n in range(3):
+            context.audit_log.record("admin", "test.entry", f"thing:{n}", {"n": n})
+        assert signer.checkpoint() is None  # neither 100 entries nor the interval yet
+        deadline = time.monotonic() + 5
+        while not repo.all() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [cp] = repo.all()
+        assert cp.seq == context.audit_log.verify().head_seq
+        assert signing.signature_valid(identity.signing_public_key(), cp)
+    finally:
+        signer.stop()
+
+
 def test_a_rewrite_with_recomputed_hashes_is_detected_where_no_anchor_is(context, signer, identity):
     record(context, signer, 12)
     rewrite(context.store, 3, 12, lambda doc: doc.update(actor="mallory"))

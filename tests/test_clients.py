@@ -49,6 +49,22 @@ def test_invalid_fields_are_refused_with_a_message_per_field(sales):
     assert set(err.value.field_errors) >= {"email", "phone", "id_number"}
 
 
+def test_the_same_form_saved_twice_is_one_client_and_the_second_answer_is_audited_as_a_view(
+    sales, audit
+):
+    """register() with an id already stored returns that client (the form saved twice); it
+    handed out the client's details with no audit entry (issue 8, low finding)."""
+    client_id = new_client_id()
+    first = sales.register(client_id, draft())
+    again = sales.register(client_id, draft("Someone", "Else", email="else@example.hr"))
+    assert again.id == first.id and again.draft.email == first.draft.email
+    assert again.masked and again.draft.id_number != draft().id_number
+    assert sales.count() == 1
+    assert len(audit("client.registered")) == 1
+    [viewed] = audit("client.viewed")
+    assert (viewed.actor, viewed.target) == ("sam", f"client:{client_id}")
+
+
 def test_same_email_is_offered_as_a_duplicate_but_may_be_registered_anyway(sales):
     first = sales.register(new_client_id(), draft())
     with pytest.raises(DuplicateClient) as dup:

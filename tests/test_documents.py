@@ -10,7 +10,12 @@ import pytest
 
 from alko_desk.models.audit import AuditFilter
 from alko_desk.models.documents import DocumentDraft, DocumentType, UploadState
-from alko_desk.models.errors import PermissionDenied, ValidationError
+from alko_desk.models.errors import (
+    PermissionDenied,
+    TamperedRecord,
+    UnreadableRecord,
+    ValidationError,
+)
 from alko_desk.models.users import Role
 from alko_desk.services.clients import new_client_id
 from alko_desk.storage.document_store import new_asset_id
@@ -277,7 +282,6 @@ def test_without_cloudinary_pages_go_encrypted_to_the_data_folder(context, docs,
 def test_a_page_sealed_for_one_client_cannot_be_opened_as_another_clients(
     context, docs, client_id, sam
 ):
-    from alko_desk.models.errors import UnreadableRecord
     from alko_desk.security.crypto import open_sealed
 
     info = docs.add(client_id, PASSPORT, [FRONT])
@@ -287,12 +291,154 @@ def test_a_page_sealed_for_one_client_cannot_be_opened_as_another_clients(
         draft("Ana", "Anić", email="ana@example.hr", phone="092 111 2222", id_number="998877665"),
     ).id
     blob = next((context.data_dir / "documents").rglob("*.bin")).read_bytes()
+    from alko_desk.services.documents import _page_context
+
     with pytest.raises(UnreadableRecord):
         open_sealed(
-            clients.data_key_for_documents(other),
+            clients.id_document_key(other),
             blob,
-            f"document-page:{other}:{info.pages[0].asset_id}",
+            _page_context(other, info.id, info.pages[0].asset_id),
         )
+    # the same attempt with the client's own key opens it: the test itself works
+    own = clients.id_document_key(client_id)
+    assert open_sealed(own, blob, _page_context(client_id, info.id, info.pages[0].asset_id))
+
+
+def test_finance_holds_no_key_that_opens_a_clients_id_document(
+    context, store, make_user, docs, client_id
+):
+    """Finance reads clients, so it unwraps their data keys, but may not see ID documents: with
+    a copy of the database and its own login, nothing it holds opens a page or the document's
+    number (the keys by need of issue 8; found in the audit of issue 11)."""
+    from alko_desk.security.crypto import ClientTierKeys, open_sealed
+    from alko_desk.services import documents as module
+    from alko_desk.storage.documents_repo import DocumentRepository
+    from tests.test_keys_by_need import _every_key_of
+
+    info = docs.add(client_id, PASSPORT, [FRONT])
+    record = DocumentRepository(store).for_client(client_id)[info.id]
+    asset_id = info.pages[0].asset_id
+    page = next((context.data_dir / "documents").rglob(f"{asset_id}*")).read_bytes()
+    held = _every_key_of(make_user("fin", Role.FINANCE))
+    wrapped = bytes(store.collection("client_keys").find_one({"_id": client_id})["wrapped"])
+    data_keys = []
+    for key in held:
+        try:
+            data_keys.append(ClientTierKeys(key).unwrap_client_key(client_id, wrapped))
+        except UnreadableRecord:
+            pass  # not the "clients" tier key
+    assert data_keys, "finance unwraps the client's data key (it reads the client)"
+    attempts = [  # every way the app has sealed a page and the details
+        lambda: (page, f"document-page:{client_id}:{asset_id}"),
+        lambda: (record["meta"], f"document-meta:{client_id}:{info.id}"),
+        lambda: (page, module._page_context(client_id, info.id, asset_id)),
+        lambda: (record["meta"], module._meta_context(client_id, info.id, record)),
+    ]
+    for attempt in attempts:
+        blob, aad = attempt()
+        for key in held + data_keys:
+            with pytest.raises(UnreadableRecord):
+                open_sealed(key, blob, aad)
+    assert docs.view(client_id, info.id).data == FRONT  # sales still open it
+    assert (
+        context.services_for(make_user("meg", Role.MANAGER)).documents.view(client_id, info.id).data
+        == FRONT
+    )
+
+
+def _legacy_document(context, store, sam, client_id) -> tuple[str, str]:
+    """A document as the app stored it before ID documents had their own key: no "seal" in the
+    record, the page and details sealed with the client's data key alone."""
+    import json
+
+    from alko_desk.security.crypto import seal
+    from alko_desk.storage.document_store import LocalDocumentStore
+    from alko_desk.storage.documents_repo import DocumentRepository
+
+    key = context.services_for(sam).clients.data_key_for_documents(client_id)
+    asset_id, doc_id = new_asset_id(), "0123456789abcdef01234567"
+    LocalDocumentStore(context.data_dir / "documents").put(
+        asset_id, seal(key, FRONT, f"document-page:{client_id}:{asset_id}")
+    )
+    meta = {"issuing_country": "HRV", "number": "OLD123", "expiry": ""}
+    DocumentRepository(store).put(
+        client_id,
+        doc_id,
+        {
+            "type": "passport",
+            "added_at": context.clock.now(),
+            "added_by": "sam",
+            "pages": [
+                {"asset_id": asset_id, "store": "local", "media_type": "image/png", "size": 1}
+            ],
+            "meta": seal(key, json.dumps(meta).encode(), f"document-meta:{client_id}:{doc_id}"),
+        },
+    )
+    return doc_id, asset_id
+
+
+def test_a_document_stored_before_id_documents_had_their_own_key_still_opens(
+    context, store, sam, docs, client_id
+):
+    doc_id, _ = _legacy_document(context, store, sam, client_id)
+    docs.add(client_id, PASSPORT, [BACK])
+    assert sorted(i.number for i in docs.list(client_id)) == ["123456789", "OLD123"]
+    assert docs.view(client_id, doc_id).data == FRONT
+
+
+def test_a_sales_desks_upload_round_re_seals_older_documents_once_with_their_own_key(
+    context, store, make_user, sam, docs, client_id, audit
+):
+    from alko_desk.storage.document_store import LocalDocumentStore
+    from alko_desk.storage.documents_repo import DocumentRepository, DocumentSettingsRepository
+
+    doc_id, old_asset = _legacy_document(context, store, sam, client_id)
+    folder = LocalDocumentStore(context.data_dir / "documents")
+    finance = context.services_for(make_user("fin", Role.FINANCE)).documents
+    finance.flush_outbox()  # finance's window retries uploads too, but re-seals nothing
+    assert "seal" not in DocumentRepository(store).for_client(client_id)[doc_id]
+    assert docs.flush_outbox().waiting == 0
+    record = DocumentRepository(store).for_client(client_id)[doc_id]
+    [page] = record["pages"]
+    assert record["seal"] == 2 and page["asset_id"] != old_asset
+    assert folder.asset_ids() == {page["asset_id"]}  # the older copy is gone
+    [info] = docs.list(client_id)
+    assert (info.number, info.type) == ("OLD123", DocumentType.PASSPORT)
+    assert docs.view(client_id, doc_id).data == FRONT
+    [entry] = audit("document.resealed")
+    assert (entry.actor, entry.details) == ("sam", {"documents": 1})
+    assert DocumentSettingsRepository(store).get()["resealed_v2"] is True
+    # the first sales round after the upgrade did it; later rounds do not look again
+    _legacy_document(context, store, sam, client_id)
+    docs._reseal_tried = -1e9
+    docs.flush_outbox()
+    assert "seal" not in DocumentRepository(store).for_client(client_id)[doc_id]
+
+
+def test_a_page_moved_to_another_document_or_a_type_changed_in_the_database_does_not_open(
+    context, store, docs, client_id, audit
+):
+    from alko_desk.storage.documents_repo import DocumentRepository
+
+    passport = docs.add(client_id, PASSPORT, [FRONT])
+    card = docs.add(client_id, DocumentDraft(DocumentType.ID_CARD, "HRV", "998877"), [BACK])
+    repo = DocumentRepository(store)
+    records = repo.for_client(client_id)
+    moved = dict(records[card.id], pages=records[passport.id]["pages"])
+    repo.put(client_id, card.id, moved)
+    with pytest.raises(UnreadableRecord):
+        docs.view(client_id, card.id)
+    repo.put(client_id, card.id, records[card.id])
+    assert docs.view(client_id, card.id).data == BACK
+    repo.put(client_id, passport.id, dict(records[passport.id], type="driving_licence"))
+    with pytest.raises(TamperedRecord) as refused:
+        docs.list(client_id)
+    assert refused.value.message.startswith("This client's ID document was changed outside")
+    flagged = audit("fraud.document_tampered")
+    assert [(e.target, e.details["document"]) for e in reversed(flagged)] == [
+        (f"client:{client_id}", card.id),
+        (f"client:{client_id}", passport.id),
+    ]
 
 
 def test_a_file_that_is_no_image_is_refused(docs, client_id):

@@ -193,3 +193,13 @@ def test_only_sales_and_admins_may_remove_orphaned_uploads(desk, desk_admin, des
     [removed] = desk_admin.audit.entries(AuditFilter(action_prefix="document.orphans_removed"))
     assert (removed.actor, removed.details) == ("sam", {"count": 1})
     assert desk_admin.documents.reconcile() == 0
+
+
+def test_a_desk_cannot_ask_the_server_for_a_clients_data_key(showroom):
+    """The documents service asks ClientService for the client's key on the server; a desk
+    calling that method by name would take the key home (found in the audit of issue 8)."""
+    _, sam, _ = showroom
+    client_id = sam.clients.register(new_client_id(), draft()).id
+    assert "data_key_for_documents" not in dir(sam.clients)
+    with pytest.raises(AlkoError, match="offers no"):
+        sam._call("clients", "data_key_for_documents", [client_id], {})

@@ -146,3 +146,32 @@ def test_desk_log_of_the_error_reporter_has_no_personal_values(context, make_use
     assert "ValidationError" in text
     for value in (BIRTH_DATE, "1985", EMAIL, "Horvat"):
         assert value not in text
+
+
+def test_the_servers_web_layer_logs_only_through_the_redacting_handlers(
+    context, make_user, server_identity
+):
+    """uvicorn logs an error escaping a response (a streamed result failing half-way) with
+    the exception's message; its own handler wrote that to stderr, birth date and all."""
+    import io
+
+    from alko_desk.logsafe import redact_handlers
+    from alko_desk.remote.server import uvicorn_config
+
+    root = logging.getLogger()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root.addHandler(handler)
+    try:
+        redact_handlers(root)  # as the command line does before `server` starts
+        uvicorn_config(lambda scope, receive, send: None, server_identity, "127.0.0.1", 0)
+        for name in ("uvicorn", "uvicorn.error"):
+            assert logging.getLogger(name).handlers == [], name
+        exc = provoke_a_birth_date_parse_error(context, make_user)
+        # as uvicorn.protocols.http reports it
+        logging.getLogger("uvicorn.error").error("Exception in ASGI application\n", exc_info=exc)
+    finally:
+        root.removeHandler(handler)
+    text = stream.getvalue()
+    assert "Exception in ASGI application" in text and "Traceback" in text
+    assert BIRTH_DATE not in text and "1985" not in text

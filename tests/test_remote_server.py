@@ -123,6 +123,30 @@ def test_only_public_methods_of_registered_services_can_be_called(remote, sam):
         sam.clients._load  # noqa: B018 - the proxy has no private methods either
 
 
+def test_what_only_invoicing_does_to_a_deal_cannot_be_called_from_a_desk(remote, sam):
+    """Invoicing marks a deal invoiced (the car sold, the client a customer) once the invoice
+    exists; a desk calling it with any number would skip the invoice, and create_many (demo
+    data) back-dates deals (found in the audit)."""
+    offered = set(dir(sam.deals))
+    assert {"get", "create"} <= offered
+    for method in ("mark_invoiced", "invoice_credited", "create_many"):
+        assert method not in offered
+        with pytest.raises(AlkoError, match="offers no"):
+            sam._call("deals", method, [], {})
+
+
+def test_bulk_registration_without_the_duplicate_checks_is_not_callable_from_a_desk(remote, sam):
+    """register_many/register_batches (demo seeding) skip the duplicate and identity-conflict
+    checks, back-date consent and re-list an existing id: a sales desk could use them to
+    register an ID number another client holds, unflagged (found in the audit)."""
+    offered = set(dir(sam.clients))
+    assert "register" in offered
+    for method in ("register_many", "register_batches"):
+        assert method not in offered
+        with pytest.raises(AlkoError, match="offers no"):
+            sam._call("clients", method, [[]], {})
+
+
 def test_a_call_without_a_valid_token_is_refused(remote, sam):
     sam._token = "forged-" + uuid.uuid4().hex
     with pytest.raises(SessionEnded):

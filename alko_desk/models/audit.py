@@ -103,6 +103,7 @@ class AuditAction(StrEnum):
     FRAUD_CLIENT_TAMPERED = "fraud.client_tampered"
     FRAUD_KEY_GRANT_FORGED = "fraud.key_grant_forged"
     FRAUD_LOGIN_THROTTLE_TAMPERED = "fraud.login_throttle_tampered"
+    FRAUD_DOCUMENT_TAMPERED = "fraud.document_tampered"
     REVIEW_DONE = "review.done"
     SETTINGS_DEALS_CHANGED = "settings.deals_changed"
     SETTINGS_INVOICES_CHANGED = "settings.invoices_changed"
@@ -142,6 +143,7 @@ class AuditAction(StrEnum):
     DOCUMENT_EXPORTED = "document.exported"
     DOCUMENT_DELETED = "document.deleted"
     DOCUMENT_MIGRATED = "document.migrated"
+    DOCUMENT_RESEALED = "document.resealed"
     DOCUMENT_ORPHANS_REMOVED = "document.orphans_removed"
     SESSION_REVOKED = "session.revoked"
     AUDIT_CHECKPOINT_ADOPTED = "audit.checkpoint_adopted"
@@ -174,6 +176,7 @@ _ACTION_LABELS = {
     AuditAction.FRAUD_CLIENT_TAMPERED: "Client record edited outside ALKO Desk",
     AuditAction.FRAUD_KEY_GRANT_FORGED: "Forged key grant refused",
     AuditAction.FRAUD_LOGIN_THROTTLE_TAMPERED: "Failed-login record edited outside ALKO Desk",
+    AuditAction.FRAUD_DOCUMENT_TAMPERED: "ID document edited outside ALKO Desk",
     AuditAction.USER_KEYS_GRANTED: "Client data keys handed to an account",
     AuditAction.CLIENT_KEYS_UPGRADED: "Client data moved to keys by need",
     AuditAction.LOGOUT: "Logged out",
@@ -241,6 +244,7 @@ _ACTION_LABELS = {
     AuditAction.DOCUMENT_EXPORTED: "ID document exported",
     AuditAction.DOCUMENT_DELETED: "ID document deleted",
     AuditAction.DOCUMENT_MIGRATED: "ID documents moved to another store",
+    AuditAction.DOCUMENT_RESEALED: "ID documents re-sealed with their own key",
     AuditAction.DOCUMENT_ORPHANS_REMOVED: "Orphaned uploads removed",
     AuditAction.SESSION_REVOKED: "Server session ended",
     AuditAction.AUDIT_CHECKPOINT_ADOPTED: "Unsigned entries adopted by the server",

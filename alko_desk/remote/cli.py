@@ -140,7 +140,7 @@ def server_start(args: argparse.Namespace) -> int:
     import uvicorn
 
     from alko_desk.paths import data_dir
-    from alko_desk.remote.server import Backend, build_app, open_server_context
+    from alko_desk.remote.server import Backend, build_app, open_server_context, uvicorn_config
     from alko_desk.remote.trust import DEFAULT_PORT
 
     identity = _existing(args)
@@ -168,14 +168,11 @@ def server_start(args: argparse.Namespace) -> int:
         checkpointer = enable_checkpoints(context, identity)
         backend = Backend(context, identity)
         server = uvicorn.Server(
-            uvicorn.Config(
+            uvicorn_config(
                 build_app(backend),
-                host=args.listen,
-                port=port,
-                ssl_keyfile=str(identity.key_path),
-                ssl_certfile=str(identity.cert_path),
-                log_level="warning",
-                access_log=False,
+                identity,
+                args.listen,
+                port,
                 lifespan="on",
                 timeout_keep_alive=30,
             )

@@ -649,6 +649,33 @@ def build_app(backend: Backend) -> Starlette:
 # ----------------------------------------------------------------------------- running it
 
 
+def uvicorn_config(app, identity: ServerIdentity, host: str, port: int, **options: Any):
+    """uvicorn's settings for the server, without uvicorn's own log handlers.
+
+    uvicorn logs an error that escapes a response ("Exception in ASGI application": a
+    streamed result failing half-way, the event stream) with the exception's message, which
+    may carry a client's data; its default handler writes that straight to stderr. Without
+    it, uvicorn's records reach the process's handlers, which withhold messages
+    (alko_desk/logsafe.py, set up by the command line)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ssl_keyfile=str(identity.key_path),
+        ssl_certfile=str(identity.cert_path),
+        log_level="warning",
+        access_log=False,
+        log_config=None,
+        **options,
+    )
+    for name in ("uvicorn", "uvicorn.error"):  # as an earlier uvicorn.Config may have left them
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    return config
+
+
 class RunningServer:
     """uvicorn on a background thread (tests, benchmarks); `serve()` runs in the foreground."""
 
@@ -656,14 +683,11 @@ class RunningServer:
         import uvicorn
 
         self.backend = backend
-        self.config = uvicorn.Config(
+        self.config = uvicorn_config(
             build_app(backend),
-            host=host,
-            port=port,
-            ssl_keyfile=str(identity.key_path),
-            ssl_certfile=str(identity.cert_path),
-            log_level="warning",
-            access_log=False,
+            identity,
+            host,
+            port,
             lifespan="on",
             timeout_keep_alive=30,
             # Desks hold an event stream open: stopping does not wait for them to hang up.

@@ -9,7 +9,8 @@ Key hierarchy (keys by need; services/keyring.py says who holds what):
   keys derive from "clients" with HKDF (`ClientTierKeys`);
 - each client has a data key of its own, wrapped by the "clients" wrap key; ID and
   licence numbers need the "ids" key as well (`BoundFieldCipher`). Destroying the
-  wrapped data key makes the client's fields unreadable for good.
+  wrapped data key makes the client's fields unreadable for good. ID documents' pages and
+  details likewise need both (`id_document_key`).
 `OrgKeys` and `FieldCipher` (derived from the organisation key, fields bound to client and
 field only) remain to read data written before keys by need, during its upgrade.
 """
@@ -243,6 +244,19 @@ class ClientTierKeys(OrgKeys):
 
     def mac_matches(self, fields: dict, mac: bytes | None) -> bool:
         return mac_matches(self._mac, "client", fields, mac)
+
+
+def id_document_key(client_id: str, data_key: bytes, ids_key: bytes) -> bytes:
+    """The key of a client's ID documents (pages and their number, country, expiry): derived
+    from the "ids" tier key and the client's data key, as ID numbers are. Finance unwraps
+    clients' data keys (it reads clients) but may not see ID documents, which show the very
+    numbers it may not reveal; shredding the data key still destroys them."""
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=KEY_SIZE,
+        salt=data_key,
+        info=f"alko-desk/id-documents/v1:{client_id}".encode(),
+    ).derive(ids_key)
 
 
 class BoundFieldCipher:

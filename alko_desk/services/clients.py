@@ -63,6 +63,7 @@ from alko_desk.security.crypto import (
     ClientTierKeys,
     FieldCipher,
     OrgKeys,
+    id_document_key,
     new_key,
 )
 from alko_desk.services.audit import AuditLog
@@ -210,7 +211,14 @@ class ClientService(SessionService):
     ) -> Client:
         self._require(Permission.CLIENT_WRITE, "register clients")
         if self._clients.get(client_id):  # the same form saved twice: one client
-            return self._to_client(self._load(client_id), self._cipher(client_id))
+            record = self._load(client_id)
+            self._audit.record(  # what it hands back is a view of the client
+                self.actor,
+                "client.viewed",
+                f"client:{client_id}",
+                {"fields": list(SEALED), "via": "registration saved again"},
+            )
+            return self._to_client(record, self._cipher(client_id))
         normalized, errors = self.validate(draft)
         if errors:
             raise ValidationError("Please correct the highlighted fields.", errors)
@@ -237,6 +245,7 @@ class ClientService(SessionService):
     def now(self) -> datetime:
         return self._clock.now()
 
+    @between_services  # demo data and seeding on this computer; no desk skips the checks
     def register_many(
         self,
         items: list[tuple[str, ClientDraft]],
@@ -252,10 +261,15 @@ class ClientService(SessionService):
         batch = ClientBatch(items, last_activity or {}, registered or {})
         return self.register_batches([batch], progress)
 
+    @between_services  # see register_many
     def register_batches(
         self, batches: Iterable[ClientBatch], progress: Progress | None = None
     ) -> int:
         """Registers batches of new clients (seeding, big imports), then lists them all at once.
+
+        Without `register`'s duplicate checks (an ID number another client holds is not
+        refused nor flagged), with back-dated registrations and consent, and an id already
+        stored gets a new list entry: so never callable from a desk through the server.
 
         Each batch's documents are written as it comes (under its own intent); the list
         index is built once at the end in one sorted pass (`bulk_load`), so its cost does
@@ -510,14 +524,27 @@ class ClientService(SessionService):
             )
         return self._tier.unwrap_client_key(client_id, wrapped)
 
+    @between_services  # a key never leaves the server for a desk
     def data_key_for_documents(self, client_id: str) -> bytes:
-        """The client's data key, for the documents service to seal and open their ID documents.
+        """The client's data key, to open ID documents sealed before they had a key of their
+        own (`id_document_key`).
 
         Only for callers allowed to see clients' documents; the client must exist.
         """
         self._require(Permission.CLIENT_REVEAL, "see clients' ID documents", f"client:{client_id}")
         self._load(client_id)
         return self._data_key(client_id)
+
+    @between_services  # a key never leaves the server for a desk
+    def id_document_key(self, client_id: str) -> bytes:
+        """The key that seals and opens the client's ID documents: it needs the "ids" tier key
+        as well as the client's data key, so finance (which reads clients) cannot open them.
+
+        Only for callers allowed to see clients' documents; the client must exist.
+        """
+        self._require(Permission.CLIENT_REVEAL, "see clients' ID documents", f"client:{client_id}")
+        self._load(client_id)
+        return id_document_key(client_id, self._data_key(client_id), self._tier_key(TIER_IDS))
 
     def _cipher(self, client_id: str) -> BoundFieldCipher:
         return BoundFieldCipher(client_id, self._data_key(client_id), self._ids_key())

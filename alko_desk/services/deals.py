@@ -45,7 +45,7 @@ from alko_desk.models.listing import Page, PageRequest, Progress
 from alko_desk.models.users import Permission, Session
 from alko_desk.models.vehicles import Vehicle, VehicleStatus
 from alko_desk.services.audit import AuditLog
-from alko_desk.services.base import SessionService
+from alko_desk.services.base import SessionService, between_services
 from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock
 from alko_desk.services.deal_calc import compute
@@ -310,6 +310,7 @@ class DealService(SessionService):
         )
         return deal
 
+    @between_services  # demo data on this computer: a desk creates deals one by one, as of now
     def create_many(
         self,
         items: Sequence[tuple[DealDraft, datetime | None]],
@@ -577,6 +578,7 @@ class DealService(SessionService):
             deal.state is DealState.RESERVED and deal.approval.status is ApprovalStatus.NOT_NEEDED
         )
 
+    @between_services  # only an issued invoice moves a deal to invoiced, never a desk's call
     def mark_invoiced(self, base: Deal, invoice_number: str) -> Deal:
         """Called by invoicing once the invoice exists: the vehicle becomes sold."""
         self._require(Permission.INVOICE_WRITE, "invoice deals", f"deal:{base.id}")
@@ -601,6 +603,7 @@ class DealService(SessionService):
         )
         return updated
 
+    @between_services  # only a credit note reopens an invoiced deal, never a desk's call
     def invoice_credited(self, base: Deal, invoice_number: str, credit_note: str) -> Deal:
         """Called by invoicing when the deal's invoice is credited in full: the deal is back to
         where it was before invoicing (the vehicle reserved for it again), so that it can be

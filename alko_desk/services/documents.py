@@ -1,9 +1,17 @@
 """Clients' ID documents: adding, listing, viewing, exporting and deleting them, encrypted.
 
-Every page is sealed with the client's own data key (AES-256-GCM, the page's asset id bound
-as associated data) before it leaves this service, so stores and the outbox only ever hold
-ciphertext, and destroying the client's key makes the pages unreadable with the rest of
-their data. The document's number, issuing country and expiry are sealed the same way.
+Every page is sealed (AES-256-GCM) before it leaves this service, so stores and the outbox
+only ever hold ciphertext, with the client's ID-document key: derived from the client's data
+key and the "ids" tier key (`id_document_key`), so that only the roles that may reveal ID
+numbers open them (finance, which reads clients, holds data keys but not the "ids" key), and
+destroying the client's data key makes the pages unreadable with the rest of their data.
+The document's number, issuing country and expiry are sealed the same way. A page's
+associated data binds the client, the document and the asset id; the details' binds the
+document's type, its pages and who added it: a page moved to another document, or a type
+changed in the database, does not open. Documents stored before this (no "seal" in the
+record) were sealed with the client's data key alone: they are still read with it, and
+re-sealed with their own key by the first sales desk that runs its upload round
+(`reseal_legacy`), after which the database records that none is left.
 
 Adding a document: each page is put in this desk's outbox first, then the record is
 written, then the pages are uploaded and leave the outbox. A crash or a lost network at
@@ -30,10 +38,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
+from alko_desk.models.audit import AuditAction
 from alko_desk.models.documents import (
     DocumentDraft,
     DocumentInfo,
@@ -45,7 +55,13 @@ from alko_desk.models.documents import (
     StorageStatus,
     UploadState,
 )
-from alko_desk.models.errors import AlkoError, NotFound, ValidationError
+from alko_desk.models.errors import (
+    AlkoError,
+    NotFound,
+    TamperedRecord,
+    UnreadableRecord,
+    ValidationError,
+)
 from alko_desk.models.listing import Progress
 from alko_desk.models.users import Permission, Session
 from alko_desk.security.crypto import OrgKeys, derive_key, open_sealed, seal
@@ -65,6 +81,9 @@ from alko_desk.storage.document_store import (
 from alko_desk.storage.documents_repo import DocumentRepository, DocumentSettingsRepository
 
 MAX_PAGE_BYTES = 20 * 1024 * 1024
+SEAL_VERSION = 2  # sealed with the ID-document key, bound to the document (1: the data key)
+RESEAL_RETRY_SECONDS = 600  # a pass that could not finish (the store unreachable) waits
+RESEALED = "resealed_v2"  # in the store settings: no document sealed the older way is left
 MAX_PAGES = 10
 EXTENSIONS = {
     "image/png": ".png",
@@ -90,6 +109,7 @@ class DocumentService(SessionService):
         *,
         client_key: Callable[[str], bytes],
         default_folder: Path,
+        document_key: Callable[[str], bytes] | None = None,
         store_override: DocumentStore | None = None,
         upload_timeout: float = 15.0,
     ) -> None:
@@ -97,12 +117,14 @@ class DocumentService(SessionService):
         self._records = records
         self._settings = settings
         self._outbox = outbox
-        self._client_key = client_key
+        self._client_key = client_key  # opens documents stored before they had their own key
+        self._document_key = document_key or client_key
         self._default_folder = Path(default_folder)
         self._settings_key = derive_key(session.org_key, "alko-desk/document-settings/v1")
         self._override = store_override
         self._timeout = upload_timeout
         self._stores: dict[str, DocumentStore] = {}
+        self._reseal_tried = -RESEAL_RETRY_SECONDS
 
     # -- where documents go --------------------------------------------------------------
     def _credentials(self, *, for_reading: bool = False) -> CloudinaryCredentials | None:
@@ -287,14 +309,14 @@ class DocumentService(SessionService):
         """Stores the pages (front, back...) as one document of the client."""
         self._require(Permission.CLIENT_WRITE, "add ID documents", f"client:{client_id}")
         media = self._validate(draft, pages)
-        key = self._client_key(client_id)
+        key = self._document_key(client_id)
         doc_id = new_document_id()
         store = self._current_store()
         now = self._clock.now()
         stored: list[DocumentPage] = []
         for data, media_type in zip(pages, media, strict=True):
             asset_id = new_asset_id()
-            blob = seal(key, data, _page_context(client_id, asset_id))
+            blob = seal(key, data, _page_context(client_id, doc_id, asset_id))
             self._outbox.add(asset_id, blob, now, group=doc_id)
             stored.append(DocumentPage(asset_id, store.name, media_type, len(data)))
         meta = {
@@ -303,6 +325,7 @@ class DocumentService(SessionService):
             "expiry": draft.expiry.isoformat() if draft.expiry else "",
         }
         record = {
+            "seal": SEAL_VERSION,
             "type": draft.type.value,
             "added_at": now,
             "added_by": self.actor,
@@ -315,8 +338,10 @@ class DocumentService(SessionService):
                 }
                 for p in stored
             ],
-            "meta": seal(key, json.dumps(meta).encode(), _meta_context(client_id, doc_id)),
         }
+        record["meta"] = seal(
+            key, json.dumps(meta).encode(), _meta_context(client_id, doc_id, record)
+        )
         self._records.put(client_id, doc_id, record)
         self._audit.record(
             self.actor,
@@ -340,8 +365,17 @@ class DocumentService(SessionService):
         self._outbox.remove(asset_id)
 
     # -- reading -------------------------------------------------------------------------
+    def _key(self, client_id: str, record: dict, keys: dict[int, bytes]) -> bytes:
+        """The key `record` was sealed with, fetched once per version into `keys`."""
+        version = int(record.get("seal", 1))
+        if version not in keys:
+            fetch = self._document_key if version >= SEAL_VERSION else self._client_key
+            keys[version] = fetch(client_id)
+        return keys[version]
+
     def _info(self, client_id: str, doc_id: str, record: dict, key: bytes) -> DocumentInfo:
-        meta = json.loads(open_sealed(key, record["meta"], _meta_context(client_id, doc_id)))
+        context = _meta_context(client_id, doc_id, record)
+        meta = json.loads(self._open(client_id, doc_id, key, record["meta"], context))
         pages = tuple(
             DocumentPage(p["asset_id"], p["store"], p["media_type"], int(p["size"]))
             for p in record["pages"]
@@ -360,6 +394,23 @@ class DocumentService(SessionService):
             state=UploadState.WAITING if waiting else UploadState.STORED,
         )
 
+    def _open(self, client_id: str, doc_id: str, key: bytes, blob: bytes, context: str) -> bytes:
+        """A page or the details; one that does not open under the key that sealed it was
+        edited, moved or swapped outside ALKO Desk: refused and flagged for a manager."""
+        try:
+            return open_sealed(key, blob, context)
+        except UnreadableRecord:
+            self._audit.record(
+                self.actor,
+                AuditAction.FRAUD_DOCUMENT_TAMPERED,
+                f"client:{client_id}",
+                {"document": doc_id, "review": "manager"},
+            )
+            raise TamperedRecord(
+                "This client's ID document was changed outside ALKO Desk, so it is not shown.",
+                hint="A manager will find the details in the audit log (Possible fraud).",
+            ) from None
+
     def list(self, client_id: str) -> list[DocumentInfo]:
         """The client's documents, newest first, without their pages' bytes. Audited."""
         self._require(Permission.CLIENT_REVEAL, "see clients' ID documents", f"client:{client_id}")
@@ -369,8 +420,11 @@ class DocumentService(SessionService):
         )
         if not records:
             return []
-        key = self._client_key(client_id)
-        infos = [self._info(client_id, doc_id, rec, key) for doc_id, rec in records.items()]
+        keys: dict[int, bytes] = {}
+        infos = [
+            self._info(client_id, doc_id, rec, self._key(client_id, rec, keys))
+            for doc_id, rec in records.items()
+        ]
         return sorted(infos, key=lambda i: i.added_at, reverse=True)
 
     def _record(self, client_id: str, doc_id: str) -> dict:
@@ -379,12 +433,16 @@ class DocumentService(SessionService):
             raise NotFound("This document no longer exists.")
         return record
 
-    def _page_bytes(self, client_id: str, page: dict, key: bytes) -> PageContent:
+    def _page_bytes(self, client_id: str, doc_id: str, record: dict, page: dict) -> PageContent:
         asset_id = page["asset_id"]
+        key = self._key(client_id, record, {})
         blob = self._outbox.read(asset_id)  # still waiting to upload: read it here
         if blob is None:
             blob = self._store_named(page["store"]).get(asset_id)
-        data = open_sealed(key, blob, _page_context(client_id, asset_id))
+        version = int(record.get("seal", 1))
+        data = self._open(
+            client_id, doc_id, key, blob, _page_context(client_id, doc_id, asset_id, version)
+        )
         return PageContent(page["media_type"], data)
 
     def view(self, client_id: str, doc_id: str, page: int = 0) -> PageContent:
@@ -393,8 +451,7 @@ class DocumentService(SessionService):
         record = self._record(client_id, doc_id)
         if not 0 <= page < len(record["pages"]):
             raise NotFound("This document has no such page.")
-        key = self._client_key(client_id)
-        content = self._page_bytes(client_id, record["pages"][page], key)
+        content = self._page_bytes(client_id, doc_id, record, record["pages"][page])
         self._audit.record(
             self.actor, "document.viewed", f"client:{client_id}", {"document": doc_id, "page": page}
         )
@@ -409,8 +466,7 @@ class DocumentService(SessionService):
         )
         self._require_recent_password()
         record = self._record(client_id, doc_id)
-        key = self._client_key(client_id)
-        contents = [self._page_bytes(client_id, page, key) for page in record["pages"]]
+        contents = [self._page_bytes(client_id, doc_id, record, page) for page in record["pages"]]
         self._audit.record(
             self.actor,
             "document.exported",
@@ -456,8 +512,82 @@ class DocumentService(SessionService):
         return f"{n} document{'s' if n != 1 else ''} waiting to upload"
 
     def flush_outbox(self, *, force: bool = False) -> FlushResult:
-        """Uploads the pages whose retry is due (all when `force`). Safe to call any time."""
+        """Uploads the pages whose retry is due (all when `force`). Safe to call any time.
+
+        On a desk that adds documents, documents stored before they had their own key are
+        re-sealed first, once (`reseal_legacy`)."""
+        due = time.monotonic() - self._reseal_tried > RESEAL_RETRY_SECONDS
+        if (
+            due
+            and self._session.can(Permission.CLIENT_WRITE)
+            and not self._settings.get().get(RESEALED)
+        ):
+            self._reseal_tried = time.monotonic()
+            try:
+                self.reseal_legacy()
+            except AlkoError:
+                pass  # the store cannot be reached now: a later round tries again
         return self._outbox.flush(self._current_store(), self._clock.now(), force=force)
+
+    def reseal_legacy(self) -> int:
+        """Re-seals the documents stored before ID documents had their own key (sealed with
+        the client's data key alone, which finance holds) with the ID-document key; returns
+        how many. Each page goes up again under a new asset id before the record is switched
+        (only if it was not changed or deleted meanwhile), and the old copies go after, so an
+        interruption leaves every document readable; what is left behind is an orphan that
+        the reconciliation removes. Once a pass finds none left, the database records it."""
+        self._require(Permission.CLIENT_WRITE, "re-seal ID documents", "documents")
+        target, now, done = self._current_store(), self._clock.now(), 0
+        for client_id, doc_id, record in self._records.all_records():
+            if int(record.get("seal", 1)) >= SEAL_VERSION:
+                continue
+            try:
+                done += self._reseal(target, now, client_id, doc_id, record)
+            except (TamperedRecord, NotFound):
+                continue  # flagged already, or the client is gone: left as it is
+        if done:
+            self._audit.record(
+                self.actor, AuditAction.DOCUMENT_RESEALED, "documents", {"documents": done}
+            )
+        self._settings.update({RESEALED: True})
+        return done
+
+    def _reseal(
+        self, target: DocumentStore, now: datetime, client_id: str, doc_id: str, record: dict
+    ) -> int:
+        """One document re-sealed (1), or left as it is because it changed meanwhile (0)."""
+        old_key, key = self._client_key(client_id), self._document_key(client_id)
+        pages, new_ids, switched = [], [], False
+        try:
+            for page in record["pages"]:
+                content = self._page_bytes(client_id, doc_id, record, page)
+                asset_id = new_asset_id()
+                blob = seal(key, content.data, _page_context(client_id, doc_id, asset_id))
+                self._outbox.add(asset_id, blob, now, group=doc_id)
+                new_ids.append(asset_id)
+                pages.append(dict(page, asset_id=asset_id, store=target.name))
+            meta_context = _meta_context(client_id, doc_id, record)
+            meta = self._open(client_id, doc_id, old_key, record["meta"], meta_context)
+            resealed = dict(record, seal=SEAL_VERSION, pages=pages)
+            resealed["meta"] = seal(key, meta, _meta_context(client_id, doc_id, resealed))
+            switched = self._records.replace_if_unchanged(
+                client_id, doc_id, record["meta"], resealed
+            )
+        finally:
+            if not switched:  # unreadable now, or deleted or changed meanwhile: as it was
+                for asset_id in new_ids:
+                    self._outbox.remove(asset_id)
+        if not switched:
+            return 0
+        for asset_id in new_ids:
+            self._upload_now(target, asset_id)
+        for page in record["pages"]:
+            self._outbox.remove(page["asset_id"])
+            try:
+                self._store_named(page["store"]).delete(page["asset_id"])
+            except StoreUnavailable:
+                pass  # no record refers to it now: the reconciliation removes it
+        return 1
 
     def reconcile(self) -> int:
         """Removes assets in the store that no document refers to (a crash mid-add).
@@ -505,9 +635,19 @@ def save_exported(folder: Path, doc_id: str, contents: list[PageContent]) -> lis
     return written
 
 
-def _page_context(client_id: str, asset_id: str) -> str:
-    return f"document-page:{client_id}:{asset_id}"
+def _page_context(client_id: str, doc_id: str, asset_id: str, version: int = SEAL_VERSION) -> str:
+    if version < SEAL_VERSION:
+        return f"document-page:{client_id}:{asset_id}"
+    return f"alko-desk/document-page/v2\x1f{client_id}\x1f{doc_id}\x1f{asset_id}"
 
 
-def _meta_context(client_id: str, doc_id: str) -> str:
-    return f"document-meta:{client_id}:{doc_id}"
+def _meta_context(client_id: str, doc_id: str, record: dict) -> str:
+    """The details' associated data; from version 2 it covers the plaintext of the record
+    (type, pages, who added it) too, so that an edit of those in the database is detected."""
+    if int(record.get("seal", 1)) < SEAL_VERSION:
+        return f"document-meta:{client_id}:{doc_id}"
+    pages = ",".join(f"{p['asset_id']}/{p['media_type']}/{p['size']}" for p in record["pages"])
+    return (
+        f"alko-desk/document-meta/v2\x1f{client_id}\x1f{doc_id}\x1f{record['type']}"
+        f"\x1f{pages}\x1f{record['added_by']}"
+    )

@@ -35,6 +35,18 @@ class DocumentRepository:
     def put(self, client_id: str, doc_id: str, record: dict[str, Any]) -> None:
         self._change(client_id, lambda docs: docs.__setitem__(doc_id, record))
 
+    def replace_if_unchanged(
+        self, client_id: str, doc_id: str, expected_meta: bytes, record: dict[str, Any]
+    ) -> bool:
+        """Writes `record` only while the stored one still has `expected_meta` (not deleted
+        or replaced meanwhile); True when it did."""
+        coll, part_filter = self._docs.part(client_part(client_id))
+        found = coll.update_one(
+            {"_id": client_id, f"docs.{doc_id}.meta": expected_meta, **part_filter},
+            {"$set": {f"docs.{doc_id}": record}},
+        )
+        return found.matched_count == 1
+
     def remove(self, client_id: str, doc_id: str) -> None:
         self._change(client_id, lambda docs: docs.pop(doc_id, None))
 

@@ -72,6 +72,39 @@ def test_a_file_is_downscaled_rotated_and_cropped(qtbot, sales, tasks, client_id
     assert abs(dialog.pages[0].width - wide // 2) <= 4
 
 
+def test_files_dropped_on_the_dialog_become_pages_and_a_web_link_is_not_taken(
+    qtbot, sales, tasks, client_id, passport_png, tmp_path
+):
+    from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    back = tmp_path / "back.jpg"
+    render_document(VALID_TD3, dpi=150).save(back)
+    dialog = _dialog(qtbot, sales, tasks, client_id)
+
+    def drag(urls):
+        data = QMimeData()
+        data.setUrls(urls)
+        where, buttons = QPoint(20, 20), Qt.MouseButton.LeftButton
+        enter = QDragEnterEvent(
+            where, Qt.DropAction.CopyAction, data, buttons, Qt.KeyboardModifier.NoModifier
+        )
+        QApplication.sendEvent(dialog, enter)
+        if enter.isAccepted():
+            drop = QDropEvent(
+                where, Qt.DropAction.CopyAction, data, buttons, Qt.KeyboardModifier.NoModifier
+            )
+            QApplication.sendEvent(dialog, drop)
+        return enter.isAccepted()
+
+    assert not drag([QUrl("https://example.com/passport.png")])  # only files on this computer
+    assert drag([QUrl.fromLocalFile(str(passport_png)), QUrl.fromLocalFile(str(back))])
+    qtbot.waitUntil(lambda: len(dialog.pages) == 2, timeout=10_000)
+    assert max(dialog.pages[0].size) == 2000 and max(dialog.pages[1].size) < 2000
+    assert dialog.save_button.isEnabled()
+
+
 @pytest.mark.parametrize("fmt", ["PDF", "TIFF"])
 def test_every_page_of_a_multi_page_file_is_kept_together(
     qtbot, sales, tasks, client_id, tmp_path, fmt, monkeypatch
@@ -314,6 +347,26 @@ def test_a_document_number_held_by_another_client_is_flagged(
     assert dialog.duplicate_label.isVisible()
     assert "123456789" in dialog.duplicate_label.text()
     assert other.display_name in dialog.duplicate_label.text()
+
+
+def test_a_document_number_typed_by_hand_and_held_by_another_client_is_flagged(
+    qtbot, sales, tasks, client_id
+):
+    other = sales.clients.register(
+        new_client_id(),
+        draft(
+            "Ivana", "Horvat", email="ivana@example.hr", phone="092 555 1234", id_number="123456789"
+        ),
+    )
+    dialog = _dialog(qtbot, sales, tasks, client_id, find_clients=sales.clients.search)
+    qtbot.keyClicks(dialog.number_edit, "123456789")
+    dialog.number_edit.editingFinished.emit()  # as when staff leave the field
+    qtbot.waitUntil(dialog.duplicate_label.isVisible, timeout=10_000)
+    assert "123456789" in dialog.duplicate_label.text()
+    assert other.display_name in dialog.duplicate_label.text()
+    dialog.number_edit.setText("555000111")  # a number nobody holds
+    dialog.number_edit.editingFinished.emit()
+    qtbot.waitUntil(lambda: not dialog.duplicate_label.isVisible(), timeout=10_000)
 
 
 def test_names_compare_without_accents_as_the_mrz_writes_them(

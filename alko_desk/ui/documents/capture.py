@@ -344,6 +344,7 @@ class DocumentCaptureDialog(QDialog):
         self.remove_button.clicked.connect(self.remove_page)
         self.preview.selection_changed.connect(lambda _has: self._refresh())
         self.read_button.clicked.connect(self.read_mrz)
+        self.number_edit.editingFinished.connect(self.check_typed_number)
         self.apply_button.clicked.connect(self.apply_ticked)
         self.save_button.clicked.connect(self.save)
         self.cancel_button.clicked.connect(self.reject)
@@ -552,7 +553,25 @@ class DocumentCaptureDialog(QDialog):
         self.tasks.run(work, on_success=done, on_finished=self._refresh, parent=self)
 
     def show_duplicates(self, reading: MrzReading | None, others: list) -> None:
-        if reading is None or not others:
+        self._show_duplicates(reading.document_number if reading else "", others)
+
+    def check_typed_number(self) -> None:
+        """A number typed by hand gets the same duplicate warning as one read from the MRZ."""
+        number = self.number_edit.text().strip().upper()
+        find, client_id = self.find_clients, self.client_id
+        if not number or find is None:
+            self._show_duplicates("", [])
+            return
+
+        def work():
+            return [r for r in find(number) if r.id != client_id]
+
+        self.tasks.run(
+            work, on_success=lambda others: self._show_duplicates(number, others), parent=self
+        )
+
+    def _show_duplicates(self, number: str, others: list) -> None:
+        if not number or not others:
             self.duplicate_label.hide()
             return
         names = ", ".join(r.display_name for r in others)
@@ -560,7 +579,7 @@ class DocumentCaptureDialog(QDialog):
             self.tr(
                 "Document number %s is already stored on another client: %s. Check before saving."
             )
-            % (reading.document_number, names)
+            % (number, names)
         )
         self.duplicate_label.show()
 
