@@ -1179,6 +1179,11 @@ class DealsPage(QWidget):
         state = state_text(deal, until)
         facts = [
             (self.tr("Client"), row.client_name or deal.client_id),
+        ]
+        buyer = deal.terms.business_buyer
+        if buyer is not None:  # the company buys; the client is its contact
+            facts.append((self.tr("Business buyer"), f"{buyer.company} · {buyer.vat_id}"))
+        facts += [
             (self.tr("VIN"), deal.vehicle_vin),
             (self.tr("State"), state),
             (self.tr("Salesperson"), deal.salesperson),

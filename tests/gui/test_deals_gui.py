@@ -653,6 +653,10 @@ def test_the_deal_builder_sells_to_a_business_buyer_checking_its_vat_id_as_typed
     assert saved.terms.business_buyer.vat_id == "DE136695976"
     assert saved.terms.seller_country == "HR"
     assert saved.figures.total_price == Money.of("24000.00")
+    qtbot.waitUntil(
+        lambda: "Business buyer: Autohaus Müller GmbH · DE136695976" in page.detail.text(),
+        timeout=10_000,
+    )
     # a company in the dealer's own country pays VAT as anyone does
     b.vat_id.setText("HR69684034012")
     assert figure(b, "VAT scheme") == "Standard VAT"
