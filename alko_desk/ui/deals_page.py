@@ -467,7 +467,13 @@ class DealBuilder(QWidget):
         business.setChecked(False)
         business.setToolTip(self.tr("A company buys the car; the client stays the contact person."))
         self.business_box = business
-        bform = QFormLayout(business)
+        # folded away until checked: most buyers are people, and the form is tall already
+        self.business_fields = QWidget()
+        QVBoxLayout(business).addWidget(self.business_fields)
+        self.business_fields.setVisible(False)
+        business.toggled.connect(self.business_fields.setVisible)
+        bform = QFormLayout(self.business_fields)
+        bform.setContentsMargins(0, 0, 0, 0)
         self.company = QLineEdit()
         self.company.setAccessibleName(self.tr("Company"))
         self.vat_id = QLineEdit(placeholderText="DE136695976")

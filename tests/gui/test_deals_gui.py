@@ -633,7 +633,9 @@ def test_the_deal_builder_sells_to_a_business_buyer_checking_its_vat_id_as_typed
     b.vehicle.setCurrentIndex(b.vehicle.findData(vehicle.id))
     assert figure(b, "VAT scheme") == "Standard VAT"
     assert not b.business_box.isChecked()  # a private buyer unless said otherwise
+    assert b.business_fields.isHidden()  # folded away until asked for
     b.business_box.setChecked(True)
+    assert not b.business_fields.isHidden()
     b.company.setText("Autohaus Müller GmbH")  # keyClicks types ASCII only
     qtbot.keyClicks(b.vat_id, "DE136695977")  # one digit off
     assert "check digit" in b.vat_check.text() and b.vat_valid.text() == ""
