@@ -26,7 +26,7 @@ from alko_desk.models.errors import NotFound, ValidationError
 from alko_desk.models.invoices import DocumentKind, InvoiceDraft, VatCategory
 from alko_desk.models.money import Money
 from alko_desk.models.users import Role
-from alko_desk.models.vehicles import VehicleStatus
+from alko_desk.models.vehicles import Condition, VehicleStatus
 from alko_desk.services.clients import new_client_id
 from alko_desk.services.deal_invoicing import country_code, draft_from_deal
 from alko_desk.storage.deals_repo import terms_to_doc
@@ -360,12 +360,12 @@ def test_prospects_of_deals_invoiced_before_the_rule_become_customers_at_a_suita
 # ----------------------------------------------------------------------------- business buyers
 
 
-def business_deal(context, make_user, buyer: BusinessBuyer):
-    """A deal for a new car (30,000.00 gross) sold by the Croatian dealer (the test profile's
-    VAT ID is HR) to `buyer` through a client who stays the contact."""
+def business_deal(context, make_user, buyer: BusinessBuyer, **car):
+    """A deal for a new car (30,000.00 gross; or as `car` says) sold by the Croatian dealer
+    (the test profile's VAT ID is HR) to `buyer` through a client who stays the contact."""
     sam = context.services_for(make_user("sam", Role.SALES))
     client = sam.clients.register(new_client_id(), client_draft())
-    vehicle = sam.vehicles.add(vehicle_draft(1, price="30000.00"))
+    vehicle = sam.vehicles.add(vehicle_draft(1, price="30000.00", **car))
     accessory = LineItem(ItemKind.ACCESSORY, "Floor mats", Money.of("150.00"))
     return sam, sam.deals.create(
         DealDraft(client.id, vehicle.id, items=(accessory,), business_buyer=buyer)
@@ -438,3 +438,24 @@ def test_a_private_deal_document_carries_no_business_buyer_fields(context, make_
     _, deal = client_with_deal(context, make_user)
     doc = terms_to_doc(deal.terms)
     assert "business_buyer" not in doc and "seller_country" not in doc
+
+
+def test_a_used_car_under_the_margin_scheme_stays_margin_for_a_german_business(
+    context,
+    make_user,
+    finance,
+    en16931,  # noqa: F811 - the fixture imported above
+):
+    used = {"condition": Condition.USED, "acquired_without_vat": True, "mileage_km": 48000}
+    buyer = BusinessBuyer("Autohaus Müller GmbH", "DE136695976")
+    _, deal = business_deal(context, make_user, buyer, **used)
+    assert deal.figures.scheme is VatScheme.MARGIN
+    invoice = finance.invoices.issue_for_deal(deal.id)
+    assert invoice.draft.customer.vat_id == "DE136695976"
+    assert invoice.draft.lines[0].vat_category is VatCategory.MARGIN_SCHEME
+    assert invoice.totals.gross == deal.figures.total_price == Money.of("30150.00")
+    pdf = finance.invoices.pdf(invoice.number)
+    text = " ".join(pdf_text(pdf).split())
+    assert "VAT ID: DE136695976" in text and "Margin scheme" in text
+    _, xml = get_facturx_xml_from_pdf(io.BytesIO(pdf), check_xsd=True)
+    assert en16931(xml) == []
