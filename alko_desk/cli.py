@@ -722,6 +722,7 @@ def deal_list(args: argparse.Namespace) -> int:
                 "balance_due": str(d.figures.balance_due.amount),
                 "vat_scheme": d.figures.scheme.value,
                 "created_at": d.created_at.isoformat(),
+                **_business_buyer_json(d.terms.business_buyer),
             }
             for d in page.rows
         ]
@@ -872,3 +873,10 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
         print(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
+
+
+def _business_buyer_json(buyer) -> dict:
+    """A deal's business buyer for `deal list --json`; nothing for a private buyer."""
+    if buyer is None:
+        return {}
+    return {"business_buyer": {"company": buyer.company, "vat_id": buyer.vat_id}}

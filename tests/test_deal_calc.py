@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alko_desk.models.deals import (
+    BusinessBuyer,
     DealTerms,
     Discount,
     DiscountKind,
@@ -20,6 +21,7 @@ from alko_desk.models.deals import (
 )
 from alko_desk.models.money import Money
 from alko_desk.models.vehicles import Condition
+from alko_desk.services.business_buyer import business_buyer_problems, buyer_vat_problem
 from alko_desk.services.deal_calc import compute, monthly_payment
 
 
@@ -262,3 +264,82 @@ def test_balance_is_exactly_the_figures_shown(
         assert f.total_of_payments >= f.amount_financed - Money(cent * months / 2)
         assert f.cost_of_credit == f.total_of_payments - f.amount_financed
     assert compute(terms) == f  # reproducible from the terms alone
+
+
+# ----------------------------------------------------------------------------- business buyers
+
+GERMAN_COMPANY = BusinessBuyer("Autohaus Müller GmbH", "DE136695976", "Hauptstraße 5", "80331")
+CROATIAN_COMPANY = BusinessBuyer("Auto Prijevoz d.o.o.", "HR69684034012")
+
+
+def business_terms(buyer: BusinessBuyer | None, **changes) -> DealTerms:
+    terms = DealTerms(
+        currency="EUR",
+        list_price=eur("30000.00"),
+        vat_rate=Decimal(25),
+        discounts=(Discount(DiscountKind.PERCENT, Decimal(5)),),  # 1,500.00
+        items=(
+            LineItem(ItemKind.ACCESSORY, "Floor mats", eur("150.00")),
+            LineItem(ItemKind.FEE, "Registration", eur("120.00"), vat_applies=False),
+        ),
+        deposit=eur("1000"),
+        business_buyer=buyer,
+        seller_country="HR" if buyer else "",
+    )
+    return replace(terms, **changes)
+
+
+def test_a_business_in_another_eu_country_pays_the_net_price_and_no_vat():
+    f = compute(business_terms(GERMAN_COMPANY))
+    assert f.scheme is VatScheme.INTRA_COMMUNITY
+    assert "Art. 138" in f.scheme_reason and "DE136695976" in f.scheme_reason
+    assert f.vehicle_price == eur("28500.00")  # the gross price, as for anyone
+    # VAT contained, amount by amount: 28,500 × 25/125 = 5,700; 150 × 25/125 = 30
+    assert f.vat_not_charged == eur("5730.00")
+    assert f.total_price == eur("23040.00")  # 22,800 + 120 net + 120 disbursement, no VAT
+    assert f.vat_shown.vat == eur("0.00") and f.vat_shown.net == eur("22920.00")
+    assert f.vat_shown.rate == 0
+    assert f.balance_due == eur("22040.00")  # less the deposit
+    assert f.discount_percent == Decimal("5.00")  # the approval threshold reads the list price
+
+
+def test_a_business_in_the_dealers_own_country_pays_standard_vat_with_its_vat_id():
+    private = compute(business_terms(None))
+    f = compute(business_terms(CROATIAN_COMPANY))
+    assert f.scheme is VatScheme.STANDARD and f.vat_not_charged is None
+    assert "HR69684034012" in f.scheme_reason and "printed" in f.scheme_reason
+    assert replace(f, scheme_reason="") == replace(private, scheme_reason="")
+
+
+def test_a_used_car_under_the_margin_scheme_stays_margin_for_a_foreign_business():
+    used = {
+        "condition": Condition.USED,
+        "purchase_cost": eur("20000.00"),
+        "acquired_without_vat": True,
+    }
+    f = compute(business_terms(GERMAN_COMPANY, **used))
+    assert f.scheme is VatScheme.MARGIN and f.vat_not_charged is None
+    assert "139(3)" in f.scheme_reason and "DE136695976" in f.scheme_reason
+    assert f.total_price == compute(business_terms(None, **used)).total_price
+    # opted out of the margin scheme: standard rules, so intra-community again
+    opted = compute(business_terms(GERMAN_COMPANY, **used, prefer_standard_vat=True))
+    assert opted.scheme is VatScheme.INTRA_COMMUNITY
+
+
+def test_without_the_dealers_country_a_business_buyer_is_not_taken_for_intra_community():
+    f = compute(business_terms(GERMAN_COMPANY, seller_country=""))
+    assert f.scheme is VatScheme.STANDARD
+
+
+def test_business_buyer_vat_ids_are_checked_for_an_eu_prefix_and_check_digits():
+    assert buyer_vat_problem("DE 136 695 976") is None
+    assert buyer_vat_problem("EL094259216") is None
+    assert "check digit" in buyer_vat_problem("DE136695977")
+    assert "not an EU VAT ID" in buyer_vat_problem("CHE116281710")
+    assert "country letters" in buyer_vat_problem("136695976")
+    assert "Enter" in buyer_vat_problem("  ")
+    assert set(business_buyer_problems(BusinessBuyer(" ", "DE136695977"))) == {
+        "business_buyer.company",
+        "business_buyer.vat_id",
+    }
+    assert business_buyer_problems(GERMAN_COMPANY) == {}

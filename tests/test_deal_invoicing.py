@@ -3,23 +3,40 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import SimpleNamespace as NS
 
 import pytest
+from facturx import get_facturx_xml_from_pdf
+from lxml import etree
 
 from alko_desk.models.audit import AuditFilter
-from alko_desk.models.deals import DealState
+from alko_desk.models.deals import (
+    BusinessBuyer,
+    DealDraft,
+    DealState,
+    ItemKind,
+    LineItem,
+    VatScheme,
+)
 from alko_desk.models.errors import NotFound, ValidationError
 from alko_desk.models.invoices import DocumentKind, InvoiceDraft, VatCategory
 from alko_desk.models.money import Money
 from alko_desk.models.users import Role
-from alko_desk.models.vehicles import VehicleStatus
+from alko_desk.models.vehicles import Condition, VehicleStatus
+from alko_desk.services.clients import new_client_id
 from alko_desk.services.deal_invoicing import country_code, draft_from_deal
+from alko_desk.storage.deals_repo import terms_to_doc
+from tests.clients_data import draft as client_draft
 from tests.invoice_data import BANK, CROATIAN, SUPPLIER
+from tests.test_e_invoice import NS as NS_CII
+from tests.test_e_invoice import en16931  # noqa: F401 - the CEN rules, a pytest fixture
+from tests.test_invoice_documents import pdf_text
 from tests.vehicles_data import client_with_deal
+from tests.vehicles_data import draft as vehicle_draft
 
 
 def deal(scheme: str, vehicle_price: str, *, items=(), deposit=None, trade_in=None):
@@ -338,3 +355,107 @@ def test_prospects_of_deals_invoiced_before_the_rule_become_customers_at_a_suita
     context.finish_interrupted_work(sam_session)
     assert len(context.audit_log.query(AuditFilter(action_prefix="client.became"))) == 2
     assert context.store.db.pending_ops.find_one({"_id": PAST_PURCHASES}) is None
+
+
+# ----------------------------------------------------------------------------- business buyers
+
+
+def business_deal(context, make_user, buyer: BusinessBuyer, **car):
+    """A deal for a new car (30,000.00 gross; or as `car` says) sold by the Croatian dealer
+    (the test profile's VAT ID is HR) to `buyer` through a client who stays the contact."""
+    sam = context.services_for(make_user("sam", Role.SALES))
+    client = sam.clients.register(new_client_id(), client_draft())
+    vehicle = sam.vehicles.add(vehicle_draft(1, price="30000.00", **car))
+    accessory = LineItem(ItemKind.ACCESSORY, "Floor mats", Money.of("150.00"))
+    return sam, sam.deals.create(
+        DealDraft(client.id, vehicle.id, items=(accessory,), business_buyer=buyer)
+    )
+
+
+def test_a_german_business_buyer_gets_an_intra_community_invoice_without_vat(
+    context,
+    make_user,
+    finance,
+    en16931,  # noqa: F811 - the fixture imported above
+):
+    buyer = BusinessBuyer(
+        "Autohaus Müller GmbH", "DE136695976", "Hauptstraße 5", "80331", "München", "Deutschland"
+    )
+    sam, deal = business_deal(context, make_user, buyer)
+    assert deal.figures.scheme is VatScheme.INTRA_COMMUNITY
+    assert sam.deals.get(deal.id).terms == deal.terms  # reproducible from the stored deal
+    invoice = finance.invoices.issue_for_deal(deal.id)
+    customer = invoice.draft.customer
+    assert (customer.name, customer.vat_id) == ("Autohaus Müller GmbH", "DE136695976")
+    assert (customer.address.street, customer.address.country) == ("Hauptstraße 5", "DE")
+    assert customer.client_id == deal.client_id
+    assert {ln.vat_category for ln in invoice.draft.lines} == {VatCategory.INTRA_COMMUNITY}
+    assert invoice.totals.vat == Money.zero()
+    assert invoice.totals.gross == deal.figures.total_price == Money.of("24120.00")
+    pdf = finance.invoices.pdf(invoice.number)
+    text = " ".join(pdf_text(pdf).split())
+    assert "VAT ID: DE136695976" in text and "Autohaus Müller GmbH" in text
+    assert "Intra-community supply — reverse charge/exempt, Art. 138 Directive 2006/112/EC" in text
+    assert "Contact: Željko Kovačević" in text
+    _, xml = get_facturx_xml_from_pdf(io.BytesIO(pdf), check_xsd=True)
+    assert en16931(xml) == []
+    tree = etree.fromstring(xml)
+    tax = tree.find(".//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax", NS_CII)
+    assert tax.findtext("ram:CategoryCode", namespaces=NS_CII) == "K"
+    assert tax.findtext("ram:ExemptionReasonCode", namespaces=NS_CII) == "VATEX-EU-IC"
+    assert tax.findtext("ram:CalculatedAmount", namespaces=NS_CII) == "0.00"
+
+
+def test_a_business_buyer_in_croatia_pays_standard_vat_with_its_vat_id_printed(
+    context,
+    make_user,
+    finance,
+    en16931,  # noqa: F811 - the fixture imported above
+):
+    # no address typed: the company is invoiced at the client's
+    sam, deal = business_deal(context, make_user, BusinessBuyer("Prijevoz d.o.o.", "HR69684034012"))
+    assert deal.figures.scheme is VatScheme.STANDARD
+    invoice = finance.invoices.issue_for_deal(deal.id)
+    customer = invoice.draft.customer
+    assert (customer.name, customer.vat_id) == ("Prijevoz d.o.o.", "HR69684034012")
+    assert customer.address.street == "Ulica Domovinskog rata 12"
+    assert {ln.vat_category for ln in invoice.draft.lines} == {VatCategory.STANDARD}
+    assert invoice.totals.vat == Money.of("6030.00")  # 30,150 × 25 / 125
+    pdf = finance.invoices.pdf(invoice.number)
+    text = " ".join(pdf_text(pdf).split())
+    assert "VAT ID: HR69684034012" in text and "Intra-community" not in text
+    _, xml = get_facturx_xml_from_pdf(io.BytesIO(pdf), check_xsd=True)
+    assert en16931(xml) == []
+
+
+def test_a_deal_with_a_business_buyer_whose_vat_id_fails_is_refused(context, make_user):
+    with pytest.raises(ValidationError) as refused:
+        business_deal(context, make_user, BusinessBuyer("Autohaus", "DE136695977"))
+    assert "check digit" in refused.value.field_errors["business_buyer.vat_id"]
+
+
+def test_a_private_deal_document_carries_no_business_buyer_fields(context, make_user):
+    _, deal = client_with_deal(context, make_user)
+    doc = terms_to_doc(deal.terms)
+    assert "business_buyer" not in doc and "seller_country" not in doc
+
+
+def test_a_used_car_under_the_margin_scheme_stays_margin_for_a_german_business(
+    context,
+    make_user,
+    finance,
+    en16931,  # noqa: F811 - the fixture imported above
+):
+    used = {"condition": Condition.USED, "acquired_without_vat": True, "mileage_km": 48000}
+    buyer = BusinessBuyer("Autohaus Müller GmbH", "DE136695976")
+    _, deal = business_deal(context, make_user, buyer, **used)
+    assert deal.figures.scheme is VatScheme.MARGIN
+    invoice = finance.invoices.issue_for_deal(deal.id)
+    assert invoice.draft.customer.vat_id == "DE136695976"
+    assert invoice.draft.lines[0].vat_category is VatCategory.MARGIN_SCHEME
+    assert invoice.totals.gross == deal.figures.total_price == Money.of("30150.00")
+    pdf = finance.invoices.pdf(invoice.number)
+    text = " ".join(pdf_text(pdf).split())
+    assert "VAT ID: DE136695976" in text and "Margin scheme" in text
+    _, xml = get_facturx_xml_from_pdf(io.BytesIO(pdf), check_xsd=True)
+    assert en16931(xml) == []

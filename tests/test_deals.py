@@ -10,6 +10,7 @@ import pytest
 from alko_desk.models.audit import AuditFilter
 from alko_desk.models.deals import (
     ApprovalStatus,
+    BusinessBuyer,
     DealDraft,
     DealFilter,
     DealSettings,
@@ -20,6 +21,7 @@ from alko_desk.models.deals import (
     Financing,
     HandoverChecklist,
     TradeIn,
+    VatScheme,
 )
 from alko_desk.models.errors import ConcurrentModification, PermissionDenied, ValidationError
 from alko_desk.models.money import Money
@@ -342,3 +344,18 @@ def test_a_mistyped_trade_in_vin_or_a_negative_deposit_is_refused_saying_which(d
     european = TradeIn("WVWZZZ1JZXW000001", "VW Golf", 180000, Money.of(4000), Money.of(0))
     saved = desk.deals.create(deal_draft(vehicle.id, trade_in=european))
     assert saved.terms.trade_in == european  # a European VIN without a check digit is accepted
+
+
+def test_a_business_buyer_added_to_a_deal_and_removed_again_changes_its_vat(desk, context):
+    vehicle = desk.vehicles.add(draft(1, price="30000"))
+    private = desk.deals.create(deal_draft(vehicle.id))
+    company = BusinessBuyer("Autohaus Müller GmbH", "DE136695976")
+    to_company = desk.deals.update(private, deal_draft(vehicle.id, business_buyer=company))
+    assert to_company.figures.scheme is VatScheme.INTRA_COMMUNITY
+    assert to_company.terms.seller_country == "HR"  # the dealer's, from Settings
+    stored = context.deals_repo.get_doc(private.id)["terms"]
+    assert stored["business_buyer"]["vat_id"] == "DE136695976"
+    assert context.deals_repo.get(private.id).figures == to_company.figures
+    back = desk.deals.update(to_company, deal_draft(vehicle.id))
+    assert back.figures == private.figures and back.terms == private.terms
+    assert "business_buyer" not in context.deals_repo.get_doc(private.id)["terms"]

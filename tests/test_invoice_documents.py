@@ -101,8 +101,8 @@ def test_intra_community_invoice_shows_both_vat_ids_and_the_exemption():
     text = pdf_text(render_invoice_pdf(issued(intra_community_draft())))
     assert GERMAN_BUSINESS.vat_id in text
     assert "HR12345678901" in text
-    assert "Exempt intra-Community supply" in text
-    assert "Article 138" in text
+    assert "Intra-community supply — reverse charge/exempt" in text
+    assert "Art. 138 Directive 2006/112/EC" in text
 
 
 def test_deposit_is_deducted_with_its_date():

@@ -201,3 +201,11 @@ def test_types_outside_the_models_and_naive_datetimes_are_not_sent():
 def test_another_version_is_refused_with_a_reason():
     with pytest.raises(codec.CodecError, match="version"):
         codec.loads(json.dumps({"v": 99, "body": None}))
+
+
+def test_a_deal_draft_with_a_business_buyer_travels_to_the_server():
+    from alko_desk.models.deals import BusinessBuyer, DealDraft
+
+    buyer = BusinessBuyer("Autohaus Müller GmbH", "DE136695976", "Hauptstraße 5", "80331")
+    draft = DealDraft("C-1", "V-1", deposit=Money.of("1000"), business_buyer=buyer)
+    assert codec.loads(codec.dumps(draft)) == draft

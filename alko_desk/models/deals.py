@@ -83,10 +83,37 @@ class Financing:
 class VatScheme(enum.Enum):
     STANDARD = "standard"
     MARGIN = "margin"  # EU margin scheme for second-hand goods: VAT on the margin only
+    # to a business registered for VAT in another EU member state: no VAT (Art. 138)
+    INTRA_COMMUNITY = "intra_community"
 
     @property
     def label(self) -> str:
-        return "Standard VAT" if self is VatScheme.STANDARD else "Margin scheme"
+        return {
+            VatScheme.STANDARD: "Standard VAT",
+            VatScheme.MARGIN: "Margin scheme",
+            VatScheme.INTRA_COMMUNITY: "Intra-community supply (no VAT)",
+        }[self]
+
+
+@dataclass(frozen=True)
+class BusinessBuyer:
+    """A company buying through the deal's client (who stays the contact person).
+
+    The address is the company's; left empty (no street), the invoice uses the client's.
+    The country is as typed (a name or a two-letter code); empty, it is the VAT ID's."""
+
+    company: str
+    vat_id: str  # with its country prefix, e.g. DE136695976
+    street: str = ""
+    postal_code: str = ""
+    city: str = ""
+    country: str = ""
+
+    @property
+    def vat_country(self) -> str:
+        """The VAT ID's prefix as an ISO country code (Greek VAT IDs start with EL)."""
+        prefix = "".join(self.vat_id.split()).upper()[:2]
+        return "GR" if prefix == "EL" else prefix
 
 
 @dataclass(frozen=True)
@@ -105,6 +132,10 @@ class DealTerms:
     trade_in: TradeIn | None = None
     deposit: Money | None = None
     financing: Financing | None = None
+    business_buyer: BusinessBuyer | None = None
+    # the dealer's own country (ISO code, from Settings when the deal was made), kept with a
+    # business buyer so that the intra-community test is reproducible from the deal alone
+    seller_country: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,6 +172,8 @@ class DealFigures:
     cost_of_credit: Money | None
     balance_due: Money  # total price − trade-in equity − deposit − amount financed
     problems: tuple[str, ...] = ()
+    # intra-community supply: the VAT contained in the gross prices, taken off (else None)
+    vat_not_charged: Money | None = None
 
 
 class ApprovalStatus(enum.Enum):
@@ -206,6 +239,7 @@ class DealDraft:
     financing: Financing | None = None
     prefer_standard_vat: bool = False
     notes: str = ""
+    business_buyer: BusinessBuyer | None = None
 
 
 @dataclass(frozen=True)

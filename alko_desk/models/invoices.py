@@ -78,8 +78,8 @@ class VatCategory(enum.Enum):
         """The wording Article 226 (11) and (14) require on the invoice."""
         return {
             VatCategory.EXEMPT: "Exempt from VAT (Article 132 of Directive 2006/112/EC)",
-            VatCategory.INTRA_COMMUNITY: "Exempt intra-Community supply of goods "
-            "(Article 138 of Directive 2006/112/EC)",
+            VatCategory.INTRA_COMMUNITY: "Intra-community supply — reverse charge/exempt, "
+            "Art. 138 Directive 2006/112/EC",
             VatCategory.MARGIN_SCHEME: "Margin scheme - Second-hand goods "
             "(Article 313 of Directive 2006/112/EC)",
         }.get(self, "")

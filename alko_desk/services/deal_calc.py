@@ -19,6 +19,16 @@ Conventions (each one a choice a buyer can check on paper):
   rate / 12, rounded to the minor unit; total of payments = payment × n; cost of credit =
   total of payments − amount financed.
 - Balance due = total price − trade-in equity − deposit − amount financed.
+- Business buyer (`DealTerms.business_buyer`): a company, with an EU VAT ID. Registered in
+  another EU member state than the dealer (`DealTerms.seller_country`), the sale is an
+  intra-community supply: no VAT is charged (EN 16931 category K, VATEX-EU-IC; Art. 138 of
+  Directive 2006/112/EC), unless the car goes under the margin scheme, whose rules win
+  (Art. 139(3): a margin-scheme sale is not exempt as intra-community). The prices typed and
+  listed stay what they are everywhere else, gross with VAT; for a K supply the buyer pays
+  the net price: each VAT-bearing amount (the vehicle price after discounts, each accessory
+  and taxable fee) less the VAT it contains, computed as for standard VAT and shown as
+  "VAT not charged". A disbursement is charged as it is. A business buyer in the dealer's
+  own country pays standard VAT as anyone does; the invoice prints its VAT ID.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from alko_desk.models.deals import (
 )
 from alko_desk.models.money import Money
 from alko_desk.models.vehicles import Condition
+from alko_desk.services.business_buyer import compact_vat_id, is_intra_community, vat_country
 
 HUNDRED = Decimal(100)
 
@@ -66,8 +77,42 @@ def monthly_payment(principal: Money, annual_rate_percent: Decimal, months: int)
     return _round(principal.currency, payment)
 
 
+def net_of_gross(gross: Money, rate: Decimal) -> Money:
+    """A gross amount less the VAT it contains (what a buyer pays who is charged no VAT)."""
+    return gross - vat_in_gross(gross, rate)
+
+
 def choose_scheme(terms: DealTerms) -> tuple[VatScheme, str]:
     """Which VAT scheme applies, and why, in words for the deal screen."""
+    scheme, reason = _scheme_for_the_car(terms)
+    buyer = terms.business_buyer
+    if buyer is None:
+        return scheme, reason
+    vat_id, country = compact_vat_id(buyer.vat_id), vat_country(buyer.vat_id)
+    intra = is_intra_community(buyer, terms.seller_country)
+    if scheme is VatScheme.MARGIN:
+        if intra:
+            return scheme, (
+                f"{reason} The buyer's VAT ID {vat_id} ({country}) is printed; a sale under "
+                "the margin scheme is not an intra-community supply (Directive 2006/112/EC "
+                "art. 139(3)), so the margin scheme's rules apply."
+            )
+        return scheme, f"{reason} The buyer's VAT ID {vat_id} is printed on the invoice."
+    if intra:
+        return VatScheme.INTRA_COMMUNITY, (
+            f"Intra-community supply: the buyer is a business registered for VAT in {country} "
+            f"({vat_id}), another EU country than ours ({terms.seller_country}), so no VAT is "
+            "charged (category K, Art. 138 Directive 2006/112/EC; the buyer accounts for the "
+            "VAT in its country). The prices are gross: the VAT they contain is taken off, and "
+            "the buyer pays the net price."
+        )
+    return scheme, (
+        f"{reason} The buyer is a business in {country}: its VAT ID {vat_id} is printed on "
+        "the invoice."
+    )
+
+
+def _scheme_for_the_car(terms: DealTerms) -> tuple[VatScheme, str]:
     if terms.condition is Condition.NEW:
         return VatScheme.STANDARD, "A new vehicle is always sold with standard VAT."
     if not terms.acquired_without_vat:
@@ -138,6 +183,14 @@ def compute(terms: DealTerms) -> DealFigures:
         shown_gross = vehicle_price + taxable_extras
     shown_vat = vat_in_gross(shown_gross, terms.vat_rate)
     vat_line = VatLine(terms.vat_rate, shown_gross, shown_gross - shown_vat, shown_vat)
+    vat_not_charged = None
+    if scheme is VatScheme.INTRA_COMMUNITY:
+        # per amount, as the invoice lines take it off (services/deal_invoicing.py)
+        taxed = [vehicle_price] + [i.amount.rounded() for i in terms.items if i.vat_applies]
+        vat_not_charged = sum((vat_in_gross(g, terms.vat_rate) for g in taxed), zero)
+        total_price -= vat_not_charged
+        net = shown_gross - vat_not_charged
+        vat_line = VatLine(Decimal(0), net, net, zero)
 
     if terms.trade_in:
         trade_value = terms.trade_in.appraised_value.rounded()
@@ -205,4 +258,5 @@ def compute(terms: DealTerms) -> DealFigures:
         cost_of_credit=cost_of_credit,
         balance_due=balance,
         problems=tuple(problems),
+        vat_not_charged=vat_not_charged,
     )

@@ -20,6 +20,13 @@ are named in the notes and recorded afterwards as payments (methods `trade-in cr
 `financing payout`). A registration fee paid on the buyer's behalf is a disbursement
 (Art. 79(c) of Directive 2006/112/EC), outside the taxable amount, so it is not an invoice
 line either; it is named in the notes.
+
+A deal with a business buyer (`DealTerms.business_buyer`) is invoiced to the company: its
+name, its address (the client's when none was typed) and its VAT ID; the client is named
+in the notes as the contact. When the deal's figures say intra-community supply, every
+line is category K at 0 % with the net price (the gross price less the VAT it contains,
+amount by amount, as services/deal_calc.py takes it off), and the invoice prints the
+exemption wording (VATEX-EU-IC).
 """
 
 from __future__ import annotations
@@ -39,8 +46,11 @@ def draft_from_deal(deal: Any) -> tuple[list[InvoiceLine], tuple[Deposit, ...], 
     """(lines, deposits, notes) of the invoice for a deal; supply date and customer are the caller's."""
     terms, figures = deal.terms, deal.figures
     rate = Decimal(terms.vat_rate)
-    margin = getattr(figures.scheme, "value", figures.scheme) == "margin"
+    scheme = getattr(figures.scheme, "value", figures.scheme)
+    margin = scheme == "margin"
     vehicle_gross = figures.vehicle_price
+    if scheme == "intra_community":
+        return _intra_community_draft(deal)
     if margin:
         vehicle = InvoiceLine(
             deal.vehicle_title,
@@ -79,6 +89,38 @@ def draft_from_deal(deal: Any) -> tuple[list[InvoiceLine], tuple[Deposit, ...], 
                 f"{item.description}: {item.amount} paid on your behalf (disbursement, "
                 "outside the taxable amount), payable with this invoice."
             )
+    return lines, *_payments_and_notes(deal, notes)
+
+
+def _intra_community_draft(deal: Any) -> tuple[list[InvoiceLine], tuple[Deposit, ...], str]:
+    """Every VAT-bearing amount charged net, category K (no VAT: Art. 138)."""
+    from alko_desk.services.deal_calc import net_of_gross
+
+    terms, figures = deal.terms, deal.figures
+    rate = Decimal(terms.vat_rate)
+    k = VatCategory.INTRA_COMMUNITY
+    vehicle = net_of_gross(figures.vehicle_price, rate)
+    lines = [InvoiceLine(deal.vehicle_title, Decimal(1), vehicle, k, Decimal(0), deal.vehicle_vin)]
+    notes = []
+    if figures.discount_total:
+        notes.append(
+            f"List price {figures.list_price} incl. VAT, discount {figures.discount_total}; "
+            f"charged net of VAT {vehicle}."
+        )
+    for item in terms.items:
+        if item.vat_applies:
+            net = net_of_gross(item.amount.rounded(), rate)
+            lines.append(InvoiceLine(item.description, Decimal(1), net, k, Decimal(0)))
+        else:
+            notes.append(
+                f"{item.description}: {item.amount} paid on your behalf (disbursement, "
+                "outside the taxable amount), payable with this invoice."
+            )
+    return lines, *_payments_and_notes(deal, notes)
+
+
+def _payments_and_notes(deal: Any, notes: list[str]) -> tuple[tuple[Deposit, ...], str]:
+    terms, figures = deal.terms, deal.figures
     deposits = ()
     if terms.deposit:
         # no reference: the invoice names the deal already, and the totals column is narrow
@@ -90,7 +132,7 @@ def draft_from_deal(deal: Any) -> tuple[list[InvoiceLine], tuple[Deposit, ...], 
         )
     if terms.financing is not None and figures.amount_financed:
         notes.append(f"{figures.amount_financed} financed by {terms.financing.lender}.")
-    return lines, deposits, " ".join(notes)
+    return deposits, " ".join(notes)
 
 
 # ----------------------------------------------------------------------------- countries
@@ -152,6 +194,31 @@ def country_code(text: str) -> str:
     if len(folded) == 2 and folded.isascii() and folded.isalpha():
         return "GR" if folded == "el" else folded.upper()
     return _BY_NAME.get(folded, "")
+
+
+def business_customer(buyer: Any, client: Any) -> Any:
+    """The invoice's customer for a business buyer: the company, at its address or else at
+    the client's (`client`: the client as a `Party`), with its VAT ID."""
+    from alko_desk.models.invoices import Address, Party
+    from alko_desk.services.business_buyer import compact_vat_id, vat_country
+
+    if buyer.street.strip():
+        country = country_code(buyer.country) if buyer.country.strip() else ""
+        address = Address(
+            buyer.street.strip(),
+            buyer.city.strip(),
+            buyer.postal_code.strip(),
+            country or vat_country(buyer.vat_id),
+        )
+    else:
+        address = client.address
+    return Party(
+        buyer.company.strip(),
+        address,
+        vat_id=compact_vat_id(buyer.vat_id),
+        email=client.email,
+        client_id=client.client_id,
+    )
 
 
 # ----------------------------------------------------------------------------- the adapter
@@ -216,6 +283,10 @@ class DealInvoiceSource:
             client_id=deal.client_id,
         )
         lines, deposits, notes = draft_from_deal(deal)
+        buyer = deal.terms.business_buyer
+        if buyer is not None:
+            customer = business_customer(buyer, customer)
+            notes = " ".join(part for part in (f"Contact: {name}.", notes) if part)
         supply = deal.delivery.day if deal.delivery else now.date()
         return self._new_draft(
             customer, lines, supply, deposits=deposits, deal_id=deal.id, notes=notes

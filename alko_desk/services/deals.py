@@ -46,6 +46,7 @@ from alko_desk.models.users import Permission, Session
 from alko_desk.models.vehicles import Vehicle, VehicleStatus
 from alko_desk.services.audit import AuditLog
 from alko_desk.services.base import SessionService, between_services
+from alko_desk.services.business_buyer import business_buyer_problems, company_country
 from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock
 from alko_desk.services.deal_calc import compute
@@ -82,8 +83,11 @@ def new_deal_id(now: datetime) -> str:
     return f"D-{now:%y%m}-{secrets.token_hex(3).upper()}"
 
 
-def terms_for(vehicle: Vehicle, draft: DealDraft, vat_rate, currency: str) -> DealTerms:
-    """The deal's terms: the vehicle's prices copied in, so the deal stands on its own."""
+def terms_for(
+    vehicle: Vehicle, draft: DealDraft, vat_rate, currency: str, seller_country: str = ""
+) -> DealTerms:
+    """The deal's terms: the vehicle's prices copied in, so the deal stands on its own.
+    `seller_country` (the dealer's, from Settings) is kept only with a business buyer."""
     d = vehicle.draft
     return DealTerms(
         currency=currency,
@@ -98,6 +102,8 @@ def terms_for(vehicle: Vehicle, draft: DealDraft, vat_rate, currency: str) -> De
         trade_in=draft.trade_in,
         deposit=draft.deposit,
         financing=draft.financing,
+        business_buyer=draft.business_buyer,
+        seller_country=seller_country if draft.business_buyer else "",
     )
 
 
@@ -174,11 +180,17 @@ class DealService(SessionService):
             return 25, "EUR"
         return profile.vat_rate, profile.currency
 
+    def _seller_country(self, draft: DealDraft | None = None) -> str:
+        """The dealer's country, read only when the deal has a business buyer (`draft`)."""
+        if draft is not None and draft.business_buyer is None:
+            return ""
+        return company_country(self._org.profile())
+
     def preview(self, vehicle: Vehicle, draft: DealDraft) -> DealFigures:
         """The figures as the builder shows them while the user types (no database access
         beyond the cached Settings: pure arithmetic)."""
         vat, currency = self._vat_and_currency()
-        return compute(terms_for(vehicle, draft, vat, currency))
+        return compute(terms_for(vehicle, draft, vat, currency, self._seller_country(draft)))
 
     @staticmethod
     def _missing_choices(draft: DealDraft) -> dict[str, str]:
@@ -193,6 +205,8 @@ class DealService(SessionService):
         errors = self._missing_choices(draft)
         if figures.problems:
             errors["figures"] = " ".join(figures.problems)
+        if draft.business_buyer is not None:
+            errors.update(business_buyer_problems(draft.business_buyer))
         if draft.trade_in is not None:
             # The car the dealer takes in and resells (and whose VIN the invoice names): a
             # mistyped VIN is refused as for stock; one without a check digit is accepted.
@@ -242,7 +256,7 @@ class DealService(SessionService):
             raise ValidationError("The deal cannot be saved yet.", self._missing_choices(draft))
         vehicle = self._vehicle(draft.vehicle_id)
         vat, currency = self._vat_and_currency()
-        terms = terms_for(vehicle, draft, vat, currency)
+        terms = terms_for(vehicle, draft, vat, currency, self._seller_country(draft))
         figures = compute(terms)
         self._validate(draft, figures)
         self._check_client(draft.client_id)
@@ -328,13 +342,14 @@ class DealService(SessionService):
         self._require(Permission.DEAL_WRITE, "create deals")
         settings = self._deals.settings()
         vat, currency = self._vat_and_currency()
+        seller_country = self._seller_country()
         now = self._clock.now()
         planned: list[tuple[Deal, Vehicle]] = []
         for draft, created in items:
             vehicle = self._vehicles.get(draft.vehicle_id)
             if vehicle is None or vehicle.status is not VehicleStatus.IN_STOCK:
                 continue
-            terms = terms_for(vehicle, draft, vat, currency)
+            terms = terms_for(vehicle, draft, vat, currency, seller_country)
             figures = compute(terms)
             try:
                 self._validate(draft, figures)
@@ -463,8 +478,10 @@ class DealService(SessionService):
             )
         vehicle = self._vehicle(base.vehicle_id)
         # the vehicle's price when the deal was made stays; the rest comes from the draft
+        # so is the dealer's country, once a business buyer has made it part of the terms
+        seller_country = base.terms.seller_country or self._seller_country(draft)
         terms = replace(
-            terms_for(vehicle, draft, base.terms.vat_rate, base.terms.currency),
+            terms_for(vehicle, draft, base.terms.vat_rate, base.terms.currency, seller_country),
             list_price=base.terms.list_price,
             purchase_cost=base.terms.purchase_cost,
         )

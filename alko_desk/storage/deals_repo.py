@@ -19,6 +19,7 @@ from typing import Any
 from alko_desk.models.deals import (
     Approval,
     ApprovalStatus,
+    BusinessBuyer,
     Deal,
     DealFigures,
     DealFilter,
@@ -57,6 +58,22 @@ def _mm(doc: dict | None) -> Money | None:
 
 
 def terms_to_doc(t: DealTerms) -> dict[str, Any]:
+    doc = _terms_doc(t)
+    if t.business_buyer is not None:  # absent otherwise: a private deal's document is as before
+        b = t.business_buyer
+        doc["business_buyer"] = {
+            "company": b.company,
+            "vat_id": b.vat_id,
+            "street": b.street,
+            "postal_code": b.postal_code,
+            "city": b.city,
+            "country": b.country,
+        }
+        doc["seller_country"] = t.seller_country
+    return doc
+
+
+def _terms_doc(t: DealTerms) -> dict[str, Any]:
     return {
         "currency": t.currency,
         "list_price": _m(t.list_price),
@@ -102,6 +119,7 @@ def terms_to_doc(t: DealTerms) -> dict[str, Any]:
 def terms_from_doc(doc: dict[str, Any]) -> DealTerms:
     tr = doc.get("trade_in")
     fi = doc.get("financing")
+    bb = doc.get("business_buyer")
     return DealTerms(
         currency=doc["currency"],
         list_price=Money.from_storage(doc["list_price"]),
@@ -141,6 +159,17 @@ def terms_from_doc(doc: dict[str, Any]) -> DealTerms:
         )
         if fi
         else None,
+        business_buyer=BusinessBuyer(
+            bb["company"],
+            bb["vat_id"],
+            bb.get("street", ""),
+            bb.get("postal_code", ""),
+            bb.get("city", ""),
+            bb.get("country", ""),
+        )
+        if bb
+        else None,
+        seller_country=doc.get("seller_country", ""),
     )
 
 

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from alko_desk.models.clients import ClientRow
 from alko_desk.models.deals import (
     ApprovalStatus,
+    BusinessBuyer,
     Deal,
     DealDraft,
     DealFigures,
@@ -55,10 +56,17 @@ from alko_desk.models.listing import Page, PageRequest, Progress
 from alko_desk.models.money import Money
 from alko_desk.models.users import Permission
 from alko_desk.models.vehicles import Vehicle, VehicleFilter, VehicleStatus
+from alko_desk.services.business_buyer import (
+    buyer_vat_problem,
+    compact_vat_id,
+    company_country,
+    vat_country,
+)
 from alko_desk.services.deal_calc import compute
 from alko_desk.services.deals import terms_for
 from alko_desk.ui.changes import SETTINGS
 from alko_desk.ui.forms import FormDialog
+from alko_desk.ui.invoices_page import typed_amount
 from alko_desk.ui.list_pages import (
     Column,
     ListColumn,
@@ -331,6 +339,10 @@ def figures_lines(f: DealFigures, tr=lambda s: s) -> list[tuple[str, str]]:
         (tr("Vehicle price"), str(f.vehicle_price)),
         (tr("Accessories"), str(f.accessories_total)),
         (tr("Fees"), str(f.fees_total)),
+    ]
+    if f.vat_not_charged is not None:  # intra-community: the buyer pays the net price
+        lines.append((tr("VAT not charged (intra-community)"), _less(f.vat_not_charged)))
+    lines += [
         (tr("Total price"), str(f.total_price)),
         (tr("VAT scheme"), f.scheme.label),
     ]
@@ -364,10 +376,17 @@ class DealBuilder(QWidget):
 
     client_search_requested = Signal(str)  # typed text, after a pause; "" for the first clients
 
-    def __init__(self, vat_rate: Decimal, currency: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        vat_rate: Decimal,
+        currency: str,
+        parent: QWidget | None = None,
+        seller_country: str = "",
+    ) -> None:
         super().__init__(parent)
         self.vat_rate = vat_rate
         self.currency = currency
+        self.seller_country = seller_country  # the dealer's, for the intra-community test
         self.vehicles: dict[str, Vehicle] = {}
         self.figures: DealFigures | None = None
         outer = QHBoxLayout(self)
@@ -443,6 +462,37 @@ class DealBuilder(QWidget):
         fform.addRow(self.tr("Term (months)"), self.term)
         fform.addRow(self.tr("Annual rate %"), self.rate)
         left.addWidget(fin)
+        business = QGroupBox(self.tr("Business buyer"))
+        business.setCheckable(True)
+        business.setChecked(False)
+        business.setToolTip(self.tr("A company buys the car; the client stays the contact person."))
+        self.business_box = business
+        # folded away until checked: most buyers are people, and the form is tall already
+        self.business_fields = QWidget()
+        QVBoxLayout(business).addWidget(self.business_fields)
+        self.business_fields.setVisible(False)
+        business.toggled.connect(self.business_fields.setVisible)
+        bform = QFormLayout(self.business_fields)
+        bform.setContentsMargins(0, 0, 0, 0)
+        self.company = QLineEdit()
+        self.company.setAccessibleName(self.tr("Company"))
+        self.vat_id = QLineEdit(placeholderText="DE136695976")
+        self.vat_id.setAccessibleName(self.tr("VAT ID"))
+        self.vat_check = error_label()  # what is wrong with the VAT ID, as typed
+        self.vat_valid = note("")  # or whose it is
+        self.company_street = QLineEdit(placeholderText=self.tr("The client's address if empty"))
+        self.company_postal_code = QLineEdit()
+        self.company_city = QLineEdit()
+        self.company_country = QLineEdit(placeholderText=self.tr("From the VAT ID if empty"))
+        bform.addRow(self.tr("Company"), self.company)
+        bform.addRow(self.tr("VAT ID"), self.vat_id)
+        bform.addRow("", self.vat_check)
+        bform.addRow("", self.vat_valid)
+        bform.addRow(self.tr("Street"), self.company_street)
+        bform.addRow(self.tr("Postal code"), self.company_postal_code)
+        bform.addRow(self.tr("City"), self.company_city)
+        bform.addRow(self.tr("Country"), self.company_country)
+        left.addWidget(business)
         self.input_error = error_label()
         left.addWidget(self.input_error)
         outer.addLayout(left, 1)  # the choices and fields take the width; figures keep theirs
@@ -465,6 +515,7 @@ class DealBuilder(QWidget):
         self.prefer_standard.toggled.connect(self.recompute)
         trade.toggled.connect(self.recompute)
         fin.toggled.connect(self.recompute)
+        business.toggled.connect(self.recompute)
 
     # -- choices --------------------------------------------------------------------------------
 
@@ -533,18 +584,41 @@ class DealBuilder(QWidget):
             self.financed.setText(str(t.financing.amount.amount))
             self.term.setValue(t.financing.term_months)
             self.rate.setText(str(t.financing.annual_rate))
+        if t.business_buyer:
+            b = t.business_buyer
+            self.business_box.setChecked(True)
+            self.company.setText(b.company)
+            self.vat_id.setText(b.vat_id)
+            self.company_street.setText(b.street)
+            self.company_postal_code.setText(b.postal_code)
+            self.company_city.setText(b.city)
+            self.company_country.setText(b.country)
         self.recompute()
 
     # -- the draft and its figures ----------------------------------------------------------------
 
     def _amount(self, edit: QLineEdit, label: str) -> Money | None:
+        """As the payment dialogs read amounts (ui/invoices_page.typed_amount): a decimal comma
+        or point, thousands separators; 1.500 (fifteen hundred, or one and a half?) refused."""
         try:
-            value = parse_decimal(edit.text())
-        except ValueError:
+            value = typed_amount(edit.text())
+        except ValueError as exc:
             raise ValueError(
-                self.tr("{label}: “{text}” is not an amount.").format(label=label, text=edit.text())
+                self.tr("{label}: {problem}").format(label=label, problem=str(exc))
             ) from None
         return Money.of(value, self.currency) if value is not None else None
+
+    def business_buyer(self) -> BusinessBuyer | None:
+        if not self.business_box.isChecked():
+            return None
+        return BusinessBuyer(
+            self.company.text().strip(),
+            compact_vat_id(self.vat_id.text()),
+            self.company_street.text().strip(),
+            self.company_postal_code.text().strip(),
+            self.company_city.text().strip(),
+            self.company_country.text().strip(),
+        )
 
     def draft(self) -> DealDraft:
         """The draft as typed; raises ValueError with a message for the user."""
@@ -601,10 +675,25 @@ class DealBuilder(QWidget):
             deposit=self._amount(self.deposit, self.tr("Deposit")),
             financing=financing,
             prefer_standard_vat=self.prefer_standard.isChecked(),
+            business_buyer=self.business_buyer(),
+        )
+
+    def _check_vat_id(self) -> None:
+        """The VAT ID checked as typed: what is wrong with it, or whose it is."""
+        text = self.vat_id.text()
+        typed = self.business_box.isChecked() and bool(text.strip())
+        problem = buyer_vat_problem(text) if typed else None
+        set_error(self.vat_check, problem or "")
+        valid = typed and problem is None
+        self.vat_valid.setText(
+            self.tr("✓ A valid VAT ID ({country}).").format(country=vat_country(text))
+            if valid
+            else ""
         )
 
     def recompute(self) -> None:
         set_error(self.input_error, "")
+        self._check_vat_id()
         vehicle = self.vehicles.get(self.vehicle.currentData() or "")
         if vehicle is None:  # no car chosen yet: no figures, rather than another car's
             self.figures = None
@@ -618,7 +707,9 @@ class DealBuilder(QWidget):
         except ValueError as exc:
             set_error(self.input_error, str(exc) or self.tr("A number is not valid."))
             return
-        self.figures = compute(terms_for(vehicle, draft, self.vat_rate, self.currency))
+        self.figures = compute(
+            terms_for(vehicle, draft, self.vat_rate, self.currency, self.seller_country)
+        )
         self._show(self.figures)
 
     def _show(self, f: DealFigures) -> None:
@@ -652,6 +743,7 @@ class DealBuilderDialog(QDialog):
         base: Deal | None = None,
         parent=None,
         vehicle_id: str = "",
+        seller_country: str = "",
     ) -> None:
         super().__init__(parent)
         self._services = services
@@ -664,7 +756,7 @@ class DealBuilderDialog(QDialog):
         )
         self.resize(900, 640)
         layout = QVBoxLayout(self)
-        self.builder = DealBuilder(vat_rate, currency, self)
+        self.builder = DealBuilder(vat_rate, currency, self, seller_country)
         layout.addWidget(self.builder)
         self.error = error_label()
         layout.addWidget(self.error)
@@ -862,6 +954,7 @@ class DealsPage(QWidget):
         self._services = services
         self._tasks = tasks
         self.vat_rate, self.currency = Decimal(25), "EUR"
+        self.seller_country = ""  # the dealer's country, from Settings
         self.dialog: QDialog | None = None
         self._select_after = ""  # a deal to highlight once the rows holding it arrive
         self._acting = 0  # writes in flight
@@ -976,10 +1069,10 @@ class DealsPage(QWidget):
 
     def _load_settings(self):
         company = self._services.settings.company()
-        return company.vat_rate, company.currency
+        return company.vat_rate, company.currency, company_country(company)
 
     def _settings_loaded(self, result) -> None:
-        self.vat_rate, self.currency = result
+        self.vat_rate, self.currency, self.seller_country = result
 
     def _settings_changed(self, _changes) -> None:
         self._tasks.run(
@@ -1092,6 +1185,11 @@ class DealsPage(QWidget):
         state = state_text(deal, until)
         facts = [
             (self.tr("Client"), row.client_name or deal.client_id),
+        ]
+        buyer = deal.terms.business_buyer
+        if buyer is not None:  # the company buys; the client is its contact
+            facts.append((self.tr("Business buyer"), f"{buyer.company} · {buyer.vat_id}"))
+        facts += [
             (self.tr("VIN"), deal.vehicle_vin),
             (self.tr("State"), state),
             (self.tr("Salesperson"), deal.salesperson),
@@ -1136,6 +1234,7 @@ class DealsPage(QWidget):
             base,
             self,
             vehicle_id=vehicle_id,
+            seller_country=self.seller_country,
         )
         self.dialog = dialog
 

@@ -14,7 +14,7 @@ from alko_desk.models.money import Money
 from alko_desk.models.users import Role
 from alko_desk.models.vehicles import Condition, VehicleStatus
 from alko_desk.services.clients import new_client_id
-from alko_desk.ui.deals_page import DealColumn, DealsModel, HandoverDialog
+from alko_desk.ui.deals_page import DealBuilder, DealColumn, DealsModel, HandoverDialog
 from alko_desk.ui.vehicles_page import VehicleColumn, VehiclesModel
 from tests.clients_data import draft as client_draft
 from tests.vehicles_data import draft as vehicle_draft
@@ -614,3 +614,73 @@ def test_the_calendar_of_deliveries_shows_when_and_where_each_car_is_handed_over
     assert page.model.headerData(DealColumn.STATE, horizontal) == "Delivery"
     tooltip = page.model.data(state, Qt.ItemDataRole.ToolTipRole)
     assert tooltip.startswith("27.11.2026 10:30 · Zagreb, Ilica 1 (sam). Reserved")
+
+
+def test_the_deal_builder_sells_to_a_business_buyer_checking_its_vat_id_as_typed(
+    qtbot, open_main, make_user, context
+):
+    sam = make_user("sam", Role.SALES, "Sam Sales")
+    sales = context.services_for(sam)
+    client = sales.clients.register(new_client_id(), client_draft())
+    vehicle = sales.vehicles.add(vehicle_draft(1, price="30000"))
+    page = open_main(sam).show_section("deals")
+    qtbot.waitUntil(lambda: not page.loading and page.seller_country == "HR", timeout=10_000)
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    dialog = page.dialog
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
+    b = dialog.builder
+    b.client.setCurrentIndex(b.client.findData(client.id))
+    b.vehicle.setCurrentIndex(b.vehicle.findData(vehicle.id))
+    assert figure(b, "VAT scheme") == "Standard VAT"
+    assert not b.business_box.isChecked()  # a private buyer unless said otherwise
+    assert b.business_fields.isHidden()  # folded away until asked for
+    b.business_box.setChecked(True)
+    assert not b.business_fields.isHidden()
+    b.company.setText("Autohaus Müller GmbH")  # keyClicks types ASCII only
+    qtbot.keyClicks(b.vat_id, "DE136695977")  # one digit off
+    assert "check digit" in b.vat_check.text() and b.vat_valid.text() == ""
+    b.vat_id.setText("DE 136 695 976")
+    assert b.vat_check.text() == "" and "DE" in b.vat_valid.text()
+    # the scheme, live: intra-community, the net price, and why
+    assert figure(b, "VAT scheme") == "Intra-community supply (no VAT)"
+    assert figure(b, "VAT not charged (intra-community)") == "−6,000.00 EUR"
+    assert figure(b, "Total price") == "24,000.00 EUR"
+    assert "Art. 138" in b.scheme_reason.text()
+    b.company_street.setText("Hauptstraße 5")
+    b.company_city.setText("München")
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.saved is not None, timeout=10_000)
+    saved = context.deals_repo.get(dialog.saved.id)
+    assert saved.terms.business_buyer.company == "Autohaus Müller GmbH"
+    assert saved.terms.business_buyer.vat_id == "DE136695976"
+    assert saved.terms.seller_country == "HR"
+    assert saved.figures.total_price == Money.of("24000.00")
+    qtbot.waitUntil(
+        lambda: "Business buyer: Autohaus Müller GmbH · DE136695976" in page.detail.text(),
+        timeout=10_000,
+    )
+    # a company in the dealer's own country pays VAT as anyone does
+    b.vat_id.setText("HR69684034012")
+    assert figure(b, "VAT scheme") == "Standard VAT"
+    assert figure(b, "Total price") == "30,000.00 EUR"
+    assert "HR69684034012" in b.scheme_reason.text()
+
+
+def test_the_deal_builder_reads_amounts_as_the_payment_dialogs_do(qtbot, make_user, context):
+    sales = context.services_for(make_user("sam", Role.SALES))
+    vehicle = sales.vehicles.add(vehicle_draft(1, price="30000"))
+    b = DealBuilder(Decimal(25), "EUR")
+    qtbot.addWidget(b)
+    b.set_vehicles([vehicle], chosen=vehicle.id)
+    qtbot.keyClicks(b.discount_amount, "1.500")  # fifteen hundred, or one and a half?
+    assert "thousand times" in b.input_error.text()
+    assert "Discount amount" in b.input_error.text()
+    b.discount_amount.setText("1.500,00")
+    assert b.input_error.text() == ""
+    assert figure(b, "Vehicle price") == "28,500.00 EUR"
+    b.discount_amount.setText("1500,5")
+    assert figure(b, "Vehicle price") == "28,499.50 EUR"
+    b.deposit.setText("1,000.00")
+    assert figure(b, "Deposit") == "−1,000.00 EUR"
+    b.deposit.setText("1e3")
+    assert "Deposit" in b.input_error.text() and "1250,50" in b.input_error.text()
