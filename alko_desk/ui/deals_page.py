@@ -10,8 +10,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QDate, Qt, QTime, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import (
+    QT_TRANSLATE_NOOP,
+    QCoreApplication,
+    QDate,
+    QMargins,
+    Qt,
+    QTime,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -27,6 +36,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTimeEdit,
     QVBoxLayout,
@@ -96,6 +106,7 @@ DEAL_ID_ROLE = ROW_ID_ROLE
 DELIVERY_DAYS = 14  # the calendar of handovers looks this far ahead
 FIRST_CLIENTS = 200  # offered before anything is typed; typing searches all of them
 VEHICLE_CHOICE_MAX = 640  # px: the widest the vehicle choice makes the deal builder
+UNLIMITED = 16_777_215  # QWIDGETSIZE_MAX, which PySide6 does not export
 CLIENT_SEARCH_DELAY_MS = 250  # typing pauses this long before the search runs
 # Asked when the button is pressed (title, label, required, the button that does it), so the
 # audit entry has its why.
@@ -370,6 +381,24 @@ def client_choice(row: ClientRow) -> tuple[str, str]:
     return row.id, " · ".join([row.display_name, *extra])
 
 
+def _folding(group: QGroupBox) -> QWidget:
+    """The fields of a checkable group, shown only while it is checked."""
+    fields = QWidget()
+    layout = QVBoxLayout(group)
+    layout.addWidget(fields)
+    margins = layout.contentsMargins()
+
+    def show(checked: bool) -> None:
+        fields.setVisible(checked)
+        # folded: its title only (the style would draw an empty frame under it)
+        layout.setContentsMargins(margins if checked else QMargins(0, 0, 0, 0))
+        group.setMaximumHeight(UNLIMITED if checked else group.fontMetrics().height() + 4)
+
+    show(group.isChecked())
+    group.toggled.connect(show)
+    return fields
+
+
 class DealBuilder(QWidget):
     """The deal form: every change recomputes the figures at once, on the GUI thread (the
     arithmetic is pure and takes well under a millisecond)."""
@@ -390,7 +419,16 @@ class DealBuilder(QWidget):
         self.vehicles: dict[str, Vehicle] = {}
         self.figures: DealFigures | None = None
         outer = QHBoxLayout(self)
-        left = QVBoxLayout()
+        # The fields scroll when the groups opened make them taller than the screen (a
+        # business buyer with a trade-in and financing: ~900 px on a 768 px screen).
+        self.fields = QWidget()
+        left = QVBoxLayout(self.fields)
+        left.setContentsMargins(0, 0, 0, 0)
+        self.fields_scroll = QScrollArea()
+        self.fields_scroll.setWidgetResizable(True)
+        self.fields_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.fields_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.fields_scroll.setWidget(self.fields)
         form = QFormLayout()
         self.client_search = QLineEdit(
             placeholderText=self.tr("Find a client: name, or a full email, phone or ID number")
@@ -436,7 +474,8 @@ class DealBuilder(QWidget):
         trade.setCheckable(True)
         trade.setChecked(False)
         self.trade_in_box = trade
-        tform = QFormLayout(trade)
+        tform = QFormLayout(_folding(trade))
+        tform.setContentsMargins(0, 0, 0, 0)
         self.trade_vin = QLineEdit()
         self.trade_description = QLineEdit()
         self.trade_mileage = QLineEdit(placeholderText="km")
@@ -452,7 +491,8 @@ class DealBuilder(QWidget):
         fin.setCheckable(True)
         fin.setChecked(False)
         self.financing_box = fin
-        fform = QFormLayout(fin)
+        fform = QFormLayout(_folding(fin))
+        fform.setContentsMargins(0, 0, 0, 0)
         self.lender = QLineEdit()
         self.financed = QLineEdit(placeholderText="0,00")
         self.term = QSpinBox(minimum=1, maximum=120, value=60)
@@ -468,10 +508,7 @@ class DealBuilder(QWidget):
         business.setToolTip(self.tr("A company buys the car; the client stays the contact person."))
         self.business_box = business
         # folded away until checked: most buyers are people, and the form is tall already
-        self.business_fields = QWidget()
-        QVBoxLayout(business).addWidget(self.business_fields)
-        self.business_fields.setVisible(False)
-        business.toggled.connect(self.business_fields.setVisible)
+        self.business_fields = _folding(business)
         bform = QFormLayout(self.business_fields)
         bform.setContentsMargins(0, 0, 0, 0)
         self.company = QLineEdit()
@@ -495,7 +532,9 @@ class DealBuilder(QWidget):
         left.addWidget(business)
         self.input_error = error_label()
         left.addWidget(self.input_error)
-        outer.addLayout(left, 1)  # the choices and fields take the width; figures keep theirs
+        left.addStretch(1)
+        # the choices and fields take the width; figures keep theirs
+        outer.addWidget(self.fields_scroll, 1)
         right = QVBoxLayout()
         right.addWidget(heading(self.tr("Figures"), 13))
         self.figures_grid = QGridLayout()
@@ -516,6 +555,17 @@ class DealBuilder(QWidget):
         trade.toggled.connect(self.recompute)
         fin.toggled.connect(self.recompute)
         business.toggled.connect(self.recompute)
+        self._fit_fields_width()
+
+    def _fit_fields_width(self) -> None:
+        """The scrolled fields never scroll sideways: the column is as wide as they need."""
+        bar = self.fields_scroll.verticalScrollBar().sizeHint().width()
+        self.fields.adjustSize()
+        self.fields_scroll.setMinimumWidth(self.fields.sizeHint().width() + bar)
+
+    def fields_height(self) -> int:
+        """The height the fields need, all shown (the dialog grows to it, screen allowing)."""
+        return self.fields.sizeHint().height()
 
     # -- choices --------------------------------------------------------------------------------
 
@@ -548,6 +598,7 @@ class DealBuilder(QWidget):
         self.recompute()
         # as wide as the longest choice (the dialog grows to it), within reason
         self.vehicle.setMinimumWidth(min(self.vehicle.sizeHint().width(), VEHICLE_CHOICE_MAX))
+        self._fit_fields_width()
 
     def load_deal(self, deal: Deal, vehicle: Vehicle, label: str = "") -> None:
         """Fills the form from an existing deal (editing); `label`: its client as the list
@@ -756,7 +807,7 @@ class DealBuilderDialog(QDialog):
         )
         self.resize(900, 640)
         layout = QVBoxLayout(self)
-        self.builder = DealBuilder(vat_rate, currency, self, seller_country)
+        self.builder = b = DealBuilder(vat_rate, currency, self, seller_country)
         layout.addWidget(self.builder)
         self.error = error_label()
         layout.addWidget(self.error)
@@ -767,8 +818,20 @@ class DealBuilderDialog(QDialog):
         self.save_button.clicked.connect(self.save)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        for group in (b.trade_in_box, b.financing_box, b.business_box):
+            # once the layout has taken the opened group in
+            group.toggled.connect(lambda _on: QTimer.singleShot(0, self._fit_height))
         self.loaded = False
         self._load()
+
+    def _fit_height(self) -> None:
+        """Taller as groups open, up to the screen; the fields scroll beyond that."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        room = screen.availableGeometry().height() - 60 if screen else 700  # the title bar
+        extra = self.height() - self.builder.fields_scroll.height()
+        wanted = self.builder.fields_height() + extra
+        if wanted > self.height():
+            self.resize(self.width(), min(wanted, room))
 
     def _load(self) -> None:
         services = self._services

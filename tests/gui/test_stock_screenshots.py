@@ -58,3 +58,35 @@ def test_deals_page_at_1366(qtbot, open_main, stocked, shots):
     qtbot.wait(80)
     window.grab().save(str(shots / "desk-1366-deals.png"))
     looks_right(page)
+
+
+def test_deal_builder_with_a_business_buyer_at_1366(qtbot, open_main, stocked, shots):
+    """The builder grows by the Business buyer group: still whole on a 1366×768 screen."""
+    window = open_main(stocked)
+    window.resize(1366, 768)
+    page = window.show_section("deals")
+    qtbot.waitUntil(lambda: not page.loading and page.seller_country == "HR", timeout=WAIT)
+    page.new_button.click()
+    dialog = page.dialog
+    qtbot.waitUntil(lambda: dialog.loaded, timeout=WAIT)
+    b = dialog.builder
+    b.client.setCurrentIndex(0)
+    b.vehicle.setCurrentIndex(0)
+    qtbot.wait(80)
+    dialog.grab().save(str(shots / "deal-builder.png"))
+    assert b.fields_scroll.verticalScrollBar().maximum() == 0  # a private buyer: no scrolling
+    looks_right(dialog)
+    b.business_box.setChecked(True)
+    b.company.setText("Autohaus Müller GmbH")
+    b.vat_id.setText("DE136695976")
+    b.company_street.setText("Hauptstraße 5")
+    b.company_city.setText("München")
+    b.trade_in_box.setChecked(True)  # every group open: the tallest the builder gets
+    b.financing_box.setChecked(True)
+    qtbot.wait(120)
+    dialog.grab().save(str(shots / "deal-builder-business-buyer.png"))
+    room = dialog.screen().availableGeometry()
+    assert dialog.frameGeometry().height() <= room.height()  # the fields scroll instead
+    assert dialog.builder.fields_scroll.horizontalScrollBar().maximum() == 0  # never sideways
+    looks_right(dialog)
+    dialog.reject()
