@@ -136,6 +136,27 @@ def test_finance_invoices_a_reserved_deal_from_the_client_record(context, make_u
     assert {"invoices", "deals"} <= entities
 
 
+def test_a_deals_invoice_cannot_be_made_from_a_hand_made_draft(context, make_user, finance):
+    """A finance desk (or a script through the server) sending its own lines for a deal:
+    the car would be sold for whatever it wrote, and a second one would spend a number."""
+    from dataclasses import replace
+
+    from alko_desk.models.errors import ValidationError
+
+    sam, deal = client_with_deal(context, make_user)
+    draft = finance.invoices._deals.draft_for(deal.id)  # what the desk could rebuild
+    forged = replace(draft, lines=draft.lines[:1])
+    for attempt in (forged, draft):
+        with pytest.raises(ValidationError, match="invoiced from the deal itself"):
+            finance.invoices.issue(attempt)
+    assert finance.invoices.list_invoices() == []
+    assert sam.vehicles.get(deal.vehicle_id).status is VehicleStatus.RESERVED
+    assert finance.invoices.issue_for_deal(deal.id).totals.gross == deal.figures.total_price
+    with pytest.raises(ValidationError, match="invoiced from the deal itself"):
+        finance.invoices.issue(draft)  # invoiced now: still not a second time by hand
+    assert len(finance.invoices.list_invoices()) == 1
+
+
 def test_a_deal_waiting_for_approval_is_refused_until_a_manager_approves(
     context, make_user, finance
 ):

@@ -43,3 +43,22 @@ def test_removing_one_record_keeps_the_others(store):
     repo.remove("C-1", "missing")  # already gone: nothing to do
     assert repo.for_client("C-1") == {"back": {"pages": [{"asset_id": "a2"}]}}
     assert repo.asset_ids() == {"a2"}
+
+
+def test_a_switched_record_cannot_be_put_back_by_a_desk_that_read_before(store):
+    """Re-sealing switches a record to new pages and then deletes the old ones: a desk that
+    read the client's documents before the switch must not write the old record back."""
+    from alko_desk.storage.revisions import RevisionGuard
+
+    repo = DocumentRepository(store)
+    repo.put("C-1", "passport", {"meta": b"old", "pages": [{"asset_id": "old-asset"}]})
+    names = store.db.list_collection_names()
+    coll = store.db[next(n for n in names if n.split(".")[0] == "client_documents")]
+    guard = RevisionGuard(coll, store.db["client_documents_claims"])
+    read_before = guard.settled("C-1")
+    new = {"meta": b"new", "pages": [{"asset_id": "new-asset"}]}
+    assert repo.replace_if_unchanged("C-1", "passport", b"old", new)
+    assert not repo.replace_if_unchanged("C-1", "passport", b"old", new)  # changed already
+    stale = {**read_before, "docs": {**read_before["docs"], "licence": {"pages": []}}}
+    assert not guard.replace_if(stale, read_before["rev"])  # the older copy loses
+    assert repo.for_client("C-1")["passport"]["pages"] == [{"asset_id": "new-asset"}]

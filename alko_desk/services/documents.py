@@ -537,19 +537,22 @@ class DocumentService(SessionService):
         interruption leaves every document readable; what is left behind is an orphan that
         the reconciliation removes. Once a pass finds none left, the database records it."""
         self._require(Permission.CLIENT_WRITE, "re-seal ID documents", "documents")
-        target, now, done = self._current_store(), self._clock.now(), 0
+        target, now, done, left = self._current_store(), self._clock.now(), 0, 0
         for client_id, doc_id, record in self._records.all_records():
             if int(record.get("seal", 1)) >= SEAL_VERSION:
                 continue
             try:
-                done += self._reseal(target, now, client_id, doc_id, record)
+                resealed = self._reseal(target, now, client_id, doc_id, record)
             except (TamperedRecord, NotFound):
-                continue  # flagged already, or the client is gone: left as it is
+                continue  # flagged already, or the client is gone: never re-sealed
+            done += resealed
+            left += 1 - resealed  # changed meanwhile: the next round tries it again
         if done:
             self._audit.record(
                 self.actor, AuditAction.DOCUMENT_RESEALED, "documents", {"documents": done}
             )
-        self._settings.update({RESEALED: True})
+        if not left:  # only once none is left: a later round tries those that changed meanwhile
+            self._settings.update({RESEALED: True})
         return done
 
     def _reseal(

@@ -61,7 +61,7 @@ from alko_desk.models.listing import Page, PageRequest
 from alko_desk.models.money import Money
 from alko_desk.models.users import Permission, Session
 from alko_desk.services.audit import AuditLog
-from alko_desk.services.base import SessionService
+from alko_desk.services.base import SessionService, between_services
 from alko_desk.services.changes import ChangeLog
 from alko_desk.services.clock import Clock, SystemClock
 from alko_desk.services.intents import Leases
@@ -499,6 +499,7 @@ class InvoicingService(SessionService):
         # this desk run's invoices under way, which recovery leaves (services/intents.py)
         self._leases = leases if leases is not None else Leases()
 
+    @between_services
     def use_deals(self, deals: DealSource) -> None:
         """Issue from real deals (bootstrap builds the adapter over this session's services)."""
         self._deals = deals
@@ -590,7 +591,28 @@ class InvoicingService(SessionService):
     # issuing ---------------------------------------------------------------------
 
     def issue(self, draft: InvoiceDraft) -> Invoice:
+        """An invoice from a draft made by hand. A deal's invoice is made from the deal
+        (`issue_for_deal`): its lines are the deal's, and the deal is invoiced once."""
         self._require(Permission.INVOICE_WRITE, "issue invoices", draft.deal_id)
+        if draft.deal_id and self._is_deal(draft.deal_id):
+            raise ValidationError(
+                f"Deal {draft.deal_id} is invoiced from the deal itself, with its figures.",
+                {"deal": "Use Issue invoice on the deal (or `invoice issue --deal`)."},
+            )
+        return self._issue(draft)
+
+    def _is_deal(self, deal_id: str) -> bool:
+        if self._deals is None:
+            return False
+        try:
+            self._deals.draft_for(deal_id)
+        except NotFound:
+            return False
+        except AlkoError:  # it exists, but cannot be invoiced (again) now
+            return True
+        return True
+
+    def _issue(self, draft: InvoiceDraft) -> Invoice:
         errors = validate_draft(draft)
         if errors:
             raise ValidationError("The invoice cannot be issued as it is.", errors)
@@ -631,7 +653,7 @@ class InvoicingService(SessionService):
                             f"Deal {deal_id} is already invoiced: {doc['_id']}.",
                             {"deal": "Credit that invoice in full to invoice the deal again."},
                         )
-            return self.issue(self._deals.draft_for(deal_id))
+            return self._issue(self._deals.draft_for(deal_id))
 
     def request_invoice(self, deal_id: str, note: str = "") -> None:
         """Sales ask finance to invoice a deal; finance sees it in `requests()`."""

@@ -258,7 +258,7 @@ class LookupRepository:
 
     def _change(self, lookup_id: str, change, *, create: bool = True) -> None:
         for _ in range(50):
-            current = self._guard.settled(lookup_id)
+            current = self._guard.settled(lookup_id, created=True)
             if current is None and not create:
                 return
             ids = list((current or {}).get("ids", []))

@@ -39,13 +39,19 @@ class DocumentRepository:
         self, client_id: str, doc_id: str, expected_meta: bytes, record: dict[str, Any]
     ) -> bool:
         """Writes `record` only while the stored one still has `expected_meta` (not deleted
-        or replaced meanwhile); True when it did."""
-        coll, part_filter = self._docs.part(client_part(client_id))
-        found = coll.update_one(
-            {"_id": client_id, f"docs.{doc_id}.meta": expected_meta, **part_filter},
-            {"$set": {f"docs.{doc_id}": record}},
-        )
-        return found.matched_count == 1
+        or replaced meanwhile); True when it did. By compare-and-set like every other change
+        of the client's documents, so that no desk's older copy can put the old one back."""
+        switched = False
+
+        def change(docs: dict[str, Any]) -> None:
+            nonlocal switched
+            current = docs.get(doc_id)
+            switched = current is not None and bytes(current.get("meta", b"")) == expected_meta
+            if switched:
+                docs[doc_id] = record
+
+        self._change(client_id, change)
+        return switched
 
     def remove(self, client_id: str, doc_id: str) -> None:
         self._change(client_id, lambda docs: docs.pop(doc_id, None))
@@ -54,7 +60,7 @@ class DocumentRepository:
         key = client_part(client_id)
         guard = RevisionGuard(self._docs.part(key)[0], self._claims)
         for _ in range(50):
-            current = guard.settled(client_id)
+            current = guard.settled(client_id, created=True)
             docs = dict((current or {}).get("docs", {}))
             change(docs)
             new = self._docs.tag(key, {"_id": client_id, "docs": docs})

@@ -21,6 +21,10 @@ from pymongo.errors import DuplicateKeyError
 ROLL_FORWARD_AFTER = timedelta(seconds=10)
 
 
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 class RevisionGuard:
     def __init__(self, documents: Collection, claims: Collection) -> None:
         self._docs = documents
@@ -41,22 +45,29 @@ class RevisionGuard:
         # Deleted meanwhile (an import undone, a deal removed): nothing was written.
         return create or result.matched_count == 1
 
-    def settled(self, doc_id: str, *, wait_s: float = 3.0, follow: bool = False) -> dict | None:
+    def settled(
+        self, doc_id: str, *, wait_s: float = 3.0, follow: bool = False, created: bool = False
+    ) -> dict | None:
         """The document once no claimed write on it is in flight (waits a moment for one).
 
-        `follow`: after rolling a claim forward, keeps going while the next revision is claimed
-        too (an older copy of the document put back over later writes is undone entirely)."""
+        A document without `rev` is at revision 0, as its writers take it. `follow`: after
+        rolling a claim forward, keeps going while the next revision is claimed too (an older
+        copy of the document put back over later writes is undone entirely). `created`: the
+        document is made by `replace_if(create=True)`, so a missing one whose creation was
+        claimed (its writer died before the insert) is rolled forward too; never for
+        documents that are deleted, whose first claim would bring them back."""
         deadline = time.monotonic() + wait_s
         while True:
             doc = self._docs.find_one({"_id": doc_id})
-            if doc is None:
+            if doc is None and not created:
                 return None
-            claim = self._claims.find_one({"_id": f"{doc_id}:{doc.get('rev', 1)}"})
+            rev = doc.get("rev", 0) if doc is not None else 0
+            claim = self._claims.find_one({"_id": f"{doc_id}:{rev}"})
             if claim is None:
                 return doc
-            stale = datetime.now(UTC) - claim["at"] > ROLL_FORWARD_AFTER
+            stale = datetime.now(UTC) - _aware(claim["at"]) > ROLL_FORWARD_AFTER
             if stale or time.monotonic() > deadline:
-                self._docs.replace_one({"_id": doc_id}, claim["doc"])
+                self._docs.replace_one({"_id": doc_id}, claim["doc"], upsert=doc is None)
                 if not follow:
                     return claim["doc"]
                 continue

@@ -155,11 +155,12 @@ def ensure_schema(store: Store, *, wait_s: float = 600.0) -> int:
             applied = _applied(meta)
             if applied >= len(MIGRATIONS):
                 return applied
-            if _take_lock(meta):
+            mine = _take_lock(meta)
+            if mine is not None:
                 try:
                     return _migrate(store, meta, _applied(meta))
-                finally:
-                    meta.delete_one({"_id": LOCK_DOC_ID})
+                finally:  # this desk's lock only (a stale one may have been taken over)
+                    meta.delete_one({"_id": LOCK_DOC_ID, "at": mine})
             if time.monotonic() > deadline:
                 raise DatabaseUnavailable(
                     "Another desk is still updating the database to this version.",
@@ -178,17 +179,19 @@ def _applied(meta) -> int:
     return int((meta.find_one({"_id": SCHEMA_DOC_ID}) or {}).get("version", 0))
 
 
-def _take_lock(meta) -> bool:
+def _take_lock(meta) -> datetime | None:
+    """The time of this desk's new lock, or None when another desk holds it."""
     now = datetime.now(UTC)
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as stored: milliseconds
     try:
         meta.insert_one({"_id": LOCK_DOC_ID, "at": now})
-        return True
+        return now
     except DuplicateKeyError:
         pass
     held = meta.find_one({"_id": LOCK_DOC_ID})
     if held is not None and now - _aware(held["at"]) > LOCK_STALE:
         meta.delete_one({"_id": LOCK_DOC_ID, "at": held["at"]})  # its desk died migrating
-    return False
+    return None
 
 
 def _aware(at: datetime) -> datetime:
