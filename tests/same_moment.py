@@ -16,11 +16,12 @@ def at_the_same_moment(*calls) -> list:
     """Runs the calls on threads of their own, lined up by a barrier; their results (an
     exception stands for its call)."""
     barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
+    not_run = RuntimeError("this call never ran")
+    results: list = [not_run] * len(calls)  # a call that never ran is no success
 
     def run(i: int) -> None:
-        barrier.wait(timeout=30)
         try:
+            barrier.wait(timeout=30)
             results[i] = calls[i]()
         except Exception as exc:  # noqa: BLE001 - reported to the test as the result
             results[i] = exc
@@ -30,6 +31,7 @@ def at_the_same_moment(*calls) -> list:
         t.start()
     for t in threads:
         t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a call hung"
     return results
 
 

@@ -193,7 +193,10 @@ def settings_errors(settings: InvoiceSettings) -> dict[str, str]:
         errors["bic"] = "A BIC has 8 or 11 letters and digits, such as ZABAHR2X."
     logo = settings.logo_path
     if logo and (not Path(logo).is_file() or Path(logo).suffix.lower() not in LOGO_SUFFIXES):
-        errors["logo_path"] = "Choose a PNG or JPEG file that exists on this computer."
+        errors["logo_path"] = (
+            "Choose a PNG or JPEG file that exists on the computer that makes the invoices "
+            "(the showroom server, if the desks use one)."
+        )
     return errors
 
 

@@ -61,7 +61,7 @@ from alko_desk.models.deals import (
     LineItem,
     TradeIn,
 )
-from alko_desk.models.errors import AlkoError, ValidationError
+from alko_desk.models.errors import AlkoError, NotFound, ValidationError
 from alko_desk.models.listing import Page, PageRequest, Progress
 from alko_desk.models.money import Money
 from alko_desk.models.users import Permission
@@ -429,6 +429,7 @@ class DealBuilder(QWidget):
         self.fields_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         self.fields_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.fields_scroll.setWidget(self.fields)
+        self.fields_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no invisible tab stop
         form = QFormLayout()
         self.client_search = QLineEdit(
             placeholderText=self.tr("Find a client: name, or a full email, phone or ID number")
@@ -827,11 +828,18 @@ class DealBuilderDialog(QDialog):
     def _fit_height(self) -> None:
         """Taller as groups open, up to the screen; the fields scroll beyond that."""
         screen = self.screen() or QGuiApplication.primaryScreen()
-        room = screen.availableGeometry().height() - 60 if screen else 700  # the title bar
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+        title = self.frameGeometry().height() - self.height()
         extra = self.height() - self.builder.fields_scroll.height()
         wanted = self.builder.fields_height() + extra
-        if wanted > self.height():
-            self.resize(self.width(), min(wanted, room))
+        if wanted <= self.height():
+            return
+        self.resize(self.width(), min(wanted, area.height() - title))
+        frame = self.frameGeometry()
+        if frame.bottom() > area.bottom():  # grown past the screen's foot: up, Save in view
+            self.move(frame.x(), max(area.top(), area.bottom() - frame.height() + 1))
 
     def _load(self) -> None:
         services = self._services
@@ -841,24 +849,40 @@ class DealBuilderDialog(QDialog):
         self.builder.client_search_requested.connect(self._search_clients)
 
         def work():
+            # The company's VAT rate, currency and country as they are now: the page that
+            # opened the builder may not have read them yet (New deal for this car).
+            company = services.settings.company()
+            terms = (company.vat_rate, company.currency, company_country(company))
             clients = [client_choice(r) for r in services.clients.page(0, FIRST_CLIENTS)]
             if base:
                 buyer = services.clients.rows_for([base.client_id])
                 label = client_choice(buyer[0])[1] if buyer else ""
-                return clients, [services.vehicles.get(base.vehicle_id)], label
+                return terms, clients, [services.vehicles.get(base.vehicle_id)], label
             stock = list(
                 services.vehicles.page(
                     VehicleFilter(status=VehicleStatus.IN_STOCK), count=2000
                 ).rows
             )
             if chosen and chosen not in {v.id for v in stock}:  # past the first 2,000 cars
-                car = services.vehicles.get(chosen)
-                if car.status is VehicleStatus.IN_STOCK:
+                try:
+                    car = services.vehicles.get(chosen)
+                except NotFound:  # removed meanwhile: said when the builder opens
+                    car = None
+                if car is not None and car.status is VehicleStatus.IN_STOCK:
                     stock.insert(0, car)
-            return clients, stock, ""
+            return terms, clients, stock, ""
 
         def done(result) -> None:
-            clients, vehicles, label = result
+            terms, clients, vehicles, label = result
+            b = self.builder
+            b.vat_rate, b.currency, b.seller_country = terms
+            if chosen and chosen not in {v.id for v in vehicles}:
+                self.error.setText(
+                    self.tr(
+                        "That car is no longer in stock (another deal reserved it or it "
+                        "was sold). Choose another."
+                    )
+                )
             self.builder.set_clients(clients, pick_first=False)
             if base:
                 self.builder.load_deal(base, vehicles[0], label)

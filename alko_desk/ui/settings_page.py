@@ -341,7 +341,10 @@ class InvoiceSettingsBox(QGroupBox):
             "logo_path",
             self.tr("Logo (PNG or JPEG)"),
             self.logo_path,
-            self.tr("A file on this computer, printed at the top of invoices and receipts."),
+            self.tr(
+                "A PNG or JPEG printed at the top of invoices and receipts: a file on the "
+                "computer that makes them (the showroom server, if the desks use one)."
+            ),
         )
         column.addLayout(form)
         column.addWidget(

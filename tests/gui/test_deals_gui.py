@@ -579,6 +579,8 @@ def test_new_deal_for_this_car_opens_the_builder_on_the_highlighted_car(
     qtbot.waitUntil(lambda: dialog.loaded, timeout=10_000)
     assert dialog.builder.vehicle.currentData() == free.id
     assert dialog.builder.figures is not None
+    # the page had not read the company's settings yet: the builder read them itself
+    assert (dialog.builder.seller_country, dialog.builder.currency) == ("HR", "EUR")
     dialog.builder.client.setCurrentIndex(dialog.builder.client.findData(client.id))
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.saved is not None, timeout=10_000)

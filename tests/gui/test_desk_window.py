@@ -22,7 +22,8 @@ def test_without_a_keyring_remember_my_username_is_disabled(qtbot, make_desk, mo
     desk._make_secrets = SecretStore
     desk.start()
     window = desk.login_window
-    qtbot.waitUntil(lambda: window.notice.isVisible(), timeout=10_000)
+    # isVisibleTo: shown with its window (a previous test's desk, closing, may hide windows)
+    qtbot.waitUntil(lambda: window.notice.isVisibleTo(window), timeout=10_000)
     assert "keyring" in window.notice.text()
     assert not window.remember.isEnabled() and not window.remember.isChecked()
     assert "keyring" in window.remember.toolTip()
