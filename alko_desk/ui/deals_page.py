@@ -1427,7 +1427,12 @@ class DealsPage(QWidget):
                 mileage = 0
             return current, mileage
 
-        self._tasks.run(read, on_success=lambda found: self._open_handover(*found), parent=self)
+        self._tasks.run(
+            read,
+            key=(id(self), "handover"),  # a double click opens one checklist
+            on_success=lambda found: self._open_handover(*found),
+            parent=self,
+        )
 
     def _open_handover(self, deal: Deal, mileage: int) -> HandoverDialog:
         dialog = HandoverDialog(mileage, self)

@@ -691,7 +691,13 @@ class InvoicesPage(QWidget):
 
     def _ask_and_issue(self, requests: list[InvoiceRequest]) -> None:
         deal_id = self.ask_deal_id(requests)
-        if not deal_id:
+        question = self.tr(
+            "Issue the invoice for deal {id}?\n\nAn issued invoice is numbered and cannot be "
+            "changed; a mistake is corrected by a credit note."
+        ).format(id=deal_id)
+        if not deal_id or not self.tasks.dialogs.confirm(
+            self, self.tr("Issue invoice"), question, self.tr("Issue invoice")
+        ):
             self.issue_button.setEnabled(True)
             return
         invoicing = self.invoices

@@ -229,6 +229,12 @@ def test_finance_flow_from_a_saved_deal_to_a_credited_payment(
     qtbot.waitUntil(page.issue_button.isEnabled, timeout=15_000)
 
     manager.deals.approve(manager.deals.get(deal.id), "end of quarter")
+    dialogs.confirm_answer = False  # "cannot be changed": the clerk thinks again
+    qtbot.mouseClick(page.issue_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(page.issue_button.isEnabled, timeout=15_000)
+    assert "cannot be changed" in dialogs.confirms[-1] and deal.id in dialogs.confirms[-1]
+    assert sam.deals.get(deal.id).state is not DealState.INVOICED
+    dialogs.confirm_answer = True
     qtbot.mouseClick(page.issue_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=15_000)
     qtbot.waitUntil(lambda: bool(page.selected_numbers()), timeout=15_000)
