@@ -1,38 +1,28 @@
 """Exact-search lookups keep every client written at the same moment (FerretDB lost one of two
 concurrent $addToSet on an existing lookup: 25 of 50 in a review)."""
 
-import threading
-
-import pymongo
-
 from alko_desk.storage.clients_repo import LookupRepository
-from alko_desk.storage.mongo import Store
+from tests.same_moment import on_connections_at_once
 
 ROUNDS = 15
 
 
 def test_two_desks_adding_to_one_lookup_at_once_both_land(mongo_uri, store):
-    desks = [pymongo.MongoClient(mongo_uri, tz_aware=True) for _ in range(2)]
-    repos = [LookupRepository(Store.open(c, store.db.name)) for c in desks]
-    try:
-        for n in range(ROUNDS):
-            lookup = f"phone:{n}"
-            repos[0].add(lookup, "C-first")  # the lookup exists: the case that lost writes
-            barrier = threading.Barrier(2)
-
-            def add(repo, desk, lookup=lookup, barrier=barrier) -> None:
-                barrier.wait()
-                repo.add(lookup, f"C-{desk}")
-
-            threads = [threading.Thread(target=add, args=(r, i)) for i, r in enumerate(repos)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            assert sorted(repos[0].find(lookup)) == ["C-0", "C-1", "C-first"], n
-    finally:
-        for c in desks:
-            c.close()
+    repo = LookupRepository(store)
+    rounds = on_connections_at_once(
+        mongo_uri,
+        store.db.name,
+        [
+            lambda s, r, desk=desk: LookupRepository(s).add(f"phone:{r}", f"C-{desk}")
+            for desk in (0, 1)
+        ],
+        ROUNDS,
+        reset=lambda r: repo.add(f"phone:{r}", "C-first"),  # it exists: the case that lost writes
+        check=lambda: None,
+    )
+    for n, results in enumerate(rounds):
+        assert results[:2] == [None, None], n
+        assert sorted(repo.find(f"phone:{n}")) == ["C-0", "C-1", "C-first"], n
 
 
 def test_add_remove_bulk_and_a_rebuild(store):

@@ -1,38 +1,29 @@
 """Two desks adding documents for one client at the same moment keep both records (FerretDB
 lost one of two concurrent `$set`s on the client's document: 22 of 50 in a review)."""
 
-import threading
-
-import pymongo
-
 from alko_desk.storage.documents_repo import DocumentRepository
-from alko_desk.storage.mongo import Store
+from tests.same_moment import on_connections_at_once
 
 ROUNDS = 15
 
 
 def test_records_added_at_once_for_one_client_are_all_kept(mongo_uri, store):
-    desks = [pymongo.MongoClient(mongo_uri, tz_aware=True) for _ in range(2)]
-    repos = [DocumentRepository(Store.open(c, store.db.name)) for c in desks]
-    try:
-        for n in range(ROUNDS):
-            client_id = f"C-{n}"
-            repos[0].put(client_id, "licence", {"pages": [{"asset_id": "a"}]})
-            barrier = threading.Barrier(len(repos))
+    repo = DocumentRepository(store)
 
-            def add(repo, desk, client_id=client_id, barrier=barrier) -> None:
-                barrier.wait()
-                repo.put(client_id, f"doc-{desk}", {"pages": [{"asset_id": f"a{desk}"}]})
+    def add(s, r, desk):
+        DocumentRepository(s).put(f"C-{r}", f"doc-{desk}", {"pages": [{"asset_id": f"a{desk}"}]})
 
-            threads = [threading.Thread(target=add, args=(r, i)) for i, r in enumerate(repos)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            assert set(repos[0].for_client(client_id)) == {"licence", "doc-0", "doc-1"}, n
-    finally:
-        for c in desks:
-            c.close()
+    rounds = on_connections_at_once(
+        mongo_uri,
+        store.db.name,
+        [lambda s, r, desk=desk: add(s, r, desk) for desk in (0, 1)],
+        ROUNDS,
+        # the client's record exists: the case that lost writes
+        reset=lambda r: repo.put(f"C-{r}", "licence", {"pages": [{"asset_id": "a"}]}),
+    )
+    for n, results in enumerate(rounds):
+        assert results[:2] == [None, None], n
+        assert set(repo.for_client(f"C-{n}")) == {"licence", "doc-0", "doc-1"}, n
 
 
 def test_removing_one_record_keeps_the_others(store):

@@ -165,6 +165,22 @@ class AuthService:
             ) from None
         return org_key
 
+    def _check_own_password(
+        self, session: Session, doc: dict | None, password: str, *, kind: str, wrong: str
+    ) -> None:
+        """A logged-in user's password proved again, counted on their throttle record like a
+        login (`kind` names the attempt in the audit log); AuthenticationError(`wrong`)."""
+        name = session.user.username
+        target = f"user:{name}"
+        if session.org_key:
+            self._throttle.learn(session.org_key)
+        attempt = self._throttle.begin(name, name, target, account=doc is not None)
+        stored = passwords.PasswordHash.from_doc(doc["password"]) if doc is not None else None
+        if stored is None or self._hasher.verify(password, stored) is None:
+            self._throttle.failed(attempt, name, target, kind=kind)
+            raise AuthenticationError(wrong)
+        self._throttle.succeeded(attempt, keep_lockouts=True)
+
     def _usernames(self) -> list[str]:
         return [d["_id"] for d in self._users.all_docs()]
 
@@ -180,36 +196,23 @@ class AuthService:
         if doc is not None and not doc.get("active", True):
             self._audit.record(name, AuditAction.LOGIN_REFUSED_DISABLED, target)
             raise AuthenticationError("This account is disabled. Ask an admin to re-enable it.")
-        if session.org_key:
-            self._throttle.learn(session.org_key)
-        attempt = self._throttle.begin(name, name, target, account=doc is not None)
-        if (
-            doc is None
-            or self._hasher.verify(password, passwords.PasswordHash.from_doc(doc["password"]))
-            is None
-        ):
-            self._throttle.failed(attempt, name, target, kind="reauth")
-            raise AuthenticationError("That password is not right.")
-        self._throttle.succeeded(attempt, keep_lockouts=True)
+        self._check_own_password(
+            session, doc, password, kind="reauth", wrong="That password is not right."
+        )
         session.authenticated_at = self._clock.now()
         self._audit.record(name, AuditAction.REAUTH, target)
 
     def change_password(self, session: Session, current: str, new: str) -> Session:
         name = session.user.username
-        target = f"user:{name}"
         doc = self._users.get_doc(name)
-        if session.org_key:
-            self._throttle.learn(session.org_key)
         # the current password is a guess like any other: the same throttle as login
-        attempt = self._throttle.begin(name, name, target, account=doc is not None)
-        if (
-            doc is None
-            or self._hasher.verify(current, passwords.PasswordHash.from_doc(doc["password"]))
-            is None
-        ):
-            self._throttle.failed(attempt, name, target, kind="password_change")
-            raise AuthenticationError("Your current password is not right.")
-        self._throttle.succeeded(attempt, keep_lockouts=True)
+        self._check_own_password(
+            session,
+            doc,
+            current,
+            kind="password_change",
+            wrong="Your current password is not right.",
+        )
         if new == current:
             raise ValidationError(
                 "Choose a password different from the current one.",

@@ -262,20 +262,14 @@ class DealService(SessionService):
         self._check_client(draft.client_id)
         settings = self._deals.settings()  # read once: approval threshold, reservation days
         now = self._clock.now()
-        deal = Deal(
-            id=new_deal_id(now),
-            client_id=draft.client_id,
-            vehicle_id=vehicle.id,
-            vehicle_vin=vehicle.vin,
-            vehicle_title=vehicle.title,
+        deal = self._new_deal(
+            draft,
+            vehicle,
+            terms,
+            figures,
+            settings,
+            now,
             state=DealState.DRAFT,
-            terms=terms,
-            figures=figures,
-            salesperson=self.actor,
-            created_at=now,
-            updated_at=now,
-            approval=self._approval_for(figures, settings=settings),
-            notes=draft.notes,
             history=((now, self.actor, "created"),),
         )
         intent = (
@@ -325,6 +319,34 @@ class DealService(SessionService):
         return deal
 
     @between_services  # demo data on this computer: a desk creates deals one by one, as of now
+    def _new_deal(
+        self,
+        draft: DealDraft,
+        vehicle: Vehicle,
+        terms,
+        figures: DealFigures,
+        settings: DealSettings,
+        at: datetime,
+        **state,
+    ) -> Deal:
+        """A new deal of `draft` for `vehicle`, made at `at`; `state`: its state, history
+        and, if reserved, until when."""
+        return Deal(
+            id=new_deal_id(at),
+            client_id=draft.client_id,
+            vehicle_id=vehicle.id,
+            vehicle_vin=vehicle.vin,
+            vehicle_title=vehicle.title,
+            terms=terms,
+            figures=figures,
+            salesperson=self.actor,
+            created_at=at,
+            updated_at=at,
+            approval=self._approval_for(figures, settings=settings),
+            notes=draft.notes,
+            **state,
+        )
+
     def create_many(
         self,
         items: Sequence[tuple[DealDraft, datetime | None]],
@@ -357,20 +379,14 @@ class DealService(SessionService):
             except ValidationError:
                 continue
             at = min(max(created or now, vehicle.added_at), now)
-            deal = Deal(
-                id=new_deal_id(at),
-                client_id=draft.client_id,
-                vehicle_id=vehicle.id,
-                vehicle_vin=vehicle.vin,
-                vehicle_title=vehicle.title,
+            deal = self._new_deal(
+                draft,
+                vehicle,
+                terms,
+                figures,
+                settings,
+                at,
                 state=DealState.RESERVED,
-                terms=terms,
-                figures=figures,
-                salesperson=self.actor,
-                created_at=at,
-                updated_at=at,
-                approval=self._approval_for(figures, settings=settings),
-                notes=draft.notes,
                 reserved_until=at + timedelta(days=settings.reservation_days),
                 history=((at, self.actor, "created"), (at, self.actor, "vehicle reserved")),
             )
