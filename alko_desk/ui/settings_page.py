@@ -181,7 +181,35 @@ class SettingsPage(QWidget):
         return True
 
 
-class DealSettingsBox(QGroupBox):
+class _SettingsBox(QGroupBox):
+    """A group of settings saved by its own button: its `fields`, `error`, `status` and
+    `save_button`, what the service refuses shown beside the fields."""
+
+    def _clear_messages(self) -> None:
+        self.fields.clear_errors()
+        set_error(self.error, "")
+        self.status.setText("")
+
+    def _save_with(self, write, settings, title: str) -> None:
+        run_from_button(
+            self._tasks,
+            self.save_button,
+            lambda: write(settings),
+            lambda _: self._saved(settings),
+            self._failed,
+            title,
+            self,
+        )
+
+    def _failed(self, exc: BaseException) -> bool:
+        if not isinstance(exc, ValidationError):
+            return False
+        unplaced = self.fields.show_errors(exc.field_errors)
+        set_error(self.error, exc.user_text() if unplaced or not exc.field_errors else "")
+        return True
+
+
+class DealSettingsBox(_SettingsBox):
     """The rules deals follow: how long a reservation holds the car, and above which discount
     a manager must approve. The VAT rate deals use is the company's (above)."""
 
@@ -249,9 +277,7 @@ class DealSettingsBox(QGroupBox):
         )
 
     def save(self) -> None:
-        self.fields.clear_errors()
-        set_error(self.error, "")
-        self.status.setText("")
+        self._clear_messages()
         try:
             settings = self.settings()
         except ValueError:
@@ -259,16 +285,7 @@ class DealSettingsBox(QGroupBox):
                 {"approval_discount_percent": self.tr("Enter a percentage, such as 5 or 7,5.")}
             )
             return
-        deals = self._deals
-        run_from_button(
-            self._tasks,
-            self.save_button,
-            lambda: deals.update_settings(settings),
-            lambda _: self._saved(settings),
-            self._failed,
-            self.tr("Deals"),
-            self,
-        )
+        self._save_with(self._deals.update_settings, settings, self.tr("Deals"))
 
     def _saved(self, settings: DealSettings) -> None:
         self.loaded = settings
@@ -276,20 +293,13 @@ class DealSettingsBox(QGroupBox):
         if self._changes is not None:  # open Deals pages read the rules again
             self._changes.publish((Change(0, SETTINGS, ChangeKind.UPDATED),))
 
-    def _failed(self, exc: BaseException) -> bool:
-        if not isinstance(exc, ValidationError):
-            return False
-        unplaced = self.fields.show_errors(exc.field_errors)
-        set_error(self.error, exc.user_text() if unplaced or not exc.field_errors else "")
-        return True
-
 
 def _percent_text(value: Decimal) -> str:
     """5 rather than 5.00; 7,5 as a Croatian desk types it."""
     return format(value.normalize(), "f").replace(".", ",")
 
 
-class InvoiceSettingsBox(QGroupBox):
+class InvoiceSettingsBox(_SettingsBox):
     """How invoices are numbered and what they print besides the company profile: the series
     of invoices and of credit notes, the payment terms, the bank's BIC and name, the logo."""
 
@@ -379,29 +389,10 @@ class InvoiceSettingsBox(QGroupBox):
         )
 
     def save(self) -> None:
-        self.fields.clear_errors()
-        set_error(self.error, "")
-        self.status.setText("")
-        settings = self.settings()
-        invoices = self._invoices
-        run_from_button(
-            self._tasks,
-            self.save_button,
-            lambda: invoices.update_settings(settings),
-            lambda _: self._saved(settings),
-            self._failed,
-            self.tr("Invoices"),
-            self,
-        )
+        self._clear_messages()
+        self._save_with(self._invoices.update_settings, self.settings(), self.tr("Invoices"))
 
     def _saved(self, settings: InvoiceSettings) -> None:
         self.loaded = settings
         self.status.setText(self.tr("Saved."))
         self.load()  # as stored (trimmed, the BIC in capitals)
-
-    def _failed(self, exc: BaseException) -> bool:
-        if not isinstance(exc, ValidationError):
-            return False
-        unplaced = self.fields.show_errors(exc.field_errors)
-        set_error(self.error, exc.user_text() if unplaced or not exc.field_errors else "")
-        return True
