@@ -311,6 +311,13 @@ def test_a_business_in_the_dealers_own_country_pays_standard_vat_with_its_vat_id
     assert replace(f, scheme_reason="") == replace(private, scheme_reason="")
 
 
+def test_a_business_buyer_whose_vat_id_is_not_typed_yet_gets_a_sentence_not_blanks():
+    f = compute(business_terms(replace(GERMAN_COMPANY, vat_id="")))
+    assert f.scheme is VatScheme.STANDARD
+    assert f.scheme_reason.endswith("its VAT ID decides whether VAT is charged.")
+    assert " in :" not in f.scheme_reason and "ID  is" not in f.scheme_reason
+
+
 def test_a_used_car_under_the_margin_scheme_stays_margin_for_a_foreign_business():
     used = {
         "condition": Condition.USED,

@@ -89,6 +89,11 @@ def choose_scheme(terms: DealTerms) -> tuple[VatScheme, str]:
     if buyer is None:
         return scheme, reason
     vat_id, country = compact_vat_id(buyer.vat_id), vat_country(buyer.vat_id)
+    if not vat_id or not country:  # not typed yet (the builder shows the reason live)
+        return (
+            scheme,
+            f"{reason} The buyer is a business: its VAT ID decides whether VAT is charged.",
+        )
     intra = is_intra_community(buyer, terms.seller_country)
     if scheme is VatScheme.MARGIN:
         if intra:

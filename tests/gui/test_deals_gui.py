@@ -686,3 +686,20 @@ def test_the_deal_builder_reads_amounts_as_the_payment_dialogs_do(qtbot, make_us
     assert figure(b, "Deposit") == "−1,000.00 EUR"
     b.deposit.setText("1e3")
     assert "Deposit" in b.input_error.text() and "1250,50" in b.input_error.text()
+
+
+def test_new_deal_for_this_car_turns_off_when_another_desk_reserves_the_car(
+    qtbot, open_main, make_user, context
+):
+    sam = make_user("sam", Role.SALES)
+    other_desk = context.services_for(make_user("sara", Role.SALES))
+    sales = context.services_for(sam)
+    client = sales.clients.register(new_client_id(), client_draft())
+    car = sales.vehicles.add(vehicle_draft(1, price="30000"))
+    page = open_main(sam).show_section("vehicles")
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=10_000)
+    assert page.select(car.id)
+    qtbot.waitUntil(page.deal_button.isEnabled, timeout=10_000)
+    held = other_desk.deals.create(DealDraft(client.id, car.id))
+    qtbot.waitUntil(lambda: not page.deal_button.isEnabled(), timeout=10_000)
+    assert held.id in page.detail.text()
