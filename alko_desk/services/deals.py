@@ -318,7 +318,6 @@ class DealService(SessionService):
         )
         return deal
 
-    @between_services  # demo data on this computer: a desk creates deals one by one, as of now
     def _new_deal(
         self,
         draft: DealDraft,
@@ -347,6 +346,7 @@ class DealService(SessionService):
             **state,
         )
 
+    @between_services  # demo data on this computer: a desk creates deals one by one, as of now
     def create_many(
         self,
         items: Sequence[tuple[DealDraft, datetime | None]],
